@@ -1,0 +1,318 @@
+//! Fixtures: one YAML file per case (`fixtures/<family>/<case>.yaml`) saying how to run it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::error::{Error, IoContext, Result};
+use crate::lane::LaneSelector;
+
+/// The environment every lane gives a case, before the fixture's own `env`.
+pub const BASE_ENV: [(&str, &str); 2] = [("PATH", "/usr/bin:/bin"), ("LC_ALL", "C")];
+
+/// The per-case time limit when the fixture names none.
+pub const DEFAULT_TIMEOUT_S: u32 = 10;
+
+/// A fixture file as written. Unknown keys are an error, so a typo fails the run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// One line saying what the case pins.
+    pub doc: String,
+    /// The guest source, relative to `guest-src/` (default: `<family>/<case>.c`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Arguments after argv[0] (argv[0] is always the case name).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Bytes fed to standard input (default: empty).
+    #[serde(default)]
+    pub stdin: String,
+    /// Variables added to [`BASE_ENV`].
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Per-case time limit in seconds, in every lane.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u32,
+    /// Restricts the case to these lanes (default: every lane). Other lanes list the case as
+    /// ignored, with the reason.
+    #[serde(default)]
+    pub lanes: Option<Vec<String>>,
+    /// Rewrites applied to standard output in every lane before comparing.
+    #[serde(default)]
+    pub normalize: Vec<Normalize>,
+    /// Lanes (`qemu-user`, or `qemu-user/glibc`) known to differ from Linux, with the reason.
+    #[serde(default)]
+    pub xfail: BTreeMap<String, String>,
+}
+
+fn default_timeout() -> u32 {
+    DEFAULT_TIMEOUT_S
+}
+
+/// One regex rewrite of a transcript.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalize {
+    pub regex: String,
+    pub replace: String,
+}
+
+/// A loaded, validated case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub family: String,
+    pub name: String,
+    pub fixture: Fixture,
+    pub fixture_path: PathBuf,
+    pub source_path: PathBuf,
+    normalizers: Vec<(Regex, String)>,
+    lanes: Option<Vec<LaneSelector>>,
+    xfail: Vec<(LaneSelector, String)>,
+}
+
+impl Case {
+    /// `<family>/<case>`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.family, self.name)
+    }
+
+    /// The golden transcript's file.
+    pub fn golden_path(&self) -> PathBuf {
+        self.snapshot_dir().join(format!("{}.snap", self.name))
+    }
+
+    /// The directory holding this family's golden snapshots.
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.fixture_path.parent().unwrap_or(Path::new(".")).join("snapshots")
+    }
+
+    /// The full environment of the case, sorted by name.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env: BTreeMap<String, String> =
+            BASE_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.extend(self.fixture.env.clone());
+        env.into_iter().collect()
+    }
+
+    /// argv, starting with argv[0] (the case name).
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.name.clone()).chain(self.fixture.args.iter().cloned()).collect()
+    }
+
+    /// Applies the fixture's normalisation rules to standard output.
+    pub fn normalize(&self, stdout: &str) -> String {
+        let mut text = stdout.to_owned();
+        for (re, replace) in &self.normalizers {
+            text = re.replace_all(&text, replace.as_str()).into_owned();
+        }
+        text
+    }
+
+    /// Whether the case runs in the lane `lane/libc` at all.
+    pub fn runs_in(&self, lane: &str, libc: &str) -> bool {
+        self.lanes.as_ref().is_none_or(|sel| sel.iter().any(|s| s.matches(lane, libc)))
+    }
+
+    /// The declared reason this lane differs from Linux, if any.
+    pub fn xfail(&self, lane: &str, libc: &str) -> Option<&str> {
+        self.xfail.iter().find(|(sel, _)| sel.matches(lane, libc)).map(|(_, why)| why.as_str())
+    }
+}
+
+/// Parses and validates one fixture's text. `family` and `name` come from its path.
+pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Result<Case> {
+    let bad = |message: String| Error::Fixture { path: fixture_path.to_owned(), message };
+    let fixture: Fixture = serde_norway::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if fixture.doc.trim().is_empty() {
+        return Err(bad("`doc` must say what the case pins".into()));
+    }
+    if !(1..=600).contains(&fixture.timeout_s) {
+        return Err(bad(format!("timeout_s {} is outside 1..=600", fixture.timeout_s)));
+    }
+    for (key, value) in &fixture.env {
+        if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
+            return Err(bad(format!("env entry {key:?} is not a valid variable")));
+        }
+    }
+    if fixture.args.iter().any(|a| a.contains('\0')) {
+        return Err(bad("arguments cannot contain NUL".into()));
+    }
+    let normalizers = fixture
+        .normalize
+        .iter()
+        .map(|n| {
+            Regex::new(&n.regex)
+                .map(|re| (re, n.replace.clone()))
+                .map_err(|e| bad(format!("normalize regex {:?}: {e}", n.regex)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let lanes = fixture
+        .lanes
+        .as_ref()
+        .map(|lanes| lanes.iter().map(|l| LaneSelector::parse(l).map_err(bad)).collect())
+        .transpose()?;
+    let xfail = fixture
+        .xfail
+        .iter()
+        .map(|(lane, why)| {
+            let sel = LaneSelector::parse(lane).map_err(bad)?;
+            if sel.lane == crate::lane::Lane::Linux {
+                return Err(bad("the linux lane is the gold: it cannot be xfail".into()));
+            }
+            if why.trim().is_empty() {
+                return Err(bad(format!("xfail for {lane} needs a reason")));
+            }
+            Ok((sel, why.clone()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let source = fixture.source.clone().unwrap_or_else(|| format!("{family}/{name}.c"));
+    let source_path = crate::paths::guest_src().join(&source);
+    Ok(Case {
+        family: family.to_owned(),
+        name: name.to_owned(),
+        fixture,
+        fixture_path: fixture_path.to_owned(),
+        source_path,
+        normalizers,
+        lanes,
+        xfail,
+    })
+}
+
+/// Loads every `fixtures/<family>/<case>.yaml` under `dir`, sorted by id, and checks that each
+/// names an existing guest source.
+pub fn load_all(dir: &Path) -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    let families = std::fs::read_dir(dir).context(|| format!("reading {}", dir.display()))?;
+    for family in families {
+        let family = family.context(|| format!("reading {}", dir.display()))?;
+        if !family.path().is_dir() {
+            continue;
+        }
+        let family_name = family.file_name().to_string_lossy().into_owned();
+        let entries = std::fs::read_dir(family.path())
+            .context(|| format!("reading {}", family.path().display()))?;
+        for entry in entries {
+            let path = entry.context(|| format!("reading {}", family.path().display()))?.path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let text =
+                std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
+            let case = parse(&text, &path, &family_name, &name)?;
+            if !case.source_path.is_file() {
+                return Err(Error::Fixture {
+                    path,
+                    message: format!("guest source {} does not exist", case.source_path.display()),
+                });
+            }
+            cases.push(case);
+        }
+    }
+    cases.sort_by_key(Case::id);
+    Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Case> {
+        parse(text, Path::new("fixtures/demo/case.yaml"), "demo", "case")
+    }
+
+    #[test]
+    fn test_unknown_key_is_rejected() {
+        let err = parse_str("doc: x\ntimeout: 5\n").unwrap_err();
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("unknown field `timeout`")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn test_unknown_key_in_normalize_is_rejected() {
+        let err = parse_str("doc: x\nnormalize:\n  - regex: a\n    with: b\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("unknown field")));
+    }
+
+    #[test]
+    fn test_defaults() {
+        let case = parse_str("doc: pins something\n").unwrap();
+        assert_eq!(case.fixture.timeout_s, DEFAULT_TIMEOUT_S);
+        assert_eq!(case.argv(), vec!["case".to_string()]);
+        assert_eq!(case.source_path, crate::paths::guest_src().join("demo/case.c"));
+        assert_eq!(case.golden_path(), Path::new("fixtures/demo/snapshots/case.snap"));
+        assert!(case.runs_in("qemu-user", "musl"));
+        assert_eq!(case.xfail("qemu-user", "musl"), None);
+    }
+
+    #[test]
+    fn test_env_is_base_plus_fixture_sorted() {
+        let case = parse_str("doc: x\nenv:\n  ZED: last\n  PATH: /bin\n").unwrap();
+        let env = case.env();
+        assert_eq!(
+            env,
+            vec![
+                ("LC_ALL".to_string(), "C".to_string()),
+                ("PATH".to_string(), "/bin".to_string()),
+                ("ZED".to_string(), "last".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn test_xfail_selectors() {
+        let case = parse_str("doc: x\nxfail:\n  qemu-user/glibc: differs\n").unwrap();
+        assert_eq!(case.xfail("qemu-user", "glibc"), Some("differs"));
+        assert_eq!(case.xfail("qemu-user", "musl"), None);
+        let err = parse_str("doc: x\nxfail:\n  qemu-usr: typo\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("unknown lane")));
+        let err = parse_str("doc: x\nxfail:\n  linux: no\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("gold")));
+        let err = parse_str("doc: x\nxfail:\n  qemu-user: ''\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("reason")));
+    }
+
+    #[test]
+    fn test_normalize_rewrites_stdout() {
+        let case =
+            parse_str("doc: x\nnormalize:\n  - regex: '[0-9]+ ms'\n    replace: N ms\n").unwrap();
+        assert_eq!(case.normalize("took 12 ms\n"), "took N ms\n");
+        let err = parse_str("doc: x\nnormalize:\n  - regex: '('\n    replace: y\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("normalize regex")));
+    }
+
+    #[test]
+    fn test_bad_values_are_rejected() {
+        assert!(parse_str("doc: ''\n").is_err());
+        assert!(parse_str("doc: x\ntimeout_s: 0\n").is_err());
+        assert!(parse_str("doc: x\nenv:\n  'A=B': c\n").is_err());
+        assert!(parse_str("doc: x\nlanes: [nowhere]\n").is_err());
+    }
+
+    #[test]
+    fn test_lanes_restrict_where_a_case_runs() {
+        let case = parse_str("doc: x\nlanes: [linux]\n").unwrap();
+        assert!(case.runs_in("linux", "glibc"));
+        assert!(!case.runs_in("qemu-user", "glibc"));
+    }
+
+    #[test]
+    fn test_every_committed_fixture_loads() {
+        let cases = load_all(&crate::paths::fixtures()).unwrap();
+        assert!(cases.len() >= 24, "only {} cases", cases.len());
+        let ids: Vec<String> = cases.iter().map(Case::id).collect();
+        for id in [
+            "fork/cross_fork_mapshared_anon",
+            "fork/cross_fork_mapshared_file",
+            "fork/cross_fork_mapshared_shm",
+        ] {
+            assert!(ids.contains(&id.to_string()), "{id} missing");
+        }
+    }
+}

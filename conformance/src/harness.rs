@@ -1,0 +1,305 @@
+//! The shared engine behind both front ends: loads the cases, builds guests, runs them in a
+//! lane and judges the transcripts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::fixture::Case;
+use crate::golden::{self, Verdict};
+use crate::guest::{GuestBuilder, Libc};
+use crate::lane::{Lane, RunOutput};
+use crate::linux::{self, BatchCase};
+use crate::transcript;
+
+/// One (lane, libc, case) cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    pub lane: Lane,
+    pub libc: Libc,
+    /// Index into [`Harness::cases`].
+    pub case: usize,
+}
+
+/// Everything known about one cell after it ran.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    pub verdict: Verdict,
+    pub transcript: Option<String>,
+    pub golden: Option<String>,
+    pub stderr: String,
+}
+
+/// The result of the one boot of the linux lane.
+#[derive(Debug)]
+struct LinuxBatch {
+    runs: BTreeMap<String, RunOutput>,
+    /// Cases that could not be built, by batch id.
+    build_errors: BTreeMap<String, String>,
+    console_log: PathBuf,
+    elapsed: Duration,
+}
+
+/// Loaded cases plus the caches that let trials share builds and the linux boot.
+#[derive(Debug)]
+pub struct Harness {
+    pub cases: Vec<Case>,
+    builder: GuestBuilder,
+    linux_selection: OnceLock<BTreeSet<(Libc, usize)>>,
+    linux: OnceLock<std::result::Result<LinuxBatch, String>>,
+    lane_unavailable: Mutex<BTreeMap<Lane, Option<String>>>,
+}
+
+fn batch_id(libc: Libc, case: &Case) -> String {
+    format!("{libc}/{}", case.id())
+}
+
+impl Harness {
+    /// Loads every fixture.
+    pub fn load() -> Result<Harness> {
+        Ok(Harness::with_cases(crate::fixture::load_all(&crate::paths::fixtures())?))
+    }
+
+    pub fn with_cases(cases: Vec<Case>) -> Harness {
+        Harness {
+            cases,
+            builder: GuestBuilder::new(),
+            linux_selection: OnceLock::new(),
+            linux: OnceLock::new(),
+            lane_unavailable: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Every cell, in report order: lane, then libc, then case.
+    pub fn cells(&self) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for lane in Lane::ALL {
+            for libc in Libc::ALL {
+                cells.extend((0..self.cases.len()).map(|case| Cell { lane, libc, case }));
+            }
+        }
+        cells
+    }
+
+    /// `<lane>/<libc>/<family>/<case>`, the trial name.
+    pub fn cell_name(&self, cell: Cell) -> String {
+        format!("{}/{}/{}", cell.lane, cell.libc, self.cases[cell.case].id())
+    }
+
+    /// Restricts the linux boot to these cells (default: every cell). Takes effect only before
+    /// the first linux cell runs.
+    pub fn select_linux(&self, cells: impl IntoIterator<Item = Cell>) {
+        let set = cells.into_iter().filter(|c| c.lane == Lane::Linux).map(|c| (c.libc, c.case));
+        let _ = self.linux_selection.set(set.collect());
+    }
+
+    /// Why this cell cannot run here, if it cannot.
+    pub fn skip_reason(&self, cell: Cell) -> Option<String> {
+        let case = &self.cases[cell.case];
+        if !case.runs_in(cell.lane.id(), cell.libc.id()) {
+            return Some(format!("the fixture restricts {} to other lanes", case.id()));
+        }
+        let lane_reason = self
+            .lane_unavailable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(cell.lane)
+            .or_insert_with(|| cell.lane.unavailable())
+            .clone();
+        if let Some(reason) = lane_reason {
+            return Some(reason);
+        }
+        self.builder.toolchain(cell.libc).err().map(|e| e.to_string())
+    }
+
+    fn binary(&self, libc: Libc, case: &Case) -> std::result::Result<PathBuf, String> {
+        self.builder.build(libc, &case.source_path, &case.name).map_err(|e| e.to_string())
+    }
+
+    /// Runs the cell (for the linux lane: looks it up in the one boot, booting first if needed).
+    pub fn run(&self, cell: Cell) -> std::result::Result<RunOutput, String> {
+        let case = &self.cases[cell.case];
+        match cell.lane {
+            Lane::QemuUser => {
+                let binary = self.binary(cell.libc, case)?;
+                crate::qemu_user::run(case, &binary).map_err(|e| e.to_string())
+            }
+            Lane::Linux => {
+                let batch = self.linux.get_or_init(|| self.boot_linux()).as_ref()?;
+                let id = batch_id(cell.libc, case);
+                if let Some(error) = batch.build_errors.get(&id) {
+                    return Err(error.clone());
+                }
+                batch.runs.get(&id).cloned().ok_or_else(|| {
+                    format!(
+                        "the linux boot reported nothing for {id} (console log: {})",
+                        batch.console_log.display()
+                    )
+                })
+            }
+        }
+    }
+
+    /// How long the linux boot took, once it has happened.
+    pub fn linux_elapsed(&self) -> Option<Duration> {
+        self.linux.get().and_then(|b| b.as_ref().ok()).map(|b| b.elapsed)
+    }
+
+    fn boot_linux(&self) -> std::result::Result<LinuxBatch, String> {
+        let selection: Vec<(Libc, usize)> = match self.linux_selection.get() {
+            Some(set) => set.iter().copied().collect(),
+            None => Libc::ALL
+                .iter()
+                .flat_map(|&libc| (0..self.cases.len()).map(move |case| (libc, case)))
+                .collect(),
+        };
+        let runnable: Vec<(Libc, usize)> = selection
+            .into_iter()
+            .filter(|&(libc, case)| self.skip_reason(Cell { lane: Lane::Linux, libc, case }).is_none())
+            .collect();
+        let init = self.init_binary()?;
+        let built = parallel_map(&runnable, |&(libc, case)| self.binary(libc, &self.cases[case]));
+        let mut batch = Vec::new();
+        let mut build_errors = BTreeMap::new();
+        for (&(libc, index), binary) in runnable.iter().zip(built) {
+            let case = &self.cases[index];
+            match binary {
+                Ok(binary) => batch.push(BatchCase {
+                    id: batch_id(libc, case),
+                    binary,
+                    argv: case.argv(),
+                    env: case.env(),
+                    stdin: case.fixture.stdin.as_bytes().to_vec(),
+                    timeout_s: case.fixture.timeout_s,
+                }),
+                Err(error) => {
+                    build_errors.insert(batch_id(libc, case), error);
+                }
+            }
+        }
+        let result = linux::run_batch(&init, &batch).map_err(|e| e.to_string())?;
+        Ok(LinuxBatch {
+            runs: result.runs,
+            build_errors,
+            console_log: result.console_log,
+            elapsed: result.elapsed,
+        })
+    }
+
+    /// `/init` for the linux lane, built with whichever libc's toolchain is present.
+    fn init_binary(&self) -> std::result::Result<PathBuf, String> {
+        let source = crate::paths::workspace_root().join("runners/linux/init.c");
+        let mut last_error = String::from("no C library toolchain");
+        for libc in Libc::ALL {
+            match self.builder.build(libc, &source, "init") {
+                Ok(path) => return Ok(path),
+                Err(e) => last_error = e.to_string(),
+            }
+        }
+        Err(format!("cannot build the linux lane's /init: {last_error}"))
+    }
+
+    /// The transcript of a cell.
+    pub fn transcript(&self, cell: Cell) -> std::result::Result<(String, RunOutput), String> {
+        let run = self.run(cell)?;
+        Ok((transcript::render(&self.cases[cell.case], &run), run))
+    }
+
+    /// On the gold lane both libcs must agree, or there is no single golden transcript.
+    pub fn libc_disagreement(&self, cell: Cell, transcript: &str) -> Option<String> {
+        if cell.lane != Lane::Linux {
+            return None;
+        }
+        let other_libc = Libc::ALL.into_iter().find(|&l| l != cell.libc)?;
+        let other = Cell { libc: other_libc, ..cell };
+        if self.skip_reason(other).is_some() {
+            return None;
+        }
+        let selected = self.linux_selection.get().is_none_or(|s| s.contains(&(other_libc, cell.case)));
+        if !selected {
+            return None;
+        }
+        let (theirs, _) = self.transcript(other).ok()?;
+        golden::diff(&theirs, transcript, &format!("linux/{}", cell.libc)).map(|diff| {
+            format!("musl and glibc disagree on real Linux, so there is no single golden transcript (diff from {other_libc}):\n{diff}")
+        })
+    }
+
+    /// Runs the cell and judges it against the committed golden transcript (read-only).
+    pub fn judge(&self, cell: Cell) -> Judged {
+        let case = &self.cases[cell.case];
+        let golden = match golden::read_golden(&case.golden_path()) {
+            Ok(golden) => golden,
+            Err(e) => return judged_error(e.to_string(), None),
+        };
+        if let Some(reason) = self.skip_reason(cell) {
+            return Judged { verdict: Verdict::Ignored { reason }, transcript: None, golden, stderr: String::new() };
+        }
+        let (text, run) = match self.transcript(cell) {
+            Ok(t) => t,
+            Err(message) => return judged_error(message, golden),
+        };
+        let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+        let verdict = match self.libc_disagreement(cell, &text) {
+            Some(diff) => Verdict::Fail { diff },
+            None => golden::evaluate(case, cell.lane.id(), cell.libc.id(), golden.as_deref(), &text),
+        };
+        Judged { verdict, transcript: Some(text), golden, stderr }
+    }
+
+    /// The directory the golden snapshots of `case` live in.
+    pub fn snapshot_dir(&self, case: usize) -> PathBuf {
+        self.cases[case].snapshot_dir()
+    }
+
+    /// The path of a source file relative to the workspace, for messages.
+    pub fn relative(path: &Path) -> String {
+        path.strip_prefix(crate::paths::workspace_root()).unwrap_or(path).display().to_string()
+    }
+}
+
+fn judged_error(message: String, golden: Option<String>) -> Judged {
+    Judged { verdict: Verdict::Error { message }, transcript: None, golden, stderr: String::new() }
+}
+
+/// Maps `f` over `items` on as many threads as the machine has cores, keeping the order.
+pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let next = Mutex::new(0usize);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let index = {
+                    let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
+                    let index = *next;
+                    *next += 1;
+                    index
+                };
+                let Some(item) = items.get(index) else { break };
+                let result = f(item);
+                results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every index was processed"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parallel_map_keeps_order() {
+        let items: Vec<u32> = (0..100).collect();
+        assert_eq!(parallel_map(&items, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert!(parallel_map(&[] as &[u32], |x| *x).is_empty());
+    }
+}

@@ -1,0 +1,290 @@
+//! The `linux` lane, the gold: every selected case runs on a real Debian arm64 kernel booted once
+//! under `qemu-system-aarch64`, from an initramfs holding the guest binaries and a small `/init`
+//! (`runners/linux/init.c`) that runs them and reports on the serial console.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::cpio::CpioWriter;
+use crate::error::{Error, IoContext, Result};
+use crate::lane::{RunOutput, Status};
+
+const QEMU_SYSTEM: &str = "qemu-system-aarch64";
+const MARK: &str = "@@ELFVISOR ";
+
+/// Why the lane cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if which::which(QEMU_SYSTEM).is_err() {
+        return Some(format!(
+            "{QEMU_SYSTEM} is not installed: run `cargo xtask deps` (installs qemu-system-arm)"
+        ));
+    }
+    let kernel = crate::paths::kernel_image();
+    if !kernel.is_file() {
+        return Some(format!(
+            "no arm64 kernel at {}: run `cargo xtask deps` (fetches Debian's linux-image-arm64)",
+            kernel.display()
+        ));
+    }
+    None
+}
+
+/// One case to run in the batch.
+#[derive(Debug, Clone)]
+pub struct BatchCase {
+    /// Unique within the batch, without spaces: `<libc>/<family>/<case>`.
+    pub id: String,
+    pub binary: PathBuf,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub stdin: Vec<u8>,
+    pub timeout_s: u32,
+}
+
+/// What a boot produced: a result for every case that reported, and the raw console log.
+#[derive(Debug)]
+pub struct BatchResult {
+    pub runs: BTreeMap<String, RunOutput>,
+    pub console_log: PathBuf,
+    pub elapsed: Duration,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds the initramfs: `/init`, the binaries under `/guests/`, and `/cases/manifest`.
+pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
+    let read = |p: &Path| std::fs::read(p).context(|| format!("reading {}", p.display()));
+    let mut cpio = CpioWriter::new();
+    cpio.file("/init", 0o755, &read(init)?);
+    for dir in ["/cases", "/guests", "/proc", "/dev", "/tmp"] {
+        cpio.dir(dir, 0o755);
+    }
+    let mut manifest = String::new();
+    let mut packed: BTreeMap<&Path, String> = BTreeMap::new();
+    for (n, case) in cases.iter().enumerate() {
+        if case.id.contains(char::is_whitespace) {
+            return Err(Error::Boot(format!("case id {:?} contains white space", case.id)));
+        }
+        let next = packed.len();
+        let guest_path = match packed.get(case.binary.as_path()) {
+            Some(path) => path.clone(),
+            None => {
+                let path = format!("/guests/{next}");
+                cpio.file(&path, 0o755, &read(&case.binary)?);
+                packed.insert(&case.binary, path.clone());
+                path
+            }
+        };
+        manifest.push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
+        for arg in &case.argv {
+            manifest.push_str(&format!("arg {}\n", hex(arg.as_bytes())));
+        }
+        for (key, value) in &case.env {
+            manifest.push_str(&format!("env {}\n", hex(format!("{key}={value}").as_bytes())));
+        }
+        if !case.stdin.is_empty() {
+            let path = format!("/cases/{n}.stdin");
+            cpio.file(&path, 0o644, &case.stdin);
+            manifest.push_str(&format!("stdin {path}\n"));
+        }
+        manifest.push_str("run\n");
+    }
+    cpio.file("/cases/manifest", 0o644, manifest.as_bytes());
+    Ok(cpio.finish())
+}
+
+/// Boots the kernel once and runs every case in it.
+pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
+    if let Some(why) = unavailable() {
+        return Err(Error::Boot(why));
+    }
+    let out_dir = crate::paths::output_dir().join("linux");
+    std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
+    let initrd = out_dir.join("initramfs.cpio");
+    std::fs::write(&initrd, initramfs(init, cases)?)
+        .context(|| format!("writing {}", initrd.display()))?;
+    let console_log = out_dir.join("console.log");
+
+    let started = Instant::now();
+    let mut child = Command::new(QEMU_SYSTEM)
+        .args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "1024"])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
+        .args(["-no-reboot", "-kernel"])
+        .arg(crate::paths::kernel_image())
+        .arg("-initrd")
+        .arg(&initrd)
+        .args(["-append", "console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context(|| format!("starting {QEMU_SYSTEM}"))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    // Boot, plus every case's own limit, plus slack for the emulated kernel's work between them.
+    let total: u64 = cases.iter().map(|c| u64::from(c.timeout_s) + 2).sum();
+    let limit = Duration::from_secs(120 + total);
+    let mut timed_out = false;
+    loop {
+        if child.try_wait().context(|| format!("waiting for {QEMU_SYSTEM}"))?.is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            timed_out = true;
+            let _ = child.kill();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let console = out_reader.join().unwrap_or_default();
+    let errors = err_reader.join().unwrap_or_default();
+    std::fs::write(&console_log, &console)
+        .context(|| format!("writing {}", console_log.display()))?;
+    let text = String::from_utf8_lossy(&console);
+    if !text.contains("@@ELFVISOR BOOTED") {
+        return Err(Error::Boot(format!(
+            "the kernel never started /init{} (console: {}; qemu said: {})",
+            if timed_out { " before the time limit" } else { "" },
+            console_log.display(),
+            String::from_utf8_lossy(&errors).trim()
+        )));
+    }
+    let runs = parse_console(&text)?;
+    if timed_out && !text.contains("@@ELFVISOR DONE") {
+        return Err(Error::Boot(format!(
+            "the boot passed its {}s limit after {} of {} cases (console: {})",
+            limit.as_secs(),
+            runs.len(),
+            cases.len(),
+            console_log.display()
+        )));
+    }
+    Ok(BatchResult { runs, console_log, elapsed: started.elapsed() })
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+/// Reads the framed reports of `/init` out of the console text. Kernel messages and CRs around
+/// them are ignored; a garbled frame is an error rather than a silently wrong transcript.
+pub fn parse_console(text: &str) -> Result<BTreeMap<String, RunOutput>> {
+    let mut runs = BTreeMap::new();
+    let mut current: Option<(String, Vec<u8>, Vec<u8>)> = None;
+    for line in text.lines() {
+        let Some(at) = line.find(MARK) else { continue };
+        let rest = line[at + MARK.len()..].trim_end_matches('\r');
+        let mut words = rest.split(' ');
+        let garbled = || Error::Boot(format!("garbled report line from /init: {line:?}"));
+        match words.next() {
+            Some("BEGIN") => {
+                let id = words.next().ok_or_else(garbled)?;
+                current = Some((id.to_owned(), Vec::new(), Vec::new()));
+            }
+            Some(tag @ ("OUT" | "ERR")) => {
+                let (_, out, err) = current.as_mut().ok_or_else(garbled)?;
+                let bytes = unhex(words.next().unwrap_or_default()).ok_or_else(garbled)?;
+                if tag == "OUT" { out } else { err }.extend_from_slice(&bytes);
+            }
+            Some("END") => {
+                let (id, stdout, stderr) = current.take().ok_or_else(garbled)?;
+                if words.next() != Some(id.as_str()) {
+                    return Err(garbled());
+                }
+                let number = |w: Option<&str>| w.and_then(|n| n.parse::<i64>().ok());
+                let status = match words.next() {
+                    Some("exit") => Status::Exited(number(words.next()).ok_or_else(garbled)? as i32),
+                    Some("signal") => {
+                        Status::Signaled(number(words.next()).ok_or_else(garbled)? as u8)
+                    }
+                    Some("timeout") => Status::TimedOut,
+                    Some("harness-error") => {
+                        return Err(Error::Boot(format!("/init could not run {id}: {rest}")));
+                    }
+                    _ => return Err(garbled()),
+                };
+                runs.insert(id, RunOutput { stdout, stderr, status });
+            }
+            _ => {}
+        }
+    }
+    Ok(runs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_console_reads_frames_among_kernel_noise() {
+        let console = "[    0.5] some kernel line\r\n@@ELFVISOR BOOTED\r\n\
+            @@ELFVISOR BEGIN musl/a/b\r\n@@ELFVISOR OUT 6f6b\r\n@@ELFVISOR OUT 0a\r\n\
+            [    1.2] another\r\n@@ELFVISOR ERR 6521\r\n@@ELFVISOR END musl/a/b exit 3\r\n\
+            @@ELFVISOR BEGIN glibc/a/b\r\n@@ELFVISOR END glibc/a/b signal 11\r\n\
+            @@ELFVISOR BEGIN glibc/a/c\r\n@@ELFVISOR END glibc/a/c timeout\r\n@@ELFVISOR DONE\r\n";
+        let runs = parse_console(console).unwrap();
+        assert_eq!(runs.len(), 3);
+        let first = &runs["musl/a/b"];
+        assert_eq!(first.stdout, b"ok\n");
+        assert_eq!(first.stderr, b"e!");
+        assert_eq!(first.status, Status::Exited(3));
+        assert_eq!(runs["glibc/a/b"].status, Status::Signaled(11));
+        assert_eq!(runs["glibc/a/c"].status, Status::TimedOut);
+    }
+
+    #[test]
+    fn test_parse_console_rejects_garbled_frames() {
+        let bad_hex = "@@ELFVISOR BEGIN x\n@@ELFVISOR OUT 6g\n@@ELFVISOR END x exit 0\n";
+        assert!(matches!(parse_console(bad_hex), Err(Error::Boot(m)) if m.contains("garbled")));
+        let wrong_end = "@@ELFVISOR BEGIN x\n@@ELFVISOR END y exit 0\n";
+        assert!(parse_console(wrong_end).is_err());
+        let orphan = "@@ELFVISOR OUT 00\n";
+        assert!(parse_console(orphan).is_err());
+    }
+
+    #[test]
+    fn test_initramfs_manifest_encodes_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let init = dir.path().join("init");
+        let bin = dir.path().join("bin");
+        std::fs::write(&init, b"INIT").unwrap();
+        std::fs::write(&bin, b"BIN").unwrap();
+        let case = BatchCase {
+            id: "musl/f/c".into(),
+            binary: bin.clone(),
+            argv: vec!["c".into(), "two words".into()],
+            env: vec![("A".into(), "b c".into())],
+            stdin: b"in".to_vec(),
+            timeout_s: 7,
+        };
+        let other = BatchCase { id: "glibc/f/c".into(), ..case.clone() };
+        let archive = initramfs(&init, &[case, other]).unwrap();
+        let text = String::from_utf8_lossy(&archive);
+        assert!(text.contains(
+            "case musl/f/c\nbin /guests/0\ntimeout 7\narg 63\narg 74776f20776f726473\n\
+             env 413d622063\n"
+        ));
+        assert!(text.contains("stdin /cases/0.stdin\nrun\n"));
+        assert!(text.contains("case glibc/f/c\nbin /guests/0\n"), "the binary is packed once");
+        assert_eq!(text.matches("BIN").count(), 1);
+    }
+}

@@ -1,0 +1,35 @@
+//! The `qemu-user` lane: `qemu-aarch64 <binary>` on the host, in a fresh directory per run.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::error::{IoContext, Result};
+use crate::fixture::Case;
+use crate::lane::RunOutput;
+
+const QEMU: &str = "qemu-aarch64";
+
+/// Why the lane cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    which::which(QEMU).err().map(|_| {
+        format!("{QEMU} is not installed: run `cargo xtask deps` (installs qemu-user)")
+    })
+}
+
+/// Runs one case. argv[0] is the case name (`-0`), the environment is exactly the case's.
+pub fn run(case: &Case, binary: &Path) -> Result<RunOutput> {
+    let workdir = tempfile::Builder::new()
+        .prefix("elfvisor-case-")
+        .tempdir()
+        .context(|| "creating a working directory".to_owned())?;
+    let argv = case.argv();
+    let mut cmd = Command::new(QEMU);
+    cmd.arg("-0").arg(&argv[0]).arg(binary).args(&argv[1..]);
+    cmd.env_clear().envs(case.env()).current_dir(workdir.path());
+    crate::hostrun::run_captured(
+        cmd,
+        case.fixture.stdin.as_bytes(),
+        Duration::from_secs(case.fixture.timeout_s.into()),
+    )
+}

@@ -1,0 +1,8 @@
+//! The Linux aarch64 ABI as a guest program sees it.
+//!
+//! Every value here is a *guest* value (asm-generic numbering, as used by Linux on aarch64). Host
+//! `libc::` constants never appear in this crate: where the host differs (macOS numbers its signals
+//! and errnos differently), the runtime translates explicitly.
+#![forbid(unsafe_code)]
+
+pub mod signal;

@@ -1,0 +1,315 @@
+//! Provisioning: make this machine able to build and run every lane.
+//!
+//! On Debian and Ubuntu the missing packages are installed with apt (as root directly, otherwise
+//! through `sudo -n`; without either the exact commands are printed), and Debian's arm64 kernel
+//! is fetched with `apt-get download` into the per-user cache. Elsewhere the missing pieces are
+//! listed. When everything is present this only looks, which takes milliseconds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use anyhow::{Context, Result, bail};
+use elfvisor_conformance::{guest::Libc, paths};
+
+/// One thing the harness needs, the check that finds it, and the packages that provide it.
+struct Need {
+    what: String,
+    present: Box<dyn Fn() -> bool>,
+    packages: Vec<&'static str>,
+}
+
+fn command(name: &'static str) -> Box<dyn Fn() -> bool> {
+    Box::new(move || which::which(name).is_ok())
+}
+
+fn all_present(checks: Vec<Box<dyn Fn() -> bool>>) -> Box<dyn Fn() -> bool> {
+    Box::new(move || checks.iter().all(|check| check()))
+}
+
+fn file(path: &'static str) -> Box<dyn Fn() -> bool> {
+    Box::new(move || Path::new(path).is_file())
+}
+
+/// libclang for bindgen: any versioned shared library Debian's libclang-dev pulls in.
+fn libclang_present() -> bool {
+    let dirs = ["/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"];
+    let in_dir = |dir: &Path| {
+        std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libclang") && name.contains(".so")
+        })
+    };
+    let llvm = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("llvm-"))
+        .any(|e| in_dir(&e.path().join("lib")));
+    llvm || dirs.iter().any(|d| in_dir(Path::new(d)))
+}
+
+fn needs() -> Vec<Need> {
+    let static_libc = |libc: Libc| match libc {
+        Libc::Musl => file("/usr/lib/aarch64-linux-musl/libc.a"),
+        Libc::Glibc => file("/usr/aarch64-linux-gnu/lib/libc.a"),
+    };
+    let mut needs: Vec<Need> = Libc::ALL
+        .iter()
+        .map(|&libc| Need {
+            what: format!("{} with a static {libc}", libc.compiler()),
+            present: all_present(vec![command(libc.compiler()), static_libc(libc)]),
+            packages: libc.debian_packages().to_vec(),
+        })
+        .collect();
+    let tools: [(&str, &'static str, &'static str); 4] = [
+        ("qemu-aarch64 (the qemu-user lane)", "qemu-aarch64", "qemu-user"),
+        ("qemu-system-aarch64 (the linux lane)", "qemu-system-aarch64", "qemu-system-arm"),
+        ("cmake (builds unicorn)", "cmake", "cmake"),
+        ("ninja (builds unicorn)", "ninja", "ninja-build"),
+    ];
+    for (what, cmd, package) in tools {
+        needs.push(Need { what: what.into(), present: command(cmd), packages: vec![package] });
+    }
+    needs.push(Need {
+        what: "libclang (bindgen)".into(),
+        present: Box::new(libclang_present),
+        packages: vec!["libclang-dev"],
+    });
+    needs.push(Need {
+        what: "dpkg-deb and apt-get (fetch the arm64 kernel)".into(),
+        present: all_present(vec![command("dpkg-deb"), command("apt-get")]),
+        packages: vec!["dpkg", "apt"],
+    });
+    needs
+}
+
+/// How privileged commands are run here.
+enum Privilege {
+    Root,
+    Sudo,
+    None,
+}
+
+fn privilege() -> Privilege {
+    if nix::unistd::geteuid().is_root() {
+        return Privilege::Root;
+    }
+    let sudo_ok = Command::new("sudo")
+        .args(["-n", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if sudo_ok { Privilege::Sudo } else { Privilege::None }
+}
+
+fn is_debian_like() -> bool {
+    let Ok(text) = std::fs::read_to_string("/etc/os-release") else { return false };
+    text.lines().any(|line| {
+        (line.starts_with("ID=") || line.starts_with("ID_LIKE="))
+            && (line.contains("debian") || line.contains("ubuntu"))
+    }) && which::which("apt-get").is_ok()
+}
+
+/// Runs a command that needs root, with sudo when that is how this user gets it.
+fn run_privileged(privilege: &Privilege, argv: &[&str]) -> Result<()> {
+    let mut cmd = match privilege {
+        Privilege::Root => Command::new(argv[0]),
+        Privilege::Sudo => {
+            let mut c = Command::new("sudo");
+            c.arg("-n").arg(argv[0]);
+            c
+        }
+        Privilege::None => unreachable!("callers only run privileged commands with a privilege"),
+    };
+    cmd.args(&argv[1..]).env("DEBIAN_FRONTEND", "noninteractive").stdin(Stdio::null());
+    println!("deps: running {}", argv.join(" "));
+    let status = cmd.status().with_context(|| format!("starting {}", argv[0]))?;
+    if !status.success() {
+        bail!("`{}` failed with {status}", argv.join(" "));
+    }
+    Ok(())
+}
+
+fn arm64_enabled() -> bool {
+    Command::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "arm64"))
+}
+
+/// The commands that install `packages`, in order.
+fn install_commands(packages: &[&str]) -> Vec<Vec<String>> {
+    let mut cmds = Vec::new();
+    if packages.iter().any(|p| p.ends_with(":arm64")) && !arm64_enabled() {
+        cmds.push(vec!["dpkg".into(), "--add-architecture".into(), "arm64".into()]);
+    }
+    cmds.push(vec!["apt-get".into(), "update".into()]);
+    let mut install: Vec<String> =
+        ["apt-get", "install", "-y", "--no-install-recommends"].map(String::from).to_vec();
+    install.extend(packages.iter().map(|p| p.to_string()));
+    cmds.push(install);
+    cmds
+}
+
+/// Makes sure everything is present; with `check_only`, just reports.
+pub fn provision(check_only: bool) -> Result<ExitCode> {
+    let missing: Vec<Need> = needs().into_iter().filter(|n| !(n.present)()).collect();
+    let kernel = paths::kernel_image();
+    let kernel_missing = !kernel.is_file();
+    if missing.is_empty() && !kernel_missing {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for need in &missing {
+        println!("deps: missing {} (Debian: {})", need.what, need.packages.join(" "));
+    }
+    if kernel_missing {
+        println!("deps: missing the arm64 kernel at {}", kernel.display());
+    }
+    if check_only {
+        return Ok(ExitCode::FAILURE);
+    }
+    if !is_debian_like() {
+        bail!(
+            "this is not a Debian or Ubuntu system: install the pieces listed above with your \
+             package manager (an aarch64 Linux kernel Image can be named with ELFVISOR_KERNEL)"
+        );
+    }
+    let privilege = privilege();
+    let mut packages: Vec<&str> = missing.iter().flat_map(|n| n.packages.iter().copied()).collect();
+    packages.dedup();
+    let needs_arm64_lists = kernel_missing && !arm64_enabled();
+    if !packages.is_empty() || needs_arm64_lists {
+        let cmds = if packages.is_empty() {
+            vec![
+                vec!["dpkg".to_string(), "--add-architecture".into(), "arm64".into()],
+                vec!["apt-get".into(), "update".into()],
+            ]
+        } else {
+            install_commands(&packages)
+        };
+        if let Privilege::None = privilege {
+            let lines: Vec<String> = cmds.iter().map(|c| format!("  sudo {}", c.join(" "))).collect();
+            bail!("installing needs root; run these, then try again:\n{}", lines.join("\n"));
+        }
+        for cmd in &cmds {
+            let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            run_privileged(&privilege, &argv)?;
+        }
+        let still: Vec<String> =
+            needs().into_iter().filter(|n| !(n.present)()).map(|n| n.what).collect();
+        if !still.is_empty() {
+            bail!("still missing after installing: {}", still.join(", "));
+        }
+    }
+    if kernel_missing {
+        fetch_kernel(&kernel)?;
+    }
+    println!("deps: everything is present");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn output_of(cmd: &mut Command) -> Result<String> {
+    let out = cmd.stderr(Stdio::inherit()).output().with_context(|| format!("starting {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed with {}", out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The versioned kernel package that Debian's `linux-image-arm64` currently depends on.
+fn kernel_package() -> Result<String> {
+    let text = output_of(Command::new("apt-cache").args(["depends", "linux-image-arm64:arm64"]))?;
+    parse_kernel_package(&text).with_context(|| {
+        format!("apt-cache names no kernel package for linux-image-arm64:arm64:\n{text}")
+    })
+}
+
+fn parse_kernel_package(apt_cache_depends: &str) -> Option<String> {
+    apt_cache_depends.lines().find_map(|line| {
+        let dep = line.trim().strip_prefix("Depends: ")?;
+        let name = dep.trim_start_matches('<').trim_end_matches('>');
+        name.starts_with("linux-image-").then(|| name.to_string())
+    })
+}
+
+/// Downloads the kernel package and keeps only its `vmlinuz` at `dest`.
+fn fetch_kernel(dest: &Path) -> Result<()> {
+    if std::env::var_os("ELFVISOR_KERNEL").is_some() {
+        bail!("ELFVISOR_KERNEL names {}, which does not exist", dest.display());
+    }
+    let package = kernel_package()?;
+    println!("deps: fetching {package} for its vmlinuz");
+    let work = tempfile::tempdir().context("creating a temporary directory")?;
+    // apt-get drops to its `_apt` user to download when it can enter the directory.
+    std::fs::set_permissions(work.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    let status = Command::new("apt-get")
+        .args(["download", &package])
+        .current_dir(work.path())
+        .stdin(Stdio::null())
+        .status()
+        .context("starting apt-get download")?;
+    if !status.success() {
+        bail!("`apt-get download {package}` failed with {status}");
+    }
+    let deb = find_with_suffix(work.path(), ".deb")?.context("apt-get download left no .deb")?;
+    let extract = work.path().join("x");
+    std::fs::create_dir(&extract)?;
+    let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" --wildcards './boot/vmlinuz-*'";
+    let status = Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(&deb)
+        .arg(&extract)
+        .status()
+        .context("starting dpkg-deb")?;
+    if !status.success() {
+        bail!("extracting vmlinuz from {} failed with {status}", deb.display());
+    }
+    let vmlinuz = find_with_prefix(&extract.join("boot"), "vmlinuz-")?
+        .with_context(|| format!("{package} holds no /boot/vmlinuz-*"))?;
+    let dir = dest.parent().context("the kernel path has a parent")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let partial = dir.join(".vmlinuz.partial");
+    std::fs::copy(&vmlinuz, &partial).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::write(dir.join("PACKAGE"), format!("{package}\n"))?;
+    std::fs::rename(&partial, dest).with_context(|| format!("writing {}", dest.display()))?;
+    println!("deps: kernel {} -> {}", package, dest.display());
+    Ok(())
+}
+
+fn find_with_suffix(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
+    Ok(std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(suffix))))
+}
+
+fn find_with_prefix(dir: &Path, prefix: &str) -> Result<Option<PathBuf>> {
+    Ok(std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_kernel_package() {
+        let text = "linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-56-arm64:arm64\n";
+        assert_eq!(parse_kernel_package(text).as_deref(), Some("linux-image-6.1.0-56-arm64:arm64"));
+        assert_eq!(parse_kernel_package("linux-image-arm64:arm64\n"), None);
+    }
+
+    #[test]
+    fn test_install_commands_end_with_one_install() {
+        let cmds = install_commands(&["cmake", "qemu-user"]);
+        let last = cmds.last().unwrap();
+        assert_eq!(last[..4], ["apt-get", "install", "-y", "--no-install-recommends"]);
+        assert_eq!(last[4..], ["cmake", "qemu-user"]);
+        assert!(cmds.iter().any(|c| c == &["apt-get", "update"]));
+    }
+}
