@@ -237,7 +237,9 @@ mod tests {
     #[test]
     fn test_unknown_key_in_normalize_is_rejected() {
         let err = parse_str("doc: x\nnormalize:\n  - regex: a\n    with: b\n").unwrap_err();
-        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("unknown field")));
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("unknown field"))
+        );
     }
 
     #[test]
@@ -284,7 +286,9 @@ mod tests {
             parse_str("doc: x\nnormalize:\n  - regex: '[0-9]+ ms'\n    replace: N ms\n").unwrap();
         assert_eq!(case.normalize("took 12 ms\n"), "took N ms\n");
         let err = parse_str("doc: x\nnormalize:\n  - regex: '('\n    replace: y\n").unwrap_err();
-        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("normalize regex")));
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("normalize regex"))
+        );
     }
 
     #[test]

@@ -14,24 +14,38 @@ use crate::fixture::Case;
 pub enum Verdict {
     Pass,
     /// The transcript differs from the golden one.
-    Fail { diff: String },
+    Fail {
+        diff: String,
+    },
     /// It differs, and the fixture says this lane is known to differ.
-    XFail { reason: String, diff: String },
+    XFail {
+        reason: String,
+        diff: String,
+    },
     /// The fixture says this lane differs, but it matched: the xfail is stale and must go.
-    XPass { reason: String },
+    XPass {
+        reason: String,
+    },
     /// No golden transcript has been recorded for the case yet.
     NoGolden,
     /// The case could not be run in this lane here (a tool is missing, or the fixture excludes it).
-    Ignored { reason: String },
+    Ignored {
+        reason: String,
+    },
     /// The lane failed to produce a transcript (build error, boot failure).
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 impl Verdict {
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            Verdict::Fail { .. } | Verdict::XPass { .. } | Verdict::NoGolden | Verdict::Error { .. }
+            Verdict::Fail { .. }
+                | Verdict::XPass { .. }
+                | Verdict::NoGolden
+                | Verdict::Error { .. }
         )
     }
 
@@ -100,7 +114,13 @@ pub fn diff(golden: &str, actual: &str, lane: &str) -> Option<String> {
 }
 
 /// Judges one lane's transcript against the golden one, honouring the fixture's xfail.
-pub fn evaluate(case: &Case, lane: &str, libc: &str, golden: Option<&str>, actual: &str) -> Verdict {
+pub fn evaluate(
+    case: &Case,
+    lane: &str,
+    libc: &str,
+    golden: Option<&str>,
+    actual: &str,
+) -> Verdict {
     let Some(golden) = golden else {
         return Verdict::NoGolden;
     };
@@ -153,7 +173,9 @@ mod tests {
     fn test_one_changed_line_fails_with_its_diff() {
         let actual = GOLDEN.replace("ok two", "FAIL two: got 1, want 2");
         let verdict = evaluate(&case(""), "qemu-user", "glibc", Some(GOLDEN), &actual);
-        let Verdict::Fail { diff } = &verdict else { panic!("expected a failure, got {verdict:?}") };
+        let Verdict::Fail { diff } = &verdict else {
+            panic!("expected a failure, got {verdict:?}")
+        };
         assert!(verdict.is_failure());
         assert!(diff.contains("--- golden (linux)\n+++ qemu-user/glibc\n"), "{diff}");
         assert!(diff.contains("\n-ok two\n+FAIL two: got 1, want 2\n"), "{diff}");

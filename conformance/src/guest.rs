@@ -177,7 +177,10 @@ impl Toolchain {
                 output: text,
             });
         }
-        partial.persist(&output).map_err(|e| e.error).context(|| format!("renaming to {}", output.display()))?;
+        partial
+            .persist(&output)
+            .map_err(|e| e.error)
+            .context(|| format!("renaming to {}", output.display()))?;
         Ok(output)
     }
 }
@@ -198,7 +201,13 @@ impl GuestBuilder {
 
     /// The libc's toolchain, detected once.
     pub fn toolchain(&self, libc: Libc) -> std::result::Result<Arc<Toolchain>, Arc<Error>> {
-        let cell = self.toolchains.lock().unwrap_or_else(|e| e.into_inner()).entry(libc).or_default().clone();
+        let cell = self
+            .toolchains
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(libc)
+            .or_default()
+            .clone();
         cell.get_or_init(|| Toolchain::detect(libc).map(Arc::new).map_err(Arc::new)).clone()
     }
 

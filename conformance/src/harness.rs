@@ -157,7 +157,9 @@ impl Harness {
         };
         let runnable: Vec<(Libc, usize)> = selection
             .into_iter()
-            .filter(|&(libc, case)| self.skip_reason(Cell { lane: Lane::Linux, libc, case }).is_none())
+            .filter(|&(libc, case)| {
+                self.skip_reason(Cell { lane: Lane::Linux, libc, case }).is_none()
+            })
             .collect();
         let init = self.init_binary()?;
         let built = parallel_map(&runnable, |&(libc, case)| self.binary(libc, &self.cases[case]));
@@ -217,7 +219,8 @@ impl Harness {
         if self.skip_reason(other).is_some() {
             return None;
         }
-        let selected = self.linux_selection.get().is_none_or(|s| s.contains(&(other_libc, cell.case)));
+        let selected =
+            self.linux_selection.get().is_none_or(|s| s.contains(&(other_libc, cell.case)));
         if !selected {
             return None;
         }
@@ -235,7 +238,12 @@ impl Harness {
             Err(e) => return judged_error(e.to_string(), None),
         };
         if let Some(reason) = self.skip_reason(cell) {
-            return Judged { verdict: Verdict::Ignored { reason }, transcript: None, golden, stderr: String::new() };
+            return Judged {
+                verdict: Verdict::Ignored { reason },
+                transcript: None,
+                golden,
+                stderr: String::new(),
+            };
         }
         let (text, run) = match self.transcript(cell) {
             Ok(t) => t,
@@ -244,7 +252,9 @@ impl Harness {
         let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
         let verdict = match self.libc_disagreement(cell, &text) {
             Some(diff) => Verdict::Fail { diff },
-            None => golden::evaluate(case, cell.lane.id(), cell.libc.id(), golden.as_deref(), &text),
+            None => {
+                golden::evaluate(case, cell.lane.id(), cell.libc.id(), golden.as_deref(), &text)
+            }
         };
         Judged { verdict, transcript: Some(text), golden, stderr }
     }
@@ -266,21 +276,24 @@ fn judged_error(message: String, golden: Option<String>) -> Judged {
 
 /// Maps `f` over `items` on as many threads as the machine has cores, keeping the order.
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
+    let workers =
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len().max(1));
     let next = Mutex::new(0usize);
     let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let index = {
-                    let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
-                    let index = *next;
-                    *next += 1;
-                    index
-                };
-                let Some(item) = items.get(index) else { break };
-                let result = f(item);
-                results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let mut next = next.lock().unwrap_or_else(|e| e.into_inner());
+                        let index = *next;
+                        *next += 1;
+                        index
+                    };
+                    let Some(item) = items.get(index) else { break };
+                    let result = f(item);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(result);
+                }
             });
         }
     });
@@ -299,7 +312,10 @@ mod tests {
     #[test]
     fn test_parallel_map_keeps_order() {
         let items: Vec<u32> = (0..100).collect();
-        assert_eq!(parallel_map(&items, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert_eq!(
+            parallel_map(&items, |x| x * 2),
+            items.iter().map(|x| x * 2).collect::<Vec<_>>()
+        );
         assert!(parallel_map(&[] as &[u32], |x| *x).is_empty());
     }
 }

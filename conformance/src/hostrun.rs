@@ -98,8 +98,9 @@ mod tests {
     #[test]
     fn test_time_limit_kills_the_group() {
         // The grandchild holds stdout open; without the group kill this would never finish.
-        let run = run_captured(sh("sleep 30 & echo started; wait"), b"", Duration::from_millis(300))
-            .unwrap();
+        let run =
+            run_captured(sh("sleep 30 & echo started; wait"), b"", Duration::from_millis(300))
+                .unwrap();
         assert_eq!(run.status, Status::TimedOut);
         assert_eq!(run.stdout, b"started\n");
     }

@@ -100,7 +100,10 @@ mod tests {
             LaneSelector::parse("qemu-user/glibc"),
             Ok(LaneSelector { lane: Lane::QemuUser, libc: Some(Libc::Glibc) })
         );
-        assert_eq!(LaneSelector::parse("linux"), Ok(LaneSelector { lane: Lane::Linux, libc: None }));
+        assert_eq!(
+            LaneSelector::parse("linux"),
+            Ok(LaneSelector { lane: Lane::Linux, libc: None })
+        );
         assert!(LaneSelector::parse("qemu-user/uclibc").unwrap_err().contains("unknown libc"));
         assert!(LaneSelector::parse("qemu").unwrap_err().contains("unknown lane"));
     }

@@ -80,7 +80,8 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
                 path
             }
         };
-        manifest.push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
+        manifest
+            .push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
         for arg in &case.argv {
             manifest.push_str(&format!("arg {}\n", hex(arg.as_bytes())));
         }
@@ -212,7 +213,9 @@ pub fn parse_console(text: &str) -> Result<BTreeMap<String, RunOutput>> {
                 }
                 let number = |w: Option<&str>| w.and_then(|n| n.parse::<i64>().ok());
                 let status = match words.next() {
-                    Some("exit") => Status::Exited(number(words.next()).ok_or_else(garbled)? as i32),
+                    Some("exit") => {
+                        Status::Exited(number(words.next()).ok_or_else(garbled)? as i32)
+                    }
                     Some("signal") => {
                         Status::Signaled(number(words.next()).ok_or_else(garbled)? as u8)
                     }

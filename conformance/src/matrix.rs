@@ -80,13 +80,20 @@ pub fn run(harness: &Harness, filter: Option<&str>, out: &mut (dyn Write + Send)
             took.as_secs_f64()
         );
     };
-    let (linux, others): (Vec<Cell>, Vec<Cell>) =
-        cells.iter().partition(|c| c.lane == Lane::Linux);
+    let (linux, others): (Vec<Cell>, Vec<Cell>) = cells.iter().partition(|c| c.lane == Lane::Linux);
     let mut results = BTreeMap::new();
     let mut lane_time = BTreeMap::new();
     std::thread::scope(|scope| {
         let linux_thread = scope.spawn(|| {
             let begun = Instant::now();
+            if !linux.is_empty() {
+                let mut guard = done.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = writeln!(
+                    guard.1,
+                    "linux: one boot of the arm64 kernel for {} cells",
+                    linux.len()
+                );
+            }
             let judged: Vec<(Cell, Judged)> = linux
                 .iter()
                 .map(|&cell| {
@@ -134,6 +141,7 @@ pub fn render_table(harness: &Harness, run: &MatrixRun) -> String {
     for (lane, libc) in &columns {
         text.push_str(&format!("  {:<15}", format!("{lane}/{libc}")));
     }
+    text.truncate(text.trim_end().len());
     text.push('\n');
     for (index, case) in harness.cases.iter().enumerate() {
         let row: Vec<&Judged> = columns
@@ -147,6 +155,7 @@ pub fn render_table(harness: &Harness, run: &MatrixRun) -> String {
         for judged in row {
             text.push_str(&format!("  {:<15}", judged.verdict.label()));
         }
+        text.truncate(text.trim_end().len());
         text.push('\n');
     }
     text
@@ -160,7 +169,11 @@ pub fn render_failures(harness: &Harness, run: &MatrixRun) -> String {
         {
             continue;
         }
-        text.push_str(&format!("\n=== {}\n{}\n", harness.cell_name(*cell), judged.verdict.message()));
+        text.push_str(&format!(
+            "\n=== {}\n{}\n",
+            harness.cell_name(*cell),
+            judged.verdict.message()
+        ));
     }
     text
 }

@@ -12,9 +12,9 @@ const QEMU: &str = "qemu-aarch64";
 
 /// Why the lane cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
-    which::which(QEMU).err().map(|_| {
-        format!("{QEMU} is not installed: run `cargo xtask deps` (installs qemu-user)")
-    })
+    which::which(QEMU)
+        .err()
+        .map(|_| format!("{QEMU} is not installed: run `cargo xtask deps` (installs qemu-user)"))
 }
 
 /// Runs one case. argv[0] is the case name (`-0`), the environment is exactly the case's.

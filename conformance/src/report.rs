@@ -109,23 +109,28 @@ pub fn side_by_side(golden: &str, actual: &str) -> Vec<SideBySideRow> {
     let diff = similar::TextDiff::from_lines(golden, actual);
     let mut rows = Vec::new();
     let (mut removed, mut added): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    let flush = |rows: &mut Vec<SideBySideRow>, removed: &mut Vec<String>, added: &mut Vec<String>| {
-        for i in 0..removed.len().max(added.len()) {
-            rows.push(SideBySideRow {
-                left: removed.get(i).cloned(),
-                right: added.get(i).cloned(),
-                changed: true,
-            });
-        }
-        removed.clear();
-        added.clear();
-    };
+    let flush =
+        |rows: &mut Vec<SideBySideRow>, removed: &mut Vec<String>, added: &mut Vec<String>| {
+            for i in 0..removed.len().max(added.len()) {
+                rows.push(SideBySideRow {
+                    left: removed.get(i).cloned(),
+                    right: added.get(i).cloned(),
+                    changed: true,
+                });
+            }
+            removed.clear();
+            added.clear();
+        };
     for change in diff.iter_all_changes() {
         let line = change.value().trim_end_matches('\n').to_owned();
         match change.tag() {
             similar::ChangeTag::Equal => {
                 flush(&mut rows, &mut removed, &mut added);
-                rows.push(SideBySideRow { left: Some(line.clone()), right: Some(line), changed: false });
+                rows.push(SideBySideRow {
+                    left: Some(line.clone()),
+                    right: Some(line),
+                    changed: false,
+                });
             }
             similar::ChangeTag::Delete => removed.push(line),
             similar::ChangeTag::Insert => added.push(line),
@@ -196,7 +201,8 @@ pub fn to_html(harness: &Harness, run: &MatrixRun) -> String {
             let anchor = harness.cell_name(cell).replace('/', "-");
             let needs_detail = !matches!(judged.verdict, Verdict::Pass | Verdict::Ignored { .. });
             if needs_detail {
-                let _ = write!(html, "<td class=\"v {label}\"><a href=\"#{anchor}\">{label}</a></td>");
+                let _ =
+                    write!(html, "<td class=\"v {label}\"><a href=\"#{anchor}\">{label}</a></td>");
                 details.push_str(&detail_section(harness, cell, judged, &anchor));
             } else {
                 let title = escape(&judged.verdict.message());
@@ -239,14 +245,22 @@ fn detail_section(harness: &Harness, cell: Cell, judged: &Judged, anchor: &str) 
             html.push_str("</table>");
         }
         (None, Some(actual)) => {
-            let _ = write!(html, "<p>No golden transcript yet. This lane printed:</p><pre>{}</pre>", escape(actual));
+            let _ = write!(
+                html,
+                "<p>No golden transcript yet. This lane printed:</p><pre>{}</pre>",
+                escape(actual)
+            );
         }
         _ => {
             let _ = write!(html, "<pre>{}</pre>", escape(&judged.verdict.message()));
         }
     }
     if !judged.stderr.trim().is_empty() {
-        let _ = write!(html, "<details><summary>guest stderr</summary><pre>{}</pre></details>", escape(&judged.stderr));
+        let _ = write!(
+            html,
+            "<details><summary>guest stderr</summary><pre>{}</pre></details>",
+            escape(&judged.stderr)
+        );
     }
     html
 }

@@ -50,8 +50,8 @@ fn run_cell(harness: &Harness, cell: Cell) -> Result<Completion, Failed> {
         return Err(message.into());
     }
     let case = &harness.cases[cell.case];
-    std::panic::catch_unwind(AssertUnwindSafe(|| golden::assert_linux_golden(case, &text))).map_err(
-        |_| {
+    std::panic::catch_unwind(AssertUnwindSafe(|| golden::assert_linux_golden(case, &text)))
+        .map_err(|_| {
             let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
             Failed::from(format!(
                 "the linux transcript of {} differs from its golden snapshot {} (insta's report \
@@ -60,8 +60,7 @@ fn run_cell(harness: &Harness, cell: Cell) -> Result<Completion, Failed> {
                 case.golden_path().display(),
                 stderr_tail(&stderr)
             ))
-        },
-    )?;
+        })?;
     Ok(Completion::Completed)
 }
 
@@ -125,9 +124,8 @@ mod tests {
         assert!(message.contains("-ok b\n+FAIL b: got 0, want 1\n"), "{message}");
         assert!(message.contains("guest said this"), "stderr is attached: {message}");
 
-        let (conclusion, log) = run_trials(vec![Trial::ignorable_test("qemu-user/musl/t/c", move || {
-            outcome(&judged)
-        })]);
+        let (conclusion, log) =
+            run_trials(vec![Trial::ignorable_test("qemu-user/musl/t/c", move || outcome(&judged))]);
         assert_eq!((conclusion.num_failed, conclusion.num_passed), (1, 0));
         assert!(log.contains("qemu-user/musl/t/c"), "{log}");
         assert!(log.contains("+FAIL b: got 0, want 1"), "the report shows the diff: {log}");

@@ -8,8 +8,7 @@ int main(void)
     volatile char *map = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE("mmap MAP_SHARED|MAP_ANONYMOUS", map != MAP_FAILED);
     mapshared_exchange(map);
-    pid_t pid = fork();
-    REQUIRE("second fork", pid >= 0);
+    pid_t pid = fork_or_die();
     if (pid == 0)
         _exit(mapshared_all_writes(map) ? 0 : 1);
     int st;

@@ -35,8 +35,7 @@ static void mapshared_exchange(volatile char *map)
     int to_child[2], to_parent[2];
     REQUIRE("pipes", pipe(to_child) == 0 && pipe(to_parent) == 0);
     memcpy((char *)map, "P0", 2);
-    pid_t pid = fork();
-    REQUIRE("fork", pid >= 0);
+    pid_t pid = fork_or_die();
     if (pid == 0) {
         check("(1) child sees the parent's pre-fork write", map[0] == 'P' && map[1] == '0',
               "got %.2s", (const char *)map);

@@ -7,8 +7,7 @@ int main(void)
 {
     int to_child[2], to_parent[2];
     REQUIRE("pipes", pipe(to_child) == 0 && pipe(to_parent) == 0);
-    pid_t pid = fork();
-    REQUIRE("fork", pid >= 0);
+    pid_t pid = fork_or_die();
     if (pid == 0) {
         close(to_child[1]);
         close(to_parent[0]);

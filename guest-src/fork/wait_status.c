@@ -6,7 +6,7 @@
 
 static pid_t spawn_exit(int code)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_or_die();
     if (pid == 0)
         _exit(code);
     return pid;
@@ -16,7 +16,6 @@ int main(void)
 {
     int st;
     pid_t pid = spawn_exit(7);
-    REQUIRE("fork", pid > 0);
     CHECK_EQ("wait4 returns the child's pid", wait4(pid, &st, 0, NULL), pid);
     check("exit 7: WIFEXITED", WIFEXITED(st), "status %#x", st);
     CHECK_EQ("exit 7: WEXITSTATUS", WEXITSTATUS(st), 7);
@@ -25,7 +24,7 @@ int main(void)
     waitpid(pid, &st, 0);
     CHECK_EQ("exit status is taken modulo 256", WEXITSTATUS(st), 3);
 
-    pid = fork();
+    pid = fork_or_die();
     if (pid == 0) {
         kill(getpid(), SIGKILL);
         _exit(99);
@@ -34,7 +33,7 @@ int main(void)
     check("SIGKILL: WIFSIGNALED", WIFSIGNALED(st), "status %#x", st);
     CHECK_EQ("SIGKILL: WTERMSIG", WTERMSIG(st), SIGKILL);
 
-    pid = fork();
+    pid = fork_or_die();
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
         raise(SIGTERM);
@@ -45,7 +44,7 @@ int main(void)
 
     int p[2];
     pipe(p);
-    pid = fork();
+    pid = fork_or_die();
     if (pid == 0) {
         char c;
         close(p[1]);
@@ -63,7 +62,7 @@ int main(void)
     CHECK_EQ("waitid si_status", si.si_status, 5);
     CHECK_EQ("waitid si_signo", si.si_signo, SIGCHLD);
 
-    pid = fork();
+    pid = fork_or_die();
     if (pid == 0) {
         kill(getpid(), SIGKILL);
         _exit(1);

@@ -123,6 +123,22 @@ CHECK_UNUSED __attribute__((format(printf, 3, 4))) static int check(const char *
         }                                                                                      \
     } while (0)
 
+/*
+ * fork() that ends the test if it fails. A successful fork prints nothing: a line printed right
+ * after fork would race with the other process's output.
+ */
+CHECK_UNUSED static pid_t fork_or_die(void)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        check("fork", 0, "errno %s", errname(e));
+        out("verdict: FAIL (stopped at a required check)\n");
+        exit(1);
+    }
+    return pid;
+}
+
 /* Prints the verdict line; returns the process exit status (0 when every check passed). */
 CHECK_UNUSED static int check_finish(void)
 {

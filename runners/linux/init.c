@@ -13,7 +13,6 @@
  * first), `env <hex>`, `stdin <path>`, then `run`. Each case starts in a fresh
  * directory under /tmp, as its own process group, with only the listed environment.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -191,7 +191,8 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
             install_commands(&packages)
         };
         if let Privilege::None = privilege {
-            let lines: Vec<String> = cmds.iter().map(|c| format!("  sudo {}", c.join(" "))).collect();
+            let lines: Vec<String> =
+                cmds.iter().map(|c| format!("  sudo {}", c.join(" "))).collect();
             bail!("installing needs root; run these, then try again:\n{}", lines.join("\n"));
         }
         for cmd in &cmds {
