@@ -2,7 +2,8 @@
 //!
 //! Filters, `--list`, `--exact`, `--skip` and `--ignored` behave as with the built-in harness.
 //! A cell that cannot run here (missing tool, fixture restricted to other lanes) is reported as
-//! ignored with its reason, never as passed.
+//! ignored with its reason, never as passed; with `ELFVISOR_REQUIRE_LANES` set, a missing tool
+//! fails the trial instead.
 
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
@@ -37,8 +38,18 @@ fn trial(harness: &Arc<Harness>, cell: Cell) -> Trial {
     Trial::ignorable_test(harness.cell_name(cell), move || run_cell(&harness, cell))
 }
 
+/// Set (as `.ci/run` does) to make a missing lane tool fail its trials instead of ignoring them,
+/// so a gate can never go green on lanes that did not run.
+pub const REQUIRE_LANES_ENV: &str = "ELFVISOR_REQUIRE_LANES";
+
 fn run_cell(harness: &Harness, cell: Cell) -> Result<Completion, Failed> {
     if let Some(reason) = harness.skip_reason(cell) {
+        let restricted = !harness.cases[cell.case].runs_in(cell.lane.id(), cell.libc.id());
+        if std::env::var_os(REQUIRE_LANES_ENV).is_some() && !restricted {
+            return Err(
+                format!("{REQUIRE_LANES_ENV} is set, but this cell cannot run: {reason}").into()
+            );
+        }
         return Ok(Completion::ignored_with(reason));
     }
     if cell.lane != Lane::Linux {
