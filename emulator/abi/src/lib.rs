@@ -5,4 +5,14 @@
 //! and errnos differently), the runtime translates explicitly.
 #![forbid(unsafe_code)]
 
+pub mod addr;
+pub mod errno;
+pub mod mman;
 pub mod signal;
+pub mod sysno;
+
+pub use addr::{GuestAddr, PAGE_SIZE};
+pub use errno::Errno;
+pub use mman::Prot;
+pub use signal::Signo;
+pub use sysno::Sysno;
