@@ -72,6 +72,11 @@ fn needs() -> Vec<Need> {
         needs.push(Need { what: what.into(), present: command(cmd), packages: vec![package] });
     }
     needs.push(Need {
+        what: "pkg-config (finds the patched unicorn)".into(),
+        present: command("pkg-config"),
+        packages: vec!["pkg-config"],
+    });
+    needs.push(Need {
         what: "libclang (bindgen)".into(),
         present: Box::new(libclang_present),
         packages: vec!["libclang-dev"],
@@ -159,7 +164,9 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     let missing: Vec<Need> = needs().into_iter().filter(|n| !(n.present)()).collect();
     let kernel = paths::kernel_image();
     let kernel_missing = !kernel.is_file();
-    if missing.is_empty() && !kernel_missing {
+    let root = paths::workspace_root();
+    let unicorn_missing = !crate::unicorn::installed(&root);
+    if missing.is_empty() && !kernel_missing && !unicorn_missing {
         return Ok(ExitCode::SUCCESS);
     }
     for need in &missing {
@@ -168,13 +175,20 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     if kernel_missing {
         println!("deps: missing the arm64 kernel at {}", kernel.display());
     }
+    if unicorn_missing {
+        println!(
+            "deps: missing elfvisor's patched unicorn in {}",
+            crate::unicorn::prefix(&root).display()
+        );
+    }
     if check_only {
         return Ok(ExitCode::FAILURE);
     }
     if !is_debian_like() {
         bail!(
             "this is not a Debian or Ubuntu system: install the pieces listed above with your \
-             package manager (an aarch64 Linux kernel Image can be named with ELFVISOR_KERNEL)"
+             package manager (an aarch64 Linux kernel Image can be named with ELFVISOR_KERNEL), \
+             then run `cargo xtask deps` again to build the patched unicorn"
         );
     }
     let privilege = privilege();
@@ -207,6 +221,9 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     }
     if kernel_missing {
         fetch_kernel(&kernel)?;
+    }
+    if unicorn_missing {
+        crate::unicorn::build(&root)?;
     }
     println!("deps: everything is present");
     Ok(ExitCode::SUCCESS)

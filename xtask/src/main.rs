@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod deps;
+mod unicorn;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "elfvisor developer commands")]

@@ -1,0 +1,31 @@
+//! Refuses to build against any libunicorn but elfvisor's patched one.
+//!
+//! Unicorn 2.1.5 as published hard-wires `curr_cflags()` to 0, so TCG never generates parallel
+//! code and guest atomics (exclusives and LSE) race between vCPUs; and its TLB-fill hook sees only
+//! the page of a faulting access, not the address a SIGSEGV must report. `cargo xtask deps` builds
+//! unicorn from the sources in the `unicorn-engine-sys` crate with both fixed and marks its
+//! pkg-config file; `.cargo/config.toml` points `PKG_CONFIG_PATH` at it. A silently racy engine
+//! is worse than no build, so anything else is an error here.
+
+/// The pkg-config variable `cargo xtask deps` writes, and its value. Keep in step with xtask.
+const MARKER_VARIABLE: &str = "elfvisor_patch";
+const MARKER_VALUE: &str = "parallel-cflags+exact-tlb-address-2";
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    let found = pkg_config::get_variable("unicorn", MARKER_VARIABLE);
+    match found.as_deref() {
+        // Relinking after unicorn is rebuilt is `cargo xtask deps`'s job: rustc bundles the
+        // static library into the -sys crate's rlib, which it then cleans.
+        Ok(MARKER_VALUE) => {}
+        Ok(other) => panic!(
+            "libunicorn carries patch marker {other:?}, not {MARKER_VALUE:?}: run `cargo xtask deps` \
+             to rebuild elfvisor's patched unicorn"
+        ),
+        Err(e) => panic!(
+            "elfvisor's patched libunicorn was not found through pkg-config ({e}); the published \
+             unicorn 2.1.5 runs guest atomics without parallel code generation, so elfvisor refuses \
+             it. Run `cargo xtask deps` (it builds unicorn with CF_PARALLEL under target/unicorn)"
+        ),
+    }
+}

@@ -1,0 +1,187 @@
+//! CPU engines: they run guest aarch64 code and report *events*; they never interpret Linux.
+//!
+//! A [`Vcpu`] runs until something needs the kernel's attention and returns an [`Exit`]. System
+//! calls are the exception: they are served *inside* the engine through a [`SyscallHandler`], so
+//! the common case costs no emulation restart; the handler asks for a stop when it needs one
+//! (exit, exec, a signal to deliver).
+//!
+//! Backends: [`tcg`] (unicorn, any host) and [`mock`] (scripted, for unit tests of the kernel).
+
+use std::sync::Arc;
+
+use elfvisor_abi::{GuestAddr, Prot};
+
+pub mod mock;
+pub mod tcg;
+
+/// A guest register as the kernel names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reg {
+    /// x0..=x30 (x29 is the frame pointer, x30 the link register).
+    X(u8),
+    Sp,
+    Pc,
+    /// The condition flags, in PSTATE bit positions (N=31, Z=30, C=29, V=28).
+    Nzcv,
+    TpidrEl0,
+    Fpcr,
+    Fpsr,
+}
+
+/// Register access, valid both between runs and inside a syscall handler.
+pub trait Cpu {
+    fn reg(&self, reg: Reg) -> u64;
+    fn set_reg(&mut self, reg: Reg, value: u64);
+    /// SIMD/FP register q0..=q31.
+    fn vreg(&self, index: u8) -> u128;
+    fn set_vreg(&mut self, index: u8, value: u128);
+}
+
+/// The kind of memory access that faulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Fetch,
+}
+
+/// Why an access faulted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCause {
+    /// Nothing is mapped there (`SEGV_MAPERR`).
+    Unmapped,
+    /// Mapped, but without the needed permission (`SEGV_ACCERR`).
+    Protection,
+}
+
+/// Why [`Vcpu::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The syscall handler asked to stop; the pc is past the `svc`.
+    Stopped,
+    /// A memory access was refused; the pc is at the faulting instruction.
+    Fault { addr: GuestAddr, access: Access, cause: FaultCause },
+    /// `brk #imm`; the pc is at the instruction.
+    Breakpoint { imm: u16 },
+    /// An undefined or unsupported instruction; the pc is at the instruction.
+    Undefined,
+    /// Another thread asked this vCPU to stop ([`Stopper::stop`]).
+    Interrupted,
+}
+
+/// What a syscall handler wants after serving a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyscallAction {
+    /// Resume the guest at the pc (already past the `svc`).
+    Continue,
+    /// Return [`Exit::Stopped`] from [`Vcpu::run`].
+    Stop,
+}
+
+/// Serves `svc #0` from inside the engine. The call number is in x8, arguments in x0..x5, the
+/// result goes to x0; the pc already points past the `svc`.
+pub trait SyscallHandler {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction;
+}
+
+/// Answers "what may the guest do with the page holding this address?" on every TLB miss.
+pub trait PageSource: Send + Sync {
+    fn prot_at(&self, addr: GuestAddr) -> Option<Prot>;
+}
+
+/// The guest's memory as the engine sees it: host memory at `host_base + guest address`.
+#[derive(Clone)]
+pub struct GuestMemory {
+    pub host_base: *mut u8,
+    pub size: u64,
+    pub pages: Arc<dyn PageSource>,
+}
+
+// SAFETY: `GuestMemory` only describes the arena (its address and size) and carries a
+// thread-safe `PageSource`; the arena is shared by every vCPU of a process by design, and each
+// vCPU only touches pages the `PageSource` grants.
+unsafe impl Send for GuestMemory {}
+// SAFETY: as above; the description itself is immutable.
+unsafe impl Sync for GuestMemory {}
+
+impl std::fmt::Debug for GuestMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestMemory")
+            .field("host_base", &self.host_base)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+/// A virtual CPU. Not `Send`: create it on the thread that runs it.
+pub trait Vcpu: Cpu {
+    /// Runs guest code from the current pc until an [`Exit`].
+    fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError>;
+    /// Drops every cached translation of guest addresses (after unmap, protect, remap).
+    fn flush_tlb(&mut self);
+    /// Drops translated code for a guest range (after code changes: unmap, protect, exec).
+    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr);
+    /// A handle other threads use to interrupt [`Vcpu::run`].
+    fn stopper(&self) -> Stopper;
+}
+
+/// Interrupts a running vCPU from another thread; the vCPU returns [`Exit::Interrupted`]
+/// promptly and resumes from its pc on the next run.
+#[derive(Clone)]
+pub struct Stopper(Arc<dyn Fn() + Send + Sync>);
+
+impl Stopper {
+    pub fn new(stop: impl Fn() + Send + Sync + 'static) -> Stopper {
+        Stopper(Arc::new(stop))
+    }
+
+    pub fn stop(&self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Stopper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stopper")
+    }
+}
+
+/// Engine failures (not guest faults: those are [`Exit`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the CPU engine failed to {what}: {detail}")]
+    Backend { what: &'static str, detail: String },
+}
+
+/// `AT_HWCAP` bits (`arch/arm64/include/uapi/asm/hwcap.h`).
+pub mod hwcap {
+    pub const FP: u64 = 1 << 0;
+    pub const ASIMD: u64 = 1 << 1;
+    pub const AES: u64 = 1 << 3;
+    pub const PMULL: u64 = 1 << 4;
+    pub const SHA1: u64 = 1 << 5;
+    pub const SHA2: u64 = 1 << 6;
+    pub const CRC32: u64 = 1 << 7;
+    pub const ATOMICS: u64 = 1 << 8;
+    pub const FPHP: u64 = 1 << 9;
+    pub const ASIMDHP: u64 = 1 << 10;
+    pub const ASIMDRDM: u64 = 1 << 12;
+    pub const JSCVT: u64 = 1 << 13;
+    pub const FCMA: u64 = 1 << 14;
+    pub const LRCPC: u64 = 1 << 15;
+    pub const DCPOP: u64 = 1 << 16;
+    pub const SHA3: u64 = 1 << 17;
+    pub const SM3: u64 = 1 << 18;
+    pub const SM4: u64 = 1 << 19;
+    pub const ASIMDDP: u64 = 1 << 20;
+    pub const SHA512: u64 = 1 << 21;
+}
+
+/// Creates vCPUs of one kind.
+pub trait Engine {
+    /// The engine's name as the command line spells it (`tcg`).
+    fn name(&self) -> &'static str;
+    /// `AT_HWCAP` and `AT_HWCAP2`: exactly the features this engine executes.
+    fn hwcaps(&self) -> (u64, u64);
+    fn create_vcpu(&self, memory: GuestMemory) -> Result<Box<dyn Vcpu>, EngineError>;
+}

@@ -1,0 +1,371 @@
+//! The `tcg` engine: QEMU's TCG through unicorn (patched for parallel code, see build.rs).
+//!
+//! The whole arena is handed to unicorn once as one RWX region (`mem_map_ptr`) and unicorn runs
+//! with a virtual TLB whose fill hook asks the kernel's [`PageSource`]: identity translation,
+//! the VMA's permissions (exec only for executable pages), nothing for unmapped or forbidden
+//! pages. Unicorn thus never touches a host page the guest may not access, and an address-space
+//! change is only a TLB flush. Refused accesses are recorded by that hook, because unicorn itself
+//! reports only "exception" at the faulting pc.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use elfvisor_abi::{GuestAddr, Prot};
+use unicorn_engine::unicorn_const::{Arch, Mode, Prot as UcProt, TlbType};
+use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, TlbEntry, Unicorn};
+
+use crate::{
+    Access, Cpu, Engine, EngineError, Exit, FaultCause, GuestMemory, Reg, Stopper, SyscallAction,
+    SyscallHandler, Vcpu, hwcap,
+};
+
+/// QEMU's aarch64 exception numbers, as unicorn passes them to the interrupt hook.
+const EXCP_UDEF: u32 = 1;
+const EXCP_SWI: u32 = 2;
+const EXCP_PREFETCH_ABORT: u32 = 3;
+const EXCP_DATA_ABORT: u32 = 4;
+const EXCP_BKPT: u32 = 7;
+
+/// The `until` address of every run. Unicorn stops when the pc reaches it, and after each run it
+/// probes that address for translated code to drop — through the TLB-fill hook, which would
+/// refuse it — unless it is 0. A guest that jumps to 0 therefore stops the run too; `run` turns
+/// that into the fetch fault Linux would raise.
+const UNTIL: u64 = 0;
+
+/// The tcg engine.
+#[derive(Debug, Default)]
+pub struct Tcg;
+
+impl Engine for Tcg {
+    fn name(&self) -> &'static str {
+        "tcg"
+    }
+
+    fn hwcaps(&self) -> (u64, u64) {
+        // What unicorn 2.1.5's `max` CPU executes and tests/tcg.rs exercises. Pointer
+        // authentication and SVE are executed but not advertised: the kernel state behind
+        // them (keys, vector length control) is not emulated.
+        let hwcap = hwcap::FP
+            | hwcap::ASIMD
+            | hwcap::AES
+            | hwcap::PMULL
+            | hwcap::SHA1
+            | hwcap::SHA2
+            | hwcap::CRC32
+            | hwcap::ATOMICS
+            | hwcap::ASIMDRDM
+            | hwcap::LRCPC
+            | hwcap::DCPOP
+            | hwcap::SHA3
+            | hwcap::SM3
+            | hwcap::SM4
+            | hwcap::ASIMDDP
+            | hwcap::SHA512;
+        (hwcap, 0)
+    }
+
+    fn create_vcpu(&self, memory: GuestMemory) -> Result<Box<dyn Vcpu>, EngineError> {
+        Ok(Box::new(TcgVcpu::new(memory)?))
+    }
+}
+
+/// A refused access, as the TLB-fill hook saw it.
+#[derive(Debug, Clone, Copy)]
+struct Refusal {
+    addr: u64,
+    access: Access,
+    cause: FaultCause,
+}
+
+/// What the hooks share with [`TcgVcpu::run`].
+struct HookData {
+    memory: GuestMemory,
+    /// The syscall handler of the run in progress; only set while `emu_start` runs.
+    handler: Option<NonNull<dyn SyscallHandler>>,
+    exit: Option<Exit>,
+    refusal: Option<Refusal>,
+}
+
+fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> EngineError {
+    move |e| EngineError::Backend { what, detail: format!("{e:?}") }
+}
+
+/// A unicorn instance for one guest thread.
+pub struct TcgVcpu {
+    uc: Unicorn<'static, HookData>,
+    /// The raw handle for [`Stopper`]s, cleared when this vCPU is dropped.
+    stop_handle: Arc<Mutex<Option<usize>>>,
+}
+
+impl std::fmt::Debug for TcgVcpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcgVcpu").field("pc", &self.reg(Reg::Pc)).finish()
+    }
+}
+
+fn uc_prot(prot: Prot) -> UcProt {
+    let mut p = UcProt::NONE;
+    if prot.contains(Prot::READ) {
+        p = p | UcProt::READ;
+    }
+    if prot.contains(Prot::WRITE) {
+        p = p | UcProt::WRITE;
+    }
+    if prot.contains(Prot::EXEC) {
+        p = p | UcProt::EXEC;
+    }
+    p
+}
+
+/// The TLB-fill hook: identity translation with the VMA's permissions, or a recorded refusal.
+fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option<TlbEntry> {
+    let data = uc.get_data_mut();
+    let (access, need) = match kind {
+        MemType::WRITE => (Access::Write, Prot::WRITE),
+        MemType::FETCH => (Access::Fetch, Prot::EXEC),
+        _ => (Access::Read, Prot::READ),
+    };
+    let prot =
+        if vaddr < data.memory.size { data.memory.pages.prot_at(GuestAddr(vaddr)) } else { None };
+    match prot {
+        Some(prot) if prot.contains(need) => {
+            // Identity: unicorn masks both addresses to the page itself.
+            Some(TlbEntry { paddr: vaddr, perms: uc_prot(prot) })
+        }
+        Some(_) => {
+            data.refusal = Some(Refusal { addr: vaddr, access, cause: FaultCause::Protection });
+            None
+        }
+        None => {
+            data.refusal = Some(Refusal { addr: vaddr, access, cause: FaultCause::Unmapped });
+            None
+        }
+    }
+}
+
+/// The interrupt hook: serves `svc` through the handler, turns everything else into an exit.
+fn interrupt(uc: &mut Unicorn<'_, HookData>, intno: u32) {
+    let exit = match intno {
+        EXCP_SWI => {
+            let Some(mut handler) = uc.get_data().handler else {
+                return;
+            };
+            // SAFETY: `handler` is set only for the duration of `emu_start` in `TcgVcpu::run`,
+            // from a `&mut dyn SyscallHandler` that outlives that call and is not otherwise used
+            // while it runs; hooks run on the same thread, inside `emu_start`.
+            let handler = unsafe { handler.as_mut() };
+            let action = handler.syscall(&mut UcCpu(uc));
+            match action {
+                SyscallAction::Continue => return,
+                SyscallAction::Stop => Exit::Stopped,
+            }
+        }
+        EXCP_DATA_ABORT | EXCP_PREFETCH_ABORT => {
+            let refusal = uc.get_data_mut().refusal.take();
+            match refusal {
+                Some(r) => {
+                    Exit::Fault { addr: GuestAddr(r.addr), access: r.access, cause: r.cause }
+                }
+                // An abort the TLB hook did not cause (alignment, say): report what we know.
+                None => Exit::Fault {
+                    addr: GuestAddr(uc.pc_read().unwrap_or(0)),
+                    access: if intno == EXCP_PREFETCH_ABORT { Access::Fetch } else { Access::Read },
+                    cause: FaultCause::Protection,
+                },
+            }
+        }
+        EXCP_BKPT => {
+            let pc = uc.pc_read().unwrap_or(0);
+            let mut insn = [0u8; 4];
+            let imm = match uc.get_data().memory.pages.prot_at(GuestAddr(pc)) {
+                Some(p) if p.contains(Prot::READ) || p.contains(Prot::EXEC) => {
+                    let _ = uc.mem_read(pc, &mut insn);
+                    ((u32::from_le_bytes(insn) >> 5) & 0xffff) as u16
+                }
+                _ => 0,
+            };
+            Exit::Breakpoint { imm }
+        }
+        EXCP_UDEF => Exit::Undefined,
+        _ => Exit::Undefined,
+    };
+    uc.get_data_mut().exit = Some(exit);
+    let _ = uc.emu_stop();
+}
+
+impl TcgVcpu {
+    pub fn new(memory: GuestMemory) -> Result<TcgVcpu, EngineError> {
+        let (base, size) = (memory.host_base, memory.size);
+        let data = HookData { memory, handler: None, exit: None, refusal: None };
+        let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::ARM, data)
+            .map_err(backend("create a unicorn instance"))?;
+        uc.ctl_set_cpu_model(Arm64CpuModel::MAX as i32).map_err(backend("select the max CPU"))?;
+        // Translate in guest pages (QEMU's arm default is 1 KiB: four times the TLB misses).
+        uc.ctl_set_page_size(elfvisor_abi::PAGE_SIZE as u32)
+            .map_err(backend("set the page size"))?;
+        uc.ctl_set_tlb_type(TlbType::VIRTUAL).map_err(backend("select the virtual TLB"))?;
+        // SAFETY: `base..base+size` is the arena reservation owned by the address space the
+        // caller built `memory` from, which outlives this vCPU (the kernel drops vCPUs first).
+        // Unicorn only touches pages the TLB hook grants, and those are mapped in the arena.
+        unsafe { uc.mem_map_ptr(0, size, UcProt::ALL, base.cast()) }
+            .map_err(backend("map the arena"))?;
+        uc.add_tlb_hook(0, u64::MAX, tlb_fill).map_err(backend("install the TLB hook"))?;
+        uc.add_intr_hook(interrupt).map_err(backend("install the interrupt hook"))?;
+        // FP/SIMD enabled (CPACR_EL1.FPEN = 0b11), as Linux runs user space.
+        let cpacr = uc.reg_read(RegisterARM64::CPACR_EL1).map_err(backend("read CPACR_EL1"))?;
+        uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | (3 << 20))
+            .map_err(backend("enable FP/SIMD"))?;
+        let stop_handle = Arc::new(Mutex::new(Some(uc.get_handle() as usize)));
+        Ok(TcgVcpu { uc, stop_handle })
+    }
+}
+
+impl Drop for TcgVcpu {
+    fn drop(&mut self) {
+        *self.stop_handle.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// Unicorn register ids for the kernel's register names.
+fn reg_id(reg: Reg) -> i32 {
+    match reg {
+        Reg::X(n @ 0..=28) => RegisterARM64::X0 as i32 + i32::from(n),
+        Reg::X(29) => RegisterARM64::X29 as i32,
+        Reg::X(30) => RegisterARM64::X30 as i32,
+        Reg::X(n) => panic!("there is no register x{n}"),
+        Reg::Sp => RegisterARM64::SP as i32,
+        Reg::Pc => RegisterARM64::PC as i32,
+        Reg::Nzcv => RegisterARM64::NZCV as i32,
+        Reg::TpidrEl0 => RegisterARM64::TPIDR_EL0 as i32,
+        Reg::Fpcr => RegisterARM64::FPCR as i32,
+        Reg::Fpsr => RegisterARM64::FPSR as i32,
+    }
+}
+
+fn read(uc: &Unicorn<'_, HookData>, reg: Reg) -> u64 {
+    uc.reg_read(reg_id(reg)).expect("unicorn reads every aarch64 register the kernel names")
+}
+
+fn write(uc: &mut Unicorn<'_, HookData>, reg: Reg, value: u64) {
+    uc.reg_write(reg_id(reg), value)
+        .expect("unicorn writes every aarch64 register the kernel names");
+}
+
+fn read_q(uc: &Unicorn<'_, HookData>, index: u8) -> u128 {
+    assert!(index < 32, "there is no register q{index}");
+    let bytes = uc
+        .reg_read_long(RegisterARM64::Q0 as i32 + i32::from(index))
+        .expect("unicorn reads q registers");
+    let mut le = [0u8; 16];
+    le.copy_from_slice(&bytes[..16]);
+    u128::from_le_bytes(le)
+}
+
+fn write_q(uc: &Unicorn<'_, HookData>, index: u8, value: u128) {
+    assert!(index < 32, "there is no register q{index}");
+    uc.reg_write_long(RegisterARM64::Q0 as i32 + i32::from(index), &value.to_le_bytes())
+        .expect("unicorn writes q registers");
+}
+
+/// Register access from inside a hook.
+struct UcCpu<'a, 'b>(&'a mut Unicorn<'b, HookData>);
+
+impl Cpu for UcCpu<'_, '_> {
+    fn reg(&self, reg: Reg) -> u64 {
+        read(self.0, reg)
+    }
+    fn set_reg(&mut self, reg: Reg, value: u64) {
+        write(self.0, reg, value)
+    }
+    fn vreg(&self, index: u8) -> u128 {
+        read_q(self.0, index)
+    }
+    fn set_vreg(&mut self, index: u8, value: u128) {
+        write_q(self.0, index, value)
+    }
+}
+
+impl Cpu for TcgVcpu {
+    fn reg(&self, reg: Reg) -> u64 {
+        read(&self.uc, reg)
+    }
+    fn set_reg(&mut self, reg: Reg, value: u64) {
+        write(&mut self.uc, reg, value)
+    }
+    fn vreg(&self, index: u8) -> u128 {
+        read_q(&self.uc, index)
+    }
+    fn set_vreg(&mut self, index: u8, value: u128) {
+        write_q(&self.uc, index, value)
+    }
+}
+
+impl Vcpu for TcgVcpu {
+    fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError> {
+        let handler: NonNull<dyn SyscallHandler + '_> = NonNull::from(handler);
+        // SAFETY: only the lifetime is erased. The pointer is cleared below before `run`
+        // returns, so no hook can use it after the borrow it came from ends.
+        let handler: NonNull<dyn SyscallHandler> = unsafe { std::mem::transmute(handler) };
+        {
+            let data = self.uc.get_data_mut();
+            data.handler = Some(handler);
+            data.exit = None;
+            data.refusal = None;
+        }
+        let pc = read(&self.uc, Reg::Pc);
+        let result = self.uc.emu_start(pc, UNTIL, 0, 0);
+        let stopped_at = read(&self.uc, Reg::Pc);
+        let data = self.uc.get_data_mut();
+        data.handler = None;
+        let exit = data.exit.take();
+        match (result, exit) {
+            (_, Some(exit)) => Ok(exit),
+            (Ok(()), None) if stopped_at == UNTIL => Ok(Exit::Fault {
+                addr: GuestAddr(UNTIL),
+                access: Access::Fetch,
+                cause: FaultCause::Unmapped,
+            }),
+            (Ok(()), None) => Ok(Exit::Interrupted),
+            (Err(e), None) => {
+                // Unicorn failed without a hook seeing an exception: a refused fetch of the very
+                // first instruction ends up here.
+                match data.refusal.take() {
+                    Some(r) => Ok(Exit::Fault {
+                        addr: GuestAddr(r.addr),
+                        access: r.access,
+                        cause: r.cause,
+                    }),
+                    None => Err(EngineError::Backend {
+                        what: "run guest code",
+                        detail: format!("{e:?}"),
+                    }),
+                }
+            }
+        }
+    }
+
+    fn flush_tlb(&mut self) {
+        self.uc.ctl_flush_tlb().expect("unicorn flushes its TLB");
+    }
+
+    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr) {
+        if end > start {
+            self.uc.ctl_remove_cache(start.0, end.0).expect("unicorn drops translated code");
+        }
+    }
+
+    fn stopper(&self) -> Stopper {
+        let handle = Arc::clone(&self.stop_handle);
+        Stopper::new(move || {
+            let guard = handle.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(raw) = *guard {
+                // SAFETY: the handle is live while the Option is Some: `TcgVcpu::drop` clears it
+                // under this lock before the instance is freed. `uc_emu_stop` may be called from
+                // another thread (unicorn's own timeout thread does).
+                unsafe {
+                    unicorn_engine::uc_emu_stop(raw as *mut _);
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,332 @@
+//! The tcg engine against real aarch64 code: syscalls served in the hook, faults with their
+//! address and kind, breakpoints, undefined instructions, FP, and — the reason elfvisor builds its
+//! own unicorn — guest atomics that lose nothing across vCPUs on two threads and two processes.
+
+use std::sync::Arc;
+
+use elfvisor_abi::{GuestAddr, Prot};
+use elfvisor_engine::tcg::Tcg;
+use elfvisor_engine::{
+    Access, Cpu, Engine, Exit, FaultCause, GuestMemory, PageSource, Reg, SyscallAction,
+    SyscallHandler, Vcpu,
+};
+
+// Machine code, assembled with `aarch64-linux-gnu-as -march=armv8.1-a`.
+/// x0 = counter, x1 = iterations: `ldadd` 1 to the counter x1 times, then `svc`.
+const LDADD_LOOP: [u32; 5] = [0xd2800022, 0xf8220003, 0xf1000421, 0x54ffffc1, 0xd4000001];
+/// The same with an `ldaxr`/`stlxr` retry loop.
+const EXCL_LOOP: [u32; 7] =
+    [0xc85ffc03, 0x91000463, 0xc804fc03, 0x35ffffa4, 0xf1000421, 0x54ffff61, 0xd4000001];
+/// The same with a `casal` retry loop.
+const CAS_LOOP: [u32; 10] = [
+    0xf9400003, 0x91000464, 0xaa0303e5, 0xc8e5fc04, 0xeb0300bf, 0xaa0503e3, 0x54ffff61, 0xf1000421,
+    0x54ffff01, 0xd4000001,
+];
+/// x0 = 16-byte pair: `ldaxp`/`stlxp` adding 1 and 2 to its halves, x1 times.
+const PAIR_LOOP: [u32; 8] = [
+    0xc87f9003, 0x91000463, 0x91000884, 0xc8259003, 0x35ffff85, 0xf1000421, 0x54ffff41, 0xd4000001,
+];
+/// write(…) with x0 = 7, then exit with x1 = the result.
+const SYSCALLS: [u32; 6] = [0xd2800808, 0xd28000e0, 0xd4000001, 0xaa0003e1, 0xd2800ba8, 0xd4000001];
+/// `ldr x1, [x0]`; `brk #0x3e8`; `udf #0`.
+const FAULTS: [u32; 3] = [0xf9400001, 0xd4207d00, 0x00000000];
+/// d1 = 1.5 + 1.5, moved to x0, then `svc`.
+const FP: [u32; 4] = [0x1e6f1000, 0x1e602801, 0x9e660020, 0xd4000001];
+
+const CODE: u64 = 0x1_0000;
+const DATA: u64 = 0x2_0000;
+const RODATA: u64 = 0x3_0000;
+const ARENA: u64 = 1 << 24;
+
+/// A fixed page table: code RX, data RW, rodata R, the rest unmapped.
+struct Pages;
+
+impl PageSource for Pages {
+    fn prot_at(&self, addr: GuestAddr) -> Option<Prot> {
+        match addr.0 & !0xffff {
+            CODE => Some(Prot::RX),
+            DATA => Some(Prot::RW),
+            RODATA => Some(Prot::READ),
+            _ => None,
+        }
+    }
+}
+
+/// A host arena with the three 64 KiB regions backed by memory.
+struct Arena {
+    base: *mut u8,
+}
+
+impl Arena {
+    fn new() -> Arena {
+        Arena::with_data(None)
+    }
+
+    /// With `shared`, the data region is that memfd, mapped shared.
+    fn with_data(shared: Option<i32>) -> Arena {
+        // SAFETY: a fresh private reservation; nothing else refers to it.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                ARENA as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        for region in [CODE, DATA, RODATA] {
+            let (flags, fd) = match shared {
+                Some(fd) if region == DATA => (libc::MAP_SHARED | libc::MAP_FIXED, fd),
+                _ => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1),
+            };
+            // SAFETY: the target lies inside the reservation made above.
+            let got = unsafe {
+                libc::mmap(
+                    base.cast::<u8>().add(region as usize).cast(),
+                    0x1_0000,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    flags,
+                    fd,
+                    0,
+                )
+            };
+            assert_ne!(got, libc::MAP_FAILED);
+        }
+        Arena { base: base.cast() }
+    }
+
+    fn memory(&self) -> GuestMemory {
+        GuestMemory { host_base: self.base, size: ARENA, pages: Arc::new(Pages) }
+    }
+
+    fn write_code(&self, addr: u64, words: &[u32]) {
+        for (i, w) in words.iter().enumerate() {
+            self.write_u32(addr + 4 * i as u64, *w);
+        }
+    }
+
+    fn write_u32(&self, addr: u64, value: u32) {
+        // SAFETY: every address the tests use is inside one of the mapped regions.
+        unsafe { self.base.add(addr as usize).cast::<u32>().write_volatile(value) }
+    }
+
+    fn read_u64(&self, addr: u64) -> u64 {
+        // SAFETY: as in write_u32.
+        unsafe { self.base.add(addr as usize).cast::<u64>().read_volatile() }
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the reservation made in `with_data`.
+        unsafe { libc::munmap(self.base.cast(), ARENA as usize) };
+    }
+}
+
+/// Records every syscall; stops on the given number.
+struct Recorder {
+    calls: Vec<(u64, u64)>,
+    stop_on: u64,
+}
+
+impl SyscallHandler for Recorder {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
+        let nr = cpu.reg(Reg::X(8));
+        self.calls.push((nr, cpu.reg(Reg::X(0))));
+        if nr == self.stop_on {
+            return SyscallAction::Stop;
+        }
+        cpu.set_reg(Reg::X(0), 1000 + cpu.reg(Reg::X(0)));
+        SyscallAction::Continue
+    }
+}
+
+fn vcpu(arena: &Arena, pc: u64) -> Box<dyn Vcpu> {
+    let mut vcpu = Tcg.create_vcpu(arena.memory()).unwrap();
+    vcpu.set_reg(Reg::Pc, pc);
+    vcpu
+}
+
+#[test]
+fn test_syscalls_are_served_inside_the_run() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &SYSCALLS);
+    let mut cpu = vcpu(&arena, CODE);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(handler.calls, vec![(64, 7), (93, 1007)]);
+    assert_eq!(cpu.reg(Reg::X(1)), 1007, "the handler's x0 reached the guest");
+    assert_eq!(cpu.reg(Reg::Pc), CODE + 24, "the pc is past the svc that stopped");
+}
+
+#[test]
+fn test_faults_report_address_access_and_cause() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &FAULTS);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), 0x50_0008);
+    let exit = cpu.run(&mut handler).unwrap();
+    assert_eq!(
+        exit,
+        Exit::Fault {
+            addr: GuestAddr(0x50_0008),
+            access: Access::Read,
+            cause: FaultCause::Unmapped
+        }
+    );
+    assert_eq!(cpu.reg(Reg::Pc), CODE, "the pc stays at the faulting load");
+
+    // A mapped address: the load passes, then the breakpoint and the undefined instruction.
+    cpu.set_reg(Reg::X(0), RODATA);
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Breakpoint { imm: 0x3e8 });
+    assert_eq!(cpu.reg(Reg::Pc), CODE + 4);
+    cpu.set_reg(Reg::Pc, CODE + 8);
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Undefined);
+    assert_eq!(cpu.reg(Reg::Pc), CODE + 8);
+}
+
+#[test]
+fn test_write_to_read_only_and_fetch_from_data_fault() {
+    let arena = Arena::new();
+    // str x1, [x0] at CODE; then jump into the data page.
+    arena.write_code(CODE, &[0xf9000001]);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), RODATA + 16);
+    assert_eq!(
+        cpu.run(&mut handler).unwrap(),
+        Exit::Fault {
+            addr: GuestAddr(RODATA + 16),
+            access: Access::Write,
+            cause: FaultCause::Protection
+        }
+    );
+    arena.write_code(DATA, &SYSCALLS);
+    let mut cpu = vcpu(&arena, DATA);
+    assert_eq!(
+        cpu.run(&mut handler).unwrap(),
+        Exit::Fault { addr: GuestAddr(DATA), access: Access::Fetch, cause: FaultCause::Protection },
+        "data pages are never executable"
+    );
+    assert!(handler.calls.is_empty());
+}
+
+#[test]
+fn test_floating_point_is_enabled() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &FP);
+    let mut cpu = vcpu(&arena, CODE);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(f64::from_bits(cpu.reg(Reg::X(0))), 3.0);
+    assert_eq!(cpu.vreg(1) as u64, 3.0f64.to_bits());
+}
+
+const ITERATIONS: u64 = 200_000;
+
+/// Runs `code` on `threads` vCPUs at once, each incrementing the counter at `target`.
+fn race(arena: &Arena, code: &[u32], target: u64, threads: usize) {
+    arena.write_code(CODE, code);
+    let memory = arena.memory();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let memory = memory.clone();
+            scope.spawn(move || {
+                let mut cpu = Tcg.create_vcpu(memory).unwrap();
+                cpu.set_reg(Reg::Pc, CODE);
+                cpu.set_reg(Reg::X(0), target);
+                cpu.set_reg(Reg::X(1), ITERATIONS);
+                let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+            });
+        }
+    });
+}
+
+#[test]
+fn test_atomics_lose_nothing_across_threads() {
+    let cases: [(&str, &[u32], u64); 3] = [
+        ("ldadd", &LDADD_LOOP, DATA),
+        ("ldaxr/stlxr", &EXCL_LOOP, DATA + 64),
+        ("casal", &CAS_LOOP, DATA + 128),
+    ];
+    for (name, code, target) in cases {
+        let arena = Arena::new();
+        race(&arena, code, target, 2);
+        assert_eq!(arena.read_u64(target), 2 * ITERATIONS, "{name} lost increments");
+    }
+    let arena = Arena::new();
+    race(&arena, &PAIR_LOOP, DATA + 256, 2);
+    assert_eq!(arena.read_u64(DATA + 256), 2 * ITERATIONS, "ldaxp/stlxp low half");
+    assert_eq!(arena.read_u64(DATA + 264), 4 * ITERATIONS, "ldaxp/stlxp high half");
+}
+
+const CHILD_ENV: &str = "ELFVISOR_ENGINE_TEST_CHILD_MEMFD";
+
+/// In the child process of the test below: the same loops on the inherited memfd page.
+#[test]
+fn atomic_child_process() {
+    let Some(fd) = std::env::var(CHILD_ENV).ok().and_then(|v| v.parse::<i32>().ok()) else {
+        return; // Only meaningful when started by test_atomics_lose_nothing_across_processes.
+    };
+    let arena = Arena::with_data(Some(fd));
+    for (code, target) in
+        [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)]
+    {
+        race(&arena, code, target, 1);
+    }
+}
+
+#[test]
+fn test_atomics_lose_nothing_across_processes() {
+    // SAFETY: memfd_create with a NUL-terminated name; the fd is inherited by the child.
+    let fd = unsafe { libc::memfd_create(c"elfvisor-engine-test".as_ptr(), 0) };
+    assert!(fd >= 0);
+    // SAFETY: `fd` is the memfd just created.
+    assert_eq!(unsafe { libc::ftruncate(fd, 0x1_0000) }, 0);
+    let arena = Arena::with_data(Some(fd));
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "atomic_child_process", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, fd.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for (code, target) in
+        [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)]
+    {
+        race(&arena, code, target, 1);
+    }
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success(), "the child process failed: {status}");
+    assert_eq!(arena.read_u64(DATA), 2 * ITERATIONS, "ldadd lost increments across processes");
+    assert_eq!(
+        arena.read_u64(DATA + 64),
+        2 * ITERATIONS,
+        "ldaxr/stlxr lost increments across processes"
+    );
+    assert_eq!(
+        arena.read_u64(DATA + 128),
+        2 * ITERATIONS,
+        "casal lost increments across processes"
+    );
+}
+
+#[test]
+fn test_stopper_interrupts_a_spinning_vcpu() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &[0x14000000]); // b . (spin forever)
+    let mut cpu = vcpu(&arena, CODE);
+    let stopper = cpu.stopper();
+    let timer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        stopper.stop();
+    });
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Interrupted);
+    assert_eq!(cpu.reg(Reg::Pc), CODE);
+    timer.join().unwrap();
+}

@@ -1,0 +1,212 @@
+//! Builds elfvisor's patched unicorn (see `emulator/engine/build.rs` for why it must be ours).
+//!
+//! The C sources come from the `unicorn-engine-sys` crate that cargo already downloaded; they
+//! are copied under `target/unicorn-build/`, given elfvisor's two small edits ([`EDITS`]), built for
+//! aarch64 only with cmake + ninja in Release (-O3, whatever the cargo profile), and installed
+//! under `target/unicorn/` with a marker in the pkg-config file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// Keep in step with `emulator/engine/build.rs`.
+const MARKER_VARIABLE: &str = "elfvisor_patch";
+const MARKER_VALUE: &str = "parallel-cflags+exact-tlb-address-2";
+const SYS_CRATE: &str = "unicorn-engine-sys";
+const SYS_VERSION: &str = "2.1.5";
+
+/// One source edit: the file, the exact text it replaces (present exactly once), the new text.
+struct Edit {
+    file: &'static str,
+    original: &'static str,
+    patched: &'static str,
+}
+
+/// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
+const EDITS: [Edit; 2] = [
+    // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
+    // vCPU; stock unicorn hard-wires the flags to 0.
+    Edit {
+        file: "qemu/include/exec/exec-all.h",
+        original: "static inline uint32_t curr_cflags(void)\n{\n    return 0;\n}",
+        patched: "static inline uint32_t curr_cflags(void)\n{\n    /* elfvisor: generate parallel-safe code so guest atomics hold across vCPUs. */\n    return CF_PARALLEL;\n}",
+    },
+    // Faults: the TLB-fill hook gets the exact faulting address (for si_addr), not only its
+    // page; the entry it returns is masked to the page below, as before.
+    Edit {
+        file: "qemu/softmmu/unicorn_vtlb.c",
+        original: "((uc_cb_tlbevent_t)hook->callback)(uc, address & TARGET_PAGE_MASK, rw_to_mem_type(rw), &e, hook->user_data)",
+        patched: "((uc_cb_tlbevent_t)hook->callback)(uc, address /* elfvisor: exact address */, rw_to_mem_type(rw), &e, hook->user_data)",
+    },
+];
+
+/// Where `.cargo/config.toml` points pkg-config (relative to the workspace, not CARGO_TARGET_DIR).
+pub fn prefix(root: &Path) -> PathBuf {
+    root.join("target").join("unicorn")
+}
+
+fn pc_file(root: &Path) -> PathBuf {
+    prefix(root).join("lib").join("pkgconfig").join("unicorn.pc")
+}
+
+/// Whether the patched library is installed and marked.
+pub fn installed(root: &Path) -> bool {
+    let marker = format!("{MARKER_VARIABLE}={MARKER_VALUE}");
+    prefix(root).join("lib").join("libunicorn.a").is_file()
+        && std::fs::read_to_string(pc_file(root)).is_ok_and(|pc| pc.lines().any(|l| l == marker))
+}
+
+/// The directory cargo unpacked `unicorn-engine-sys` into.
+fn sys_crate_dir(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1"])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed with {}", out.status);
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let packages = meta["packages"].as_array().context("cargo metadata lists no packages")?;
+    let sys = packages
+        .iter()
+        .find(|p| p["name"] == SYS_CRATE && p["version"] == SYS_VERSION)
+        .with_context(|| format!("{SYS_CRATE} {SYS_VERSION} is not in the dependency graph"))?;
+    let manifest = sys["manifest_path"].as_str().context("no manifest_path")?;
+    Ok(Path::new(manifest).parent().context("manifest has no directory")?.to_owned())
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    println!("deps: running {cmd:?}");
+    let status = cmd.stdin(Stdio::null()).status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Applies [`EDITS`] to a copy of the sources; refuses sources it does not know.
+pub fn patch(src: &Path) -> Result<()> {
+    for edit in &EDITS {
+        let file = src.join(edit.file);
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?;
+        if text.contains(edit.patched) {
+            continue;
+        }
+        if text.matches(edit.original).count() != 1 {
+            bail!(
+                "{} does not contain the text elfvisor edits exactly once: these are not the \
+                 unicorn {SYS_VERSION} sources elfvisor knows how to patch",
+                file.display()
+            );
+        }
+        std::fs::write(&file, text.replace(edit.original, edit.patched))
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(())
+}
+
+/// Builds and installs the patched unicorn under `target/unicorn/`.
+pub fn build(root: &Path) -> Result<()> {
+    let source = sys_crate_dir(root)?;
+    let work = root.join("target").join("unicorn-build");
+    let src = work.join("src");
+    if src.exists() {
+        std::fs::remove_dir_all(&src).with_context(|| format!("removing {}", src.display()))?;
+    }
+    std::fs::create_dir_all(&work)?;
+    run(Command::new("cp").arg("-R").arg(&source).arg(&src))?;
+    patch(&src)?;
+    let build = work.join("build");
+    let prefix = prefix(root);
+    run(Command::new("cmake")
+        .arg("-S")
+        .arg(&src)
+        .arg("-B")
+        .arg(&build)
+        .args(["-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release", "-DUNICORN_ARCH=aarch64"])
+        .args(["-DBUILD_SHARED_LIBS=OFF", "-DUNICORN_LEGACY_STATIC_ARCHIVE=ON"])
+        .args(["-DUNICORN_INSTALL=ON", "-DUNICORN_BUILD_TESTS=OFF", "-DCMAKE_INSTALL_LIBDIR=lib"])
+        .arg(format!("-DCMAKE_INSTALL_PREFIX={}", prefix.display())))?;
+    run(Command::new("cmake").arg("--build").arg(&build))?;
+    run(Command::new("cmake").arg("--install").arg(&build))?;
+    let pc = pc_file(root);
+    let mut text =
+        std::fs::read_to_string(&pc).with_context(|| format!("reading {}", pc.display()))?;
+    text.push_str(&format!("{MARKER_VARIABLE}={MARKER_VALUE}\n"));
+    std::fs::write(&pc, text).with_context(|| format!("writing {}", pc.display()))?;
+    if !installed(root) {
+        bail!("the unicorn build finished but {} is incomplete", prefix.display());
+    }
+    // rustc bundled the previous libunicorn.a into the -sys crate's rlib, and cargo does not
+    // track the archive: drop those rlibs so every binary links the new library.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for profile in ["dev", "release"] {
+        run(Command::new(&cargo)
+            .args(["clean", "--quiet", "-p", SYS_CRATE, "--profile", profile])
+            .current_dir(root))?;
+    }
+    println!("deps: patched unicorn installed in {}", prefix.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_sources(texts: impl Fn(&Edit) -> String) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for edit in &EDITS {
+            let file = dir.path().join(edit.file);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, texts(edit)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn test_patch_changes_exactly_the_edited_text() {
+        let dir = fake_sources(|e| format!("before\n{}\nafter\n", e.original));
+        patch(dir.path()).unwrap();
+        for edit in &EDITS {
+            let text = std::fs::read_to_string(dir.path().join(edit.file)).unwrap();
+            assert_eq!(text, format!("before\n{}\nafter\n", edit.patched));
+        }
+        patch(dir.path()).unwrap();
+        let again = std::fs::read_to_string(dir.path().join(EDITS[0].file)).unwrap();
+        assert_eq!(
+            again,
+            format!("before\n{}\nafter\n", EDITS[0].patched),
+            "patching twice is a no-op"
+        );
+    }
+
+    #[test]
+    fn test_patch_refuses_unknown_sources() {
+        let dir = fake_sources(|_| "static inline uint32_t curr_cflags(void) { return 1; }".into());
+        let err = patch(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("not the unicorn 2.1.5 sources"), "{err}");
+    }
+
+    #[test]
+    fn test_installed_needs_the_marker() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(!installed(root.path()));
+        let lib = prefix(root.path()).join("lib");
+        std::fs::create_dir_all(lib.join("pkgconfig")).unwrap();
+        std::fs::write(lib.join("libunicorn.a"), b"").unwrap();
+        std::fs::write(pc_file(root.path()), "Name: unicorn\n").unwrap();
+        assert!(!installed(root.path()), "an unmarked unicorn is not ours");
+        std::fs::write(
+            pc_file(root.path()),
+            format!("Name: unicorn\n{MARKER_VARIABLE}={MARKER_VALUE}\n"),
+        )
+        .unwrap();
+        assert!(installed(root.path()));
+    }
+}
