@@ -1,0 +1,262 @@
+//! `madvise(2)` and `msync(2)` for private mappings.
+//!
+//! Advice that only tunes the host kernel's paging (`WILLNEED`, `HUGEPAGE`, `COLD`...) is
+//! accepted and ignored. `MADV_FREE` on private anonymous memory zero-fills at once like
+//! `MADV_DONTNEED`: Linux may free the pages lazily, and reading zeroes is one of the outcomes it
+//! allows. Fork-related advice (`DONTFORK`, `WIPEONFORK`...) is validated but not yet recorded:
+//! no fork strategy consults it.
+
+use elfvisor_abi::addr::page_round_up;
+use elfvisor_abi::mman::{
+    MADV_COLD, MADV_DODUMP, MADV_DOFORK, MADV_DONTDUMP, MADV_DONTFORK, MADV_DONTNEED, MADV_FREE,
+    MADV_HUGEPAGE, MADV_KEEPONFORK, MADV_MERGEABLE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_PAGEOUT,
+    MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL,
+    MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
+};
+use elfvisor_abi::{Errno, GuestAddr, Prot};
+
+use crate::access::effective;
+use crate::space::AddressSpace;
+use crate::vma::{Backing, Vma};
+
+/// Every advice value Linux 6.x accepts from an unprivileged process, except the newest
+/// (`MADV_DONTNEED_LOCKED`, `MADV_COLLAPSE`, guard regions), which get `EINVAL` like older kernels.
+fn known_advice(advice: u32) -> bool {
+    matches!(
+        advice,
+        MADV_NORMAL
+            | MADV_RANDOM
+            | MADV_SEQUENTIAL
+            | MADV_WILLNEED
+            | MADV_DONTNEED
+            | MADV_FREE
+            | MADV_REMOVE
+            | MADV_DONTFORK
+            | MADV_DOFORK
+            | MADV_MERGEABLE
+            | MADV_UNMERGEABLE
+            | MADV_HUGEPAGE
+            | MADV_NOHUGEPAGE
+            | MADV_DONTDUMP
+            | MADV_DODUMP
+            | MADV_WIPEONFORK
+            | MADV_KEEPONFORK
+            | MADV_COLD
+            | MADV_PAGEOUT
+            | MADV_POPULATE_READ
+            | MADV_POPULATE_WRITE
+    )
+}
+
+impl AddressSpace {
+    /// Linux `madvise`. Like Linux, the advice is applied to the mapped parts of the range in
+    /// order, and a hole anywhere makes the call return `ENOMEM` afterwards; a per-VMA error
+    /// (e.g. `MADV_FREE` on a file mapping) stops the walk at that VMA.
+    pub fn madvise(&mut self, addr: GuestAddr, len: u64, advice: u32) -> Result<(), Errno> {
+        if !known_advice(advice) || !addr.is_page_aligned() {
+            return Err(Errno::EINVAL);
+        }
+        let rounded = page_round_up(len).ok_or(Errno::EINVAL)?;
+        if len != 0 && rounded == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = addr.checked_add(rounded).ok_or(Errno::EINVAL)?;
+        if end == addr {
+            return Ok(());
+        }
+        let clipped = GuestAddr(end.0.min(self.arena_size()));
+        let pieces: Vec<Vma> =
+            self.vmas.overlapping(addr, clipped).map(|v| v.slice(addr, clipped)).collect();
+        if pieces.is_empty() {
+            return Err(Errno::ENOMEM);
+        }
+        let mut at = addr;
+        let mut hole = false;
+        for piece in &pieces {
+            hole |= piece.start > at;
+            self.advise_vma(piece, advice)?;
+            at = piece.end;
+        }
+        if hole || at < end { Err(Errno::ENOMEM) } else { Ok(()) }
+    }
+
+    /// Applies `advice` to one VMA's slice.
+    fn advise_vma(&mut self, v: &Vma, advice: u32) -> Result<(), Errno> {
+        let anonymous = matches!(v.backing, Backing::Anonymous);
+        match advice {
+            // On private memory the host's DONTNEED is exactly Linux's: anonymous pages read as
+            // zero again, private file pages re-read the file.
+            MADV_DONTNEED => self.discard(v),
+            MADV_FREE if anonymous => self.discard(v),
+            // MADV_FREE and WIPEONFORK work only on private anonymous memory.
+            MADV_FREE | MADV_WIPEONFORK | MADV_KEEPONFORK if !anonymous => {
+                return Err(Errno::EINVAL);
+            }
+            // MADV_REMOVE punches holes in shared writable mappings only.
+            MADV_REMOVE => return Err(if anonymous { Errno::EINVAL } else { Errno::EACCES }),
+            MADV_POPULATE_READ if !effective(v.prot).contains(Prot::READ) => {
+                return Err(Errno::EINVAL);
+            }
+            MADV_POPULATE_WRITE if !v.prot.contains(Prot::WRITE) => return Err(Errno::EINVAL),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Resets a slice's contents. Translated code for it is stale afterwards.
+    fn discard(&mut self, v: &Vma) {
+        let r = self.arena.discard(v.start.0, v.len());
+        debug_assert!(r.is_ok(), "MADV_DONTNEED of {}..{} failed: {r:?}", v.start, v.end);
+        if v.prot.contains(Prot::EXEC) {
+            self.record(v.start, v.end, true);
+        }
+    }
+
+    /// Linux `msync`. Private mappings have nothing to write back, so this only validates.
+    pub fn msync(&self, addr: GuestAddr, len: u64, flags: u32) -> Result<(), Errno> {
+        if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || !addr.is_page_aligned() {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_round_up(len).and_then(|l| addr.checked_add(l)).ok_or(Errno::ENOMEM)?;
+        if end == addr {
+            return Ok(());
+        }
+        if end.0 > self.arena_size() || !self.vmas.is_covered(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+
+    use elfvisor_abi::mman::{MAP_FIXED, MAP_PRIVATE};
+
+    use super::*;
+    use crate::space::tests::{P, map_fixed, space};
+    use crate::{Invalidation, MmapRequest, VmaName};
+
+    #[test]
+    fn test_madvise_argument_errors() {
+        let mut s = space();
+        map_fixed(&mut s, 0x40_0000, 2 * P, Prot::RW);
+        let a = GuestAddr(0x40_0000);
+        assert_eq!(s.madvise(a, P, 7), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(a, P, 24), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(GuestAddr(0x40_0001), P, MADV_NORMAL), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(a, u64::MAX, MADV_NORMAL), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(a, 0, MADV_DONTNEED), Ok(()));
+        assert_eq!(s.madvise(GuestAddr(0x50_0000), P, MADV_WILLNEED), Err(Errno::ENOMEM));
+        assert_eq!(s.madvise(a, 3 * P, MADV_WILLNEED), Err(Errno::ENOMEM));
+        for advice in
+            [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTFORK, MADV_DOFORK]
+        {
+            assert_eq!(s.madvise(a, 2 * P, advice), Ok(()));
+        }
+        for advice in
+            [MADV_MERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_COLD, MADV_PAGEOUT]
+        {
+            assert_eq!(s.madvise(a, 2 * P, advice), Ok(()));
+        }
+        assert_eq!(s.madvise(a, P, MADV_REMOVE), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(a, P, MADV_WIPEONFORK), Ok(()));
+        s.mprotect(a, P, Prot::READ).unwrap();
+        assert_eq!(s.madvise(a, P, MADV_POPULATE_READ), Ok(()));
+        assert_eq!(s.madvise(a, P, MADV_POPULATE_WRITE), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn test_madvise_dontneed_zeroes_anonymous() {
+        let mut s = space();
+        map_fixed(&mut s, 0x40_0000, 3 * P, Prot::RW);
+        for i in 0..3 {
+            s.copy_out(GuestAddr(0x40_0000 + i * P), b"data").unwrap();
+        }
+        assert_eq!(s.madvise(GuestAddr(0x40_1000), P, MADV_DONTNEED), Ok(()));
+        assert_eq!(s.madvise(GuestAddr(0x40_2000), P, MADV_FREE), Ok(()));
+        let mut b = [0u8; 4];
+        s.copy_in(GuestAddr(0x40_0000), &mut b).unwrap();
+        assert_eq!(&b, b"data");
+        for page in [0x40_1000, 0x40_2000] {
+            s.copy_in(GuestAddr(page), &mut b).unwrap();
+            assert_eq!(b, [0; 4]);
+        }
+        assert_eq!(s.take_invalidations(), vec![]);
+    }
+
+    #[test]
+    fn test_madvise_applies_before_hole_then_enomem() {
+        let mut s = space();
+        map_fixed(&mut s, 0x40_0000, P, Prot::RWX);
+        map_fixed(&mut s, 0x40_2000, P, Prot::RW);
+        s.copy_out(GuestAddr(0x40_0000), b"a").unwrap();
+        s.copy_out(GuestAddr(0x40_2000), b"b").unwrap();
+        s.take_invalidations();
+        assert_eq!(s.madvise(GuestAddr(0x40_0000), 3 * P, MADV_DONTNEED), Err(Errno::ENOMEM));
+        let mut b = [9u8];
+        s.copy_in(GuestAddr(0x40_0000), &mut b).unwrap();
+        assert_eq!(b, [0]);
+        s.copy_in(GuestAddr(0x40_2000), &mut b).unwrap();
+        assert_eq!(b, [0]);
+        assert_eq!(
+            s.take_invalidations(),
+            vec![Invalidation {
+                start: GuestAddr(0x40_0000),
+                end: GuestAddr(0x40_1000),
+                was_exec: true
+            }]
+        );
+    }
+
+    #[test]
+    fn test_madvise_dontneed_rereads_private_file() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&[b'f'; 4096]).unwrap();
+        let f = Arc::new(f);
+        let mut s = space();
+        let req = MmapRequest {
+            addr: GuestAddr(0x40_0000),
+            len: P,
+            prot: Prot::RW,
+            flags: MAP_PRIVATE | MAP_FIXED,
+            file: Some((Arc::clone(&f), 0)),
+            name: VmaName::Path("/f".into()),
+        };
+        s.mmap(req).unwrap();
+        s.copy_out(GuestAddr(0x40_0000), b"mine").unwrap();
+        f.write_all_at(b"disk", 0).unwrap();
+        let mut b = [0u8; 4];
+        s.copy_in(GuestAddr(0x40_0000), &mut b).unwrap();
+        assert_eq!(&b, b"mine");
+        s.madvise(GuestAddr(0x40_0000), P, MADV_DONTNEED).unwrap();
+        s.copy_in(GuestAddr(0x40_0000), &mut b).unwrap();
+        assert_eq!(&b, b"disk");
+        assert_eq!(s.madvise(GuestAddr(0x40_0000), P, MADV_FREE), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(GuestAddr(0x40_0000), P, MADV_REMOVE), Err(Errno::EACCES));
+        assert_eq!(s.madvise(GuestAddr(0x40_0000), P, MADV_WIPEONFORK), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn test_msync_rules() {
+        let mut s = space();
+        map_fixed(&mut s, 0x40_0000, 2 * P, Prot::READ);
+        let a = GuestAddr(0x40_0000);
+        assert_eq!(s.msync(a, P, MS_SYNC), Ok(()));
+        assert_eq!(s.msync(a, 2 * P, MS_ASYNC | MS_INVALIDATE), Ok(()));
+        assert_eq!(s.msync(a, P, 0), Ok(()));
+        assert_eq!(s.msync(a, P, 8), Err(Errno::EINVAL));
+        assert_eq!(s.msync(a, P, MS_SYNC | MS_ASYNC), Err(Errno::EINVAL));
+        assert_eq!(s.msync(GuestAddr(0x40_0800), P, MS_SYNC), Err(Errno::EINVAL));
+        assert_eq!(s.msync(a, 3 * P, MS_SYNC), Err(Errno::ENOMEM));
+        assert_eq!(s.msync(GuestAddr(0x3f_f000), P, MS_SYNC), Err(Errno::ENOMEM));
+        assert_eq!(s.msync(a, u64::MAX, MS_SYNC), Err(Errno::ENOMEM));
+        assert_eq!(s.msync(GuestAddr(0x50_0000), 0, MS_SYNC), Ok(()));
+    }
+}

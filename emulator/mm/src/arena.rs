@@ -1,0 +1,318 @@
+//! The host reservation that holds one guest address space, and the only host mapping code.
+//!
+//! Guest address `g` lives at host address `base + g`. The whole reservation is mapped
+//! `PROT_NONE|MAP_NORESERVE` from creation to drop, so no other host code can ever be handed an
+//! address inside it: ranges the guest gives back are *released* (re-reserved with `MAP_FIXED`),
+//! never `munmap`ed. Callers pass guest offsets; every function checks them against the size, so a
+//! bad offset is an error (or a panic for a programming error), never a stray host access.
+//!
+//! Private mappings are always host read/write: guest permissions are enforced by the CPU engine's
+//! TLB hook and by the checked copies in `access.rs`, both of which consult the VMA set.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::ptr::{self, NonNull};
+
+use elfvisor_abi::PAGE_SIZE;
+
+/// One host reservation, `size` bytes at `base`.
+#[derive(Debug)]
+pub(crate) struct Arena {
+    base: NonNull<u8>,
+    size: u64,
+}
+
+// SAFETY: `Arena` owns its reservation exclusively (it is unmapped only in `drop`) and holds no
+// thread-affine state: the raw pointer is just the reservation's address. Host mapping calls are
+// thread-safe system calls, and the byte copies below go through raw pointers into memory that
+// guest threads may also touch concurrently — exactly as the guest's own vCPUs do. Mutating the
+// mappings needs `&mut AddressSpace`, so Rust's aliasing rules serialise layout changes.
+unsafe impl Send for Arena {}
+// SAFETY: see `Send` above: shared references only read `base`/`size` or copy bytes through raw
+// pointers; nothing is cached that another thread could invalidate.
+unsafe impl Sync for Arena {}
+
+fn last_error() -> io::Error {
+    io::Error::last_os_error()
+}
+
+/// The host's page size in bytes.
+pub(crate) fn host_page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is always supported.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl Arena {
+    /// Reserves `size` bytes (a multiple of `PAGE_SIZE`) of inaccessible, unbacked host memory.
+    pub(crate) fn new(size: u64) -> io::Result<Arena> {
+        let len = usize::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        // SAFETY: a fresh anonymous mapping at a kernel-chosen address overlaps nothing we own;
+        // the arguments are valid constants and a length checked to fit `usize`.
+        let p = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(last_error());
+        }
+        let base =
+            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        Ok(Arena { base, size })
+    }
+
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Host address of guest range `[off, off + len)`; panics unless it is page aligned and inside
+    /// the arena (callers validate guest input first, so this is a programming error).
+    fn host_pages(&self, off: u64, len: u64) -> (*mut libc::c_void, usize) {
+        assert!(
+            off % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0,
+            "unaligned arena range {off:#x}+{len:#x}"
+        );
+        assert!(
+            off.checked_add(len).is_some_and(|end| end <= self.size),
+            "arena range {off:#x}+{len:#x} outside {:#x}",
+            self.size
+        );
+        // Both fit in usize: they are bounded by `size`, which fit when the arena was created.
+        let (off, len) = (off as usize, len as usize);
+        // SAFETY: `off + len <= size`, so the result stays inside the reservation.
+        (unsafe { self.base.as_ptr().add(off) }.cast(), len)
+    }
+
+    /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
+    pub(crate) fn map_anon(&self, off: u64, len: u64) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        // SAFETY: `MAP_FIXED` replaces only pages inside our own reservation (checked by
+        // `host_pages`); no Rust reference points into guest memory.
+        let p = unsafe {
+            libc::mmap(
+                addr,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// Replaces `[off, off + len)` with a private copy-on-write view of `file` from byte
+    /// `file_off` (page aligned). Host RW even for read-only fds: writes stay private.
+    pub(crate) fn map_file(
+        &self,
+        off: u64,
+        len: u64,
+        file: &File,
+        file_off: u64,
+    ) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        let file_off = libc::off_t::try_from(file_off)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: as in `map_anon`; the fd is open for the duration of the call (borrowed `File`).
+        let p = unsafe {
+            libc::mmap(
+                addr,
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                file_off,
+            )
+        };
+        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// Gives `[off, off + len)` back to the reservation: inaccessible and unbacked again.
+    pub(crate) fn release(&self, off: u64, len: u64) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        // SAFETY: as in `map_anon`.
+        let p = unsafe {
+            libc::mmap(
+                addr,
+                len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// Drops the contents of private pages: anonymous pages read as zero again, private file
+    /// pages re-read the file.
+    pub(crate) fn discard(&self, off: u64, len: u64) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        // SAFETY: the range is inside our reservation; MADV_DONTNEED changes contents, not layout.
+        let r = unsafe { libc::madvise(addr, len, libc::MADV_DONTNEED) };
+        if r == 0 { Ok(()) } else { Err(last_error()) }
+    }
+
+    /// Moves the host pages of `[from, from + len)` to `[to, to + len)` (which must not overlap),
+    /// keeping their contents and backing, and leaves `from` released. `Err` means nothing moved
+    /// (EFAULT: the range spans several host mappings; the caller splits it or copies).
+    #[cfg(target_os = "linux")]
+    pub(crate) fn move_pages(&self, from: u64, to: u64, len: u64) -> io::Result<()> {
+        let (old, n) = self.host_pages(from, len);
+        let (new, _) = self.host_pages(to, len);
+        // MREMAP_DONTUNMAP (Linux 5.7 anonymous, 5.13 any private mapping) leaves the source
+        // mapped, so the reservation never has a hole another host thread's mmap could land in.
+        for extra in [libc::MREMAP_DONTUNMAP, 0] {
+            // SAFETY: both ranges lie inside our reservation and do not overlap (callers move
+            // into free guest space); MREMAP_FIXED replaces only our own reserved pages.
+            let p = unsafe {
+                libc::mremap(old, n, n, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | extra, new)
+            };
+            if p != libc::MAP_FAILED {
+                // Without DONTUNMAP the source is now a hole: re-reserve it at once. With it,
+                // the source holds fresh pages we do not want either.
+                return self.release(from, len);
+            }
+            let err = last_error();
+            if extra == 0 || err.raw_os_error() != Some(libc::EINVAL) {
+                return Err(err);
+            }
+        }
+        unreachable!("the loop returns on its last iteration")
+    }
+
+    /// Non-Linux hosts have no `mremap`: the caller falls back to map + copy + release.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn move_pages(&self, _from: u64, _to: u64, _len: u64) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+
+    /// Copies `buf.len()` bytes from guest offset `off`. Panics outside the arena; the caller
+    /// has checked that the VMAs grant the access.
+    pub(crate) fn read(&self, off: u64, buf: &mut [u8]) {
+        let src = self.host_bytes(off, buf.len());
+        // SAFETY: `host_bytes` checked `[off, off + len)` lies inside the reservation, and the
+        // caller checked it is mapped (host RW). `ptr::copy` tolerates `buf` itself pointing
+        // into guest memory. Concurrent guest writes may tear the copy, as on Linux.
+        unsafe { ptr::copy(src, buf.as_mut_ptr(), buf.len()) }
+    }
+
+    /// Copies `data` to guest offset `off`. Same contract as `read`.
+    pub(crate) fn write(&self, off: u64, data: &[u8]) {
+        let dst = self.host_bytes(off, data.len());
+        // SAFETY: as in `read`: inside the reservation and mapped host RW.
+        unsafe { ptr::copy(data.as_ptr(), dst, data.len()) }
+    }
+
+    /// Copies `len` bytes from guest offset `from` to `to` (page-aligned, non-overlapping,
+    /// both mapped on the host): the fallback for `move_pages`.
+    pub(crate) fn copy_pages(&self, from: u64, to: u64, len: u64) {
+        let (src, n) = self.host_pages(from, len);
+        let (dst, _) = self.host_pages(to, len);
+        // SAFETY: both ranges are inside the reservation (checked by `host_pages`) and the
+        // caller has mapped both host RW; `ptr::copy` is correct even if they overlapped.
+        unsafe { ptr::copy(src.cast::<u8>(), dst.cast::<u8>(), n) }
+    }
+
+    /// Host pointer to guest byte range `[off, off + len)`; panics outside the arena.
+    pub(crate) fn host_bytes(&self, off: u64, len: usize) -> *mut u8 {
+        assert!(
+            off.checked_add(len as u64).is_some_and(|end| end <= self.size),
+            "arena access {off:#x}+{len:#x} outside {:#x}",
+            self.size
+        );
+        // SAFETY: `off + len <= size`, so the pointer stays inside (or one past) the reservation;
+        // `off` fits usize because `size` did.
+        unsafe { self.base.as_ptr().add(off as usize) }
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: the reservation is ours and unmapped exactly once, here. Guest memory is only
+        // reachable through `&self`/`&mut self` and pointers whose validity ends with the
+        // `AddressSpace` (documented on `host_range`).
+        let r = unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
+        debug_assert_eq!(r, 0, "munmap of the arena failed: {}", last_error());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const SIZE: u64 = 1 << 24;
+
+    #[test]
+    fn test_anon_pages_are_zero_and_writable() {
+        let a = Arena::new(SIZE).unwrap();
+        a.map_anon(0x10_000, 2 * PAGE_SIZE).unwrap();
+        let mut buf = [0xffu8; 8];
+        a.read(0x10_ff8, &mut buf);
+        assert_eq!(buf, [0; 8]);
+        a.write(0x10_ffc, b"abcdefgh");
+        a.read(0x10_ffc, &mut buf);
+        assert_eq!(&buf, b"abcdefgh");
+    }
+
+    #[test]
+    fn test_discard_zeroes_anon_pages() {
+        let a = Arena::new(SIZE).unwrap();
+        a.map_anon(0, PAGE_SIZE).unwrap();
+        a.write(100, b"x");
+        a.discard(0, PAGE_SIZE).unwrap();
+        let mut b = [1u8];
+        a.read(100, &mut b);
+        assert_eq!(b, [0]);
+    }
+
+    #[test]
+    fn test_move_keeps_contents() {
+        let a = Arena::new(SIZE).unwrap();
+        a.map_anon(0x1000, 2 * PAGE_SIZE).unwrap();
+        a.write(0x1000, b"first");
+        a.write(0x2000, b"second");
+        let r = a.move_pages(0x1000, 0x8000, 2 * PAGE_SIZE);
+        if cfg!(target_os = "linux") {
+            r.unwrap();
+            let mut b = [0u8; 6];
+            a.read(0x9000, &mut b);
+            assert_eq!(&b, b"second");
+        } else {
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::Unsupported);
+        }
+    }
+
+    #[test]
+    fn test_private_file_pages_are_copy_on_write() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&[7u8; 4096]).unwrap();
+        let a = Arena::new(SIZE).unwrap();
+        a.map_file(0x4000, PAGE_SIZE, &f, 0).unwrap();
+        let mut b = [0u8; 2];
+        a.read(0x4000, &mut b);
+        assert_eq!(b, [7, 7]);
+        a.write(0x4000, &[1]);
+        a.read(0x4000, &mut b);
+        assert_eq!(b, [1, 7]);
+    }
+
+    #[test]
+    #[should_panic(expected = "outside")]
+    fn test_access_outside_arena_panics() {
+        let a = Arena::new(SIZE).unwrap();
+        a.host_bytes(SIZE - 1, 2);
+    }
+}

@@ -1,0 +1,71 @@
+//! The guest address space: one host arena per guest process, the VMA set that says what the
+//! guest may see at every address, Linux semantics for the memory system calls, and checked
+//! access to guest memory for the syscall layer.
+//!
+//! The VMA set is the truth. The arena (`arena.rs`, the only module with host mapping code)
+//! mirrors it: every mapped guest page is a host page at `arena_base + addr`, every other page is
+//! `PROT_NONE` reservation. Guest permissions are never host permissions: the CPU engine asks
+//! [`AddressSpace::prot_at`] on every TLB miss, and the copy helpers check the VMAs before they
+//! touch a byte. After each mutation, [`AddressSpace::take_invalidations`] says which cached
+//! translations the engine must drop.
+
+mod access;
+mod advise;
+mod arena;
+mod heap;
+mod layout;
+mod remap;
+mod space;
+mod vma;
+
+use std::io;
+
+use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
+
+pub use layout::{
+    GUEST_TASK_SIZE, HEAP_RESERVE, Layout, MIN_ARENA_SIZE, MMAP_MIN_ADDR, STACK_REGION,
+};
+pub use space::{AddressSpace, MmapRequest};
+pub use vma::{Backing, Vma, VmaName};
+
+/// Host failures creating an address space.
+#[derive(Debug, thiserror::Error)]
+pub enum MmError {
+    #[error(
+        "arena size {0:#x} must be a multiple of the page size, at least {MIN_ARENA_SIZE:#x} and at most {GUEST_TASK_SIZE:#x}"
+    )]
+    ArenaSize(u64),
+    #[error("host page size is {0} bytes; only hosts with {PAGE_SIZE}-byte pages are supported")]
+    HostPageSize(u64),
+    #[error("cannot reserve {size:#x} bytes of host address space for the guest")]
+    Reserve {
+        size: u64,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A page range whose cached translations the CPU engine must drop: it was unmapped, replaced,
+/// moved, lost protection or had its contents reset behind the engine's back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalidation {
+    pub start: GuestAddr,
+    pub end: GuestAddr,
+    /// Some page in the range was executable: translated code for it must be flushed too.
+    pub was_exec: bool,
+}
+
+/// Translates a host mapping failure into the errno the guest sees.
+pub(crate) fn guest_errno(e: &io::Error) -> Errno {
+    match e.raw_os_error() {
+        Some(libc::EACCES) => Errno::EACCES,
+        Some(libc::EAGAIN) => Errno::EAGAIN,
+        Some(libc::EBADF) => Errno::EBADF,
+        Some(libc::EINVAL) => Errno::EINVAL,
+        Some(libc::ENODEV) => Errno::ENODEV,
+        Some(libc::EOVERFLOW) => Errno::EOVERFLOW,
+        Some(libc::EPERM) => Errno::EPERM,
+        Some(libc::ETXTBSY) => Errno::ETXTBSY,
+        _ => Errno::ENOMEM,
+    }
+}
