@@ -7,6 +7,7 @@
 
 pub mod addr;
 pub mod errno;
+pub mod fcntl;
 pub mod mman;
 pub mod signal;
 pub mod sysno;

@@ -28,13 +28,18 @@ pub enum Reg {
     Fpsr,
 }
 
-/// Register access, valid both between runs and inside a syscall handler.
+/// Register access and translation-cache control, valid both between runs and inside a syscall
+/// handler (a handler that changes the address space flushes through it before returning).
 pub trait Cpu {
     fn reg(&self, reg: Reg) -> u64;
     fn set_reg(&mut self, reg: Reg, value: u64);
     /// SIMD/FP register q0..=q31.
     fn vreg(&self, index: u8) -> u128;
     fn set_vreg(&mut self, index: u8, value: u128);
+    /// Drops every cached translation of guest addresses (after unmap, protect, remap).
+    fn flush_tlb(&mut self);
+    /// Drops translated code for a guest range (after code changes: unmap, protect, exec).
+    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr);
 }
 
 /// The kind of memory access that faulted.
@@ -117,10 +122,6 @@ impl std::fmt::Debug for GuestMemory {
 pub trait Vcpu: Cpu {
     /// Runs guest code from the current pc until an [`Exit`].
     fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError>;
-    /// Drops every cached translation of guest addresses (after unmap, protect, remap).
-    fn flush_tlb(&mut self);
-    /// Drops translated code for a guest range (after code changes: unmap, protect, exec).
-    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr);
     /// A handle other threads use to interrupt [`Vcpu::run`].
     fn stopper(&self) -> Stopper;
 }

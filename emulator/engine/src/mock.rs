@@ -74,6 +74,14 @@ impl Cpu for MockVcpu {
     fn set_vreg(&mut self, index: u8, value: u128) {
         self.q[usize::from(index)] = value;
     }
+
+    fn flush_tlb(&mut self) {
+        self.tlb_flushes += 1;
+    }
+
+    fn flush_code(&mut self, start: elfvisor_abi::GuestAddr, end: elfvisor_abi::GuestAddr) {
+        self.code_flushes.push((start.0, end.0));
+    }
 }
 
 impl Vcpu for MockVcpu {
@@ -94,14 +102,6 @@ impl Vcpu for MockVcpu {
             }
         }
         Ok(Exit::Interrupted)
-    }
-
-    fn flush_tlb(&mut self) {
-        self.tlb_flushes += 1;
-    }
-
-    fn flush_code(&mut self, start: elfvisor_abi::GuestAddr, end: elfvisor_abi::GuestAddr) {
-        self.code_flushes.push((start.0, end.0));
     }
 
     fn stopper(&self) -> Stopper {

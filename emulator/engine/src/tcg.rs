@@ -106,13 +106,13 @@ impl std::fmt::Debug for TcgVcpu {
 fn uc_prot(prot: Prot) -> UcProt {
     let mut p = UcProt::NONE;
     if prot.contains(Prot::READ) {
-        p = p | UcProt::READ;
+        p |= UcProt::READ;
     }
     if prot.contains(Prot::WRITE) {
-        p = p | UcProt::WRITE;
+        p |= UcProt::WRITE;
     }
     if prot.contains(Prot::EXEC) {
-        p = p | UcProt::EXEC;
+        p |= UcProt::EXEC;
     }
     p
 }
@@ -283,6 +283,22 @@ impl Cpu for UcCpu<'_, '_> {
     fn set_vreg(&mut self, index: u8, value: u128) {
         write_q(self.0, index, value)
     }
+    fn flush_tlb(&mut self) {
+        flush_tlb(self.0)
+    }
+    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr) {
+        flush_code(self.0, start, end)
+    }
+}
+
+fn flush_tlb(uc: &mut Unicorn<'_, HookData>) {
+    uc.ctl_flush_tlb().expect("unicorn flushes its TLB");
+}
+
+fn flush_code(uc: &mut Unicorn<'_, HookData>, start: GuestAddr, end: GuestAddr) {
+    if end > start {
+        uc.ctl_remove_cache(start.0, end.0).expect("unicorn drops translated code");
+    }
 }
 
 impl Cpu for TcgVcpu {
@@ -297,6 +313,12 @@ impl Cpu for TcgVcpu {
     }
     fn set_vreg(&mut self, index: u8, value: u128) {
         write_q(&self.uc, index, value)
+    }
+    fn flush_tlb(&mut self) {
+        flush_tlb(&mut self.uc)
+    }
+    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr) {
+        flush_code(&mut self.uc, start, end)
     }
 }
 
@@ -341,16 +363,6 @@ impl Vcpu for TcgVcpu {
                     }),
                 }
             }
-        }
-    }
-
-    fn flush_tlb(&mut self) {
-        self.uc.ctl_flush_tlb().expect("unicorn flushes its TLB");
-    }
-
-    fn flush_code(&mut self, start: GuestAddr, end: GuestAddr) {
-        if end > start {
-            self.uc.ctl_remove_cache(start.0, end.0).expect("unicorn drops translated code");
         }
     }
 

@@ -1,0 +1,146 @@
+//! Guest file flags (`asm-generic/fcntl.h` with the aarch64 overrides in `asm/fcntl.h`).
+//!
+//! aarch64 numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and O_LARGEFILE differently from x86_64:
+//! the runtime must translate open flags, never pass them through.
+
+pub const O_ACCMODE: u32 = 0o3;
+pub const O_RDONLY: u32 = 0o0;
+pub const O_WRONLY: u32 = 0o1;
+pub const O_RDWR: u32 = 0o2;
+pub const O_CREAT: u32 = 0o100;
+pub const O_EXCL: u32 = 0o200;
+pub const O_NOCTTY: u32 = 0o400;
+pub const O_TRUNC: u32 = 0o1000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_DSYNC: u32 = 0o10000;
+pub const O_ASYNC: u32 = 0o20000;
+/// aarch64 value (x86_64: 0o40000).
+pub const O_DIRECTORY: u32 = 0o40000;
+/// aarch64 value (x86_64: 0o400000).
+pub const O_NOFOLLOW: u32 = 0o100000;
+/// aarch64 value (x86_64: 0o40000).
+pub const O_DIRECT: u32 = 0o200000;
+/// aarch64 value (x86_64: 0o100000).
+pub const O_LARGEFILE: u32 = 0o400000;
+pub const O_NOATIME: u32 = 0o1000000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_SYNC: u32 = 0o4000000 | O_DSYNC;
+pub const O_PATH: u32 = 0o10000000;
+pub const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
+
+pub const F_DUPFD: u32 = 0;
+pub const F_GETFD: u32 = 1;
+pub const F_SETFD: u32 = 2;
+pub const F_GETFL: u32 = 3;
+pub const F_SETFL: u32 = 4;
+pub const F_GETLK: u32 = 5;
+pub const F_SETLK: u32 = 6;
+pub const F_SETLKW: u32 = 7;
+pub const F_SETOWN: u32 = 8;
+pub const F_GETOWN: u32 = 9;
+pub const F_OFD_GETLK: u32 = 36;
+pub const F_OFD_SETLK: u32 = 37;
+pub const F_OFD_SETLKW: u32 = 38;
+pub const F_DUPFD_CLOEXEC: u32 = 1030;
+pub const F_SETPIPE_SZ: u32 = 1031;
+pub const F_GETPIPE_SZ: u32 = 1032;
+pub const F_ADD_SEALS: u32 = 1033;
+pub const F_GET_SEALS: u32 = 1034;
+pub const FD_CLOEXEC: u32 = 1;
+
+/// `dirfd` meaning "the current directory".
+pub const AT_FDCWD: i32 = -100;
+pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+pub const AT_REMOVEDIR: u32 = 0x200;
+pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
+pub const AT_NO_AUTOMOUNT: u32 = 0x800;
+pub const AT_EMPTY_PATH: u32 = 0x1000;
+pub const AT_EACCESS: u32 = 0x200;
+pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;
+pub const RENAME_WHITEOUT: u32 = 4;
+
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
+pub const SEEK_DATA: u32 = 3;
+pub const SEEK_HOLE: u32 = 4;
+
+/// The guest `struct stat` (asm-generic, used by aarch64): 128 bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i32,
+    pub blocks: i64,
+    pub atime: (i64, u64),
+    pub mtime: (i64, u64),
+    pub ctime: (i64, u64),
+}
+
+impl Stat {
+    pub const SIZE: usize = 128;
+
+    /// The bytes the guest sees, in its layout.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
+        put(0, &self.dev.to_le_bytes());
+        put(8, &self.ino.to_le_bytes());
+        put(16, &self.mode.to_le_bytes());
+        put(20, &self.nlink.to_le_bytes());
+        put(24, &self.uid.to_le_bytes());
+        put(28, &self.gid.to_le_bytes());
+        put(32, &self.rdev.to_le_bytes());
+        put(48, &self.size.to_le_bytes());
+        put(56, &self.blksize.to_le_bytes());
+        put(64, &self.blocks.to_le_bytes());
+        put(72, &self.atime.0.to_le_bytes());
+        put(80, &self.atime.1.to_le_bytes());
+        put(88, &self.mtime.0.to_le_bytes());
+        put(96, &self.mtime.1.to_le_bytes());
+        put(104, &self.ctime.0.to_le_bytes());
+        put(112, &self.ctime.1.to_le_bytes());
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_stat_layout_matches_asm_generic() {
+        let st = Stat {
+            dev: 1,
+            ino: 2,
+            mode: 0o100644,
+            nlink: 3,
+            size: 99,
+            blksize: 4096,
+            ..Stat::default()
+        };
+        let b = st.to_bytes();
+        assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 2);
+        assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 0o100644);
+        assert_eq!(i64::from_le_bytes(b[48..56].try_into().unwrap()), 99);
+        assert_eq!(i32::from_le_bytes(b[56..60].try_into().unwrap()), 4096);
+    }
+
+    #[test]
+    fn test_aarch64_flag_values() {
+        assert_eq!(O_DIRECTORY, 0x4000);
+        assert_eq!(O_NOFOLLOW, 0x8000);
+        assert_eq!(O_LARGEFILE, 0x20000);
+        assert_eq!(O_CLOEXEC, 0x80000);
+    }
+}

@@ -1,0 +1,170 @@
+//! The guest's file descriptor table.
+//!
+//! Guest fd numbers are the guest's own: each maps to a shared host descriptor (an open file
+//! description), so `dup` shares offsets and status flags exactly as on Linux while the
+//! emulator's own descriptors can never be hit by a guest `dup2` or `close`. Host descriptors
+//! are close-on-exec on the host; FD_CLOEXEC is a guest-side bit per guest fd.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use elfvisor_abi::Errno;
+
+/// One guest descriptor.
+#[derive(Debug, Clone)]
+pub struct FdEntry {
+    pub file: Arc<OwnedFd>,
+    pub cloexec: bool,
+}
+
+impl FdEntry {
+    pub fn raw(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+/// Guest fd → host file, lowest number first.
+#[derive(Debug)]
+pub struct FdTable {
+    slots: Vec<Option<FdEntry>>,
+    limit: usize,
+}
+
+impl FdTable {
+    /// An empty table that refuses descriptors at or above `limit` (RLIMIT_NOFILE).
+    pub fn new(limit: usize) -> FdTable {
+        FdTable { slots: Vec::new(), limit }
+    }
+
+    /// A table whose 0, 1 and 2 are duplicates of this process's standard streams (those that
+    /// are open).
+    pub fn with_stdio(limit: usize) -> FdTable {
+        let mut table = FdTable::new(limit);
+        for fd in 0..3 {
+            if let Ok(dup) = crate::host::dup_min(fd, 3, true) {
+                // SAFETY: `dup` is a descriptor F_DUPFD_CLOEXEC just created; nothing else owns it.
+                let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+                let _ = table
+                    .install_at(fd as usize, FdEntry { file: Arc::new(owned), cloexec: false });
+            }
+        }
+        table
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    pub fn get(&self, fd: i64) -> Result<&FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EBADF)
+    }
+
+    pub fn get_mut(&mut self, fd: i64) -> Result<&mut FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// The host descriptor behind a guest fd.
+    pub fn raw(&self, fd: i64) -> Result<RawFd, Errno> {
+        self.get(fd).map(FdEntry::raw)
+    }
+
+    /// Installs at the lowest free number >= `min`; EMFILE when none is below the limit.
+    pub fn install(&mut self, entry: FdEntry, min: usize) -> Result<usize, Errno> {
+        let free = (min..self.limit).find(|&i| self.slots.get(i).is_none_or(Option::is_none));
+        let fd = free.ok_or(Errno::EMFILE)?;
+        self.install_at(fd, entry)?;
+        Ok(fd)
+    }
+
+    /// Takes ownership of a fresh host descriptor and installs it at the lowest free number.
+    pub fn install_host(&mut self, host: RawFd, cloexec: bool) -> Result<usize, Errno> {
+        // SAFETY: the caller hands over a descriptor it just created and owns exclusively.
+        let owned = unsafe { OwnedFd::from_raw_fd(host) };
+        // Keep the host side close-on-exec: a guest exec never runs a host exec.
+        let _ = crate::host::fcntl_int(host, libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
+        self.install(FdEntry { file: Arc::new(owned), cloexec }, 0)
+    }
+
+    /// Puts `entry` at exactly `fd`, replacing (and returning) what was there.
+    pub fn install_at(&mut self, fd: usize, entry: FdEntry) -> Result<Option<FdEntry>, Errno> {
+        if fd >= self.limit {
+            return Err(Errno::EBADF);
+        }
+        if self.slots.len() <= fd {
+            self.slots.resize(fd + 1, None);
+        }
+        Ok(self.slots[fd].replace(entry))
+    }
+
+    pub fn close(&mut self, fd: i64) -> Result<FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::take)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Closes every descriptor marked close-on-exec.
+    pub fn close_on_exec(&mut self) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|e| e.cloexec) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// How many guest descriptors are open.
+    pub fn len(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> FdEntry {
+        let file = std::fs::File::open("/dev/null").unwrap();
+        FdEntry { file: Arc::new(OwnedFd::from(file)), cloexec: false }
+    }
+
+    #[test]
+    fn test_lowest_free_number_and_limits() {
+        let mut t = FdTable::new(4);
+        assert_eq!(t.install(entry(), 0), Ok(0));
+        assert_eq!(t.install(entry(), 0), Ok(1));
+        assert_eq!(t.install(entry(), 3), Ok(3));
+        assert_eq!(t.install(entry(), 0), Ok(2));
+        assert_eq!(t.install(entry(), 0), Err(Errno::EMFILE));
+        assert!(t.close(1).is_ok());
+        assert!(matches!(t.close(1), Err(Errno::EBADF)));
+        assert_eq!(t.install(entry(), 0), Ok(1));
+        assert!(matches!(t.get(-1), Err(Errno::EBADF)));
+        assert!(matches!(t.install_at(4, entry()), Err(Errno::EBADF)));
+    }
+
+    #[test]
+    fn test_dup_shares_the_host_file_and_cloexec_is_per_fd() {
+        let mut t = FdTable::new(16);
+        let fd = t.install(entry(), 0).unwrap();
+        let mut copy = t.get(fd as i64).unwrap().clone();
+        copy.cloexec = true;
+        let dup = t.install(copy, 0).unwrap();
+        assert_eq!(t.raw(fd as i64), t.raw(dup as i64));
+        t.close_on_exec();
+        assert!(t.get(fd as i64).is_ok());
+        assert!(matches!(t.get(dup as i64), Err(Errno::EBADF)));
+    }
+}

@@ -1,0 +1,12 @@
+//! elfvisor: runs Linux aarch64 programs on hosts that are not Linux aarch64.
+//!
+//! The kernel side of the runtime: the ELF loader, the guest process (address space,
+//! descriptors, signal state), the system call table and the run loop. CPU engines live in
+//! `elfvisor-engine`, the address space in `elfvisor-mm`, guest ABI values in `elfvisor-abi`.
+
+pub mod fdtable;
+pub mod host;
+pub mod loader;
+pub mod process;
+pub mod run;
+pub mod syscalls;

@@ -1,0 +1,463 @@
+//! Loading a static aarch64 ELF program into a fresh address space, with the initial stack
+//! Linux builds (argc, argv, envp, auxv) and the registers `execve` leaves.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE};
+use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_mm::{AddressSpace, MmapRequest, VmaName};
+use goblin::elf::{Elf, header, program_header};
+
+/// Where a static-pie (ET_DYN) program is placed.
+pub const PIE_BASE: u64 = 0x55_5555_0000;
+/// The main thread's stack size (RLIMIT_STACK's usual 8 MiB).
+pub const STACK_SIZE: u64 = 8 << 20;
+
+/// Why a program cannot be loaded. Each message is one precise line for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot open {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not an ELF file")]
+    NotElf { path: PathBuf },
+    #[error("{path}: malformed ELF: {detail}")]
+    Malformed { path: PathBuf, detail: String },
+    #[error("{path}: is a {what} program; elfvisor runs 64-bit little-endian aarch64 programs")]
+    WrongMachine { path: PathBuf, what: String },
+    #[error(
+        "{path}: is dynamically linked (interpreter {interp}); running it needs --sysroot, which is not supported yet"
+    )]
+    Dynamic { path: PathBuf, interp: String },
+    #[error("{path}: segment at {vaddr:#x}+{size:#x} lies outside the guest address space")]
+    OutOfRange { path: PathBuf, vaddr: u64, size: u64 },
+    #[error("{path}: cannot map segment at {vaddr:#x}: {errno}")]
+    Map { path: PathBuf, vaddr: u64, errno: elfvisor_abi::Errno },
+}
+
+/// What the loader hands the run loop.
+#[derive(Debug)]
+pub struct Loaded {
+    pub entry: GuestAddr,
+    pub sp: GuestAddr,
+    /// The absolute host path of the program (`/proc/self/exe`).
+    pub exe: PathBuf,
+}
+
+/// Everything the initial stack needs beyond the ELF itself.
+#[derive(Debug)]
+pub struct Startup<'a> {
+    pub argv: &'a [Vec<u8>],
+    pub envp: &'a [Vec<u8>],
+    /// The path as given (AT_EXECFN).
+    pub execfn: &'a [u8],
+    pub hwcaps: (u64, u64),
+    pub random: [u8; 16],
+    pub ids: (u32, u32, u32, u32),
+}
+
+const AT_NULL: u64 = 0;
+const AT_PHDR: u64 = 3;
+const AT_PHENT: u64 = 4;
+const AT_PHNUM: u64 = 5;
+const AT_PAGESZ: u64 = 6;
+const AT_BASE: u64 = 7;
+const AT_FLAGS: u64 = 8;
+const AT_ENTRY: u64 = 9;
+const AT_UID: u64 = 11;
+const AT_EUID: u64 = 12;
+const AT_GID: u64 = 13;
+const AT_EGID: u64 = 14;
+const AT_PLATFORM: u64 = 15;
+const AT_HWCAP: u64 = 16;
+const AT_CLKTCK: u64 = 17;
+const AT_SECURE: u64 = 23;
+const AT_RANDOM: u64 = 25;
+const AT_HWCAP2: u64 = 26;
+const AT_EXECFN: u64 = 31;
+const AT_MINSIGSTKSZ: u64 = 51;
+
+fn malformed(path: &Path, detail: impl Into<String>) -> LoadError {
+    LoadError::Malformed { path: path.to_owned(), detail: detail.into() }
+}
+
+/// Checks the ELF header and program headers before anything is mapped.
+fn validate<'a>(path: &Path, bytes: &'a [u8]) -> Result<Elf<'a>, LoadError> {
+    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+        return Err(LoadError::NotElf { path: path.to_owned() });
+    }
+    if bytes.len() < 64 {
+        return Err(malformed(path, "file is shorter than an ELF header"));
+    }
+    let class = bytes[header::EI_CLASS];
+    let data = bytes[header::EI_DATA];
+    let machine = u16::from_le_bytes([bytes[18], bytes[19]]);
+    if class != header::ELFCLASS64 || data != header::ELFDATA2LSB || machine != header::EM_AARCH64 {
+        let bits = if class == header::ELFCLASS32 { "32-bit" } else { "64-bit" };
+        let endian = if data == header::ELFDATA2MSB { "big-endian" } else { "little-endian" };
+        let machine = if data == header::ELFDATA2MSB {
+            u16::from_be_bytes([bytes[18], bytes[19]])
+        } else {
+            machine
+        };
+        let name = header::machine_to_str(machine);
+        return Err(LoadError::WrongMachine {
+            path: path.to_owned(),
+            what: format!("{bits} {endian} {name}"),
+        });
+    }
+    let elf = Elf::parse(bytes).map_err(|e| malformed(path, e.to_string()))?;
+    if elf.header.e_type != header::ET_EXEC && elf.header.e_type != header::ET_DYN {
+        return Err(malformed(
+            path,
+            format!("ELF type {} is not an executable", header::et_to_str(elf.header.e_type)),
+        ));
+    }
+    if let Some(interp) = elf.interpreter {
+        return Err(LoadError::Dynamic { path: path.to_owned(), interp: interp.to_owned() });
+    }
+    let loads: Vec<_> =
+        elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD).collect();
+    if loads.is_empty() {
+        return Err(malformed(path, "no loadable segment"));
+    }
+    for ph in &loads {
+        let file_end = ph.p_offset.checked_add(ph.p_filesz);
+        if file_end.is_none_or(|end| end > bytes.len() as u64) {
+            return Err(malformed(
+                path,
+                format!("segment at {:#x} reaches past the end of the file", ph.p_vaddr),
+            ));
+        }
+        if ph.p_filesz > ph.p_memsz {
+            return Err(malformed(
+                path,
+                format!("segment at {:#x} has more file bytes than memory", ph.p_vaddr),
+            ));
+        }
+        if ph.p_vaddr % PAGE_SIZE != ph.p_offset % PAGE_SIZE {
+            return Err(malformed(
+                path,
+                format!("segment at {:#x} is not page-congruent with its file offset", ph.p_vaddr),
+            ));
+        }
+    }
+    Ok(elf)
+}
+
+/// Maps every PT_LOAD segment at `bias` and returns the end of the highest one.
+fn map_segments(
+    mm: &mut AddressSpace,
+    path: &Path,
+    file: &Arc<File>,
+    elf: &Elf<'_>,
+    bias: u64,
+) -> Result<GuestAddr, LoadError> {
+    let mut top = GuestAddr(0);
+    let name = VmaName::Path(path.display().to_string());
+    for ph in elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD) {
+        let out_of_range =
+            || LoadError::OutOfRange { path: path.to_owned(), vaddr: ph.p_vaddr, size: ph.p_memsz };
+        let vaddr = ph.p_vaddr.checked_add(bias).ok_or_else(out_of_range)?;
+        let mem_end = vaddr.checked_add(ph.p_memsz).ok_or_else(out_of_range)?;
+        if mem_end > mm.arena_size() || vaddr < mm.layout().mmap_min.0 {
+            return Err(out_of_range());
+        }
+        let mut prot = Prot::NONE;
+        if ph.is_read() {
+            prot = prot | Prot::READ;
+        }
+        if ph.is_write() {
+            prot = prot | Prot::WRITE;
+        }
+        if ph.is_executable() {
+            prot = prot | Prot::EXEC;
+        }
+        let start = GuestAddr(vaddr).page_down();
+        let file_end = GuestAddr(vaddr + ph.p_filesz);
+        let map_err = |errno| LoadError::Map { path: path.to_owned(), vaddr: ph.p_vaddr, errno };
+        // The file-backed pages, private: Linux semantics for free.
+        let file_pages_end = file_end.page_up().ok_or_else(out_of_range)?;
+        if ph.p_filesz > 0 {
+            let offset = ph.p_offset - (vaddr - start.0);
+            mm.mmap(MmapRequest {
+                addr: start,
+                len: file_pages_end.0 - start.0,
+                prot,
+                flags: MAP_PRIVATE | MAP_FIXED,
+                file: Some((Arc::clone(file), offset)),
+                name: name.clone(),
+            })
+            .map_err(map_err)?;
+            // Bytes past p_filesz in the last file page belong to .bss: zero them.
+            let tail = file_pages_end.0 - file_end.0;
+            if tail > 0 && ph.p_memsz > ph.p_filesz {
+                let host = mm.host_range(file_end, tail as usize, Prot::NONE).map_err(map_err)?;
+                // SAFETY: `host_range` checked that the range is mapped in the arena; the
+                // mapping is private and host-writable, and no vCPU runs yet.
+                unsafe { std::ptr::write_bytes(host, 0, tail as usize) };
+            }
+        }
+        // Whole .bss pages beyond the file: anonymous zero pages.
+        let mem_pages_end = GuestAddr(mem_end).page_up().ok_or_else(out_of_range)?;
+        let anon_start = if ph.p_filesz > 0 { file_pages_end } else { start };
+        if mem_pages_end > anon_start {
+            mm.mmap(MmapRequest {
+                addr: anon_start,
+                len: mem_pages_end.0 - anon_start.0,
+                prot,
+                flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
+                file: None,
+                name: VmaName::None,
+            })
+            .map_err(map_err)?;
+        }
+        top = top.max(mem_pages_end);
+    }
+    Ok(top)
+}
+
+/// The guest address of the program headers (AT_PHDR).
+fn phdr_addr(elf: &Elf<'_>, bias: u64) -> u64 {
+    if let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == program_header::PT_PHDR) {
+        return ph.p_vaddr + bias;
+    }
+    let phoff = elf.header.e_phoff;
+    elf.program_headers
+        .iter()
+        .filter(|p| p.p_type == program_header::PT_LOAD)
+        .find(|p| p.p_offset <= phoff && phoff < p.p_offset + p.p_filesz)
+        .map_or(0, |p| p.p_vaddr + bias + (phoff - p.p_offset))
+}
+
+/// Lays out the initial stack below `top` and returns the stack pointer (at argc).
+fn build_stack(
+    mm: &AddressSpace,
+    top: GuestAddr,
+    auxv: &mut Vec<(u64, u64)>,
+    s: &Startup<'_>,
+) -> Result<GuestAddr, elfvisor_abi::Errno> {
+    let mut sp = top.0 - 16;
+    let mut push_bytes = |bytes: &[u8]| -> Result<u64, elfvisor_abi::Errno> {
+        sp -= bytes.len() as u64;
+        mm.copy_out(GuestAddr(sp), bytes)?;
+        Ok(sp)
+    };
+    let cstr = |b: &[u8]| {
+        let mut v = b.to_vec();
+        v.push(0);
+        v
+    };
+    let execfn = push_bytes(&cstr(s.execfn))?;
+    let mut env_ptrs = Vec::new();
+    for e in s.envp.iter().rev() {
+        env_ptrs.push(push_bytes(&cstr(e))?);
+    }
+    env_ptrs.reverse();
+    let mut arg_ptrs = Vec::new();
+    for a in s.argv.iter().rev() {
+        arg_ptrs.push(push_bytes(&cstr(a))?);
+    }
+    arg_ptrs.reverse();
+    let platform = push_bytes(b"aarch64\0")?;
+    let random = push_bytes(&s.random)?;
+    auxv.extend([(AT_RANDOM, random), (AT_EXECFN, execfn), (AT_PLATFORM, platform), (AT_NULL, 0)]);
+
+    let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + 2 * auxv.len();
+    let mut sp = (sp - 8 * words as u64) & !15;
+    let start = sp;
+    let mut table = Vec::with_capacity(words * 8);
+    let mut push = |v: u64| table.extend_from_slice(&v.to_le_bytes());
+    push(arg_ptrs.len() as u64);
+    arg_ptrs.iter().for_each(|p| push(*p));
+    push(0);
+    env_ptrs.iter().for_each(|p| push(*p));
+    push(0);
+    for (k, v) in auxv.iter() {
+        push(*k);
+        push(*v);
+    }
+    mm.copy_out(GuestAddr(sp), &table)?;
+    sp = start;
+    Ok(GuestAddr(sp))
+}
+
+/// Loads `path` into `mm` (which must be empty) and prepares the stack.
+pub fn load(
+    mm: &mut AddressSpace,
+    path: &Path,
+    startup: &Startup<'_>,
+) -> Result<Loaded, LoadError> {
+    let open_err = |source| LoadError::Open { path: path.to_owned(), source };
+    let bytes = std::fs::read(path).map_err(open_err)?;
+    let elf = validate(path, &bytes)?;
+    let file = Arc::new(File::open(path).map_err(open_err)?);
+    let bias = if elf.header.e_type == header::ET_DYN { PIE_BASE } else { 0 };
+    let image_end = map_segments(mm, path, &file, &elf, bias)?;
+    mm.init_brk(image_end);
+
+    let stack_err = |errno| LoadError::Map { path: path.to_owned(), vaddr: 0, errno };
+    let top = mm.layout().stack_top;
+    let stack_start = GuestAddr(top.0 - STACK_SIZE);
+    mm.mmap(MmapRequest {
+        addr: stack_start,
+        len: STACK_SIZE,
+        prot: Prot::RW,
+        flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN,
+        file: None,
+        name: VmaName::Stack,
+    })
+    .map_err(stack_err)?;
+    // A guard page below the stack: an overflow faults instead of running into other data.
+    mm.mmap(MmapRequest {
+        addr: GuestAddr(stack_start.0 - PAGE_SIZE),
+        len: PAGE_SIZE,
+        prot: Prot::NONE,
+        flags: MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
+        file: None,
+        name: VmaName::None,
+    })
+    .map_err(stack_err)?;
+
+    let entry = GuestAddr(elf.entry + bias);
+    let (uid, euid, gid, egid) = startup.ids;
+    let mut auxv = vec![
+        (AT_HWCAP, startup.hwcaps.0),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, phdr_addr(&elf, bias)),
+        (AT_PHENT, u64::from(elf.header.e_phentsize)),
+        (AT_PHNUM, elf.program_headers.len() as u64),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, entry.0),
+        (AT_UID, u64::from(uid)),
+        (AT_EUID, u64::from(euid)),
+        (AT_GID, u64::from(gid)),
+        (AT_EGID, u64::from(egid)),
+        (AT_SECURE, 0),
+        (AT_HWCAP2, startup.hwcaps.1),
+        (AT_MINSIGSTKSZ, 5120),
+    ];
+    let sp = build_stack(mm, top, &mut auxv, startup).map_err(stack_err)?;
+    let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    Ok(Loaded { entry, sp, exe })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn startup() -> Startup<'static> {
+        Startup {
+            argv: &[],
+            envp: &[],
+            execfn: b"x",
+            hwcaps: (3, 0),
+            random: [7; 16],
+            ids: (0, 0, 0, 0),
+        }
+    }
+
+    fn load_bytes(bytes: &[u8]) -> Result<Loaded, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prog");
+        std::fs::write(&path, bytes).unwrap();
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        load(&mut mm, &path, &startup())
+    }
+
+    /// A minimal static aarch64 ELF: one RX segment holding `code` at 0x400000.
+    pub(crate) fn tiny_elf(code: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; 0x78];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2; // 64-bit
+        b[5] = 1; // little-endian
+        b[6] = 1;
+        b[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        b[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+        b[20..24].copy_from_slice(&1u32.to_le_bytes());
+        b[24..32].copy_from_slice(&0x400078u64.to_le_bytes()); // entry
+        b[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
+        b[52..54].copy_from_slice(&64u16.to_le_bytes()); // ehsize
+        b[54..56].copy_from_slice(&56u16.to_le_bytes()); // phentsize
+        b[56..58].copy_from_slice(&1u16.to_le_bytes()); // phnum
+        let ph = 64;
+        b[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        b[ph + 4..ph + 8].copy_from_slice(&5u32.to_le_bytes()); // R+X
+        b[ph + 16..ph + 24].copy_from_slice(&0x400000u64.to_le_bytes()); // vaddr
+        b[ph + 24..ph + 32].copy_from_slice(&0x400000u64.to_le_bytes()); // paddr
+        let size = (0x78 + code.len()) as u64;
+        b[ph + 32..ph + 40].copy_from_slice(&size.to_le_bytes()); // filesz
+        b[ph + 40..ph + 48].copy_from_slice(&size.to_le_bytes()); // memsz
+        b[ph + 48..ph + 56].copy_from_slice(&0x1000u64.to_le_bytes());
+        b.extend_from_slice(code);
+        b
+    }
+
+    #[test]
+    fn test_tiny_elf_loads_with_a_stack() {
+        let loaded = load_bytes(&tiny_elf(&[0; 8])).unwrap();
+        assert_eq!(loaded.entry, GuestAddr(0x400078));
+        assert_eq!(loaded.sp.0 % 16, 0);
+    }
+
+    #[test]
+    fn test_not_an_elf() {
+        assert!(matches!(load_bytes(b"#!/bin/sh\n"), Err(LoadError::NotElf { .. })));
+        assert!(matches!(load_bytes(b""), Err(LoadError::NotElf { .. })));
+    }
+
+    #[test]
+    fn test_wrong_machine() {
+        let mut elf = tiny_elf(&[0; 8]);
+        elf[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+        let err = load_bytes(&elf).unwrap_err();
+        assert!(
+            matches!(&err, LoadError::WrongMachine { what, .. } if what.contains("X86_64")),
+            "{err}"
+        );
+        let mut elf = tiny_elf(&[0; 8]);
+        elf[4] = 1; // 32-bit
+        assert!(matches!(load_bytes(&elf), Err(LoadError::WrongMachine { .. })));
+    }
+
+    #[test]
+    fn test_truncated_and_inconsistent_headers() {
+        let elf = tiny_elf(&[0; 8]);
+        assert!(matches!(load_bytes(&elf[..40]), Err(LoadError::Malformed { .. })));
+        let mut bad = elf.clone();
+        bad[64 + 32..64 + 40].copy_from_slice(&0x10_0000u64.to_le_bytes()); // filesz past EOF
+        let err = load_bytes(&bad).unwrap_err();
+        assert!(
+            matches!(&err, LoadError::Malformed { detail, .. } if detail.contains("past the end")),
+            "{err}"
+        );
+        let mut bad = elf.clone();
+        bad[64 + 40..64 + 48].copy_from_slice(&1u64.to_le_bytes()); // memsz < filesz
+        assert!(matches!(load_bytes(&bad), Err(LoadError::Malformed { .. })));
+        let mut bad = elf.clone();
+        bad[56..58].copy_from_slice(&0u16.to_le_bytes()); // no program headers
+        assert!(matches!(load_bytes(&bad), Err(LoadError::Malformed { .. })));
+    }
+
+    #[test]
+    fn test_segment_outside_the_arena() {
+        let mut elf = tiny_elf(&[0; 8]);
+        elf[64 + 16..64 + 24].copy_from_slice(&(1u64 << 45).to_le_bytes());
+        assert!(matches!(load_bytes(&elf), Err(LoadError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn test_missing_file() {
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        let err = load(&mut mm, Path::new("/nonexistent/prog"), &startup()).unwrap_err();
+        assert!(matches!(err, LoadError::Open { .. }));
+        assert_eq!(err.to_string(), "cannot open /nonexistent/prog");
+    }
+}

@@ -1,0 +1,65 @@
+//! `elfvisor [--strace] [--engine tcg] [--argv0 NAME] PROGRAM [ARGS...]`
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use elfvisor::process::Termination;
+use elfvisor::run::{RunOptions, run_program, start_failure_status};
+use elfvisor_engine::Engine;
+
+#[derive(Parser, Debug)]
+#[command(name = "elfvisor", version, about = "Run a Linux aarch64 program on this host")]
+struct Cli {
+    /// Print every system call, with decoded arguments and result, on stderr.
+    #[arg(long)]
+    strace: bool,
+    /// The CPU engine.
+    #[arg(long, default_value = "tcg", value_parser = ["tcg"])]
+    engine: String,
+    /// argv[0] for the program (default: PROGRAM as given).
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<OsString>,
+    /// Print the system call support matrix and exit.
+    #[arg(long, exclusive = true)]
+    syscalls: bool,
+    /// The static aarch64 ELF program to run.
+    #[arg(required_unless_present = "syscalls")]
+    program: Option<PathBuf>,
+    /// Its arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.syscalls {
+        print!("{}", elfvisor::syscalls::table::support_matrix());
+        return ExitCode::SUCCESS;
+    }
+    let program = cli.program.expect("clap requires PROGRAM without --syscalls");
+    let argv0 = cli.argv0.unwrap_or_else(|| program.clone().into_os_string());
+    let argv: Vec<Vec<u8>> =
+        std::iter::once(argv0).chain(cli.args).map(|a| a.as_bytes().to_vec()).collect();
+    let envp: Vec<Vec<u8>> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.as_bytes().to_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            e
+        })
+        .collect();
+    let engine = elfvisor_engine::tcg::Tcg;
+    debug_assert_eq!(engine.name(), cli.engine);
+    let opts = RunOptions { program, argv, envp, strace: cli.strace };
+    match run_program(&engine, &opts) {
+        Ok(Termination::Exited(code)) => ExitCode::from(code as u8),
+        Ok(Termination::Signaled(sig)) => elfvisor::host::die_by_signal(i32::from(sig.0)),
+        Err(e) => {
+            eprintln!("elfvisor: {e:#}");
+            ExitCode::from(start_failure_status(&e) as u8)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! A guest process: its address space, descriptors and the state its system calls keep.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use elfvisor_abi::{GuestAddr, Prot, Signo};
+use elfvisor_engine::{Cpu, PageSource};
+use elfvisor_mm::AddressSpace;
+
+use crate::fdtable::FdTable;
+
+/// How a guest process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    Exited(i32),
+    Signaled(Signo),
+}
+
+/// The guest address space, shared with the engine's TLB-fill hook.
+#[derive(Debug, Clone)]
+pub struct SharedMm(pub Arc<RwLock<AddressSpace>>);
+
+impl SharedMm {
+    pub fn read(&self) -> RwLockReadGuard<'_, AddressSpace> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, AddressSpace> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl PageSource for SharedMm {
+    fn prot_at(&self, addr: GuestAddr) -> Option<Prot> {
+        self.read().prot_at(addr)
+    }
+}
+
+/// A recorded `rt_sigaction` (the guest's `struct sigaction` as the kernel stores it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// The `--strace` sink.
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub enabled: bool,
+}
+
+/// One guest process (single-threaded for now).
+#[derive(Debug)]
+pub struct Process {
+    pub mm: SharedMm,
+    pub fds: FdTable,
+    /// The program's absolute host path (what `/proc/self/exe` answers).
+    pub exe: PathBuf,
+    pub pid: u32,
+    pub exit: Option<Termination>,
+    pub clear_child_tid: u64,
+    pub robust_list: (u64, u64),
+    pub sigactions: [SigAction; 64],
+    pub sigmask: u64,
+    pub altstack: (u64, u32, u64),
+    pub trace: Trace,
+    /// Unknown syscall numbers already reported once.
+    pub unknown_seen: BTreeSet<u64>,
+}
+
+impl Process {
+    pub fn new(mm: AddressSpace, fds: FdTable, exe: PathBuf) -> Process {
+        Process {
+            mm: SharedMm(Arc::new(RwLock::new(mm))),
+            fds,
+            exe,
+            pid: std::process::id(),
+            exit: None,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            sigactions: [SigAction::default(); 64],
+            sigmask: 0,
+            altstack: (0, 2, 0),
+            trace: Trace::default(),
+            unknown_seen: BTreeSet::new(),
+        }
+    }
+
+    /// Drops the engine's cached translations for whatever the last address-space change hit.
+    pub fn flush_mm(&self, cpu: &mut dyn Cpu) {
+        let invalidations = self.mm.write().take_invalidations();
+        if invalidations.is_empty() {
+            return;
+        }
+        cpu.flush_tlb();
+        for inv in invalidations.iter().filter(|i| i.was_exec) {
+            cpu.flush_code(inv.start, inv.end);
+        }
+    }
+}

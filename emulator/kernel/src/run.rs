@@ -1,0 +1,140 @@
+//! The run loop: build the process, run its vCPU, and turn exits into syscalls' effects, faults
+//! into signals and the end of the program into a [`Termination`].
+
+use std::path::Path;
+
+use elfvisor_abi::{GuestAddr, Signo};
+use elfvisor_engine::{Engine, Exit, FaultCause, GuestMemory, Reg, Vcpu};
+use elfvisor_mm::AddressSpace;
+
+use crate::fdtable::FdTable;
+use crate::loader::{self, LoadError, Startup};
+use crate::process::{Process, Termination};
+
+/// The guest arena: 1 TiB of reserved, unbacked host address space.
+pub const ARENA_SIZE: u64 = 1 << 40;
+
+/// What the command line asks for.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub program: std::path::PathBuf,
+    /// argv, starting with argv[0].
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub strace: bool,
+}
+
+/// Why a program could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot reserve the guest address space: {0}")]
+    Arena(#[from] elfvisor_mm::MmError),
+    #[error(transparent)]
+    Engine(#[from] elfvisor_engine::EngineError),
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    // getrandom(2) on 16 bytes does not fail short on Linux; zeros would still start the guest.
+    let _ = crate::host::getrandom(&mut bytes, 0);
+    bytes
+}
+
+/// Loads the program and builds its process, ready to run.
+pub fn start(
+    engine: &dyn Engine,
+    opts: &RunOptions,
+) -> Result<(Process, Box<dyn Vcpu>), StartError> {
+    let mut mm = AddressSpace::new(ARENA_SIZE)?;
+    let startup = Startup {
+        argv: &opts.argv,
+        envp: &opts.envp,
+        execfn: opts.program.as_os_str().as_encoded_bytes(),
+        hwcaps: engine.hwcaps(),
+        random: random_bytes(),
+        ids: crate::host::ids(),
+    };
+    let loaded = loader::load(&mut mm, &opts.program, &startup)?;
+    let nofile = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
+        .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
+    let mut process = Process::new(mm, FdTable::with_stdio(nofile), loaded.exe);
+    process.trace.enabled = opts.strace;
+    let memory = {
+        let mm = process.mm.read();
+        GuestMemory {
+            host_base: mm.arena_base(),
+            size: mm.arena_size(),
+            pages: std::sync::Arc::new(process.mm.clone()),
+        }
+    };
+    let mut vcpu = engine.create_vcpu(memory)?;
+    vcpu.set_reg(Reg::Pc, loaded.entry.0);
+    vcpu.set_reg(Reg::Sp, loaded.sp.0);
+    for i in 0..31 {
+        vcpu.set_reg(Reg::X(i), 0);
+    }
+    vcpu.set_reg(Reg::TpidrEl0, 0);
+    Ok((process, vcpu))
+}
+
+/// The signal Linux raises for an engine exit that is a fault.
+pub fn fault_signal(exit: &Exit) -> Option<Signo> {
+    match exit {
+        Exit::Fault { cause: FaultCause::Unmapped | FaultCause::Protection, .. } => {
+            Some(Signo::SIGSEGV)
+        }
+        Exit::Breakpoint { .. } => Some(Signo::SIGTRAP),
+        Exit::Undefined => Some(Signo::SIGILL),
+        Exit::Stopped | Exit::Interrupted => None,
+    }
+}
+
+/// Runs the process until it ends.
+pub fn run(
+    process: &mut Process,
+    vcpu: &mut dyn Vcpu,
+) -> Result<Termination, elfvisor_engine::EngineError> {
+    loop {
+        let exit = vcpu.run(process)?;
+        if let Some(end) = process.exit {
+            return Ok(end);
+        }
+        if let Some(sig) = fault_signal(&exit) {
+            // No guest handler can run yet: the default action of these signals ends the
+            // process (with a core dump on Linux).
+            if process.trace.enabled {
+                let pc = GuestAddr(vcpu.reg(Reg::Pc));
+                eprintln!("[{}] --- {} at pc {pc} ({exit:?}) ---", process.pid, sig.display_name());
+            }
+            return Ok(Termination::Signaled(sig));
+        }
+    }
+}
+
+/// Loads and runs a program to its end.
+pub fn run_program(engine: &dyn Engine, opts: &RunOptions) -> Result<Termination, anyhow::Error> {
+    let (mut process, mut vcpu) = start(engine, opts)?;
+    let end = run(&mut process, vcpu.as_mut())?;
+    drop(vcpu);
+    Ok(end)
+}
+
+/// The exit status a shell reports for a start failure: 127 for a missing program, 126 for
+/// one that exists but cannot be run.
+pub fn start_failure_status(err: &anyhow::Error) -> i32 {
+    match err.downcast_ref::<StartError>() {
+        Some(StartError::Load(LoadError::Open { source, .. }))
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            127
+        }
+        _ => 126,
+    }
+}
+
+/// For tests and the CLI: whether a path names an existing file.
+pub fn exists(path: &Path) -> bool {
+    path.is_file()
+}

@@ -1,0 +1,217 @@
+//! Process identity and limits: exit, ids, uname, rlimits, affinity, sysinfo, getrandom.
+
+use elfvisor_abi::Errno;
+
+use super::{Ctx, SysResult};
+use crate::host;
+use crate::process::Termination;
+
+pub fn exit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    exit_group(ctx, a)
+}
+
+pub fn exit_group(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
+    Ok(0)
+}
+
+pub fn set_tid_address(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    ctx.proc.clear_child_tid = a[0];
+    Ok(u64::from(ctx.proc.pid))
+}
+
+pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    // sizeof(struct robust_list_head) on 64-bit.
+    if a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    ctx.proc.robust_list = (a[0], a[1]);
+    Ok(0)
+}
+
+pub fn sched_yield(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    std::thread::yield_now();
+    Ok(0)
+}
+
+pub fn getpid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(ctx.proc.pid))
+}
+
+pub fn gettid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(ctx.proc.pid))
+}
+
+pub fn getppid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(host::getppid()))
+}
+
+pub fn getuid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(host::ids().0))
+}
+
+pub fn geteuid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(host::ids().1))
+}
+
+pub fn getgid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(host::ids().2))
+}
+
+pub fn getegid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Ok(u64::from(host::ids().3))
+}
+
+/// A pid argument naming this process (0 means "the caller"); others are not guests we run.
+fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
+    match pid as i32 {
+        0 => Ok(0),
+        p if p == ctx.proc.pid as i32 => Ok(p),
+        p if p < 0 => Err(Errno::EINVAL),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let pid = own_pid(ctx, a[0])?;
+    host::setpgid(pid, a[1] as i32)
+}
+
+pub fn getpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let pid = own_pid(ctx, a[0])?;
+    host::getpgid(pid)
+}
+
+pub fn getsid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let pid = own_pid(ctx, a[0])?;
+    host::getsid(pid)
+}
+
+pub fn setsid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    host::setsid()
+}
+
+/// The release guests see: the kernel generation whose behaviour elfvisor follows.
+pub const UTS_RELEASE: &str = "6.1.0-elfvisor";
+
+pub fn uname(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    const FIELD: usize = 65;
+    let node = host::nodename();
+    let fields: [&[u8]; 6] =
+        [b"Linux", &node, UTS_RELEASE.as_bytes(), b"#1 SMP elfvisor", b"aarch64", b"(none)"];
+    let mut buf = [0u8; FIELD * 6];
+    for (i, field) in fields.iter().enumerate() {
+        let n = field.len().min(FIELD - 1);
+        buf[i * FIELD..i * FIELD + n].copy_from_slice(&field[..n]);
+    }
+    ctx.copy_out(a[0], &buf)?;
+    Ok(0)
+}
+
+/// RLIMIT_* numbers: the same on aarch64 and x86_64 Linux (0..=15).
+fn resource(r: u64) -> Result<i32, Errno> {
+    if r < 16 { Ok(r as i32) } else { Err(Errno::EINVAL) }
+}
+
+fn rlimit_bytes(cur: u64, max: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&cur.to_le_bytes());
+    b[8..].copy_from_slice(&max.to_le_bytes());
+    b
+}
+
+pub fn getrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (cur, max) = host::getrlimit(resource(a[0])?)?;
+    ctx.copy_out(a[1], &rlimit_bytes(cur, max))?;
+    Ok(0)
+}
+
+pub fn setrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let res = resource(a[0])?;
+    let b = ctx.copy_in::<16>(a[1])?;
+    let (cur, max) = (
+        u64::from_le_bytes(b[..8].try_into().expect("8")),
+        u64::from_le_bytes(b[8..].try_into().expect("8")),
+    );
+    if cur > max {
+        return Err(Errno::EINVAL);
+    }
+    host::setrlimit(res, cur, max)
+}
+
+pub fn prlimit64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    own_pid(ctx, a[0])?;
+    let res = resource(a[1])?;
+    let new = if a[2] != 0 {
+        let b = ctx.copy_in::<16>(a[2])?;
+        let cur = u64::from_le_bytes(b[..8].try_into().expect("8"));
+        let max = u64::from_le_bytes(b[8..].try_into().expect("8"));
+        if cur > max {
+            return Err(Errno::EINVAL);
+        }
+        Some((cur, max))
+    } else {
+        None
+    };
+    let (cur, max) = host::getrlimit(res)?;
+    if a[3] != 0 {
+        ctx.copy_out(a[3], &rlimit_bytes(cur, max))?;
+    }
+    if let Some((cur, max)) = new {
+        host::setrlimit(res, cur, max)?;
+    }
+    Ok(0)
+}
+
+pub fn sched_getaffinity(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    own_pid(ctx, a[0])?;
+    let len = a[1] as usize;
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let words = cpus.div_ceil(64);
+    if len < words * 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mask = vec![0u8; words * 8];
+    for cpu in 0..cpus {
+        mask[cpu / 8] |= 1 << (cpu % 8);
+    }
+    ctx.copy_out(a[2], &mask)?;
+    Ok(mask.len() as u64)
+}
+
+// The host struct's field types differ between hosts; the casts say what the guest gets.
+#[allow(clippy::unnecessary_cast)]
+pub fn sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let info = host::sysinfo()?;
+    let mut b = [0u8; 112];
+    let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    put(0, &(info.uptime as i64).to_le_bytes());
+    for (i, load) in info.loads.iter().enumerate() {
+        put(8 + 8 * i, &(*load as u64).to_le_bytes());
+    }
+    put(32, &(info.totalram as u64).to_le_bytes());
+    put(40, &(info.freeram as u64).to_le_bytes());
+    put(48, &(info.sharedram as u64).to_le_bytes());
+    put(56, &(info.bufferram as u64).to_le_bytes());
+    put(64, &(info.totalswap as u64).to_le_bytes());
+    put(72, &(info.freeswap as u64).to_le_bytes());
+    put(80, &info.procs.to_le_bytes());
+    put(88, &(info.totalhigh as u64).to_le_bytes());
+    put(96, &(info.freehigh as u64).to_le_bytes());
+    put(104, &info.mem_unit.to_le_bytes());
+    ctx.copy_out(a[0], &b)?;
+    Ok(0)
+}
+
+pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    const GRND_ALL: u64 = 1 | 2 | 4;
+    if a[2] & !GRND_ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Linux returns at most 32 MiB - 1 per call.
+    let len = (a[1] as usize).min((32 << 20) - 1);
+    let mut buf = vec![0u8; len];
+    let n = host::getrandom(&mut buf, (a[2] & 1) as u32)? as usize;
+    ctx.copy_out(a[0], &buf[..n])?;
+    Ok(n as u64)
+}

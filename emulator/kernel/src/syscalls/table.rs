@@ -1,0 +1,240 @@
+//! The syscall table: one row per supported call. Dispatch, `--strace` and `elfvisor
+//! --syscalls` all read it; a number without a row gets ENOSYS and one log line.
+
+use std::sync::OnceLock;
+
+use elfvisor_abi::Sysno;
+
+use super::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
+use super::{
+    Arg, Ctx, SysResult, sys_fs as fs, sys_mmap as mm, sys_process as pr, sys_signal as sig,
+    sys_time as time,
+};
+
+/// How completely a call is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Full,
+    /// Works for what programs commonly need; the note says what is missing.
+    Partial(&'static str),
+    /// Listed so the matrix can say why, but answers ENOSYS.
+    Enosys,
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &[u64; 6]) -> SysResult;
+
+/// One system call.
+#[derive(Debug)]
+pub struct Row {
+    pub nr: Sysno,
+    pub handler: Handler,
+    pub args: &'static [Arg],
+    pub support: Support,
+    /// Print the result in hex (addresses).
+    pub hex_result: bool,
+}
+
+const fn row(nr: Sysno, handler: Handler, args: &'static [Arg], support: Support) -> Row {
+    Row { nr, handler, args, support, hex_result: false }
+}
+
+const fn addr_row(nr: Sysno, handler: Handler, args: &'static [Arg], support: Support) -> Row {
+    Row { nr, handler, args, support, hex_result: true }
+}
+
+fn enosys(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Err(elfvisor_abi::Errno::ENOSYS)
+}
+
+use Support::{Enosys, Full, Partial};
+
+/// Every row, in number order.
+pub static TABLE: &[Row] = &[
+    row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
+    row(Sysno::dup, fs::dup, &[Fd], Full),
+    row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
+    row(Sysno::fcntl, fs::fcntl, &[Fd, Int, Hex], Partial("no F_SETOWN/F_NOTIFY/leases")),
+    row(
+        Sysno::ioctl,
+        fs::ioctl,
+        &[Fd, Hex, Ptr],
+        Partial("terminal and FIONREAD/FIONBIO requests only"),
+    ),
+    row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
+    row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),
+    row(Sysno::unlinkat, fs::unlinkat, &[Fd, Str, Hex], Full),
+    row(Sysno::symlinkat, fs::symlinkat, &[Str, Fd, Str], Full),
+    row(Sysno::linkat, fs::linkat, &[Fd, Str, Fd, Str, Hex], Full),
+    row(Sysno::renameat, fs::renameat, &[Fd, Str, Fd, Str], Full),
+    row(Sysno::truncate, fs::truncate, &[Str, Int], Full),
+    row(Sysno::ftruncate, fs::ftruncate, &[Fd, Int], Full),
+    row(Sysno::faccessat, fs::faccessat, &[Fd, Str, Hex], Full),
+    row(Sysno::chdir, fs::chdir, &[Str], Full),
+    row(Sysno::fchdir, fs::fchdir, &[Fd], Full),
+    row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
+    row(Sysno::fchmodat, fs::fchmodat, &[Fd, Str, Mode], Full),
+    row(Sysno::openat, fs::openat, &[Fd, Str, Hex, Mode], Full),
+    row(Sysno::close, fs::close, &[Fd], Full),
+    row(Sysno::pipe2, fs::pipe2, &[Ptr, Hex], Full),
+    row(Sysno::getdents64, fs::getdents64, &[Fd, Ptr, Len], Full),
+    row(Sysno::lseek, fs::lseek, &[Fd, Int, Int], Full),
+    row(Sysno::read, fs::read, &[Fd, Ptr, Len], Full),
+    row(Sysno::write, fs::write, &[Fd, Ptr, Len], Full),
+    row(Sysno::readv, fs::readv, &[Fd, Ptr, Len], Full),
+    row(Sysno::writev, fs::writev, &[Fd, Ptr, Len], Full),
+    row(Sysno::pread64, fs::pread64, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::pwrite64, fs::pwrite64, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::preadv, fs::preadv, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
+    row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
+    row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
+    row(Sysno::sync, fs::sync, &[], Full),
+    row(Sysno::fsync, fs::fsync, &[Fd], Full),
+    row(Sysno::fdatasync, fs::fdatasync, &[Fd], Full),
+    row(Sysno::exit, pr::exit, &[Int], Partial("single-threaded: ends the process")),
+    row(Sysno::exit_group, pr::exit_group, &[Int], Full),
+    row(Sysno::set_tid_address, pr::set_tid_address, &[Ptr], Full),
+    row(Sysno::futex, enosys, &[Ptr, Int, Int, Ptr], Enosys),
+    row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
+    row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full),
+    row(Sysno::clock_gettime, time::clock_gettime, &[Int, Ptr], Full),
+    row(Sysno::clock_getres, time::clock_getres, &[Int, Ptr], Full),
+    row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full),
+    row(Sysno::sched_getaffinity, pr::sched_getaffinity, &[Int, Len, Ptr], Full),
+    row(Sysno::sched_yield, pr::sched_yield, &[], Full),
+    row(
+        Sysno::kill,
+        sig::kill,
+        &[Int, Int],
+        Partial("signals to itself with default actions only"),
+    ),
+    row(
+        Sysno::tkill,
+        sig::tkill,
+        &[Int, Int],
+        Partial("signals to itself with default actions only"),
+    ),
+    row(
+        Sysno::tgkill,
+        sig::tgkill,
+        &[Int, Int, Int],
+        Partial("signals to itself with default actions only"),
+    ),
+    row(
+        Sysno::sigaltstack,
+        sig::sigaltstack,
+        &[Ptr, Ptr],
+        Partial("recorded; delivery comes with signals"),
+    ),
+    row(
+        Sysno::rt_sigaction,
+        sig::rt_sigaction,
+        &[Int, Ptr, Ptr, Len],
+        Partial("recorded; handlers are not run yet"),
+    ),
+    row(Sysno::rt_sigprocmask, sig::rt_sigprocmask, &[Int, Ptr, Ptr, Len], Full),
+    row(Sysno::setpgid, pr::setpgid, &[Int, Int], Full),
+    row(Sysno::getpgid, pr::getpgid, &[Int], Full),
+    row(Sysno::getsid, pr::getsid, &[Int], Full),
+    row(Sysno::setsid, pr::setsid, &[], Full),
+    row(Sysno::uname, pr::uname, &[Ptr], Full),
+    row(Sysno::getrlimit, pr::getrlimit, &[Int, Ptr], Full),
+    row(Sysno::setrlimit, pr::setrlimit, &[Int, Ptr], Full),
+    row(Sysno::umask, fs::umask, &[Mode], Full),
+    row(Sysno::gettimeofday, time::gettimeofday, &[Ptr, Ptr], Full),
+    row(Sysno::getpid, pr::getpid, &[], Full),
+    row(Sysno::getppid, pr::getppid, &[], Full),
+    row(Sysno::getuid, pr::getuid, &[], Full),
+    row(Sysno::geteuid, pr::geteuid, &[], Full),
+    row(Sysno::getgid, pr::getgid, &[], Full),
+    row(Sysno::getegid, pr::getegid, &[], Full),
+    row(Sysno::gettid, pr::gettid, &[], Full),
+    row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
+    addr_row(Sysno::brk, mm::brk, &[Ptr], Full),
+    row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full),
+    addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Partial("private mappings")),
+    addr_row(
+        Sysno::mmap,
+        mm::mmap,
+        &[Ptr, Len, Hex, Hex, Fd, Hex],
+        Partial("private mappings; MAP_SHARED comes with shared memory"),
+    ),
+    row(Sysno::mprotect, mm::mprotect, &[Ptr, Len, Hex], Full),
+    row(Sysno::msync, mm::msync, &[Ptr, Len, Hex], Full),
+    row(Sysno::mlock, mm::mlock, &[Ptr, Len], Partial("accepted; nothing is locked")),
+    row(Sysno::munlock, mm::mlock, &[Ptr, Len], Partial("accepted; nothing is locked")),
+    row(Sysno::mlockall, mm::mlockall, &[Hex], Partial("accepted; nothing is locked")),
+    row(Sysno::munlockall, mm::mlockall, &[], Partial("accepted; nothing is locked")),
+    row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full),
+    row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
+    row(Sysno::renameat2, fs::renameat2, &[Fd, Str, Fd, Str, Hex], Full),
+    row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
+    row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
+    row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
+    row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
+];
+
+/// The row for a syscall number.
+pub fn lookup(nr: u64) -> Option<&'static Row> {
+    static INDEX: OnceLock<Vec<Option<u16>>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index = vec![None; elfvisor_abi::sysno::SYSNO_LIMIT as usize];
+        for (i, row) in TABLE.iter().enumerate() {
+            index[row.nr.0 as usize] = Some(i as u16);
+        }
+        index
+    });
+    let slot = index.get(usize::try_from(nr).ok()?)?;
+    slot.map(|i| &TABLE[usize::from(i)])
+}
+
+/// The support matrix that `elfvisor --syscalls` prints.
+pub fn support_matrix() -> String {
+    let mut text = String::from("nr   name                     support  note\n");
+    for row in TABLE {
+        let name = row.nr.name().unwrap_or("?");
+        let (level, note) = match row.support {
+            Full => ("full", ""),
+            Partial(note) => ("partial", note),
+            Enosys => ("ENOSYS", ""),
+        };
+        text.push_str(&format!("{:<4} {name:<24} {level:<8} {note}\n", row.nr.0));
+    }
+    let full = TABLE.iter().filter(|r| r.support == Full).count();
+    let partial = TABLE.iter().filter(|r| matches!(r.support, Partial(_))).count();
+    text.push_str(&format!(
+        "{} of {} Linux aarch64 calls have a row: {full} full, {partial} partial; every other \
+         number returns ENOSYS\n",
+        TABLE.iter().filter(|r| r.support != Enosys).count(),
+        Sysno::ALL.len()
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_table_is_sorted_unique_and_named() {
+        assert!(TABLE.windows(2).all(|w| w[0].nr < w[1].nr), "rows must be in number order");
+        assert!(TABLE.iter().all(|r| r.nr.name().is_some()));
+        assert!(TABLE.iter().all(|r| r.args.len() <= 6));
+    }
+
+    #[test]
+    fn test_lookup() {
+        assert_eq!(lookup(Sysno::write.0.into()).map(|r| r.nr), Some(Sysno::write));
+        assert!(lookup(Sysno::clone.0.into()).is_none());
+        assert!(lookup(u64::MAX).is_none());
+        assert!(lookup(100_000).is_none());
+    }
+
+    #[test]
+    fn test_support_matrix_lists_every_row() {
+        let text = support_matrix();
+        assert!(text.contains("openat"));
+        assert_eq!(text.lines().count(), TABLE.len() + 2);
+    }
+}
