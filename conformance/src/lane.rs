@@ -11,17 +11,20 @@ pub enum Lane {
     Linux,
     /// `qemu-aarch64 <binary>` on the host.
     QemuUser,
+    /// The runtime under test.
+    Elfvisor,
 }
 
 impl Lane {
     /// Every lane, in report order.
-    pub const ALL: [Lane; 2] = [Lane::Linux, Lane::QemuUser];
+    pub const ALL: [Lane; 3] = [Lane::Linux, Lane::QemuUser, Lane::Elfvisor];
 
     /// The lane's name as it appears in trial names, fixtures and reports.
     pub fn id(self) -> &'static str {
         match self {
             Lane::Linux => "linux",
             Lane::QemuUser => "qemu-user",
+            Lane::Elfvisor => "elfvisor",
         }
     }
 
@@ -34,6 +37,8 @@ impl Lane {
         match self {
             Lane::Linux => crate::linux::unavailable(),
             Lane::QemuUser => crate::qemu_user::unavailable(),
+            // Our own product: a failing build is a failure, never a reason to skip.
+            Lane::Elfvisor => None,
         }
     }
 }
