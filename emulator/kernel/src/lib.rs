@@ -10,3 +10,4 @@ pub mod loader;
 pub mod process;
 pub mod run;
 pub mod syscalls;
+pub mod testing;

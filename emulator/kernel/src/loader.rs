@@ -38,6 +38,8 @@ pub enum LoadError {
     OutOfRange { path: PathBuf, vaddr: u64, size: u64 },
     #[error("{path}: cannot map segment at {vaddr:#x}: {errno}")]
     Map { path: PathBuf, vaddr: u64, errno: elfvisor_abi::Errno },
+    #[error("{path}: the arguments and environment do not fit on the initial stack")]
+    ArgsTooLong { path: PathBuf },
 }
 
 /// What the loader hands the run loop.
@@ -242,9 +244,13 @@ fn build_stack(
     auxv: &mut Vec<(u64, u64)>,
     s: &Startup<'_>,
 ) -> Result<GuestAddr, elfvisor_abi::Errno> {
+    let floor = top.0 - STACK_SIZE;
     let mut sp = top.0 - 16;
     let mut push_bytes = |bytes: &[u8]| -> Result<u64, elfvisor_abi::Errno> {
-        sp -= bytes.len() as u64;
+        sp = sp
+            .checked_sub(bytes.len() as u64)
+            .filter(|&v| v >= floor)
+            .ok_or(elfvisor_abi::Errno::E2BIG)?;
         mm.copy_out(GuestAddr(sp), bytes)?;
         Ok(sp)
     };
@@ -269,7 +275,11 @@ fn build_stack(
     auxv.extend([(AT_RANDOM, random), (AT_EXECFN, execfn), (AT_PLATFORM, platform), (AT_NULL, 0)]);
 
     let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + 2 * auxv.len();
-    let mut sp = (sp - 8 * words as u64) & !15;
+    let mut sp = sp
+        .checked_sub(8 * words as u64)
+        .filter(|&v| v >= floor + PAGE_SIZE)
+        .ok_or(elfvisor_abi::Errno::E2BIG)?
+        & !15;
     let start = sp;
     let mut table = Vec::with_capacity(words * 8);
     let mut push = |v: u64| table.extend_from_slice(&v.to_le_bytes());
@@ -324,7 +334,8 @@ pub fn load(
     })
     .map_err(stack_err)?;
 
-    let entry = GuestAddr(elf.entry + bias);
+    // Linux does not check the entry point either: a bad one faults on the first fetch.
+    let entry = GuestAddr(elf.entry.wrapping_add(bias));
     let (uid, euid, gid, egid) = startup.ids;
     let mut auxv = vec![
         (AT_HWCAP, startup.hwcaps.0),
@@ -344,7 +355,8 @@ pub fn load(
         (AT_HWCAP2, startup.hwcaps.1),
         (AT_MINSIGSTKSZ, 5120),
     ];
-    let sp = build_stack(mm, top, &mut auxv, startup).map_err(stack_err)?;
+    let sp = build_stack(mm, top, &mut auxv, startup)
+        .map_err(|_| LoadError::ArgsTooLong { path: path.to_owned() })?;
     let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     Ok(Loaded { entry, sp, exe })
 }
@@ -352,6 +364,7 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::tiny_elf;
 
     fn startup() -> Startup<'static> {
         Startup {
@@ -370,34 +383,6 @@ mod tests {
         std::fs::write(&path, bytes).unwrap();
         let mut mm = AddressSpace::new(1 << 32).unwrap();
         load(&mut mm, &path, &startup())
-    }
-
-    /// A minimal static aarch64 ELF: one RX segment holding `code` at 0x400000.
-    pub(crate) fn tiny_elf(code: &[u8]) -> Vec<u8> {
-        let mut b = vec![0u8; 0x78];
-        b[..4].copy_from_slice(b"\x7fELF");
-        b[4] = 2; // 64-bit
-        b[5] = 1; // little-endian
-        b[6] = 1;
-        b[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-        b[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
-        b[20..24].copy_from_slice(&1u32.to_le_bytes());
-        b[24..32].copy_from_slice(&0x400078u64.to_le_bytes()); // entry
-        b[32..40].copy_from_slice(&64u64.to_le_bytes()); // phoff
-        b[52..54].copy_from_slice(&64u16.to_le_bytes()); // ehsize
-        b[54..56].copy_from_slice(&56u16.to_le_bytes()); // phentsize
-        b[56..58].copy_from_slice(&1u16.to_le_bytes()); // phnum
-        let ph = 64;
-        b[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-        b[ph + 4..ph + 8].copy_from_slice(&5u32.to_le_bytes()); // R+X
-        b[ph + 16..ph + 24].copy_from_slice(&0x400000u64.to_le_bytes()); // vaddr
-        b[ph + 24..ph + 32].copy_from_slice(&0x400000u64.to_le_bytes()); // paddr
-        let size = (0x78 + code.len()) as u64;
-        b[ph + 32..ph + 40].copy_from_slice(&size.to_le_bytes()); // filesz
-        b[ph + 40..ph + 48].copy_from_slice(&size.to_le_bytes()); // memsz
-        b[ph + 48..ph + 56].copy_from_slice(&0x1000u64.to_le_bytes());
-        b.extend_from_slice(code);
-        b
     }
 
     #[test]
@@ -451,6 +436,44 @@ mod tests {
         let mut elf = tiny_elf(&[0; 8]);
         elf[64 + 16..64 + 24].copy_from_slice(&(1u64 << 45).to_le_bytes());
         assert!(matches!(load_bytes(&elf), Err(LoadError::OutOfRange { .. })));
+    }
+
+    #[test]
+    fn test_dynamic_programs_are_refused() {
+        let err = load_bytes(&rebuild_with_interp()).unwrap_err();
+        assert!(matches!(&err, LoadError::Dynamic { interp, .. } if interp == "/lib/ld-linux-aarch64.so.1"), "{err}");
+        assert!(err.to_string().contains("--sysroot"));
+    }
+
+    /// A tiny ELF with a PT_INTERP header before its PT_LOAD.
+    fn rebuild_with_interp() -> Vec<u8> {
+        let interp = b"/lib/ld-linux-aarch64.so.1\0";
+        let mut elf = tiny_elf(&[0; 8]);
+        let load = elf[64..120].to_vec();
+        let phoff = elf.len() as u64;
+        let interp_at = phoff + 2 * 56;
+        let mut ph = vec![0u8; 56];
+        ph[..4].copy_from_slice(&3u32.to_le_bytes()); // PT_INTERP
+        ph[8..16].copy_from_slice(&interp_at.to_le_bytes());
+        ph[32..40].copy_from_slice(&(interp.len() as u64).to_le_bytes());
+        ph[40..48].copy_from_slice(&(interp.len() as u64).to_le_bytes());
+        elf.extend_from_slice(&ph);
+        elf.extend_from_slice(&load);
+        elf.extend_from_slice(interp);
+        elf[32..40].copy_from_slice(&phoff.to_le_bytes());
+        elf[56..58].copy_from_slice(&2u16.to_le_bytes());
+        elf
+    }
+
+    #[test]
+    fn test_arguments_that_do_not_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prog");
+        std::fs::write(&path, tiny_elf(&[0; 8])).unwrap();
+        let big = vec![vec![b'x'; 1 << 20]; 9];
+        let s = Startup { argv: &big, ..startup() };
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        assert!(matches!(load(&mut mm, &path, &s), Err(LoadError::ArgsTooLong { .. })));
     }
 
     #[test]
