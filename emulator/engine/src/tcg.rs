@@ -42,7 +42,7 @@ impl Engine for Tcg {
     }
 
     fn hwcaps(&self) -> (u64, u64) {
-        // What unicorn 2.1.5's `max` CPU executes and tests/tcg.rs exercises. Pointer
+        // What unicorn 2.1.5's `max` CPU executes; tests/tcg.rs runs one instruction of each. Pointer
         // authentication and SVE are executed but not advertised: the kernel state behind
         // them (keys, vector length control) is not emulated.
         let hwcap = hwcap::FP
@@ -53,7 +53,11 @@ impl Engine for Tcg {
             | hwcap::SHA2
             | hwcap::CRC32
             | hwcap::ATOMICS
+            | hwcap::FPHP
+            | hwcap::ASIMDHP
             | hwcap::ASIMDRDM
+            | hwcap::JSCVT
+            | hwcap::FCMA
             | hwcap::LRCPC
             | hwcap::DCPOP
             | hwcap::SHA3

@@ -8,7 +8,7 @@ use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::tcg::Tcg;
 use elfvisor_engine::{
     Access, Cpu, Engine, Exit, FaultCause, GuestMemory, PageSource, Reg, SyscallAction,
-    SyscallHandler, Vcpu,
+    SyscallHandler, Vcpu, hwcap,
 };
 
 // Machine code, assembled with `aarch64-linux-gnu-as -march=armv8.1-a`.
@@ -329,4 +329,47 @@ fn test_stopper_interrupts_a_spinning_vcpu() {
     assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Interrupted);
     assert_eq!(cpu.reg(Reg::Pc), CODE);
     timer.join().unwrap();
+}
+
+/// One instruction per feature the tcg engine could advertise in AT_HWCAP.
+const FEATURES: [(u64, &str, u32); 17] = [
+    (hwcap::AES, "aese", 0x4e284820),
+    (hwcap::PMULL, "pmull", 0x0ee2e020),
+    (hwcap::SHA1, "sha1h", 0x5e280820),
+    (hwcap::SHA2, "sha256h", 0x5e024020),
+    (hwcap::CRC32, "crc32b", 0x1ac24020),
+    (hwcap::ASIMDRDM, "sqrdmlah", 0x6e828420),
+    (hwcap::LRCPC, "ldapr", 0xf8bfc020),
+    (hwcap::DCPOP, "dc cvap", 0xd50b7c21),
+    (hwcap::SHA3, "eor3", 0xce020c20),
+    (hwcap::SM3, "sm3ss1", 0xce420c20),
+    (hwcap::SM4, "sm4e", 0xcec08420),
+    (hwcap::ASIMDDP, "sdot", 0x4e829420),
+    (hwcap::SHA512, "sha512h", 0xce628020),
+    (hwcap::FPHP, "fadd h", 0x1ee22820),
+    (hwcap::ASIMDHP, "fadd .8h", 0x4e421420),
+    (hwcap::JSCVT, "fjcvtzs", 0x1e7e0020),
+    (hwcap::FCMA, "fcmla", 0x6e82c420),
+];
+
+#[test]
+fn test_every_advertised_feature_executes() {
+    let (advertised, _) = Tcg.hwcaps();
+    for (bit, name, insn) in FEATURES {
+        let arena = Arena::new();
+        arena.write_code(CODE, &[insn, 0xd4000001]);
+        let mut cpu = vcpu(&arena, CODE);
+        cpu.set_reg(Reg::X(1), DATA);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+        let exit = cpu.run(&mut handler).unwrap();
+        let executes = exit == Exit::Stopped;
+        assert!(
+            executes || advertised & bit == 0,
+            "AT_HWCAP advertises {name}, but the engine raised {exit:?} for it"
+        );
+        assert!(
+            !executes || advertised & bit != 0,
+            "the engine executes {name}; advertise it in AT_HWCAP"
+        );
+    }
 }
