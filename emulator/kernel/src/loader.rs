@@ -441,7 +441,10 @@ mod tests {
     #[test]
     fn test_dynamic_programs_are_refused() {
         let err = load_bytes(&rebuild_with_interp()).unwrap_err();
-        assert!(matches!(&err, LoadError::Dynamic { interp, .. } if interp == "/lib/ld-linux-aarch64.so.1"), "{err}");
+        assert!(
+            matches!(&err, LoadError::Dynamic { interp, .. } if interp == "/lib/ld-linux-aarch64.so.1"),
+            "{err}"
+        );
         assert!(err.to_string().contains("--sysroot"));
     }
 

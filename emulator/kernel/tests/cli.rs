@@ -16,8 +16,9 @@ const HELLO: [u32; 10] = [
     0x6c6c6568, 0x00000a6f,
 ];
 /// write(1, (void *)16, 4); exit_group(-result)
-const EFAULT: [u32; 8] =
-    [0xd2800020, 0xd2800201, 0xd2800082, 0xd2800808, 0xd4000001, 0xcb0003e0, 0xd2800bc8, 0xd4000001];
+const EFAULT: [u32; 8] = [
+    0xd2800020, 0xd2800201, 0xd2800082, 0xd2800808, 0xd4000001, 0xcb0003e0, 0xd2800bc8, 0xd4000001,
+];
 /// ldr x0, [16]
 const SEGV: [u32; 2] = [0xd2800201, 0xf9400020];
 /// syscall 1000; exit_group(-result)
@@ -73,7 +74,10 @@ fn test_unknown_syscall_is_enosys_and_logged_once() {
     let p = prog(&tiny_elf(&code(&UNKNOWN)));
     let out = elfvisor(&[], &p.path);
     assert_eq!(out.status.code(), Some(38), "exit code is ENOSYS");
-    assert_eq!(stderr(&out), "elfvisor: an unknown call (syscall 1000) is not supported; returning ENOSYS\n");
+    assert_eq!(
+        stderr(&out),
+        "elfvisor: an unknown call (syscall 1000) is not supported; returning ENOSYS\n"
+    );
 }
 
 #[test]

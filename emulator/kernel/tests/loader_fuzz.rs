@@ -7,7 +7,14 @@ use elfvisor_mm::AddressSpace;
 use proptest::prelude::*;
 
 fn startup() -> Startup<'static> {
-    Startup { argv: &[], envp: &[], execfn: b"prog", hwcaps: (3, 0), random: [1; 16], ids: (0, 0, 0, 0) }
+    Startup {
+        argv: &[],
+        envp: &[],
+        execfn: b"prog",
+        hwcaps: (3, 0),
+        random: [1; 16],
+        ids: (0, 0, 0, 0),
+    }
 }
 
 /// A valid two-segment program to mutate: code plus a writable segment with .bss.
