@@ -57,6 +57,18 @@ pub enum FaultCause {
     Unmapped,
     /// Mapped, but without the needed permission (`SEGV_ACCERR`).
     Protection,
+    /// Mapped, but past the end of the file or object behind a shared mapping (`SIGBUS`,
+    /// `BUS_ADRERR`).
+    PastObjectEnd,
+}
+
+/// What the guest may do with one page, as the kernel's address space says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageState {
+    Mapped(Prot),
+    Unmapped,
+    /// Inside a mapping, but past the end of its backing object: any access is a bus error.
+    PastObjectEnd,
 }
 
 /// Why [`Vcpu::run`] returned.
@@ -91,7 +103,7 @@ pub trait SyscallHandler {
 
 /// Answers "what may the guest do with the page holding this address?" on every TLB miss.
 pub trait PageSource: Send + Sync {
-    fn prot_at(&self, addr: GuestAddr) -> Option<Prot>;
+    fn page(&self, addr: GuestAddr) -> PageState;
 }
 
 /// The guest's memory as the engine sees it: host memory at `host_base + guest address`.

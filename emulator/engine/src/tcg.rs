@@ -15,8 +15,8 @@ use unicorn_engine::unicorn_const::{Arch, Mode, Prot as UcProt, TlbType};
 use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, TlbEntry, Unicorn};
 
 use crate::{
-    Access, Cpu, Engine, EngineError, Exit, FaultCause, GuestMemory, Reg, Stopper, SyscallAction,
-    SyscallHandler, Vcpu, hwcap,
+    Access, Cpu, Engine, EngineError, Exit, FaultCause, GuestMemory, PageState, Reg, Stopper,
+    SyscallAction, SyscallHandler, Vcpu, hwcap,
 };
 
 /// QEMU's aarch64 exception numbers, as unicorn passes them to the interrupt hook.
@@ -129,22 +129,22 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
         MemType::FETCH => (Access::Fetch, Prot::EXEC),
         _ => (Access::Read, Prot::READ),
     };
-    let prot =
-        if vaddr < data.memory.size { data.memory.pages.prot_at(GuestAddr(vaddr)) } else { None };
-    match prot {
-        Some(prot) if prot.contains(need) => {
-            // Identity: unicorn masks both addresses to the page itself.
-            Some(TlbEntry { paddr: vaddr, perms: uc_prot(prot) })
+    let state = if vaddr < data.memory.size {
+        data.memory.pages.page(GuestAddr(vaddr))
+    } else {
+        PageState::Unmapped
+    };
+    let cause = match state {
+        // Identity: unicorn masks both addresses to the page itself.
+        PageState::Mapped(prot) if prot.contains(need) => {
+            return Some(TlbEntry { paddr: vaddr, perms: uc_prot(prot) });
         }
-        Some(_) => {
-            data.refusal = Some(Refusal { addr: vaddr, access, cause: FaultCause::Protection });
-            None
-        }
-        None => {
-            data.refusal = Some(Refusal { addr: vaddr, access, cause: FaultCause::Unmapped });
-            None
-        }
-    }
+        PageState::Mapped(_) => FaultCause::Protection,
+        PageState::Unmapped => FaultCause::Unmapped,
+        PageState::PastObjectEnd => FaultCause::PastObjectEnd,
+    };
+    data.refusal = Some(Refusal { addr: vaddr, access, cause });
+    None
 }
 
 /// The interrupt hook: serves `svc` through the handler, turns everything else into an exit.
@@ -181,8 +181,8 @@ fn interrupt(uc: &mut Unicorn<'_, HookData>, intno: u32) {
         EXCP_BKPT => {
             let pc = uc.pc_read().unwrap_or(0);
             let mut insn = [0u8; 4];
-            let imm = match uc.get_data().memory.pages.prot_at(GuestAddr(pc)) {
-                Some(p) if p.contains(Prot::READ) || p.contains(Prot::EXEC) => {
+            let imm = match uc.get_data().memory.pages.page(GuestAddr(pc)) {
+                PageState::Mapped(p) if p.contains(Prot::READ) || p.contains(Prot::EXEC) => {
                     let _ = uc.mem_read(pc, &mut insn);
                     ((u32::from_le_bytes(insn) >> 5) & 0xffff) as u16
                 }

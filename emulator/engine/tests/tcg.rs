@@ -36,18 +36,21 @@ const FP: [u32; 4] = [0x1e6f1000, 0x1e602801, 0x9e660020, 0xd4000001];
 const CODE: u64 = 0x1_0000;
 const DATA: u64 = 0x2_0000;
 const RODATA: u64 = 0x3_0000;
+/// Inside a mapping but past its object's end.
+const BEYOND: u64 = 0x4_0000;
 const ARENA: u64 = 1 << 24;
 
 /// A fixed page table: code RX, data RW, rodata R, the rest unmapped.
 struct Pages;
 
 impl PageSource for Pages {
-    fn prot_at(&self, addr: GuestAddr) -> Option<Prot> {
+    fn page(&self, addr: GuestAddr) -> PageState {
         match addr.0 & !0xffff {
-            CODE => Some(Prot::RX),
-            DATA => Some(Prot::RW),
-            RODATA => Some(Prot::READ),
-            _ => None,
+            CODE => PageState::Mapped(Prot::RX),
+            DATA => PageState::Mapped(Prot::RW),
+            RODATA => PageState::Mapped(Prot::READ),
+            BEYOND => PageState::PastObjectEnd,
+            _ => PageState::Unmapped,
         }
     }
 }
@@ -213,6 +216,18 @@ fn test_write_to_read_only_and_fetch_from_data_fault() {
         "data pages are never executable"
     );
     assert!(handler.calls.is_empty());
+}
+
+#[test]
+fn test_access_past_an_object_end_is_reported_as_such() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &FAULTS);
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), BEYOND + 0x18);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    let exit = cpu.run(&mut handler).unwrap();
+    let addr = GuestAddr(BEYOND + 0x18);
+    assert_eq!(exit, Exit::Fault { addr, access: Access::Read, cause: FaultCause::PastObjectEnd });
 }
 
 #[test]

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use elfvisor_abi::{GuestAddr, Prot, Signo};
-use elfvisor_engine::{Cpu, PageSource};
+use elfvisor_abi::{GuestAddr, Signo};
+use elfvisor_engine::{Cpu, PageSource, PageState};
 use elfvisor_mm::AddressSpace;
 
 use crate::fdtable::FdTable;
@@ -32,8 +32,11 @@ impl SharedMm {
 }
 
 impl PageSource for SharedMm {
-    fn prot_at(&self, addr: GuestAddr) -> Option<Prot> {
-        self.read().prot_at(addr)
+    fn page(&self, addr: GuestAddr) -> PageState {
+        match self.read().prot_at(addr) {
+            Some(prot) => PageState::Mapped(prot),
+            None => PageState::Unmapped,
+        }
     }
 }
 

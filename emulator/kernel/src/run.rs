@@ -85,6 +85,7 @@ pub fn fault_signal(exit: &Exit) -> Option<Signo> {
         Exit::Fault { cause: FaultCause::Unmapped | FaultCause::Protection, .. } => {
             Some(Signo::SIGSEGV)
         }
+        Exit::Fault { cause: FaultCause::PastObjectEnd, .. } => Some(Signo::SIGBUS),
         Exit::Breakpoint { .. } => Some(Signo::SIGTRAP),
         Exit::Undefined => Some(Signo::SIGILL),
         Exit::Stopped | Exit::Interrupted => None,
