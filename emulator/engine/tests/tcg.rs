@@ -7,7 +7,7 @@ use std::sync::Arc;
 use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::tcg::Tcg;
 use elfvisor_engine::{
-    Access, Cpu, Engine, Exit, FaultCause, GuestMemory, PageSource, Reg, SyscallAction,
+    Access, Cpu, Engine, Exit, FaultCause, GuestMemory, PageSource, PageState, Reg, SyscallAction,
     SyscallHandler, Vcpu, hwcap,
 };
 

@@ -26,7 +26,8 @@ fn seed() -> Vec<u8> {
     ph[16..24].copy_from_slice(&0x410000u64.to_le_bytes());
     ph[40..48].copy_from_slice(&0x3000u64.to_le_bytes());
     let phoff = elf.len() as u64;
-    elf.extend_from_slice(&elf[64..120].to_vec());
+    let load = elf[64..120].to_vec();
+    elf.extend_from_slice(&load);
     elf.extend_from_slice(&ph);
     elf[32..40].copy_from_slice(&phoff.to_le_bytes());
     elf[56..58].copy_from_slice(&2u16.to_le_bytes());
