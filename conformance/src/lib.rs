@@ -23,6 +23,7 @@ pub mod lane;
 pub mod linux;
 pub mod matrix;
 pub mod paths;
+pub mod program;
 pub mod qemu_user;
 pub mod report;
 pub mod transcript;

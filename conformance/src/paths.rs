@@ -44,6 +44,18 @@ pub fn kernel_image() -> PathBuf {
     }
 }
 
+/// Names a busybox of your own instead of the cached one.
+pub const BUSYBOX_ENV: &str = "ELFVISOR_BUSYBOX";
+
+/// Debian's static arm64 busybox, run by the `busybox` cases: `ELFVISOR_BUSYBOX`, or the one that
+/// `cargo xtask deps` keeps in the cache (from the `busybox-static:arm64` package).
+pub fn busybox() -> PathBuf {
+    match std::env::var_os(BUSYBOX_ENV).filter(|b| !b.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => cache_dir().join("busybox").join("busybox"),
+    }
+}
+
 /// The directory of guest sources.
 pub fn guest_src() -> PathBuf {
     workspace_root().join("guest-src")

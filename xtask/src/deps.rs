@@ -2,14 +2,15 @@
 //!
 //! On Debian and Ubuntu the missing packages are installed with apt (as root directly, otherwise
 //! through `sudo -n`; without either the exact commands are printed), and Debian's arm64 kernel
-//! is fetched with `apt-get download` into the per-user cache. Elsewhere the missing pieces are
-//! listed. When everything is present this only looks, which takes milliseconds.
+//! and the prebuilt guest programs (busybox) are fetched with `apt-get download` into the
+//! per-user cache. Elsewhere the missing pieces are listed. When everything is present this only
+//! looks, which takes milliseconds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, bail};
-use elfvisor_conformance::{guest::Libc, paths};
+use elfvisor_conformance::{guest::Libc, paths, program::Program};
 
 /// One thing the harness needs, the check that finds it, and the packages that provide it.
 struct Need {
@@ -82,7 +83,7 @@ fn needs() -> Vec<Need> {
         packages: vec!["libclang-dev"],
     });
     needs.push(Need {
-        what: "dpkg-deb and apt-get (fetch the arm64 kernel)".into(),
+        what: "dpkg-deb and apt-get (fetch the arm64 kernel and busybox)".into(),
         present: all_present(vec![command("dpkg-deb"), command("apt-get")]),
         packages: vec!["dpkg", "apt"],
     });
@@ -164,9 +165,11 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     let missing: Vec<Need> = needs().into_iter().filter(|n| !(n.present)()).collect();
     let kernel = paths::kernel_image();
     let kernel_missing = !kernel.is_file();
+    let programs_missing: Vec<Program> =
+        Program::ALL.into_iter().filter(|p| !p.path().is_file()).collect();
     let root = paths::workspace_root();
     let unicorn_missing = !crate::unicorn::installed(&root);
-    if missing.is_empty() && !kernel_missing && !unicorn_missing {
+    if missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing {
         return Ok(ExitCode::SUCCESS);
     }
     for need in &missing {
@@ -174,6 +177,13 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     }
     if kernel_missing {
         println!("deps: missing the arm64 kernel at {}", kernel.display());
+    }
+    for program in &programs_missing {
+        println!(
+            "deps: missing {program} at {} (Debian: {})",
+            program.path().display(),
+            program.debian_package()
+        );
     }
     if unicorn_missing {
         println!(
@@ -187,14 +197,16 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     if !is_debian_like() {
         bail!(
             "this is not a Debian or Ubuntu system: install the pieces listed above with your \
-             package manager (an aarch64 Linux kernel Image can be named with ELFVISOR_KERNEL), \
-             then run `cargo xtask deps` again to build the patched unicorn"
+             package manager (an aarch64 Linux kernel Image can be named with ELFVISOR_KERNEL, \
+             a static aarch64 busybox with {}), then run `cargo xtask deps` again to build the \
+             patched unicorn",
+            paths::BUSYBOX_ENV
         );
     }
     let privilege = privilege();
     let mut packages: Vec<&str> = missing.iter().flat_map(|n| n.packages.iter().copied()).collect();
     packages.dedup();
-    let needs_arm64_lists = kernel_missing && !arm64_enabled();
+    let needs_arm64_lists = (kernel_missing || !programs_missing.is_empty()) && !arm64_enabled();
     if !packages.is_empty() || needs_arm64_lists {
         let cmds = if packages.is_empty() {
             vec![
@@ -221,6 +233,9 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
     }
     if kernel_missing {
         fetch_kernel(&kernel)?;
+    }
+    for program in programs_missing {
+        fetch_program(program)?;
     }
     if unicorn_missing {
         crate::unicorn::build(&root)?;
@@ -259,12 +274,28 @@ fn fetch_kernel(dest: &Path) -> Result<()> {
         bail!("ELFVISOR_KERNEL names {}, which does not exist", dest.display());
     }
     let package = kernel_package()?;
-    println!("deps: fetching {package} for its vmlinuz");
+    fetch_deb_member(&package, "./boot/vmlinuz-*", dest)
+}
+
+/// Downloads the package that ships a prebuilt guest program and keeps only the program.
+fn fetch_program(program: Program) -> Result<()> {
+    let dest = program.path();
+    if std::env::var_os(program.path_env()).is_some_and(|p| !p.is_empty()) {
+        bail!("{} names {}, which does not exist", program.path_env(), dest.display());
+    }
+    fetch_deb_member(program.debian_package(), program.package_member(), &dest)
+}
+
+/// Downloads a Debian package with `apt-get download` and keeps only its one file matching
+/// `member` (a tar wildcard such as `./boot/vmlinuz-*`) at `dest`, with a `PACKAGE` file beside
+/// it naming the package and version. `dest` appears whole or not at all.
+fn fetch_deb_member(package: &str, member: &str, dest: &Path) -> Result<()> {
+    println!("deps: fetching {package} for its {member}");
     let work = tempfile::tempdir().context("creating a temporary directory")?;
     // apt-get drops to its `_apt` user to download when it can enter the directory.
     std::fs::set_permissions(work.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let status = Command::new("apt-get")
-        .args(["download", &package])
+        .args(["download", package])
         .current_dir(work.path())
         .stdin(Stdio::null())
         .status()
@@ -273,28 +304,47 @@ fn fetch_kernel(dest: &Path) -> Result<()> {
         bail!("`apt-get download {package}` failed with {status}");
     }
     let deb = find_with_suffix(work.path(), ".deb")?.context("apt-get download left no .deb")?;
+    let version = output_of(Command::new("dpkg-deb").arg("--field").arg(&deb).arg("Version"))?;
     let extract = work.path().join("x");
     std::fs::create_dir(&extract)?;
-    let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" --wildcards './boot/vmlinuz-*'";
+    let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" --wildcards \"$3\"";
     let status = Command::new("sh")
         .args(["-c", script, "sh"])
         .arg(&deb)
         .arg(&extract)
+        .arg(member)
         .status()
         .context("starting dpkg-deb")?;
     if !status.success() {
-        bail!("extracting vmlinuz from {} failed with {status}", deb.display());
+        bail!("extracting {member} from {} failed with {status}", deb.display());
     }
-    let vmlinuz = find_with_prefix(&extract.join("boot"), "vmlinuz-")?
-        .with_context(|| format!("{package} holds no /boot/vmlinuz-*"))?;
-    let dir = dest.parent().context("the kernel path has a parent")?;
+    let found = regular_files(&extract)?;
+    let [file] = found.as_slice() else {
+        bail!("{package} holds {} files matching {member}, not one", found.len());
+    };
+    let dir = dest.parent().context("the destination has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let partial = dir.join(".vmlinuz.partial");
-    std::fs::copy(&vmlinuz, &partial).with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::write(dir.join("PACKAGE"), format!("{package}\n"))?;
+    let partial = dir.join(".partial");
+    std::fs::copy(file, &partial).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::write(dir.join("PACKAGE"), format!("{package} {}\n", version.trim()))?;
     std::fs::rename(&partial, dest).with_context(|| format!("writing {}", dest.display()))?;
-    println!("deps: kernel {} -> {}", package, dest.display());
+    println!("deps: {package} {} -> {}", version.trim(), dest.display());
     Ok(())
+}
+
+/// Every regular file under `dir`, recursively.
+fn regular_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            files.extend(regular_files(&entry.path())?);
+        } else if kind.is_file() {
+            files.push(entry.path());
+        }
+    }
+    Ok(files)
 }
 
 fn find_with_suffix(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
@@ -302,13 +352,6 @@ fn find_with_suffix(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
         .flatten()
         .map(|e| e.path())
         .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(suffix))))
-}
-
-fn find_with_prefix(dir: &Path, prefix: &str) -> Result<Option<PathBuf>> {
-    Ok(std::fs::read_dir(dir)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix))))
 }
 
 #[cfg(test)]
@@ -320,6 +363,14 @@ mod tests {
         let text = "linux-image-arm64:arm64\n  Depends: linux-image-6.1.0-56-arm64:arm64\n";
         assert_eq!(parse_kernel_package(text).as_deref(), Some("linux-image-6.1.0-56-arm64:arm64"));
         assert_eq!(parse_kernel_package("linux-image-arm64:arm64\n"), None);
+    }
+
+    #[test]
+    fn test_regular_files_walks_the_extracted_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bin/empty")).unwrap();
+        std::fs::write(dir.path().join("bin/busybox"), b"ELF").unwrap();
+        assert_eq!(regular_files(dir.path()).unwrap(), [dir.path().join("bin/busybox")]);
     }
 
     #[test]
