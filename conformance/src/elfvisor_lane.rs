@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 use crate::fixture::Case;
 use crate::lane::RunOutput;
 
@@ -51,13 +51,10 @@ fn build_release() -> std::result::Result<PathBuf, String> {
     if bin.is_file() { Ok(bin) } else { Err(format!("the build left no {}", bin.display())) }
 }
 
-/// Runs one case: `elfvisor --argv0 <case> <binary> args…` in a fresh directory with exactly the
-/// case's environment.
+/// Runs one case: `elfvisor --argv0 <argv[0]> <binary> args…` in a fresh directory holding the
+/// case's files, with exactly the case's environment.
 pub fn run(case: &Case, elfvisor: &Path, binary: &Path) -> Result<RunOutput> {
-    let workdir = tempfile::Builder::new()
-        .prefix("elfvisor-case-")
-        .tempdir()
-        .context(|| "creating a working directory".to_owned())?;
+    let workdir = crate::hostrun::case_workdir(case)?;
     let argv = case.argv();
     let mut cmd = Command::new(elfvisor);
     cmd.arg("--argv0").arg(&argv[0]).arg(binary).args(&argv[1..]);

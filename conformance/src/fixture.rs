@@ -7,7 +7,9 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::{Error, IoContext, Result};
+use crate::guest::Libc;
 use crate::lane::LaneSelector;
+use crate::program::Program;
 
 /// The environment every lane gives a case, before the fixture's own `env`.
 pub const BASE_ENV: [(&str, &str); 2] = [("PATH", "/usr/bin:/bin"), ("LC_ALL", "C")];
@@ -24,12 +26,20 @@ pub struct Fixture {
     /// The guest source, relative to `guest-src/` (default: `<family>/<case>.c`).
     #[serde(default)]
     pub source: Option<String>,
-    /// Arguments after argv[0] (argv[0] is always the case name).
+    /// A prebuilt program to run instead of building a source (`busybox`); the case then runs
+    /// with that program's libc only, and argv[0] is the program's name.
+    #[serde(default)]
+    pub program: Option<Program>,
+    /// Arguments after argv[0] (argv[0] is the case name, or the program's name).
     #[serde(default)]
     pub args: Vec<String>,
     /// Bytes fed to standard input (default: empty).
     #[serde(default)]
     pub stdin: String,
+    /// Files created in the case's fresh working directory before it runs, in every lane:
+    /// plain file name → text.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
     /// Variables added to [`BASE_ENV`].
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -60,6 +70,15 @@ pub struct Normalize {
     pub replace: String,
 }
 
+/// What a case runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guest {
+    /// A C source under `guest-src/`, built for every libc.
+    Source(PathBuf),
+    /// A prebuilt program, run with its own libc only.
+    Program(Program),
+}
+
 /// A loaded, validated case.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -67,7 +86,7 @@ pub struct Case {
     pub name: String,
     pub fixture: Fixture,
     pub fixture_path: PathBuf,
-    pub source_path: PathBuf,
+    pub guest: Guest,
     normalizers: Vec<(Regex, String)>,
     lanes: Option<Vec<LaneSelector>>,
     xfail: Vec<(LaneSelector, String)>,
@@ -97,9 +116,22 @@ impl Case {
         env.into_iter().collect()
     }
 
-    /// argv, starting with argv[0] (the case name).
+    /// argv, starting with argv[0]: the case name, or a prebuilt program's own name.
     pub fn argv(&self) -> Vec<String> {
-        std::iter::once(self.name.clone()).chain(self.fixture.args.iter().cloned()).collect()
+        let argv0 = match &self.guest {
+            Guest::Source(_) => self.name.clone(),
+            Guest::Program(program) => program.argv0().to_owned(),
+        };
+        std::iter::once(argv0).chain(self.fixture.args.iter().cloned()).collect()
+    }
+
+    /// The C libraries the case runs with: every one for a source, the program's own for a
+    /// prebuilt program.
+    pub fn libcs(&self) -> Vec<Libc> {
+        match &self.guest {
+            Guest::Source(_) => Libc::ALL.to_vec(),
+            Guest::Program(program) => vec![program.libc()],
+        }
     }
 
     /// Applies the fixture's normalisation rules to standard output.
@@ -140,6 +172,30 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
     if fixture.args.iter().any(|a| a.contains('\0')) {
         return Err(bad("arguments cannot contain NUL".into()));
     }
+    for name in fixture.files.keys() {
+        if !is_plain_file_name(name) {
+            return Err(bad(format!(
+                "files: {name:?} is not a plain file name (no `/`, not empty, `.` or `..`)"
+            )));
+        }
+    }
+    let guest = match (&fixture.source, fixture.program) {
+        (Some(_), Some(program)) => {
+            return Err(bad(format!("`source` and `program: {program}` exclude each other")));
+        }
+        (_, Some(program)) => Guest::Program(program),
+        (source, None) => {
+            let source = source.clone().unwrap_or_else(|| format!("{family}/{name}.c"));
+            Guest::Source(crate::paths::guest_src().join(source))
+        }
+    };
+    let libc_ok = |sel: &LaneSelector| match (&guest, sel.libc) {
+        (Guest::Program(program), Some(libc)) if libc != program.libc() => Err(bad(format!(
+            "{program} runs with {} only: a selector naming {libc} never matches",
+            program.libc()
+        ))),
+        _ => Ok(()),
+    };
     let normalizers = fixture
         .normalize
         .iter()
@@ -152,13 +208,23 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
     let lanes = fixture
         .lanes
         .as_ref()
-        .map(|lanes| lanes.iter().map(|l| LaneSelector::parse(l).map_err(bad)).collect())
+        .map(|lanes| {
+            lanes
+                .iter()
+                .map(|l| {
+                    let sel = LaneSelector::parse(l).map_err(bad)?;
+                    libc_ok(&sel)?;
+                    Ok(sel)
+                })
+                .collect::<Result<Vec<_>>>()
+        })
         .transpose()?;
     let xfail = fixture
         .xfail
         .iter()
         .map(|(lane, why)| {
             let sel = LaneSelector::parse(lane).map_err(bad)?;
+            libc_ok(&sel)?;
             if sel.lane == crate::lane::Lane::Linux {
                 return Err(bad("the linux lane is the gold: it cannot be xfail".into()));
             }
@@ -168,22 +234,25 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
             Ok((sel, why.clone()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let source = fixture.source.clone().unwrap_or_else(|| format!("{family}/{name}.c"));
-    let source_path = crate::paths::guest_src().join(&source);
     Ok(Case {
         family: family.to_owned(),
         name: name.to_owned(),
         fixture,
         fixture_path: fixture_path.to_owned(),
-        source_path,
+        guest,
         normalizers,
         lanes,
         xfail,
     })
 }
 
+/// A name that creates exactly one entry in the working directory: no `/`, NUL, `.` or `..`.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
+}
+
 /// Loads every `fixtures/<family>/<case>.yaml` under `dir`, sorted by id, and checks that each
-/// names an existing guest source.
+/// source case names an existing guest source.
 pub fn load_all(dir: &Path) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
     let families = std::fs::read_dir(dir).context(|| format!("reading {}", dir.display()))?;
@@ -204,11 +273,13 @@ pub fn load_all(dir: &Path) -> Result<Vec<Case>> {
             let text =
                 std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
             let case = parse(&text, &path, &family_name, &name)?;
-            if !case.source_path.is_file() {
-                return Err(Error::Fixture {
-                    path,
-                    message: format!("guest source {} does not exist", case.source_path.display()),
-                });
+            if let Guest::Source(source) = &case.guest {
+                if !source.is_file() {
+                    return Err(Error::Fixture {
+                        path,
+                        message: format!("guest source {} does not exist", source.display()),
+                    });
+                }
             }
             cases.push(case);
         }
@@ -247,7 +318,9 @@ mod tests {
         let case = parse_str("doc: pins something\n").unwrap();
         assert_eq!(case.fixture.timeout_s, DEFAULT_TIMEOUT_S);
         assert_eq!(case.argv(), vec!["case".to_string()]);
-        assert_eq!(case.source_path, crate::paths::guest_src().join("demo/case.c"));
+        assert_eq!(case.guest, Guest::Source(crate::paths::guest_src().join("demo/case.c")));
+        assert_eq!(case.libcs(), Libc::ALL);
+        assert!(case.fixture.files.is_empty());
         assert_eq!(case.golden_path(), Path::new("fixtures/demo/snapshots/case.snap"));
         assert!(case.runs_in("qemu-user", "musl"));
         assert_eq!(case.xfail("qemu-user", "musl"), None);
@@ -300,6 +373,50 @@ mod tests {
     }
 
     #[test]
+    fn test_program_case_runs_one_libc_with_the_program_as_argv0() {
+        let case = parse_str("doc: x\nprogram: busybox\nargs: [echo, hi]\n").unwrap();
+        assert_eq!(case.guest, Guest::Program(Program::Busybox));
+        assert_eq!(case.libcs(), [Libc::Glibc]);
+        assert_eq!(case.argv(), ["busybox", "echo", "hi"]);
+    }
+
+    #[test]
+    fn test_unknown_program_is_rejected() {
+        let err = parse_str("doc: x\nprogram: toybox\n").unwrap_err();
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("unknown variant `toybox`")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn test_program_excludes_source_and_other_libcs() {
+        let err = parse_str("doc: x\nprogram: busybox\nsource: a/b.c\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("exclude")));
+        let err = parse_str("doc: x\nprogram: busybox\nxfail:\n  qemu-user/musl: y\n").unwrap_err();
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("never matches"))
+        );
+        assert!(parse_str("doc: x\nprogram: busybox\nlanes: [linux/musl]\n").is_err());
+        assert!(parse_str("doc: x\nprogram: busybox\nxfail:\n  qemu-user/glibc: y\n").is_ok());
+    }
+
+    #[test]
+    fn test_files_are_plain_names() {
+        let case = parse_str("doc: x\nfiles:\n  a.txt: \"one\\n\"\n  .hidden: ''\n").unwrap();
+        let files: Vec<(&str, &str)> =
+            case.fixture.files.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(files, [(".hidden", ""), ("a.txt", "one\n")]);
+        for name in ["''", "'.'", "'..'", "a/b", "/etc/passwd", "\"x\\0y\""] {
+            let err = parse_str(&format!("doc: x\nfiles:\n  {name}: text\n")).unwrap_err();
+            assert!(
+                matches!(&err, Error::Fixture { message, .. } if message.contains("plain file name")),
+                "{name}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn test_lanes_restrict_where_a_case_runs() {
         let case = parse_str("doc: x\nlanes: [linux]\n").unwrap();
         assert!(case.runs_in("linux", "glibc"));
@@ -312,6 +429,7 @@ mod tests {
         assert!(cases.len() >= 24, "only {} cases", cases.len());
         let ids: Vec<String> = cases.iter().map(Case::id).collect();
         for id in [
+            "busybox/echo",
             "fork/cross_fork_mapshared_anon",
             "fork/cross_fork_mapshared_file",
             "fork/cross_fork_mapshared_shm",

@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::fixture::Case;
+use crate::fixture::{Case, Guest};
 use crate::golden::{self, Verdict};
 use crate::guest::{GuestBuilder, Libc};
 use crate::lane::{Lane, RunOutput};
@@ -72,12 +72,17 @@ impl Harness {
         }
     }
 
-    /// Every cell, in report order: lane, then libc, then case.
+    /// Every cell, in report order: lane, then libc, then case. A case has cells only for the
+    /// libcs it runs with (a prebuilt program has one).
     pub fn cells(&self) -> Vec<Cell> {
         let mut cells = Vec::new();
         for lane in Lane::ALL {
             for libc in Libc::ALL {
-                cells.extend((0..self.cases.len()).map(|case| Cell { lane, libc, case }));
+                cells.extend(
+                    (0..self.cases.len())
+                        .filter(|&case| self.cases[case].libcs().contains(&libc))
+                        .map(|case| Cell { lane, libc, case }),
+                );
             }
         }
         cells
@@ -111,11 +116,22 @@ impl Harness {
         if let Some(reason) = lane_reason {
             return Some(reason);
         }
-        self.builder.toolchain(cell.libc).err().map(|e| e.to_string())
+        match &case.guest {
+            Guest::Source(_) => self.builder.toolchain(cell.libc).err().map(|e| e.to_string()),
+            Guest::Program(program) => program.unavailable(),
+        }
     }
 
     fn binary(&self, libc: Libc, case: &Case) -> std::result::Result<PathBuf, String> {
-        self.builder.build(libc, &case.source_path, &case.name).map_err(|e| e.to_string())
+        match &case.guest {
+            Guest::Source(source) => {
+                self.builder.build(libc, source, &case.name).map_err(|e| e.to_string())
+            }
+            Guest::Program(program) => match program.unavailable() {
+                None => Ok(program.path()),
+                Some(reason) => Err(reason),
+            },
+        }
     }
 
     /// Runs the cell (for the linux lane: looks it up in the one boot, booting first if needed).
@@ -155,9 +171,11 @@ impl Harness {
     fn boot_linux(&self) -> std::result::Result<LinuxBatch, String> {
         let selection: Vec<(Libc, usize)> = match self.linux_selection.get() {
             Some(set) => set.iter().copied().collect(),
-            None => Libc::ALL
-                .iter()
-                .flat_map(|&libc| (0..self.cases.len()).map(move |case| (libc, case)))
+            None => self
+                .cells()
+                .into_iter()
+                .filter(|c| c.lane == Lane::Linux)
+                .map(|c| (c.libc, c.case))
                 .collect(),
         };
         let runnable: Vec<(Libc, usize)> = selection
@@ -179,6 +197,7 @@ impl Harness {
                     argv: case.argv(),
                     env: case.env(),
                     stdin: case.fixture.stdin.as_bytes().to_vec(),
+                    files: case.fixture.files.clone(),
                     timeout_s: case.fixture.timeout_s,
                 }),
                 Err(error) => {
@@ -219,7 +238,7 @@ impl Harness {
         if cell.lane != Lane::Linux {
             return None;
         }
-        let other_libc = Libc::ALL.into_iter().find(|&l| l != cell.libc)?;
+        let other_libc = self.cases[cell.case].libcs().into_iter().find(|&l| l != cell.libc)?;
         let other = Cell { libc: other_libc, ..cell };
         if self.skip_reason(other).is_some() {
             return None;
@@ -313,6 +332,27 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn case(family: &str, name: &str, text: &str) -> Case {
+        let path = PathBuf::from(format!("fixtures/{family}/{name}.yaml"));
+        crate::fixture::parse(text, &path, family, name).unwrap()
+    }
+
+    #[test]
+    fn test_program_case_has_cells_for_its_libc_only() {
+        let harness = Harness::with_cases(vec![
+            case("demo", "c", "doc: x\n"),
+            case("busybox", "echo", "doc: x\nprogram: busybox\nargs: [echo]\n"),
+        ]);
+        let names: Vec<String> =
+            harness.cells().into_iter().map(|c| harness.cell_name(c)).collect();
+        assert_eq!(names.len(), Lane::ALL.len() * 3);
+        for lane in Lane::ALL {
+            assert!(names.contains(&format!("{lane}/glibc/busybox/echo")));
+            assert!(!names.contains(&format!("{lane}/musl/busybox/echo")));
+            assert!(names.contains(&format!("{lane}/musl/demo/c")));
+        }
+    }
 
     #[test]
     fn test_parallel_map_keeps_order() {

@@ -2,6 +2,7 @@
 //! limit enforced on the whole process group.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,7 +11,24 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::error::{IoContext, Result};
+use crate::fixture::Case;
 use crate::lane::{RunOutput, Status};
+
+/// A fresh temporary working directory for one run of `case`, holding the fixture's `files`
+/// (mode 0644, as the linux lane's `/init` creates them). It is removed when dropped.
+pub fn case_workdir(case: &Case) -> Result<tempfile::TempDir> {
+    let workdir = tempfile::Builder::new()
+        .prefix("elfvisor-case-")
+        .tempdir()
+        .context(|| "creating a working directory".to_owned())?;
+    for (name, text) in &case.fixture.files {
+        let path = workdir.path().join(name);
+        std::fs::write(&path, text).context(|| format!("writing {}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .context(|| format!("setting the mode of {}", path.display()))?;
+    }
+    Ok(workdir)
+}
 
 /// Runs `cmd` as the leader of a new process group. When it exits or the limit passes, anything
 /// left in its group is killed, so a stray grandchild can neither hold the pipes open nor linger.
@@ -103,6 +121,23 @@ mod tests {
                 .unwrap();
         assert_eq!(run.status, Status::TimedOut);
         assert_eq!(run.stdout, b"started\n");
+    }
+
+    #[test]
+    fn test_case_workdir_holds_the_fixture_files() {
+        let text = "doc: x\nfiles:\n  a.txt: \"one\\n\"\n  'b c': ''\n";
+        let case =
+            crate::fixture::parse(text, std::path::Path::new("f/d/c.yaml"), "d", "c").unwrap();
+        let dir = case_workdir(&case).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.txt", "b c"]);
+        assert_eq!(std::fs::read(dir.path().join("a.txt")).unwrap(), b"one\n");
+        let mode = std::fs::metadata(dir.path().join("b c")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]

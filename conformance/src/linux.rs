@@ -41,6 +41,8 @@ pub struct BatchCase {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub stdin: Vec<u8>,
+    /// Files `/init` creates in the case's working directory before it runs: name → text.
+    pub files: BTreeMap<String, String>,
     pub timeout_s: u32,
 }
 
@@ -56,7 +58,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Builds the initramfs: `/init`, the binaries under `/guests/`, and `/cases/manifest`.
+/// Builds the initramfs: `/init`, the binaries under `/guests/`, each case's stdin and files
+/// under `/cases/`, and `/cases/manifest`.
 pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
     let read = |p: &Path| std::fs::read(p).context(|| format!("reading {}", p.display()));
     let mut cpio = CpioWriter::new();
@@ -92,6 +95,11 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
             let path = format!("/cases/{n}.stdin");
             cpio.file(&path, 0o644, &case.stdin);
             manifest.push_str(&format!("stdin {path}\n"));
+        }
+        for (k, (name, text)) in case.files.iter().enumerate() {
+            let path = format!("/cases/{n}.file{k}");
+            cpio.file(&path, 0o644, text.as_bytes());
+            manifest.push_str(&format!("file {} {path}\n", hex(name.as_bytes())));
         }
         manifest.push_str("run\n");
     }
@@ -277,6 +285,7 @@ mod tests {
             argv: vec!["c".into(), "two words".into()],
             env: vec![("A".into(), "b c".into())],
             stdin: b"in".to_vec(),
+            files: BTreeMap::from([("b.txt".into(), "BEE".into()), ("a".into(), "AY".into())]),
             timeout_s: 7,
         };
         let other = BatchCase { id: "glibc/f/c".into(), ..case.clone() };
@@ -286,7 +295,11 @@ mod tests {
             "case musl/f/c\nbin /guests/0\ntimeout 7\narg 63\narg 74776f20776f726473\n\
              env 413d622063\n"
         ));
-        assert!(text.contains("stdin /cases/0.stdin\nrun\n"));
+        assert!(text.contains(
+            "stdin /cases/0.stdin\nfile 61 /cases/0.file0\nfile 622e747874 /cases/0.file1\nrun\n"
+        ));
+        assert!(text.contains("cases/0.file0\0"), "file contents are packed: {text:?}");
+        assert!(text.contains("AY") && text.contains("BEE"));
         assert!(text.contains("case glibc/f/c\nbin /guests/0\n"), "the binary is packed once");
         assert_eq!(text.matches("BIN").count(), 1);
     }

@@ -144,16 +144,17 @@ pub fn render_table(harness: &Harness, run: &MatrixRun) -> String {
     text.truncate(text.trim_end().len());
     text.push('\n');
     for (index, case) in harness.cases.iter().enumerate() {
-        let row: Vec<&Judged> = columns
+        // A case without a cell in some column (a prebuilt program has one libc) shows `-`.
+        let row: Vec<Option<&Judged>> = columns
             .iter()
-            .filter_map(|&(lane, libc)| run.cells.get(&Cell { lane, libc, case: index }))
+            .map(|&(lane, libc)| run.cells.get(&Cell { lane, libc, case: index }))
             .collect();
-        if row.is_empty() {
+        if row.iter().all(Option::is_none) {
             continue;
         }
         text.push_str(&format!("{:<width$}", case.id()));
         for judged in row {
-            text.push_str(&format!("  {:<15}", judged.verdict.label()));
+            text.push_str(&format!("  {:<15}", judged.map_or("-", |j| j.verdict.label())));
         }
         text.truncate(text.trim_end().len());
         text.push('\n');

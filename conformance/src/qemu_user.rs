@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 use crate::fixture::Case;
 use crate::lane::RunOutput;
 
@@ -17,12 +17,10 @@ pub fn unavailable() -> Option<String> {
         .map(|_| format!("{QEMU} is not installed: run `cargo xtask deps` (installs qemu-user)"))
 }
 
-/// Runs one case. argv[0] is the case name (`-0`), the environment is exactly the case's.
+/// Runs one case in a fresh directory holding its files. argv[0] is the case's (`-0`), the
+/// environment is exactly the case's.
 pub fn run(case: &Case, binary: &Path) -> Result<RunOutput> {
-    let workdir = tempfile::Builder::new()
-        .prefix("elfvisor-case-")
-        .tempdir()
-        .context(|| "creating a working directory".to_owned())?;
+    let workdir = crate::hostrun::case_workdir(case)?;
     let argv = case.argv();
     let mut cmd = Command::new(QEMU);
     cmd.arg("-0").arg(&argv[0]).arg(binary).args(&argv[1..]);

@@ -152,7 +152,7 @@ td.case { font-family: ui-monospace, monospace; }
 td.v { text-align: center; font-weight: 600; }
 .ok { background: #d8f0d8; color: #1f6b1f; } .xfail { background: #fff1c2; color: #7a5b00; }
 .FAIL, .XPASS, .ERROR, .no-gold { background: #f6c9c9; color: #8b1111; }
-.skip { background: #ececec; color: #666; }
+.skip { background: #ececec; color: #666; } .none { color: #999; }
 td.v a { color: inherit; }
 table.diff { border-collapse: collapse; font: 12px ui-monospace, monospace; width: 100%; table-layout: fixed; }
 table.diff td { padding: 1px 6px; white-space: pre-wrap; word-break: break-all; vertical-align: top; }
@@ -180,14 +180,14 @@ pub fn to_html(harness: &Harness, run: &MatrixRun) -> String {
     html.push_str("</tr>");
     let mut details = String::new();
     for (index, case) in harness.cases.iter().enumerate() {
-        let cells: Vec<(Cell, &Judged)> = columns
+        let cells: Vec<(Cell, Option<&Judged>)> = columns
             .iter()
-            .filter_map(|&(lane, libc)| {
+            .map(|&(lane, libc)| {
                 let cell = Cell { lane, libc, case: index };
-                run.cells.get(&cell).map(|j| (cell, j))
+                (cell, run.cells.get(&cell))
             })
             .collect();
-        if cells.is_empty() {
+        if cells.iter().all(|(_, j)| j.is_none()) {
             continue;
         }
         let _ = write!(
@@ -197,6 +197,11 @@ pub fn to_html(harness: &Harness, run: &MatrixRun) -> String {
             escape(&case.id())
         );
         for (cell, judged) in cells {
+            // A prebuilt program runs with one libc: its other columns have no cell.
+            let Some(judged) = judged else {
+                html.push_str("<td class=\"v none\">-</td>");
+                continue;
+            };
             let label = judged.verdict.label();
             let anchor = harness.cell_name(cell).replace('/', "-");
             let needs_detail = !matches!(judged.verdict, Verdict::Pass | Verdict::Ignored { .. });

@@ -10,7 +10,8 @@
  *   @@ELFVISOR DONE
  *
  * The manifest is line-based: `case <id>`, `bin <path>`, `timeout <seconds>`, `arg <hex>` (argv[0]
- * first), `env <hex>`, `stdin <path>`, then `run`. Each case starts in a fresh
+ * first), `env <hex>`, `stdin <path>`, `file <hex name> <path>` (copied into the case's directory
+ * under that name before it runs), then `run`. Each case starts in a fresh
  * directory under /tmp, as its own process group, with only the listed environment.
  */
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #define MAX_ARGS 256
+#define MAX_FILES 64
 #define MAX_CAPTURE (4 << 20)
 
 struct capture {
@@ -46,6 +48,10 @@ struct spec {
     int argc;
     char *envp[MAX_ARGS + 1];
     int envc;
+    char *file_name[MAX_FILES];
+    char *file_src[MAX_FILES];
+    int filec;
+    const char *bad; /* why the manifest entry cannot be run as written, if it cannot */
 };
 
 static void say(const char *fmt, ...)
@@ -88,6 +94,38 @@ static char *unhex(const char *hex)
     }
     out[n] = '\0';
     return out;
+}
+
+/* Copies src to dir/name, a new file of mode 0644. Returns 0, or -1 with errno set. */
+static int copy_in(const char *src, const char *dir, const char *name)
+{
+    char dst[1024];
+    if (name[0] == '\0' || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(dst, sizeof dst, "%s/%s", dir, name);
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[16384];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        if (write(out, buf, (size_t)n) != n) {
+            n = -1;
+            break;
+        }
+    }
+    int saved = errno;
+    close(in);
+    close(out);
+    errno = saved;
+    return n < 0 ? -1 : 0;
 }
 
 static void emit(const char *tag, const struct capture *c)
@@ -136,13 +174,24 @@ static void run_case(struct spec *s, int serial)
     char cwd[64];
     snprintf(cwd, sizeof cwd, "/tmp/case%d", serial);
     mkdir(cwd, 0777);
+    say("@@ELFVISOR BEGIN %s\n", s->id);
+    if (s->bad) {
+        say("@@ELFVISOR END %s harness-error manifest: %s\n", s->id, s->bad);
+        return;
+    }
+    for (int i = 0; i < s->filec; i++) {
+        if (copy_in(s->file_src[i], cwd, s->file_name[i]) != 0) {
+            say("@@ELFVISOR END %s harness-error file %s: %s\n", s->id, s->file_name[i],
+                strerror(errno));
+            return;
+        }
+    }
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
         say("@@ELFVISOR END %s harness-error pipe\n", s->id);
         return;
     }
     s->argv[s->argc] = NULL;
     s->envp[s->envc] = NULL;
-    say("@@ELFVISOR BEGIN %s\n", s->id);
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
@@ -250,6 +299,10 @@ int main(void)
                     free(s.argv[i]);
                 for (int i = 0; i < s.envc; i++)
                     free(s.envp[i]);
+                for (int i = 0; i < s.filec; i++) {
+                    free(s.file_name[i]);
+                    free(s.file_src[i]);
+                }
                 memset(&s, 0, sizeof s);
                 snprintf(s.id, sizeof s.id, "%s", val);
                 s.timeout_s = 10;
@@ -263,6 +316,20 @@ int main(void)
                 s.argv[s.argc++] = unhex(val);
             } else if (strcmp(line, "env") == 0 && s.envc < MAX_ARGS) {
                 s.envp[s.envc++] = unhex(val);
+            } else if (strcmp(line, "file") == 0) {
+                char *src = strchr(val, ' ');
+                char *name = NULL;
+                if (src) {
+                    *src++ = '\0';
+                    name = unhex(val);
+                }
+                if (!name || s.filec == MAX_FILES) {
+                    free(name);
+                    s.bad = "bad or too many file lines";
+                } else {
+                    s.file_name[s.filec] = name;
+                    s.file_src[s.filec++] = strdup(src);
+                }
             } else if (strcmp(line, "run") == 0) {
                 run_case(&s, serial++);
             }
