@@ -9,5 +9,6 @@ pub mod host;
 pub mod loader;
 pub mod process;
 pub mod run;
+pub mod signal;
 pub mod syscalls;
 pub mod testing;

@@ -46,6 +46,8 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct Loaded {
     pub entry: GuestAddr,
+    /// The `[sigpage]` with `mov x8, #139; svc #0`, where handlers without SA_RESTORER return.
+    pub sigreturn_trampoline: GuestAddr,
     pub sp: GuestAddr,
     /// The absolute host path of the program (`/proc/self/exe`).
     pub exe: PathBuf,
@@ -297,6 +299,24 @@ fn build_stack(
     Ok(GuestAddr(sp))
 }
 
+/// Maps the read+execute page that returns from signal handlers (`rt_sigreturn`).
+fn map_sigpage(mm: &mut AddressSpace) -> Result<GuestAddr, elfvisor_abi::Errno> {
+    /// `mov x8, #139` (rt_sigreturn); `svc #0`.
+    const CODE: [u32; 2] = [0xd2801168, 0xd4000001];
+    let page = mm.mmap(MmapRequest {
+        addr: GuestAddr(0),
+        len: PAGE_SIZE,
+        prot: Prot::RW,
+        flags: MAP_PRIVATE | MAP_ANONYMOUS,
+        file: None,
+        name: VmaName::Path("[sigpage]".into()),
+    })?;
+    let bytes: Vec<u8> = CODE.iter().flat_map(|w| w.to_le_bytes()).collect();
+    mm.copy_out(page, &bytes)?;
+    mm.mprotect(page, PAGE_SIZE, Prot::RX)?;
+    Ok(page)
+}
+
 /// Loads `path` into `mm` (which must be empty) and prepares the stack.
 pub fn load(
     mm: &mut AddressSpace,
@@ -334,6 +354,7 @@ pub fn load(
     })
     .map_err(stack_err)?;
 
+    let sigreturn_trampoline = map_sigpage(mm).map_err(stack_err)?;
     // Linux does not check the entry point either: a bad one faults on the first fetch.
     let entry = GuestAddr(elf.entry.wrapping_add(bias));
     let (uid, euid, gid, egid) = startup.ids;
@@ -358,7 +379,7 @@ pub fn load(
     let sp = build_stack(mm, top, &mut auxv, startup)
         .map_err(|_| LoadError::ArgsTooLong { path: path.to_owned() })?;
     let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    Ok(Loaded { entry, sp, exe })
+    Ok(Loaded { entry, sp, exe, sigreturn_trampoline })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::{GuestAddr, Signo};
 use elfvisor_engine::{Cpu, PageSource, PageState};
 use elfvisor_mm::AddressSpace;
@@ -63,6 +64,8 @@ pub struct Process {
     /// The program's absolute host path (what `/proc/self/exe` answers).
     pub exe: PathBuf,
     pub pid: u32,
+    /// The task name (`PR_GET_NAME`, `/proc/<pid>/comm`): at most 15 bytes, NUL-padded.
+    pub comm: [u8; TASK_COMM_LEN],
     pub exit: Option<Termination>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
@@ -70,17 +73,25 @@ pub struct Process {
     pub sigmask: u64,
     pub altstack: (u64, u32, u64),
     pub trace: Trace,
+    /// Signals waiting for delivery, oldest first.
+    pub pending: Vec<crate::signal::SigInfo>,
+    /// Where a handler returns when its action has no SA_RESTORER (the `[sigpage]` mapping).
+    pub sigreturn_trampoline: u64,
     /// Unknown syscall numbers already reported once.
     pub unknown_seen: BTreeSet<u64>,
 }
 
 impl Process {
     pub fn new(mm: AddressSpace, fds: FdTable, exe: PathBuf) -> Process {
+        let mut comm = [0; TASK_COMM_LEN];
+        let name = exe.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
+        set_comm(&mut comm, name);
         Process {
             mm: SharedMm(Arc::new(RwLock::new(mm))),
             fds,
             exe,
             pid: std::process::id(),
+            comm,
             exit: None,
             clear_child_tid: 0,
             robust_list: (0, 0),
@@ -88,8 +99,15 @@ impl Process {
             sigmask: 0,
             altstack: (0, 2, 0),
             trace: Trace::default(),
+            pending: Vec::new(),
+            sigreturn_trampoline: 0,
             unknown_seen: BTreeSet::new(),
         }
+    }
+
+    /// Renames the task, keeping the first 15 bytes of `name` (up to a NUL) as Linux does.
+    pub fn set_comm(&mut self, name: &[u8]) {
+        set_comm(&mut self.comm, name);
     }
 
     /// Drops the engine's cached translations for whatever the last address-space change hit.
@@ -103,4 +121,12 @@ impl Process {
             cpu.flush_code(inv.start, inv.end);
         }
     }
+}
+
+/// kernel/fs `__set_task_comm`: the name is cut at its first NUL and at 15 bytes, NUL-padded.
+fn set_comm(comm: &mut [u8; TASK_COMM_LEN], name: &[u8]) {
+    let name = name.split(|&b| b == 0).next().unwrap_or_default();
+    let n = name.len().min(TASK_COMM_LEN - 1);
+    *comm = [0; TASK_COMM_LEN];
+    comm[..n].copy_from_slice(&name[..n]);
 }

@@ -10,6 +10,9 @@ use elfvisor_mm::AddressSpace;
 use crate::fdtable::FdTable;
 use crate::loader::{self, LoadError, Startup};
 use crate::process::{Process, Termination};
+use crate::signal::{
+    self, BUS_ADRERR, Detail, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SigInfo, TRAP_BRKPT,
+};
 
 /// The guest arena: 1 TiB of reserved, unbacked host address space.
 pub const ARENA_SIZE: u64 = 1 << 40;
@@ -60,7 +63,12 @@ pub fn start(
     let nofile = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
         .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
     let mut process = Process::new(mm, FdTable::with_stdio(nofile), loaded.exe);
+    process.sigreturn_trampoline = loaded.sigreturn_trampoline.0;
     process.trace.enabled = opts.strace;
+    // begin_new_exec: the task is named after the path given to execve, not its target.
+    if let Some(name) = opts.program.file_name() {
+        process.set_comm(name.as_encoded_bytes());
+    }
     let memory = {
         let mm = process.mm.read();
         GuestMemory {
@@ -79,17 +87,23 @@ pub fn start(
     Ok((process, vcpu))
 }
 
-/// The signal Linux raises for an engine exit that is a fault.
-pub fn fault_signal(exit: &Exit) -> Option<Signo> {
-    match exit {
-        Exit::Fault { cause: FaultCause::Unmapped | FaultCause::Protection, .. } => {
-            Some(Signo::SIGSEGV)
+/// The signal Linux raises for an engine exit that is a fault, with its `siginfo`.
+pub fn fault_signal(exit: &Exit, pc: u64) -> Option<SigInfo> {
+    let (signo, code, addr) = match *exit {
+        Exit::Fault { addr, cause: FaultCause::Unmapped, .. } => {
+            (Signo::SIGSEGV, SEGV_MAPERR, addr.0)
         }
-        Exit::Fault { cause: FaultCause::PastObjectEnd, .. } => Some(Signo::SIGBUS),
-        Exit::Breakpoint { .. } => Some(Signo::SIGTRAP),
-        Exit::Undefined => Some(Signo::SIGILL),
-        Exit::Stopped | Exit::Interrupted => None,
-    }
+        Exit::Fault { addr, cause: FaultCause::Protection, .. } => {
+            (Signo::SIGSEGV, SEGV_ACCERR, addr.0)
+        }
+        Exit::Fault { addr, cause: FaultCause::PastObjectEnd, .. } => {
+            (Signo::SIGBUS, BUS_ADRERR, addr.0)
+        }
+        Exit::Breakpoint { .. } => (Signo::SIGTRAP, TRAP_BRKPT, pc),
+        Exit::Undefined => (Signo::SIGILL, ILL_ILLOPC, pc),
+        Exit::Stopped | Exit::Interrupted => return None,
+    };
+    Some(SigInfo { signo, code, detail: Detail::Fault { addr } })
 }
 
 /// Runs the process until it ends.
@@ -102,14 +116,21 @@ pub fn run(
         if let Some(end) = process.exit {
             return Ok(end);
         }
-        if let Some(sig) = fault_signal(&exit) {
-            // No guest handler can run yet: the default action of these signals ends the
-            // process (with a core dump on Linux).
+        let pc = vcpu.reg(Reg::Pc);
+        if let Some(info) = fault_signal(&exit, pc) {
             if process.trace.enabled {
-                let pc = GuestAddr(vcpu.reg(Reg::Pc));
-                eprintln!("[{}] --- {} at pc {pc} ({exit:?}) ---", process.pid, sig.display_name());
+                eprintln!(
+                    "[{}] --- {} at pc {} ({exit:?}) ---",
+                    process.pid,
+                    info.signo.display_name(),
+                    GuestAddr(pc)
+                );
             }
-            return Ok(Termination::Signaled(sig));
+            signal::force(process, info);
+        }
+        signal::deliver(process, vcpu);
+        if let Some(end) = process.exit {
+            return Ok(end);
         }
     }
 }

@@ -49,6 +49,8 @@ pub enum Arg {
 pub struct Ctx<'a> {
     pub proc: &'a mut Process,
     pub cpu: &'a mut dyn Cpu,
+    /// Set by a handler that rewrote the registers itself (`rt_sigreturn`): x0 keeps its value.
+    pub regs_restored: bool,
 }
 
 /// The longest path a guest may pass (PATH_MAX).
@@ -182,7 +184,7 @@ impl SyscallHandler for Process {
         let nr = cpu.reg(Reg::X(8));
         let args = [0, 1, 2, 3, 4, 5].map(|i| cpu.reg(Reg::X(i)));
         let row = table::lookup(nr);
-        let mut ctx = Ctx { proc: self, cpu };
+        let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
         let result = match row {
             // A row marked ENOSYS is a deliberate, documented refusal (glibc probes rseq, say).
             Some(row) if row.support == Support::Enosys => Err(Errno::ENOSYS),
@@ -206,7 +208,16 @@ impl SyscallHandler for Process {
         if ctx.proc.exit.is_some() {
             return SyscallAction::Stop;
         }
-        ctx.cpu.set_reg(Reg::X(0), value);
+        if !ctx.regs_restored {
+            ctx.cpu.set_reg(Reg::X(0), value);
+        }
+        // Signals raised by the call (or still pending) are delivered on the way back out.
+        if !ctx.proc.pending.is_empty() {
+            crate::signal::deliver(ctx.proc, ctx.cpu);
+            if ctx.proc.exit.is_some() {
+                return SyscallAction::Stop;
+            }
+        }
         SyscallAction::Continue
     }
 }

@@ -1,14 +1,12 @@
-//! Signal state (recorded) and signals a process sends itself. Delivery to guest handlers, with
-//! the aarch64 signal frame, comes with the threads-and-signals work; until then a signal whose
-//! action is to run a handler is reported once and otherwise ignored.
+//! Signal actions, masks and alternate stacks; signals a process sends itself; `rt_sigreturn`.
+//! Delivery itself (default actions, the handler frame) is `crate::signal`.
 
 use elfvisor_abi::{Errno, Signo};
 
 use super::{Ctx, SysResult};
-use crate::process::{SigAction, Termination};
+use crate::process::SigAction;
+use crate::signal::{self, Detail, SI_TKILL, SI_USER, SigInfo};
 
-const SIG_DFL: u64 = 0;
-const SIG_IGN: u64 = 1;
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
 const SIG_SETMASK: u64 = 2;
@@ -113,41 +111,23 @@ pub fn sigaltstack(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// Signals whose default action is to do nothing.
-fn ignored_by_default(sig: u8) -> bool {
-    [Signo::SIGCHLD, Signo::SIGCONT, Signo::SIGURG, Signo::SIGWINCH].iter().any(|s| s.0 == sig)
-}
-
-/// A signal this process sends itself.
-fn to_self(ctx: &mut Ctx<'_>, sig: u8) -> SysResult {
+/// A signal this process sends itself: queued, then delivered on the way out of the call.
+fn to_self(ctx: &mut Ctx<'_>, sig: u8, code: i32) -> SysResult {
     if sig == 0 {
         return Ok(0);
     }
-    let action = ctx.proc.sigactions[usize::from(sig - 1)];
-    let blocked = ctx.proc.sigmask & (1 << (sig - 1)) != 0;
-    match action.handler {
-        _ if blocked => {}
-        SIG_IGN => {}
-        SIG_DFL if ignored_by_default(sig) => {}
-        SIG_DFL => ctx.proc.exit = Some(Termination::Signaled(Signo(sig))),
-        _ => {
-            if ctx.proc.unknown_seen.insert(u64::MAX - u64::from(sig)) {
-                eprintln!(
-                    "elfvisor: {} has a guest handler, but running handlers is not supported yet; \
-                     the signal is dropped",
-                    Signo(sig).display_name()
-                );
-            }
-        }
-    }
+    let uid = crate::host::ids().0;
+    let info =
+        SigInfo { signo: Signo(sig), code, detail: Detail::Sender { pid: ctx.proc.pid, uid } };
+    signal::send(ctx.proc, info);
     Ok(0)
 }
 
 pub fn kill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let sig = if a[1] == 0 { 0 } else { signo(a[1])? };
     match a[0] as i32 {
-        0 => to_self(ctx, sig),
-        p if p == ctx.proc.pid as i32 => to_self(ctx, sig),
+        0 => to_self(ctx, sig, SI_USER),
+        p if p == ctx.proc.pid as i32 => to_self(ctx, sig, SI_USER),
         _ => Err(Errno::ESRCH),
     }
 }
@@ -157,7 +137,7 @@ pub fn tkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[0] as i32 != ctx.proc.pid as i32 {
         return Err(if (a[0] as i32) <= 0 { Errno::EINVAL } else { Errno::ESRCH });
     }
-    to_self(ctx, sig)
+    to_self(ctx, sig, SI_TKILL)
 }
 
 pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -169,5 +149,20 @@ pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if tgid != ctx.proc.pid as i32 || tid != ctx.proc.pid as i32 {
         return Err(Errno::ESRCH);
     }
-    to_self(ctx, sig)
+    to_self(ctx, sig, SI_TKILL)
+}
+
+pub fn rt_sigreturn(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    signal::sigreturn(ctx.proc, ctx.cpu);
+    ctx.regs_restored = true;
+    Ok(0)
+}
+
+pub fn rt_sigpending(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = signal::pending_set(ctx.proc) & ctx.proc.sigmask;
+    ctx.copy_out(a[0], &set.to_le_bytes())?;
+    Ok(0)
 }
