@@ -9,6 +9,7 @@ pub mod addr;
 pub mod errno;
 pub mod fcntl;
 pub mod mman;
+pub mod prctl;
 pub mod signal;
 pub mod sysno;
 

@@ -130,3 +130,21 @@ fn set_comm(comm: &mut [u8; TASK_COMM_LEN], name: &[u8]) {
     *comm = [0; TASK_COMM_LEN];
     comm[..n].copy_from_slice(&name[..n]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_set_comm_cuts_at_nul_and_at_15_bytes() {
+        let mut comm = [b'x'; TASK_COMM_LEN];
+        set_comm(&mut comm, b"sh");
+        assert_eq!(&comm, b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        set_comm(&mut comm, b"abcdefghijklmnopqrst");
+        assert_eq!(&comm, b"abcdefghijklmno\0");
+        set_comm(&mut comm, b"ab\0cd");
+        assert_eq!(&comm, b"ab\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        set_comm(&mut comm, b"");
+        assert_eq!(comm, [0; TASK_COMM_LEN]);
+    }
+}

@@ -1,6 +1,7 @@
-//! Process identity and limits: exit, ids, uname, rlimits, affinity, sysinfo, getrandom.
+//! Process identity and limits: exit, ids, uname, rlimits, affinity, sysinfo, getrandom, prctl.
 
-use elfvisor_abi::Errno;
+use elfvisor_abi::prctl::{PR_GET_NAME, PR_SET_NAME, TASK_COMM_LEN};
+use elfvisor_abi::{Errno, GuestAddr};
 
 use super::{Ctx, SysResult};
 use crate::host;
@@ -201,6 +202,28 @@ pub fn sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     put(104, &info.mem_unit.to_le_bytes());
     ctx.copy_out(a[0], &b)?;
     Ok(0)
+}
+
+/// The task name options; every other option is EINVAL, Linux's answer to an option it does not
+/// know (kernel/sys.c, `prctl`).
+pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    match a[0] as u32 {
+        PR_SET_NAME => {
+            // strncpy_from_user(comm, arg2, TASK_COMM_LEN - 1): no NUL needed within 15 bytes.
+            let read = ctx.proc.mm.read().read_cstr(GuestAddr(a[1]), TASK_COMM_LEN - 1);
+            let name = match read {
+                Err(Errno::ENAMETOOLONG) => ctx.copy_in::<{ TASK_COMM_LEN - 1 }>(a[1])?.to_vec(),
+                name => name?,
+            };
+            ctx.proc.set_comm(&name);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            ctx.copy_out(a[1], &ctx.proc.comm)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
