@@ -4,12 +4,14 @@
 //!   Debian's arm64 kernel; quick when everything is present.
 //! - `conformance`: provisions, then runs the lane × case matrix and writes the report.
 //! - `test`: provisions, then runs `cargo test --workspace`.
+//! - `bench`: elfvisor against qemu-user on startup, syscalls, ALU and load/store guests.
 
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod deps;
 mod unicorn;
 
@@ -45,6 +47,9 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Time elfvisor against qemu-user on the bench guests; print medians and ratios; write
+    /// target/bench/report.json.
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +83,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .context("running cargo test")?;
             Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Cmd::Bench(opts) => bench::run(&opts).map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -1,0 +1,636 @@
+//! `cargo xtask bench`: elfvisor against qemu-user on the same guest programs, in one run.
+//!
+//! The guests (`guest-src/bench/*.c`) are built static with the harness's own guest builder. Each
+//! workload runs under `elfvisor PROGRAM ARGS` and `qemu-aarch64 PROGRAM ARGS` alternately — one
+//! warm-up pair, then N timed rounds whose order flips every round — so noise on this shared
+//! machine hits both runtimes alike. A sample is the wall-clock time of the whole process, spawn
+//! to exit. Both runtimes must print the same result line in every run.
+//!
+//! Workloads (musl, plus glibc for startup, where the C library's own start-up code matters):
+//! `hello` (startup), `getppid COUNT` (raw `svc` round trips), `alu COUNT` (a six-instruction
+//! dependent integer chain) and `loadstore COUNT` (two loads and two stores in eleven
+//! instructions). The loop guests print their instructions per iteration, from which the
+//! instruction rates are derived; per-iteration figures subtract each runtime's own median
+//! startup.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use elfvisor_conformance::guest::{GuestBuilder, Libc};
+use elfvisor_conformance::paths;
+
+const QEMU: &str = "qemu-aarch64";
+
+/// The command line of `cargo xtask bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Timed runs per workload and runtime (default 7, or 3 with --quick).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Fewer runs and a tenth of the work: a quick look, not figures to quote.
+    #[arg(long)]
+    pub quick: bool,
+    /// getppid calls in the syscall workload (default 1,000,000).
+    #[arg(long, value_name = "N")]
+    pub syscalls: Option<u64>,
+    /// Iterations of the ALU loop, 6 instructions each (default 100,000,000).
+    #[arg(long, value_name = "N")]
+    pub alu_iterations: Option<u64>,
+    /// Iterations of the load/store loop, 11 instructions each (default 50,000,000).
+    #[arg(long, value_name = "N")]
+    pub mem_iterations: Option<u64>,
+}
+
+impl Options {
+    fn runs(&self) -> usize {
+        self.runs.unwrap_or(if self.quick { 3 } else { 7 }).max(1)
+    }
+
+    /// `full` work, or a tenth of it with `--quick`, unless given explicitly.
+    fn work(&self, given: Option<u64>, full: u64) -> u64 {
+        given.unwrap_or(if self.quick { full / 10 } else { full }).max(1)
+    }
+}
+
+/// What a workload measures, which decides its derived figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Process start to exit of a program that does (almost) nothing.
+    Startup,
+    /// `count` system call round trips.
+    Syscalls { count: u64 },
+    /// `iterations` of a loop whose instruction count the guest prints.
+    Loop { iterations: u64 },
+}
+
+/// One row of the table: a guest program, its arguments and its libc.
+#[derive(Debug)]
+struct Workload {
+    name: String,
+    program: &'static str,
+    libc: Libc,
+    args: Vec<String>,
+    kind: Kind,
+}
+
+fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
+    let syscalls = opts.work(opts.syscalls, 1_000_000);
+    let alu = opts.work(opts.alu_iterations, 100_000_000);
+    let mem = opts.work(opts.mem_iterations, 50_000_000);
+    let mut list = vec![Workload {
+        name: "startup (hello, musl)".into(),
+        program: "hello",
+        libc: Libc::Musl,
+        args: vec![],
+        kind: Kind::Startup,
+    }];
+    if glibc {
+        list.push(Workload {
+            name: "startup (hello, glibc)".into(),
+            program: "hello",
+            libc: Libc::Glibc,
+            args: vec![],
+            kind: Kind::Startup,
+        });
+    }
+    list.extend([
+        Workload {
+            name: format!("getppid × {}", thousands(syscalls)),
+            program: "getppid",
+            libc: Libc::Musl,
+            args: vec![syscalls.to_string()],
+            kind: Kind::Syscalls { count: syscalls },
+        },
+        Workload {
+            name: format!("alu × {}", thousands(alu)),
+            program: "alu",
+            libc: Libc::Musl,
+            args: vec![alu.to_string()],
+            kind: Kind::Loop { iterations: alu },
+        },
+        Workload {
+            name: format!("load/store × {}", thousands(mem)),
+            program: "loadstore",
+            libc: Libc::Musl,
+            args: vec![mem.to_string()],
+            kind: Kind::Loop { iterations: mem },
+        },
+    ]);
+    list
+}
+
+/// The two runtimes compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runtime {
+    Elfvisor,
+    QemuUser,
+}
+
+impl Runtime {
+    fn command(self, elfvisor: &Path, program: &Path, args: &[String]) -> Command {
+        let mut cmd = match self {
+            Runtime::Elfvisor => Command::new(elfvisor),
+            Runtime::QemuUser => Command::new(QEMU),
+        };
+        cmd.arg(program).args(args);
+        cmd
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Runtime::Elfvisor => "elfvisor",
+            Runtime::QemuUser => "qemu-user",
+        }
+    }
+}
+
+/// Runs `cmd` once: the wall-clock seconds from spawn to exit, and its stdout.
+fn time_once(mut cmd: Command) -> Result<(f64, String)> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+    let output = child.wait_with_output().with_context(|| format!("waiting for {cmd:?}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok((seconds, String::from_utf8_lossy(&output.stdout).trim_end().to_owned()))
+}
+
+/// The measured samples of one workload.
+#[derive(Debug)]
+struct Measured {
+    workload: Workload,
+    binary: PathBuf,
+    /// The result line both runtimes printed.
+    result: String,
+    elfvisor: Vec<f64>,
+    qemu: Vec<f64>,
+}
+
+/// `cargo xtask bench`.
+pub fn run(opts: &Options) -> Result<()> {
+    if which::which(QEMU).is_err() {
+        bail!("{QEMU} is not installed: run `cargo xtask deps` (installs qemu-user)");
+    }
+    let elfvisor = elfvisor_conformance::elfvisor_lane::binary()
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("building elfvisor")?;
+    let builder = GuestBuilder::new();
+    let glibc = builder.toolchain(Libc::Glibc).is_ok();
+    let source_dir = paths::guest_src().join("bench");
+    let runs = opts.runs();
+    let host = host_description();
+    let qemu_version = first_line(Command::new(QEMU).arg("--version"));
+    println!("bench: elfvisor {} vs {qemu_version}", elfvisor.display());
+    println!("bench: {host}; {runs} timed runs per workload and runtime, interleaved");
+
+    let mut measured = Vec::new();
+    for workload in workloads(opts, glibc) {
+        let source = source_dir.join(format!("{}.c", workload.program));
+        let binary = builder
+            .build(workload.libc, &source, workload.program)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("building {}", source.display()))?;
+        measured.push(Measured {
+            workload,
+            binary,
+            result: String::new(),
+            elfvisor: vec![],
+            qemu: vec![],
+        });
+    }
+
+    measure(&mut measured, &elfvisor, runs)?;
+
+    let rows: Vec<Row> = measured
+        .iter()
+        .map(|m| Row {
+            name: m.workload.name.clone(),
+            elfvisor: median(&m.elfvisor),
+            qemu: median(&m.qemu),
+        })
+        .collect();
+    let derived = derive(&measured)?;
+    println!("\n{}", render_table(&rows));
+    println!("{}", render_derived(&derived));
+    println!(
+        "Medians of {runs} runs; wall-clock time of the whole process. ratio = elfvisor / \
+         qemu-user (< 1: elfvisor is faster).\nPer-call and per-instruction figures subtract \
+         each runtime's own median musl startup."
+    );
+
+    let report = report_json(&measured, &derived, runs, opts.quick, &host, &qemu_version);
+    let dir = paths::target_dir().join("bench");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("report.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("\nraw samples: {}", path.display());
+    Ok(())
+}
+
+/// One warm-up pair per workload (page cache, first-run effects), which also checks that both
+/// runtimes agree before any time is spent, then `runs` timed rounds, alternating which runtime
+/// goes first.
+fn measure(measured: &mut [Measured], elfvisor: &Path, runs: usize) -> Result<()> {
+    for m in measured.iter_mut() {
+        let (_, a) = time_once(Runtime::Elfvisor.command(elfvisor, &m.binary, &m.workload.args))?;
+        let (_, b) = time_once(Runtime::QemuUser.command(elfvisor, &m.binary, &m.workload.args))?;
+        if a != b {
+            bail!("{}: elfvisor printed {a:?}, qemu-user printed {b:?}", m.workload.name);
+        }
+        m.result = a;
+    }
+    let progress = std::io::stderr().is_terminal();
+    for round in 0..runs {
+        if progress {
+            eprint!("\rbench: round {}/{runs}", round + 1);
+        }
+        let order = if round % 2 == 0 {
+            [Runtime::Elfvisor, Runtime::QemuUser]
+        } else {
+            [Runtime::QemuUser, Runtime::Elfvisor]
+        };
+        for m in measured.iter_mut() {
+            for runtime in order {
+                let cmd = runtime.command(elfvisor, &m.binary, &m.workload.args);
+                let (seconds, out) = time_once(cmd)?;
+                if out != m.result {
+                    bail!(
+                        "{} under {}: printed {out:?}, the warm-up printed {:?}",
+                        m.workload.name,
+                        runtime.name(),
+                        m.result
+                    );
+                }
+                match runtime {
+                    Runtime::Elfvisor => m.elfvisor.push(seconds),
+                    Runtime::QemuUser => m.qemu.push(seconds),
+                }
+            }
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    Ok(())
+}
+
+/// A derived figure for both runtimes (`None` when the subtraction leaves nothing to divide).
+#[derive(Debug, Clone, PartialEq)]
+struct Derived {
+    what: String,
+    unit: &'static str,
+    elfvisor: Option<f64>,
+    qemu: Option<f64>,
+}
+
+/// Nanoseconds per call, after the startup is subtracted.
+fn per_call_ns(total: f64, startup: f64, count: u64) -> Option<f64> {
+    let work = total - startup;
+    (work > 0.0 && count > 0).then(|| work * 1e9 / count as f64)
+}
+
+/// Millions of guest instructions per second, after the startup is subtracted.
+fn mips(total: f64, startup: f64, instructions: u64) -> Option<f64> {
+    let work = total - startup;
+    (work > 0.0).then(|| instructions as f64 / work / 1e6)
+}
+
+/// The instructions per iteration a loop guest states in its result line
+/// (`… N iterations x K insns, …`).
+fn insns_per_iteration(result: &str) -> Option<u64> {
+    let words: Vec<&str> = result.split_whitespace().collect();
+    words
+        .windows(3)
+        .find(|w| w[0] == "x" && w[2].starts_with("insns"))
+        .and_then(|w| w[1].parse().ok())
+}
+
+fn derive(measured: &[Measured]) -> Result<Vec<Derived>> {
+    let startup = measured
+        .iter()
+        .find(|m| m.workload.kind == Kind::Startup && m.workload.libc == Libc::Musl)
+        .context("no musl startup workload to subtract")?;
+    let (start_e, start_q) = (median(&startup.elfvisor), median(&startup.qemu));
+    let mut derived = Vec::new();
+    for m in measured {
+        let (e, q) = (median(&m.elfvisor), median(&m.qemu));
+        match m.workload.kind {
+            Kind::Startup => {}
+            Kind::Syscalls { count } => derived.push(Derived {
+                what: "getppid round trip".into(),
+                unit: "ns",
+                elfvisor: per_call_ns(e, start_e, count),
+                qemu: per_call_ns(q, start_q, count),
+            }),
+            Kind::Loop { iterations } => {
+                let per = insns_per_iteration(&m.result).with_context(|| {
+                    format!("{} printed no instruction count: {:?}", m.workload.program, m.result)
+                })?;
+                let instructions = iterations.saturating_mul(per);
+                derived.push(Derived {
+                    what: format!("{} guest instructions/s", m.workload.program),
+                    unit: "M/s",
+                    elfvisor: mips(e, start_e, instructions),
+                    qemu: mips(q, start_q, instructions),
+                });
+            }
+        }
+    }
+    Ok(derived)
+}
+
+/// The median of the samples (the mean of the middle two for an even count; NaN for none).
+fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// One line of the main table: medians in seconds.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    name: String,
+    elfvisor: f64,
+    qemu: f64,
+}
+
+/// Seconds as milliseconds with enough digits for a few-millisecond startup.
+fn fmt_ms(seconds: f64) -> String {
+    let ms = seconds * 1e3;
+    if ms < 100.0 { format!("{ms:.2} ms") } else { format!("{ms:.1} ms") }
+}
+
+/// elfvisor / qemu-user, and the same in words.
+fn fmt_ratio(elfvisor: f64, qemu: f64) -> (String, String) {
+    let ratio = elfvisor / qemu;
+    if !ratio.is_finite() || ratio <= 0.0 {
+        return ("-".into(), "-".into());
+    }
+    let words = if ratio < 1.0 {
+        format!("{:.2}× faster", 1.0 / ratio)
+    } else {
+        format!("{ratio:.2}× slower")
+    };
+    (format!("{ratio:.2}"), words)
+}
+
+fn fmt_option(value: Option<f64>, unit: &str) -> String {
+    match value {
+        Some(v) if v >= 100.0 => format!("{v:.0} {unit}"),
+        Some(v) => format!("{v:.1} {unit}"),
+        None => "n/a".into(),
+    }
+}
+
+/// `1000000` as `1,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A Markdown table (pasteable into the README) with right-aligned number columns.
+fn markdown(header: &[&str], rows: &[Vec<String>]) -> String {
+    let cols = header.len();
+    let width = |c: usize| {
+        rows.iter()
+            .map(|r| r[c].chars().count())
+            .chain([header[c].chars().count(), 3])
+            .max()
+            .unwrap_or(3)
+    };
+    let widths: Vec<usize> = (0..cols).map(width).collect();
+    let line = |cells: &[String]| {
+        let cells: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                let pad = widths[c] - s.chars().count();
+                if c == 0 {
+                    format!("{s}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{s}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    let mut out = line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    let rule: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(c, &w)| if c == 0 { "-".repeat(w + 2) } else { format!("{}:", "-".repeat(w + 1)) })
+        .collect();
+    out.push_str(&format!("|{}|\n", rule.join("|")));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let (ratio, words) = fmt_ratio(r.elfvisor, r.qemu);
+            vec![r.name.clone(), fmt_ms(r.elfvisor), fmt_ms(r.qemu), ratio, words]
+        })
+        .collect();
+    markdown(&["workload", "elfvisor", "qemu-user", "ratio", "elfvisor is"], &cells)
+}
+
+fn render_derived(derived: &[Derived]) -> String {
+    let cells: Vec<Vec<String>> = derived
+        .iter()
+        .map(|d| vec![d.what.clone(), fmt_option(d.elfvisor, d.unit), fmt_option(d.qemu, d.unit)])
+        .collect();
+    markdown(&["derived", "elfvisor", "qemu-user"], &cells)
+}
+
+/// Everything measured, with every raw sample, for `target/bench/report.json`.
+fn report_json(
+    measured: &[Measured],
+    derived: &[Derived],
+    runs: usize,
+    quick: bool,
+    host: &str,
+    qemu_version: &str,
+) -> serde_json::Value {
+    let unix_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let workloads: Vec<serde_json::Value> = measured
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.workload.name,
+                "program": m.workload.program,
+                "libc": m.workload.libc.id(),
+                "args": m.workload.args,
+                "binary": m.binary,
+                "result": m.result,
+                "elfvisor_seconds": m.elfvisor,
+                "qemu_user_seconds": m.qemu,
+                "elfvisor_median_seconds": median(&m.elfvisor),
+                "qemu_user_median_seconds": median(&m.qemu),
+                "ratio": median(&m.elfvisor) / median(&m.qemu),
+            })
+        })
+        .collect();
+    let derived: Vec<serde_json::Value> = derived
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "what": d.what, "unit": d.unit, "elfvisor": d.elfvisor, "qemu_user": d.qemu,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "unix_time": unix_time,
+        "host": host,
+        "qemu": qemu_version,
+        "elfvisor_commit": first_line(Command::new("git").args(["describe", "--always", "--dirty"])),
+        "runs": runs,
+        "quick": quick,
+        "timing": "wall-clock seconds of the whole process, spawn to exit",
+        "workloads": workloads,
+        "derived": derived,
+    })
+}
+
+/// The first line of a command's stdout, or `unknown`.
+fn first_line(cmd: &mut Command) -> String {
+    cmd.current_dir(paths::workspace_root())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `N-core <cpu model>`, from /proc/cpuinfo when there is one.
+fn host_description() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.into());
+    format!("{cpus}-core {model}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_median_of_odd_even_and_no_samples() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn test_ratio_reads_as_faster_or_slower() {
+        assert_eq!(fmt_ratio(1.0, 4.0), ("0.25".into(), "4.00× faster".into()));
+        assert_eq!(fmt_ratio(3.0, 2.0), ("1.50".into(), "1.50× slower".into()));
+        assert_eq!(fmt_ratio(1.0, 0.0), ("-".into(), "-".into()));
+    }
+
+    #[test]
+    fn test_durations_and_counts_format() {
+        assert_eq!(fmt_ms(0.00312), "3.12 ms");
+        assert_eq!(fmt_ms(0.3571), "357.1 ms");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(thousands(12_345), "12,345");
+        assert_eq!(fmt_option(Some(1234.4), "M/s"), "1234 M/s");
+        assert_eq!(fmt_option(Some(42.25), "ns"), "42.2 ns");
+        assert_eq!(fmt_option(None, "ns"), "n/a");
+    }
+
+    #[test]
+    fn test_table_is_aligned_markdown() {
+        let rows = [
+            Row { name: "startup".into(), elfvisor: 0.002, qemu: 0.008 },
+            Row { name: "alu × 10".into(), elfvisor: 0.5, qemu: 0.25 },
+        ];
+        assert_eq!(
+            render_table(&rows),
+            "| workload | elfvisor | qemu-user | ratio |  elfvisor is |\n\
+             |----------|---------:|----------:|------:|-------------:|\n\
+             | startup  |  2.00 ms |   8.00 ms |  0.25 | 4.00× faster |\n\
+             | alu × 10 | 500.0 ms |  250.0 ms |  2.00 | 2.00× slower |\n"
+        );
+    }
+
+    #[test]
+    fn test_derived_figures_subtract_startup() {
+        // 1,000,000 calls in 0.302 s with a 2 ms startup: 300 ns each.
+        let ns = per_call_ns(0.302, 0.002, 1_000_000).unwrap();
+        assert!((ns - 300.0).abs() < 1e-6, "{ns}");
+        // 600 M instructions in 0.5 s after a 10 ms startup: 1,200 M/s.
+        let rate = mips(0.51, 0.01, 600_000_000).unwrap();
+        assert!((rate - 1200.0).abs() < 1e-6, "{rate}");
+        assert_eq!(per_call_ns(0.001, 0.002, 10), None);
+        assert_eq!(mips(0.002, 0.002, 10), None);
+    }
+
+    #[test]
+    fn test_instruction_count_comes_from_the_result_line() {
+        let line = "alu: 100000000 iterations x 6 insns, result 6b32718caf83c0f7";
+        assert_eq!(insns_per_iteration(line), Some(6));
+        assert_eq!(insns_per_iteration("getppid: 10 calls, 10 agree"), None);
+    }
+
+    #[test]
+    fn test_quick_shrinks_work_unless_given() {
+        let opts = Options {
+            runs: None,
+            quick: true,
+            syscalls: Some(5),
+            alu_iterations: None,
+            mem_iterations: None,
+        };
+        assert_eq!(opts.runs(), 3);
+        let list = workloads(&opts, false);
+        let kinds: Vec<Kind> = list.iter().map(|w| w.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                Kind::Startup,
+                Kind::Syscalls { count: 5 },
+                Kind::Loop { iterations: 10_000_000 },
+                Kind::Loop { iterations: 5_000_000 },
+            ]
+        );
+        assert_eq!(list[1].args, ["5"]);
+    }
+}
