@@ -574,6 +574,91 @@ pub fn die_by_signal(sig: i32) -> ! {
     }
 }
 
+/// `fork(2)` of the whole emulator process (the `host` fork strategy): the child is a
+/// copy-on-write copy, unicorn instance included. Returns the child's pid in the parent and 0 in
+/// the child.
+pub fn fork() -> Result<u32, Errno> {
+    // SAFETY: the emulator runs guest code on this one thread, so the child starts with every
+    // lock and allocator state consistent; it only continues the guest's system call.
+    let pid = unsafe { libc::fork() };
+    check(pid as isize).map(|p| p as u32)
+}
+
+/// What `wait4` reports: the pid, the raw status word, and the `struct rusage` bytes (the
+/// 144-byte layout is the same for every 64-bit Linux).
+pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, [u8; 144]), Errno> {
+    let mut status = 0;
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `status` and `ru` are valid out-parameters.
+    let got = unsafe { libc::wait4(pid, &mut status, options, ru.as_mut_ptr()) };
+    check(got as isize)?;
+    // SAFETY: wait4 filled (or left zeroed) the rusage; it is plain old data.
+    let ru = unsafe { ru.assume_init() };
+    Ok((got as u32, status, rusage_bytes(&ru)))
+}
+
+// The field types differ between hosts; the casts say what the guest gets.
+#[allow(clippy::unnecessary_cast)]
+fn rusage_bytes(ru: &libc::rusage) -> [u8; 144] {
+    let mut out = [0u8; 144];
+    let words = [
+        ru.ru_utime.tv_sec,
+        ru.ru_utime.tv_usec,
+        ru.ru_stime.tv_sec,
+        ru.ru_stime.tv_usec,
+        ru.ru_maxrss,
+        ru.ru_ixrss,
+        ru.ru_idrss,
+        ru.ru_isrss,
+        ru.ru_minflt,
+        ru.ru_majflt,
+        ru.ru_nswap,
+        ru.ru_inblock,
+        ru.ru_oublock,
+        ru.ru_msgsnd,
+        ru.ru_msgrcv,
+        ru.ru_nsignals,
+        ru.ru_nvcsw,
+        ru.ru_nivcsw,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&(*w as i64).to_le_bytes());
+    }
+    out
+}
+
+/// `waitid` through the raw system call (it takes a rusage on Linux); returns the 128-byte
+/// `siginfo_t` (same layout for SIGCHLD on every 64-bit Linux) and the rusage bytes.
+pub fn waitid(idtype: i32, id: u32, options: i32) -> Result<([u8; 128], [u8; 144]), Errno> {
+    let mut info = [0u8; 128];
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `info` has room for a siginfo_t and `ru` for a struct rusage.
+    check(unsafe {
+        libc::syscall(libc::SYS_waitid, idtype, id, info.as_mut_ptr(), options, ru.as_mut_ptr())
+    } as isize)?;
+    // SAFETY: plain old data, zeroed or filled by the kernel.
+    let ru = unsafe { ru.assume_init() };
+    Ok((info, rusage_bytes(&ru)))
+}
+
+/// `kill(2)` of another process (guest pids are host pids; signal numbers are Linux's).
+pub fn kill(pid: i32, sig: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    path_call(unsafe { libc::kill(pid, sig) })
+}
+
+/// `read(2)` into a host buffer (descriptors the emulator owns, not guest memory).
+pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<u64, Errno> {
+    // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.
+    check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// Whether the host lets this process execute `path`.
+pub fn can_execute(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: NUL-terminated path.
+    path_call(unsafe { libc::access(path.as_ptr(), libc::X_OK) }).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! descriptors, signal state), the system call table and the run loop. CPU engines live in
 //! `elfvisor-engine`, the address space in `elfvisor-mm`, guest ABI values in `elfvisor-abi`.
 
+pub mod exec;
 pub mod fdtable;
 pub mod host;
 pub mod loader;

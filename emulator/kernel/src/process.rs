@@ -77,6 +77,12 @@ pub struct Process {
     pub pending: Vec<crate::signal::SigInfo>,
     /// Where a handler returns when its action has no SA_RESTORER (the `[sigpage]` mapping).
     pub sigreturn_trampoline: u64,
+    /// AT_HWCAP/AT_HWCAP2 of the engine, for the images `execve` loads.
+    pub hwcaps: (u64, u64),
+    /// A program `execve` loaded; the run loop switches to it.
+    pub pending_exec: Option<Box<crate::exec::PreparedExec>>,
+    /// In a vfork child: the pipe end whose closing (exec or exit) releases the parent.
+    pub vfork_done: Option<std::os::fd::OwnedFd>,
     /// Unknown syscall numbers already reported once.
     pub unknown_seen: BTreeSet<u64>,
 }
@@ -101,6 +107,9 @@ impl Process {
             trace: Trace::default(),
             pending: Vec::new(),
             sigreturn_trampoline: 0,
+            hwcaps: (0, 0),
+            pending_exec: None,
+            vfork_done: None,
             unknown_seen: BTreeSet::new(),
         }
     }

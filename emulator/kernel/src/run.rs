@@ -7,9 +7,10 @@ use elfvisor_abi::{GuestAddr, Signo};
 use elfvisor_engine::{Engine, Exit, FaultCause, GuestMemory, Reg, Vcpu};
 use elfvisor_mm::AddressSpace;
 
+use crate::exec::PreparedExec;
 use crate::fdtable::FdTable;
-use crate::loader::{self, LoadError, Startup};
-use crate::process::{Process, Termination};
+use crate::loader::{self, LoadError, Loaded, Startup};
+use crate::process::{Process, SharedMm, Termination};
 use crate::signal::{
     self, BUS_ADRERR, Detail, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SigInfo, TRAP_BRKPT,
 };
@@ -38,7 +39,8 @@ pub enum StartError {
     Engine(#[from] elfvisor_engine::EngineError),
 }
 
-fn random_bytes() -> [u8; 16] {
+/// 16 bytes for AT_RANDOM.
+pub fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     // getrandom(2) on 16 bytes does not fail short on Linux; zeros would still start the guest.
     let _ = crate::host::getrandom(&mut bytes, 0);
@@ -62,13 +64,20 @@ pub fn start(
     let loaded = loader::load(&mut mm, &opts.program, &startup)?;
     let nofile = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
         .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
-    let mut process = Process::new(mm, FdTable::with_stdio(nofile), loaded.exe);
+    let mut process = Process::new(mm, FdTable::with_stdio(nofile), loaded.exe.clone());
     process.sigreturn_trampoline = loaded.sigreturn_trampoline.0;
+    process.hwcaps = engine.hwcaps();
     process.trace.enabled = opts.strace;
-    // begin_new_exec: the task is named after the path given to execve, not its target.
-    if let Some(name) = opts.program.file_name() {
-        process.set_comm(name.as_encoded_bytes());
-    }
+    let vcpu = new_vcpu(engine, &process, &loaded)?;
+    Ok((process, vcpu))
+}
+
+/// A vCPU on the process's current address space, at the entry of `loaded`.
+fn new_vcpu(
+    engine: &dyn Engine,
+    process: &Process,
+    loaded: &Loaded,
+) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
     let memory = {
         let mm = process.mm.read();
         GuestMemory {
@@ -78,13 +87,27 @@ pub fn start(
         }
     };
     let mut vcpu = engine.create_vcpu(memory)?;
-    vcpu.set_reg(Reg::Pc, loaded.entry.0);
-    vcpu.set_reg(Reg::Sp, loaded.sp.0);
     for i in 0..31 {
         vcpu.set_reg(Reg::X(i), 0);
     }
+    vcpu.set_reg(Reg::Pc, loaded.entry.0);
+    vcpu.set_reg(Reg::Sp, loaded.sp.0);
     vcpu.set_reg(Reg::TpidrEl0, 0);
-    Ok((process, vcpu))
+    Ok(vcpu)
+}
+
+/// Switches the process to the image `execve` prepared: the old address space (and with it
+/// the old vCPU's view) goes, the new one gets a fresh vCPU.
+fn switch_image(
+    engine: &dyn Engine,
+    process: &mut Process,
+    prepared: PreparedExec,
+) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
+    crate::exec::reset_process_state(process);
+    process.mm = SharedMm(std::sync::Arc::new(std::sync::RwLock::new(prepared.mm)));
+    process.exe = prepared.loaded.exe.clone();
+    process.sigreturn_trampoline = prepared.loaded.sigreturn_trampoline.0;
+    new_vcpu(engine, process, &prepared.loaded)
 }
 
 /// The signal Linux raises for an engine exit that is a fault, with its `siginfo`.
@@ -108,13 +131,19 @@ pub fn fault_signal(exit: &Exit, pc: u64) -> Option<SigInfo> {
 
 /// Runs the process until it ends.
 pub fn run(
+    engine: &dyn Engine,
     process: &mut Process,
-    vcpu: &mut dyn Vcpu,
+    mut vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
     loop {
         let exit = vcpu.run(process)?;
         if let Some(end) = process.exit {
             return Ok(end);
+        }
+        if let Some(prepared) = process.pending_exec.take() {
+            drop(vcpu);
+            vcpu = switch_image(engine, process, *prepared)?;
+            continue;
         }
         let pc = vcpu.reg(Reg::Pc);
         if let Some(info) = fault_signal(&exit, pc) {
@@ -128,7 +157,7 @@ pub fn run(
             }
             signal::force(process, info);
         }
-        signal::deliver(process, vcpu);
+        signal::deliver(process, vcpu.as_mut());
         if let Some(end) = process.exit {
             return Ok(end);
         }
@@ -137,10 +166,8 @@ pub fn run(
 
 /// Loads and runs a program to its end.
 pub fn run_program(engine: &dyn Engine, opts: &RunOptions) -> Result<Termination, anyhow::Error> {
-    let (mut process, mut vcpu) = start(engine, opts)?;
-    let end = run(&mut process, vcpu.as_mut())?;
-    drop(vcpu);
-    Ok(end)
+    let (mut process, vcpu) = start(engine, opts)?;
+    Ok(run(engine, &mut process, vcpu)?)
 }
 
 /// The exit status a shell reports for a start failure: 127 for a missing program, 126 for

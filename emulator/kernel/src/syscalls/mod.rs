@@ -13,6 +13,7 @@ use elfvisor_engine::{Cpu, Reg, SyscallAction, SyscallHandler};
 use crate::host::GuestBuf;
 use crate::process::Process;
 
+mod sys_clone;
 mod sys_fs;
 mod sys_mmap;
 mod sys_process;
@@ -204,8 +205,9 @@ impl SyscallHandler for Process {
             Ok(v) => v,
             Err(e) => e.as_return(),
         };
-        // exit/exit_group leave x0 alone: the guest never sees it.
-        if ctx.proc.exit.is_some() {
+        // exit/exit_group leave x0 alone: the guest never sees it; a successful execve
+        // replaces every register.
+        if ctx.proc.exit.is_some() || ctx.proc.pending_exec.is_some() {
             return SyscallAction::Stop;
         }
         if !ctx.regs_restored {

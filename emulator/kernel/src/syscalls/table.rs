@@ -7,8 +7,8 @@ use elfvisor_abi::Sysno;
 
 use super::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::{
-    Arg, Ctx, SysResult, sys_fs as fs, sys_mmap as mm, sys_process as pr, sys_signal as sig,
-    sys_time as time,
+    Arg, Ctx, SysResult, sys_clone as clone, sys_fs as fs, sys_mmap as mm, sys_process as pr,
+    sys_signal as sig, sys_time as time,
 };
 
 /// How completely a call is implemented.
@@ -94,6 +94,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::fdatasync, fs::fdatasync, &[Fd], Full),
     row(Sysno::exit, pr::exit, &[Int], Partial("single-threaded: ends the process")),
     row(Sysno::exit_group, pr::exit_group, &[Int], Full),
+    row(Sysno::waitid, clone::waitid, &[Int, Int, Ptr, Hex, Ptr], Full),
     row(Sysno::set_tid_address, pr::set_tid_address, &[Ptr], Full),
     row(Sysno::futex, enosys, &[Ptr, Int, Int, Ptr], Enosys),
     row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
@@ -137,6 +138,13 @@ pub static TABLE: &[Row] = &[
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full),
     addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Partial("private mappings")),
+    row(
+        Sysno::clone,
+        clone::clone,
+        &[Hex, Ptr, Ptr, Ptr, Ptr],
+        Partial("processes (host fork); threads come with multi-vCPU support"),
+    ),
+    row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full),
     addr_row(
         Sysno::mmap,
         mm::mmap,
@@ -150,11 +158,19 @@ pub static TABLE: &[Row] = &[
     row(Sysno::mlockall, mm::mlockall, &[Hex], Partial("accepted; nothing is locked")),
     row(Sysno::munlockall, mm::mlockall, &[], Partial("accepted; nothing is locked")),
     row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full),
+    row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
     row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
     row(Sysno::renameat2, fs::renameat2, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
+    row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
     row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
+    row(
+        Sysno::clone3,
+        clone::clone3,
+        &[Ptr, Len],
+        Partial("processes (host fork); threads come with multi-vCPU support"),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
 ];
 
@@ -209,7 +225,7 @@ mod tests {
     #[test]
     fn test_lookup() {
         assert_eq!(lookup(Sysno::write.0.into()).map(|r| r.nr), Some(Sysno::write));
-        assert!(lookup(Sysno::clone.0.into()).is_none());
+        assert!(lookup(Sysno::io_setup.0.into()).is_none());
         assert!(lookup(u64::MAX).is_none());
         assert!(lookup(100_000).is_none());
     }

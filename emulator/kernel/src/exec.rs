@@ -1,0 +1,175 @@
+//! `execve` in-process: the new program is loaded into a fresh address space while the old one
+//! still runs (so a failure returns an errno and changes nothing), then the run loop swaps it in
+//! on a new vCPU. `#!` scripts whose interpreter is an aarch64 ELF are followed, as Linux does.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use elfvisor_abi::{Errno, GuestAddr};
+use elfvisor_mm::AddressSpace;
+
+use crate::loader::{self, LoadError, Loaded, Startup};
+use crate::process::{Process, SigAction};
+
+/// Linux's limit on nested `#!` interpreters.
+const MAX_SCRIPT_DEPTH: usize = 4;
+/// The longest `#!` line Linux reads.
+const SHEBANG_MAX: usize = 256;
+
+/// A loaded program waiting for the run loop to switch to it.
+#[derive(Debug)]
+pub struct PreparedExec {
+    pub mm: AddressSpace,
+    pub loaded: Loaded,
+}
+
+fn load_errno(err: &LoadError) -> Errno {
+    match err {
+        LoadError::Open { source, .. } => {
+            crate::host::guest_errno(source.raw_os_error().unwrap_or(libc::EIO))
+        }
+        LoadError::NotElf { .. } | LoadError::WrongMachine { .. } | LoadError::Malformed { .. } => {
+            Errno::ENOEXEC
+        }
+        // A dynamic program needs an interpreter elfvisor cannot provide yet.
+        LoadError::Dynamic { .. } => Errno::ENOENT,
+        LoadError::OutOfRange { .. } | LoadError::Map { .. } => Errno::ENOMEM,
+        LoadError::ArgsTooLong { .. } => Errno::E2BIG,
+    }
+}
+
+/// Parses a `#!` line: the interpreter and its optional single argument.
+pub fn parse_shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let rest = head.strip_prefix(b"#!")?;
+    let line = rest.split(|&b| b == b'\n').next()?;
+    let line: Vec<u8> = line.iter().copied().map(|b| if b == b'\t' { b' ' } else { b }).collect();
+    let trimmed = line.trim_ascii();
+    if trimmed.is_empty() {
+        return None;
+    }
+    match trimmed.iter().position(|&b| b == b' ') {
+        None => Some((trimmed.to_vec(), None)),
+        Some(i) => {
+            let arg = trimmed[i + 1..].trim_ascii();
+            Some((trimmed[..i].to_vec(), (!arg.is_empty()).then(|| arg.to_vec())))
+        }
+    }
+}
+
+/// Resolves scripts, checks permissions and loads the program; nothing in `proc` changes.
+pub fn prepare(
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    hwcaps: (u64, u64),
+) -> Result<PreparedExec, Errno> {
+    let execfn = path.to_vec();
+    let mut program = path.to_vec();
+    for depth in 0..=MAX_SCRIPT_DEPTH {
+        let cpath = CString::new(program.clone()).map_err(|_| Errno::ENOENT)?;
+        let host_path = PathBuf::from(std::ffi::OsStr::from_bytes(&program));
+        let meta = std::fs::metadata(&host_path)
+            .map_err(|e| crate::host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        if meta.is_dir() {
+            return Err(Errno::EACCES);
+        }
+        crate::host::can_execute(&cpath)?;
+        let mut head = vec![0u8; SHEBANG_MAX];
+        let n = std::fs::File::open(&host_path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(|e| crate::host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        head.truncate(n);
+        if let Some((interp, arg)) = parse_shebang(&head) {
+            if depth == MAX_SCRIPT_DEPTH {
+                return Err(Errno::ELOOP);
+            }
+            // argv becomes: interpreter [arg] script original-argv[1..]
+            let mut new_argv = vec![interp.clone()];
+            new_argv.extend(arg);
+            new_argv.push(program.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            program = interp;
+            continue;
+        }
+        let mut mm = AddressSpace::new(crate::run::ARENA_SIZE).map_err(|_| Errno::ENOMEM)?;
+        let startup = Startup {
+            argv: &argv,
+            envp: &envp,
+            execfn: &execfn,
+            hwcaps,
+            random: crate::run::random_bytes(),
+            ids: crate::host::ids(),
+        };
+        let loaded =
+            loader::load(&mut mm, Path::new(std::ffi::OsStr::from_bytes(&program)), &startup)
+                .map_err(|e| load_errno(&e))?;
+        return Ok(PreparedExec { mm, loaded });
+    }
+    Err(Errno::ELOOP)
+}
+
+/// What survives `execve` and what does not (execve(2)): close-on-exec descriptors close,
+/// caught signals revert to their default action (ignored ones stay ignored), the alternate
+/// signal stack is gone; the mask and pending signals stay.
+pub fn reset_process_state(proc: &mut Process) {
+    proc.fds.close_on_exec();
+    for action in &mut proc.sigactions {
+        if action.handler != 1 {
+            *action = SigAction::default();
+        }
+    }
+    proc.altstack = (0, 2, 0);
+    proc.clear_child_tid = 0;
+    proc.robust_list = (0, 0);
+    // A vfork parent waits for this: the child no longer shares its image.
+    proc.vfork_done = None;
+}
+
+/// The entry registers of the new image.
+pub fn entry(loaded: &Loaded) -> (GuestAddr, GuestAddr) {
+    (loaded.entry, loaded.sp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_parse_shebang() {
+        assert_eq!(parse_shebang(b"#!/bin/sh\necho"), Some((b"/bin/sh".to_vec(), None)));
+        assert_eq!(
+            parse_shebang(b"#! /usr/bin/env  python3 -u \n"),
+            Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(parse_shebang(b"#!\n"), None);
+        assert_eq!(parse_shebang(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn test_prepare_errors() {
+        let env = Vec::new();
+        assert_eq!(
+            prepare(b"/nonexistent", vec![], env.clone(), (0, 0)).unwrap_err(),
+            Errno::ENOENT
+        );
+        assert_eq!(prepare(b"/", vec![], env.clone(), (0, 0)).unwrap_err(), Errno::EACCES);
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("text");
+        std::fs::write(&text, b"just text").unwrap();
+        let path = text.as_os_str().as_bytes();
+        assert_eq!(prepare(path, vec![], env.clone(), (0, 0)).unwrap_err(), Errno::EACCES);
+        std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        assert_eq!(prepare(path, vec![], env.clone(), (0, 0)).unwrap_err(), Errno::ENOEXEC);
+        let script = dir.path().join("loop");
+        std::fs::write(&script, format!("#!{}\n", script.display())).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        assert_eq!(
+            prepare(script.as_os_str().as_bytes(), vec![], env, (0, 0)).unwrap_err(),
+            Errno::ELOOP
+        );
+    }
+}

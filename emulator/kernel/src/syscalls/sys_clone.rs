@@ -1,0 +1,259 @@
+//! Processes: fork-like `clone`/`clone3` (the `host` strategy: a host fork of the emulator),
+//! `vfork` semantics, `wait4`/`waitid`, `execve`/`execveat`.
+//!
+//! Guest pids are host pids, and a guest child is always its own emulator process, so the host
+//! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use elfvisor_abi::{Errno, GuestAddr};
+use elfvisor_engine::Reg;
+
+use super::{Ctx, SysResult};
+use crate::host;
+
+const CSIGNAL: u64 = 0xff;
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+
+const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WEXITED: u64 = 4;
+const WCONTINUED: u64 = 8;
+const WNOWAIT: u64 = 0x0100_0000;
+const WNOTHREAD: u64 = 0x2000_0000;
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+
+/// The arguments of a process-creating clone, whatever the entry point.
+struct CloneArgs {
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
+    let flags = args.flags;
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0 {
+        // Threads share the address space with a second vCPU: not supported yet.
+        return Err(Errno::ENOSYS);
+    }
+    if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
+        return Err(Errno::ENOSYS);
+    }
+    let known = CSIGNAL
+        | CLONE_VM
+        | CLONE_VFORK
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_CHILD_SETTID;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // vfork: the parent sleeps until the child execs or exits, which closes this pipe.
+    let vfork = if flags & CLONE_VFORK != 0 { Some(host::pipe2(libc::O_CLOEXEC)?) } else { None };
+    let pid = host::fork()?;
+    if pid == 0 {
+        ctx.proc.pid = std::process::id();
+        if let Some((r, w)) = vfork {
+            let _ = host::close(r);
+            // SAFETY: `w` is this process's copy of the pipe's write end; nothing else owns it.
+            ctx.proc.vfork_done = Some(unsafe { OwnedFd::from_raw_fd(w) });
+        }
+        if args.stack != 0 {
+            ctx.cpu.set_reg(Reg::Sp, args.stack);
+        }
+        if flags & CLONE_SETTLS != 0 {
+            ctx.cpu.set_reg(Reg::TpidrEl0, args.tls);
+        }
+        let me = ctx.proc.pid;
+        if flags & CLONE_CHILD_SETTID != 0 {
+            let _ = ctx.copy_out(args.child_tid, &me.to_le_bytes());
+        }
+        if flags & CLONE_PARENT_SETTID != 0 {
+            let _ = ctx.copy_out(args.parent_tid, &me.to_le_bytes());
+        }
+        if flags & CLONE_CHILD_CLEARTID != 0 {
+            ctx.proc.clear_child_tid = args.child_tid;
+        }
+        return Ok(0);
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
+    }
+    if let Some((r, w)) = vfork {
+        let _ = host::close(w);
+        let mut byte = [0u8; 1];
+        // Returns at EOF: the child exec'd (close-on-exec) or exited.
+        while matches!(host::read_raw(r, &mut byte), Err(Errno::EINTR)) {}
+        let _ = host::close(r);
+    }
+    Ok(u64::from(pid))
+}
+
+pub fn clone(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    // aarch64: clone(flags, newsp, parent_tidptr, tls, child_tidptr).
+    clone_process(
+        ctx,
+        CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], tls: a[3], child_tid: a[4] },
+    )
+}
+
+pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
+    // tls, set_tid, set_tid_size, cgroup (88 bytes in its latest version).
+    const V0: u64 = 64;
+    let size = a[1];
+    if !(V0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; size as usize];
+    ctx.proc.mm.read().copy_in(GuestAddr(a[0]), &mut raw)?;
+    let word = |i: usize| {
+        raw.get(i * 8..i * 8 + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8")))
+    };
+    if raw.len() > 88 && raw[88..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
+        (word(0), word(1), word(2), word(3), word(4));
+    let (stack, stack_size, tls, set_tid_size) = (word(5), word(6), word(7), word(9));
+    if pidfd != 0 && flags & 0x1000 != 0 {
+        return Err(Errno::ENOSYS); // CLONE_PIDFD
+    }
+    if set_tid_size != 0 || exit_signal > 64 || flags & CSIGNAL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let top = if stack != 0 { stack.checked_add(stack_size).ok_or(Errno::EINVAL)? } else { 0 };
+    clone_process(
+        ctx,
+        CloneArgs { flags: flags | exit_signal, stack: top, parent_tid, child_tid, tls },
+    )
+}
+
+fn wait_options(options: u64, allowed: u64) -> Result<i32, Errno> {
+    if options & !allowed != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The option bits are Linux's on both sides.
+    Ok(options as u32 as i32)
+}
+
+pub fn wait4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let options = wait_options(a[2], WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)?;
+    let (pid, status, rusage) = host::wait4(a[0] as i32, options)?;
+    if pid != 0 && a[1] != 0 {
+        ctx.copy_out(a[1], &status.to_le_bytes())?;
+    }
+    if a[3] != 0 {
+        ctx.copy_out(a[3], &rusage)?;
+    }
+    Ok(u64::from(pid))
+}
+
+pub fn waitid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let allowed = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
+    let options = wait_options(a[3], allowed)?;
+    if a[3] & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // P_ALL 0, P_PID 1, P_PGID 2, P_PIDFD 3: Linux's numbers on both sides.
+    if a[0] > 3 {
+        return Err(Errno::EINVAL);
+    }
+    let (info, rusage) = host::waitid(a[0] as i32, a[1] as u32, options)?;
+    if a[2] != 0 {
+        ctx.copy_out(a[2], &info)?;
+    }
+    if a[4] != 0 {
+        ctx.copy_out(a[4], &rusage)?;
+    }
+    Ok(0)
+}
+
+/// Reads a NULL-terminated guest array of string pointers (argv, envp).
+fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    /// Linux's limit on the total size of argv and envp strings (ARG_MAX with an 8 MiB stack).
+    const MAX_TOTAL: usize = 2 << 20;
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0;
+    for i in 0.. {
+        let ptr = ctx.read_u64(addr + 8 * i)?;
+        if ptr == 0 {
+            break;
+        }
+        let s = ctx
+            .proc
+            .mm
+            .read()
+            .read_cstr(GuestAddr(ptr), 128 << 10)
+            .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
+        total += s.len() + 1 + 8;
+        if total > MAX_TOTAL {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -> SysResult {
+    let argv = string_array(ctx, argv_addr)?;
+    let envp = string_array(ctx, envp_addr)?;
+    let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.hwcaps)?;
+    ctx.proc.pending_exec = Some(Box::new(prepared));
+    Ok(0)
+}
+
+pub fn execve(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let path = ctx.path(a[0])?.into_bytes();
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    exec_common(ctx, path, a[1], a[2])
+}
+
+pub fn execveat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    const AT_EMPTY_PATH: u64 = 0x1000;
+    const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+    if a[4] & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.path(a[1])?.into_bytes();
+    let dirfd = a[0] as i32;
+    let resolved = if path.first() == Some(&b'/') || dirfd == elfvisor_abi::fcntl::AT_FDCWD {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        path
+    } else {
+        // Relative to a directory fd (or the fd itself with AT_EMPTY_PATH): name it through
+        // the host's /proc.
+        let host_fd = ctx.proc.fds.raw(i64::from(dirfd))?;
+        let mut p = format!("/proc/self/fd/{host_fd}").into_bytes();
+        if path.is_empty() {
+            if a[4] & AT_EMPTY_PATH == 0 {
+                return Err(Errno::ENOENT);
+            }
+        } else {
+            p.push(b'/');
+            p.extend_from_slice(&path);
+        }
+        p
+    };
+    exec_common(ctx, resolved, a[2], a[3])
+}
