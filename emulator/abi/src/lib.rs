@@ -10,6 +10,7 @@ pub mod errno;
 pub mod fcntl;
 pub mod mman;
 pub mod prctl;
+pub mod shm;
 pub mod signal;
 pub mod sysno;
 

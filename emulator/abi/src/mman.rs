@@ -73,6 +73,24 @@ pub const MAP_HUGETLB: u32 = 0x4_0000;
 pub const MAP_SYNC: u32 = 0x8_0000;
 pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
 pub const MAP_UNINITIALIZED: u32 = 0x400_0000;
+/// The flags every kernel accepts (`LEGACY_MAP_MASK`): `MAP_SHARED_VALIDATE` rejects any other
+/// bit with `EOPNOTSUPP` (unless the file supports it: `MAP_SYNC` on DAX files only).
+pub const LEGACY_MAP_MASK: u32 = MAP_SHARED
+    | MAP_PRIVATE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_UNINITIALIZED
+    | MAP_GROWSDOWN
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB;
+/// Huge page size bits (`MAP_HUGE_MASK << MAP_HUGE_SHIFT`).
+pub const MAP_HUGE_BITS: u32 = 0x3f << 26;
 
 pub const MREMAP_MAYMOVE: u32 = 1;
 pub const MREMAP_FIXED: u32 = 2;
