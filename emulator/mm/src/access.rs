@@ -1,9 +1,10 @@
 //! Checked access to guest memory: protection lookups for the CPU engine and copies for the
 //! syscall layer. Nothing here touches a byte the VMAs do not grant.
 //!
-//! Private file pages past the end of their file would raise `SIGBUS` on the host; the checks
-//! here treat them as unmapped (`EFAULT`, as Linux's `copy_from_user` does) so a guest pointer
-//! can never crash the runtime.
+//! File and shared-object pages past the end of their object would raise `SIGBUS` on the host;
+//! the checks here treat them as unmapped (`EFAULT`, as Linux's `copy_from_user` does) so a guest
+//! pointer can never crash the runtime. The one window left: another process shrinking a file
+//! between the check and the copy (see `object.rs`).
 
 use std::ptr::NonNull;
 
@@ -37,14 +38,24 @@ impl AddressSpace {
             if v.start > at || !effective(v.prot).contains(need) {
                 return Err(Errno::EFAULT);
             }
-            if let Backing::File { file, offset } = &v.backing {
-                // Pages wholly past the end of the file SIGBUS on the host.
-                let size = file.metadata().map_err(|_| Errno::EFAULT)?.len();
-                let last = end.min(v.end).0 - 1;
-                let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
-                if last_page_off >= size.div_ceil(PAGE_SIZE) * PAGE_SIZE {
-                    return Err(Errno::EFAULT);
+            // Pages wholly past the end of a file or shared object SIGBUS on the host. The size
+            // is read afresh: the object may have shrunk since the engine last asked.
+            let last = end.min(v.end).0 - 1;
+            match &v.backing {
+                Backing::File { file, offset } => {
+                    let size = file.metadata().map_err(|_| Errno::EFAULT)?.len();
+                    let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
+                    if last_page_off >= size.div_ceil(PAGE_SIZE) * PAGE_SIZE {
+                        return Err(Errno::EFAULT);
+                    }
                 }
+                Backing::Shared { object, offset } => {
+                    let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
+                    if object.page_past_end(last_page_off, true) {
+                        return Err(Errno::EFAULT);
+                    }
+                }
+                Backing::Anonymous => {}
             }
             at = v.end;
             if at >= end {

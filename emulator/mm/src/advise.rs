@@ -1,10 +1,12 @@
-//! `madvise(2)` and `msync(2)` for private mappings.
+//! `madvise(2)` and `msync(2)`.
 //!
 //! Advice that only tunes the host kernel's paging (`WILLNEED`, `HUGEPAGE`, `COLD`...) is
 //! accepted and ignored. `MADV_FREE` on private anonymous memory zero-fills at once like
 //! `MADV_DONTNEED`: Linux may free the pages lazily, and reading zeroes is one of the outcomes it
 //! allows. Fork-related advice (`DONTFORK`, `WIPEONFORK`...) is validated but not yet recorded:
-//! no fork strategy consults it.
+//! no fork strategy consults it. On shared mappings `MADV_DONTNEED` drops the process's view
+//! only (the object keeps the contents, which the next access re-reads) and `MADV_REMOVE`
+//! frees the object's storage.
 
 use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::mman::{
@@ -13,9 +15,11 @@ use elfvisor_abi::mman::{
     MADV_POPULATE_READ, MADV_POPULATE_WRITE, MADV_RANDOM, MADV_REMOVE, MADV_SEQUENTIAL,
     MADV_UNMERGEABLE, MADV_WILLNEED, MADV_WIPEONFORK, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
 };
-use elfvisor_abi::{Errno, GuestAddr, Prot};
+use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
 use crate::access::effective;
+use crate::guest_errno;
+use crate::object::ObjectKind;
 use crate::space::AddressSpace;
 use crate::vma::{Backing, Vma};
 
@@ -92,12 +96,32 @@ impl AddressSpace {
             MADV_FREE | MADV_WIPEONFORK | MADV_KEEPONFORK if !anonymous => {
                 return Err(Errno::EINVAL);
             }
-            // MADV_REMOVE punches holes in shared writable mappings only.
-            MADV_REMOVE => return Err(if anonymous { Errno::EINVAL } else { Errno::EACCES }),
+            // madvise_remove: punches holes in the object behind shared writable mappings only.
+            MADV_REMOVE => match &v.backing {
+                Backing::Shared { object, offset } if v.prot.contains(Prot::WRITE) => {
+                    let len = object.host_mapped(*offset, v.len());
+                    if len > 0 {
+                        self.arena.punch(v.start.0, len).map_err(|e| guest_errno(&e))?;
+                    }
+                    if v.prot.contains(Prot::EXEC) {
+                        self.record(v.start, v.end, true);
+                    }
+                }
+                _ => return Err(if anonymous { Errno::EINVAL } else { Errno::EACCES }),
+            },
             MADV_POPULATE_READ if !effective(v.prot).contains(Prot::READ) => {
                 return Err(Errno::EINVAL);
             }
             MADV_POPULATE_WRITE if !v.prot.contains(Prot::WRITE) => return Err(Errno::EINVAL),
+            // Populating a page past the end of its object would raise SIGBUS: EFAULT.
+            MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+                if let Backing::Shared { object, offset } = &v.backing {
+                    let last = offset + v.len() - PAGE_SIZE;
+                    if object.page_past_end(last, true) {
+                        return Err(Errno::EFAULT);
+                    }
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -112,7 +136,9 @@ impl AddressSpace {
         }
     }
 
-    /// Linux `msync`. Private mappings have nothing to write back, so this only validates.
+    /// Linux `msync`: `MS_SYNC` writes shared file pages back (host `msync`, which waits for
+    /// the disk); private and anonymous memory has nothing to write. Like Linux, unmapped
+    /// parts of the range are skipped and reported as `ENOMEM` at the end.
     pub fn msync(&self, addr: GuestAddr, len: u64, flags: u32) -> Result<(), Errno> {
         if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || !addr.is_page_aligned() {
             return Err(Errno::EINVAL);
@@ -124,10 +150,21 @@ impl AddressSpace {
         if end == addr {
             return Ok(());
         }
-        if end.0 > self.arena_size() || !self.vmas.is_covered(addr, end) {
-            return Err(Errno::ENOMEM);
+        let clipped = GuestAddr(end.0.min(self.arena_size()));
+        let covered = end.0 <= self.arena_size() && self.vmas.is_covered(addr, end);
+        if flags & MS_SYNC != 0 {
+            for v in self.vmas.overlapping(addr, clipped) {
+                let Backing::Shared { object, offset } = &v.backing else { continue };
+                if object.kind() != ObjectKind::File {
+                    continue;
+                }
+                let piece = v.slice(addr, clipped);
+                let piece_off = offset + (piece.start.0 - v.start.0);
+                let n = object.host_mapped(piece_off, piece.len());
+                self.arena.sync(piece.start.0, n, flags).map_err(|e| guest_errno(&e))?;
+            }
         }
-        Ok(())
+        if covered { Ok(()) } else { Err(Errno::ENOMEM) }
     }
 }
 
@@ -241,6 +278,60 @@ mod tests {
         assert_eq!(s.madvise(GuestAddr(0x40_0000), P, MADV_FREE), Err(Errno::EINVAL));
         assert_eq!(s.madvise(GuestAddr(0x40_0000), P, MADV_REMOVE), Err(Errno::EACCES));
         assert_eq!(s.madvise(GuestAddr(0x40_0000), P, MADV_WIPEONFORK), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn test_madvise_on_shared_mappings_keeps_or_removes_contents() {
+        use crate::shared::tests::{paged, shared_anon, shared_file};
+        let mut s = space();
+        let a = s.mmap(shared_anon(0x40_0000, 2 * P, Prot::RW)).unwrap();
+        s.copy_out(a, b"keep").unwrap();
+        s.copy_out(GuestAddr(a.0 + P), b"gone").unwrap();
+        assert_eq!(s.madvise(a, 2 * P, MADV_DONTNEED), Ok(()));
+        let mut b = [0u8; 4];
+        s.copy_in(a, &mut b).unwrap();
+        assert_eq!(&b, b"keep");
+        assert_eq!(s.madvise(a, P, MADV_FREE), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(a, P, MADV_WIPEONFORK), Err(Errno::EINVAL));
+        assert_eq!(s.madvise(GuestAddr(a.0 + P), P, MADV_REMOVE), Ok(()));
+        s.copy_in(GuestAddr(a.0 + P), &mut b).unwrap();
+        assert_eq!(b, [0; 4]);
+        s.mprotect(a, P, Prot::READ).unwrap();
+        assert_eq!(s.madvise(a, P, MADV_REMOVE), Err(Errno::EACCES));
+        // Growing past the object: populating those pages would SIGBUS.
+        // (The read-only first page is a VMA of its own now.)
+        assert_eq!(s.mremap(a, 2 * P, 3 * P, 0, GuestAddr(0)), Err(Errno::EFAULT));
+        let tail = GuestAddr(a.0 + P);
+        assert_eq!(s.mremap(tail, P, 2 * P, 0, GuestAddr(0)), Ok(tail));
+        assert_eq!(s.madvise(GuestAddr(a.0 + P), P, MADV_POPULATE_WRITE), Ok(()));
+        assert_eq!(s.madvise(GuestAddr(a.0 + P), 2 * P, MADV_POPULATE_WRITE), Err(Errno::EFAULT));
+        let f = paged(1);
+        let m = s.mmap(shared_file(0, P, Prot::RW, &f, 0)).unwrap();
+        s.copy_out(m, b"disk").unwrap();
+        assert_eq!(s.madvise(m, P, MADV_DONTNEED), Ok(()));
+        let mut d = [0u8; 4];
+        f.read_exact_at(&mut d, 0).unwrap();
+        assert_eq!(&d, b"disk");
+        s.copy_in(m, &mut b).unwrap();
+        assert_eq!(&b, b"disk");
+    }
+
+    #[test]
+    fn test_msync_of_shared_file_and_holes() {
+        use crate::shared::tests::{paged, shared_anon, shared_file};
+        let f = paged(2);
+        let mut s = space();
+        let m = s.mmap(shared_file(0x40_0000, 2 * P, Prot::RW, &f, 0)).unwrap();
+        s.copy_out(m, b"synced").unwrap();
+        assert_eq!(s.msync(m, 2 * P, MS_SYNC), Ok(()));
+        assert_eq!(s.msync(m, 10, MS_ASYNC | MS_INVALIDATE), Ok(()));
+        let mut d = [0u8; 6];
+        f.read_exact_at(&mut d, 0).unwrap();
+        assert_eq!(&d, b"synced");
+        s.munmap(GuestAddr(m.0 + P), P).unwrap();
+        assert_eq!(s.msync(m, 2 * P, MS_SYNC), Err(Errno::ENOMEM));
+        let a = s.mmap(shared_anon(0, P, Prot::RW)).unwrap();
+        assert_eq!(s.msync(a, P, MS_SYNC), Ok(()));
     }
 
     #[test]

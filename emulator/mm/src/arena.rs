@@ -7,14 +7,18 @@
 //! bad offset is an error (or a panic for a programming error), never a stray host access.
 //!
 //! Private mappings are always host read/write: guest permissions are enforced by the CPU engine's
-//! TLB hook and by the checked copies in `access.rs`, both of which consult the VMA set.
+//! TLB hook and by the checked copies in `access.rs`, both of which consult the VMA set. Shared
+//! mappings carry the host protection that follows the guest's ([`shared_host_prot`]): the host
+//! object may not allow more (a read-only descriptor maps only `PROT_READ`).
 
+use std::ffi::CStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::{self, NonNull};
 
-use elfvisor_abi::PAGE_SIZE;
+use elfvisor_abi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
+use elfvisor_abi::{PAGE_SIZE, Prot};
 
 /// One host reservation, `size` bytes at `base`.
 #[derive(Debug)]
@@ -42,6 +46,48 @@ pub(crate) fn host_page_size() -> u64 {
     // SAFETY: sysconf has no preconditions; _SC_PAGESIZE is always supported.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(n).unwrap_or(0)
+}
+
+/// Host protection of a shared mapping whose guest protection is `prot`: readable whenever the
+/// guest may read or execute (the CPU engine fetches instructions through host reads), writable
+/// when the guest may write. Private mappings are always host RW instead.
+pub(crate) fn shared_host_prot(prot: Prot) -> libc::c_int {
+    let mut host = libc::PROT_NONE;
+    if prot.0 & Prot::RWX.0 != 0 {
+        host |= libc::PROT_READ;
+    }
+    if prot.contains(Prot::WRITE) {
+        host |= libc::PROT_WRITE;
+    }
+    host
+}
+
+/// A new host memfd of `size` bytes (close-on-exec), for shared anonymous memory.
+pub(crate) fn memfd(name: &CStr, size: u64) -> io::Result<File> {
+    // SAFETY: `name` is NUL-terminated; the flags are valid.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(last_error());
+    }
+    // SAFETY: memfd_create just returned this descriptor; nothing else owns it.
+    let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.set_len(size)?;
+    Ok(file)
+}
+
+/// Whether `file` is open for reading and for writing (its `O_ACCMODE`).
+pub(crate) fn access_mode(file: &File) -> io::Result<(bool, bool)> {
+    // SAFETY: F_GETFL takes no argument and only reads the descriptor's status flags.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(last_error());
+    }
+    Ok(match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        libc::O_RDWR => (true, true),
+        _ => (false, false), // O_PATH descriptors and the like.
+    })
 }
 
 impl Arena {
@@ -136,6 +182,105 @@ impl Arena {
             )
         };
         if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// Replaces `[off, off + len)` with a shared view of `file` from byte `file_off` (page
+    /// aligned), with the host protection that follows guest protection `prot`
+    /// ([`shared_host_prot`]). Pages past the end of the file are mapped too: the host faults
+    /// on them until the file grows, and the caller never grants them before that.
+    pub(crate) fn map_shared(
+        &self,
+        off: u64,
+        len: u64,
+        file: &File,
+        file_off: u64,
+        prot: Prot,
+    ) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        let file_off = libc::off_t::try_from(file_off)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: as in `map_anon`; the fd is open for the duration of the call.
+        let p = unsafe {
+            libc::mmap(
+                addr,
+                len,
+                shared_host_prot(prot),
+                libc::MAP_SHARED | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                file_off,
+            )
+        };
+        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// Attaches host SysV segment `shmid` at `off`, replacing whatever the host had there
+    /// (`SHM_REMAP`); it covers the segment's size rounded up to pages.
+    pub(crate) fn attach_sysv(
+        &self,
+        off: u64,
+        len: u64,
+        shmid: i32,
+        readonly: bool,
+    ) -> io::Result<()> {
+        let (addr, _) = self.host_pages(off, len);
+        let flags = libc::SHM_REMAP | if readonly { libc::SHM_RDONLY } else { 0 };
+        // SAFETY: `SHM_REMAP` at an address inside our reservation (checked by `host_pages`,
+        // for the `len` the caller computed from the segment's size) replaces only our own pages.
+        let p = unsafe { libc::shmat(shmid, addr, flags) };
+        if p as isize == -1 {
+            return Err(last_error());
+        }
+        if p != addr {
+            // Cannot happen with SHM_REMAP at a page-aligned address; do not keep a stray attach.
+            // SAFETY: `p` is the attach the host just made; nothing else refers to it.
+            unsafe { libc::shmdt(p) };
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        Ok(())
+    }
+
+    /// Sets the host protection of shared pages to follow guest protection `prot`.
+    pub(crate) fn protect_shared(&self, off: u64, len: u64, prot: Prot) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        // SAFETY: the range is inside our reservation; mprotect changes access, not layout.
+        let r = unsafe { libc::mprotect(addr, len, shared_host_prot(prot)) };
+        if r == 0 { Ok(()) } else { Err(last_error()) }
+    }
+
+    /// Writes shared file pages back: host `msync` with guest `MS_*` flags translated.
+    pub(crate) fn sync(&self, off: u64, len: u64, guest_flags: u32) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        let mut flags = 0;
+        if guest_flags & MS_ASYNC != 0 {
+            flags |= libc::MS_ASYNC;
+        }
+        if guest_flags & MS_SYNC != 0 {
+            flags |= libc::MS_SYNC;
+        }
+        if guest_flags & MS_INVALIDATE != 0 {
+            flags |= libc::MS_INVALIDATE;
+        }
+        // SAFETY: the range is inside our reservation; msync only writes pages back.
+        let r = unsafe { libc::msync(addr, len, flags) };
+        if r == 0 { Ok(()) } else { Err(last_error()) }
+    }
+
+    /// Frees the object's storage behind shared writable pages (`MADV_REMOVE`): they read as
+    /// zero afterwards, in every view of the object.
+    pub(crate) fn punch(&self, off: u64, len: u64) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        // SAFETY: the range is inside our reservation; MADV_REMOVE changes contents, not layout.
+        let r = unsafe { libc::madvise(addr, len, libc::MADV_REMOVE) };
+        if r == 0 { Ok(()) } else { Err(last_error()) }
+    }
+
+    /// Which pages of `[off, off + len)` are resident (one byte per page, bit 0).
+    pub(crate) fn residency(&self, off: u64, len: u64) -> io::Result<Vec<u8>> {
+        let (addr, n) = self.host_pages(off, len);
+        let mut vec = vec![0u8; n / PAGE_SIZE as usize];
+        // SAFETY: the range is inside our reservation, and `vec` has one byte per page of it.
+        let r = unsafe { libc::mincore(addr, n, vec.as_mut_ptr()) };
+        if r == 0 { Ok(vec) } else { Err(last_error()) }
     }
 
     /// Gives `[off, off + len)` back to the reservation: inaccessible and unbacked again.

@@ -14,8 +14,11 @@ mod advise;
 mod arena;
 mod heap;
 mod layout;
+mod object;
 mod remap;
+mod shared;
 mod space;
+mod sysv;
 mod vma;
 
 use std::io;
@@ -25,7 +28,10 @@ use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 pub use layout::{
     GUEST_TASK_SIZE, HEAP_RESERVE, Layout, MIN_ARENA_SIZE, MMAP_MIN_ADDR, STACK_REGION,
 };
+pub use object::{ObjectKind, SharedObject};
+pub use shared::{ObjectMapping, PageStatus};
 pub use space::{AddressSpace, MmapRequest};
+pub use sysv::ShmAttach;
 pub use vma::{Backing, Vma, VmaName};
 
 /// Host failures creating an address space.
@@ -62,7 +68,12 @@ pub(crate) fn guest_errno(e: &io::Error) -> Errno {
         Some(libc::EAGAIN) => Errno::EAGAIN,
         Some(libc::EBADF) => Errno::EBADF,
         Some(libc::EINVAL) => Errno::EINVAL,
+        Some(libc::EIDRM) => Errno::EIDRM,
+        Some(libc::EIO) => Errno::EIO,
+        Some(libc::EMFILE) => Errno::EMFILE,
+        Some(libc::ENFILE) => Errno::ENFILE,
         Some(libc::ENODEV) => Errno::ENODEV,
+        Some(libc::EOPNOTSUPP) => Errno::EOPNOTSUPP,
         Some(libc::EOVERFLOW) => Errno::EOVERFLOW,
         Some(libc::EPERM) => Errno::EPERM,
         Some(libc::ETXTBSY) => Errno::ETXTBSY,

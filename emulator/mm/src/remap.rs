@@ -1,4 +1,9 @@
-//! `mremap(2)` for private mappings, following Linux's `mm/mremap.c`.
+//! `mremap(2)`, following Linux's `mm/mremap.c`.
+//!
+//! Shared mappings move by mapping their object at the destination (the pages live in the
+//! object, so nothing is copied); growing one never grows its object, so the new part may lie
+//! past the object's end (`SIGBUS` on access, as on Linux). `old_len == 0` duplicates a shared
+//! mapping. SysV attaches, which have no descriptor, move as host mappings.
 //!
 //! One deliberate difference: Linux unmaps the `MREMAP_FIXED` destination (and a shrinking
 //! source's tail) before it looks the source up, so a call that then fails with `EFAULT` has
@@ -14,7 +19,7 @@ use crate::space::AddressSpace;
 use crate::vma::{Backing, Vma};
 
 impl AddressSpace {
-    /// Linux `mremap` for private mappings. Returns the (possibly new) address of the mapping.
+    /// Linux `mremap`. Returns the (possibly new) address of the mapping.
     pub fn mremap(
         &mut self,
         old: GuestAddr,
@@ -58,19 +63,38 @@ impl AddressSpace {
     /// Linux `vma_to_resize`: the VMA holding `[old, old + old_len)`, which must lie in one VMA.
     fn resizable(&self, old: GuestAddr, old_len: u64, new_len: u64) -> Result<Vma, Errno> {
         let v = self.vmas.find(old).ok_or(Errno::EFAULT)?;
-        if old_len == 0 {
-            // Duplicating a private mapping makes no sense (and Linux refuses it).
+        if old_len == 0 && !v.shared {
+            // `old_len == 0` duplicates a shared mapping; for a private one that makes no sense
+            // (and Linux refuses it).
             return Err(Errno::EINVAL);
         }
         if old_len > v.end.0 - old.0 {
             return Err(Errno::EFAULT);
         }
-        if let Backing::File { offset, .. } = &v.backing {
+        if let Some(offset) = v.backing.offset() {
             if (offset + (old.0 - v.start.0)).checked_add(new_len).is_none() {
                 return Err(Errno::EINVAL);
             }
         }
         Ok(v.clone())
+    }
+
+    /// `mremap(old, 0, new_len)` of a shared mapping: a second mapping of the same object range
+    /// at `dst`, the original untouched.
+    fn duplicate(
+        &mut self,
+        v: &Vma,
+        old: GuestAddr,
+        dst: GuestAddr,
+        new_len: u64,
+    ) -> Result<(), Errno> {
+        let copy = Vma {
+            start: dst,
+            end: GuestAddr(dst.0 + new_len),
+            backing: v.backing.advanced(old.0 - v.start.0),
+            ..v.clone()
+        };
+        self.place(copy)
     }
 
     /// Grows `[old, old + old_len)` to `new_len`: in place when it ends its VMA and the pages
@@ -101,7 +125,11 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         let dst = self.pick(GuestAddr::NULL, new_len)?;
-        self.move_vma(v.slice(old, old_end), dst, new_len, false)?;
+        if old_len == 0 {
+            self.duplicate(&v, old, dst, new_len)?;
+        } else {
+            self.move_vma(v.slice(old, old_end), dst, new_len, false)?;
+        }
         Ok(dst)
     }
 
@@ -151,6 +179,10 @@ impl AddressSpace {
                 self.unmap_range(tail, tail_end);
             }
         }
+        if keep_len == 0 {
+            self.duplicate(&v, old, dst, new_len)?;
+            return Ok(dst);
+        }
         self.move_vma(
             v.slice(old, GuestAddr(old.0 + keep_len)),
             dst,
@@ -171,18 +203,34 @@ impl AddressSpace {
         keep_source: bool,
     ) -> Result<(), Errno> {
         let moved = Vma { start: dst, end: GuestAddr(dst.0 + new_len), ..src.clone() };
-        // Map the whole destination first: if that fails nothing has moved yet, and the page
-        // moves below then only replace pages inside an existing mapping, so they cannot fail
-        // (they fall back to copying).
-        let r = match &moved.backing {
-            Backing::Anonymous => self.arena.map_anon(dst.0, new_len),
-            Backing::File { file, offset } => self.arena.map_file(dst.0, new_len, file, *offset),
-        };
-        if let Err(e) = r {
-            self.release(moved.start, moved.end);
-            return Err(guest_errno(&e));
+        match &src.backing {
+            // A shared object holds the pages: map it at the destination, drop the source.
+            Backing::Shared { object, .. } if object.fd().is_some() => {
+                if let Err(e) = self.host_map(&moved) {
+                    self.release(moved.start, moved.end);
+                    return Err(e);
+                }
+                self.release(src.start, src.end);
+            }
+            // A SysV attach cannot be re-made at an offset: move the host's attach itself.
+            Backing::Shared { object, offset } => {
+                let attached = object.host_mapped(*offset, src.len());
+                if attached > 0 {
+                    self.move_attach(src.start.0, dst.0, attached)?;
+                }
+                self.release(src.start, src.end);
+            }
+            // Map the whole destination first: if that fails nothing has moved yet, and the
+            // page moves below then only replace pages inside an existing mapping, so they
+            // cannot fail (they fall back to copying).
+            _ => {
+                if let Err(e) = self.host_map(&moved) {
+                    self.release(moved.start, moved.end);
+                    return Err(e);
+                }
+                self.move_host(src.start.0, dst.0, src.len());
+            }
         }
-        self.move_host(src.start.0, dst.0, src.len());
         self.vmas.remove_range(src.start, src.end);
         self.record(src.start, src.end, src.prot.contains(Prot::EXEC));
         self.vmas.insert(moved);
@@ -192,6 +240,20 @@ impl AddressSpace {
             let _ = self.place(src);
         }
         Ok(())
+    }
+
+    /// Moves the host pages of a SysV attach, splitting the range where the host holds it as
+    /// several mappings (after `mprotect`). They cannot be copied: copies would not be shared.
+    fn move_attach(&self, from: u64, to: u64, len: u64) -> Result<(), Errno> {
+        match self.arena.move_pages(from, to, len) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EFAULT) && len > PAGE_SIZE => {
+                let half = len / 2 / PAGE_SIZE * PAGE_SIZE;
+                self.move_attach(from, to, half)?;
+                self.move_attach(from + half, to + half, len - half)
+            }
+            Err(e) => Err(guest_errno(&e)),
+        }
     }
 
     /// Moves host pages with `mremap`, splitting the range where it spans several host
@@ -418,6 +480,85 @@ mod tests {
         s.copy_in(GuestAddr(0x60_3000), &mut b).unwrap();
         assert_eq!(b, [4; 8]);
         assert_eq!(ranges(&s), vec![(0x60_0000, 0x60_5000, Prot::RW)]);
+        s.check_invariants().unwrap();
+    }
+
+    fn read(s: &AddressSpace, addr: u64, n: usize) -> Vec<u8> {
+        let mut b = vec![0u8; n];
+        s.copy_in(GuestAddr(addr), &mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn test_mremap_shared_anonymous_grows_past_its_object() {
+        use crate::PageStatus;
+        use crate::shared::tests::shared_anon;
+        let mut s = space();
+        let a = s.mmap(shared_anon(0x40_0000, 2 * P, Prot::RW)).unwrap();
+        s.copy_out(GuestAddr(a.0 + P), b"kept").unwrap();
+        // In place: the grown part lies past the memfd's end (SIGBUS on Linux).
+        assert_eq!(s.mremap(a, 2 * P, 4 * P, 0, GuestAddr(0)), Ok(a));
+        assert_eq!(ranges(&s), vec![(0x40_0000, 0x40_4000, Prot::RW)]);
+        assert_eq!(s.page_state(GuestAddr(a.0 + P)), PageStatus::Mapped(Prot::RW));
+        assert_eq!(s.page_state(GuestAddr(a.0 + 2 * P)), PageStatus::PastObjectEnd);
+        // Moved: same object, same contents, no copy.
+        map_fixed(&mut s, 0x40_4000, P, Prot::READ);
+        let to = s.mremap(a, 4 * P, 5 * P, MREMAP_MAYMOVE, GuestAddr(0)).unwrap();
+        assert_ne!(to, a);
+        assert_eq!(read(&s, to.0 + P, 4), b"kept");
+        assert_eq!(s.page_state(GuestAddr(to.0 + 4 * P)), PageStatus::PastObjectEnd);
+        assert_eq!(s.prot_at(a), None);
+        // Shrunk, then moved to a fixed place.
+        assert_eq!(s.mremap(to, 5 * P, 2 * P, 0, GuestAddr(0)), Ok(to));
+        let flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+        assert_eq!(
+            s.mremap(to, 2 * P, 2 * P, flags, GuestAddr(0x60_0000)),
+            Ok(GuestAddr(0x60_0000))
+        );
+        assert_eq!(read(&s, 0x60_1000, 4), b"kept");
+        s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn test_mremap_zero_old_len_duplicates_shared_mappings() {
+        use crate::shared::tests::shared_anon;
+        let mut s = space();
+        map_fixed(&mut s, 0x40_0000, P, Prot::RW);
+        assert_eq!(
+            s.mremap(GuestAddr(0x40_0000), 0, P, MREMAP_MAYMOVE, GuestAddr(0)),
+            Err(Errno::EINVAL)
+        );
+        let a = s.mmap(shared_anon(0x50_0000, 2 * P, Prot::RW)).unwrap();
+        assert_eq!(s.mremap(GuestAddr(a.0 + P), 0, P, 0, GuestAddr(0)), Err(Errno::ENOMEM));
+        let d = s.mremap(GuestAddr(a.0 + P), 0, P, MREMAP_MAYMOVE, GuestAddr(0)).unwrap();
+        s.copy_out(d, b"dup").unwrap();
+        assert_eq!(read(&s, a.0 + P, 3), b"dup");
+        let flags = MREMAP_MAYMOVE | MREMAP_FIXED;
+        let f = s.mremap(a, 0, 2 * P, flags, GuestAddr(0x60_0000)).unwrap();
+        assert_eq!(read(&s, f.0 + P, 3), b"dup");
+        assert_eq!(s.vmas().count(), 4);
+        s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn test_mremap_shared_file_keeps_following_the_file() {
+        use crate::shared::tests::{paged, shared_file};
+        use std::os::unix::fs::FileExt;
+        let f = paged(4);
+        let mut s = space();
+        let a = s.mmap(shared_file(0x40_0000, P, Prot::RW, &f, P)).unwrap();
+        map_fixed(&mut s, 0x40_1000, P, Prot::READ);
+        let to = s.mremap(a, P, 3 * P, MREMAP_MAYMOVE, GuestAddr(0)).unwrap();
+        assert_eq!(read(&s, to.0 + 2 * P, 1), b"d");
+        s.copy_out(GuestAddr(to.0 + P), b"C").unwrap();
+        let mut b = [0u8];
+        f.read_exact_at(&mut b, 2 * P).unwrap();
+        assert_eq!(&b, b"C");
+        let flags = MREMAP_MAYMOVE | MREMAP_DONTUNMAP;
+        let moved = s.mremap(to, 3 * P, 3 * P, flags, GuestAddr(0x60_0000)).unwrap();
+        // The source still maps the object, as Linux does for shared mappings.
+        assert_eq!(read(&s, to.0 + P, 1), b"C");
+        assert_eq!(read(&s, moved.0 + P, 1), b"C");
         s.check_invariants().unwrap();
     }
 

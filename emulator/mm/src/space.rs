@@ -11,14 +11,15 @@ use std::sync::Arc;
 
 use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::mman::{
-    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_PRIVATE,
-    MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
+    LEGACY_MAP_MASK, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGE_BITS,
+    MAP_HUGETLB, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
 };
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 
 use crate::arena::{self, Arena};
 use crate::heap::Brk;
 use crate::layout::{GUEST_TASK_SIZE, Layout, MIN_ARENA_SIZE};
+use crate::object::SharedObject;
 use crate::vma::{Backing, Vma, VmaName, VmaSet};
 use crate::{Invalidation, MmError, guest_errno};
 
@@ -58,6 +59,46 @@ impl fmt::Debug for AddressSpace {
             .field("vmas", &self.vmas.len())
             .field("brk", &self.brk)
             .finish_non_exhaustive()
+    }
+}
+
+/// The backing of a file mapping, with `do_mmap`'s checks in its order: `MAP_SHARED_VALIDATE`
+/// with flags the file does not support, a shared writable mapping of a descriptor not open for
+/// writing, any mapping of one not open for reading, `MAP_GROWSDOWN`.
+fn file_backing(file: &Arc<File>, offset: u64, flags: u32, prot: Prot) -> Result<Backing, Errno> {
+    let (readable, writable) = arena::access_mode(file).map_err(|e| guest_errno(&e))?;
+    let shared = flags & MAP_TYPE != MAP_PRIVATE;
+    if shared {
+        // Plain MAP_SHARED ignores unknown flags; MAP_SHARED_VALIDATE refuses them. No file here
+        // supports MAP_SYNC (DAX only). The huge page size bits are ignored.
+        let unknown = flags & !(LEGACY_MAP_MASK | MAP_HUGE_BITS);
+        if flags & MAP_TYPE == MAP_SHARED_VALIDATE && unknown != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if prot.contains(Prot::WRITE) && !writable {
+            return Err(Errno::EACCES);
+        }
+    }
+    if !readable {
+        return Err(Errno::EACCES);
+    }
+    if flags & MAP_GROWSDOWN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !shared {
+        return Ok(Backing::File { file: Arc::clone(file), offset });
+    }
+    let object =
+        SharedObject::from_file(Arc::clone(file), writable).map_err(|e| guest_errno(&e))?;
+    Ok(Backing::Shared { object, offset })
+}
+
+/// The most a VMA may be given (`VM_MAYREAD|VM_MAYWRITE|VM_MAYEXEC`): anything for private
+/// memory (writes stay private), what the object allows for shared mappings.
+pub(crate) fn may_prot(v: &Vma) -> Prot {
+    match &v.backing {
+        Backing::Shared { object, .. } => object.max_prot(),
+        _ => Prot::RWX,
     }
 }
 
@@ -123,8 +164,9 @@ impl AddressSpace {
         std::mem::take(&mut self.invalidations)
     }
 
-    /// Linux `mmap` for private anonymous and private file mappings. `MAP_SHARED` and
-    /// `MAP_SHARED_VALIDATE` return `ENODEV` until shared mappings are backed by host fds.
+    /// Linux `mmap`. Private mappings are host private mappings in the arena; shared ones map
+    /// a [`SharedObject`](crate::SharedObject) `MAP_SHARED` (the guest's file, or a fresh memfd
+    /// for `MAP_SHARED|MAP_ANONYMOUS`).
     pub fn mmap(&mut self, req: MmapRequest) -> Result<GuestAddr, Errno> {
         let anonymous = req.flags & MAP_ANONYMOUS != 0;
         let file = if anonymous { None } else { req.file.as_ref() };
@@ -157,28 +199,22 @@ impl AddressSpace {
         if req.flags & MAP_FIXED_NOREPLACE != 0 && !self.vmas.is_free(start, end) {
             return Err(Errno::EEXIST);
         }
-        match req.flags & MAP_TYPE {
-            MAP_PRIVATE => {}
-            MAP_SHARED | MAP_SHARED_VALIDATE => return Err(Errno::ENODEV),
+        let shared = match req.flags & MAP_TYPE {
+            MAP_PRIVATE => false,
+            MAP_SHARED | MAP_SHARED_VALIDATE => true,
             _ => return Err(Errno::EINVAL),
-        }
+        };
+        let grows_down = req.flags & MAP_GROWSDOWN != 0;
         let backing = match (anonymous, file) {
+            (true, _) if shared => self.shared_anonymous(req.flags, len)?,
             (true, _) => Backing::Anonymous,
-            (false, Some((f, off))) => Backing::File { file: Arc::clone(f), offset: *off },
+            (false, Some((f, off))) => file_backing(f, *off, req.flags, req.prot)?,
             (false, None) => return Err(Errno::EBADF),
         };
         if fixed {
             self.unmap_range(start, end);
         }
-        let vma = Vma {
-            start,
-            end,
-            prot: req.prot,
-            shared: false,
-            grows_down: req.flags & MAP_GROWSDOWN != 0,
-            backing,
-            name: req.name,
-        };
+        let vma = Vma { start, end, prot: req.prot, shared, grows_down, backing, name: req.name };
         let result = self.place(vma).map(|()| start);
         self.debug_check();
         result
@@ -186,7 +222,7 @@ impl AddressSpace {
 
     /// Validates a `MAP_FIXED` range, in Linux's order: out of range, unaligned, below
     /// `mmap_min_addr` (EPERM for an unprivileged process).
-    fn fixed_range(&self, addr: GuestAddr, len: u64) -> Result<GuestAddr, Errno> {
+    pub(crate) fn fixed_range(&self, addr: GuestAddr, len: u64) -> Result<GuestAddr, Errno> {
         if addr.checked_add(len).is_none_or(|end| end.0 > self.arena.size()) {
             return Err(Errno::ENOMEM);
         }
@@ -265,20 +301,50 @@ impl AddressSpace {
         } else {
             addr
         };
+        // Linux stops at the first VMA that may not get `prot` (a shared mapping of a read-only
+        // descriptor cannot become writable): EACCES, after changing the VMAs before it.
+        let forbidden = self
+            .vmas
+            .overlapping(start, end)
+            .find(|v| !may_prot(v).contains(prot.access()))
+            .map(|v| v.start.max(start));
+        let limit = forbidden.unwrap_or(end);
         let mut lowered = Vec::new();
-        let reached = self.vmas.update_range(start, end, |v| {
-            let old = v.prot;
-            let lost = !prot.contains(old.access());
-            if lost || (old.contains(Prot::EXEC) && old != prot) {
-                lowered.push((v.start, v.end, old.contains(Prot::EXEC)));
-            }
-            v.prot = prot;
-        });
+        let mut shared = Vec::new();
+        let reached = if limit > start {
+            self.vmas.update_range(start, limit, |v| {
+                let old = v.prot;
+                let lost = !prot.contains(old.access());
+                if lost || (old.contains(Prot::EXEC) && old != prot) {
+                    lowered.push((v.start, v.end, old.contains(Prot::EXEC)));
+                }
+                v.prot = prot;
+                if let Backing::Shared { object, offset } = &v.backing {
+                    shared.push((v.start, v.len(), Arc::clone(object), *offset));
+                }
+            })
+        } else {
+            start
+        };
         for (s, e, x) in lowered {
             self.record(s, e, x);
         }
+        // Shared host pages carry the guest's protection (the host object allows no more).
+        for (s, len, object, offset) in shared {
+            let host_len = object.host_mapped(offset, len);
+            if host_len > 0 {
+                let r = self.arena.protect_shared(s.0, host_len, prot);
+                debug_assert!(r.is_ok(), "host mprotect of shared {s}+{host_len:#x}: {r:?}");
+            }
+        }
         self.debug_check();
-        if reached < end { Err(Errno::ENOMEM) } else { Ok(()) }
+        if forbidden.is_some_and(|f| reached == f) {
+            Err(Errno::EACCES)
+        } else if reached < end {
+            Err(Errno::ENOMEM)
+        } else {
+            Ok(())
+        }
     }
 
     /// Removes `[start, end)` from the VMA set and gives its host pages back to the reservation.
@@ -310,17 +376,25 @@ impl AddressSpace {
 
     /// Maps `vma`'s host pages from its backing and inserts it; its range must be free.
     pub(crate) fn place(&mut self, vma: Vma) -> Result<(), Errno> {
+        if let Err(e) = self.host_map(&vma) {
+            self.release(vma.start, vma.end);
+            return Err(e);
+        }
+        self.vmas.insert(vma);
+        Ok(())
+    }
+
+    /// Maps `vma`'s range on the host from its backing, replacing whatever the host had there.
+    pub(crate) fn host_map(&self, vma: &Vma) -> Result<(), Errno> {
         let (off, len) = (vma.start.0, vma.len());
         let r = match &vma.backing {
             Backing::Anonymous => self.arena.map_anon(off, len),
             Backing::File { file, offset } => self.arena.map_file(off, len, file, *offset),
+            Backing::Shared { object, offset } => {
+                return self.map_object_pages(vma.start, len, object, *offset, vma.prot);
+            }
         };
-        if let Err(e) = r {
-            self.release(vma.start, vma.end);
-            return Err(guest_errno(&e));
-        }
-        self.vmas.insert(vma);
-        Ok(())
+        r.map_err(|e| guest_errno(&e))
     }
 
     /// Notes that cached translations for `[start, end)` are stale.
@@ -405,8 +479,8 @@ pub(crate) mod tests {
         let mut req = anon(0, P, Prot::RW, 0);
         req.flags = MAP_ANONYMOUS;
         assert_eq!(s.mmap(req.clone()), Err(Errno::EINVAL));
-        req.flags = MAP_ANONYMOUS | MAP_SHARED;
-        assert_eq!(s.mmap(req.clone()), Err(Errno::ENODEV));
+        req.flags = MAP_ANONYMOUS | 0xf;
+        assert_eq!(s.mmap(req.clone()), Err(Errno::EINVAL));
         req.flags = MAP_PRIVATE;
         assert_eq!(s.mmap(req), Err(Errno::EBADF));
         assert_eq!(s.vmas().count(), 0);
@@ -656,9 +730,7 @@ pub(crate) mod tests {
         assert_eq!(s.mmap(file_req(0, P, Prot::READ, &f, 100, 0)), Err(Errno::EINVAL));
         assert_eq!(s.mmap(file_req(0, P, Prot::READ, &f, 0, MAP_HUGETLB)), Err(Errno::EINVAL));
         assert_eq!(s.mmap(file_req(0, P, Prot::READ, &f, !(P - 1), 0)), Err(Errno::EOVERFLOW));
-        let mut shared = file_req(0, P, Prot::READ, &f, 0, 0);
-        shared.flags = MAP_SHARED;
-        assert_eq!(s.mmap(shared), Err(Errno::ENODEV));
+        assert_eq!(s.mmap(file_req(0, P, Prot::READ, &f, 0, MAP_GROWSDOWN)), Err(Errno::EINVAL));
         // A directory cannot be mapped: the host's ENODEV reaches the guest.
         let dir = Arc::new(File::open(std::env::temp_dir()).unwrap());
         assert_eq!(s.mmap(file_req(0, P, Prot::READ, &dir, 0, 0)), Err(Errno::ENODEV));
@@ -716,7 +788,7 @@ pub(crate) mod tests {
             .vmas()
             .map(|v| match &v.backing {
                 Backing::File { offset, .. } => (v.start.0, *offset),
-                Backing::Anonymous => panic!("anonymous VMA"),
+                other => panic!("not a private file VMA: {other:?}"),
             })
             .collect();
         assert_eq!(offsets, vec![(0x40_0000, 0), (0x40_2000, 2 * P), (0x40_3000, 3 * P)]);

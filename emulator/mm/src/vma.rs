@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
 
+use crate::object::SharedObject;
+
 /// What provides a VMA's pages.
 #[derive(Clone)]
 pub enum Backing {
@@ -15,6 +17,9 @@ pub enum Backing {
     /// A private copy-on-write view of a file; page `start` shows file byte `offset`. The file is
     /// the runtime's own dup of the guest's fd, kept open as long as a VMA uses it.
     File { file: Arc<File>, offset: u64 },
+    /// A shared view of a host object (file, shared anonymous memfd, SysV segment); page
+    /// `start` shows object byte `offset`. Exactly the VMAs with `shared` set have it.
+    Shared { object: Arc<SharedObject>, offset: u64 },
 }
 
 impl Backing {
@@ -27,6 +32,19 @@ impl Backing {
                 // Cannot overflow: mmap rejects mappings whose file range overflows (EOVERFLOW).
                 offset: offset + delta,
             },
+            Backing::Shared { object, offset } => Backing::Shared {
+                object: Arc::clone(object),
+                // Cannot overflow: as for files (mremap checks growth the same way).
+                offset: offset + delta,
+            },
+        }
+    }
+
+    /// The object offset of the first page, for file and shared backings.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Backing::Anonymous => None,
+            Backing::File { offset, .. } | Backing::Shared { offset, .. } => Some(*offset),
         }
     }
 
@@ -37,6 +55,10 @@ impl Backing {
             (Backing::File { file: a, offset: ao }, Backing::File { file: b, offset: bo }) => {
                 Arc::ptr_eq(a, b) && ao.checked_add(len) == Some(*bo)
             }
+            (
+                Backing::Shared { object: a, offset: ao },
+                Backing::Shared { object: b, offset: bo },
+            ) => Arc::ptr_eq(a, b) && ao.checked_add(len) == Some(*bo),
             _ => false,
         }
     }
@@ -47,6 +69,9 @@ impl fmt::Debug for Backing {
         match self {
             Backing::Anonymous => f.write_str("Anonymous"),
             Backing::File { offset, .. } => write!(f, "File@{offset:#x}"),
+            Backing::Shared { object, offset } => {
+                write!(f, "Shared({:?})@{offset:#x}", object.kind())
+            }
         }
     }
 }
@@ -68,7 +93,7 @@ pub struct Vma {
     pub end: GuestAddr,
     /// Guest protection (`PROT_READ|WRITE|EXEC` plus `SEM`/`BTI`/`MTE` as the guest asked).
     pub prot: Prot,
-    /// `MAP_SHARED`: always false until shared mappings are supported.
+    /// `MAP_SHARED` (and SysV attaches): set exactly when the backing is `Backing::Shared`.
     pub shared: bool,
     /// Created with `MAP_GROWSDOWN` (recorded for `mprotect(PROT_GROWSDOWN)`; no auto-growth).
     pub grows_down: bool,
@@ -266,7 +291,7 @@ impl VmaSet {
             if v.start.0 < prev_end {
                 return Err(format!("{what} overlaps the previous VMA ending at {prev_end:#x}"));
             }
-            if let Backing::File { offset, .. } = &v.backing {
+            if let Some(offset) = v.backing.offset() {
                 if offset % PAGE_SIZE != 0 {
                     return Err(format!("{what} has unaligned file offset {offset:#x}"));
                 }
@@ -274,8 +299,21 @@ impl VmaSet {
                     return Err(format!("{what} has file offset {offset:#x} that overflows"));
                 }
             }
-            if v.shared {
-                return Err(format!("{what} is shared, which is not supported yet"));
+            match &v.backing {
+                Backing::Shared { object, .. } => {
+                    if !v.shared {
+                        return Err(format!("{what} maps a shared object but is not shared"));
+                    }
+                    if !object.max_prot().contains(v.prot.access()) {
+                        return Err(format!(
+                            "{what} allows {:?}, more than its object ({:?})",
+                            v.prot,
+                            object.max_prot()
+                        ));
+                    }
+                }
+                _ if v.shared => return Err(format!("{what} is shared without a shared object")),
+                _ => {}
             }
             prev_end = v.end.0;
         }
