@@ -121,6 +121,11 @@ impl FdTable {
         }
     }
 
+    /// Every open descriptor with its guest number, lowest first.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, &FdEntry)> {
+        self.slots.iter().enumerate().filter_map(|(n, e)| e.as_ref().map(|e| (n, e)))
+    }
+
     /// How many guest descriptors are open.
     pub fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()

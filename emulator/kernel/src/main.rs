@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use elfvisor::process::Termination;
+use elfvisor::respawn::ForkStrategy;
 use elfvisor::run::{RunOptions, run_program, start_failure_status};
 use elfvisor_engine::Engine;
 
@@ -22,11 +23,18 @@ struct Cli {
     /// argv[0] for the program (default: PROGRAM as given).
     #[arg(long, value_name = "NAME")]
     argv0: Option<OsString>,
+    /// How a guest fork is carried out: host (a host fork of the emulator), respawn-copy or
+    /// respawn-snapshot (a fresh emulator process that receives the state).
+    #[arg(long, default_value = "host", value_parser = ["host", "respawn-copy", "respawn-snapshot"])]
+    fork_strategy: String,
     /// Print the system call support matrix and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
+    /// Internal: continue a respawned fork child on this socket.
+    #[arg(long, hide = true, exclusive = true, value_name = "FD")]
+    fork_child: Option<i32>,
     /// The static aarch64 ELF program to run.
-    #[arg(required_unless_present = "syscalls")]
+    #[arg(required_unless_present_any = ["syscalls", "fork_child"])]
     program: Option<PathBuf>,
     /// Its arguments.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -38,6 +46,10 @@ fn main() -> ExitCode {
     if cli.syscalls {
         print!("{}", elfvisor::syscalls::table::support_matrix());
         return ExitCode::SUCCESS;
+    }
+    let engine = elfvisor_engine::tcg::Tcg;
+    if let Some(fd) = cli.fork_child {
+        return finish(elfvisor::respawn::child::child_main(fd, &engine));
     }
     let program = cli.program.expect("clap requires PROGRAM without --syscalls");
     let argv0 = cli.argv0.unwrap_or_else(|| program.clone().into_os_string());
@@ -51,10 +63,15 @@ fn main() -> ExitCode {
             e
         })
         .collect();
-    let engine = elfvisor_engine::tcg::Tcg;
     debug_assert_eq!(engine.name(), cli.engine);
-    let opts = RunOptions { program, argv, envp, strace: cli.strace };
-    match run_program(&engine, &opts) {
+    let fork_strategy = ForkStrategy::from_name(&cli.fork_strategy).expect("clap checked the name");
+    let opts = RunOptions { program, argv, envp, strace: cli.strace, fork_strategy };
+    finish(run_program(&engine, &opts))
+}
+
+/// The emulator's own exit: the guest's status, its death by signal, or a start failure.
+fn finish(result: Result<Termination, anyhow::Error>) -> ExitCode {
+    match result {
         Ok(Termination::Exited(code)) => ExitCode::from(code as u8),
         Ok(Termination::Signaled(sig)) => elfvisor::host::die_by_signal(i32::from(sig.0)),
         Err(e) => {

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::{GuestAddr, Signo};
 use elfvisor_engine::{Cpu, PageSource, PageState};
-use elfvisor_mm::AddressSpace;
+use elfvisor_mm::{AddressSpace, PageStatus};
 
 use crate::fdtable::FdTable;
 
@@ -34,9 +34,10 @@ impl SharedMm {
 
 impl PageSource for SharedMm {
     fn page(&self, addr: GuestAddr) -> PageState {
-        match self.read().prot_at(addr) {
-            Some(prot) => PageState::Mapped(prot),
-            None => PageState::Unmapped,
+        match self.read().page_state(addr) {
+            PageStatus::Mapped(prot) => PageState::Mapped(prot),
+            PageStatus::Unmapped => PageState::Unmapped,
+            PageStatus::PastObjectEnd => PageState::PastObjectEnd,
         }
     }
 }
@@ -83,6 +84,12 @@ pub struct Process {
     pub pending_exec: Option<Box<crate::exec::PreparedExec>>,
     /// In a vfork child: the pipe end whose closing (exec or exit) releases the parent.
     pub vfork_done: Option<std::os::fd::OwnedFd>,
+    /// A respawned child created with CLONE_VFORK (it keeps its fork socket as `vfork_done`).
+    pub vfork_flag: bool,
+    /// How `fork` is carried out.
+    pub fork_strategy: crate::respawn::ForkStrategy,
+    /// Children this process created by a respawn fork, recorded before they were admitted.
+    pub children: BTreeSet<u32>,
     /// Unknown syscall numbers already reported once.
     pub unknown_seen: BTreeSet<u64>,
 }
@@ -110,6 +117,9 @@ impl Process {
             hwcaps: (0, 0),
             pending_exec: None,
             vfork_done: None,
+            vfork_flag: false,
+            fork_strategy: crate::respawn::ForkStrategy::Host,
+            children: BTreeSet::new(),
             unknown_seen: BTreeSet::new(),
         }
     }

@@ -26,6 +26,7 @@ pub struct RunOptions {
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     pub strace: bool,
+    pub fork_strategy: crate::respawn::ForkStrategy,
 }
 
 /// Why a program could not be started.
@@ -68,15 +69,15 @@ pub fn start(
     process.sigreturn_trampoline = loaded.sigreturn_trampoline.0;
     process.hwcaps = engine.hwcaps();
     process.trace.enabled = opts.strace;
+    process.fork_strategy = opts.fork_strategy;
     let vcpu = new_vcpu(engine, &process, &loaded)?;
     Ok((process, vcpu))
 }
 
-/// A vCPU on the process's current address space, at the entry of `loaded`.
-fn new_vcpu(
+/// A vCPU on the process's current address space (registers not set).
+pub(crate) fn create_vcpu(
     engine: &dyn Engine,
     process: &Process,
-    loaded: &Loaded,
 ) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
     let memory = {
         let mm = process.mm.read();
@@ -86,7 +87,16 @@ fn new_vcpu(
             pages: std::sync::Arc::new(process.mm.clone()),
         }
     };
-    let mut vcpu = engine.create_vcpu(memory)?;
+    engine.create_vcpu(memory)
+}
+
+/// A vCPU on the process's current address space, at the entry of `loaded`.
+fn new_vcpu(
+    engine: &dyn Engine,
+    process: &Process,
+    loaded: &Loaded,
+) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
+    let mut vcpu = create_vcpu(engine, process)?;
     for i in 0..31 {
         vcpu.set_reg(Reg::X(i), 0);
     }

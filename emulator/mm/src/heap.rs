@@ -42,6 +42,22 @@ impl AddressSpace {
         self.debug_check();
     }
 
+    /// The heap's start and current break, if `init_brk` was called.
+    pub fn brk_state(&self) -> Option<(GuestAddr, GuestAddr)> {
+        self.brk.map(|b| (b.start, b.current))
+    }
+
+    /// Restores the break of an address space rebuilt elsewhere (a respawned fork child): the
+    /// heap's pages are among the VMAs already mapped, so nothing is mapped here.
+    pub fn restore_brk(&mut self, start: GuestAddr, current: GuestAddr) {
+        assert!(
+            start.is_page_aligned() && current >= start,
+            "inconsistent break {start}..{current}"
+        );
+        self.brk = Some(Brk { start, current });
+        self.debug_check();
+    }
+
     /// The current break (`GuestAddr::NULL` before `init_brk`).
     pub fn current_brk(&self) -> GuestAddr {
         self.brk.map_or(GuestAddr::NULL, |b| b.current)

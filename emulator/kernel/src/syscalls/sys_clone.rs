@@ -61,6 +61,20 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
+    if ctx.proc.fork_strategy != crate::respawn::ForkStrategy::Host {
+        let setup = crate::respawn::ChildSetup {
+            flags,
+            child_tid: args.child_tid,
+            stack: args.stack,
+            tls: (flags & CLONE_SETTLS != 0).then_some(args.tls),
+        };
+        let strategy = ctx.proc.fork_strategy;
+        let pid = crate::respawn::fork(ctx.proc, ctx.cpu, strategy, setup)?;
+        if flags & CLONE_PARENT_SETTID != 0 {
+            let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
+        }
+        return Ok(u64::from(pid));
+    }
     // vfork: the parent sleeps until the child execs or exits, which closes this pipe.
     let vfork = if flags & CLONE_VFORK != 0 { Some(host::pipe2(libc::O_CLOEXEC)?) } else { None };
     let pid = host::fork()?;

@@ -1,0 +1,224 @@
+//! The child side of a respawn fork: `elfvisor --fork-child <fd>`. It validates every message,
+//! rebuilds the guest process, answers READY and runs no guest code before ADMIT.
+
+use std::fs::File;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED};
+use elfvisor_abi::{GuestAddr, Prot};
+use elfvisor_engine::{Engine, Reg, Vcpu};
+use elfvisor_mm::{AddressSpace, MmapRequest};
+
+use super::image::{Hello, State, VmaRecord};
+use super::wire::{self, Channel, Reader, WireError, tag};
+use super::{ForkError, ForkStrategy, fault};
+use crate::fdtable::{FdEntry, FdTable};
+use crate::process::{Process, Termination};
+
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+
+/// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
+pub fn child_main(fd: RawFd, engine: &dyn Engine) -> Result<Termination, anyhow::Error> {
+    // SAFETY: the parent passed us this descriptor number; nothing else in this process uses it.
+    let ch = unsafe { Channel::from_raw(fd) };
+    let _ = crate::host::fcntl_int(ch.raw(), libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
+    let (mut process, vcpu) = match receive(&ch, engine) {
+        Ok(built) => built,
+        Err(e) => {
+            // Best effort: the parent kills and reaps us either way.
+            let _ = ch.send(tag::ERROR, e.to_string().as_bytes(), &[]);
+            anyhow::bail!("fork child: {e}");
+        }
+    };
+    ch.send(tag::READY, &[], &[])?;
+    match ch.expect(tag::ADMIT, "admission") {
+        Ok(_) => {}
+        // Never admitted: end without running a single guest instruction.
+        Err(_) => std::process::exit(0),
+    }
+    if process.vfork_flag {
+        // The parent sleeps until this closes: at exec or exit.
+        process.vfork_done = Some(ch.into_owned());
+    } else {
+        drop(ch);
+    }
+    Ok(crate::run::run(engine, &mut process, vcpu)?)
+}
+
+fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>), ForkError> {
+    let (payload, stray) = ch.expect(tag::HELLO, "hello")?;
+    if !stray.is_empty() {
+        return Err(WireError::Malformed("hello (descriptors)").into());
+    }
+    let hello = Hello::decode(&payload)?;
+    if fault("child-dies") {
+        std::process::exit(70);
+    }
+    let (payload, _) = ch.expect(tag::STATE, "state")?;
+    let state = State::decode(&payload)?;
+    if state.fds.len() != hello.fds as usize {
+        return Err(WireError::Malformed("state (fd count)").into());
+    }
+    let arena = crate::run::ARENA_SIZE;
+    let mut records: Vec<VmaRecord> = Vec::with_capacity(hello.vmas as usize);
+    while records.len() < hello.vmas as usize {
+        let (payload, _) = ch.expect(tag::VMAS, "vma table")?;
+        let mut r = Reader::new(&payload, "vma table");
+        let count = r.u32()?;
+        for _ in 0..count {
+            records.push(VmaRecord::decode(&mut r, arena, hello.backings)?);
+        }
+        r.finish()?;
+        if records.len() > hello.vmas as usize || count == 0 {
+            return Err(WireError::Malformed("vma table (count)").into());
+        }
+    }
+    let room = if fault("truncate-control") { 1 } else { wire::MAX_FDS_PER_MESSAGE };
+    let guest_fds = wire::recv_fds_with_room(ch, room)?;
+    if guest_fds.len() != hello.fds as usize {
+        return Err(
+            WireError::FdCount { announced: hello.fds as usize, carried: guest_fds.len() }.into()
+        );
+    }
+    let objects = wire::recv_fds(ch)?;
+    if objects.len() != hello.backings as usize {
+        return Err(WireError::FdCount {
+            announced: hello.backings as usize,
+            carried: objects.len(),
+        }
+        .into());
+    }
+    let objects: Vec<Arc<File>> = objects.into_iter().map(|fd| Arc::new(File::from(fd))).collect();
+
+    let mut mm = AddressSpace::new(arena).map_err(|e| ForkError::Host(e.to_string()))?;
+    let snapshot = if hello.snapshot {
+        let (_, mut fds) = ch.expect(tag::MEMORY, "snapshot")?;
+        if fds.len() != 1 {
+            return Err(WireError::FdCount { announced: 1, carried: fds.len() }.into());
+        }
+        Some(Arc::new(File::from(fds.remove(0))))
+    } else {
+        None
+    };
+    for rec in &records {
+        map_record(&mut mm, rec, &objects, snapshot.as_ref())?;
+    }
+    if !hello.snapshot {
+        loop {
+            let (got, payload, fds) = ch.recv()?;
+            if !fds.is_empty() {
+                return Err(WireError::Malformed("memory (descriptors)").into());
+            }
+            match got {
+                tag::MEMORY => apply_memory(&mm, &records, &payload)?,
+                tag::END => break,
+                got => return Err(WireError::UnexpectedTag { expected: "memory", got }.into()),
+            }
+        }
+    } else {
+        ch.expect(tag::END, "end")?;
+    }
+    if let Some((start, current)) = state.brk {
+        mm.restore_brk(GuestAddr(start), GuestAddr(current));
+    }
+    mm.check_invariants().map_err(ForkError::Host)?;
+
+    let limit = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
+        .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
+    let mut fds = FdTable::new(limit);
+    for ((number, cloexec), host) in state.fds.iter().zip(guest_fds) {
+        fds.install_at(*number as usize, FdEntry { file: Arc::new(host), cloexec: *cloexec })
+            .map_err(|e| ForkError::Host(format!("descriptor {number}: {e}")))?;
+    }
+    let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
+        &String::from_utf8_lossy(&state.exe).into_owned(),
+    ));
+    let mut process = Process::new(mm, fds, exe);
+    process.sigactions = state.sigactions;
+    process.sigmask = state.sigmask;
+    process.altstack = state.altstack;
+    process.sigreturn_trampoline = state.sigreturn_trampoline;
+    process.hwcaps = state.hwcaps;
+    process.trace.enabled = hello.trace;
+    // A respawned child forks the way it was forked.
+    process.fork_strategy =
+        if hello.snapshot { ForkStrategy::RespawnSnapshot } else { ForkStrategy::RespawnCopy };
+    process.vfork_flag = state.clone_flags & CLONE_VFORK != 0;
+    if state.clone_flags & CLONE_CHILD_SETTID != 0 {
+        let _ = process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid.to_le_bytes());
+    }
+    if state.clone_flags & CLONE_CHILD_CLEARTID != 0 {
+        process.clear_child_tid = state.child_tid;
+    }
+    let mut vcpu =
+        crate::run::create_vcpu(engine, &process).map_err(|e| ForkError::Host(e.to_string()))?;
+    for (i, v) in state.x.iter().enumerate() {
+        vcpu.set_reg(Reg::X(i as u8), *v);
+    }
+    vcpu.set_reg(Reg::Sp, state.sp);
+    vcpu.set_reg(Reg::Pc, state.pc);
+    vcpu.set_reg(Reg::Nzcv, state.nzcv);
+    vcpu.set_reg(Reg::TpidrEl0, state.tpidr);
+    vcpu.set_reg(Reg::Fpcr, state.fpcr);
+    vcpu.set_reg(Reg::Fpsr, state.fpsr);
+    for (i, v) in state.q.iter().enumerate() {
+        vcpu.set_vreg(i as u8, *v);
+    }
+    Ok((process, vcpu))
+}
+
+/// Maps one VMA as the parent has it (before any private bytes arrive).
+fn map_record(
+    mm: &mut AddressSpace,
+    rec: &VmaRecord,
+    objects: &[Arc<File>],
+    snapshot: Option<&Arc<File>>,
+) -> Result<(), ForkError> {
+    let mut flags = MAP_FIXED | if rec.shared { MAP_SHARED } else { MAP_PRIVATE };
+    let file = match (rec.shared, snapshot, rec.backing) {
+        // Private memory from the snapshot, copy-on-write.
+        (false, Some(object), _) => Some((Arc::clone(object), rec.snapshot_offset)),
+        (_, _, Some((i, offset))) => Some((Arc::clone(&objects[i as usize]), offset)),
+        (_, _, None) => {
+            flags |= MAP_ANONYMOUS;
+            // Only anonymous mappings may grow down (Linux refuses the flag on files).
+            if rec.grows_down {
+                flags |= MAP_GROWSDOWN;
+            }
+            None
+        }
+    };
+    let req = MmapRequest {
+        addr: rec.start,
+        len: rec.end.0 - rec.start.0,
+        prot: rec.prot,
+        flags,
+        file,
+        name: rec.name.clone(),
+    };
+    mm.mmap(req)
+        .map_err(|e| ForkError::Host(format!("mapping {}..{}: {e}", rec.start, rec.end)))?;
+    Ok(())
+}
+
+/// Writes one MEMORY chunk into its (already mapped, private) VMA.
+fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Result<(), ForkError> {
+    let mut r = Reader::new(payload, "memory");
+    let index = r.u32()? as usize;
+    let offset = r.u64()?;
+    let bytes = r.rest();
+    let rec = records.get(index).ok_or(WireError::Malformed("memory (vma index)"))?;
+    let len = rec.end.0 - rec.start.0;
+    if rec.shared || offset.checked_add(bytes.len() as u64).is_none_or(|end| end > len) {
+        return Err(WireError::Malformed("memory (range)").into());
+    }
+    let at = GuestAddr(rec.start.0 + offset);
+    let ptr = mm.host_range(at, bytes.len(), Prot::NONE)?;
+    // SAFETY: `host_range` checked the range lies in a mapped private VMA of this (not yet
+    // running) address space; private mappings are host-writable.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+    Ok(())
+}

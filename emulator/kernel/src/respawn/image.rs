@@ -1,0 +1,341 @@
+//! What a respawned child needs besides memory bytes and descriptors: registers, signal state,
+//! the VMA table, the heap, the fd numbers. Encoded by the parent, validated by the child
+//! before it maps anything.
+
+use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_mm::VmaName;
+
+use super::wire::{Reader, WireError, Writer};
+use crate::process::SigAction;
+
+pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
+pub const VERSION: u32 = 1;
+
+/// The first message: what follows, so the child can check every later count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u32,
+    pub snapshot: bool,
+    pub trace: bool,
+    pub vmas: u32,
+    pub fds: u32,
+    pub backings: u32,
+}
+
+impl Hello {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u64(MAGIC).u32(self.version).u8(u8::from(self.snapshot)).u8(u8::from(self.trace));
+        w.u32(self.vmas).u32(self.fds).u32(self.backings);
+        w.0
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Hello, WireError> {
+        let mut r = Reader::new(b, "hello");
+        if r.u64()? != MAGIC {
+            return Err(WireError::Malformed("hello (magic)"));
+        }
+        let version = r.u32()?;
+        if version != VERSION {
+            return Err(WireError::Version(version, VERSION));
+        }
+        let hello = Hello {
+            version,
+            snapshot: r.u8()? != 0,
+            trace: r.u8()? != 0,
+            vmas: r.u32()?,
+            fds: r.u32()?,
+            backings: r.u32()?,
+        };
+        r.finish()?;
+        Ok(hello)
+    }
+}
+
+/// Registers and process state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub nzcv: u64,
+    pub tpidr: u64,
+    pub fpcr: u64,
+    pub fpsr: u64,
+    pub q: [u128; 32],
+    pub sigmask: u64,
+    pub altstack: (u64, u32, u64),
+    pub sigactions: [SigAction; 64],
+    pub sigreturn_trampoline: u64,
+    pub hwcaps: (u64, u64),
+    pub brk: Option<(u64, u64)>,
+    pub exe: Vec<u8>,
+    /// clone flags the child applies to itself (CHILD_SETTID, CHILD_CLEARTID) and their address.
+    pub clone_flags: u64,
+    pub child_tid: u64,
+    /// Guest fd numbers and FD_CLOEXEC, in the order their host descriptors are sent.
+    pub fds: Vec<(u32, bool)>,
+}
+
+impl State {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        self.x.iter().for_each(|v| {
+            w.u64(*v);
+        });
+        w.u64(self.sp).u64(self.pc).u64(self.nzcv).u64(self.tpidr).u64(self.fpcr).u64(self.fpsr);
+        self.q.iter().for_each(|v| {
+            w.u128(*v);
+        });
+        w.u64(self.sigmask).u64(self.altstack.0).u32(self.altstack.1).u64(self.altstack.2);
+        for a in &self.sigactions {
+            w.u64(a.handler).u64(a.flags).u64(a.restorer).u64(a.mask);
+        }
+        w.u64(self.sigreturn_trampoline).u64(self.hwcaps.0).u64(self.hwcaps.1);
+        match self.brk {
+            Some((start, cur)) => w.u8(1).u64(start).u64(cur),
+            None => w.u8(0),
+        };
+        w.bytes(&self.exe).u64(self.clone_flags).u64(self.child_tid);
+        w.u32(self.fds.len() as u32);
+        for (fd, cloexec) in &self.fds {
+            w.u32(*fd).u8(u8::from(*cloexec));
+        }
+        w.0
+    }
+
+    pub fn decode(b: &[u8]) -> Result<State, WireError> {
+        let mut r = Reader::new(b, "state");
+        let mut x = [0u64; 31];
+        for v in &mut x {
+            *v = r.u64()?;
+        }
+        let (sp, pc, nzcv, tpidr, fpcr, fpsr) =
+            (r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let mut q = [0u128; 32];
+        for v in &mut q {
+            *v = r.u128()?;
+        }
+        let sigmask = r.u64()?;
+        let altstack = (r.u64()?, r.u32()?, r.u64()?);
+        let mut sigactions = [SigAction::default(); 64];
+        for a in &mut sigactions {
+            *a = SigAction {
+                handler: r.u64()?,
+                flags: r.u64()?,
+                restorer: r.u64()?,
+                mask: r.u64()?,
+            };
+        }
+        let sigreturn_trampoline = r.u64()?;
+        let hwcaps = (r.u64()?, r.u64()?);
+        let brk = match r.u8()? {
+            0 => None,
+            1 => Some((r.u64()?, r.u64()?)),
+            _ => return Err(WireError::Malformed("state (brk)")),
+        };
+        let exe = r.bytes()?.to_vec();
+        let (clone_flags, child_tid) = (r.u64()?, r.u64()?);
+        let n = r.u32()? as usize;
+        let mut fds = Vec::with_capacity(n.min(1 << 20));
+        for _ in 0..n {
+            let fd = r.u32()?;
+            let cloexec = match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(WireError::Malformed("state (fd flags)")),
+            };
+            fds.push((fd, cloexec));
+        }
+        r.finish()?;
+        if let Some((start, cur)) = brk {
+            if start % PAGE_SIZE != 0 || cur < start {
+                return Err(WireError::Malformed("state (brk)"));
+            }
+        }
+        if fds.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(WireError::Malformed("state (fd numbers not ascending)"));
+        }
+        Ok(State {
+            x,
+            sp,
+            pc,
+            nzcv,
+            tpidr,
+            fpcr,
+            fpsr,
+            q,
+            sigmask,
+            altstack,
+            sigactions,
+            sigreturn_trampoline,
+            hwcaps,
+            brk,
+            exe,
+            clone_flags,
+            child_tid,
+            fds,
+        })
+    }
+}
+
+/// One VMA as the child rebuilds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmaRecord {
+    pub start: GuestAddr,
+    pub end: GuestAddr,
+    pub prot: Prot,
+    pub shared: bool,
+    pub grows_down: bool,
+    /// Index into the backing descriptors, and the file offset.
+    pub backing: Option<(u32, u64)>,
+    pub name: VmaName,
+    /// Copy path: the private bytes follow in MEMORY messages. Snapshot path: their offset in
+    /// the snapshot object.
+    pub snapshot_offset: u64,
+}
+
+impl VmaRecord {
+    pub fn encode(&self, w: &mut Writer) {
+        w.u64(self.start.0).u64(self.end.0).u32(self.prot.0);
+        w.u8(u8::from(self.shared) | (u8::from(self.grows_down) << 1));
+        match self.backing {
+            Some((i, off)) => w.u8(1).u32(i).u64(off),
+            None => w.u8(0),
+        };
+        match &self.name {
+            VmaName::None => w.u8(0),
+            VmaName::Heap => w.u8(1),
+            VmaName::Stack => w.u8(2),
+            VmaName::Path(p) => w.u8(3).bytes(p.as_bytes()),
+        };
+        w.u64(self.snapshot_offset);
+    }
+
+    /// Decodes and validates one record against the arena size and the backing count.
+    pub fn decode(r: &mut Reader<'_>, arena: u64, backings: u32) -> Result<VmaRecord, WireError> {
+        let (start, end, prot) = (r.u64()?, r.u64()?, r.u32()?);
+        let flags = r.u8()?;
+        let backing = match r.u8()? {
+            0 => None,
+            1 => Some((r.u32()?, r.u64()?)),
+            _ => return Err(WireError::Malformed("vma (backing)")),
+        };
+        let name = match r.u8()? {
+            0 => VmaName::None,
+            1 => VmaName::Heap,
+            2 => VmaName::Stack,
+            3 => VmaName::Path(String::from_utf8_lossy(r.bytes()?).into_owned()),
+            _ => return Err(WireError::Malformed("vma (name)")),
+        };
+        let snapshot_offset = r.u64()?;
+        let aligned = |v: u64| v % PAGE_SIZE == 0;
+        if !aligned(start)
+            || !aligned(end)
+            || start >= end
+            || end > arena
+            || flags > 3
+            || !aligned(snapshot_offset)
+        {
+            return Err(WireError::Malformed("vma (range)"));
+        }
+        if prot & !Prot::RWX.0 != 0 {
+            return Err(WireError::Malformed("vma (protection)"));
+        }
+        if let Some((i, off)) = backing {
+            if i >= backings || !aligned(off) {
+                return Err(WireError::Malformed("vma (backing index)"));
+            }
+        }
+        let shared = flags & 1 != 0;
+        if shared && backing.is_none() {
+            return Err(WireError::Malformed("vma (shared without an object)"));
+        }
+        Ok(VmaRecord {
+            start: GuestAddr(start),
+            end: GuestAddr(end),
+            prot: Prot(prot),
+            shared,
+            grows_down: flags & 2 != 0,
+            backing,
+            name,
+            snapshot_offset,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> State {
+        State {
+            x: [7; 31],
+            sp: 1,
+            pc: 2,
+            nzcv: 3,
+            tpidr: 4,
+            fpcr: 5,
+            fpsr: 6,
+            q: [9; 32],
+            sigmask: 10,
+            altstack: (11, 2, 12),
+            sigactions: [SigAction { handler: 1, flags: 2, restorer: 3, mask: 4 }; 64],
+            sigreturn_trampoline: 13,
+            hwcaps: (14, 15),
+            brk: Some((0x1000, 0x1800)),
+            exe: b"/bin/prog".to_vec(),
+            clone_flags: 16,
+            child_tid: 17,
+            fds: vec![(0, false), (1, false), (7, true)],
+        }
+    }
+
+    #[test]
+    fn test_state_round_trips_and_rejects_truncation() {
+        let s = state();
+        let bytes = s.encode();
+        assert_eq!(State::decode(&bytes).unwrap(), s);
+        assert!(State::decode(&bytes[..bytes.len() - 1]).is_err());
+        let mut unsorted = state();
+        unsorted.fds = vec![(3, false), (1, false)];
+        assert!(State::decode(&unsorted.encode()).is_err());
+    }
+
+    #[test]
+    fn test_hello_checks_magic_and_version() {
+        let h =
+            Hello { version: VERSION, snapshot: true, trace: false, vmas: 3, fds: 2, backings: 1 };
+        assert_eq!(Hello::decode(&h.encode()).unwrap(), h);
+        let old = Hello { version: 99, ..h };
+        assert!(matches!(Hello::decode(&old.encode()), Err(WireError::Version(99, VERSION))));
+        let mut bad = h.encode();
+        bad[0] ^= 1;
+        assert!(Hello::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn test_vma_records_are_validated() {
+        let rec = VmaRecord {
+            start: GuestAddr(0x10000),
+            end: GuestAddr(0x12000),
+            prot: Prot::RW,
+            shared: false,
+            grows_down: false,
+            backing: Some((0, 0x1000)),
+            name: VmaName::Path("/x".into()),
+            snapshot_offset: 0,
+        };
+        let mut w = Writer::default();
+        rec.encode(&mut w);
+        assert_eq!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 1).unwrap(), rec);
+        assert!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 0).is_err(), "bad index");
+        assert!(
+            VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 0x11000, 1).is_err(),
+            "past the arena"
+        );
+        let mut w = Writer::default();
+        VmaRecord { start: GuestAddr(0x10001), ..rec }.encode(&mut w);
+        assert!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 1).is_err(), "unaligned");
+    }
+}

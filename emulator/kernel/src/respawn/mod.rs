@@ -1,0 +1,396 @@
+//! The `respawn-copy` and `respawn-snapshot` fork strategies: a fork starts a fresh emulator
+//! process (`elfvisor --fork-child <fd>`) and hands it the parent's state over one ordered
+//! message stream — the model for hosts where the emulator process cannot simply fork (a
+//! Hypervisor.framework VM does not survive `fork()`), and tested on Linux.
+//!
+//! Protocol (DESIGN §4): HELLO (magic, version, counts) → STATE (registers, signal state, heap,
+//! fd numbers) → VMAS (the table, in batches) → FDS (the guest's descriptors, counted batches)
+//! → FDS (the objects behind file and shared mappings) → MEMORY (copy: the private bytes;
+//! snapshot: one object the child maps copy-on-write) → END. The child validates everything, rebuilds
+//! the process, answers READY; the parent records the child and answers ADMIT. The child runs
+//! no guest code before ADMIT, and a fork that fails at any step kills and reaps the child and
+//! returns EAGAIN with the parent unchanged.
+
+pub mod child;
+pub mod image;
+pub mod wire;
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::process::Command;
+use std::sync::Arc;
+
+use elfvisor_abi::{Errno, PAGE_SIZE, Prot};
+use elfvisor_engine::{Cpu, Reg};
+use elfvisor_mm::Backing;
+
+use image::{Hello, State, VERSION, VmaRecord};
+use wire::{Channel, WireError, Writer, tag};
+
+use crate::process::Process;
+
+/// How a guest `fork` is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForkStrategy {
+    /// A host `fork()` of the emulator: copy-on-write by the host kernel.
+    #[default]
+    Host,
+    /// A fresh emulator process; private memory is streamed over the socket.
+    RespawnCopy,
+    /// A fresh emulator process that maps a snapshot of the private memory copy-on-write.
+    RespawnSnapshot,
+}
+
+impl ForkStrategy {
+    pub fn from_name(name: &str) -> Option<ForkStrategy> {
+        match name {
+            "host" => Some(ForkStrategy::Host),
+            "respawn-copy" => Some(ForkStrategy::RespawnCopy),
+            "respawn-snapshot" => Some(ForkStrategy::RespawnSnapshot),
+            _ => None,
+        }
+    }
+}
+
+/// Names a protocol step to fail on purpose (`ELFVISOR_FORK_FAULT`), for tests.
+pub const FAULT_ENV: &str = "ELFVISOR_FORK_FAULT";
+
+/// Whether the named fault is being injected.
+pub fn fault(name: &str) -> bool {
+    std::env::var_os(FAULT_ENV).is_some_and(|v| v == OsStr::new(name))
+}
+
+/// The clone arguments the child applies to itself.
+#[derive(Debug, Clone, Copy)]
+pub struct ChildSetup {
+    pub flags: u64,
+    pub child_tid: u64,
+    pub stack: u64,
+    pub tls: Option<u64>,
+}
+
+/// The VMA table, the unique objects behind file mappings (indexed by the records), and the
+/// size of the snapshot object the private VMAs need.
+struct Collected {
+    records: Vec<VmaRecord>,
+    backings: Vec<Arc<std::fs::File>>,
+    snapshot_size: u64,
+}
+
+/// Everything a VMA table needs that only the parent knows: the unique backing objects.
+fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
+    let mm = proc.mm.read();
+    let mut backings: Vec<Arc<std::fs::File>> = Vec::new();
+    let mut records = Vec::new();
+    let mut snapshot_size = 0u64;
+    for vma in mm.vmas() {
+        let backing = match &vma.backing {
+            Backing::Anonymous => None,
+            Backing::File { file, offset } => {
+                let index = match backings.iter().position(|b| Arc::ptr_eq(b, file)) {
+                    Some(i) => i,
+                    None => {
+                        backings.push(Arc::clone(file));
+                        backings.len() - 1
+                    }
+                };
+                Some((index as u32, *offset))
+            }
+            Backing::Shared { .. } => {
+                return Err(ForkError::Host(format!(
+                    "the shared mapping at {} cannot be handed to a respawned child yet",
+                    vma.start
+                )));
+            }
+        };
+        let snapshot_offset = if snapshot && !vma.shared {
+            let at = snapshot_size;
+            snapshot_size += vma.end.0 - vma.start.0;
+            at
+        } else {
+            0
+        };
+        records.push(VmaRecord {
+            start: vma.start,
+            end: vma.end,
+            prot: vma.prot,
+            shared: vma.shared,
+            grows_down: vma.grows_down,
+            backing,
+            name: vma.name.clone(),
+            snapshot_offset,
+        });
+    }
+    Ok(Collected { records, backings, snapshot_size })
+}
+
+/// The bytes of a private VMA that may be read on the host: file-backed pages past the end of
+/// their file would raise SIGBUS (the guest cannot have written them either).
+fn readable_len(rec: &VmaRecord, backings: &[Arc<std::fs::File>]) -> u64 {
+    let len = rec.end.0 - rec.start.0;
+    match rec.backing {
+        None => len,
+        Some((i, offset)) => {
+            let size = backings[i as usize].metadata().map_or(0, |m| m.len());
+            let in_file = size.saturating_sub(offset);
+            len.min(in_file.div_ceil(PAGE_SIZE) * PAGE_SIZE)
+        }
+    }
+}
+
+/// Host bytes of guest memory for sending.
+fn guest_bytes(proc: &Process, rec: &VmaRecord, len: u64) -> Result<Vec<u8>, Errno> {
+    let mm = proc.mm.read();
+    let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
+    let mut out = vec![0u8; len as usize];
+    // SAFETY: `host_range` checked the range is mapped in the arena; private mappings are
+    // host-readable whatever the guest protection, and `len` stops at the end of any file.
+    unsafe { std::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr(), len as usize) };
+    Ok(out)
+}
+
+fn send_memory(
+    ch: &Channel,
+    proc: &Process,
+    records: &[VmaRecord],
+    backings: &[Arc<std::fs::File>],
+) -> Result<(), ForkError> {
+    for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared) {
+        let len = readable_len(rec, backings);
+        let bytes = guest_bytes(proc, rec, len)?;
+        // Zero pages need not travel: the child's fresh anonymous pages are zero already.
+        for (chunk_no, chunk) in bytes.chunks(wire::MAX_PAYLOAD - 16).enumerate() {
+            if rec.backing.is_none() && chunk.iter().all(|&b| b == 0) {
+                continue;
+            }
+            let mut w = Writer::default();
+            w.u32(index as u32).u64((chunk_no * (wire::MAX_PAYLOAD - 16)) as u64);
+            w.0.extend_from_slice(chunk);
+            ch.send(tag::MEMORY, &w.0, &[])?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every private VMA into one memfd that the child maps copy-on-write.
+fn snapshot_object(
+    proc: &Process,
+    records: &[VmaRecord],
+    backings: &[Arc<std::fs::File>],
+    size: u64,
+) -> Result<OwnedFd, ForkError> {
+    use std::os::unix::fs::FileExt;
+    let fd = nix::sys::memfd::memfd_create(
+        c"elfvisor-fork-snapshot",
+        nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+    )
+    .map_err(|e| ForkError::Host(format!("memfd_create: {e}")))?;
+    let file = std::fs::File::from(fd);
+    file.set_len(size).map_err(|e| ForkError::Host(format!("sizing the snapshot: {e}")))?;
+    for rec in records.iter().filter(|r| !r.shared) {
+        let len = readable_len(rec, backings);
+        let mm = proc.mm.read();
+        let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
+        // SAFETY: as in `guest_bytes`: a checked, host-readable range of `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
+        // Skip runs of zero pages: the object reads as zero there already.
+        for (i, page) in bytes.chunks(PAGE_SIZE as usize).enumerate() {
+            if page.iter().any(|&b| b != 0) {
+                file.write_all_at(page, rec.snapshot_offset + (i as u64) * PAGE_SIZE)
+                    .map_err(|e| ForkError::Host(format!("writing the snapshot: {e}")))?;
+            }
+        }
+    }
+    Ok(file.into())
+}
+
+/// Why a respawn fork failed (reported once on stderr; the guest gets EAGAIN).
+#[derive(Debug, thiserror::Error)]
+pub enum ForkError {
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("{0}")]
+    Host(String),
+    #[error("guest memory: {0}")]
+    Guest(Errno),
+}
+
+impl From<Errno> for ForkError {
+    fn from(e: Errno) -> ForkError {
+        ForkError::Guest(e)
+    }
+}
+
+/// The parent side of a respawn fork. Returns the child's pid; on failure the child (if any)
+/// is killed and reaped and the parent is unchanged.
+pub fn fork(
+    proc: &mut Process,
+    cpu: &mut dyn Cpu,
+    strategy: ForkStrategy,
+    setup: ChildSetup,
+) -> Result<u32, Errno> {
+    let (parent, child_end) = pair_or_eagain()?;
+    let child = match spawn(&child_end) {
+        Ok(child) => child,
+        Err(e) => return fail(proc, None, &e),
+    };
+    drop(child_end);
+    let pid = child.id();
+    match stream(proc, cpu, strategy, setup, &parent) {
+        Ok(()) => {}
+        Err(e) => return fail(proc, Some(pid), &e),
+    }
+    // Registered before admission: no untracked child ever runs guest code.
+    proc.children.insert(pid);
+    if fault("no-admission") {
+        proc.children.remove(&pid);
+        drop(parent);
+        return fail(proc, Some(pid), &ForkError::Host("admission withheld (injected)".into()));
+    }
+    if let Err(e) = parent.send(tag::ADMIT, &[], &[]) {
+        proc.children.remove(&pid);
+        return fail(proc, Some(pid), &e.into());
+    }
+    if setup.flags & 0x4000 != 0 {
+        // CLONE_VFORK: the child holds its end until it execs or exits.
+        while !matches!(parent.recv(), Err(WireError::Closed) | Err(WireError::Io(_))) {}
+    }
+    Ok(pid)
+}
+
+fn pair_or_eagain() -> Result<(Channel, Channel), Errno> {
+    wire::pair().map_err(|_| Errno::EAGAIN)
+}
+
+fn spawn(child_end: &Channel) -> Result<std::process::Child, ForkError> {
+    if fault("spawn") {
+        return Err(ForkError::Host("spawning the child failed (injected)".into()));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| ForkError::Host(format!("finding the emulator: {e}")))?;
+    let fd = child_end.raw();
+    // The child's end is the one descriptor it inherits; everything else is close-on-exec.
+    crate::host::fcntl_int(fd, libc::F_SETFD, 0)
+        .map_err(|e| ForkError::Host(format!("fcntl: {e}")))?;
+    let spawned = Command::new(exe).arg("--fork-child").arg(fd.to_string()).spawn();
+    let _ = crate::host::fcntl_int(fd, libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
+    spawned.map_err(|e| ForkError::Host(format!("spawning the child: {e}")))
+}
+
+fn stream(
+    proc: &Process,
+    cpu: &mut dyn Cpu,
+    strategy: ForkStrategy,
+    setup: ChildSetup,
+    ch: &Channel,
+) -> Result<(), ForkError> {
+    let snapshot = strategy == ForkStrategy::RespawnSnapshot;
+    let Collected { records, backings, snapshot_size } = collect(proc, snapshot)?;
+    let guest_fds: Vec<(u32, bool, RawFd)> =
+        proc.fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+    if fault("emfile") {
+        return Err(ForkError::Host("duplicating descriptors: EMFILE (injected)".into()));
+    }
+    let version = if fault("bad-version") { 99 } else { VERSION };
+    let trace = proc.trace.enabled;
+    let hello = Hello {
+        version,
+        snapshot,
+        trace,
+        vmas: records.len() as u32,
+        fds: guest_fds.len() as u32,
+        backings: backings.len() as u32,
+    };
+    ch.send(tag::HELLO, &hello.encode(), &[])?;
+
+    let mut x = [0u64; 31];
+    for (i, v) in x.iter_mut().enumerate() {
+        *v = cpu.reg(Reg::X(i as u8));
+    }
+    x[0] = 0; // fork returns 0 in the child
+    let mut q = [0u128; 32];
+    for (i, v) in q.iter_mut().enumerate() {
+        *v = cpu.vreg(i as u8);
+    }
+    let state = State {
+        x,
+        sp: if setup.stack != 0 { setup.stack } else { cpu.reg(Reg::Sp) },
+        pc: cpu.reg(Reg::Pc),
+        nzcv: cpu.reg(Reg::Nzcv),
+        tpidr: setup.tls.unwrap_or_else(|| cpu.reg(Reg::TpidrEl0)),
+        fpcr: cpu.reg(Reg::Fpcr),
+        fpsr: cpu.reg(Reg::Fpsr),
+        q,
+        sigmask: proc.sigmask,
+        altstack: proc.altstack,
+        sigactions: proc.sigactions,
+        sigreturn_trampoline: proc.sigreturn_trampoline,
+        hwcaps: proc.hwcaps,
+        brk: proc.mm.read().brk_state().map(|(s, c)| (s.0, c.0)),
+        exe: proc.exe.as_os_str().as_encoded_bytes().to_vec(),
+        clone_flags: setup.flags,
+        child_tid: setup.child_tid,
+        fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
+    };
+    ch.send(tag::STATE, &state.encode(), &[])?;
+
+    // The VMA table, in batches that fit a message.
+    let mut batch = Writer::default();
+    let mut in_batch = 0u32;
+    for rec in &records {
+        let mut w = Writer::default();
+        rec.encode(&mut w);
+        if batch.0.len() + w.0.len() + 4 > wire::MAX_PAYLOAD {
+            send_vma_batch(ch, in_batch, &batch)?;
+            batch = Writer::default();
+            in_batch = 0;
+        }
+        batch.0.extend_from_slice(&w.0);
+        in_batch += 1;
+    }
+    send_vma_batch(ch, in_batch, &batch)?;
+
+    let fds: Vec<RawFd> = guest_fds.iter().map(|(_, _, raw)| *raw).collect();
+    if fault("missing-fd") && !fds.is_empty() {
+        // A batch that announces more descriptors than it carries.
+        let mut w = Writer::default();
+        w.u32(fds.len() as u32);
+        ch.send(tag::FDS, &w.0, &[])?;
+        let n = fds.len().min(wire::MAX_FDS_PER_MESSAGE);
+        let mut w = Writer::default();
+        w.u32(n as u32);
+        ch.send(tag::FDS, &w.0, &fds[..n - 1])?;
+    } else {
+        wire::send_fds(ch, &fds)?;
+    }
+    let objects: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
+    wire::send_fds(ch, &objects)?;
+    if snapshot {
+        let object = snapshot_object(proc, &records, &backings, snapshot_size)?;
+        ch.send(tag::MEMORY, &[], &[object.as_raw_fd()])?;
+    } else {
+        send_memory(ch, proc, &records, &backings)?;
+    }
+    ch.send(tag::END, &[], &[])?;
+    ch.expect(tag::READY, "ready")?;
+    Ok(())
+}
+
+fn send_vma_batch(ch: &Channel, count: u32, batch: &Writer) -> Result<(), WireError> {
+    let mut w = Writer::default();
+    w.u32(count);
+    w.0.extend_from_slice(&batch.0);
+    ch.send(tag::VMAS, &w.0, &[])
+}
+
+/// Ends a failed fork: the child, if started, is killed and reaped; the guest gets EAGAIN.
+fn fail(proc: &Process, child: Option<u32>, err: &ForkError) -> Result<u32, Errno> {
+    if let Some(pid) = child {
+        let _ = crate::host::kill(pid as i32, libc::SIGKILL);
+        let _ = crate::host::wait4(pid as i32, 0);
+    }
+    if proc.trace.enabled || std::env::var_os(FAULT_ENV).is_none() {
+        eprintln!("elfvisor: fork failed, returning EAGAIN: {err}");
+    }
+    Err(Errno::EAGAIN)
+}
