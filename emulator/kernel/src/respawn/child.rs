@@ -8,9 +8,9 @@ use std::sync::Arc;
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED};
 use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::{Engine, Reg, Vcpu};
-use elfvisor_mm::{AddressSpace, MmapRequest};
+use elfvisor_mm::{AddressSpace, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
 
-use super::image::{Hello, State, VmaRecord};
+use super::image::{Hello, ObjectRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
 use super::{ForkError, ForkStrategy, fault};
 use crate::fdtable::{FdEntry, FdTable};
@@ -69,7 +69,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
         let mut r = Reader::new(&payload, "vma table");
         let count = r.u32()?;
         for _ in 0..count {
-            records.push(VmaRecord::decode(&mut r, arena, hello.backings)?);
+            records.push(VmaRecord::decode(&mut r, arena, hello.backings, hello.objects)?);
         }
         r.finish()?;
         if records.len() > hello.vmas as usize || count == 0 {
@@ -92,6 +92,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
         .into());
     }
     let objects: Vec<Arc<File>> = objects.into_iter().map(|fd| Arc::new(File::from(fd))).collect();
+    let shared = receive_objects(ch, hello.objects)?;
 
     let mut mm = AddressSpace::new(arena).map_err(|e| ForkError::Host(e.to_string()))?;
     let snapshot = if hello.snapshot {
@@ -104,7 +105,22 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
         None
     };
     for rec in &records {
-        map_record(&mut mm, rec, &objects, snapshot.as_ref())?;
+        if rec.shared {
+            let (index, offset) = rec.backing.ok_or(WireError::Malformed("vma (shared)"))?;
+            mm.map_object(ObjectMapping {
+                start: rec.start,
+                len: rec.end.0 - rec.start.0,
+                prot: rec.prot,
+                object: Arc::clone(&shared[index as usize]),
+                offset,
+                name: rec.name.clone(),
+            })
+            .map_err(|e| {
+                ForkError::Host(format!("mapping shared {}..{}: {e}", rec.start, rec.end))
+            })?;
+        } else {
+            map_record(&mut mm, rec, &objects, snapshot.as_ref())?;
+        }
     }
     if !hello.snapshot {
         loop {
@@ -168,6 +184,41 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
         vcpu.set_vreg(i as u8, *v);
     }
     Ok((process, vcpu))
+}
+
+/// The shared objects: descriptions, then descriptors for those that have one, in order.
+fn receive_objects(ch: &Channel, count: u32) -> Result<Vec<Arc<SharedObject>>, ForkError> {
+    let (payload, stray) = ch.expect(tag::VMAS, "shared objects")?;
+    if !stray.is_empty() {
+        return Err(WireError::Malformed("shared objects (descriptors)").into());
+    }
+    let mut r = Reader::new(&payload, "shared objects");
+    if r.u32()? != count {
+        return Err(WireError::Malformed("shared objects (count)").into());
+    }
+    let mut recs = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        recs.push(ObjectRecord::decode(&mut r)?);
+    }
+    r.finish()?;
+    let fds = wire::recv_fds(ch)?;
+    let wanted = recs.iter().filter(|r| r.has_fd()).count();
+    if fds.len() != wanted {
+        return Err(WireError::FdCount { announced: wanted, carried: fds.len() }.into());
+    }
+    let mut fds = fds.into_iter();
+    recs.iter()
+        .map(|rec| {
+            let kind = match rec.kind {
+                0 => ObjectKind::File,
+                1 => ObjectKind::Anonymous,
+                _ => ObjectKind::SysV { shmid: rec.shmid, key: rec.key },
+            };
+            let file = if rec.has_fd() { fds.next().map(File::from) } else { None };
+            SharedObject::restore(file, kind, rec.size, Prot(rec.max_prot))
+                .map_err(|e| ForkError::Host(format!("restoring a shared object: {e}")))
+        })
+        .collect()
 }
 
 /// Maps one VMA as the parent has it (before any private bytes arrive).

@@ -20,13 +20,15 @@ pub struct Hello {
     pub vmas: u32,
     pub fds: u32,
     pub backings: u32,
+    /// Shared objects behind `MAP_SHARED` mappings and SysV attaches.
+    pub objects: u32,
 }
 
 impl Hello {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
         w.u64(MAGIC).u32(self.version).u8(u8::from(self.snapshot)).u8(u8::from(self.trace));
-        w.u32(self.vmas).u32(self.fds).u32(self.backings);
+        w.u32(self.vmas).u32(self.fds).u32(self.backings).u32(self.objects);
         w.0
     }
 
@@ -46,6 +48,7 @@ impl Hello {
             vmas: r.u32()?,
             fds: r.u32()?,
             backings: r.u32()?,
+            objects: r.u32()?,
         };
         r.finish()?;
         Ok(hello)
@@ -187,7 +190,8 @@ pub struct VmaRecord {
     pub prot: Prot,
     pub shared: bool,
     pub grows_down: bool,
-    /// Index into the backing descriptors, and the file offset.
+    /// Index into the backing descriptors (private file mappings) or the shared objects
+    /// (shared mappings), and the offset into it.
     pub backing: Option<(u32, u64)>,
     pub name: VmaName,
     /// Copy path: the private bytes follow in MEMORY messages. Snapshot path: their offset in
@@ -212,8 +216,14 @@ impl VmaRecord {
         w.u64(self.snapshot_offset);
     }
 
-    /// Decodes and validates one record against the arena size and the backing count.
-    pub fn decode(r: &mut Reader<'_>, arena: u64, backings: u32) -> Result<VmaRecord, WireError> {
+    /// Decodes and validates one record against the arena size and the backing and shared
+    /// object counts.
+    pub fn decode(
+        r: &mut Reader<'_>,
+        arena: u64,
+        backings: u32,
+        objects: u32,
+    ) -> Result<VmaRecord, WireError> {
         let (start, end, prot) = (r.u64()?, r.u64()?, r.u32()?);
         let flags = r.u8()?;
         let backing = match r.u8()? {
@@ -242,12 +252,13 @@ impl VmaRecord {
         if prot & !Prot::RWX.0 != 0 {
             return Err(WireError::Malformed("vma (protection)"));
         }
+        let shared = flags & 1 != 0;
         if let Some((i, off)) = backing {
-            if i >= backings || !aligned(off) {
+            let limit = if shared { objects } else { backings };
+            if i >= limit || !aligned(off) {
                 return Err(WireError::Malformed("vma (backing index)"));
             }
         }
-        let shared = flags & 1 != 0;
         if shared && backing.is_none() {
             return Err(WireError::Malformed("vma (shared without an object)"));
         }
@@ -337,5 +348,45 @@ mod tests {
         let mut w = Writer::default();
         VmaRecord { start: GuestAddr(0x10001), ..rec }.encode(&mut w);
         assert!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 1).is_err(), "unaligned");
+    }
+}
+
+/// A shared object as the child restores it (`SharedObject::restore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectRecord {
+    /// 0 file, 1 anonymous (memfd), 2 SysV segment.
+    pub kind: u8,
+    pub shmid: i32,
+    pub key: i32,
+    pub size: u64,
+    pub max_prot: u32,
+}
+
+impl ObjectRecord {
+    pub fn encode(&self, w: &mut Writer) {
+        w.u8(self.kind)
+            .u32(self.shmid as u32)
+            .u32(self.key as u32)
+            .u64(self.size)
+            .u32(self.max_prot);
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Result<ObjectRecord, WireError> {
+        let rec = ObjectRecord {
+            kind: r.u8()?,
+            shmid: r.u32()? as i32,
+            key: r.u32()? as i32,
+            size: r.u64()?,
+            max_prot: r.u32()?,
+        };
+        if rec.kind > 2 || rec.max_prot & !Prot::RWX.0 != 0 {
+            return Err(WireError::Malformed("shared object"));
+        }
+        Ok(rec)
+    }
+
+    /// Objects with a descriptor (files and memfds) get one in the object descriptor batch.
+    pub fn has_fd(&self) -> bool {
+        self.kind != 2
     }
 }

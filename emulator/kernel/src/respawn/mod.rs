@@ -5,7 +5,8 @@
 //!
 //! Protocol (DESIGN §4): HELLO (magic, version, counts) → STATE (registers, signal state, heap,
 //! fd numbers) → VMAS (the table, in batches) → FDS (the guest's descriptors, counted batches)
-//! → FDS (the objects behind file and shared mappings) → MEMORY (copy: the private bytes;
+//! → FDS (the files behind private file mappings) → the shared objects (descriptions, then
+//! their descriptors) → MEMORY (copy: the private bytes;
 //! snapshot: one object the child maps copy-on-write) → END. The child validates everything, rebuilds
 //! the process, answers READY; the parent records the child and answers ADMIT. The child runs
 //! no guest code before ADMIT, and a fork that fails at any step kills and reaps the child and
@@ -22,9 +23,9 @@ use std::sync::Arc;
 
 use elfvisor_abi::{Errno, PAGE_SIZE, Prot};
 use elfvisor_engine::{Cpu, Reg};
-use elfvisor_mm::Backing;
+use elfvisor_mm::{Backing, ObjectKind, SharedObject};
 
-use image::{Hello, State, VERSION, VmaRecord};
+use image::{Hello, ObjectRecord, State, VERSION, VmaRecord};
 use wire::{Channel, WireError, Writer, tag};
 
 use crate::process::Process;
@@ -74,6 +75,7 @@ pub struct ChildSetup {
 struct Collected {
     records: Vec<VmaRecord>,
     backings: Vec<Arc<std::fs::File>>,
+    objects: Vec<Arc<SharedObject>>,
     snapshot_size: u64,
 }
 
@@ -81,6 +83,7 @@ struct Collected {
 fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
     let mm = proc.mm.read();
     let mut backings: Vec<Arc<std::fs::File>> = Vec::new();
+    let mut objects: Vec<Arc<SharedObject>> = Vec::new();
     let mut records = Vec::new();
     let mut snapshot_size = 0u64;
     for vma in mm.vmas() {
@@ -96,11 +99,15 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
                 };
                 Some((index as u32, *offset))
             }
-            Backing::Shared { .. } => {
-                return Err(ForkError::Host(format!(
-                    "the shared mapping at {} cannot be handed to a respawned child yet",
-                    vma.start
-                )));
+            Backing::Shared { object, offset } => {
+                let index = match objects.iter().position(|o| Arc::ptr_eq(o, object)) {
+                    Some(i) => i,
+                    None => {
+                        objects.push(Arc::clone(object));
+                        objects.len() - 1
+                    }
+                };
+                Some((index as u32, *offset))
             }
         };
         let snapshot_offset = if snapshot && !vma.shared {
@@ -121,7 +128,7 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
             snapshot_offset,
         });
     }
-    Ok(Collected { records, backings, snapshot_size })
+    Ok(Collected { records, backings, objects, snapshot_size })
 }
 
 /// The bytes of a private VMA that may be read on the host: file-backed pages past the end of
@@ -285,7 +292,7 @@ fn stream(
     ch: &Channel,
 ) -> Result<(), ForkError> {
     let snapshot = strategy == ForkStrategy::RespawnSnapshot;
-    let Collected { records, backings, snapshot_size } = collect(proc, snapshot)?;
+    let Collected { records, backings, objects, snapshot_size } = collect(proc, snapshot)?;
     let guest_fds: Vec<(u32, bool, RawFd)> =
         proc.fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
     if fault("emfile") {
@@ -300,6 +307,7 @@ fn stream(
         vmas: records.len() as u32,
         fds: guest_fds.len() as u32,
         backings: backings.len() as u32,
+        objects: objects.len() as u32,
     };
     ch.send(tag::HELLO, &hello.encode(), &[])?;
 
@@ -363,8 +371,9 @@ fn stream(
     } else {
         wire::send_fds(ch, &fds)?;
     }
-    let objects: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
-    wire::send_fds(ch, &objects)?;
+    let backing_fds: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
+    wire::send_fds(ch, &backing_fds)?;
+    send_objects(ch, &objects)?;
     if snapshot {
         let object = snapshot_object(proc, &records, &backings, snapshot_size)?;
         ch.send(tag::MEMORY, &[], &[object.as_raw_fd()])?;
@@ -373,6 +382,44 @@ fn stream(
     }
     ch.send(tag::END, &[], &[])?;
     ch.expect(tag::READY, "ready")?;
+    Ok(())
+}
+
+/// The shared objects: their descriptions, then the descriptors of those that have one (SysV
+/// segments are re-attached by id).
+fn send_objects(ch: &Channel, objects: &[Arc<SharedObject>]) -> Result<(), ForkError> {
+    let mut w = Writer::default();
+    w.u32(objects.len() as u32);
+    let mut fds = Vec::new();
+    for object in objects {
+        let (kind, shmid, key) = match object.kind() {
+            ObjectKind::File => (0, 0, 0),
+            ObjectKind::Anonymous => (1, 0, 0),
+            ObjectKind::SysV { shmid, key } => (2, shmid, key),
+        };
+        let rec = ObjectRecord {
+            kind,
+            shmid,
+            key,
+            size: object.cached_size(),
+            max_prot: object.max_prot().0,
+        };
+        if rec.has_fd() {
+            let fd = object
+                .fd()
+                .ok_or_else(|| ForkError::Host("a shared object lost its descriptor".into()))?;
+            fds.push(fd.as_raw_fd());
+        }
+        rec.encode(&mut w);
+    }
+    if w.0.len() > wire::MAX_PAYLOAD {
+        return Err(ForkError::Host(format!(
+            "{} shared objects do not fit one message",
+            objects.len()
+        )));
+    }
+    ch.send(tag::VMAS, &w.0, &[])?;
+    wire::send_fds(ch, &fds)?;
     Ok(())
 }
 
