@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::fixture::Case;
-use crate::lane::RunOutput;
+use crate::lane::{RunOutput, Strategy};
 
 /// Set to run a prebuilt elfvisor instead of building the release binary.
 pub const BIN_ENV: &str = "ELFVISOR_BIN";
@@ -51,12 +51,13 @@ fn build_release() -> std::result::Result<PathBuf, String> {
     if bin.is_file() { Ok(bin) } else { Err(format!("the build left no {}", bin.display())) }
 }
 
-/// Runs one case: `elfvisor --argv0 <argv[0]> <binary> args…` in a fresh directory holding the
+/// Runs one case: `elfvisor --fork-strategy <s> --argv0 <argv[0]> <binary> args…` in a fresh directory holding the
 /// case's files, with exactly the case's environment.
-pub fn run(case: &Case, elfvisor: &Path, binary: &Path) -> Result<RunOutput> {
+pub fn run(case: &Case, elfvisor: &Path, binary: &Path, strategy: Strategy) -> Result<RunOutput> {
     let workdir = crate::hostrun::case_workdir(case)?;
     let argv = case.argv();
     let mut cmd = Command::new(elfvisor);
+    cmd.args(["--fork-strategy", strategy.name()]);
     cmd.arg("--argv0").arg(&argv[0]).arg(binary).args(&argv[1..]);
     cmd.env_clear().envs(case.env()).current_dir(workdir.path());
     crate::hostrun::run_captured(

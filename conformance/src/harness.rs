@@ -142,10 +142,11 @@ impl Harness {
                 let binary = self.binary(cell.libc, case)?;
                 crate::qemu_user::run(case, &binary).map_err(|e| e.to_string())
             }
-            Lane::Elfvisor => {
+            Lane::Elfvisor(strategy) => {
                 let elfvisor = crate::elfvisor_lane::binary()?;
                 let binary = self.binary(cell.libc, case)?;
-                crate::elfvisor_lane::run(case, &elfvisor, &binary).map_err(|e| e.to_string())
+                crate::elfvisor_lane::run(case, &elfvisor, &binary, strategy)
+                    .map_err(|e| e.to_string())
             }
             Lane::Linux => {
                 let batch = self.linux.get_or_init(|| self.boot_linux()).as_ref()?;

@@ -4,6 +4,28 @@ use std::fmt;
 
 use crate::guest::Libc;
 
+/// How the runtime under test carries out a guest `fork` (its `--fork-strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Strategy {
+    Host,
+    RespawnCopy,
+    RespawnSnapshot,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 3] =
+        [Strategy::Host, Strategy::RespawnCopy, Strategy::RespawnSnapshot];
+
+    /// The name `elfvisor --fork-strategy` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Host => "host",
+            Strategy::RespawnCopy => "respawn-copy",
+            Strategy::RespawnSnapshot => "respawn-snapshot",
+        }
+    }
+}
+
 /// Where a case runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Lane {
@@ -11,20 +33,28 @@ pub enum Lane {
     Linux,
     /// `qemu-aarch64 <binary>` on the host.
     QemuUser,
-    /// The runtime under test.
-    Elfvisor,
+    /// The runtime under test, with one fork strategy.
+    Elfvisor(Strategy),
 }
 
 impl Lane {
     /// Every lane, in report order.
-    pub const ALL: [Lane; 3] = [Lane::Linux, Lane::QemuUser, Lane::Elfvisor];
+    pub const ALL: [Lane; 5] = [
+        Lane::Linux,
+        Lane::QemuUser,
+        Lane::Elfvisor(Strategy::Host),
+        Lane::Elfvisor(Strategy::RespawnCopy),
+        Lane::Elfvisor(Strategy::RespawnSnapshot),
+    ];
 
     /// The lane's name as it appears in trial names, fixtures and reports.
     pub fn id(self) -> &'static str {
         match self {
             Lane::Linux => "linux",
             Lane::QemuUser => "qemu-user",
-            Lane::Elfvisor => "elfvisor",
+            Lane::Elfvisor(Strategy::Host) => "elfvisor/host",
+            Lane::Elfvisor(Strategy::RespawnCopy) => "elfvisor/respawn-copy",
+            Lane::Elfvisor(Strategy::RespawnSnapshot) => "elfvisor/respawn-snapshot",
         }
     }
 
@@ -38,7 +68,7 @@ impl Lane {
             Lane::Linux => crate::linux::unavailable(),
             Lane::QemuUser => crate::qemu_user::unavailable(),
             // Our own product: a failing build is a failure, never a reason to skip.
-            Lane::Elfvisor => None,
+            Lane::Elfvisor(_) => None,
         }
     }
 }
@@ -49,30 +79,38 @@ impl fmt::Display for Lane {
     }
 }
 
-/// A fixture's way of naming lanes: `qemu-user` (both libcs) or `qemu-user/glibc`.
+/// A fixture's way of naming lanes: a lane (`qemu-user`, `elfvisor/respawn-copy`), or
+/// `elfvisor` for every fork strategy, optionally followed by a libc (`qemu-user/glibc`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaneSelector {
-    pub lane: Lane,
+    pub lanes: Vec<Lane>,
     pub libc: Option<Libc>,
 }
 
 impl LaneSelector {
     pub fn parse(text: &str) -> Result<LaneSelector, String> {
-        let (lane_id, libc_id) = match text.split_once('/') {
-            Some((lane, libc)) => (lane, Some(libc)),
-            None => (text, None),
+        let (head, libc) = match text.rsplit_once('/') {
+            Some((head, tail)) if Libc::from_id(tail).is_some() => (head, Libc::from_id(tail)),
+            _ => (text, None),
         };
-        let known = || Lane::ALL.map(Lane::id).join(", ");
-        let lane = Lane::from_id(lane_id)
-            .ok_or_else(|| format!("unknown lane {lane_id:?} (lanes: {})", known()))?;
-        let libc = libc_id
-            .map(|id| Libc::from_id(id).ok_or_else(|| format!("unknown libc {id:?} in {text:?}")))
-            .transpose()?;
-        Ok(LaneSelector { lane, libc })
+        let lanes: Vec<Lane> = if head == "elfvisor" {
+            Lane::ALL.into_iter().filter(|l| matches!(l, Lane::Elfvisor(_))).collect()
+        } else {
+            Lane::from_id(head).into_iter().collect()
+        };
+        if lanes.is_empty() {
+            let known = Lane::ALL.map(Lane::id).join(", ");
+            return Err(format!("unknown lane {head:?} in {text:?} (lanes: {known}, or elfvisor)"));
+        }
+        Ok(LaneSelector { lanes, libc })
     }
 
     pub fn matches(&self, lane: &str, libc: &str) -> bool {
-        self.lane.id() == lane && self.libc.is_none_or(|l| l.id() == libc)
+        self.lanes.iter().any(|l| l.id() == lane) && self.libc.is_none_or(|l| l.id() == libc)
+    }
+
+    pub fn includes(&self, lane: Lane) -> bool {
+        self.lanes.contains(&lane)
     }
 }
 
@@ -103,14 +141,20 @@ mod tests {
     fn test_selector_parse() {
         assert_eq!(
             LaneSelector::parse("qemu-user/glibc"),
-            Ok(LaneSelector { lane: Lane::QemuUser, libc: Some(Libc::Glibc) })
+            Ok(LaneSelector { lanes: vec![Lane::QemuUser], libc: Some(Libc::Glibc) })
         );
         assert_eq!(
             LaneSelector::parse("linux"),
-            Ok(LaneSelector { lane: Lane::Linux, libc: None })
+            Ok(LaneSelector { lanes: vec![Lane::Linux], libc: None })
         );
-        assert!(LaneSelector::parse("qemu-user/uclibc").unwrap_err().contains("unknown libc"));
+        let all = LaneSelector::parse("elfvisor/musl").unwrap();
+        assert_eq!(all.lanes.len(), 3);
+        assert_eq!(all.libc, Some(Libc::Musl));
+        let one = LaneSelector::parse("elfvisor/respawn-copy").unwrap();
+        assert_eq!(one.lanes, vec![Lane::Elfvisor(Strategy::RespawnCopy)]);
+        assert!(LaneSelector::parse("qemu-user/uclibc").unwrap_err().contains("unknown lane"));
         assert!(LaneSelector::parse("qemu").unwrap_err().contains("unknown lane"));
+        assert!(LaneSelector::parse("elfvisor/fork").is_err());
     }
 
     #[test]
@@ -120,5 +164,9 @@ mod tests {
         assert!(!any.matches("linux", "musl"));
         let one = LaneSelector::parse("qemu-user/musl").unwrap();
         assert!(one.matches("qemu-user", "musl") && !one.matches("qemu-user", "glibc"));
+        let elfvisor = LaneSelector::parse("elfvisor").unwrap();
+        assert!(elfvisor.matches("elfvisor/host", "musl"));
+        assert!(elfvisor.matches("elfvisor/respawn-snapshot", "glibc"));
+        assert!(!elfvisor.matches("qemu-user", "glibc"));
     }
 }
