@@ -96,6 +96,11 @@ pub const MREMAP_MAYMOVE: u32 = 1;
 pub const MREMAP_FIXED: u32 = 2;
 pub const MREMAP_DONTUNMAP: u32 = 4;
 
+pub const MCL_CURRENT: u32 = 1;
+pub const MCL_FUTURE: u32 = 2;
+pub const MCL_ONFAULT: u32 = 4;
+pub const MLOCK_ONFAULT: u32 = 1;
+
 pub const MS_ASYNC: u32 = 1;
 pub const MS_INVALIDATE: u32 = 2;
 pub const MS_SYNC: u32 = 4;

@@ -8,22 +8,24 @@
 
 use std::ptr::NonNull;
 
+use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
 use crate::space::AddressSpace;
 use crate::vma::Backing;
 
 /// What the page tables grant for `prot`: arm64's protection map turns write-only into
-/// read-write.
+/// read-write, and execute-only into read-execute (Linux dropped arm64's execute-only user
+/// mappings in 5.13: `PROT_EXEC` pages are readable).
 pub(crate) fn effective(prot: Prot) -> Prot {
-    if prot.contains(Prot::WRITE) { prot | Prot::READ } else { prot }
+    if prot.0 & (Prot::WRITE.0 | Prot::EXEC.0) != 0 { prot | Prot::READ } else { prot }
 }
 
 impl AddressSpace {
     /// Protection of the page holding `addr`, or `None` if it is unmapped. O(log n): called on
     /// every TLB miss. This is the protection the hardware enforces, which is what the guest asked
-    /// for except that aarch64 has no write-only pages: `PROT_WRITE` implies `PROT_READ` (the VMA,
-    /// as `vmas()` shows it, keeps the guest's bits).
+    /// for except that aarch64 Linux has no write-only or execute-only pages: `PROT_WRITE` and
+    /// `PROT_EXEC` imply `PROT_READ` (the VMA, as `vmas()` shows it, keeps the guest's bits).
     pub fn prot_at(&self, addr: GuestAddr) -> Option<Prot> {
         self.vmas.find(addr).map(|v| effective(v.prot))
     }
@@ -43,9 +45,9 @@ impl AddressSpace {
             let last = end.min(v.end).0 - 1;
             match &v.backing {
                 Backing::File { file, offset } => {
-                    let size = file.metadata().map_err(|_| Errno::EFAULT)?.len();
+                    let (_, size) = self.file_sizes.refresh(file);
                     let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
-                    if last_page_off >= size.div_ceil(PAGE_SIZE) * PAGE_SIZE {
+                    if last_page_off >= page_round_up(size).unwrap_or(u64::MAX) {
                         return Err(Errno::EFAULT);
                     }
                 }

@@ -3,8 +3,8 @@
 //! Advice that only tunes the host kernel's paging (`WILLNEED`, `HUGEPAGE`, `COLD`...) is
 //! accepted and ignored. `MADV_FREE` on private anonymous memory zero-fills at once like
 //! `MADV_DONTNEED`: Linux may free the pages lazily, and reading zeroes is one of the outcomes it
-//! allows. Fork-related advice (`DONTFORK`, `WIPEONFORK`...) is validated but not yet recorded:
-//! no fork strategy consults it. On shared mappings `MADV_DONTNEED` drops the process's view
+//! allows. Fork-related advice (`DONTFORK`, `WIPEONFORK`...) is recorded in the VMAs' flags
+//! ([`AddressSpace::after_fork`] applies it in a child). On shared mappings `MADV_DONTNEED` drops the process's view
 //! only (the object keeps the contents, which the next access re-reads) and `MADV_REMOVE`
 //! frees the object's storage.
 
@@ -21,7 +21,7 @@ use crate::access::effective;
 use crate::guest_errno;
 use crate::object::ObjectKind;
 use crate::space::AddressSpace;
-use crate::vma::{Backing, Vma};
+use crate::vma::{Backing, Vma, VmaFlags};
 
 /// Every advice value Linux 6.x accepts from an unprivileged process, except the newest
 /// (`MADV_DONTNEED_LOCKED`, `MADV_COLLAPSE`, guard regions), which get `EINVAL` like older kernels.
@@ -87,15 +87,35 @@ impl AddressSpace {
     /// Applies `advice` to one VMA's slice.
     fn advise_vma(&mut self, v: &Vma, advice: u32) -> Result<(), Errno> {
         let anonymous = matches!(v.backing, Backing::Anonymous);
+        // can_madv_lru_vma, madvise_remove: locked memory keeps its pages.
+        if v.flags.contains(VmaFlags::LOCKED)
+            && matches!(advice, MADV_DONTNEED | MADV_FREE | MADV_COLD | MADV_PAGEOUT | MADV_REMOVE)
+        {
+            return Err(Errno::EINVAL);
+        }
+        // Fork advice is recorded in the VMAs (split as needed), for the fork strategies.
+        let fork_flags = match advice {
+            MADV_DONTFORK => Some((VmaFlags::DONTFORK, true)),
+            MADV_DOFORK => Some((VmaFlags::DONTFORK, false)),
+            // Only private anonymous memory can be wiped (KEEPONFORK undoes it anywhere).
+            MADV_WIPEONFORK if !anonymous => return Err(Errno::EINVAL),
+            MADV_WIPEONFORK => Some((VmaFlags::WIPEONFORK, true)),
+            MADV_KEEPONFORK => Some((VmaFlags::WIPEONFORK, false)),
+            _ => None,
+        };
+        if let Some((flag, set)) = fork_flags {
+            self.vmas.update_range(v.start, v.end, |v| {
+                v.flags = if set { v.flags.with(flag) } else { v.flags.without(flag) };
+            });
+            return Ok(());
+        }
         match advice {
             // On private memory the host's DONTNEED is exactly Linux's: anonymous pages read as
             // zero again, private file pages re-read the file.
             MADV_DONTNEED => self.discard(v),
+            // MADV_FREE works only on private anonymous memory.
             MADV_FREE if anonymous => self.discard(v),
-            // MADV_FREE and WIPEONFORK work only on private anonymous memory.
-            MADV_FREE | MADV_WIPEONFORK | MADV_KEEPONFORK if !anonymous => {
-                return Err(Errno::EINVAL);
-            }
+            MADV_FREE => return Err(Errno::EINVAL),
             // madvise_remove: punches holes in the object behind shared writable mappings only.
             MADV_REMOVE => match &v.backing {
                 Backing::Shared { object, offset } if v.prot.contains(Prot::WRITE) => {

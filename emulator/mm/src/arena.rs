@@ -75,6 +75,13 @@ pub(crate) fn memfd(name: &CStr, size: u64) -> io::Result<File> {
     Ok(file)
 }
 
+/// Whether `file` is a memfd sealed against writes through new shared mappings.
+pub(crate) fn write_sealed(file: &File) -> bool {
+    // SAFETY: F_GET_SEALS takes no argument; files that cannot be sealed return EINVAL.
+    let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
+    seals > 0 && seals & (libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE) != 0
+}
+
 /// Whether `file` is open for reading and for writing (its `O_ACCMODE`).
 pub(crate) fn access_mode(file: &File) -> io::Result<(bool, bool)> {
     // SAFETY: F_GETFL takes no argument and only reads the descriptor's status flags.
@@ -272,6 +279,15 @@ impl Arena {
         // SAFETY: the range is inside our reservation; MADV_REMOVE changes contents, not layout.
         let r = unsafe { libc::madvise(addr, len, libc::MADV_REMOVE) };
         if r == 0 { Ok(()) } else { Err(last_error()) }
+    }
+
+    /// Faults `[off, off + len)` in (`MAP_POPULATE`, `MAP_LOCKED`): for writing to break
+    /// copy-on-write, or for reading. Best effort, as on Linux: errors are ignored.
+    pub(crate) fn populate(&self, off: u64, len: u64, write: bool) {
+        let (addr, len) = self.host_pages(off, len);
+        let advice = if write { libc::MADV_POPULATE_WRITE } else { libc::MADV_POPULATE_READ };
+        // SAFETY: the range is inside our reservation; populating changes no contents.
+        unsafe { libc::madvise(addr, len, advice) };
     }
 
     /// Which pages of `[off, off + len)` are resident (one byte per page, bit 0).

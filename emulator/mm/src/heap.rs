@@ -86,6 +86,7 @@ impl AddressSpace {
                 prot: Prot::RW,
                 shared: false,
                 grows_down: false,
+                flags: self.def_flags,
                 backing: Backing::Anonymous,
                 name: VmaName::Heap,
             };

@@ -98,7 +98,7 @@ fn fit(lo: u64, hi: u64, len: u64, reserved: Option<(GuestAddr, GuestAddr)>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vma::{Backing, Vma, VmaName};
+    use crate::vma::{Backing, Vma, VmaFlags, VmaName};
     use elfvisor_abi::Prot;
 
     fn vma(start: u64, end: u64) -> Vma {
@@ -108,6 +108,7 @@ mod tests {
             prot: Prot::RW,
             shared: false,
             grows_down: false,
+            flags: VmaFlags::NONE,
             backing: Backing::Anonymous,
             name: VmaName::None,
         }

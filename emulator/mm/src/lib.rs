@@ -12,8 +12,10 @@
 mod access;
 mod advise;
 mod arena;
+mod growsdown;
 mod heap;
 mod layout;
+mod lock;
 mod object;
 mod remap;
 mod shared;
@@ -25,6 +27,7 @@ use std::io;
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 
+pub use growsdown::STACK_GUARD_GAP;
 pub use layout::{
     GUEST_TASK_SIZE, HEAP_RESERVE, Layout, MIN_ARENA_SIZE, MMAP_MIN_ADDR, STACK_REGION,
 };
@@ -32,7 +35,7 @@ pub use object::{ObjectKind, SharedObject};
 pub use shared::{ObjectMapping, PageStatus};
 pub use space::{AddressSpace, MmapRequest};
 pub use sysv::ShmAttach;
-pub use vma::{Backing, Vma, VmaName};
+pub use vma::{Backing, Vma, VmaFlags, VmaName};
 
 /// Host failures creating an address space.
 #[derive(Debug, thiserror::Error)]

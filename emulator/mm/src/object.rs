@@ -17,12 +17,13 @@
 //! shrunk by someone else between that check and the access still makes the host raise `SIGBUS`
 //! in the runtime; the kernel crate turns that into the guest's death by `SIGBUS`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
 
 use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::{PAGE_SIZE, Prot};
@@ -70,11 +71,21 @@ impl fmt::Debug for SharedObject {
     }
 }
 
+/// A file's size for past-the-end checks: only regular files (memfds included) have an end;
+/// devices (`/dev/zero`, ...) are mapped whole.
+fn file_size(file: &File) -> io::Result<u64> {
+    let m = file.metadata()?;
+    Ok(if m.file_type().is_file() { m.len() } else { u64::MAX })
+}
+
 impl SharedObject {
     /// A guest file mapped shared. `file` must be open for reading (mmap's `EACCES` rule, which
     /// the caller checks); it may be written through the mapping iff it is open for writing.
+    /// A memfd sealed against writes (`F_SEAL_WRITE`, `F_SEAL_FUTURE_WRITE`) may be mapped
+    /// shared only read-only, and never made writable.
     pub fn from_file(file: Arc<File>, writable: bool) -> io::Result<Arc<SharedObject>> {
-        let size = file.metadata()?.len();
+        let size = file_size(&file)?;
+        let writable = writable && !arena::write_sealed(&file);
         Ok(Arc::new(SharedObject {
             handle: Handle::Fd(file),
             kind: ObjectKind::File,
@@ -118,7 +129,7 @@ impl SharedObject {
             _ => return Err(io::Error::from_raw_os_error(libc::EINVAL)),
         };
         let size = match &handle {
-            Handle::Fd(f) if kind == ObjectKind::File => f.metadata()?.len(),
+            Handle::Fd(f) if kind == ObjectKind::File => file_size(f)?,
             _ => size,
         };
         Ok(Arc::new(SharedObject {
@@ -161,10 +172,10 @@ impl SharedObject {
     /// size. A file that cannot be asked keeps its cached size.
     pub fn current_size(&self) -> u64 {
         match (&self.handle, self.kind) {
-            (Handle::Fd(f), ObjectKind::File) => match f.metadata() {
-                Ok(m) => {
-                    self.size.store(m.len(), Ordering::Relaxed);
-                    m.len()
+            (Handle::Fd(f), ObjectKind::File) => match file_size(f) {
+                Ok(size) => {
+                    self.size.store(size, Ordering::Relaxed);
+                    size
                 }
                 Err(_) => self.cached_size(),
             },
@@ -197,6 +208,44 @@ impl SharedObject {
     }
 }
 
+/// The sizes of the files behind private file mappings, for the TLB-fill path (the checked
+/// copies ask the file every time). Keyed by the `Arc<File>` the VMAs share; the `Weak` keeps
+/// a dead entry's allocation, so a key can never name a different file.
+#[derive(Debug, Default)]
+pub(crate) struct FileSizes {
+    map: RwLock<HashMap<usize, (Weak<File>, u64)>>,
+}
+
+impl FileSizes {
+    fn cached(&self, file: &Arc<File>) -> Option<u64> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let (weak, size) = map.get(&(Arc::as_ptr(file) as usize))?;
+        (Weak::as_ptr(weak) == Arc::as_ptr(file)).then_some(*size)
+    }
+
+    /// Reads `file`'s size now and caches it; returns (cached before, now).
+    pub(crate) fn refresh(&self, file: &Arc<File>) -> (Option<u64>, u64) {
+        let before = self.cached(file);
+        let Ok(now) = file_size(file) else { return (before, before.unwrap_or(0)) };
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 64 {
+            map.retain(|_, (weak, _)| weak.strong_count() > 0);
+        }
+        map.insert(Arc::as_ptr(file) as usize, (Arc::downgrade(file), now));
+        (before, now)
+    }
+
+    /// Whether the page at byte `offset` (page aligned) of `file` lies wholly past its end,
+    /// asking the file only when the cached size says so (or on first sight).
+    pub(crate) fn page_past_end(&self, file: &Arc<File>, offset: u64) -> bool {
+        let end = |size: u64| page_round_up(size).unwrap_or(u64::MAX);
+        if self.cached(file).is_some_and(|size| offset < end(size)) {
+            return false;
+        }
+        offset >= end(self.refresh(file).1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +270,14 @@ mod tests {
     }
 
     #[test]
+    fn test_devices_have_no_end() {
+        let zero = Arc::new(File::open("/dev/zero").unwrap());
+        let o = SharedObject::from_file(Arc::clone(&zero), false).unwrap();
+        assert!(!o.page_past_end(1 << 40, true));
+        assert!(!FileSizes::default().page_past_end(&zero, 1 << 40));
+    }
+
+    #[test]
     fn test_anonymous_object_is_a_sized_memfd() {
         let o = SharedObject::anonymous(3 * PAGE_SIZE).unwrap();
         assert_eq!(o.kind(), ObjectKind::Anonymous);
@@ -240,6 +297,36 @@ mod tests {
         assert_eq!(o.host_mapped(3 * PAGE_SIZE, PAGE_SIZE), 0);
         assert!(!o.page_past_end(PAGE_SIZE, false));
         assert!(o.page_past_end(2 * PAGE_SIZE, false));
+    }
+
+    #[test]
+    fn test_write_sealed_memfd_is_never_writable() {
+        let f = Arc::new(arena::memfd(c"sealed", PAGE_SIZE).unwrap());
+        assert_eq!(SharedObject::from_file(Arc::clone(&f), true).unwrap().max_prot(), Prot::RWX);
+        // memfds made by `arena::memfd` do not allow sealing: use the host call directly.
+        // SAFETY: NUL-terminated name, valid flags.
+        let fd = unsafe { libc::memfd_create(c"s".as_ptr(), libc::MFD_ALLOW_SEALING) };
+        assert!(fd >= 0);
+        // SAFETY: the descriptor was just created and is owned here only.
+        let f = Arc::new(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        // SAFETY: F_ADD_SEALS takes an integer.
+        assert_eq!(unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, libc::F_SEAL_WRITE) }, 0);
+        assert_eq!(SharedObject::from_file(f, true).unwrap().max_prot(), Prot::RX);
+    }
+
+    #[test]
+    fn test_file_sizes_cache_rereads_past_the_cached_end() {
+        let f = Arc::new(tempfile::tempfile().unwrap());
+        f.set_len(10).unwrap();
+        let sizes = FileSizes::default();
+        assert!(!sizes.page_past_end(&f, 0));
+        assert!(sizes.page_past_end(&f, PAGE_SIZE));
+        f.set_len(PAGE_SIZE + 1).unwrap();
+        assert!(!sizes.page_past_end(&f, PAGE_SIZE));
+        f.set_len(0).unwrap();
+        assert!(!sizes.page_past_end(&f, 0), "cached until refreshed");
+        assert_eq!(sizes.refresh(&f), (Some(PAGE_SIZE + 1), 0));
+        assert!(sizes.page_past_end(&f, 0));
     }
 
     #[test]

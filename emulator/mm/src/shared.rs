@@ -12,7 +12,7 @@ use crate::guest_errno;
 use crate::layout::GUEST_TASK_SIZE;
 use crate::object::{ObjectKind, SharedObject};
 use crate::space::{AddressSpace, check_prot};
-use crate::vma::{Backing, Vma, VmaName};
+use crate::vma::{Backing, Vma, VmaFlags, VmaName};
 
 /// What the guest may do with one page, for the CPU engine's TLB fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,28 +94,43 @@ impl AddressSpace {
     pub fn page_state(&self, addr: GuestAddr) -> PageStatus {
         let Some(v) = self.vmas.find(addr) else { return PageStatus::Unmapped };
         let prot = effective(v.prot);
-        if let Backing::Shared { object, offset } = &v.backing {
-            let page_off = offset + (addr.page_down().0 - v.start.0);
-            if prot.access() != Prot::NONE && object.page_past_end(page_off, false) {
+        if prot.access() != Prot::NONE {
+            let page_off = |offset: u64| offset + (addr.page_down().0 - v.start.0);
+            let past_end = match &v.backing {
+                Backing::Anonymous => false,
+                Backing::File { file, offset } => {
+                    self.file_sizes.page_past_end(file, page_off(*offset))
+                }
+                Backing::Shared { object, offset } => {
+                    object.page_past_end(page_off(*offset), false)
+                }
+            };
+            if past_end {
                 return PageStatus::PastObjectEnd;
             }
         }
         PageStatus::Mapped(prot)
     }
 
-    /// Re-reads the size of every shared file: call after the guest truncated a file, so pages
-    /// past the new end fault (`SIGBUS`) at once. Records invalidations for mappings that
-    /// shrank, which the caller flushes from the engine.
+    /// Re-reads the size of every mapped file: call after the guest truncated a file, so pages
+    /// past the new end fault (`SIGBUS`) at once. Records invalidations for mappings whose
+    /// file shrank, which the caller flushes from the engine.
     pub fn refresh_object_sizes(&mut self) {
         let mut shrunk = Vec::new();
         for v in self.vmas.iter() {
-            if let Backing::Shared { object, .. } = &v.backing {
-                if object.kind() == ObjectKind::File {
+            let smaller = match &v.backing {
+                Backing::Shared { object, .. } if object.kind() == ObjectKind::File => {
                     let before = object.cached_size();
-                    if object.current_size() < before {
-                        shrunk.push((v.start, v.end, v.prot.contains(Prot::EXEC)));
-                    }
+                    object.current_size() < before
                 }
+                Backing::File { file, .. } => {
+                    let (before, now) = self.file_sizes.refresh(file);
+                    before.is_some_and(|b| now < b)
+                }
+                _ => false,
+            };
+            if smaller {
+                shrunk.push((v.start, v.end, v.prot.contains(Prot::EXEC)));
             }
         }
         for (s, e, x) in shrunk {
@@ -136,6 +151,9 @@ impl AddressSpace {
         else {
             return (Vec::new(), Err(Errno::ENOMEM));
         };
+        if end == addr {
+            return (Vec::new(), Ok(()));
+        }
         let mut out = Vec::new();
         let mut at = addr;
         for v in self.vmas.overlapping(addr, end) {
@@ -175,6 +193,7 @@ impl AddressSpace {
             prot: m.prot,
             shared: true,
             grows_down: false,
+            flags: VmaFlags::NONE,
             backing: Backing::Shared { object: m.object, offset: m.offset },
             name: m.name,
         };

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::mman::{
     LEGACY_MAP_MASK, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGE_BITS,
-    MAP_HUGETLB, MAP_PRIVATE, MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE,
+    MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MAP_TYPE,
 };
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 
+use crate::access::effective;
 use crate::arena::{self, Arena};
 use crate::heap::Brk;
 use crate::layout::{GUEST_TASK_SIZE, Layout, MIN_ARENA_SIZE};
+use crate::object::FileSizes;
 use crate::object::SharedObject;
-use crate::vma::{Backing, Vma, VmaName, VmaSet};
+use crate::vma::{Backing, Vma, VmaFlags, VmaName, VmaSet};
 use crate::{Invalidation, MmError, guest_errno};
 
 /// Protection bits a guest may ask for: `PROT_READ|WRITE|EXEC|SEM` and aarch64's `BTI`/`MTE`.
@@ -49,6 +52,10 @@ pub struct AddressSpace {
     pub(crate) vmas: VmaSet,
     pub(crate) layout: Layout,
     pub(crate) brk: Option<Brk>,
+    /// Flags every new mapping gets (`VM_LOCKED` after `mlockall(MCL_FUTURE)`).
+    pub(crate) def_flags: VmaFlags,
+    /// Sizes of the files behind private file mappings, for the TLB-fill path.
+    pub(crate) file_sizes: FileSizes,
     invalidations: Vec<Invalidation>,
 }
 
@@ -126,6 +133,8 @@ impl AddressSpace {
             vmas: VmaSet::default(),
             layout: Layout::for_arena(arena_size),
             brk: None,
+            def_flags: VmaFlags::NONE,
+            file_sizes: FileSizes::default(),
             invalidations: Vec::new(),
         })
     }
@@ -183,9 +192,9 @@ impl AddressSpace {
         if req.len == 0 {
             return Err(Errno::EINVAL);
         }
-        // Stricter than Linux, whose do_mmap ignores unknown protection bits (only mprotect's
-        // arch_validate_prot rejects them): an unknown bit is a guest bug worth surfacing.
-        check_prot(req.prot)?;
+        // do_mmap ignores protection bits it does not know (only mprotect's arch_validate_prot
+        // rejects them): the VMA keeps the known ones.
+        let prot = Prot(req.prot.0 & PROT_VALID);
         let len = page_round_up(req.len).filter(|&l| l != 0).ok_or(Errno::ENOMEM)?;
         if let Some((_, off)) = file {
             if off.checked_add(len).is_none() {
@@ -208,16 +217,48 @@ impl AddressSpace {
         let backing = match (anonymous, file) {
             (true, _) if shared => self.shared_anonymous(req.flags, len)?,
             (true, _) => Backing::Anonymous,
-            (false, Some((f, off))) => file_backing(f, *off, req.flags, req.prot)?,
+            (false, Some((f, off))) => file_backing(f, *off, req.flags, prot)?,
             (false, None) => return Err(Errno::EBADF),
         };
         if fixed {
             self.unmap_range(start, end);
         }
-        let vma = Vma { start, end, prot: req.prot, shared, grows_down, backing, name: req.name };
+        let flags = if req.flags & MAP_LOCKED != 0 {
+            self.def_flags.with(VmaFlags::LOCKED)
+        } else {
+            self.def_flags
+        };
+        let vma = Vma { start, end, prot, shared, grows_down, flags, backing, name: req.name };
         let result = self.place(vma).map(|()| start);
+        // do_mmap: MAP_POPULATE (without MAP_NONBLOCK) and locked mappings are faulted in.
+        let populate = req.flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE
+            || flags.contains(VmaFlags::LOCKED);
+        if result.is_ok() && populate {
+            self.populate(start, end);
+        }
         self.debug_check();
         result
+    }
+
+    /// Faults `[start, end)` in like Linux's `populate_vma_page_range`: private writable memory
+    /// for writing (breaking copy-on-write), everything else accessible for reading, and
+    /// nothing past an object's end.
+    pub(crate) fn populate(&self, start: GuestAddr, end: GuestAddr) {
+        for v in self.vmas.overlapping(start, end) {
+            let prot = effective(v.prot);
+            if prot.access() == Prot::NONE {
+                continue;
+            }
+            let piece = v.slice(start, end);
+            let len = match &piece.backing {
+                Backing::Shared { object, offset } => object.host_mapped(*offset, piece.len()),
+                _ => piece.len(),
+            };
+            if len > 0 {
+                let write = prot.contains(Prot::WRITE) && !v.shared;
+                self.arena.populate(piece.start.0, len, write);
+            }
+        }
     }
 
     /// Validates a `MAP_FIXED` range, in Linux's order: out of range, unaligned, below
@@ -471,7 +512,6 @@ pub(crate) mod tests {
         assert_eq!(s.mmap(anon(0, 0, Prot::RW, 0)), Err(Errno::EINVAL));
         assert_eq!(s.mmap(anon(0, u64::MAX, Prot::RW, 0)), Err(Errno::ENOMEM));
         assert_eq!(s.mmap(anon(0, ARENA, Prot::RW, 0)), Err(Errno::ENOMEM));
-        assert_eq!(s.mmap(anon(0, P, Prot(0x40), 0)), Err(Errno::EINVAL));
         assert_eq!(s.mmap(anon(0x10_0800, P, Prot::RW, MAP_FIXED)), Err(Errno::EINVAL));
         assert_eq!(s.mmap(anon(ARENA - P, 2 * P, Prot::RW, MAP_FIXED)), Err(Errno::ENOMEM));
         assert_eq!(s.mmap(anon(0x1000, P, Prot::RW, MAP_FIXED)), Err(Errno::EPERM));
@@ -485,6 +525,15 @@ pub(crate) mod tests {
         assert_eq!(s.mmap(req), Err(Errno::EBADF));
         assert_eq!(s.vmas().count(), 0);
         assert_eq!(s.take_invalidations(), vec![]);
+    }
+
+    #[test]
+    fn test_mmap_ignores_unknown_prot_bits() {
+        let mut s = space();
+        let a = s.mmap(anon(0, P, Prot(0x40 | Prot::READ.0), 0)).unwrap();
+        assert_eq!(s.vmas().next().unwrap().prot, Prot::READ);
+        // mprotect is stricter (arch_validate_prot).
+        assert_eq!(s.mprotect(a, P, Prot(0x40)), Err(Errno::EINVAL));
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl AddressSpace {
             prot,
             shared: true,
             grows_down: false,
+            flags: self.def_flags,
             backing: Backing::Shared { object, offset: 0 },
             name: VmaName::None,
         });

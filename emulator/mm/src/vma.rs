@@ -76,6 +76,49 @@ impl fmt::Debug for Backing {
     }
 }
 
+/// VMA state beyond protection that Linux keeps in `vm_flags`: memory locking (`mlock`) and
+/// fork advice (`madvise`). Recorded here; the fork strategies apply the fork advice.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct VmaFlags(u8);
+
+impl VmaFlags {
+    pub const NONE: VmaFlags = VmaFlags(0);
+    /// `VM_LOCKED`: `mlock`ed (nothing is pinned on the host; `MADV_DONTNEED` is refused).
+    pub const LOCKED: VmaFlags = VmaFlags(1);
+    /// `VM_LOCKONFAULT`: `mlock2(MLOCK_ONFAULT)`.
+    pub const LOCKONFAULT: VmaFlags = VmaFlags(2);
+    /// `VM_DONTCOPY`: `MADV_DONTFORK`, a fork child does not get the range.
+    pub const DONTFORK: VmaFlags = VmaFlags(4);
+    /// `VM_WIPEONFORK`: `MADV_WIPEONFORK`, a fork child gets zero pages.
+    pub const WIPEONFORK: VmaFlags = VmaFlags(8);
+
+    pub const fn contains(self, other: VmaFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub const fn with(self, other: VmaFlags) -> VmaFlags {
+        VmaFlags(self.0 | other.0)
+    }
+
+    pub const fn without(self, other: VmaFlags) -> VmaFlags {
+        VmaFlags(self.0 & !other.0)
+    }
+}
+
+impl fmt::Debug for VmaFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (VmaFlags::LOCKED, "LOCKED"),
+            (VmaFlags::LOCKONFAULT, "LOCKONFAULT"),
+            (VmaFlags::DONTFORK, "DONTFORK"),
+            (VmaFlags::WIPEONFORK, "WIPEONFORK"),
+        ];
+        let set: Vec<&str> =
+            names.iter().filter(|(v, _)| self.contains(*v)).map(|(_, n)| *n).collect();
+        write!(f, "VmaFlags({})", set.join("|"))
+    }
+}
+
 /// The label `/proc/self/maps` shows for a VMA.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum VmaName {
@@ -95,8 +138,11 @@ pub struct Vma {
     pub prot: Prot,
     /// `MAP_SHARED` (and SysV attaches): set exactly when the backing is `Backing::Shared`.
     pub shared: bool,
-    /// Created with `MAP_GROWSDOWN` (recorded for `mprotect(PROT_GROWSDOWN)`; no auto-growth).
+    /// Created with `MAP_GROWSDOWN`: `mprotect(PROT_GROWSDOWN)` extends to its start, and a
+    /// fault below it grows it (`AddressSpace::grow_down`).
     pub grows_down: bool,
+    /// Locking and fork advice.
+    pub flags: VmaFlags,
     pub backing: Backing,
     pub name: VmaName,
 }
@@ -129,6 +175,7 @@ impl Vma {
             && self.prot == next.prot
             && self.shared == next.shared
             && self.grows_down == next.grows_down
+            && self.flags == next.flags
             && self.name == next.name
             && self.backing.continues_into(self.len(), &next.backing)
     }
@@ -268,6 +315,12 @@ impl VmaSet {
                 self.merge_around(GuestAddr(k));
             }
         }
+        // Splits that nothing was applied to (the walk stopped at a hole) are undone.
+        for edge in [start, end] {
+            if self.map.contains_key(&edge.0) {
+                self.merge_around(edge);
+            }
+        }
         at
     }
 
@@ -332,6 +385,7 @@ mod tests {
             prot,
             shared: false,
             grows_down: false,
+            flags: VmaFlags::NONE,
             backing: Backing::Anonymous,
             name: VmaName::None,
         }
