@@ -10,6 +10,8 @@ use std::os::fd::RawFd;
 use elfvisor_abi::Errno;
 use elfvisor_abi::fcntl as g;
 
+pub mod shm;
+
 /// Host errno → guest errno. Identical numbers on Linux hosts; the table keeps other hosts honest.
 pub fn guest_errno(host: i32) -> Errno {
     macro_rules! map {

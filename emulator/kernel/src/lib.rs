@@ -9,6 +9,7 @@ pub mod fdtable;
 pub mod host;
 pub mod loader;
 pub mod process;
+pub mod procfs;
 pub mod respawn;
 pub mod run;
 pub mod signal;

@@ -145,6 +145,9 @@ pub fn run(
     process: &mut Process,
     mut vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
+    // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
+    // process as the guest's death by SIGBUS.
+    crate::host::shm::install_sigbus_handler();
     loop {
         let exit = vcpu.run(process)?;
         if let Some(end) = process.exit {

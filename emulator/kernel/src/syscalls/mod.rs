@@ -17,6 +17,7 @@ mod sys_clone;
 mod sys_fs;
 mod sys_mmap;
 mod sys_process;
+mod sys_shm;
 mod sys_signal;
 mod sys_time;
 pub mod table;

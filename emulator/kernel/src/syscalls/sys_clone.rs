@@ -80,6 +80,10 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     let pid = host::fork()?;
     if pid == 0 {
         ctx.proc.pid = std::process::id();
+        if flags & CLONE_VM == 0 {
+            // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
+            super::sys_mmap::forked_child(ctx);
+        }
         if let Some((r, w)) = vfork {
             let _ = host::close(r);
             // SAFETY: `w` is this process's copy of the pipe's write end; nothing else owns it.

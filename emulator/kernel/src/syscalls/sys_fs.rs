@@ -15,9 +15,15 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
     let path = ctx.path(a[1])?;
     let flags = a[2] as u32;
+    if crate::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid) {
+        return crate::procfs::open_maps(ctx, flags);
+    }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat(dirfd, &path, host_flags, (a[3] as u32) & 0o7777)?;
     let guest = ctx.proc.fds.install_host(fd, flags & g::O_CLOEXEC != 0)?;
+    if flags & g::O_TRUNC != 0 {
+        super::sys_mmap::file_resized(ctx);
+    }
     Ok(guest as u64)
 }
 
@@ -326,12 +332,16 @@ pub fn linkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn truncate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let path = ctx.path(a[0])?;
-    host::truncate(&path, a[1] as i64)
+    let r = host::truncate(&path, a[1] as i64)?;
+    super::sys_mmap::file_resized(ctx);
+    Ok(r)
 }
 
 pub fn ftruncate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    host::ftruncate(fd, a[1] as i64)
+    let r = host::ftruncate(fd, a[1] as i64)?;
+    super::sys_mmap::file_resized(ctx);
+    Ok(r)
 }
 
 fn access_mode(mode: u64) -> Result<i32, Errno> {

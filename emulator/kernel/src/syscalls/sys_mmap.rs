@@ -1,19 +1,19 @@
-//! The address space: brk, mmap, munmap, mprotect, mremap, madvise, msync, mlock. The semantics
-//! live in `elfvisor_mm`; these handlers decode, resolve descriptors and flush the engine.
+//! The address space: brk, mmap, munmap, mprotect, mremap, madvise, msync, mincore, mlock. The
+//! semantics live in `elfvisor_mm`; these handlers decode, resolve descriptors and flush the
+//! engine.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use elfvisor_abi::fcntl as g;
-use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_SHARED, MAP_TYPE};
+use elfvisor_abi::mman::{MAP_ANONYMOUS, MLOCK_ONFAULT};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
-use elfvisor_mm::{MmapRequest, VmaName};
+use elfvisor_mm::{MmapRequest, VmaFlags, VmaName};
 
 use super::{Ctx, SysResult};
 use crate::host;
 
 /// Runs an address-space change, then drops whatever the engine cached for it.
-fn changing<T>(
+pub(super) fn changing<T>(
     ctx: &mut Ctx<'_>,
     f: impl FnOnce(&mut elfvisor_mm::AddressSpace) -> Result<T, Errno>,
 ) -> Result<T, Errno> {
@@ -32,20 +32,16 @@ pub fn mmap(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if offset % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
+    // The mapping keeps its own dup of the descriptor: the guest may close its fd at once.
+    // The access rules (EACCES for descriptors not open as the mapping needs) are mm's.
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {
         let entry = ctx.proc.fds.get(i64::from(fd))?;
-        let host_flags = host::fcntl_int(entry.raw(), libc::F_GETFL, 0)? as i32;
-        let access = host::open_flags_from_host(host_flags) & g::O_ACCMODE;
-        // mmap(2): EACCES for a descriptor not open for reading, or a shared writable
-        // mapping of one not open for writing.
-        let shared = flags & MAP_TYPE == MAP_SHARED
-            || flags & MAP_TYPE == elfvisor_abi::mman::MAP_SHARED_VALIDATE;
-        if access == g::O_WRONLY || (shared && prot & Prot::WRITE.0 != 0 && access == g::O_RDONLY) {
-            return Err(Errno::EACCES);
-        }
-        let dup: OwnedFd = entry.file.try_clone().map_err(|_| Errno::ENFILE)?;
+        let dup: OwnedFd = entry
+            .file
+            .try_clone()
+            .map_err(|e| e.raw_os_error().map_or(Errno::ENFILE, host::guest_errno))?;
         Some((Arc::new(std::fs::File::from(dup)), offset))
     };
     let name = VmaName::None;
@@ -74,24 +70,61 @@ pub fn msync(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.mm.read().msync(GuestAddr(a[0]), a[1], a[2] as u32).map(|()| 0)
 }
 
-pub fn mlock(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    // Nothing is swapped out from under a guest here; the range must still be mapped.
-    let start = GuestAddr(a[0]).page_down();
-    let end =
-        GuestAddr(a[0]).checked_add(a[1]).and_then(GuestAddr::page_up).ok_or(Errno::ENOMEM)?;
-    let mm = ctx.proc.mm.read();
-    let mut at = start;
-    while at < end {
-        mm.prot_at(at).ok_or(Errno::ENOMEM)?;
-        at = GuestAddr(at.0 + PAGE_SIZE);
+pub fn mincore(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (resident, result) = ctx.proc.mm.read().mincore(GuestAddr(a[0]), a[1]);
+    // Like Linux, what was found before a hole is copied out before the hole is reported.
+    if !resident.is_empty() {
+        ctx.copy_out(a[2], &resident)?;
     }
-    Ok(0)
+    result.map(|()| 0)
 }
 
-pub fn mlockall(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    const MCL_ALL: u64 = 1 | 2 | 4;
-    if a[0] & !MCL_ALL != 0 {
+/// After the guest changed a file's size (truncate, ftruncate, open with O_TRUNC): pages of
+/// shared mappings past the new end fault (SIGBUS) from now on, not only after a TLB miss.
+pub(super) fn file_resized(ctx: &mut Ctx<'_>) {
+    let _ = changing(ctx, |mm| {
+        mm.refresh_object_sizes();
+        Ok(())
+    });
+}
+
+pub fn mlock(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    changing(ctx, |mm| mm.mlock(GuestAddr(a[0]), a[1], VmaFlags::LOCKED)).map(|()| 0)
+}
+
+pub fn munlock(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    changing(ctx, |mm| mm.mlock(GuestAddr(a[0]), a[1], VmaFlags::NONE)).map(|()| 0)
+}
+
+pub fn mlock2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let flags = a[2] as u32;
+    if flags & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(0)
+    let lock = if flags & MLOCK_ONFAULT != 0 {
+        VmaFlags::LOCKED.with(VmaFlags::LOCKONFAULT)
+    } else {
+        VmaFlags::LOCKED
+    };
+    changing(ctx, |mm| mm.mlock(GuestAddr(a[0]), a[1], lock)).map(|()| 0)
+}
+
+pub fn mlockall(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    changing(ctx, |mm| mm.mlockall(a[0] as u32)).map(|()| 0)
+}
+
+pub fn munlockall(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    changing(ctx, |mm| {
+        mm.munlockall();
+        Ok(0)
+    })
+}
+
+/// In the child of a fork that copied the address space: drop `MADV_DONTFORK` ranges, wipe
+/// `MADV_WIPEONFORK` ones, forget locks (Linux's `dup_mmap`).
+pub(super) fn forked_child(ctx: &mut Ctx<'_>) {
+    let _ = changing(ctx, |mm| {
+        mm.after_fork();
+        Ok(())
+    });
 }

@@ -8,7 +8,7 @@ use elfvisor_abi::Sysno;
 use super::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::{
     Arg, Ctx, SysResult, sys_clone as clone, sys_fs as fs, sys_mmap as mm, sys_process as pr,
-    sys_signal as sig, sys_time as time,
+    sys_shm as shm, sys_signal as sig, sys_time as time,
 };
 
 /// How completely a call is implemented.
@@ -47,6 +47,9 @@ fn enosys(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 }
 
 use Support::{Enosys, Full, Partial};
+
+/// The mlock family's note.
+const LOCKS: &str = "recorded (MADV_DONTNEED refused, dropped at fork); nothing is pinned";
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
@@ -135,9 +138,13 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getegid, pr::getegid, &[], Full),
     row(Sysno::gettid, pr::gettid, &[], Full),
     row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
+    row(Sysno::shmget, shm::shmget, &[Int, Len, Hex], Full),
+    row(Sysno::shmctl, shm::shmctl, &[Int, Int, Ptr], Full),
+    addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full),
+    row(Sysno::shmdt, shm::shmdt, &[Ptr], Full),
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full),
-    addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Partial("private mappings")),
+    addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full),
     row(
         Sysno::clone,
         clone::clone,
@@ -149,20 +156,23 @@ pub static TABLE: &[Row] = &[
         Sysno::mmap,
         mm::mmap,
         &[Ptr, Len, Hex, Hex, Fd, Hex],
-        Partial("private mappings; MAP_SHARED comes with shared memory"),
+        Partial("no huge pages: MAP_HUGETLB is ENOMEM"),
     ),
     row(Sysno::mprotect, mm::mprotect, &[Ptr, Len, Hex], Full),
     row(Sysno::msync, mm::msync, &[Ptr, Len, Hex], Full),
-    row(Sysno::mlock, mm::mlock, &[Ptr, Len], Partial("accepted; nothing is locked")),
-    row(Sysno::munlock, mm::mlock, &[Ptr, Len], Partial("accepted; nothing is locked")),
-    row(Sysno::mlockall, mm::mlockall, &[Hex], Partial("accepted; nothing is locked")),
-    row(Sysno::munlockall, mm::mlockall, &[], Partial("accepted; nothing is locked")),
+    row(Sysno::mlock, mm::mlock, &[Ptr, Len], Partial(LOCKS)),
+    row(Sysno::munlock, mm::munlock, &[Ptr, Len], Partial(LOCKS)),
+    row(Sysno::mlockall, mm::mlockall, &[Hex], Partial(LOCKS)),
+    row(Sysno::munlockall, mm::munlockall, &[], Partial(LOCKS)),
+    row(Sysno::mincore, mm::mincore, &[Ptr, Len, Ptr], Full),
     row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full),
     row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
     row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
     row(Sysno::renameat2, fs::renameat2, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
+    row(Sysno::memfd_create, shm::memfd_create, &[Str, Hex], Full),
     row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full),
+    row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
     row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
     row(
