@@ -34,7 +34,17 @@ impl SharedMm {
 
 impl PageSource for SharedMm {
     fn page(&self, addr: GuestAddr) -> PageState {
-        match self.read().page_state(addr) {
+        let mut state = self.read().page_state(addr);
+        // A fault below a MAP_GROWSDOWN mapping grows it (Linux's expand_stack), within
+        // RLIMIT_STACK (the guest's limit is the host's: setrlimit passes through).
+        if state == PageStatus::Unmapped && self.read().may_grow_down(addr) {
+            let limit = crate::host::getrlimit(libc::RLIMIT_STACK as i32).map_or(8 << 20, |l| l.0);
+            let mut mm = self.write();
+            if mm.grow_down(addr, limit) {
+                state = mm.page_state(addr);
+            }
+        }
+        match state {
             PageStatus::Mapped(prot) => PageState::Mapped(prot),
             PageStatus::Unmapped => PageState::Unmapped,
             PageStatus::PastObjectEnd => PageState::PastObjectEnd,
