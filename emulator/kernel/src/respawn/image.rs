@@ -315,8 +315,15 @@ mod tests {
 
     #[test]
     fn test_hello_checks_magic_and_version() {
-        let h =
-            Hello { version: VERSION, snapshot: true, trace: false, vmas: 3, fds: 2, backings: 1 };
+        let h = Hello {
+            version: VERSION,
+            snapshot: true,
+            trace: false,
+            vmas: 3,
+            fds: 2,
+            backings: 1,
+            objects: 4,
+        };
         assert_eq!(Hello::decode(&h.encode()).unwrap(), h);
         let old = Hello { version: 99, ..h };
         assert!(matches!(Hello::decode(&old.encode()), Err(WireError::Version(99, VERSION))));
@@ -339,15 +346,19 @@ mod tests {
         };
         let mut w = Writer::default();
         rec.encode(&mut w);
-        assert_eq!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 1).unwrap(), rec);
-        assert!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 0).is_err(), "bad index");
-        assert!(
-            VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 0x11000, 1).is_err(),
-            "past the arena"
-        );
+        let decode = |w: &Writer, arena, backings, objects| {
+            VmaRecord::decode(&mut Reader::new(&w.0, "vma"), arena, backings, objects)
+        };
+        assert_eq!(decode(&w, 1 << 32, 1, 0).unwrap(), rec);
+        assert!(decode(&w, 1 << 32, 0, 1).is_err(), "no such backing");
+        assert!(decode(&w, 0x11000, 1, 0).is_err(), "past the arena");
         let mut w = Writer::default();
-        VmaRecord { start: GuestAddr(0x10001), ..rec }.encode(&mut w);
-        assert!(VmaRecord::decode(&mut Reader::new(&w.0, "vma"), 1 << 32, 1).is_err(), "unaligned");
+        VmaRecord { start: GuestAddr(0x10001), ..rec.clone() }.encode(&mut w);
+        assert!(decode(&w, 1 << 32, 1, 0).is_err(), "unaligned");
+        let mut w = Writer::default();
+        VmaRecord { shared: true, ..rec }.encode(&mut w);
+        assert!(decode(&w, 1 << 32, 1, 0).is_err(), "no such shared object");
+        assert!(decode(&w, 1 << 32, 0, 1).is_ok());
     }
 }
 
