@@ -222,10 +222,11 @@ pub fn run(opts: &Options) -> Result<()> {
     let derived = derive(&measured)?;
     println!("\n{}", render_table(&rows));
     println!("{}", render_derived(&derived));
+    let plural = if runs == 1 { "" } else { "s" };
     println!(
-        "Medians of {runs} runs; wall-clock time of the whole process. ratio = elfvisor / \
-         qemu-user (< 1: elfvisor is faster).\nPer-call and per-instruction figures subtract \
-         each runtime's own median musl startup."
+        "Medians of {runs} run{plural}; wall-clock time of the whole process. ratio = \
+         elfvisor / qemu-user (< 1: elfvisor is faster).\nPer-call and per-instruction figures \
+         subtract each runtime's own median musl startup."
     );
 
     let report = report_json(&measured, &derived, runs, opts.quick, &host, &qemu_version);
