@@ -273,8 +273,14 @@ fn spawn(child_end: &Channel) -> Result<std::process::Child, ForkError> {
     if fault("spawn") {
         return Err(ForkError::Host("spawning the child failed (injected)".into()));
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| ForkError::Host(format!("finding the emulator: {e}")))?;
+    // /proc/self/exe still names this binary when the file was replaced or deleted since it
+    // started (a rebuild while it runs); the path current_exe() reports would not.
+    let exe = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe()
+            .map_err(|e| ForkError::Host(format!("finding the emulator: {e}")))?
+    };
     let fd = child_end.raw();
     // The child's end is the one descriptor it inherits; everything else is close-on-exec.
     crate::host::fcntl_int(fd, libc::F_SETFD, 0)
