@@ -4,10 +4,14 @@
 //!
 //! The VMA set is the truth. The arena (`arena.rs`, the only module with host mapping code)
 //! mirrors it: every mapped guest page is a host page at `arena_base + addr`, every other page is
-//! `PROT_NONE` reservation. Guest permissions are never host permissions: the CPU engine asks
-//! [`AddressSpace::prot_at`] on every TLB miss, and the copy helpers check the VMAs before they
-//! touch a byte. After each mutation, [`AddressSpace::take_invalidations`] says which cached
-//! translations the engine must drop.
+//! `PROT_NONE` reservation. Guest permissions are enforced by the VMAs, not the host: the CPU
+//! engine asks [`AddressSpace::page_state`] on every TLB miss, and the copy helpers check the
+//! VMAs before they touch a byte (shared pages additionally carry the guest's protection on the
+//! host, since their objects may allow no more). After each mutation,
+//! [`AddressSpace::take_invalidations`] says which cached translations the engine must drop.
+//!
+//! Shared mappings map host objects ([`SharedObject`]): the guest's files, a memfd per
+//! `MAP_SHARED|MAP_ANONYMOUS` mapping, host SysV segments. See the crate README.
 
 mod access;
 mod advise;
