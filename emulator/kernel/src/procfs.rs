@@ -237,7 +237,7 @@ mod tests {
         mm.mmap(req(0x60_0000, MAP_SHARED | MAP_ANONYMOUS, None)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data");
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).open(&path);
+        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path);
         let file = Arc::new(file.unwrap());
         file.set_len(0x3000).unwrap();
         mm.mmap(req(0x70_0000, MAP_SHARED, Some((Arc::clone(&file), 0x1000)))).unwrap();
