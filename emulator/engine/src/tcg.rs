@@ -301,7 +301,12 @@ fn flush_tlb(uc: &mut Unicorn<'_, HookData>) {
 
 fn flush_code(uc: &mut Unicorn<'_, HookData>, start: GuestAddr, end: GuestAddr) {
     if end > start {
-        uc.ctl_remove_cache(start.0, end.0).expect("unicorn drops translated code");
+        // Not `ctl_remove_cache`: unicorn finds the code of a range by translating its first
+        // address as an instruction fetch, through the TLB-fill hook — which, for a range just
+        // unmapped or made non-executable, refuses it. Unicorn then skips the invalidation and
+        // ends the run with a spurious fault. Dropping all translated code is always correct, and
+        // address-space changes to code are rare.
+        uc.ctl_flush_tb().expect("unicorn drops translated code");
     }
 }
 
@@ -356,11 +361,20 @@ impl Vcpu for TcgVcpu {
                 // Unicorn failed without a hook seeing an exception: a refused fetch of the very
                 // first instruction ends up here.
                 match data.refusal.take() {
-                    Some(r) => Ok(Exit::Fault {
-                        addr: GuestAddr(r.addr),
-                        access: r.access,
-                        cause: r.cause,
-                    }),
+                    Some(r) => {
+                        if r.access == Access::Fetch {
+                            // An instruction abort happens at the instruction being fetched.
+                            // Unicorn may have rewound the pc to the branch that led there
+                            // (its code lookup runs inside the caller's block), but the branch
+                            // has completed: the link register already holds its return address.
+                            write(&mut self.uc, Reg::Pc, r.addr);
+                        }
+                        Ok(Exit::Fault {
+                            addr: GuestAddr(r.addr),
+                            access: r.access,
+                            cause: r.cause,
+                        })
+                    }
                     None => Err(EngineError::Backend {
                         what: "run guest code",
                         detail: format!("{e:?}"),

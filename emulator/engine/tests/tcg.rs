@@ -388,3 +388,28 @@ fn test_every_advertised_feature_executes() {
         );
     }
 }
+
+/// Flushes translated code for an unmapped range from inside the syscall hook (what munmap or
+/// mprotect of code does), then continues.
+struct FlushingHandler {
+    calls: usize,
+}
+
+impl SyscallHandler for FlushingHandler {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
+        self.calls += 1;
+        cpu.flush_tlb();
+        cpu.flush_code(GuestAddr(0x50_0000), GuestAddr(0x50_1000));
+        if cpu.reg(Reg::X(8)) == 93 { SyscallAction::Stop } else { SyscallAction::Continue }
+    }
+}
+
+#[test]
+fn test_flushing_code_of_unmapped_memory_raises_no_fault() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &SYSCALLS);
+    let mut cpu = vcpu(&arena, CODE);
+    let mut handler = FlushingHandler { calls: 0 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(handler.calls, 2, "both syscalls ran, no spurious fault in between");
+}
