@@ -200,11 +200,25 @@ fn snapshot_object(
         let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
         // SAFETY: as in `guest_bytes`: a checked, host-readable range of `len` bytes.
         let bytes = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
-        // Skip runs of zero pages: the object reads as zero there already.
-        for (i, page) in bytes.chunks(PAGE_SIZE as usize).enumerate() {
-            if page.iter().any(|&b| b != 0) {
-                file.write_all_at(page, rec.snapshot_offset + (i as u64) * PAGE_SIZE)
+        // Write runs of non-zero pages with one call each; zero pages are skipped (the object
+        // reads as zero there already).
+        let page = PAGE_SIZE as usize;
+        let mut run_start: Option<usize> = None;
+        for i in 0..=bytes.len() / page {
+            let at = i * page;
+            let nonzero =
+                at < bytes.len() && bytes[at..(at + page).min(bytes.len())].iter().any(|&b| b != 0);
+            match (nonzero, run_start) {
+                (true, None) => run_start = Some(at),
+                (false, Some(start)) => {
+                    file.write_all_at(
+                        &bytes[start..at.min(bytes.len())],
+                        rec.snapshot_offset + start as u64,
+                    )
                     .map_err(|e| ForkError::Host(format!("writing the snapshot: {e}")))?;
+                    run_start = None;
+                }
+                _ => {}
             }
         }
     }
