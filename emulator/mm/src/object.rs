@@ -117,6 +117,7 @@ impl SharedObject {
 
     /// Rebuilds an object received from elsewhere (a respawned fork child gets its descriptor
     /// over a socket): `file` is `None` exactly for SysV objects, which are re-attached by id.
+    /// `size` is used for SysV and anonymous objects; a file's size is read from the file.
     pub fn restore(
         file: Option<File>,
         kind: ObjectKind,
