@@ -21,8 +21,7 @@ use crate::access::effective;
 use crate::arena::{self, Arena};
 use crate::heap::Brk;
 use crate::layout::{GUEST_TASK_SIZE, Layout, MIN_ARENA_SIZE};
-use crate::object::FileSizes;
-use crate::object::SharedObject;
+use crate::object::{FileSizes, SharedObject};
 use crate::vma::{Backing, Vma, VmaFlags, VmaName, VmaSet};
 use crate::{Invalidation, MmError, guest_errno};
 
