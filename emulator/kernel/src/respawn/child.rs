@@ -231,7 +231,7 @@ fn map_record(
     let mut flags = MAP_FIXED | if rec.shared { MAP_SHARED } else { MAP_PRIVATE };
     let file = match (rec.shared, snapshot, rec.backing) {
         // Private memory from the snapshot, copy-on-write.
-        (false, Some(object), _) => Some((Arc::clone(object), rec.snapshot_offset)),
+        (false, Some(object), _) if !rec.wipe => Some((Arc::clone(object), rec.snapshot_offset)),
         (_, _, Some((i, offset))) => Some((Arc::clone(&objects[i as usize]), offset)),
         (_, _, None) => {
             flags |= MAP_ANONYMOUS;
@@ -263,7 +263,8 @@ fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Res
     let bytes = r.rest();
     let rec = records.get(index).ok_or(WireError::Malformed("memory (vma index)"))?;
     let len = rec.end.0 - rec.start.0;
-    if rec.shared || offset.checked_add(bytes.len() as u64).is_none_or(|end| end > len) {
+    if rec.shared || rec.wipe || offset.checked_add(bytes.len() as u64).is_none_or(|end| end > len)
+    {
         return Err(WireError::Malformed("memory (range)").into());
     }
     let at = GuestAddr(rec.start.0 + offset);

@@ -190,6 +190,8 @@ pub struct VmaRecord {
     pub prot: Prot,
     pub shared: bool,
     pub grows_down: bool,
+    /// `MADV_WIPEONFORK` private anonymous memory: the child gets zero pages, no bytes travel.
+    pub wipe: bool,
     /// Index into the backing descriptors (private file mappings) or the shared objects
     /// (shared mappings), and the offset into it.
     pub backing: Option<(u32, u64)>,
@@ -202,7 +204,7 @@ pub struct VmaRecord {
 impl VmaRecord {
     pub fn encode(&self, w: &mut Writer) {
         w.u64(self.start.0).u64(self.end.0).u32(self.prot.0);
-        w.u8(u8::from(self.shared) | (u8::from(self.grows_down) << 1));
+        w.u8(u8::from(self.shared) | (u8::from(self.grows_down) << 1) | (u8::from(self.wipe) << 2));
         match self.backing {
             Some((i, off)) => w.u8(1).u32(i).u64(off),
             None => w.u8(0),
@@ -244,7 +246,7 @@ impl VmaRecord {
             || !aligned(end)
             || start >= end
             || end > arena
-            || flags > 3
+            || flags > 7
             || !aligned(snapshot_offset)
         {
             return Err(WireError::Malformed("vma (range)"));
@@ -268,6 +270,7 @@ impl VmaRecord {
             prot: Prot(prot),
             shared,
             grows_down: flags & 2 != 0,
+            wipe: flags & 4 != 0,
             backing,
             name,
             snapshot_offset,
@@ -340,6 +343,7 @@ mod tests {
             prot: Prot::RW,
             shared: false,
             grows_down: false,
+            wipe: false,
             backing: Some((0, 0x1000)),
             name: VmaName::Path("/x".into()),
             snapshot_offset: 0,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use elfvisor_abi::{Errno, PAGE_SIZE, Prot};
 use elfvisor_engine::{Cpu, Reg};
-use elfvisor_mm::{Backing, ObjectKind, SharedObject};
+use elfvisor_mm::{Backing, ObjectKind, SharedObject, VmaFlags};
 
 use image::{Hello, ObjectRecord, State, VERSION, VmaRecord};
 use wire::{Channel, WireError, Writer, tag};
@@ -87,6 +87,13 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
     let mut records = Vec::new();
     let mut snapshot_size = 0u64;
     for vma in mm.vmas() {
+        // Linux's dup_mmap: MADV_DONTFORK ranges do not exist in the child, MADV_WIPEONFORK
+        // private anonymous ranges are zero there.
+        if vma.flags.contains(VmaFlags::DONTFORK) {
+            continue;
+        }
+        let wipe =
+            vma.flags.contains(VmaFlags::WIPEONFORK) && matches!(vma.backing, Backing::Anonymous);
         let backing = match &vma.backing {
             Backing::Anonymous => None,
             Backing::File { file, offset } => {
@@ -110,7 +117,7 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
                 Some((index as u32, *offset))
             }
         };
-        let snapshot_offset = if snapshot && !vma.shared {
+        let snapshot_offset = if snapshot && !vma.shared && !wipe {
             let at = snapshot_size;
             snapshot_size += vma.end.0 - vma.start.0;
             at
@@ -123,6 +130,7 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
             prot: vma.prot,
             shared: vma.shared,
             grows_down: vma.grows_down,
+            wipe,
             backing,
             name: vma.name.clone(),
             snapshot_offset,
@@ -162,7 +170,7 @@ fn send_memory(
     records: &[VmaRecord],
     backings: &[Arc<std::fs::File>],
 ) -> Result<(), ForkError> {
-    for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared) {
+    for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared && !r.wipe) {
         let len = readable_len(rec, backings);
         let bytes = guest_bytes(proc, rec, len)?;
         // Zero pages need not travel: the child's fresh anonymous pages are zero already.
@@ -194,7 +202,7 @@ fn snapshot_object(
     .map_err(|e| ForkError::Host(format!("memfd_create: {e}")))?;
     let file = std::fs::File::from(fd);
     file.set_len(size).map_err(|e| ForkError::Host(format!("sizing the snapshot: {e}")))?;
-    for rec in records.iter().filter(|r| !r.shared) {
+    for rec in records.iter().filter(|r| !r.shared && !r.wipe) {
         let len = readable_len(rec, backings);
         let mm = proc.mm.read();
         let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
