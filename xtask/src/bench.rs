@@ -64,6 +64,8 @@ enum Kind {
     Syscalls { count: u64 },
     /// `iterations` of a loop whose instruction count the guest prints.
     Loop { iterations: u64 },
+    /// `count` repetitions of an operation (a fork, an mmap round, a round trip).
+    Ops { count: u64, what: &'static str },
 }
 
 /// One row of the table: a guest program, its arguments and its libc.
@@ -73,6 +75,8 @@ struct Workload {
     program: &'static str,
     libc: Libc,
     args: Vec<String>,
+    /// Options for elfvisor itself (the fork strategy).
+    elfvisor_args: Vec<String>,
     kind: Kind,
 }
 
@@ -85,6 +89,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         program: "hello",
         libc: Libc::Musl,
         args: vec![],
+        elfvisor_args: vec![],
         kind: Kind::Startup,
     }];
     if glibc {
@@ -93,6 +98,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "hello",
             libc: Libc::Glibc,
             args: vec![],
+            elfvisor_args: vec![],
             kind: Kind::Startup,
         });
     }
@@ -102,6 +108,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "getppid",
             libc: Libc::Musl,
             args: vec![syscalls.to_string()],
+            elfvisor_args: vec![],
             kind: Kind::Syscalls { count: syscalls },
         },
         Workload {
@@ -109,6 +116,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "alu",
             libc: Libc::Musl,
             args: vec![alu.to_string()],
+            elfvisor_args: vec![],
             kind: Kind::Loop { iterations: alu },
         },
         Workload {
@@ -116,7 +124,40 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "loadstore",
             libc: Libc::Musl,
             args: vec![mem.to_string()],
+            elfvisor_args: vec![],
             kind: Kind::Loop { iterations: mem },
+        },
+    ]);
+    let (small_forks, big_forks) = if opts.quick { (20, 5) } else { (200, 20) };
+    for strategy in ["host", "respawn-copy", "respawn-snapshot"] {
+        for (forks, mib) in [(small_forks, 0u64), (big_forks, 64)] {
+            list.push(Workload {
+                name: format!("fork+exit+wait × {forks}, {mib} MiB dirty ({strategy})"),
+                program: "fork",
+                libc: Libc::Musl,
+                args: vec![forks.to_string(), mib.to_string()],
+                elfvisor_args: vec!["--fork-strategy".into(), strategy.into()],
+                kind: Kind::Ops { count: forks, what: "fork+exit+wait" },
+            });
+        }
+    }
+    let rounds = if opts.quick { 2_000 } else { 20_000 };
+    list.extend([
+        Workload {
+            name: format!("mmap+touch+munmap of 16 pages × {}", thousands(rounds)),
+            program: "mmap",
+            libc: Libc::Musl,
+            args: vec![rounds.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops { count: rounds, what: "mmap+touch 16 pages+munmap" },
+        },
+        Workload {
+            name: format!("MAP_SHARED ping-pong × {}", thousands(rounds)),
+            program: "pingpong",
+            libc: Libc::Musl,
+            args: vec![rounds.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops { count: rounds, what: "MAP_SHARED round trip (2 write→read)" },
         },
     ]);
     list
@@ -130,12 +171,16 @@ enum Runtime {
 }
 
 impl Runtime {
-    fn command(self, elfvisor: &Path, program: &Path, args: &[String]) -> Command {
+    fn command(self, elfvisor: &Path, workload: &Workload, program: &Path) -> Command {
         let mut cmd = match self {
-            Runtime::Elfvisor => Command::new(elfvisor),
+            Runtime::Elfvisor => {
+                let mut cmd = Command::new(elfvisor);
+                cmd.args(&workload.elfvisor_args);
+                cmd
+            }
             Runtime::QemuUser => Command::new(QEMU),
         };
-        cmd.arg(program).args(args);
+        cmd.arg(program).args(&workload.args);
         cmd
     }
 
@@ -244,8 +289,8 @@ pub fn run(opts: &Options) -> Result<()> {
 /// goes first.
 fn measure(measured: &mut [Measured], elfvisor: &Path, runs: usize) -> Result<()> {
     for m in measured.iter_mut() {
-        let (_, a) = time_once(Runtime::Elfvisor.command(elfvisor, &m.binary, &m.workload.args))?;
-        let (_, b) = time_once(Runtime::QemuUser.command(elfvisor, &m.binary, &m.workload.args))?;
+        let (_, a) = time_once(Runtime::Elfvisor.command(elfvisor, &m.workload, &m.binary))?;
+        let (_, b) = time_once(Runtime::QemuUser.command(elfvisor, &m.workload, &m.binary))?;
         if a != b {
             bail!("{}: elfvisor printed {a:?}, qemu-user printed {b:?}", m.workload.name);
         }
@@ -263,7 +308,7 @@ fn measure(measured: &mut [Measured], elfvisor: &Path, runs: usize) -> Result<()
         };
         for m in measured.iter_mut() {
             for runtime in order {
-                let cmd = runtime.command(elfvisor, &m.binary, &m.workload.args);
+                let cmd = runtime.command(elfvisor, &m.workload, &m.binary);
                 let (seconds, out) = time_once(cmd)?;
                 if out != m.result {
                     bail!(
@@ -333,6 +378,12 @@ fn derive(measured: &[Measured]) -> Result<Vec<Derived>> {
                 unit: "ns",
                 elfvisor: per_call_ns(e, start_e, count),
                 qemu: per_call_ns(q, start_q, count),
+            }),
+            Kind::Ops { count, what } => derived.push(Derived {
+                what: format!("{what} ({})", m.workload.name),
+                unit: "µs",
+                elfvisor: per_call_ns(e, start_e, count).map(|ns| ns / 1e3),
+                qemu: per_call_ns(q, start_q, count).map(|ns| ns / 1e3),
             }),
             Kind::Loop { iterations } => {
                 let per = insns_per_iteration(&m.result).with_context(|| {
