@@ -675,7 +675,7 @@ mod tests {
         let list = workloads(&opts, false);
         let kinds: Vec<Kind> = list.iter().map(|w| w.kind).collect();
         assert_eq!(
-            kinds,
+            kinds[..4],
             [
                 Kind::Startup,
                 Kind::Syscalls { count: 5 },
@@ -684,5 +684,15 @@ mod tests {
             ]
         );
         assert_eq!(list[1].args, ["5"]);
+        // Then a small and a 64 MiB fork per strategy, each naming its strategy for elfvisor.
+        let forks: Vec<&Workload> = list.iter().filter(|w| w.program == "fork").collect();
+        assert_eq!(forks.len(), 6);
+        assert_eq!(forks[0].args, ["20", "0"]);
+        assert_eq!(forks[1].args, ["5", "64"]);
+        assert_eq!(forks[5].elfvisor_args, ["--fork-strategy", "respawn-snapshot"]);
+        assert_eq!(
+            kinds.last(),
+            Some(&Kind::Ops { count: 2_000, what: "MAP_SHARED round trip (2 write→read)" })
+        );
     }
 }
