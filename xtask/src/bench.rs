@@ -434,7 +434,9 @@ fn fmt_ratio(elfvisor: f64, qemu: f64) -> (String, String) {
     if !ratio.is_finite() || ratio <= 0.0 {
         return ("-".into(), "-".into());
     }
-    let words = if ratio < 1.0 {
+    let words = if format!("{ratio:.2}") == "1.00" {
+        "as fast".to_owned()
+    } else if ratio < 1.0 {
         format!("{:.2}× faster", 1.0 / ratio)
     } else {
         format!("{ratio:.2}× slower")
@@ -614,6 +616,7 @@ mod tests {
         assert_eq!(fmt_ratio(1.0, 4.0), ("0.25".into(), "4.00× faster".into()));
         assert_eq!(fmt_ratio(3.0, 2.0), ("1.50".into(), "1.50× slower".into()));
         assert_eq!(fmt_ratio(1.0, 0.0), ("-".into(), "-".into()));
+        assert_eq!(fmt_ratio(1.002, 1.0), ("1.00".into(), "as fast".into()));
     }
 
     #[test]
