@@ -655,6 +655,18 @@ pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<u64, Errno> {
     check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
 }
 
+pub fn set_child_subreaper(on: bool) -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, libc::c_ulong::from(on)) })
+}
+
+pub fn child_subreaper() -> Result<bool, Errno> {
+    let mut on: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int to the pointer, which is live.
+    path_call(unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut on as *mut libc::c_int) })?;
+    Ok(on != 0)
+}
+
 /// Whether the host lets this process execute `path`.
 pub fn can_execute(path: &CStr) -> Result<(), Errno> {
     // SAFETY: NUL-terminated path.

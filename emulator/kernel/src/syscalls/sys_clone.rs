@@ -230,6 +230,14 @@ fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -> SysResult {
+    // The host's /proc/self/exe is the emulator; the guest means its own program (busybox's
+    // shell runs its applets this way).
+    let own = format!("/proc/{}/exe", ctx.proc.pid);
+    let path = if path == b"/proc/self/exe" || path == own.as_bytes() {
+        ctx.proc.exe.as_os_str().as_encoded_bytes().to_vec()
+    } else {
+        path
+    };
     let argv = string_array(ctx, argv_addr)?;
     let envp = string_array(ctx, envp_addr)?;
     let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.hwcaps)?;

@@ -37,10 +37,25 @@ pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     host::read(fd, buf)
 }
 
+/// A write to a pipe or socket without readers also raises SIGPIPE in the writer (pipe(7));
+/// the emulator itself ignores the host's SIGPIPE, so it is raised here, in the guest.
+fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
+    if result == Err(Errno::EPIPE) {
+        let info = crate::signal::SigInfo {
+            signo: elfvisor_abi::Signo::SIGPIPE,
+            code: crate::signal::SI_USER,
+            detail: crate::signal::Detail::Sender { pid: ctx.proc.pid, uid: host::ids().0 },
+        };
+        crate::signal::send(ctx.proc, info);
+    }
+    result
+}
+
 pub fn write(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
     let buf = ctx.buffer(a[1], a[2] as usize, Prot::READ)?;
-    host::write(fd, buf)
+    let result = host::write(fd, buf);
+    broken_pipe(ctx, result)
 }
 
 pub fn pread64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -95,7 +110,8 @@ pub fn readv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn writev(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
     let iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
-    host::writev(fd, &iov, None)
+    let result = host::writev(fd, &iov, None);
+    broken_pipe(ctx, result)
 }
 
 pub fn preadv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

@@ -1,6 +1,10 @@
 //! Process identity and limits: exit, ids, uname, rlimits, affinity, sysinfo, getrandom, prctl.
 
 use elfvisor_abi::prctl::{PR_GET_NAME, PR_SET_NAME, TASK_COMM_LEN};
+
+/// `PR_SET_CHILD_SUBREAPER` and `PR_GET_CHILD_SUBREAPER` (include/uapi/linux/prctl.h).
+const PR_SET_CHILD_SUBREAPER: u32 = 36;
+const PR_GET_CHILD_SUBREAPER: u32 = 37;
 use elfvisor_abi::{Errno, GuestAddr};
 
 use super::{Ctx, SysResult};
@@ -63,6 +67,15 @@ pub fn getegid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     Ok(u64::from(host::ids().3))
 }
 
+/// A pid argument for the process-group calls: guest pids are host pids, so any process the
+/// host lets us name works; negative pids are invalid.
+fn any_pid(pid: u64) -> Result<i32, Errno> {
+    match pid as i32 {
+        p if p < 0 => Err(Errno::EINVAL),
+        p => Ok(p),
+    }
+}
+
 /// A pid argument naming this process (0 means "the caller"); others are not guests we run.
 fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
     match pid as i32 {
@@ -73,19 +86,19 @@ fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
     }
 }
 
-pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let pid = own_pid(ctx, a[0])?;
-    host::setpgid(pid, a[1] as i32)
+pub fn setpgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if (a[1] as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    host::setpgid(any_pid(a[0])?, a[1] as i32)
 }
 
-pub fn getpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let pid = own_pid(ctx, a[0])?;
-    host::getpgid(pid)
+pub fn getpgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host::getpgid(any_pid(a[0])?)
 }
 
-pub fn getsid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let pid = own_pid(ctx, a[0])?;
-    host::getsid(pid)
+pub fn getsid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host::getsid(any_pid(a[0])?)
 }
 
 pub fn setsid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
@@ -220,6 +233,13 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         }
         PR_GET_NAME => {
             ctx.copy_out(a[1], &ctx.proc.comm)?;
+            Ok(0)
+        }
+        // Child subreaper: guest processes are host processes, so the host keeps it.
+        PR_SET_CHILD_SUBREAPER => host::set_child_subreaper(a[1] != 0),
+        PR_GET_CHILD_SUBREAPER => {
+            let on = host::child_subreaper()?;
+            ctx.copy_out(a[1], &i32::from(on).to_le_bytes())?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),

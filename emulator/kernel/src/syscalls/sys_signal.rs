@@ -128,7 +128,12 @@ pub fn kill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     match a[0] as i32 {
         0 => to_self(ctx, sig, SI_USER),
         p if p == ctx.proc.pid as i32 => to_self(ctx, sig, SI_USER),
-        _ => Err(Errno::ESRCH),
+        // Every guest is its own emulator process and guest pids are host pids: another process
+        // or a process group is signalled on the host (Linux numbers its signals the same way).
+        // It acts on the target as its default action does; a guest handler in the target does
+        // not run yet.
+        p if !(-1..=0).contains(&p) => crate::host::kill(p, i32::from(sig)),
+        _ => Err(Errno::EPERM),
     }
 }
 
