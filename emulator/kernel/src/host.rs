@@ -667,6 +667,24 @@ pub fn child_subreaper() -> Result<bool, Errno> {
     Ok(on != 0)
 }
 
+/// `ppoll` over host descriptors (`i32::MAX` stands for a guest fd that is not open: the host
+/// reports POLLNVAL for it); returns the ready count and each entry's revents.
+pub fn ppoll(
+    polls: &[(RawFd, i16)],
+    timeout: Option<(i64, i64)>,
+) -> Result<(u64, Vec<i16>), Errno> {
+    let mut fds: Vec<libc::pollfd> =
+        polls.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
+    let ts = timeout.map(|(sec, nsec)| libc::timespec { tv_sec: sec, tv_nsec: nsec });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `fds` is a live array of `fds.len()` pollfds; `ts_ptr` is null or points at `ts`,
+    // which lives until the call returns; no signal mask is passed.
+    let n = check(unsafe {
+        libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts_ptr, std::ptr::null())
+    } as isize)?;
+    Ok((n, fds.iter().map(|p| p.revents).collect()))
+}
+
 /// Whether the host lets this process execute `path`.
 pub fn can_execute(path: &CStr) -> Result<(), Errno> {
     // SAFETY: NUL-terminated path.

@@ -497,3 +497,44 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let buf = ctx.buffer(a[2], size, need)?;
     host::ioctl_buf(host_fd, request, buf, size)
 }
+
+/// `ppoll`: the guest's descriptors are translated to the host's, polled on the host, and the
+/// results copied back (`struct pollfd` and the POLL* bits are the same on every Linux).
+/// Signals cannot interrupt the wait yet (no host signal reaches guest handlers), so the
+/// temporary signal mask is checked for validity and otherwise not applied.
+pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let count = a[1] as usize;
+    if count > ctx.proc.fds.limit() {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; count * 8];
+    ctx.proc.mm.read().copy_in(GuestAddr(a[0]), &mut raw)?;
+    let timeout = if a[2] != 0 {
+        let b = ctx.copy_in::<16>(a[2])?;
+        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some((sec, nsec))
+    } else {
+        None
+    };
+    if a[3] != 0 && a[4] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mut polls: Vec<(i32, i16)> = Vec::with_capacity(count);
+    for entry in raw.chunks_exact(8) {
+        let fd = i32::from_le_bytes(entry[..4].try_into().expect("4 bytes"));
+        let events = i16::from_le_bytes(entry[4..6].try_into().expect("2 bytes"));
+        // A negative fd is ignored; an fd that is not open reports POLLNVAL.
+        let host_fd = if fd < 0 { -1 } else { ctx.proc.fds.raw(i64::from(fd)).unwrap_or(i32::MAX) };
+        polls.push((host_fd, events));
+    }
+    let (ready, revents) = host::ppoll(&polls, timeout)?;
+    for (i, rev) in revents.iter().enumerate() {
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&rev.to_le_bytes());
+    }
+    ctx.copy_out(a[0], &raw)?;
+    Ok(ready)
+}

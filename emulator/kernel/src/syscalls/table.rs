@@ -89,6 +89,12 @@ pub static TABLE: &[Row] = &[
     row(Sysno::pwrite64, fs::pwrite64, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::preadv, fs::preadv, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
+    row(
+        Sysno::ppoll,
+        fs::ppoll,
+        &[Ptr, Len, Ptr, Ptr, Len],
+        Partial("the signal mask is not applied"),
+    ),
     row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
     row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
