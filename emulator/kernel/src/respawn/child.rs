@@ -122,7 +122,8 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
             map_record(&mut mm, rec, &objects, snapshot.as_ref())?;
         }
     }
-    if !hello.snapshot {
+    {
+        // Copy: every private byte. Snapshot: the written pages of private file mappings.
         loop {
             let (got, payload, fds) = ch.recv()?;
             if !fds.is_empty() {
@@ -134,8 +135,6 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
                 got => return Err(WireError::UnexpectedTag { expected: "memory", got }.into()),
             }
         }
-    } else {
-        ch.expect(tag::END, "end")?;
     }
     if let Some((start, current)) = state.brk {
         mm.restore_brk(GuestAddr(start), GuestAddr(current));
@@ -231,7 +230,7 @@ fn map_record(
     let mut flags = MAP_FIXED | if rec.shared { MAP_SHARED } else { MAP_PRIVATE };
     let file = match (rec.shared, snapshot, rec.backing) {
         // Private memory from the snapshot, copy-on-write.
-        (false, Some(object), _) if !rec.wipe => Some((Arc::clone(object), rec.snapshot_offset)),
+        (false, Some(object), None) if !rec.wipe => Some((Arc::clone(object), rec.snapshot_offset)),
         (_, _, Some((i, offset))) => Some((Arc::clone(&objects[i as usize]), offset)),
         (_, _, None) => {
             flags |= MAP_ANONYMOUS;

@@ -117,7 +117,9 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
                 Some((index as u32, *offset))
             }
         };
-        let snapshot_offset = if snapshot && !vma.shared && !wipe {
+        // The snapshot holds private anonymous memory; private file mappings are mapped from
+        // their file in the child, with only their written pages sent.
+        let snapshot_offset = if snapshot && !vma.shared && !wipe && backing.is_none() {
             let at = snapshot_size;
             snapshot_size += vma.end.0 - vma.start.0;
             at
@@ -169,19 +171,52 @@ fn send_memory(
     proc: &Process,
     records: &[VmaRecord],
     backings: &[Arc<std::fs::File>],
+    only_files: bool,
 ) -> Result<(), ForkError> {
+    let chunk_len = wire::MAX_PAYLOAD - 16;
     for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared && !r.wipe) {
+        if only_files && rec.backing.is_none() {
+            continue;
+        }
         let len = readable_len(rec, backings);
         let bytes = guest_bytes(proc, rec, len)?;
-        // Zero pages need not travel: the child's fresh anonymous pages are zero already.
-        for (chunk_no, chunk) in bytes.chunks(wire::MAX_PAYLOAD - 16).enumerate() {
-            if rec.backing.is_none() && chunk.iter().all(|&b| b == 0) {
-                continue;
+        // A private file mapping sends only the pages written since they were mapped: the
+        // others must keep following the file in the child, as after Linux's fork.
+        let written = match rec.backing {
+            Some(_) => {
+                let base = proc.mm.read().arena_base() as usize + rec.start.0 as usize;
+                Some(crate::host::written_private_pages(base, len.div_ceil(PAGE_SIZE) as usize)?)
             }
-            let mut w = Writer::default();
-            w.u32(index as u32).u64((chunk_no * (wire::MAX_PAYLOAD - 16)) as u64);
-            w.0.extend_from_slice(chunk);
-            ch.send(tag::MEMORY, &w.0, &[])?;
+            None => None,
+        };
+        let page = PAGE_SIZE as usize;
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = (at + chunk_len).min(bytes.len());
+            let chunk = &bytes[at..end];
+            let send = match &written {
+                // Chunks are whole pages (60 KiB); send each written page on its own.
+                Some(written) => {
+                    for (i, page_bytes) in chunk.chunks(page).enumerate() {
+                        if written[at / page + i] {
+                            let mut w = Writer::default();
+                            w.u32(index as u32).u64((at + i * page) as u64);
+                            w.0.extend_from_slice(page_bytes);
+                            ch.send(tag::MEMORY, &w.0, &[])?;
+                        }
+                    }
+                    false
+                }
+                // Zero pages need not travel: the child's fresh anonymous pages are zero.
+                None => chunk.iter().any(|&b| b != 0),
+            };
+            if send {
+                let mut w = Writer::default();
+                w.u32(index as u32).u64(at as u64);
+                w.0.extend_from_slice(chunk);
+                ch.send(tag::MEMORY, &w.0, &[])?;
+            }
+            at = end;
         }
     }
     Ok(())
@@ -202,7 +237,7 @@ fn snapshot_object(
     .map_err(|e| ForkError::Host(format!("memfd_create: {e}")))?;
     let file = std::fs::File::from(fd);
     file.set_len(size).map_err(|e| ForkError::Host(format!("sizing the snapshot: {e}")))?;
-    for rec in records.iter().filter(|r| !r.shared && !r.wipe) {
+    for rec in records.iter().filter(|r| !r.shared && !r.wipe && r.backing.is_none()) {
         let len = readable_len(rec, backings);
         let mm = proc.mm.read();
         let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
@@ -405,8 +440,9 @@ fn stream(
     if snapshot {
         let object = snapshot_object(proc, &records, &backings, snapshot_size)?;
         ch.send(tag::MEMORY, &[], &[object.as_raw_fd()])?;
+        send_memory(ch, proc, &records, &backings, true)?;
     } else {
-        send_memory(ch, proc, &records, &backings)?;
+        send_memory(ch, proc, &records, &backings, false)?;
     }
     ch.send(tag::END, &[], &[])?;
     ch.expect(tag::READY, "ready")?;
