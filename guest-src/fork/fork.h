@@ -10,49 +10,12 @@
 #define ELFVISOR_FORK_H
 
 #include "check.h"
+#include "turns.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 
-/* Like REQUIRE, but silent when it holds: for set-up steps. */
-#define NEED(name, cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            check((name), 0, "required (errno %s)", errname(errno));                           \
-            out("verdict: FAIL (stopped at a required check)\n");                              \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
-/* ---- turns across fork ---- */
-
-struct turns {
-    int to_child[2], to_parent[2];
-};
-
-CHECK_UNUSED static void turns_open(struct turns *t)
-{
-    NEED("turn pipes", pipe(t->to_child) == 0 && pipe(t->to_parent) == 0);
-}
-
-CHECK_UNUSED static void turn_give(int fd)
-{
-    char c = 't';
-    if (write(fd, &c, 1) != 1)
-        _exit(90);
-}
-
-CHECK_UNUSED static void turn_take(int fd)
-{
-    char c;
-    if (read(fd, &c, 1) != 1)
-        _exit(91);
-}
-
-CHECK_UNUSED static void pass_to_child(struct turns *t) { turn_give(t->to_child[1]); }
-CHECK_UNUSED static void wait_for_parent(struct turns *t) { turn_take(t->to_child[0]); }
-CHECK_UNUSED static void pass_to_parent(struct turns *t) { turn_give(t->to_parent[1]); }
-CHECK_UNUSED static void wait_for_child(struct turns *t) { turn_take(t->to_parent[0]); }
 
 /*
  * fork_or_die(), and in the child a fresh tally of checks, so that its exit status is its own

@@ -123,6 +123,16 @@ CHECK_UNUSED __attribute__((format(printf, 3, 4))) static int check(const char *
         }                                                                                      \
     } while (0)
 
+/* Like REQUIRE, but silent when it holds: for set-up steps inside helpers. */
+#define NEED(name, cond)                                                                       \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            check((name), 0, "required (errno %s)", errname(errno));                           \
+            out("verdict: FAIL (stopped at a required check)\n");                              \
+            exit(1);                                                                           \
+        }                                                                                      \
+    } while (0)
+
 /*
  * fork() that ends the test if it fails. A successful fork prints nothing: a line printed right
  * after fork would race with the other process's output.

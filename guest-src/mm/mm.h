@@ -9,6 +9,7 @@
 #define ELFVISOR_MM_H
 
 #include "check.h"
+#include "turns.h"
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -20,15 +21,6 @@
 
 CHECK_UNUSED static long pg;
 
-/* Like REQUIRE, but silent when it holds: for set-up steps inside helpers. */
-#define NEED(name, cond)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            check((name), 0, "required (errno %s)", errname(errno));                           \
-            out("verdict: FAIL (stopped at a required check)\n");                              \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 /* Sets pg; call first. */
 CHECK_UNUSED static void mm_init(void)
@@ -206,35 +198,6 @@ CHECK_UNUSED static void check_writes(const char *what, volatile char *p, char v
         check(name, 1, "%s", "");
 }
 
-/* ---- turns across fork: only the side holding the turn prints ---- */
-
-struct turns {
-    int to_child[2], to_parent[2];
-};
-
-CHECK_UNUSED static void turns_open(struct turns *t)
-{
-    NEED("turn pipes", pipe(t->to_child) == 0 && pipe(t->to_parent) == 0);
-}
-
-CHECK_UNUSED static void turn_give(int fd)
-{
-    char c = 't';
-    if (write(fd, &c, 1) != 1)
-        _exit(90);
-}
-
-CHECK_UNUSED static void turn_take(int fd)
-{
-    char c;
-    if (read(fd, &c, 1) != 1)
-        _exit(91);
-}
-
-CHECK_UNUSED static void pass_to_child(struct turns *t) { turn_give(t->to_child[1]); }
-CHECK_UNUSED static void wait_for_parent(struct turns *t) { turn_take(t->to_child[0]); }
-CHECK_UNUSED static void pass_to_parent(struct turns *t) { turn_give(t->to_parent[1]); }
-CHECK_UNUSED static void wait_for_child(struct turns *t) { turn_take(t->to_parent[0]); }
 
 /* The child's exit: its own verdict as the status. */
 CHECK_UNUSED static void child_exit(void)
