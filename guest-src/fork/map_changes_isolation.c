@@ -5,40 +5,11 @@
  * read-only stays writable in the parent, and still shared.
  */
 #include "fork.h"
+#include "probe.h"
 #include <stdint.h>
 #include <sys/mman.h>
 
 static long pg;
-static int probe_pipe[2];
-
-/*
- * What system calls may do with the byte at p, found without touching it from user code:
- * "unmapped" (msync says ENOMEM), "rw", "r-" or "--" (write(2) from it and read(2) into it
- * succeed or fail with EFAULT). The byte keeps its value.
- */
-static const char *probe(volatile char *p)
-{
-    void *page = (void *)((uintptr_t)p & ~(uintptr_t)(pg - 1));
-    if (msync(page, (size_t)pg, MS_ASYNC) != 0)
-        return errno == ENOMEM ? "unmapped" : "msync failed";
-    if (write(probe_pipe[1], (const char *)p, 1) != 1)
-        return errno == EFAULT ? "--" : "write failed";
-    if (read(probe_pipe[0], (char *)p, 1) == 1)
-        return "rw";
-    int e = errno;
-    char drain;
-    while (read(probe_pipe[0], &drain, 1) == 1)
-        ;
-    return e == EFAULT ? "r-" : "read failed";
-}
-
-static void check_probe(const char *what, volatile char *p, const char *want)
-{
-    char name[256];
-    snprintf(name, sizeof name, "%s: %s", what, want);
-    const char *got = probe(p);
-    check(name, strcmp(got, want) == 0, "%s", got);
-}
 
 int main(void)
 {

@@ -6,14 +6,6 @@
  */
 #include "mm.h"
 
-#define MMAP_ERR(name, call, want)                                                             \
-    do {                                                                                       \
-        errno = 0;                                                                             \
-        void *r_ = (call);                                                                     \
-        check(name, r_ == MAP_FAILED && errno == (want), "errno %s, want %s", errname(errno),   \
-              errname(want));                                                                  \
-    } while (0)
-
 int main(void)
 {
     mm_init();

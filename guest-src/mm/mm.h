@@ -9,6 +9,7 @@
 #define ELFVISOR_MM_H
 
 #include "check.h"
+#include "probe.h"
 #include "turns.h"
 #include <fcntl.h>
 #include <setjmp.h>
@@ -37,41 +38,14 @@ CHECK_UNUSED static char *map_anon(long pages)
     return p;
 }
 
-/* ---- probing a page without signals ---- */
-
-CHECK_UNUSED static int probe_pipe[2] = {-1, -1};
-
-/*
- * What the kernel lets a system call do with the byte at p, found without touching it from user
- * code: "unmapped" (msync says ENOMEM), "rw", "r-" or "--" (write(2) from it and read(2) into
- * it succeed or fail with EFAULT). The byte keeps its value.
- */
-CHECK_UNUSED static const char *probe(volatile char *p)
-{
-    if (probe_pipe[0] < 0)
-        NEED("probe pipe", pipe2(probe_pipe, O_NONBLOCK) == 0);
-    void *page = (void *)((uintptr_t)p & ~(uintptr_t)(pg - 1));
-    if (msync(page, (size_t)pg, MS_ASYNC) != 0)
-        return errno == ENOMEM ? "unmapped" : "msync failed";
-    if (write(probe_pipe[1], (const char *)p, 1) != 1)
-        return errno == EFAULT ? "--" : "write failed";
-    if (read(probe_pipe[0], (char *)p, 1) == 1)
-        return "rw";
-    int e = errno;
-    char drain;
-    while (read(probe_pipe[0], &drain, 1) == 1)
-        ;
-    return e == EFAULT ? "r-" : "read failed";
-}
-
-/* One check: probe(p) says `want`. */
-CHECK_UNUSED static void check_probe(const char *what, volatile char *p, const char *want)
-{
-    char name[256];
-    snprintf(name, sizeof name, "%s: %s", what, want);
-    const char *got = probe(p);
-    check(name, strcmp(got, want) == 0, "%s", got);
-}
+/* An mmap call that must fail with the given errno. */
+#define MMAP_ERR(name, call, want)                                                             \
+    do {                                                                                       \
+        errno = 0;                                                                             \
+        void *r_ = (call);                                                                     \
+        check(name, r_ == MAP_FAILED && errno == (want), "errno %s, want %s", errname(errno),   \
+              errname(want));                                                                  \
+    } while (0)
 
 /* ---- faults ---- */
 

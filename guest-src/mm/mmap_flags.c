@@ -34,14 +34,6 @@ static char *anon(int extra, long pages)
             munmap(p_, (size_t)(8 * pg));                                                      \
     } while (0)
 
-#define MMAP_ERR(name, call, want)                                                             \
-    do {                                                                                       \
-        errno = 0;                                                                             \
-        void *r_ = (call);                                                                     \
-        check(name, r_ == MAP_FAILED && errno == (want), "errno %s, want %s", errname(errno),   \
-              errname(want));                                                                  \
-    } while (0)
-
 int main(void)
 {
     mm_init();
