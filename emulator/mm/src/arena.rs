@@ -147,22 +147,30 @@ impl Arena {
         (unsafe { self.base.as_ptr().add(off) }.cast(), len)
     }
 
+    /// `mmap(MAP_FIXED | flags)` over `[off, off + len)` of the reservation.
+    fn map_fixed(
+        &self,
+        off: u64,
+        len: u64,
+        prot: libc::c_int,
+        flags: libc::c_int,
+        fd: libc::c_int,
+        file_off: u64,
+    ) -> io::Result<()> {
+        let (addr, len) = self.host_pages(off, len);
+        let file_off = libc::off_t::try_from(file_off)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
+        // SAFETY: `MAP_FIXED` replaces only pages inside our own reservation (checked by
+        // `host_pages`); no Rust reference points into guest memory. A file's fd is open for the
+        // duration of the call (callers pass a borrowed `File`).
+        let p = unsafe { libc::mmap(addr, len, prot, flags | libc::MAP_FIXED, fd, file_off) };
+        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
     /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
     pub(crate) fn map_anon(&self, off: u64, len: u64) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
-        // SAFETY: `MAP_FIXED` replaces only pages inside our own reservation (checked by
-        // `host_pages`); no Rust reference points into guest memory.
-        let p = unsafe {
-            libc::mmap(
-                addr,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        self.map_fixed(off, len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0)
     }
 
     /// Replaces `[off, off + len)` with a private copy-on-write view of `file` from byte
@@ -174,21 +182,8 @@ impl Arena {
         file: &File,
         file_off: u64,
     ) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
-        let file_off = libc::off_t::try_from(file_off)
-            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
-        // SAFETY: as in `map_anon`; the fd is open for the duration of the call (borrowed `File`).
-        let p = unsafe {
-            libc::mmap(
-                addr,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_FIXED,
-                file.as_raw_fd(),
-                file_off,
-            )
-        };
-        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+        let rw = libc::PROT_READ | libc::PROT_WRITE;
+        self.map_fixed(off, len, rw, libc::MAP_PRIVATE, file.as_raw_fd(), file_off)
     }
 
     /// Replaces `[off, off + len)` with a shared view of `file` from byte `file_off` (page
@@ -203,21 +198,8 @@ impl Arena {
         file_off: u64,
         prot: Prot,
     ) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
-        let file_off = libc::off_t::try_from(file_off)
-            .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
-        // SAFETY: as in `map_anon`; the fd is open for the duration of the call.
-        let p = unsafe {
-            libc::mmap(
-                addr,
-                len,
-                shared_host_prot(prot),
-                libc::MAP_SHARED | libc::MAP_FIXED,
-                file.as_raw_fd(),
-                file_off,
-            )
-        };
-        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+        let fd = file.as_raw_fd();
+        self.map_fixed(off, len, shared_host_prot(prot), libc::MAP_SHARED, fd, file_off)
     }
 
     /// Attaches host SysV segment `shmid` at `off`, replacing whatever the host had there
@@ -301,19 +283,8 @@ impl Arena {
 
     /// Gives `[off, off + len)` back to the reservation: inaccessible and unbacked again.
     pub(crate) fn release(&self, off: u64, len: u64) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
-        // SAFETY: as in `map_anon`.
-        let p = unsafe {
-            libc::mmap(
-                addr,
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        self.map_fixed(off, len, libc::PROT_NONE, flags, -1, 0)
     }
 
     /// Drops the contents of private pages: anonymous pages read as zero again, private file
