@@ -1,6 +1,7 @@
 /*
  * fork.c COUNT [MIB] — COUNT times fork + _exit + waitpid, after dirtying MIB MiB of private
- * memory (default 0): what a fork strategy costs for a small and for a large process.
+ * memory (default 0): what a fork strategy costs for a small and for a large process. With MIB
+ * given, COUNT may be 0: the setup alone, which the benchmark subtracts.
  */
 #include <string.h>
 #include <sys/wait.h>
@@ -11,11 +12,18 @@
 int main(int argc, char **argv)
 {
     unsigned long mib = 0;
+    unsigned long n;
     if (argc == 3) {
+        char *end;
         mib = strtoul(argv[2], NULL, 10);
-        argc = 2;
+        n = strtoul(argv[1], &end, 10);
+        if (*argv[1] == '\0' || *end != '\0') {
+            fprintf(stderr, "%s: COUNT must be a number, not \"%s\"\n", argv[0], argv[1]);
+            return 2;
+        }
+    } else {
+        n = bench_count(argc, argv);
     }
-    unsigned long n = bench_count(argc, argv);
     char *memory = NULL;
     if (mib) {
         memory = malloc(mib << 20);

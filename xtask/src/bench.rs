@@ -64,8 +64,11 @@ enum Kind {
     Syscalls { count: u64 },
     /// `iterations` of a loop whose instruction count the guest prints.
     Loop { iterations: u64 },
-    /// `count` repetitions of an operation (a fork, an mmap round, a round trip).
-    Ops { count: u64, what: &'static str },
+    /// `count` repetitions of an operation (a fork, an mmap round, a round trip), after
+    /// subtracting the startup, or the time of the `Setup` workload named by `setup`.
+    Ops { count: u64, what: &'static str, setup: Option<&'static str> },
+    /// The same program doing everything but the operations: what `Ops` rows naming it subtract.
+    Setup { key: &'static str },
 }
 
 /// One row of the table: a guest program, its arguments and its libc.
@@ -128,16 +131,32 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             kind: Kind::Loop { iterations: mem },
         },
     ]);
+    // The 64 MiB rows subtract a run that dirties the memory and forks nothing, so they give
+    // the fork alone; the first fork (which freezes the memory in `respawn-snapshot`) is shown
+    // on its own as well as averaged in.
     let (small_forks, big_forks) = if opts.quick { (20, 5) } else { (200, 20) };
+    const BIG_SETUP: &str = "fork-64mib";
+    list.push(Workload {
+        name: "64 MiB dirtied, no fork (setup)".into(),
+        program: "fork",
+        libc: Libc::Musl,
+        args: vec!["0".into(), "64".into()],
+        elfvisor_args: vec![],
+        kind: Kind::Setup { key: BIG_SETUP },
+    });
     for strategy in ["host", "respawn-copy", "respawn-snapshot"] {
-        for (forks, mib) in [(small_forks, 0u64), (big_forks, 64)] {
+        for (forks, mib, what) in [
+            (small_forks, 0u64, "fork+exit+wait"),
+            (1, 64, "first fork+exit+wait"),
+            (big_forks, 64, "fork+exit+wait"),
+        ] {
             list.push(Workload {
                 name: format!("fork+exit+wait × {forks}, {mib} MiB dirty ({strategy})"),
                 program: "fork",
                 libc: Libc::Musl,
                 args: vec![forks.to_string(), mib.to_string()],
                 elfvisor_args: vec!["--fork-strategy".into(), strategy.into()],
-                kind: Kind::Ops { count: forks, what: "fork+exit+wait" },
+                kind: Kind::Ops { count: forks, what, setup: (mib > 0).then_some(BIG_SETUP) },
             });
         }
     }
@@ -149,7 +168,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             libc: Libc::Musl,
             args: vec![rounds.to_string()],
             elfvisor_args: vec![],
-            kind: Kind::Ops { count: rounds, what: "mmap+touch 16 pages+munmap" },
+            kind: Kind::Ops { count: rounds, what: "mmap+touch 16 pages+munmap", setup: None },
         },
         Workload {
             name: format!("MAP_SHARED ping-pong × {}", thousands(rounds)),
@@ -157,7 +176,11 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             libc: Libc::Musl,
             args: vec![rounds.to_string()],
             elfvisor_args: vec![],
-            kind: Kind::Ops { count: rounds, what: "MAP_SHARED round trip (2 write→read)" },
+            kind: Kind::Ops {
+                count: rounds,
+                what: "MAP_SHARED round trip (2 write→read)",
+                setup: None,
+            },
         },
     ]);
     list
@@ -379,12 +402,25 @@ fn derive(measured: &[Measured]) -> Result<Vec<Derived>> {
                 elfvisor: per_call_ns(e, start_e, count),
                 qemu: per_call_ns(q, start_q, count),
             }),
-            Kind::Ops { count, what } => derived.push(Derived {
-                what: format!("{what} ({})", m.workload.name),
-                unit: "µs",
-                elfvisor: per_call_ns(e, start_e, count).map(|ns| ns / 1e3),
-                qemu: per_call_ns(q, start_q, count).map(|ns| ns / 1e3),
-            }),
+            Kind::Setup { .. } => {}
+            Kind::Ops { count, what, setup } => {
+                let (base_e, base_q) = match setup {
+                    None => (start_e, start_q),
+                    Some(key) => {
+                        let base = measured
+                            .iter()
+                            .find(|b| b.workload.kind == Kind::Setup { key })
+                            .with_context(|| format!("no setup workload {key} to subtract"))?;
+                        (median(&base.elfvisor), median(&base.qemu))
+                    }
+                };
+                derived.push(Derived {
+                    what: format!("{what} ({})", m.workload.name),
+                    unit: "µs",
+                    elfvisor: per_call_ns(e, base_e, count).map(|ns| ns / 1e3),
+                    qemu: per_call_ns(q, base_q, count).map(|ns| ns / 1e3),
+                });
+            }
             Kind::Loop { iterations } => {
                 let per = insns_per_iteration(&m.result).with_context(|| {
                     format!("{} printed no instruction count: {:?}", m.workload.program, m.result)
@@ -687,15 +723,27 @@ mod tests {
             ]
         );
         assert_eq!(list[1].args, ["5"]);
-        // Then a small and a 64 MiB fork per strategy, each naming its strategy for elfvisor.
+        // Then the 64 MiB setup, and per strategy a small fork, a first and a repeated 64 MiB
+        // fork, each naming its strategy for elfvisor; the 64 MiB ones subtract the setup.
         let forks: Vec<&Workload> = list.iter().filter(|w| w.program == "fork").collect();
-        assert_eq!(forks.len(), 6);
-        assert_eq!(forks[0].args, ["20", "0"]);
-        assert_eq!(forks[1].args, ["5", "64"]);
-        assert_eq!(forks[5].elfvisor_args, ["--fork-strategy", "respawn-snapshot"]);
+        assert_eq!(forks.len(), 10);
+        assert_eq!(forks[0].args, ["0", "64"]);
+        assert_eq!(forks[1].args, ["20", "0"]);
+        assert_eq!(forks[2].args, ["1", "64"]);
+        assert_eq!(forks[3].args, ["5", "64"]);
+        assert_eq!(forks[1].kind, Kind::Ops { count: 20, what: "fork+exit+wait", setup: None });
+        assert_eq!(
+            forks[3].kind,
+            Kind::Ops { count: 5, what: "fork+exit+wait", setup: Some("fork-64mib") }
+        );
+        assert_eq!(forks[9].elfvisor_args, ["--fork-strategy", "respawn-snapshot"]);
         assert_eq!(
             kinds.last(),
-            Some(&Kind::Ops { count: 2_000, what: "MAP_SHARED round trip (2 write→read)" })
+            Some(&Kind::Ops {
+                count: 2_000,
+                what: "MAP_SHARED round trip (2 write→read)",
+                setup: None
+            })
         );
     }
 }

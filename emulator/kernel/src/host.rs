@@ -685,27 +685,6 @@ pub fn ppoll(
     Ok((n, fds.iter().map(|p| p.revents).collect()))
 }
 
-/// For each of `pages` pages from host address `start`: whether it is a private anonymous copy
-/// (written since it was mapped from its file), from `/proc/self/pagemap` — present or swapped,
-/// and not a file page. A private file mapping's other pages still follow the file.
-pub fn written_private_pages(start: usize, pages: usize) -> Result<Vec<bool>, Errno> {
-    use std::os::unix::fs::FileExt;
-    const PRESENT: u64 = 1 << 63;
-    const SWAPPED: u64 = 1 << 62;
-    const FILE_OR_SHARED: u64 = 1 << 61;
-    let map = std::fs::File::open("/proc/self/pagemap").map_err(|_| Errno::EIO)?;
-    let mut raw = vec![0u8; pages * 8];
-    let offset = (start / 4096 * 8) as u64;
-    map.read_exact_at(&mut raw, offset).map_err(|_| Errno::EIO)?;
-    Ok(raw
-        .chunks_exact(8)
-        .map(|e| {
-            let v = u64::from_le_bytes(e.try_into().expect("8 bytes"));
-            v & (PRESENT | SWAPPED) != 0 && v & FILE_OR_SHARED == 0
-        })
-        .collect())
-}
-
 /// Whether the host lets this process execute `path`.
 pub fn can_execute(path: &CStr) -> Result<(), Errno> {
     // SAFETY: NUL-terminated path.

@@ -16,15 +16,21 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::{self, NonNull};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use elfvisor_abi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
 use elfvisor_abi::{PAGE_SIZE, Prot};
+
+use crate::layers::{Frozen, Layer, LayerMap};
 
 /// One host reservation, `size` bytes at `base`.
 #[derive(Debug)]
 pub(crate) struct Arena {
     base: NonNull<u8>,
     size: u64,
+    /// Host ranges mapped from frozen objects (see `layers.rs`); every mapping call keeps it
+    /// exact.
+    layers: Mutex<LayerMap>,
 }
 
 // SAFETY: `Arena` owns its reservation exclusively (it is unmapped only in `drop`) and holds no
@@ -118,7 +124,21 @@ impl Arena {
         }
         let base =
             NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
-        Ok(Arena { base, size })
+        Ok(Arena { base, size, layers: Mutex::default() })
+    }
+
+    fn layer_map(&self) -> MutexGuard<'_, LayerMap> {
+        self.layers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The frozen layers overlapping `[off, off + len)`, clipped to it.
+    pub(crate) fn layers(&self, off: u64, len: u64) -> Vec<Layer> {
+        self.layer_map().pieces(off, off + len)
+    }
+
+    /// Every frozen layer of the arena.
+    pub(crate) fn all_layers(&self) -> Vec<Layer> {
+        self.layer_map().all().cloned().collect()
     }
 
     pub(crate) fn base(&self) -> *mut u8 {
@@ -164,7 +184,52 @@ impl Arena {
         // `host_pages`); no Rust reference points into guest memory. A file's fd is open for the
         // duration of the call (callers pass a borrowed `File`).
         let p = unsafe { libc::mmap(addr, len, prot, flags | libc::MAP_FIXED, fd, file_off) };
+        // Whatever the outcome, what was there is gone or unknown: no layer survives it.
+        self.layer_map().clear(off, off + len as u64);
         if p == libc::MAP_FAILED { Err(last_error()) } else { Ok(()) }
+    }
+
+    /// Replaces `[off, off + len)` with a private copy-on-write view of frozen `object` from
+    /// byte `offset`, recorded as a layer: guest-anonymous memory with a frozen past.
+    pub(crate) fn map_frozen(
+        &self,
+        off: u64,
+        len: u64,
+        object: &Arc<Frozen>,
+        offset: u64,
+    ) -> io::Result<()> {
+        self.map_file(off, len, object.file(), offset)?;
+        self.layer_map().insert(off, off + len, Arc::clone(object), offset);
+        Ok(())
+    }
+
+    /// Which pages of `[off, off + len)` hold private anonymous data on the host: present or
+    /// swapped, and not a file or shared page (`/proc/self/pagemap`). A private file page the
+    /// process wrote is such a page; one it only read is not.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn written_pages(&self, off: u64, len: u64) -> io::Result<Vec<bool>> {
+        use std::os::unix::fs::FileExt;
+        const PRESENT: u64 = 1 << 63;
+        const SWAPPED: u64 = 1 << 62;
+        const FILE_OR_SHARED: u64 = 1 << 61;
+        let (addr, n) = self.host_pages(off, len);
+        let pages = n / PAGE_SIZE as usize;
+        let map = File::open("/proc/self/pagemap")?;
+        let mut raw = vec![0u8; pages * 8];
+        map.read_exact_at(&mut raw, (addr as u64 / PAGE_SIZE) * 8)?;
+        Ok(raw
+            .chunks_exact(8)
+            .map(|e| {
+                let v = u64::from_le_bytes(e.try_into().expect("chunks of 8 bytes"));
+                v & (PRESENT | SWAPPED) != 0 && v & FILE_OR_SHARED == 0
+            })
+            .collect())
+    }
+
+    /// Without a page map every page counts as written (a snapshot then copies them all).
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn written_pages(&self, _off: u64, len: u64) -> io::Result<Vec<bool>> {
+        Ok(vec![true; (len / PAGE_SIZE) as usize])
     }
 
     /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
@@ -216,6 +281,7 @@ impl Arena {
         // SAFETY: `SHM_REMAP` at an address inside our reservation (checked by `host_pages`,
         // for the `len` the caller computed from the segment's size) replaces only our own pages.
         let p = unsafe { libc::shmat(shmid, addr, flags) };
+        self.layer_map().clear(off, off + len);
         if p as isize == -1 {
             return Err(last_error());
         }
@@ -288,8 +354,12 @@ impl Arena {
     }
 
     /// Drops the contents of private pages: anonymous pages read as zero again, private file
-    /// pages re-read the file.
+    /// pages re-read the file. Frozen layers are anonymous memory to the guest: they become
+    /// fresh zero pages, not the object's bytes again.
     pub(crate) fn discard(&self, off: u64, len: u64) -> io::Result<()> {
+        for layer in self.layers(off, len) {
+            self.map_anon(layer.start, layer.end - layer.start)?;
+        }
         let (addr, len) = self.host_pages(off, len);
         // SAFETY: the range is inside our reservation; MADV_DONTNEED changes contents, not layout.
         let r = unsafe { libc::madvise(addr, len, libc::MADV_DONTNEED) };
@@ -312,6 +382,7 @@ impl Arena {
                 libc::mremap(old, n, n, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED | extra, new)
             };
             if p != libc::MAP_FAILED {
+                self.layer_map().shift(from, to, len);
                 // Without DONTUNMAP the source is now a hole: re-reserve it at once. With it,
                 // the source holds fresh pages we do not want either.
                 return self.release(from, len);

@@ -18,11 +18,13 @@ mod advise;
 mod arena;
 mod growsdown;
 mod heap;
+mod layers;
 mod layout;
 mod lock;
 mod object;
 mod remap;
 mod shared;
+mod snapshot;
 mod space;
 mod sysv;
 mod vma;
@@ -32,11 +34,13 @@ use std::io;
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 
 pub use growsdown::STACK_GUARD_GAP;
+pub use layers::{Frozen, Layer};
 pub use layout::{
     GUEST_TASK_SIZE, HEAP_RESERVE, Layout, MIN_ARENA_SIZE, MMAP_MIN_ADDR, STACK_REGION,
 };
 pub use object::{ObjectKind, SharedObject};
 pub use shared::{ObjectMapping, PageStatus};
+pub use snapshot::FrozenRange;
 pub use space::{AddressSpace, MmapRequest};
 pub use sysv::ShmAttach;
 pub use vma::{Backing, Vma, VmaFlags, VmaName};

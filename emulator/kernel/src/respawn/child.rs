@@ -8,9 +8,9 @@ use std::sync::Arc;
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED};
 use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::{Engine, Reg, Vcpu};
-use elfvisor_mm::{AddressSpace, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
+use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
 
-use super::image::{Hello, ObjectRecord, State, VmaRecord};
+use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
 use super::{ForkError, ForkStrategy, fault};
 use crate::fdtable::{FdEntry, FdTable};
@@ -95,15 +95,6 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     let shared = receive_objects(ch, hello.objects)?;
 
     let mut mm = AddressSpace::new(arena).map_err(|e| ForkError::Host(e.to_string()))?;
-    let snapshot = if hello.snapshot {
-        let (_, mut fds) = ch.expect(tag::MEMORY, "snapshot")?;
-        if fds.len() != 1 {
-            return Err(WireError::FdCount { announced: 1, carried: fds.len() }.into());
-        }
-        Some(Arc::new(File::from(fds.remove(0))))
-    } else {
-        None
-    };
     for rec in &records {
         if rec.shared {
             let (index, offset) = rec.backing.ok_or(WireError::Malformed("vma (shared)"))?;
@@ -119,8 +110,11 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
                 ForkError::Host(format!("mapping shared {}..{}: {e}", rec.start, rec.end))
             })?;
         } else {
-            map_record(&mut mm, rec, &objects, snapshot.as_ref())?;
+            map_record(&mut mm, rec, &objects)?;
         }
+    }
+    if hello.snapshot {
+        receive_layers(ch, &mm, &records)?;
     }
     {
         // Copy: every private byte. Snapshot: the written pages of private file mappings.
@@ -225,14 +219,11 @@ fn map_record(
     mm: &mut AddressSpace,
     rec: &VmaRecord,
     objects: &[Arc<File>],
-    snapshot: Option<&Arc<File>>,
 ) -> Result<(), ForkError> {
     let mut flags = MAP_FIXED | if rec.shared { MAP_SHARED } else { MAP_PRIVATE };
-    let file = match (rec.shared, snapshot, rec.backing) {
-        // Private memory from the snapshot, copy-on-write.
-        (false, Some(object), None) if !rec.wipe => Some((Arc::clone(object), rec.snapshot_offset)),
-        (_, _, Some((i, offset))) => Some((Arc::clone(&objects[i as usize]), offset)),
-        (_, _, None) => {
+    let file = match rec.backing {
+        Some((i, offset)) => Some((Arc::clone(&objects[i as usize]), offset)),
+        None => {
             flags |= MAP_ANONYMOUS;
             // Only anonymous mappings may grow down (Linux refuses the flag on files).
             if rec.grows_down {
@@ -251,6 +242,57 @@ fn map_record(
     };
     mm.mmap(req)
         .map_err(|e| ForkError::Host(format!("mapping {}..{}: {e}", rec.start, rec.end)))?;
+    Ok(())
+}
+
+/// The snapshot's frozen objects and layers: each layer is mapped copy-on-write over its
+/// (already mapped, still zero) private anonymous VMA.
+fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Result<(), ForkError> {
+    let (payload, stray) = ch.expect(tag::LAYERS, "frozen objects")?;
+    if !stray.is_empty() {
+        return Err(WireError::Malformed("frozen objects (descriptors)").into());
+    }
+    let mut r = Reader::new(&payload, "frozen objects");
+    let (count, mut layers) = (r.u32()? as usize, r.u32()? as usize);
+    let mut sizes = Vec::with_capacity(count.min(wire::MAX_PAYLOAD / 8));
+    for _ in 0..count {
+        sizes.push(r.u64()?);
+    }
+    r.finish()?;
+    let fds = wire::recv_fds(ch)?;
+    if fds.len() != count {
+        return Err(WireError::FdCount { announced: count, carried: fds.len() }.into());
+    }
+    let objects: Vec<Arc<Frozen>> = fds
+        .into_iter()
+        .zip(sizes)
+        .map(|(fd, bytes)| Arc::new(Frozen::new(File::from(fd), bytes)))
+        .collect();
+    while layers > 0 {
+        let (payload, stray) = ch.expect(tag::LAYERS, "layers")?;
+        if !stray.is_empty() {
+            return Err(WireError::Malformed("layers (descriptors)").into());
+        }
+        let mut r = Reader::new(&payload, "layers");
+        let n = r.u32()? as usize;
+        if n == 0 || n > layers {
+            return Err(WireError::Malformed("layers (count)").into());
+        }
+        for _ in 0..n {
+            let l = LayerRecord::decode(&mut r, records, objects.len())?;
+            mm.map_frozen(
+                GuestAddr(l.start),
+                l.end - l.start,
+                &objects[l.object as usize],
+                l.offset,
+            )
+            .map_err(|e| {
+                ForkError::Host(format!("mapping frozen {:#x}..{:#x}: {e}", l.start, l.end))
+            })?;
+        }
+        r.finish()?;
+        layers -= n;
+    }
     Ok(())
 }
 

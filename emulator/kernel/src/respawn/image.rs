@@ -9,7 +9,7 @@ use super::wire::{Reader, WireError, Writer};
 use crate::process::SigAction;
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,9 +196,6 @@ pub struct VmaRecord {
     /// (shared mappings), and the offset into it.
     pub backing: Option<(u32, u64)>,
     pub name: VmaName,
-    /// Copy path: the private bytes follow in MEMORY messages. Snapshot path: their offset in
-    /// the snapshot object.
-    pub snapshot_offset: u64,
 }
 
 impl VmaRecord {
@@ -215,7 +212,6 @@ impl VmaRecord {
             VmaName::Stack => w.u8(2),
             VmaName::Path(p) => w.u8(3).bytes(p.as_bytes()),
         };
-        w.u64(self.snapshot_offset);
     }
 
     /// Decodes and validates one record against the arena size and the backing and shared
@@ -240,15 +236,8 @@ impl VmaRecord {
             3 => VmaName::Path(String::from_utf8_lossy(r.bytes()?).into_owned()),
             _ => return Err(WireError::Malformed("vma (name)")),
         };
-        let snapshot_offset = r.u64()?;
         let aligned = |v: u64| v % PAGE_SIZE == 0;
-        if !aligned(start)
-            || !aligned(end)
-            || start >= end
-            || end > arena
-            || flags > 7
-            || !aligned(snapshot_offset)
-        {
+        if !aligned(start) || !aligned(end) || start >= end || end > arena || flags > 7 {
             return Err(WireError::Malformed("vma (range)"));
         }
         if prot & !Prot::RWX.0 != 0 {
@@ -273,7 +262,6 @@ impl VmaRecord {
             wipe: flags & 4 != 0,
             backing,
             name,
-            snapshot_offset,
         })
     }
 }
@@ -346,7 +334,6 @@ mod tests {
             wipe: false,
             backing: Some((0, 0x1000)),
             name: VmaName::Path("/x".into()),
-            snapshot_offset: 0,
         };
         let mut w = Writer::default();
         rec.encode(&mut w);
@@ -403,5 +390,90 @@ impl ObjectRecord {
     /// Objects with a descriptor (files and memfds) get one in the object descriptor batch.
     pub fn has_fd(&self) -> bool {
         self.kind != 2
+    }
+}
+
+/// One frozen layer of a private anonymous VMA (`respawn-snapshot`): guest `[start, end)` is
+/// frozen object `object` from byte `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerRecord {
+    pub vma: u32,
+    pub start: u64,
+    pub end: u64,
+    pub object: u32,
+    pub offset: u64,
+}
+
+impl LayerRecord {
+    pub fn encode(&self, w: &mut Writer) {
+        w.u32(self.vma).u64(self.start).u64(self.end).u32(self.object).u64(self.offset);
+    }
+
+    /// Decodes one record and checks it against the VMA table (a private anonymous VMA that
+    /// contains it) and the object count.
+    pub fn decode(
+        r: &mut Reader<'_>,
+        vmas: &[VmaRecord],
+        objects: usize,
+    ) -> Result<LayerRecord, WireError> {
+        let rec = LayerRecord {
+            vma: r.u32()?,
+            start: r.u64()?,
+            end: r.u64()?,
+            object: r.u32()?,
+            offset: r.u64()?,
+        };
+        let aligned = |v: u64| v % PAGE_SIZE == 0;
+        let vma = vmas.get(rec.vma as usize).ok_or(WireError::Malformed("layer (vma index)"))?;
+        if vma.shared || vma.wipe || vma.backing.is_some() {
+            return Err(WireError::Malformed("layer (not private anonymous memory)"));
+        }
+        if !aligned(rec.start)
+            || !aligned(rec.end)
+            || !aligned(rec.offset)
+            || rec.start >= rec.end
+            || rec.start < vma.start.0
+            || rec.end > vma.end.0
+        {
+            return Err(WireError::Malformed("layer (range)"));
+        }
+        if rec.object as usize >= objects {
+            return Err(WireError::Malformed("layer (object index)"));
+        }
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use super::*;
+
+    #[test]
+    fn test_layer_records_must_lie_in_private_anonymous_vmas() {
+        let anon = VmaRecord {
+            start: GuestAddr(0x10000),
+            end: GuestAddr(0x14000),
+            prot: Prot::RW,
+            shared: false,
+            grows_down: false,
+            wipe: false,
+            backing: None,
+            name: VmaName::None,
+        };
+        let file = VmaRecord { backing: Some((0, 0)), ..anon.clone() };
+        let vmas = [anon, file];
+        let rec = LayerRecord { vma: 0, start: 0x11000, end: 0x13000, object: 1, offset: 0x2000 };
+        let decode = |rec: LayerRecord, objects| {
+            let mut w = Writer::default();
+            rec.encode(&mut w);
+            LayerRecord::decode(&mut Reader::new(&w.0, "layer"), &vmas, objects)
+        };
+        assert_eq!(decode(rec, 2).unwrap(), rec);
+        assert!(decode(rec, 1).is_err(), "no such object");
+        assert!(decode(LayerRecord { vma: 1, ..rec }, 2).is_err(), "a file mapping");
+        assert!(decode(LayerRecord { vma: 2, ..rec }, 2).is_err(), "no such vma");
+        assert!(decode(LayerRecord { end: 0x15000, ..rec }, 2).is_err(), "past its vma");
+        assert!(decode(LayerRecord { offset: 0x10, ..rec }, 2).is_err(), "unaligned");
+        assert!(decode(LayerRecord { end: 0x11000, ..rec }, 2).is_err(), "empty");
     }
 }

@@ -6,8 +6,9 @@
 //! Protocol (DESIGN §4): HELLO (magic, version, counts) → STATE (registers, signal state, heap,
 //! fd numbers) → VMAS (the table, in batches) → FDS (the guest's descriptors, counted batches)
 //! → FDS (the files behind private file mappings) → the shared objects (descriptions, then
-//! their descriptors) → MEMORY (copy: the private bytes;
-//! snapshot: one object the child maps copy-on-write) → END. The child validates everything, rebuilds
+//! their descriptors) → MEMORY (copy: the private bytes) or LAYERS (snapshot: the private
+//! anonymous memory frozen into objects the child maps copy-on-write, then MEMORY with the
+//! written pages of private file mappings) → END. The child validates everything, rebuilds
 //! the process, answers READY; the parent records the child and answers ADMIT. The child runs
 //! no guest code before ADMIT, and a fork that fails at any step kills and reaps the child and
 //! returns EAGAIN with the parent unchanged.
@@ -17,15 +18,15 @@ pub mod image;
 pub mod wire;
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::process::Command;
 use std::sync::Arc;
 
-use elfvisor_abi::{Errno, PAGE_SIZE, Prot};
+use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_engine::{Cpu, Reg};
-use elfvisor_mm::{Backing, ObjectKind, SharedObject, VmaFlags};
+use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
 
-use image::{Hello, ObjectRecord, State, VERSION, VmaRecord};
+use image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
 use wire::{Channel, WireError, Writer, tag};
 
 use crate::process::Process;
@@ -70,22 +71,19 @@ pub struct ChildSetup {
     pub tls: Option<u64>,
 }
 
-/// The VMA table, the unique objects behind file mappings (indexed by the records), and the
-/// size of the snapshot object the private VMAs need.
+/// The VMA table and the unique objects behind file mappings (indexed by the records).
 struct Collected {
     records: Vec<VmaRecord>,
     backings: Vec<Arc<std::fs::File>>,
     objects: Vec<Arc<SharedObject>>,
-    snapshot_size: u64,
 }
 
 /// Everything a VMA table needs that only the parent knows: the unique backing objects.
-fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
+fn collect(proc: &Process) -> Result<Collected, ForkError> {
     let mm = proc.mm.read();
     let mut backings: Vec<Arc<std::fs::File>> = Vec::new();
     let mut objects: Vec<Arc<SharedObject>> = Vec::new();
     let mut records = Vec::new();
-    let mut snapshot_size = 0u64;
     for vma in mm.vmas() {
         // Linux's dup_mmap: MADV_DONTFORK ranges do not exist in the child, MADV_WIPEONFORK
         // private anonymous ranges are zero there.
@@ -117,15 +115,6 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
                 Some((index as u32, *offset))
             }
         };
-        // The snapshot holds private anonymous memory; private file mappings are mapped from
-        // their file in the child, with only their written pages sent.
-        let snapshot_offset = if snapshot && !vma.shared && !wipe && backing.is_none() {
-            let at = snapshot_size;
-            snapshot_size += vma.end.0 - vma.start.0;
-            at
-        } else {
-            0
-        };
         records.push(VmaRecord {
             start: vma.start,
             end: vma.end,
@@ -135,10 +124,9 @@ fn collect(proc: &Process, snapshot: bool) -> Result<Collected, ForkError> {
             wipe,
             backing,
             name: vma.name.clone(),
-            snapshot_offset,
         });
     }
-    Ok(Collected { records, backings, objects, snapshot_size })
+    Ok(Collected { records, backings, objects })
 }
 
 /// The bytes of a private VMA that may be read on the host: file-backed pages past the end of
@@ -183,10 +171,12 @@ fn send_memory(
         // A private file mapping sends only the pages written since they were mapped: the
         // others must keep following the file in the child, as after Linux's fork.
         let written = match rec.backing {
-            Some(_) => {
-                let base = proc.mm.read().arena_base() as usize + rec.start.0 as usize;
-                Some(crate::host::written_private_pages(base, len.div_ceil(PAGE_SIZE) as usize)?)
-            }
+            Some(_) => Some(
+                proc.mm
+                    .read()
+                    .written_pages(rec.start, len.div_ceil(PAGE_SIZE) * PAGE_SIZE)
+                    .map_err(|e| ForkError::Host(format!("reading the page map: {e}")))?,
+            ),
             None => None,
         };
         let page = PAGE_SIZE as usize;
@@ -222,50 +212,64 @@ fn send_memory(
     Ok(())
 }
 
-/// Writes every private VMA into one memfd that the child maps copy-on-write.
-fn snapshot_object(
-    proc: &Process,
-    records: &[VmaRecord],
-    backings: &[Arc<std::fs::File>],
-    size: u64,
-) -> Result<OwnedFd, ForkError> {
-    use std::os::unix::fs::FileExt;
-    let fd = nix::sys::memfd::memfd_create(
-        c"elfvisor-fork-snapshot",
-        nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
-    )
-    .map_err(|e| ForkError::Host(format!("memfd_create: {e}")))?;
-    let file = std::fs::File::from(fd);
-    file.set_len(size).map_err(|e| ForkError::Host(format!("sizing the snapshot: {e}")))?;
-    for rec in records.iter().filter(|r| !r.shared && !r.wipe && r.backing.is_none()) {
-        let len = readable_len(rec, backings);
-        let mm = proc.mm.read();
-        let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
-        // SAFETY: as in `guest_bytes`: a checked, host-readable range of `len` bytes.
-        let bytes = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
-        // Write runs of non-zero pages with one call each; zero pages are skipped (the object
-        // reads as zero there already).
-        let page = PAGE_SIZE as usize;
-        let mut run_start: Option<usize> = None;
-        for i in 0..=bytes.len() / page {
-            let at = i * page;
-            let nonzero =
-                at < bytes.len() && bytes[at..(at + page).min(bytes.len())].iter().any(|&b| b != 0);
-            match (nonzero, run_start) {
-                (true, None) => run_start = Some(at),
-                (false, Some(start)) => {
-                    file.write_all_at(
-                        &bytes[start..at.min(bytes.len())],
-                        rec.snapshot_offset + start as u64,
-                    )
-                    .map_err(|e| ForkError::Host(format!("writing the snapshot: {e}")))?;
-                    run_start = None;
+/// Freezes the private anonymous VMAs (see `elfvisor_mm::FrozenRange`) and sends where their
+/// pages come from: the frozen objects (their sizes, then their descriptors) and the layers.
+fn send_layers(ch: &Channel, proc: &Process, records: &[VmaRecord]) -> Result<(), ForkError> {
+    let ranges: Vec<(usize, (GuestAddr, GuestAddr))> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.shared && !r.wipe && r.backing.is_none())
+        .map(|(i, r)| (i, (r.start, r.end)))
+        .collect();
+    let just_ranges: Vec<_> = ranges.iter().map(|(_, r)| *r).collect();
+    let frozen = proc
+        .mm
+        .read()
+        .freeze(&just_ranges)
+        .map_err(|e| ForkError::Host(format!("freezing private memory: {e}")))?;
+    let mut objects: Vec<Arc<Frozen>> = Vec::new();
+    let mut layers = Vec::new();
+    for ((vma, _), range) in ranges.iter().zip(&frozen) {
+        for l in &range.layers {
+            let object = match objects.iter().position(|o| Arc::ptr_eq(o, &l.object)) {
+                Some(i) => i,
+                None => {
+                    objects.push(Arc::clone(&l.object));
+                    objects.len() - 1
                 }
-                _ => {}
-            }
+            };
+            layers.push(LayerRecord {
+                vma: *vma as u32,
+                start: l.start,
+                end: l.end,
+                object: object as u32,
+                offset: l.offset,
+            });
         }
     }
-    Ok(file.into())
+    let mut w = Writer::default();
+    w.u32(objects.len() as u32).u32(layers.len() as u32);
+    for o in &objects {
+        w.u64(o.bytes());
+    }
+    if w.0.len() > wire::MAX_PAYLOAD {
+        return Err(ForkError::Host(format!(
+            "{} frozen objects do not fit one message",
+            objects.len()
+        )));
+    }
+    ch.send(tag::LAYERS, &w.0, &[])?;
+    let fds: Vec<RawFd> = objects.iter().map(|o| o.file().as_raw_fd()).collect();
+    wire::send_fds(ch, &fds)?;
+    for batch in layers.chunks(wire::MAX_PAYLOAD / 40) {
+        let mut w = Writer::default();
+        w.u32(batch.len() as u32);
+        for l in batch {
+            l.encode(&mut w);
+        }
+        ch.send(tag::LAYERS, &w.0, &[])?;
+    }
+    Ok(())
 }
 
 /// Why a respawn fork failed (reported once on stderr; the guest gets EAGAIN).
@@ -355,7 +359,7 @@ fn stream(
     ch: &Channel,
 ) -> Result<(), ForkError> {
     let snapshot = strategy == ForkStrategy::RespawnSnapshot;
-    let Collected { records, backings, objects, snapshot_size } = collect(proc, snapshot)?;
+    let Collected { records, backings, objects } = collect(proc)?;
     let guest_fds: Vec<(u32, bool, RawFd)> =
         proc.fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
     if fault("emfile") {
@@ -438,8 +442,7 @@ fn stream(
     wire::send_fds(ch, &backing_fds)?;
     send_objects(ch, &objects)?;
     if snapshot {
-        let object = snapshot_object(proc, &records, &backings, snapshot_size)?;
-        ch.send(tag::MEMORY, &[], &[object.as_raw_fd()])?;
+        send_layers(ch, proc, &records)?;
         send_memory(ch, proc, &records, &backings, true)?;
     } else {
         send_memory(ch, proc, &records, &backings, false)?;

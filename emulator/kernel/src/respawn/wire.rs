@@ -50,6 +50,7 @@ pub mod tag {
     pub const READY: u32 = 0x454c_0007;
     pub const ADMIT: u32 = 0x454c_0008;
     pub const ERROR: u32 = 0x454c_0009;
+    pub const LAYERS: u32 = 0x454c_000a;
 }
 
 /// One end of the fork socket.
