@@ -7,6 +7,7 @@
 //! change is only a TLB flush. Refused accesses are recorded by that hook, because unicorn itself
 //! reports only "exception" at the faulting pc.
 
+use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
@@ -92,6 +93,31 @@ struct HookData {
 
 fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> EngineError {
     move |e| EngineError::Backend { what, detail: format!("{e:?}") }
+}
+
+thread_local! {
+    /// The unicorn instance running guest code on this thread, while [`Vcpu::run`] runs it.
+    static RUNNING: Cell<*mut unicorn_engine::uc_engine> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Asks the vCPU running guest code on this thread, if any, to stop: [`Vcpu::run`] then
+/// returns [`Exit::Interrupted`] (or the exit it was already returning). Async-signal-safe: for
+/// a host signal handler that must get a spinning guest to its signal promptly.
+///
+/// A stop that lands after the run loop last looked for pending work but before unicorn has
+/// started (a window of well under a microsecond) is lost: the guest then sees the signal at its
+/// next system call or exit. Callers check for pending signals right before each run.
+pub fn stop_current_thread() {
+    // A const-initialised thread-local of a raw pointer: a plain TLS read, no lazy init.
+    let uc = RUNNING.with(Cell::get);
+    if !uc.is_null() {
+        // SAFETY: `RUNNING` holds this thread's instance only while `run` is inside
+        // `emu_start` on this very thread, so it is alive; `uc_emu_stop` only sets flags and
+        // asks the CPU loop to exit (unicorn's own timeout thread calls it asynchronously).
+        unsafe {
+            unicorn_engine::uc_emu_stop(uc);
+        }
+    }
 }
 
 /// A unicorn instance for one guest thread.
@@ -344,7 +370,9 @@ impl Vcpu for TcgVcpu {
             data.refusal = None;
         }
         let pc = read(&self.uc, Reg::Pc);
+        RUNNING.with(|r| r.set(self.uc.get_handle()));
         let result = self.uc.emu_start(pc, UNTIL, 0, 0);
+        RUNNING.with(|r| r.set(std::ptr::null_mut()));
         let stopped_at = read(&self.uc, Reg::Pc);
         let data = self.uc.get_data_mut();
         data.handler = None;

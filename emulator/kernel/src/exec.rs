@@ -120,6 +120,7 @@ pub fn reset_process_state(proc: &mut Process) {
             *action = SigAction::default();
         }
     }
+    crate::hostsig::sigchld_changed(&proc.sigactions[libc::SIGCHLD as usize - 1]);
     proc.altstack = (0, 2, 0);
     proc.clear_child_tid = 0;
     proc.robust_list = (0, 0);

@@ -7,6 +7,7 @@
 pub mod exec;
 pub mod fdtable;
 pub mod host;
+pub mod hostsig;
 pub mod loader;
 pub mod process;
 pub mod procfs;

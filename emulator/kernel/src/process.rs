@@ -82,6 +82,8 @@ pub struct Process {
     pub robust_list: (u64, u64),
     pub sigactions: [SigAction; 64],
     pub sigmask: u64,
+    /// The mask `rt_sigsuspend` replaced, restored when its handler returns.
+    pub saved_sigmask: Option<u64>,
     pub altstack: (u64, u32, u64),
     pub trace: Trace,
     /// Signals waiting for delivery, oldest first.
@@ -120,6 +122,7 @@ impl Process {
             robust_list: (0, 0),
             sigactions: [SigAction::default(); 64],
             sigmask: 0,
+            saved_sigmask: None,
             altstack: (0, 2, 0),
             trace: Trace::default(),
             pending: Vec::new(),

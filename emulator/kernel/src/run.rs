@@ -148,7 +148,17 @@ pub fn run(
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();
+    crate::hostsig::install(process);
     loop {
+        // Signals that arrived since the last exit are delivered before guest code runs again
+        // (a stop request made before the run starts would be lost).
+        if crate::hostsig::any() {
+            crate::hostsig::drain(process);
+            signal::deliver(process, vcpu.as_mut());
+            if let Some(end) = process.exit {
+                return Ok(end);
+            }
+        }
         let exit = vcpu.run(process)?;
         if let Some(end) = process.exit {
             return Ok(end);
@@ -170,6 +180,7 @@ pub fn run(
             }
             signal::force(process, info);
         }
+        crate::hostsig::drain(process);
         signal::deliver(process, vcpu.as_mut());
         if let Some(end) = process.exit {
             return Ok(end);

@@ -67,6 +67,8 @@ pub enum Detail {
     Sender { pid: u32, uid: u32 },
     /// A fault at this address (SIGSEGV, SIGBUS, SIGILL, SIGTRAP), with the ESR if known.
     Fault { addr: u64 },
+    /// SIGCHLD about a child: its pid and uid, and its exit code or signal.
+    Child { pid: u32, uid: u32, status: i32 },
 }
 
 impl SigInfo {
@@ -81,6 +83,11 @@ impl SigInfo {
                 b[20..24].copy_from_slice(&uid.to_le_bytes());
             }
             Detail::Fault { addr } => b[16..24].copy_from_slice(&addr.to_le_bytes()),
+            Detail::Child { pid, uid, status } => {
+                b[16..20].copy_from_slice(&pid.to_le_bytes());
+                b[20..24].copy_from_slice(&uid.to_le_bytes());
+                b[24..28].copy_from_slice(&status.to_le_bytes());
+            }
         }
         b
     }
@@ -139,6 +146,32 @@ pub fn send(proc: &mut Process, info: SigInfo) {
     proc.pending.push(info);
 }
 
+/// What delivering the next pending signal would do to an interrupted system call: `Some(flags)`
+/// when a guest handler runs (its `sa_flags`), `None` when nothing runs (no deliverable signal,
+/// or only ignored ones) or the default action stops or ends the process.
+pub fn next_handler(proc: &Process) -> Option<u64> {
+    proc.pending.iter().filter(|p| proc.sigmask & bit(p.signo) == 0).find_map(|p| {
+        let action = proc.sigactions[usize::from(p.signo.0 - 1)];
+        match action.handler {
+            SIG_IGN => None,
+            SIG_DFL => None,
+            _ => Some(action.flags),
+        }
+    })
+}
+
+/// Whether a pending, unblocked signal would do something: run a handler or take a default
+/// action other than ignoring.
+pub fn has_deliverable(proc: &Process) -> bool {
+    proc.pending.iter().filter(|p| proc.sigmask & bit(p.signo) == 0).any(|p| {
+        match proc.sigactions[usize::from(p.signo.0 - 1)].handler {
+            SIG_IGN => false,
+            SIG_DFL => default_action(p.signo) != DefaultAction::Ignore,
+            _ => true,
+        }
+    })
+}
+
 /// The bit set of pending signals.
 pub fn pending_set(proc: &Process) -> u64 {
     proc.pending.iter().fold(0, |set, p| set | bit(p.signo))
@@ -157,7 +190,10 @@ pub fn deliver(proc: &mut Process, cpu: &mut dyn Cpu) {
         match action.handler {
             SIG_IGN => {}
             SIG_DFL => match default_action(info.signo) {
-                DefaultAction::Ignore | DefaultAction::Stop => {}
+                DefaultAction::Ignore => {}
+                // The host stops the emulator with this very signal, so a parent waiting with
+                // WUNTRACED sees it; delivery goes on once the process is continued.
+                DefaultAction::Stop => crate::hostsig::stop_self(info.signo),
                 DefaultAction::Terminate | DefaultAction::Core => {
                     proc.exit = Some(Termination::Signaled(info.signo));
                 }
@@ -228,10 +264,12 @@ fn setup_frame(
     put(UC_STACK, &ss_sp.to_le_bytes());
     put(UC_STACK + 8, &stack_flags.to_le_bytes());
     put(UC_STACK + 16, &ss_size.to_le_bytes());
-    put(UC_SIGMASK, &proc.sigmask.to_le_bytes());
+    // After rt_sigsuspend the handler returns to the mask from before the call.
+    let saved_mask = proc.saved_sigmask.take().unwrap_or(proc.sigmask);
+    put(UC_SIGMASK, &saved_mask.to_le_bytes());
     let fault = match info.detail {
         Detail::Fault { addr } => addr,
-        Detail::Sender { .. } => 0,
+        Detail::Sender { .. } | Detail::Child { .. } => 0,
     };
     put(MCONTEXT, &fault.to_le_bytes());
     let regs: Vec<u64> = (0..31).map(|i| cpu.reg(Reg::X(i))).collect();

@@ -181,6 +181,30 @@ fn trace_line(
     line
 }
 
+/// How Linux treats a call a signal interrupted (`-ERESTARTSYS` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    /// Restarted when no handler runs, or the handler has SA_RESTART (most blocking calls).
+    UnlessHandlerRefuses,
+    /// Restarted only when no handler runs (sleeps, poll/select, epoll waits).
+    NoHandler,
+    /// Never restarted: EINTR is their answer (rt_sigsuspend, rt_sigtimedwait).
+    Never,
+}
+
+fn restart_kind(nr: u64) -> Restart {
+    match Sysno(nr as u32) {
+        Sysno::rt_sigsuspend | Sysno::rt_sigtimedwait => Restart::Never,
+        Sysno::nanosleep
+        | Sysno::clock_nanosleep
+        | Sysno::ppoll
+        | Sysno::pselect6
+        | Sysno::epoll_pwait
+        | Sysno::epoll_pwait2 => Restart::NoHandler,
+        _ => Restart::UnlessHandlerRefuses,
+    }
+}
+
 impl SyscallHandler for Process {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
         let nr = cpu.reg(Reg::X(8));
@@ -211,8 +235,30 @@ impl SyscallHandler for Process {
         if ctx.proc.exit.is_some() || ctx.proc.pending_exec.is_some() {
             return SyscallAction::Stop;
         }
+        // A host signal interrupted a blocking call: Linux restarts it unless a handler runs
+        // (and for most calls, unless that handler lacks SA_RESTART).
+        if result == Err(Errno::EINTR) {
+            crate::hostsig::drain(ctx.proc);
+            let restart = match (restart_kind(nr), crate::signal::next_handler(ctx.proc)) {
+                (Restart::Never, _) => false,
+                (_, None) => true,
+                (Restart::UnlessHandlerRefuses, Some(flags)) => {
+                    flags & crate::signal::SA_RESTART != 0
+                }
+                (Restart::NoHandler, Some(_)) => false,
+            };
+            if restart {
+                // Back onto the `svc` with the first argument as it was.
+                let pc = ctx.cpu.reg(Reg::Pc);
+                ctx.cpu.set_reg(Reg::Pc, pc - 4);
+                ctx.regs_restored = true;
+            }
+        }
         if !ctx.regs_restored {
             ctx.cpu.set_reg(Reg::X(0), value);
+        }
+        if crate::hostsig::any() {
+            crate::hostsig::drain(ctx.proc);
         }
         // Signals raised by the call (or still pending) are delivered on the way back out.
         if !ctx.proc.pending.is_empty() {
@@ -220,6 +266,10 @@ impl SyscallHandler for Process {
             if ctx.proc.exit.is_some() {
                 return SyscallAction::Stop;
             }
+        }
+        // An rt_sigsuspend whose signal ran no handler returns to its old mask here.
+        if let Some(mask) = ctx.proc.saved_sigmask.take() {
+            ctx.proc.sigmask = mask;
         }
         SyscallAction::Continue
     }

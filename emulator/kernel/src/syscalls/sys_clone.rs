@@ -80,6 +80,9 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     let pid = host::fork()?;
     if pid == 0 {
         ctx.proc.pid = std::process::id();
+        // A child starts with no pending signals (the parent's stay the parent's).
+        ctx.proc.pending.clear();
+        crate::hostsig::forget();
         if flags & CLONE_VM == 0 {
             // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
             super::sys_mmap::forked_child(ctx);

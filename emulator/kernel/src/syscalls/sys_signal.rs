@@ -48,6 +48,9 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     if let Some(new) = new {
         ctx.proc.sigactions[slot] = new;
+        if i32::from(sig) == libc::SIGCHLD {
+            crate::hostsig::sigchld_changed(&new);
+        }
     }
     Ok(0)
 }
@@ -126,13 +129,12 @@ fn to_self(ctx: &mut Ctx<'_>, sig: u8, code: i32) -> SysResult {
 pub fn kill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let sig = if a[1] == 0 { 0 } else { signo(a[1])? };
     match a[0] as i32 {
-        0 => to_self(ctx, sig, SI_USER),
         p if p == ctx.proc.pid as i32 => to_self(ctx, sig, SI_USER),
         // Every guest is its own emulator process and guest pids are host pids: another process
-        // or a process group is signalled on the host (Linux numbers its signals the same way).
-        // It acts on the target as its default action does; a guest handler in the target does
-        // not run yet.
-        p if !(-1..=0).contains(&p) => crate::host::kill(p, i32::from(sig)),
+        // or a process group (0: the caller's, which includes itself) is signalled on the host
+        // (Linux numbers its signals the same way); each target's forwarder hands it to its
+        // guest (`crate::hostsig`).
+        p if p != -1 => crate::host::kill(p, i32::from(sig)),
         _ => Err(Errno::EPERM),
     }
 }
@@ -170,4 +172,56 @@ pub fn rt_sigpending(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let set = signal::pending_set(ctx.proc) & ctx.proc.sigmask;
     ctx.copy_out(a[0], &set.to_le_bytes())?;
     Ok(0)
+}
+
+/// `rt_sigsuspend`: waits with `mask` in place until a signal would run a handler or end the
+/// process; always EINTR. The handler's frame keeps the old mask, so it comes back on return.
+pub fn rt_sigsuspend(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = ctx.read_u64(a[0])? & !UNBLOCKABLE;
+    let old = ctx.proc.sigmask;
+    ctx.proc.sigmask = mask;
+    crate::hostsig::wait_until(ctx.proc, None, |p| signal::has_deliverable(p));
+    ctx.proc.saved_sigmask = Some(old);
+    Err(Errno::EINTR)
+}
+
+/// `rt_sigtimedwait`: takes a pending signal of `set` (waiting up to the timeout for one),
+/// fills its siginfo and returns its number; EAGAIN when the time runs out, EINTR when another
+/// signal runs a handler first.
+pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[3] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let set = ctx.read_u64(a[0])? & !UNBLOCKABLE;
+    let timeout = if a[2] != 0 {
+        let b = ctx.copy_in::<16>(a[2])?;
+        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(std::time::Duration::new(sec as u64, nsec as u32))
+    } else {
+        None
+    };
+    let wanted = |p: &crate::process::Process| {
+        p.pending.iter().position(|i| set & (1u64 << (i.signo.0 - 1)) != 0)
+    };
+    let got = crate::hostsig::wait_until(ctx.proc, timeout, |p| {
+        wanted(p).is_some() || signal::has_deliverable(p)
+    });
+    match wanted(ctx.proc) {
+        Some(index) => {
+            let info = ctx.proc.pending.remove(index);
+            if a[1] != 0 {
+                ctx.copy_out(a[1], &info.to_bytes())?;
+            }
+            Ok(u64::from(info.signo.0))
+        }
+        None if got => Err(Errno::EINTR),
+        None => Err(Errno::EAGAIN),
+    }
 }

@@ -84,3 +84,77 @@ pub fn clock_nanosleep(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let clock = clock_id(a[0])?;
     sleep(ctx, clock, a[1], a[2], a[3])
 }
+
+/// The guest's `struct itimerval` (two `struct timeval`s of two i64 each, as on the host's
+/// 64-bit Linux) read and checked.
+fn read_itimerval(ctx: &Ctx<'_>, addr: u64) -> Result<libc::itimerval, Errno> {
+    let b = ctx.copy_in::<32>(addr)?;
+    let word = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let tv = |sec: i64, usec: i64| -> Result<libc::timeval, Errno> {
+        if sec < 0 || !(0..1_000_000).contains(&usec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(libc::timeval { tv_sec: sec as libc::time_t, tv_usec: usec as libc::suseconds_t })
+    };
+    Ok(libc::itimerval { it_interval: tv(word(0), word(1))?, it_value: tv(word(2), word(3))? })
+}
+
+// The field types differ between hosts; the casts say what the guest gets.
+#[allow(clippy::unnecessary_cast)]
+fn itimerval_bytes(v: &libc::itimerval) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    let words = [
+        v.it_interval.tv_sec as i64,
+        v.it_interval.tv_usec as i64,
+        v.it_value.tv_sec as i64,
+        v.it_value.tv_usec as i64,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+/// `setitimer`: the host's own interval timers; their SIGALRM/SIGVTALRM/SIGPROF reach the guest
+/// through the signal forwarder (`crate::hostsig`). `alarm` is built on ITIMER_REAL.
+pub fn setitimer(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    let new = if a[1] != 0 {
+        read_itimerval(ctx, a[1])?
+    } else {
+        // SAFETY: itimerval is plain old data; all zero disarms the timer, as Linux does for NULL.
+        unsafe { std::mem::zeroed() }
+    };
+    // SAFETY: zeroed plain old data, filled by the host below.
+    let mut old: libc::itimerval = unsafe { std::mem::zeroed() };
+    // SAFETY: valid timer id (checked), a live input and output struct.
+    let r = unsafe { libc::setitimer(a[0] as libc::c_int, &new, &mut old) };
+    if r < 0 {
+        return Err(crate::host::guest_errno(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
+    }
+    if a[2] != 0 {
+        ctx.copy_out(a[2], &itimerval_bytes(&old))?;
+    }
+    Ok(0)
+}
+
+pub fn getitimer(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: zeroed plain old data, filled by the host below.
+    let mut cur: libc::itimerval = unsafe { std::mem::zeroed() };
+    // SAFETY: valid timer id (checked) and a live output struct.
+    let r = unsafe { libc::getitimer(a[0] as libc::c_int, &mut cur) };
+    if r < 0 {
+        return Err(crate::host::guest_errno(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
+    }
+    ctx.copy_out(a[1], &itimerval_bytes(&cur))?;
+    Ok(0)
+}

@@ -1,0 +1,238 @@
+//! Host signals forwarded to the guest.
+//!
+//! Guest pids are host pids, so a signal another process sends (`kill`, a terminal's SIGINT,
+//! SIGCHLD from a child emulator exiting, SIGALRM from `alarm`) arrives as a host signal. Every
+//! signal a guest may catch gets [`forward`] as its host handler: it records the signal and its
+//! sender, stops the guest if it is running (so a spinning guest sees it promptly), and the run
+//! loop or the system call it interrupted moves it into the guest's pending set
+//! ([`drain`]), where the guest's own dispositions and mask decide what happens — exactly what
+//! the guest would see on Linux, default actions included.
+//!
+//! The host handler has no `SA_RESTART`: a blocking host call returns EINTR, and the system call
+//! layer then restarts the guest's call or returns EINTR as Linux would for the guest's action.
+//!
+//! Not forwarded: SIGKILL and SIGSTOP (they act on the emulator, which is right), the fault
+//! signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP: the host's own faults must stay fatal),
+//! SIGABRT (the emulator's own aborts), SIGPIPE (the emulator ignores it and raises the guest's
+//! SIGPIPE itself) and the host C library's reserved real-time signals 32 and 33.
+
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+use elfvisor_abi::Signo;
+
+use crate::process::{Process, SigAction};
+use crate::signal::{self, Detail, SigInfo};
+
+const SIG_IGN: u64 = 1;
+const SA_NOCLDSTOP: u64 = 1;
+const SA_NOCLDWAIT: u64 = 2;
+
+struct Slot {
+    code: AtomicI32,
+    pid: AtomicU32,
+    uid: AtomicU32,
+    status: AtomicI32,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Slot = Slot {
+    code: AtomicI32::new(0),
+    pid: AtomicU32::new(0),
+    uid: AtomicU32::new(0),
+    status: AtomicI32::new(0),
+};
+
+/// The last sender of each signal (1..=64 at index signo - 1).
+static SLOTS: [Slot; 64] = [EMPTY; 64];
+/// Signals caught and not yet drained, one bit per signal.
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the host signal `sig` is forwarded to the guest.
+pub fn forwarded(sig: i32) -> bool {
+    let kept = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGPIPE,
+    ];
+    (1..=64).contains(&sig) && !kept.contains(&sig) && sig != 32 && sig != 33
+}
+
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: errno is thread-local; the handler must leave it as the interrupted code had it.
+    let saved_errno = unsafe { *libc::__errno_location() };
+    if (1..=64).contains(&sig) && !info.is_null() {
+        let slot = &SLOTS[sig as usize - 1];
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; the accessors
+        // read the union members every sender fills (pid/uid; status for SIGCHLD).
+        unsafe {
+            slot.code.store((*info).si_code, Ordering::Relaxed);
+            slot.pid.store((*info).si_pid() as u32, Ordering::Relaxed);
+            slot.uid.store((*info).si_uid(), Ordering::Relaxed);
+            let status = if sig == libc::SIGCHLD { (*info).si_status() } else { 0 };
+            slot.status.store(status, Ordering::Relaxed);
+        }
+        PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+        elfvisor_engine::tcg::stop_current_thread();
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved_errno };
+}
+
+fn set_host_action(sig: i32, handler: libc::sighandler_t, flags: libc::c_int) {
+    // SAFETY: a zeroed sigaction is valid; we fill handler, flags and an empty mask.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = handler;
+    act.sa_flags = flags;
+    // SAFETY: `act` is initialised; `sig` is a valid, catchable signal number.
+    unsafe {
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaction(sig, &act, std::ptr::null_mut());
+    }
+}
+
+fn forwarder() -> libc::sighandler_t {
+    forward as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+        as libc::sighandler_t
+}
+
+/// Installs the forwarder for every forwarded signal, with SIGCHLD following the guest's
+/// action (see [`sigchld_changed`]). Called when a process starts (also a respawned child).
+pub fn install(proc: &Process) {
+    for sig in (1..=64).filter(|&s| forwarded(s)) {
+        set_host_action(sig, forwarder(), libc::SA_SIGINFO);
+    }
+    sigchld_changed(&proc.sigactions[libc::SIGCHLD as usize - 1]);
+}
+
+/// Mirrors the guest's SIGCHLD action on the host where it changes what the host kernel does
+/// with children: SIG_IGN and SA_NOCLDWAIT reap them automatically, SA_NOCLDSTOP sends no
+/// SIGCHLD for stops.
+pub fn sigchld_changed(action: &SigAction) {
+    if action.handler == SIG_IGN {
+        set_host_action(libc::SIGCHLD, libc::SIG_IGN, 0);
+        return;
+    }
+    let mut flags = libc::SA_SIGINFO;
+    if action.flags & SA_NOCLDWAIT != 0 {
+        flags |= libc::SA_NOCLDWAIT;
+    }
+    if action.flags & SA_NOCLDSTOP != 0 {
+        flags |= libc::SA_NOCLDSTOP;
+    }
+    set_host_action(libc::SIGCHLD, forwarder(), flags);
+}
+
+/// Drops caught signals not yet drained: a forked child does not inherit them.
+pub fn forget() {
+    PENDING.store(0, Ordering::SeqCst);
+}
+
+/// Whether a caught signal waits to be drained.
+pub fn any() -> bool {
+    PENDING.load(Ordering::SeqCst) != 0
+}
+
+/// Moves every caught signal into the guest's pending set.
+pub fn drain(proc: &mut Process) {
+    let mut bits = PENDING.swap(0, Ordering::SeqCst);
+    while bits != 0 {
+        let sig = bits.trailing_zeros() as u8 + 1;
+        bits &= bits - 1;
+        let slot = &SLOTS[usize::from(sig) - 1];
+        let code = slot.code.load(Ordering::Relaxed);
+        let pid = slot.pid.load(Ordering::Relaxed);
+        let uid = slot.uid.load(Ordering::Relaxed);
+        let detail = if i32::from(sig) == libc::SIGCHLD && code > 0 {
+            Detail::Child { pid, uid, status: slot.status.load(Ordering::Relaxed) }
+        } else {
+            Detail::Sender { pid, uid }
+        };
+        signal::send(proc, SigInfo { signo: Signo(sig), code, detail });
+    }
+}
+
+/// Stops this process the way a stop signal's default action does: the host's own default
+/// action for `sig`, so a waiting parent sees WIFSTOPPED with this signal. Returns once the
+/// process is continued.
+pub fn stop_self(sig: Signo) {
+    let sig = i32::from(sig.0);
+    set_host_action(sig, libc::SIG_DFL, 0);
+    // SAFETY: plain calls on this process with a valid signal number; the signal is unblocked
+    // so the stop happens before kill returns.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::kill(libc::getpid(), sig);
+    }
+    if forwarded(sig) {
+        set_host_action(sig, forwarder(), libc::SA_SIGINFO);
+    }
+}
+
+/// Sleeps until a forwarded signal arrives or `timeout` passes, without the classic race: the
+/// forwarded signals are blocked while `ready` looks at the guest's state, and unblocked
+/// atomically with the sleep (`ppoll` with a signal mask). Returns whether `ready` said so
+/// (false: the time ran out).
+pub fn wait_until(
+    proc: &mut Process,
+    timeout: Option<std::time::Duration>,
+    mut ready: impl FnMut(&mut Process) -> bool,
+) -> bool {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    // SAFETY: sigset operations on local, initialised sets; pthread_sigmask on this thread.
+    let (mut block, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: as above.
+    unsafe {
+        libc::sigemptyset(&mut block);
+        for sig in (1..=64).filter(|&s| forwarded(s)) {
+            libc::sigaddset(&mut block, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+    }
+    let result = loop {
+        drain(proc);
+        if ready(proc) {
+            break true;
+        }
+        let left = match deadline {
+            Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => break false,
+            },
+            None => None,
+        };
+        let ts = left.map(|l| libc::timespec {
+            tv_sec: l.as_secs() as libc::time_t,
+            tv_nsec: l.subsec_nanos() as libc::c_long,
+        });
+        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: no descriptors; `ts_ptr` is null or a live timespec; `old` is the mask to
+        // sleep with (the forwarded signals unblocked, as before this call).
+        unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, &old) };
+    };
+    // SAFETY: restores this thread's mask from before the call.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_forwarded_set() {
+        assert!(forwarded(libc::SIGINT) && forwarded(libc::SIGCHLD) && forwarded(libc::SIGALRM));
+        assert!(forwarded(34) && forwarded(64));
+        for sig in [0, 9, 19, 11, 7, 4, 8, 5, 6, 13, 32, 33, 65] {
+            assert!(!forwarded(sig), "{sig}");
+        }
+    }
+}
