@@ -46,6 +46,11 @@ const EMPTY: Slot = Slot {
 static SLOTS: [Slot; 64] = [EMPTY; 64];
 /// Signals caught and not yet drained, one bit per signal.
 static PENDING: AtomicU64 = AtomicU64::new(0);
+/// Wakes the nudger (a futex word: 1 when a signal was caught).
+static NUDGE: AtomicU32 = AtomicU32::new(0);
+/// The host thread running the guest, and the process whose nudger is running.
+static VCPU_TID: AtomicI32 = AtomicI32::new(0);
+static NUDGER_PID: AtomicU32 = AtomicU32::new(0);
 
 /// Whether the host signal `sig` is forwarded to the guest.
 pub fn forwarded(sig: i32) -> bool {
@@ -79,6 +84,11 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
         }
         PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
         elfvisor_engine::tcg::stop_current_thread();
+        NUDGE.store(1, Ordering::SeqCst);
+        // SAFETY: FUTEX_WAKE on a static word; a plain system call, async-signal-safe.
+        unsafe {
+            libc::syscall(libc::SYS_futex, NUDGE.as_ptr(), libc::FUTEX_WAKE, 1);
+        }
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved_errno };
@@ -102,12 +112,79 @@ fn forwarder() -> libc::sighandler_t {
 }
 
 /// Installs the forwarder for every forwarded signal, with SIGCHLD following the guest's
-/// action (see [`sigchld_changed`]). Called when a process starts (also a respawned child).
+/// action (see [`sigchld_changed`]), and starts this process's nudger. Called on the thread that
+/// runs the guest when a process starts (also a respawned child, and a host-forked one).
 pub fn install(proc: &Process) {
     for sig in (1..=64).filter(|&s| forwarded(s)) {
         set_host_action(sig, forwarder(), libc::SA_SIGINFO);
     }
     sigchld_changed(&proc.sigactions[libc::SIGCHLD as usize - 1]);
+    // SAFETY: gettid has no preconditions.
+    VCPU_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+    let pid = std::process::id();
+    if NUDGER_PID.swap(pid, Ordering::SeqCst) != pid {
+        start_nudger();
+    }
+}
+
+/// The nudger closes the one gap a handler cannot: a signal caught just before the guest's
+/// thread blocks in a host call (or starts a run) has been recorded, but nothing interrupts the
+/// call. While a caught signal stays undrained for 2 ms, the nudger re-sends it to that thread,
+/// whose handler then interrupts the call (EINTR) or the run. It blocks every forwarded signal
+/// itself, so process-directed signals always land on the guest's thread.
+fn start_nudger() {
+    // SAFETY: sigset operations on local sets; the mask is this thread's, restored below.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        for sig in (1..=64).filter(|&s| forwarded(s)) {
+            libc::sigaddset(&mut block, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+    }
+    // The new thread inherits the blocked mask.
+    let spawned = std::thread::Builder::new().name("elfvisor-nudge".into()).spawn(nudge_loop);
+    // SAFETY: restores this thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    if let Err(e) = spawned {
+        eprintln!("elfvisor: cannot start the signal nudger ({e}); signals may arrive late");
+    }
+}
+
+fn nudge_loop() {
+    loop {
+        if NUDGE.swap(0, Ordering::SeqCst) == 0 {
+            // SAFETY: FUTEX_WAIT on a static word while it is 0; spurious wake-ups are fine.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_futex,
+                    NUDGE.as_ptr(),
+                    libc::FUTEX_WAIT,
+                    0,
+                    std::ptr::null::<libc::timespec>(),
+                );
+            }
+            continue;
+        }
+        while PENDING.load(Ordering::SeqCst) != 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            let bits = PENDING.load(Ordering::SeqCst);
+            if bits != 0 {
+                let sig = bits.trailing_zeros() as i32 + 1;
+                // SAFETY: tgkill to a thread of this process with a forwarded signal number.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_tgkill,
+                        libc::getpid(),
+                        VCPU_TID.load(Ordering::SeqCst),
+                        sig,
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Mirrors the guest's SIGCHLD action on the host where it changes what the host kernel does

@@ -83,6 +83,8 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
         // A child starts with no pending signals (the parent's stay the parent's).
         ctx.proc.pending.clear();
         crate::hostsig::forget();
+        // The parent's nudger thread did not come along.
+        crate::hostsig::install(ctx.proc);
         if flags & CLONE_VM == 0 {
             // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
             super::sys_mmap::forked_child(ctx);
