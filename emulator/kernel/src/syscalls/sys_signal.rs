@@ -197,12 +197,7 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     let set = ctx.read_u64(a[0])? & !UNBLOCKABLE;
     let timeout = if a[2] != 0 {
-        let b = ctx.copy_in::<16>(a[2])?;
-        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
+        let (sec, nsec) = super::sys_time::read_timespec(ctx, a[2])?;
         Some(std::time::Duration::new(sec as u64, nsec as u32))
     } else {
         None

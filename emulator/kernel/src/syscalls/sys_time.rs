@@ -16,7 +16,7 @@ fn timespec_bytes(sec: i64, nsec: i64) -> [u8; 16] {
 }
 
 /// A guest `struct timespec`, validated as Linux does.
-fn read_timespec(ctx: &Ctx<'_>, addr: u64) -> Result<(i64, i64), Errno> {
+pub(super) fn read_timespec(ctx: &Ctx<'_>, addr: u64) -> Result<(i64, i64), Errno> {
     let b = ctx.copy_in::<16>(addr)?;
     let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
     let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
