@@ -125,7 +125,7 @@ pub fn reset_process_state(proc: &mut Process) {
     proc.clear_child_tid = 0;
     proc.robust_list = (0, 0);
     // A vfork parent waits for this: the child no longer shares its image.
-    proc.vfork_done = None;
+    crate::vfork::release(proc);
 }
 
 /// The entry registers of the new image.

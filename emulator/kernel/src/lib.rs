@@ -16,3 +16,4 @@ pub mod run;
 pub mod signal;
 pub mod syscalls;
 pub mod testing;
+pub mod vfork;

@@ -94,10 +94,11 @@ pub struct Process {
     pub hwcaps: (u64, u64),
     /// A program `execve` loaded; the run loop switches to it.
     pub pending_exec: Option<Box<crate::exec::PreparedExec>>,
-    /// In a vfork child: the pipe end whose closing (exec or exit) releases the parent.
-    pub vfork_done: Option<std::os::fd::OwnedFd>,
-    /// A respawned child created with CLONE_VFORK (it keeps its fork socket as `vfork_done`).
-    pub vfork_flag: bool,
+    /// In a vfork child: the link whose closing (exec or exit) releases the parent.
+    pub vfork_done: Option<crate::vfork::VforkLink>,
+    /// A respawned child created with CLONE_VFORK (it keeps its fork socket as `vfork_done`),
+    /// and whether with CLONE_VM.
+    pub vfork_request: Option<bool>,
     /// How `fork` is carried out.
     pub fork_strategy: crate::respawn::ForkStrategy,
     /// Children this process created by a respawn fork, recorded before they were admitted.
@@ -130,7 +131,7 @@ impl Process {
             hwcaps: (0, 0),
             pending_exec: None,
             vfork_done: None,
-            vfork_flag: false,
+            vfork_request: None,
             fork_strategy: crate::respawn::ForkStrategy::Host,
             children: BTreeSet::new(),
             unknown_seen: BTreeSet::new(),

@@ -143,6 +143,17 @@ pub fn fault_signal(exit: &Exit, pc: u64) -> Option<SigInfo> {
 pub fn run(
     engine: &dyn Engine,
     process: &mut Process,
+    vcpu: Box<dyn Vcpu>,
+) -> Result<Termination, elfvisor_engine::EngineError> {
+    let end = run_to_end(engine, process, vcpu);
+    // A vfork child that exits (or dies) lets its parent go, its writes returned first.
+    crate::vfork::release(process);
+    end
+}
+
+fn run_to_end(
+    engine: &dyn Engine,
+    process: &mut Process,
     mut vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the

@@ -232,6 +232,36 @@ impl Arena {
         Ok(vec![true; (len / PAGE_SIZE) as usize])
     }
 
+    /// Which pages of `[off, off + len)` hold private anonymous data mapped by this process
+    /// alone (present, not a file or shared page, `PM_MMAP_EXCLUSIVE`): after a host fork, the
+    /// pages written since; in a process built from frozen objects, the pages written since
+    /// they were mapped. Swapped-out pages do not say whether they are shared and count as not.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn own_pages(&self, off: u64, len: u64) -> io::Result<Vec<bool>> {
+        use std::os::unix::fs::FileExt;
+        const PRESENT: u64 = 1 << 63;
+        const FILE_OR_SHARED: u64 = 1 << 61;
+        const EXCLUSIVE: u64 = 1 << 56;
+        let (addr, n) = self.host_pages(off, len);
+        let pages = n / PAGE_SIZE as usize;
+        let map = File::open("/proc/self/pagemap")?;
+        let mut raw = vec![0u8; pages * 8];
+        map.read_exact_at(&mut raw, (addr as u64 / PAGE_SIZE) * 8)?;
+        Ok(raw
+            .chunks_exact(8)
+            .map(|e| {
+                let v = u64::from_le_bytes(e.try_into().expect("chunks of 8 bytes"));
+                v & (PRESENT | FILE_OR_SHARED | EXCLUSIVE) == PRESENT | EXCLUSIVE
+            })
+            .collect())
+    }
+
+    /// Without a page map every page counts as the process's own.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn own_pages(&self, _off: u64, len: u64) -> io::Result<Vec<bool>> {
+        Ok(vec![true; (len / PAGE_SIZE) as usize])
+    }
+
     /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
     pub(crate) fn map_anon(&self, off: u64, len: u64) -> io::Result<()> {
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;

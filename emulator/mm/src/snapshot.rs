@@ -121,6 +121,13 @@ impl AddressSpace {
         self.arena.written_pages(start.0, len)
     }
 
+    /// Which pages of mapped guest range `[start, start + len)` this process holds alone: after
+    /// a host fork, those it wrote since; in a respawned child, those it wrote since it mapped
+    /// its parent's frozen memory (a `CLONE_VM` child returns exactly these to its parent).
+    pub fn own_pages(&self, start: GuestAddr, len: u64) -> io::Result<Vec<bool>> {
+        self.arena.own_pages(start.0, len)
+    }
+
     /// Maps `[start, start + len)` of a private anonymous VMA from frozen `object` at `offset`:
     /// a respawned child rebuilding its parent's layers. The object must cover the range.
     pub fn map_frozen(
@@ -274,6 +281,24 @@ mod tests {
         let mut old = [0u8];
         first.file().read_exact_at(&mut old, P).unwrap();
         assert_eq!((old[0], byte(&s, a.0 + 3 * P)), (3, 9), "the first object is frozen");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn test_own_pages_are_the_writes_since_the_freeze() {
+        let mut s = space();
+        let a = region(&mut s, 4);
+        fill(&s, a.0, 1);
+        fill(&s, a.0 + P, 2);
+        let len = 4 * P;
+        assert_eq!(s.own_pages(a, len).unwrap(), [true, true, false, false]);
+        s.freeze(&[(a, GuestAddr(a.0 + len))]).unwrap();
+        // Frozen pages are the object's, a page only read is the zero page: none is ours.
+        assert_eq!(byte(&s, a.0 + 2 * P), 0);
+        assert_eq!(s.own_pages(a, len).unwrap(), [false; 4]);
+        fill(&s, a.0 + P, 7);
+        fill(&s, a.0 + 3 * P, 8);
+        assert_eq!(s.own_pages(a, len).unwrap(), [false, true, false, true]);
     }
 
     #[test]

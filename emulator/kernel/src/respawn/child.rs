@@ -16,6 +16,7 @@ use super::{ForkError, ForkStrategy, fault};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::process::{Process, Termination};
 
+const CLONE_VM: u64 = 0x100;
 const CLONE_VFORK: u64 = 0x4000;
 const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
@@ -39,9 +40,9 @@ pub fn child_main(fd: RawFd, engine: &dyn Engine) -> Result<Termination, anyhow:
         // Never admitted: end without running a single guest instruction.
         Err(_) => std::process::exit(0),
     }
-    if process.vfork_flag {
+    if let Some(shares_memory) = process.vfork_request.take() {
         // The parent sleeps until this closes: at exec or exit.
-        process.vfork_done = Some(ch.into_owned());
+        process.vfork_done = Some(crate::vfork::VforkLink::new(ch, shares_memory));
     } else {
         drop(ch);
     }
@@ -113,7 +114,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
             map_record(&mut mm, rec, &objects)?;
         }
     }
-    if hello.snapshot {
+    if hello.layers {
         receive_layers(ch, &mm, &records)?;
     }
     {
@@ -155,7 +156,8 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     // A respawned child forks the way it was forked.
     process.fork_strategy =
         if hello.snapshot { ForkStrategy::RespawnSnapshot } else { ForkStrategy::RespawnCopy };
-    process.vfork_flag = state.clone_flags & CLONE_VFORK != 0;
+    process.vfork_request =
+        (state.clone_flags & CLONE_VFORK != 0).then_some(state.clone_flags & CLONE_VM != 0);
     if state.clone_flags & CLONE_CHILD_SETTID != 0 {
         let _ = process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid.to_le_bytes());
     }

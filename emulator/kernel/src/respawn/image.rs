@@ -9,13 +9,18 @@ use super::wire::{Reader, WireError, Writer};
 use crate::process::SigAction;
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hello {
     pub version: u32,
+    /// The child forks by `respawn-snapshot` (else `respawn-copy`).
     pub snapshot: bool,
+    /// Private anonymous memory arrives as frozen layers (LAYERS) rather than bytes (MEMORY):
+    /// every snapshot fork, and a copy fork's `CLONE_VM` child, which must tell the pages it
+    /// writes from those it was given.
+    pub layers: bool,
     pub trace: bool,
     pub vmas: u32,
     pub fds: u32,
@@ -27,7 +32,8 @@ pub struct Hello {
 impl Hello {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        w.u64(MAGIC).u32(self.version).u8(u8::from(self.snapshot)).u8(u8::from(self.trace));
+        w.u64(MAGIC).u32(self.version).u8(u8::from(self.snapshot)).u8(u8::from(self.layers));
+        w.u8(u8::from(self.trace));
         w.u32(self.vmas).u32(self.fds).u32(self.backings).u32(self.objects);
         w.0
     }
@@ -44,6 +50,7 @@ impl Hello {
         let hello = Hello {
             version,
             snapshot: r.u8()? != 0,
+            layers: r.u8()? != 0,
             trace: r.u8()? != 0,
             vmas: r.u32()?,
             fds: r.u32()?,
@@ -309,6 +316,7 @@ mod tests {
         let h = Hello {
             version: VERSION,
             snapshot: true,
+            layers: true,
             trace: false,
             vmas: 3,
             fds: 2,

@@ -62,6 +62,9 @@ pub fn fault(name: &str) -> bool {
     std::env::var_os(FAULT_ENV).is_some_and(|v| v == OsStr::new(name))
 }
 
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
+
 /// The clone arguments the child applies to itself.
 #[derive(Debug, Clone, Copy)]
 pub struct ChildSetup {
@@ -319,9 +322,9 @@ pub fn fork(
         proc.children.remove(&pid);
         return fail(proc, Some(pid), &e.into());
     }
-    if setup.flags & 0x4000 != 0 {
-        // CLONE_VFORK: the child holds its end until it execs or exits.
-        while !matches!(parent.recv(), Err(WireError::Closed) | Err(WireError::Io(_))) {}
+    if setup.flags & CLONE_VFORK != 0 {
+        // The child holds its end until it execs or exits.
+        crate::vfork::wait_for_release(&parent, proc);
     }
     Ok(pid)
 }
@@ -359,6 +362,7 @@ fn stream(
     ch: &Channel,
 ) -> Result<(), ForkError> {
     let snapshot = strategy == ForkStrategy::RespawnSnapshot;
+    let layers = snapshot || setup.flags & CLONE_VM != 0;
     let Collected { records, backings, objects } = collect(proc)?;
     let guest_fds: Vec<(u32, bool, RawFd)> =
         proc.fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
@@ -370,6 +374,7 @@ fn stream(
     let hello = Hello {
         version,
         snapshot,
+        layers,
         trace,
         vmas: records.len() as u32,
         fds: guest_fds.len() as u32,
@@ -441,7 +446,7 @@ fn stream(
     let backing_fds: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
     wire::send_fds(ch, &backing_fds)?;
     send_objects(ch, &objects)?;
-    if snapshot {
+    if layers {
         send_layers(ch, proc, &records)?;
         send_memory(ch, proc, &records, &backings, true)?;
     } else {

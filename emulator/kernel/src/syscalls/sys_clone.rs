@@ -4,8 +4,6 @@
 //! Guest pids are host pids, and a guest child is always its own emulator process, so the host
 //! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
 
-use std::os::fd::{FromRawFd, OwnedFd};
-
 use elfvisor_abi::{Errno, GuestAddr};
 use elfvisor_engine::Reg;
 
@@ -75,8 +73,12 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
         }
         return Ok(u64::from(pid));
     }
-    // vfork: the parent sleeps until the child execs or exits, which closes this pipe.
-    let vfork = if flags & CLONE_VFORK != 0 { Some(host::pipe2(libc::O_CLOEXEC)?) } else { None };
+    // vfork: the parent sleeps until the child execs or exits, which closes the child's end.
+    let vfork = if flags & CLONE_VFORK != 0 {
+        Some(crate::respawn::wire::pair().map_err(|_| Errno::EAGAIN)?)
+    } else {
+        None
+    };
     let pid = host::fork()?;
     if pid == 0 {
         ctx.proc.pid = std::process::id();
@@ -89,10 +91,12 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
             // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
             super::sys_mmap::forked_child(ctx);
         }
-        if let Some((r, w)) = vfork {
-            let _ = host::close(r);
-            // SAFETY: `w` is this process's copy of the pipe's write end; nothing else owns it.
-            ctx.proc.vfork_done = Some(unsafe { OwnedFd::from_raw_fd(w) });
+        // A vfork child's own link to its parent is not this process's.
+        drop(ctx.proc.vfork_done.take());
+        if let Some((parent_end, child_end)) = vfork {
+            drop(parent_end);
+            let shares_memory = flags & CLONE_VM != 0;
+            ctx.proc.vfork_done = Some(crate::vfork::VforkLink::new(child_end, shares_memory));
         }
         if args.stack != 0 {
             ctx.cpu.set_reg(Reg::Sp, args.stack);
@@ -115,12 +119,9 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if flags & CLONE_PARENT_SETTID != 0 {
         let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
     }
-    if let Some((r, w)) = vfork {
-        let _ = host::close(w);
-        let mut byte = [0u8; 1];
-        // Returns at EOF: the child exec'd (close-on-exec) or exited.
-        while matches!(host::read_raw(r, &mut byte), Err(Errno::EINTR)) {}
-        let _ = host::close(r);
+    if let Some((parent_end, child_end)) = vfork {
+        drop(child_end);
+        crate::vfork::wait_for_release(&parent_end, ctx.proc);
     }
     Ok(u64::from(pid))
 }

@@ -1,0 +1,120 @@
+//! vfork: the parent sleeps until its child execs or exits, and a `CLONE_VM` child (glibc's
+//! `posix_spawn`) shares the parent's memory while it runs.
+//!
+//! Every guest child is its own host process, so a `CLONE_VM|CLONE_VFORK` child runs on a
+//! copy-on-write view of the parent's memory (a host fork, or a respawned child that mapped the
+//! parent's memory frozen). Since the parent runs no guest code until the child lets it go,
+//! sharing is exact if the child hands back, at exec or exit, every private page it wrote: the
+//! pages its host process holds alone (`AddressSpace::own_pages`). Shared mappings need nothing
+//! — they are the same host pages on both sides. The parent writes the pages it is sent into
+//! its own private mappings before its `clone` returns.
+//!
+//! What is not shared: mappings the child creates, moves or removes stay its own (a
+//! `posix_spawn` child maps nothing), and a page the host swapped out in the child is not
+//! recognised as written.
+
+use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
+
+use crate::process::Process;
+use crate::respawn::wire::{Channel, Reader, WireError, Writer, tag};
+
+/// The child's end of the link to its sleeping vfork parent.
+#[derive(Debug)]
+pub struct VforkLink {
+    channel: Channel,
+    /// `CLONE_VM`: the pages this child writes belong to the parent too.
+    shares_memory: bool,
+}
+
+impl VforkLink {
+    pub fn new(channel: Channel, shares_memory: bool) -> VforkLink {
+        VforkLink { channel, shares_memory }
+    }
+}
+
+/// The child execs or exits: returns its writes to a `CLONE_VM` parent, then wakes it.
+pub fn release(proc: &mut Process) {
+    let Some(link) = proc.vfork_done.take() else { return };
+    if link.shares_memory
+        && let Err(e) = send_written(&link.channel, proc)
+    {
+        eprintln!("elfvisor: vfork child {}: returning its memory writes failed: {e}", proc.pid);
+    }
+}
+
+/// Sends every private page this process holds alone, as (guest address, bytes) runs.
+fn send_written(ch: &Channel, proc: &Process) -> Result<(), WireError> {
+    let mm = proc.mm.read();
+    let page = PAGE_SIZE as usize;
+    let per_message = (wire_room() / page).max(1);
+    for vma in mm.vmas().filter(|v| !v.shared) {
+        let len = vma.end.0 - vma.start.0;
+        let own = mm.own_pages(vma.start, len).map_err(|e| WireError::Io(io_errno(&e)))?;
+        let mut i = 0;
+        while i < own.len() {
+            if !own[i] {
+                i += 1;
+                continue;
+            }
+            let first = i;
+            while i < own.len() && own[i] && i - first < per_message {
+                i += 1;
+            }
+            let at = GuestAddr(vma.start.0 + (first * page) as u64);
+            let n = (i - first) * page;
+            let ptr = mm.host_range(at, n, Prot::NONE).map_err(|_| WireError::Malformed("vma"))?;
+            let mut w = Writer::default();
+            w.u64(at.0);
+            // SAFETY: `host_range` checked `[at, at + n)` is mapped in the arena; these pages are
+            // present private anonymous pages, host-readable whatever the guest protection.
+            w.0.extend_from_slice(unsafe { std::slice::from_raw_parts(ptr, n) });
+            ch.send(tag::MEMORY, &w.0, &[])?;
+        }
+    }
+    Ok(())
+}
+
+fn wire_room() -> usize {
+    crate::respawn::wire::MAX_PAYLOAD - 8
+}
+
+fn io_errno(e: &std::io::Error) -> nix::Error {
+    nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// The parent's side: sleeps until the child execs or exits (its end of `ch` closes), writing
+/// the pages a `CLONE_VM` child returns into this process's private mappings.
+pub fn wait_for_release(ch: &Channel, proc: &Process) {
+    loop {
+        match ch.recv() {
+            Ok((tag::MEMORY, payload, fds)) if fds.is_empty() => {
+                if let Err(e) = apply(proc, &payload) {
+                    eprintln!("elfvisor: vfork parent {}: a returned page: {e}", proc.pid);
+                }
+            }
+            Ok(_) => eprintln!("elfvisor: vfork parent {}: an unexpected message", proc.pid),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Writes one returned run into the private mapping that holds it.
+fn apply(proc: &Process, payload: &[u8]) -> Result<(), WireError> {
+    let mut r = Reader::new(payload, "vfork memory");
+    let at = r.u64()?;
+    let bytes = r.rest();
+    let end = at.checked_add(bytes.len() as u64).ok_or(WireError::Malformed("vfork memory"))?;
+    let mm = proc.mm.read();
+    let private = mm.vmas().any(|v| !v.shared && v.start.0 <= at && end <= v.end.0);
+    if !private || at % PAGE_SIZE != 0 {
+        // The child mapped this range itself; it is not the parent's.
+        return Ok(());
+    }
+    let ptr = mm
+        .host_range(GuestAddr(at), bytes.len(), Prot::NONE)
+        .map_err(|_| WireError::Malformed("vfork memory (range)"))?;
+    // SAFETY: `host_range` checked the range lies in one mapped private VMA of this process,
+    // whose only vCPU is stopped in `clone`; private mappings are host-writable.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+    Ok(())
+}
