@@ -126,6 +126,8 @@ pub fn reset_process_state(proc: &mut Process) {
     proc.robust_list = (0, 0);
     // A vfork parent waits for this: the child no longer shares its image.
     crate::vfork::release(proc);
+    // A parent may no longer move this process to another group.
+    crate::respawn::control::guest_execed();
 }
 
 /// The entry registers of the new image.

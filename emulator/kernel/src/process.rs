@@ -103,6 +103,11 @@ pub struct Process {
     pub fork_strategy: crate::respawn::ForkStrategy,
     /// Children this process created by a respawn fork, recorded before they were admitted.
     pub children: BTreeSet<u32>,
+    /// The control lines to this process's respawned children (`respawn::control`), by pid.
+    pub controls: std::collections::BTreeMap<u32, crate::respawn::wire::Channel>,
+    /// Respawned children admitted since this process's last system call: they hold their exit
+    /// until it (`respawn::control`).
+    pub unreleased: Vec<u32>,
     /// Unknown syscall numbers already reported once.
     pub unknown_seen: BTreeSet<u64>,
 }
@@ -134,6 +139,8 @@ impl Process {
             vfork_request: None,
             fork_strategy: crate::respawn::ForkStrategy::Host,
             children: BTreeSet::new(),
+            controls: std::collections::BTreeMap::new(),
+            unreleased: Vec::new(),
             unknown_seen: BTreeSet::new(),
         }
     }
@@ -141,6 +148,25 @@ impl Process {
     /// Renames the task, keeping the first 15 bytes of `name` (up to a NUL) as Linux does.
     pub fn set_comm(&mut self, name: &[u8]) {
         set_comm(&mut self.comm, name);
+    }
+
+    /// Forgets the control lines of children that have ended (their end of the socket closed).
+    pub fn prune_controls(&mut self) {
+        let polls: Vec<_> = self.controls.values().map(|c| (c.raw(), 0)).collect();
+        let Ok((n, revents)) = crate::host::ppoll(&polls, Some((0, 0))) else { return };
+        if n == 0 {
+            return;
+        }
+        let ended: Vec<u32> = self
+            .controls
+            .keys()
+            .zip(revents)
+            .filter(|(_, r)| r & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in ended {
+            self.controls.remove(&pid);
+        }
     }
 
     /// Drops the engine's cached translations for whatever the last address-space change hit.

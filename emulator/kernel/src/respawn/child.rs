@@ -43,10 +43,14 @@ pub fn child_main(fd: RawFd, engine: &dyn Engine) -> Result<Termination, anyhow:
     if let Some(shares_memory) = process.vfork_request.take() {
         // The parent sleeps until this closes: at exec or exit.
         process.vfork_done = Some(crate::vfork::VforkLink::new(ch, shares_memory));
+        // Its parent sleeps until it execs or exits, and cannot move it before.
+        super::control::no_exit_hold();
     } else {
-        drop(ch);
+        super::control::serve(ch);
     }
-    Ok(crate::run::run(engine, &mut process, vcpu)?)
+    let end = crate::run::run(engine, &mut process, vcpu)?;
+    super::control::hold_exit();
+    Ok(end)
 }
 
 fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>), ForkError> {

@@ -14,6 +14,7 @@
 //! returns EAGAIN with the parent unchanged.
 
 pub mod child;
+pub mod control;
 pub mod image;
 pub mod wire;
 
@@ -325,6 +326,11 @@ pub fn fork(
     if setup.flags & CLONE_VFORK != 0 {
         // The child holds its end until it execs or exits.
         crate::vfork::wait_for_release(&parent, proc);
+    } else {
+        // The socket stays as the control line to the child (`control.rs`).
+        proc.prune_controls();
+        proc.controls.insert(pid, parent);
+        proc.unreleased.push(pid);
     }
     Ok(pid)
 }

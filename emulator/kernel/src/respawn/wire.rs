@@ -51,6 +51,9 @@ pub mod tag {
     pub const ADMIT: u32 = 0x454c_0008;
     pub const ERROR: u32 = 0x454c_0009;
     pub const LAYERS: u32 = 0x454c_000a;
+    /// After admission, on the control line (`control.rs`).
+    pub const SETPGID: u32 = 0x454c_000b;
+    pub const RELEASE: u32 = 0x454c_000c;
 }
 
 /// One end of the fork socket.

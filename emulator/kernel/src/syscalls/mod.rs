@@ -211,6 +211,12 @@ impl SyscallHandler for Process {
         let args = [0, 1, 2, 3, 4, 5].map(|i| cpu.reg(Reg::X(i)));
         let row = table::lookup(nr);
         let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
+        // Respawned children admitted since the last call may exit now; a setpgid (the usual
+        // call right after fork) may move them first.
+        let release_after = !ctx.proc.unreleased.is_empty() && nr == u64::from(Sysno::setpgid.0);
+        if !release_after && !ctx.proc.unreleased.is_empty() {
+            crate::respawn::control::release_children(ctx.proc);
+        }
         let result = match row {
             // A row marked ENOSYS is a deliberate, documented refusal (glibc probes rseq, say).
             Some(row) if row.support == Support::Enosys => Err(Errno::ENOSYS),
@@ -223,6 +229,9 @@ impl SyscallHandler for Process {
                 Err(Errno::ENOSYS)
             }
         };
+        if release_after {
+            crate::respawn::control::release_children(ctx.proc);
+        }
         if ctx.proc.trace.enabled {
             eprintln!("{}", trace_line(&ctx, nr, row, &args, &result));
         }

@@ -177,6 +177,9 @@ fn wait_options(options: u64, allowed: u64) -> Result<i32, Errno> {
 pub fn wait4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let options = wait_options(a[2], WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)?;
     let (pid, status, rusage) = host::wait4(a[0] as i32, options)?;
+    if pid != 0 && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+        ctx.proc.controls.remove(&pid);
+    }
     if pid != 0 && a[1] != 0 {
         ctx.copy_out(a[1], &status.to_le_bytes())?;
     }
@@ -197,6 +200,11 @@ pub fn waitid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (info, rusage) = host::waitid(a[0] as i32, a[1] as u32, options)?;
+    // siginfo_t: si_code at 8 (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
+    let word = |at: usize| i32::from_le_bytes(info[at..at + 4].try_into().expect("4 bytes"));
+    if a[3] & WNOWAIT == 0 && (1..=3).contains(&word(8)) {
+        ctx.proc.controls.remove(&(word(16) as u32));
+    }
     if a[2] != 0 {
         ctx.copy_out(a[2], &info)?;
     }

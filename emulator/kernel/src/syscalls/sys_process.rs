@@ -86,11 +86,21 @@ fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
     }
 }
 
-pub fn setpgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if (a[1] as i32) < 0 {
+pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (pid, pgid) = (any_pid(a[0])?, a[1] as i32);
+    if pgid < 0 {
         return Err(Errno::EINVAL);
     }
-    host::setpgid(any_pid(a[0])?, a[1] as i32)
+    // A respawned child moves itself: the host refuses to let its parent do it.
+    if let Some(ch) = u32::try_from(pid).ok().and_then(|p| ctx.proc.controls.get(&p)) {
+        match crate::respawn::control::setpgid(ch, pgid) {
+            Some(answer) => return answer,
+            None => {
+                ctx.proc.controls.remove(&(pid as u32));
+            }
+        }
+    }
+    host::setpgid(pid, pgid)
 }
 
 pub fn getpgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

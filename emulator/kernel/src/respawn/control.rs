@@ -1,0 +1,139 @@
+//! The control line: after admission a respawned child keeps its fork socket and serves, on a
+//! thread of its own, what only it can do to itself on the host for its parent.
+//!
+//! The one request so far is `setpgid`. Linux lets a parent move a child into another process
+//! group until the child runs `execve`; every respawned child is an emulator that the host
+//! started with `execve`, so the host refuses the parent's `setpgid(child, pgid)` with EACCES.
+//! The child makes the same call on itself (`setpgid(0, pgid)`), which the host checks exactly
+//! as it would the parent's (EPERM for a session leader or a group in another session), and
+//! answers EACCES itself once its guest has run `execve`.
+//!
+//! A child that has exited cannot move itself, where Linux still moves a zombie. So a child
+//! holds its exit (at most `EXIT_HOLD`) until its parent has made one more system call after
+//! the fork — the parent sends RELEASE on entry to that call, or after it when the call is the
+//! `setpgid` shells make right after `fork`. A parent that moves its child later than that,
+//! after the child exited, still gets the host's EACCES.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use elfvisor_abi::Errno;
+
+use super::wire::{Channel, Reader, WireError, Writer, tag};
+
+/// Set when this process's guest runs `execve`: a parent may no longer move it.
+static GUEST_EXECED: AtomicBool = AtomicBool::new(false);
+
+/// How long a parent waits for its child's answer (a stopped child cannot answer).
+const ANSWER_WAIT: Duration = Duration::from_secs(2);
+
+/// The longest a child's exit waits for its parent's RELEASE.
+const EXIT_HOLD: Duration = Duration::from_millis(100);
+
+/// Whether this child's parent has released its exit (or can no longer send RELEASE).
+static RELEASED: Mutex<bool> = Mutex::new(false);
+static RELEASED_CHANGED: Condvar = Condvar::new();
+
+fn set_released() {
+    *RELEASED.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    RELEASED_CHANGED.notify_all();
+}
+
+/// For a child that has no control line: its exit waits for nothing.
+pub fn no_exit_hold() {
+    set_released();
+}
+
+/// Called by a respawned child whose guest has ended, before the host process exits: waits
+/// for the parent's RELEASE, within `EXIT_HOLD`.
+pub fn hold_exit() {
+    let released = RELEASED.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = RELEASED_CHANGED.wait_timeout_while(released, EXIT_HOLD, |r| !*r);
+}
+
+/// The parent's side: lets the children admitted since its last system call exit.
+pub fn release_children(proc: &mut crate::process::Process) {
+    for pid in std::mem::take(&mut proc.unreleased) {
+        if let Some(ch) = proc.controls.get(&pid) {
+            let _ = ch.send(tag::RELEASE, &[], &[]);
+        }
+    }
+}
+
+/// Records that the guest replaced its image.
+pub fn guest_execed() {
+    GUEST_EXECED.store(true, Ordering::Relaxed);
+}
+
+/// The child's side: answers its parent's requests until the parent closes the line or this
+/// process ends.
+pub fn serve(ch: Channel) {
+    let spawned = std::thread::Builder::new().name("elfvisor-control".into()).spawn(move || {
+        // Every signal is for the vCPU thread; this one only waits on its socket.
+        // SAFETY: a full, initialised set; masks only this thread.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        }
+        while let Ok((got, payload, _fds)) = ch.recv() {
+            if got == tag::RELEASE {
+                set_released();
+                continue;
+            }
+            let answer = match (got, read_pgid(&payload)) {
+                (tag::SETPGID, Ok(pgid)) if !GUEST_EXECED.load(Ordering::Relaxed) => {
+                    crate::host::setpgid(0, pgid).map_or_else(|e| e.0, |_| 0)
+                }
+                (tag::SETPGID, Ok(_)) => Errno::EACCES.0,
+                _ => Errno::EINVAL.0,
+            };
+            let mut w = Writer::default();
+            w.u32(answer as u32);
+            if ch.send(tag::SETPGID, &w.0, &[]).is_err() {
+                break;
+            }
+        }
+        // The parent is gone or closed the line: nothing can move this process any more.
+        set_released();
+    });
+    if let Err(e) = spawned {
+        set_released();
+        // The parent's setpgid on this child then fails as the host's would (EACCES).
+        eprintln!("elfvisor: starting the control thread failed: {e}");
+    }
+}
+
+fn read_pgid(payload: &[u8]) -> Result<i32, WireError> {
+    let mut r = Reader::new(payload, "setpgid");
+    let pgid = r.u32()? as i32;
+    r.finish()?;
+    Ok(pgid)
+}
+
+/// The parent's side: asks the child to move itself to `pgid` (0: its own pid). `None` when
+/// the child could not answer (it has ended, or is stopped): the caller falls back to the host.
+pub fn setpgid(ch: &Channel, pgid: i32) -> Option<Result<u64, Errno>> {
+    let mut w = Writer::default();
+    w.u32(pgid as u32);
+    ch.send(tag::SETPGID, &w.0, &[]).ok()?;
+    let deadline = Instant::now() + ANSWER_WAIT;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        let timeout = (left.as_secs() as i64, i64::from(left.subsec_nanos()));
+        match crate::host::ppoll(&[(ch.raw(), libc::POLLIN)], Some(timeout)) {
+            Ok((0, _)) => return None,
+            Ok(_) => break,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+    let (got, payload, _) = ch.recv().ok()?;
+    if got != tag::SETPGID {
+        return None;
+    }
+    let mut r = Reader::new(&payload, "setpgid answer");
+    let answer = r.u32().ok()? as i32;
+    Some(if answer == 0 { Ok(0) } else { Err(Errno(answer)) })
+}
