@@ -1,7 +1,7 @@
 //! Builds elfvisor's patched unicorn (see `emulator/engine/build.rs` for why it must be ours).
 //!
 //! The C sources come from the `unicorn-engine-sys` crate that cargo already downloaded; they
-//! are copied under `target/unicorn-build/`, given elfvisor's two small edits ([`EDITS`]), built for
+//! are copied under `target/unicorn-build/`, given elfvisor's small edits ([`EDITS`]), built for
 //! aarch64 only with cmake + ninja in Release (-O3, whatever the cargo profile), and installed
 //! under `target/unicorn/` with a marker in the pkg-config file.
 
@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+exact-tlb-address+no-memop-exit-check-3";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check-4";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,13 +24,36 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 3] = [
+const EDITS: [Edit; 7] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0.
     Edit {
         file: "qemu/include/exec/exec-all.h",
         original: "static inline uint32_t curr_cflags(void)\n{\n    return 0;\n}",
         patched: "static inline uint32_t curr_cflags(void)\n{\n    /* elfvisor: generate parallel-safe code so guest atomics hold across vCPUs. */\n    return CF_PARALLEL;\n}",
+    },
+    // Guest atomics, continued: stock unicorn's helpers for SWP and for LDSMAX/LDUMIN & co.
+    // read and then write the word, so with two vCPUs an exchange (glibc's lock slow path,
+    // its unlock) or a min/max could lose the other vCPU's write. Host atomics instead.
+    Edit {
+        file: "qemu/accel/tcg/atomic_template.h",
+        original: "    ret = *haddr;\n    *haddr = val;\n",
+        patched: "    /* elfvisor: one atomic exchange. */\n    ret = atomic_xchg__nocheck(haddr, val);\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/atomic_template.h",
+        original: "    ret = *haddr;\n    *haddr = BSWAP(val);\n",
+        patched: "    /* elfvisor: one atomic exchange. */\n    ret = atomic_xchg__nocheck(haddr, BSWAP(val));\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/atomic_template.h",
+        original: "        cmp = *haddr;                                               \\\n        if (cmp == old)                                          \\\n            *haddr = new;                                           \\\n",
+        patched: "        cmp = atomic_cmpxchg__nocheck(haddr, old, new);             \\\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/atomic_template.h",
+        original: "        ldn = *haddr;                                               \\\n        if (ldn == ldo)                                             \\\n            *haddr = BSWAP(new);                                    \\\n",
+        patched: "        ldn = atomic_cmpxchg__nocheck(haddr, ldo, BSWAP(new));      \\\n",
     },
     // Faults: the TLB-fill hook gets the exact faulting address (for si_addr), not only its
     // page; the entry it returns is masked to the page below, as before.

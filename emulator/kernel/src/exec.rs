@@ -114,13 +114,15 @@ pub fn prepare(
 /// caught signals revert to their default action (ignored ones stay ignored), the alternate
 /// signal stack is gone; the mask and pending signals stay.
 pub fn reset_process_state(proc: &mut Process) {
-    proc.fds.close_on_exec();
-    for action in &mut proc.sigactions {
-        if action.handler != 1 {
-            *action = SigAction::default();
+    proc.fds().close_on_exec();
+    proc.sigactions.update_all(|actions| {
+        for action in actions {
+            if action.handler != 1 {
+                *action = SigAction::default();
+            }
         }
-    }
-    crate::hostsig::sigchld_changed(&proc.sigactions[libc::SIGCHLD as usize - 1]);
+    });
+    crate::hostsig::sigchld_changed(&proc.sigactions.get(libc::SIGCHLD as usize - 1));
     proc.altstack = (0, 2, 0);
     proc.clear_child_tid = 0;
     proc.robust_list = (0, 0);

@@ -649,6 +649,23 @@ pub fn kill(pid: i32, sig: i32) -> Result<u64, Errno> {
     path_call(unsafe { libc::kill(pid, sig) })
 }
 
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) } as isize)
+}
+
+/// `rt_sigqueueinfo` with a siginfo in Linux's layout (the host's for the fields it reads).
+pub fn sigqueueinfo(pid: i32, sig: i32, info: &[u8; 128]) -> Result<u64, Errno> {
+    // SAFETY: `info` is 128 live bytes, the size of a siginfo_t.
+    check(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, info.as_ptr()) } as isize)
+}
+
+/// The process a host thread id belongs to (`/proc/<tid>/status`), if it exists.
+pub fn tgid_of(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
 /// `read(2)` into a host buffer (descriptors the emulator owns, not guest memory).
 pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<u64, Errno> {
     // SAFETY: `buf` is a live, writable slice of `buf.len()` bytes.

@@ -16,6 +16,8 @@
 //! SIGABRT (the emulator's own aborts), SIGPIPE (the emulator ignores it and raises the guest's
 //! SIGPIPE itself) and the host C library's reserved real-time signals 32 and 33.
 
+use std::cell::Cell;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use elfvisor_abi::Signo;
@@ -32,6 +34,8 @@ struct Slot {
     pid: AtomicU32,
     uid: AtomicU32,
     status: AtomicI32,
+    /// `si_value` of a queued signal.
+    value: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
@@ -40,6 +44,7 @@ const EMPTY: Slot = Slot {
     pid: AtomicU32::new(0),
     uid: AtomicU32::new(0),
     status: AtomicI32::new(0),
+    value: AtomicU64::new(0),
 };
 
 /// The last sender of each signal (1..=64 at index signo - 1).
@@ -51,6 +56,66 @@ static NUDGE: AtomicU32 = AtomicU32::new(0);
 /// The host thread running the guest, and the process whose nudger is running.
 static VCPU_TID: AtomicI32 = AtomicI32::new(0);
 static NUDGER_PID: AtomicU32 = AtomicU32::new(0);
+
+/// `si_code` of a signal sent with tkill/tgkill.
+const SI_TKILL: i32 = -6;
+
+thread_local! {
+    /// This guest thread's slot of signals sent to it alone (null on other threads).
+    static MINE: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The guest threads' slots, by host thread id, for the nudger; and slots free for reuse.
+static THREADS: Mutex<Vec<(i32, &'static AtomicU64)>> = Mutex::new(Vec::new());
+static FREE_SLOTS: Mutex<Vec<&'static AtomicU64>> = Mutex::new(Vec::new());
+
+fn threads() -> std::sync::MutexGuard<'static, Vec<(i32, &'static AtomicU64)>> {
+    THREADS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held across a host fork: the thread registry is consistent in the child.
+pub fn fork_lock() -> std::sync::MutexGuard<'static, Vec<(i32, &'static AtomicU64)>> {
+    threads()
+}
+
+/// Gives the calling host thread, which runs a guest thread, a slot for signals sent to it.
+pub fn register_thread(proc: &Process) {
+    let slot = FREE_SLOTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_else(|| Box::leak(Box::new(AtomicU64::new(0))));
+    slot.store(0, Ordering::SeqCst);
+    MINE.with(|m| m.set(slot));
+    threads().push((proc.thread.host_tid(), slot));
+}
+
+/// The calling host thread no longer runs a guest thread.
+pub fn unregister_thread() {
+    let mine = MINE.with(|m| m.replace(std::ptr::null()));
+    if mine.is_null() {
+        return;
+    }
+    threads().retain(|(_, s)| !std::ptr::eq(*s, mine));
+    // SAFETY: registered slots are leaked boxes, alive for the life of the process.
+    FREE_SLOTS.lock().unwrap_or_else(|e| e.into_inner()).push(unsafe { &*mine });
+}
+
+/// This thread's own pending bits.
+fn mine_take() -> u64 {
+    let mine = MINE.with(Cell::get);
+    if mine.is_null() {
+        return 0;
+    }
+    // SAFETY: as in `forward`.
+    unsafe { (*mine).swap(0, Ordering::SeqCst) }
+}
+
+fn mine_any() -> bool {
+    let mine = MINE.with(Cell::get);
+    // SAFETY: as in `forward`.
+    !mine.is_null() && unsafe { (*mine).load(Ordering::SeqCst) } != 0
+}
 
 /// Whether the host signal `sig` is forwarded to the guest.
 pub fn forwarded(sig: i32) -> bool {
@@ -71,7 +136,10 @@ pub fn forwarded(sig: i32) -> bool {
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: errno is thread-local; the handler must leave it as the interrupted code had it.
     let saved_errno = unsafe { *libc::__errno_location() };
-    if (1..=64).contains(&sig) && !info.is_null() {
+    if (1..=64).contains(&sig) && !info.is_null() && is_nudge(sig, info) {
+        // The nudger's re-send of a signal still pending: only interrupt.
+        elfvisor_engine::tcg::stop_current_thread();
+    } else if (1..=64).contains(&sig) && !info.is_null() {
         let slot = &SLOTS[sig as usize - 1];
         // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; the accessors
         // read the union members every sender fills (pid/uid; status for SIGCHLD).
@@ -81,8 +149,20 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
             slot.uid.store((*info).si_uid(), Ordering::Relaxed);
             let status = if sig == libc::SIGCHLD { (*info).si_status() } else { 0 };
             slot.status.store(status, Ordering::Relaxed);
+            // si_value follows si_pid and si_uid (offset 24 in every 64-bit siginfo_t).
+            let value = (info as *const u8).add(24).cast::<u64>().read_unaligned();
+            slot.value.store(value, Ordering::Relaxed);
         }
-        PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+        // A tgkill is for this thread; anything else is for the process.
+        let mine = MINE.with(Cell::get);
+        // SAFETY: as above: si_code is filled for every signal.
+        if unsafe { (*info).si_code } == SI_TKILL && !mine.is_null() {
+            // SAFETY: `MINE` points at this thread's registered slot, which stays allocated
+            // for the life of the process (slots are reused, never freed).
+            unsafe { (*mine).fetch_or(1 << (sig - 1), Ordering::SeqCst) };
+        } else {
+            PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+        }
         elfvisor_engine::tcg::stop_current_thread();
         NUDGE.store(1, Ordering::SeqCst);
         // SAFETY: FUTEX_WAKE on a static word; a plain system call, async-signal-safe.
@@ -92,6 +172,22 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved_errno };
+}
+
+/// Whether a caught signal is the nudger's re-send: a tgkill from this process of a signal
+/// that is still recorded as pending.
+fn is_nudge(sig: libc::c_int, info: *mut libc::siginfo_t) -> bool {
+    let bit = 1u64 << (sig - 1);
+    // SAFETY: the kernel passes a valid siginfo; getpid has no preconditions.
+    let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    // SAFETY: getpid has no preconditions.
+    if code != SI_TKILL || pid != unsafe { libc::getpid() } {
+        return false;
+    }
+    let mine = MINE.with(Cell::get);
+    // SAFETY: as in `forward`.
+    let mine = if mine.is_null() { 0 } else { unsafe { (*mine).load(Ordering::SeqCst) } };
+    (PENDING.load(Ordering::SeqCst) | mine) & bit != 0
 }
 
 fn set_host_action(sig: i32, handler: libc::sighandler_t, flags: libc::c_int) {
@@ -118,7 +214,7 @@ pub fn install(proc: &Process) {
     for sig in (1..=64).filter(|&s| forwarded(s)) {
         set_host_action(sig, forwarder(), libc::SA_SIGINFO);
     }
-    sigchld_changed(&proc.sigactions[libc::SIGCHLD as usize - 1]);
+    sigchld_changed(&proc.sigactions.get(libc::SIGCHLD as usize - 1));
     // SAFETY: gettid has no preconditions.
     VCPU_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
     let pid = std::process::id();
@@ -168,22 +264,41 @@ fn nudge_loop() {
             }
             continue;
         }
-        while PENDING.load(Ordering::SeqCst) != 0 {
+        loop {
+            let per_thread: Vec<(i32, u64)> = threads()
+                .iter()
+                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst)))
+                .filter(|(_, bits)| *bits != 0)
+                .collect();
+            if PENDING.load(Ordering::SeqCst) == 0 && per_thread.is_empty() {
+                break;
+            }
             std::thread::sleep(std::time::Duration::from_millis(2));
             let bits = PENDING.load(Ordering::SeqCst);
             if bits != 0 {
-                let sig = bits.trailing_zeros() as i32 + 1;
-                // SAFETY: tgkill to a thread of this process with a forwarded signal number.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_tgkill,
-                        libc::getpid(),
-                        VCPU_TID.load(Ordering::SeqCst),
-                        sig,
-                    );
+                // The first guest thread still running takes process-directed signals.
+                let tid = threads().first().map_or(VCPU_TID.load(Ordering::SeqCst), |t| t.0);
+                resend(tid, bits);
+            }
+            for (tid, _) in per_thread {
+                let left =
+                    threads().iter().find(|t| t.0 == tid).map(|t| t.1.load(Ordering::SeqCst));
+                if let Some(bits) = left.filter(|b| *b != 0) {
+                    resend(tid, bits);
                 }
             }
         }
+    }
+}
+
+/// Re-sends the lowest signal of `bits` to host thread `tid` (a tgkill: the handler counts it
+/// as the thread's own, which a process-directed signal's re-send then also is — the first
+/// guest thread takes it either way).
+fn resend(tid: i32, bits: u64) {
+    let sig = bits.trailing_zeros() as i32 + 1;
+    // SAFETY: tgkill to a thread of this process with a forwarded signal number.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig);
     }
 }
 
@@ -205,19 +320,31 @@ pub fn sigchld_changed(action: &SigAction) {
     set_host_action(libc::SIGCHLD, forwarder(), flags);
 }
 
-/// Drops caught signals not yet drained: a forked child does not inherit them.
+/// Drops caught signals not yet drained and the other threads' slots: a forked child does
+/// not inherit them.
 pub fn forget() {
     PENDING.store(0, Ordering::SeqCst);
+    let mine = MINE.with(Cell::get);
+    threads().retain(|(_, s)| std::ptr::eq(*s, mine));
+    if let Some(me) = threads().first_mut() {
+        // SAFETY: gettid has no preconditions.
+        me.0 = unsafe { libc::gettid() };
+    }
+    mine_take();
 }
 
 /// Whether a caught signal waits to be drained.
 pub fn any() -> bool {
-    PENDING.load(Ordering::SeqCst) != 0
+    PENDING.load(Ordering::SeqCst) != 0 || mine_any()
 }
 
-/// Moves every caught signal into the guest's pending set.
+/// Moves every caught signal into the guest's pending sets: the process's, and this thread's
+/// for those sent to it alone.
 pub fn drain(proc: &mut Process) {
-    let mut bits = PENDING.swap(0, Ordering::SeqCst);
+    let mine = mine_take();
+    let mut bits = mine;
+    // A signal both sent to this thread and to the process is queued once, for the thread.
+    bits |= PENDING.swap(0, Ordering::SeqCst);
     while bits != 0 {
         let sig = bits.trailing_zeros() as u8 + 1;
         bits &= bits - 1;
@@ -227,10 +354,17 @@ pub fn drain(proc: &mut Process) {
         let uid = slot.uid.load(Ordering::Relaxed);
         let detail = if i32::from(sig) == libc::SIGCHLD && code > 0 {
             Detail::Child { pid, uid, status: slot.status.load(Ordering::Relaxed) }
+        } else if code == signal::SI_QUEUE {
+            Detail::Queued { pid, uid, value: slot.value.load(Ordering::Relaxed) }
         } else {
             Detail::Sender { pid, uid }
         };
-        signal::send(proc, SigInfo { signo: Signo(sig), code, detail });
+        let info = SigInfo { signo: Signo(sig), code, detail };
+        if mine & (1 << (sig - 1)) != 0 {
+            signal::send_to_thread(&proc.thread, info);
+        } else {
+            signal::send(proc, info);
+        }
     }
 }
 

@@ -16,4 +16,5 @@ pub mod run;
 pub mod signal;
 pub mod syscalls;
 pub mod testing;
+pub mod thread;
 pub mod vfork;

@@ -47,9 +47,10 @@ fn main() -> ExitCode {
         print!("{}", elfvisor::syscalls::table::support_matrix());
         return ExitCode::SUCCESS;
     }
-    let engine = elfvisor_engine::tcg::Tcg;
+    static ENGINE: elfvisor_engine::tcg::Tcg = elfvisor_engine::tcg::Tcg;
+    let engine = &ENGINE;
     if let Some(fd) = cli.fork_child {
-        return finish(elfvisor::respawn::child::child_main(fd, &engine));
+        return finish(elfvisor::respawn::child::child_main(fd, engine));
     }
     let program = cli.program.expect("clap requires PROGRAM without --syscalls");
     let argv0 = cli.argv0.unwrap_or_else(|| program.clone().into_os_string());
@@ -66,7 +67,7 @@ fn main() -> ExitCode {
     debug_assert_eq!(engine.name(), cli.engine);
     let fork_strategy = ForkStrategy::from_name(&cli.fork_strategy).expect("clap checked the name");
     let opts = RunOptions { program, argv, envp, strace: cli.strace, fork_strategy };
-    finish(run_program(&engine, &opts))
+    finish(run_program(engine, &opts))
 }
 
 /// The emulator's own exit: the guest's status, its death by signal, or a start failure.

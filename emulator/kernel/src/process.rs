@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::{GuestAddr, Signo};
@@ -67,11 +67,62 @@ pub struct Trace {
     pub enabled: bool,
 }
 
-/// One guest process (single-threaded for now).
+/// The signal actions of a process, shared by its threads (`CLONE_SIGHAND`).
+#[derive(Debug, Clone)]
+pub struct SigActions(Arc<Mutex<[SigAction; 64]>>);
+
+impl SigActions {
+    pub fn new(actions: [SigAction; 64]) -> SigActions {
+        SigActions(Arc::new(Mutex::new(actions)))
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, [SigAction; 64]> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The action of signal slot `slot` (signal number - 1).
+    pub fn get(&self, slot: usize) -> SigAction {
+        self.lock()[slot]
+    }
+
+    pub fn set(&self, slot: usize, action: SigAction) {
+        self.lock()[slot] = action;
+    }
+
+    /// A copy of all 64.
+    pub fn all(&self) -> [SigAction; 64] {
+        *self.lock()
+    }
+
+    /// Changes every action at once (execve's reset).
+    pub fn update_all(&self, f: impl FnOnce(&mut [SigAction; 64])) {
+        f(&mut self.lock());
+    }
+
+    /// A private copy, for a new process (fork).
+    pub fn duplicate(&self) -> SigActions {
+        SigActions::new(self.all())
+    }
+}
+
+/// One guest thread (a task, as Linux calls it): its own registers' companions — tid, signal
+/// mask, pending signals, alternate stack, clear_child_tid, robust list — and handles on what
+/// its process's threads share: the address space, the descriptors, the signal actions and
+/// the thread group (`crate::thread::Group`). A single-threaded process is one task.
 #[derive(Debug)]
 pub struct Process {
     pub mm: SharedMm,
-    pub fds: FdTable,
+    /// The descriptor table (`CLONE_FILES` shares it); lock it only briefly, never across a
+    /// blocking host call.
+    fds: Arc<Mutex<FdTable>>,
+    /// This process's threads, their shared pending signals and exit.
+    pub group: Arc<crate::thread::Group>,
+    /// This thread's share of the group's bookkeeping (its pending signals, vCPU state).
+    pub thread: Arc<crate::thread::ThreadShared>,
+    /// The guest's id for this thread (the pid for a process's first thread).
+    pub tid: u32,
+    /// This thread ends alone (`exit`), not its process.
+    pub thread_exit: bool,
     /// The program's absolute host path (what `/proc/self/exe` answers).
     pub exe: PathBuf,
     pub pid: u32,
@@ -80,14 +131,12 @@ pub struct Process {
     pub exit: Option<Termination>,
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
-    pub sigactions: [SigAction; 64],
+    pub sigactions: SigActions,
     pub sigmask: u64,
     /// The mask `rt_sigsuspend` replaced, restored when its handler returns.
     pub saved_sigmask: Option<u64>,
     pub altstack: (u64, u32, u64),
     pub trace: Trace,
-    /// Signals waiting for delivery, oldest first.
-    pub pending: Vec<crate::signal::SigInfo>,
     /// Where a handler returns when its action has no SA_RESTORER (the `[sigpage]` mapping).
     pub sigreturn_trampoline: u64,
     /// AT_HWCAP/AT_HWCAP2 of the engine, for the images `execve` loads.
@@ -108,6 +157,8 @@ pub struct Process {
     /// Respawned children admitted since this process's last system call: they hold their exit
     /// until it (`respawn::control`).
     pub unreleased: Vec<u32>,
+    /// The engine this process's vCPUs come from (set when it starts running).
+    pub engine: Option<crate::run::EngineHandle>,
     /// Unknown syscall numbers already reported once.
     pub unknown_seen: BTreeSet<u64>,
 }
@@ -117,21 +168,25 @@ impl Process {
         let mut comm = [0; TASK_COMM_LEN];
         let name = exe.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
         set_comm(&mut comm, name);
-        Process {
+        let pid = std::process::id();
+        let process = Process {
             mm: SharedMm(Arc::new(RwLock::new(mm))),
-            fds,
+            fds: Arc::new(Mutex::new(fds)),
+            group: crate::thread::Group::new(pid),
+            thread: crate::thread::ThreadShared::new(pid),
+            tid: pid,
+            thread_exit: false,
             exe,
-            pid: std::process::id(),
+            pid,
             comm,
             exit: None,
             clear_child_tid: 0,
             robust_list: (0, 0),
-            sigactions: [SigAction::default(); 64],
+            sigactions: SigActions::new([SigAction::default(); 64]),
             sigmask: 0,
             saved_sigmask: None,
             altstack: (0, 2, 0),
             trace: Trace::default(),
-            pending: Vec::new(),
             sigreturn_trampoline: 0,
             hwcaps: (0, 0),
             pending_exec: None,
@@ -141,8 +196,97 @@ impl Process {
             children: BTreeSet::new(),
             controls: std::collections::BTreeMap::new(),
             unreleased: Vec::new(),
+            engine: None,
+            unknown_seen: BTreeSet::new(),
+        };
+        process.group.register(&process.thread);
+        process
+    }
+
+    /// The task of a new thread of this process (`clone` with `CLONE_THREAD`): the same address
+    /// space, descriptors, signal actions and group; the caller's mask; nothing pending.
+    pub fn new_thread(&self, tid: u32) -> Process {
+        Process {
+            mm: self.mm.clone(),
+            fds: Arc::clone(&self.fds),
+            group: Arc::clone(&self.group),
+            thread: crate::thread::ThreadShared::new(tid),
+            tid,
+            thread_exit: false,
+            exe: self.exe.clone(),
+            pid: self.pid,
+            comm: self.comm,
+            exit: None,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            sigactions: self.sigactions.clone(),
+            sigmask: self.sigmask,
+            saved_sigmask: None,
+            // A new thread has no alternate stack (clone(2) with CLONE_VM).
+            altstack: (0, 2, 0),
+            trace: Trace { enabled: self.trace.enabled },
+            sigreturn_trampoline: self.sigreturn_trampoline,
+            hwcaps: self.hwcaps,
+            pending_exec: None,
+            vfork_done: None,
+            vfork_request: None,
+            fork_strategy: self.fork_strategy,
+            children: BTreeSet::new(),
+            controls: std::collections::BTreeMap::new(),
+            unreleased: Vec::new(),
+            engine: self.engine,
             unknown_seen: BTreeSet::new(),
         }
+    }
+
+    /// The locks other threads may hold, taken for a host fork.
+    #[must_use]
+    pub fn fork_locks(&self) -> impl Sized + '_ {
+        (
+            self.fds(),
+            self.mm.write(),
+            self.sigactions.lock(),
+            self.group.pending(),
+            crate::hostsig::fork_lock(),
+        )
+    }
+
+    /// This thread ends without a trace: another thread's execve replaced the process.
+    pub fn vanish(&mut self) {
+        self.exit = Some(Termination::Exited(0));
+        self.thread_exit = true;
+        self.clear_child_tid = 0;
+        self.robust_list = (0, 0);
+    }
+
+    /// Makes this the only thread of a fresh group (a forked child, whose other threads did
+    /// not come along).
+    pub fn become_single(&mut self, pid: u32) {
+        self.pid = pid;
+        self.tid = pid;
+        self.group = crate::thread::Group::new(pid);
+        self.thread = crate::thread::ThreadShared::new(pid);
+        self.group.register(&self.thread);
+    }
+
+    /// The descriptor table, locked. Never hold it across a blocking call.
+    pub fn fds(&self) -> MutexGuard<'_, FdTable> {
+        self.fds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle on the same descriptor table (a new thread's).
+    pub fn shared_fds(&self) -> Arc<Mutex<FdTable>> {
+        Arc::clone(&self.fds)
+    }
+
+    /// Replaces the table handle (`clone` without CLONE_FILES gets a copy).
+    pub fn set_fds(&mut self, fds: Arc<Mutex<FdTable>>) {
+        self.fds = fds;
+    }
+
+    /// This thread's pending signals, locked.
+    pub fn pending(&self) -> MutexGuard<'_, Vec<crate::signal::SigInfo>> {
+        self.thread.pending()
     }
 
     /// Renames the task, keeping the first 15 bytes of `name` (up to a NUL) as Linux does.
@@ -178,6 +322,13 @@ impl Process {
         cpu.flush_tlb();
         for inv in invalidations.iter().filter(|i| i.was_exec) {
             cpu.flush_code(inv.start, inv.end);
+        }
+        // The other vCPUs (held out of guest code by the call's quiesce) flush before they
+        // run guest code again.
+        if self.group.is_multithreaded() {
+            let code: Vec<_> =
+                invalidations.iter().filter(|i| i.was_exec).map(|i| (i.start, i.end)).collect();
+            self.group.publish(&code);
         }
     }
 }

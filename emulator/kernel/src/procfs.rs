@@ -167,7 +167,7 @@ pub fn open_maps(ctx: &mut Ctx<'_>, flags: u32) -> SysResult {
     }
     let text = maps(&ctx.proc.mm.read());
     let fd = host::shm::read_only_memfd(c"maps", &text)?;
-    let guest = ctx.proc.fds.install_host(fd, flags & g::O_CLOEXEC != 0)?;
+    let guest = ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)?;
     Ok(guest as u64)
 }
 

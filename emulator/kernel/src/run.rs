@@ -15,6 +15,19 @@ use crate::signal::{
     self, BUS_ADRERR, Detail, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SigInfo, TRAP_BRKPT,
 };
 
+/// The engine a process's threads create their vCPUs with.
+pub type EngineRef = &'static (dyn Engine + Sync);
+
+/// An [`EngineRef`] a process keeps (for the vCPUs of threads it starts).
+#[derive(Clone, Copy)]
+pub struct EngineHandle(pub EngineRef);
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
 /// The guest arena: 1 TiB of reserved, unbacked host address space.
 pub const ARENA_SIZE: u64 = 1 << 40;
 
@@ -139,16 +152,60 @@ pub fn fault_signal(exit: &Exit, pc: u64) -> Option<SigInfo> {
     Some(SigInfo { signo, code, detail: Detail::Fault { addr } })
 }
 
-/// Runs the process until it ends.
+/// Runs the process until it ends (on the thread that started it: the process's first
+/// thread, or a forked child's only one).
 pub fn run(
+    engine: EngineRef,
+    process: &mut Process,
+    vcpu: Box<dyn Vcpu>,
+) -> Result<Termination, elfvisor_engine::EngineError> {
+    process.engine = Some(EngineHandle(engine));
+    // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
+    // process as the guest's death by SIGBUS.
+    crate::host::shm::install_sigbus_handler();
+    crate::hostsig::install(process);
+    let end = run_thread(engine, process, vcpu)?;
+    Ok(end_of(process, end))
+}
+
+/// Runs one guest thread until it exits or its process ends.
+pub(crate) fn run_thread(
     engine: &dyn Engine,
     process: &mut Process,
     vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
+    process.thread.set_stopper(vcpu.stopper());
+    crate::hostsig::register_thread(process);
     let end = run_to_end(engine, process, vcpu);
-    // A vfork child that exits (or dies) lets its parent go, its writes returned first.
-    crate::vfork::release(process);
+    crate::hostsig::unregister_thread();
     end
+}
+
+/// What a thread's end means for its process: `end` when the process ends with it. When only
+/// the thread ended and others run on, this host thread waits for the process to end (the
+/// thread that ends it exits the host process).
+fn end_of(process: &mut Process, end: Termination) -> Termination {
+    match crate::thread::thread_ended(process) {
+        Some(end) => {
+            // A vfork child that exits (or dies) lets its parent go, its writes returned first.
+            crate::vfork::release(process);
+            end
+        }
+        None => loop {
+            let _ = end;
+            std::thread::park();
+        },
+    }
+}
+
+/// Ends the host process from any thread, as `main` does for the first one.
+pub(crate) fn end_process(process: &mut Process, end: Termination) -> ! {
+    crate::vfork::release(process);
+    crate::respawn::control::hold_exit();
+    match end {
+        Termination::Exited(code) => std::process::exit(code),
+        Termination::Signaled(sig) => crate::host::die_by_signal(i32::from(sig.0)),
+    }
 }
 
 fn run_to_end(
@@ -156,10 +213,6 @@ fn run_to_end(
     process: &mut Process,
     mut vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
-    // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
-    // process as the guest's death by SIGBUS.
-    crate::host::shm::install_sigbus_handler();
-    crate::hostsig::install(process);
     loop {
         // Signals that arrived since the last exit are delivered before guest code runs again
         // (a stop request made before the run starts would be lost).
@@ -170,13 +223,21 @@ fn run_to_end(
                 return Ok(end);
             }
         }
-        let exit = vcpu.run(process)?;
+        if !process.group.enter_guest(&process.thread, vcpu.as_mut()) {
+            // Another thread's execve replaced the process: this thread is gone.
+            process.vanish();
+            return Ok(process.exit.unwrap_or(Termination::Exited(0)));
+        }
+        let exit = vcpu.run(process);
+        process.thread.leave_guest();
+        let exit = exit?;
         if let Some(end) = process.exit {
             return Ok(end);
         }
         if let Some(prepared) = process.pending_exec.take() {
             drop(vcpu);
             vcpu = switch_image(engine, process, *prepared)?;
+            process.thread.set_stopper(vcpu.stopper());
             continue;
         }
         let pc = vcpu.reg(Reg::Pc);
@@ -200,7 +261,9 @@ fn run_to_end(
 }
 
 /// Loads and runs a program to its end.
-pub fn run_program(engine: &dyn Engine, opts: &RunOptions) -> Result<Termination, anyhow::Error> {
+pub fn run_program(engine: EngineRef, opts: &RunOptions) -> Result<Termination, anyhow::Error> {
+    // Only a respawned child holds its exit for its parent.
+    crate::respawn::control::no_exit_hold();
     let (mut process, vcpu) = start(engine, opts)?;
     Ok(run(engine, &mut process, vcpu)?)
 }

@@ -15,7 +15,7 @@
 use elfvisor_abi::{GuestAddr, Signo};
 use elfvisor_engine::{Cpu, Reg};
 
-use crate::process::{Process, Termination};
+use crate::process::{Process, SigAction, Termination};
 
 pub const SA_SIGINFO: u64 = 0x4;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
@@ -29,6 +29,7 @@ const SIG_IGN: u64 = 1;
 /// `si_code` values.
 pub const SI_USER: i32 = 0;
 pub const SI_TKILL: i32 = -6;
+pub const SI_QUEUE: i32 = -1;
 pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;
 pub const BUS_ADRERR: i32 = 2;
@@ -69,6 +70,8 @@ pub enum Detail {
     Fault { addr: u64 },
     /// SIGCHLD about a child: its pid and uid, and its exit code or signal.
     Child { pid: u32, uid: u32, status: i32 },
+    /// `sigqueue`/`rt_sigqueueinfo`: the sender's pid and uid and the value it attached.
+    Queued { pid: u32, uid: u32, value: u64 },
 }
 
 impl SigInfo {
@@ -87,6 +90,11 @@ impl SigInfo {
                 b[16..20].copy_from_slice(&pid.to_le_bytes());
                 b[20..24].copy_from_slice(&uid.to_le_bytes());
                 b[24..28].copy_from_slice(&status.to_le_bytes());
+            }
+            Detail::Queued { pid, uid, value } => {
+                b[16..20].copy_from_slice(&pid.to_le_bytes());
+                b[20..24].copy_from_slice(&uid.to_le_bytes());
+                b[24..32].copy_from_slice(&value.to_le_bytes());
             }
         }
         b
@@ -126,32 +134,67 @@ fn bit(sig: Signo) -> u64 {
 }
 
 /// Synchronous faults cannot be blocked or ignored: like Linux's force_sig_fault, a blocked or
-/// ignored one reverts to the default action (which kills the process).
+/// ignored one reverts to the default action (which kills the process). It goes to the
+/// faulting thread.
 pub fn force(proc: &mut Process, info: SigInfo) {
     let slot = usize::from(info.signo.0 - 1);
     let blocked = proc.sigmask & bit(info.signo) != 0;
-    if blocked || proc.sigactions[slot].handler == SIG_IGN {
-        proc.sigactions[slot].handler = SIG_DFL;
+    let mut action = proc.sigactions.get(slot);
+    if blocked || action.handler == SIG_IGN {
+        action.handler = SIG_DFL;
+        proc.sigactions.set(slot, action);
         proc.sigmask &= !bit(info.signo);
     }
-    proc.pending.push(info);
+    proc.pending().push(info);
 }
 
-/// Queues a signal (a classic signal already pending is not queued twice).
+/// Queues a signal for the process (a classic signal already pending is not queued twice);
+/// a thread that does not block it takes it.
 pub fn send(proc: &mut Process, info: SigInfo) {
+    queue(&mut proc.group.pending(), info);
+    proc.group.kick_all();
+}
+
+/// Queues a signal for one thread.
+pub fn send_to_thread(thread: &crate::thread::ThreadShared, info: SigInfo) {
+    queue(&mut thread.pending(), info);
+    thread.kick();
+}
+
+fn queue(pending: &mut Vec<SigInfo>, info: SigInfo) {
     let classic = info.signo.0 < Signo::SIGRTMIN;
-    if classic && proc.pending.iter().any(|p| p.signo == info.signo) {
+    if classic && pending.iter().any(|p| p.signo == info.signo) {
         return;
     }
-    proc.pending.push(info);
+    pending.push(info);
+}
+
+/// This thread's pending signals then the process's, as one list (a snapshot).
+fn all_pending(proc: &Process) -> Vec<SigInfo> {
+    let mut all = proc.pending().clone();
+    all.extend(proc.group.pending().iter().copied());
+    all
+}
+
+/// Takes the first pending signal `want` accepts: this thread's first, then the process's.
+pub fn take_pending(proc: &Process, want: impl Fn(&SigInfo) -> bool) -> Option<SigInfo> {
+    {
+        let mut mine = proc.pending();
+        if let Some(i) = mine.iter().position(&want) {
+            return Some(mine.remove(i));
+        }
+    }
+    let mut shared = proc.group.pending();
+    let i = shared.iter().position(&want)?;
+    Some(shared.remove(i))
 }
 
 /// What delivering the next pending signal would do to an interrupted system call: `Some(flags)`
 /// when a guest handler runs (its `sa_flags`), `None` when nothing runs (no deliverable signal,
 /// or only ignored ones) or the default action stops or ends the process.
 pub fn next_handler(proc: &Process) -> Option<u64> {
-    proc.pending.iter().filter(|p| proc.sigmask & bit(p.signo) == 0).find_map(|p| {
-        let action = proc.sigactions[usize::from(p.signo.0 - 1)];
+    all_pending(proc).iter().filter(|p| proc.sigmask & bit(p.signo) == 0).find_map(|p| {
+        let action = proc.sigactions.get(usize::from(p.signo.0 - 1));
         match action.handler {
             SIG_IGN => None,
             SIG_DFL => None,
@@ -163,8 +206,8 @@ pub fn next_handler(proc: &Process) -> Option<u64> {
 /// Whether a pending, unblocked signal would do something: run a handler or take a default
 /// action other than ignoring.
 pub fn has_deliverable(proc: &Process) -> bool {
-    proc.pending.iter().filter(|p| proc.sigmask & bit(p.signo) == 0).any(|p| {
-        match proc.sigactions[usize::from(p.signo.0 - 1)].handler {
+    all_pending(proc).iter().filter(|p| proc.sigmask & bit(p.signo) == 0).any(|p| {
+        match proc.sigactions.get(usize::from(p.signo.0 - 1)).handler {
             SIG_IGN => false,
             SIG_DFL => default_action(p.signo) != DefaultAction::Ignore,
             _ => true,
@@ -172,21 +215,21 @@ pub fn has_deliverable(proc: &Process) -> bool {
     })
 }
 
-/// The bit set of pending signals.
+/// The bit set of pending signals (this thread's and the process's).
 pub fn pending_set(proc: &Process) -> u64 {
-    proc.pending.iter().fold(0, |set, p| set | bit(p.signo))
+    all_pending(proc).iter().fold(0, |set, p| set | bit(p.signo))
 }
 
 /// Delivers every deliverable pending signal: ignores, terminates, or sets up a handler frame
 /// on `cpu` (the guest then resumes in the handler). Stops early once the process ends.
 pub fn deliver(proc: &mut Process, cpu: &mut dyn Cpu) {
     while proc.exit.is_none() {
-        let Some(index) = proc.pending.iter().position(|p| proc.sigmask & bit(p.signo) == 0) else {
+        let mask = proc.sigmask;
+        let Some(info) = take_pending(proc, |p| mask & bit(p.signo) == 0) else {
             return;
         };
-        let info = proc.pending.remove(index);
         let slot = usize::from(info.signo.0 - 1);
-        let action = proc.sigactions[slot];
+        let action = proc.sigactions.get(slot);
         match action.handler {
             SIG_IGN => {}
             SIG_DFL => match default_action(info.signo) {
@@ -196,16 +239,18 @@ pub fn deliver(proc: &mut Process, cpu: &mut dyn Cpu) {
                 DefaultAction::Stop => crate::hostsig::stop_self(info.signo),
                 DefaultAction::Terminate | DefaultAction::Core => {
                     proc.exit = Some(Termination::Signaled(info.signo));
+                    proc.thread_exit = false;
                 }
             },
             handler => {
                 if setup_frame(proc, cpu, &info, handler).is_err() {
                     // No room for the frame: Linux kills the process with SIGSEGV.
                     proc.exit = Some(Termination::Signaled(Signo::SIGSEGV));
+                    proc.thread_exit = false;
                     return;
                 }
                 if action.flags & SA_RESETHAND != 0 {
-                    proc.sigactions[slot].handler = SIG_DFL;
+                    proc.sigactions.set(slot, SigAction { handler: SIG_DFL, ..action });
                 }
                 let mut mask = proc.sigmask | action.mask;
                 if action.flags & SA_NODEFER == 0 {
@@ -231,7 +276,7 @@ fn setup_frame(
     handler: u64,
 ) -> Result<(), elfvisor_abi::Errno> {
     let slot = usize::from(info.signo.0 - 1);
-    let action = proc.sigactions[slot];
+    let action = proc.sigactions.get(slot);
     let sp = cpu.reg(Reg::Sp);
     let (ss_sp, ss_flags, ss_size) = proc.altstack;
     const SS_DISABLE: u32 = 2;
@@ -269,7 +314,7 @@ fn setup_frame(
     put(UC_SIGMASK, &saved_mask.to_le_bytes());
     let fault = match info.detail {
         Detail::Fault { addr } => addr,
-        Detail::Sender { .. } | Detail::Child { .. } => 0,
+        Detail::Sender { .. } | Detail::Child { .. } | Detail::Queued { .. } => 0,
     };
     put(MCONTEXT, &fault.to_le_bytes());
     let regs: Vec<u64> = (0..31).map(|i| cpu.reg(Reg::X(i))).collect();

@@ -22,7 +22,7 @@ const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
 /// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
-pub fn child_main(fd: RawFd, engine: &dyn Engine) -> Result<Termination, anyhow::Error> {
+pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Termination, anyhow::Error> {
     // SAFETY: the parent passed us this descriptor number; nothing else in this process uses it.
     let ch = unsafe { Channel::from_raw(fd) };
     let _ = crate::host::fcntl_int(ch.raw(), libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
@@ -151,7 +151,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));
     let mut process = Process::new(mm, fds, exe);
-    process.sigactions = state.sigactions;
+    process.sigactions = crate::process::SigActions::new(state.sigactions);
     process.sigmask = state.sigmask;
     process.altstack = state.altstack;
     process.sigreturn_trampoline = state.sigreturn_trampoline;

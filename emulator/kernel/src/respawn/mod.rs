@@ -371,7 +371,7 @@ fn stream(
     let layers = snapshot || setup.flags & CLONE_VM != 0;
     let Collected { records, backings, objects } = collect(proc)?;
     let guest_fds: Vec<(u32, bool, RawFd)> =
-        proc.fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+        proc.fds().entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
     if fault("emfile") {
         return Err(ForkError::Host("duplicating descriptors: EMFILE (injected)".into()));
     }
@@ -409,7 +409,7 @@ fn stream(
         q,
         sigmask: proc.sigmask,
         altstack: proc.altstack,
-        sigactions: proc.sigactions,
+        sigactions: proc.sigactions.all(),
         sigreturn_trampoline: proc.sigreturn_trampoline,
         hwcaps: proc.hwcaps,
         brk: proc.mm.read().brk_state().map(|(s, c)| (s.0, c.0)),

@@ -15,6 +15,7 @@ use crate::process::Process;
 
 mod sys_clone;
 mod sys_fs;
+pub mod sys_futex;
 mod sys_mmap;
 mod sys_process;
 mod sys_shm;
@@ -71,12 +72,12 @@ impl Ctx<'_> {
         if fd == elfvisor_abi::fcntl::AT_FDCWD {
             return Ok(libc::AT_FDCWD);
         }
-        self.proc.fds.raw(i64::from(fd))
+        self.proc.fds().raw(i64::from(fd))
     }
 
     /// The host descriptor of a guest fd argument.
     pub fn fd(&self, fd: u64) -> Result<RawFd, Errno> {
-        self.proc.fds.raw(i64::from(fd as i32))
+        self.proc.fds().raw(i64::from(fd as i32))
     }
 
     /// Copies a guest-layout value out to guest memory (EFAULT if not writable).
@@ -155,7 +156,7 @@ fn trace_line(
     result: &SysResult,
 ) -> String {
     let name = Sysno(nr as u32).name().unwrap_or("unknown");
-    let mut line = format!("[{}] {name}(", ctx.proc.pid);
+    let mut line = format!("[{}] {name}(", ctx.proc.tid);
     match row {
         Some(row) => {
             for (i, kind) in row.args.iter().enumerate() {
@@ -210,6 +211,12 @@ impl SyscallHandler for Process {
         let nr = cpu.reg(Reg::X(8));
         let args = [0, 1, 2, 3, 4, 5].map(|i| cpu.reg(Reg::X(i)));
         let row = table::lookup(nr);
+        // Out of guest code until the call returns: a quiesce need not wait for this thread.
+        self.thread.leave_guest();
+        // Changes other vCPUs may have cached, and fork captures, hold the other threads out of
+        // guest code while they happen.
+        let _quiesced = (self.group.is_multithreaded() && needs_quiesce(nr, &args))
+            .then(|| self.group.quiesce(&self.thread));
         let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
         // Respawned children admitted since the last call may exit now; a setpgid (the usual
         // call right after fork) may move them first.
@@ -270,7 +277,7 @@ impl SyscallHandler for Process {
             crate::hostsig::drain(ctx.proc);
         }
         // Signals raised by the call (or still pending) are delivered on the way back out.
-        if !ctx.proc.pending.is_empty() {
+        if signal_pending(ctx.proc) {
             crate::signal::deliver(ctx.proc, ctx.cpu);
             if ctx.proc.exit.is_some() {
                 return SyscallAction::Stop;
@@ -280,6 +287,40 @@ impl SyscallHandler for Process {
         if let Some(mask) = ctx.proc.saved_sigmask.take() {
             ctx.proc.sigmask = mask;
         }
+        drop(_quiesced);
+        if !ctx.proc.group.enter_guest(&ctx.proc.thread, ctx.cpu) {
+            // Another thread's execve replaced the process image while this call ran.
+            ctx.proc.vanish();
+            return SyscallAction::Stop;
+        }
         SyscallAction::Continue
     }
+}
+
+/// Calls that change the address space other vCPUs may have cached, or capture it for a fork.
+fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
+    const CLONE_THREAD: u64 = 0x10000;
+    let Ok(nr) = u32::try_from(nr) else { return false };
+    match Sysno(nr) {
+        Sysno::munmap
+        | Sysno::mprotect
+        | Sysno::pkey_mprotect
+        | Sysno::mremap
+        | Sysno::madvise
+        | Sysno::brk
+        | Sysno::shmdt
+        | Sysno::shmat
+        | Sysno::mmap
+        | Sysno::execve
+        | Sysno::execveat => true,
+        Sysno::clone => args[0] & CLONE_THREAD == 0,
+        // clone3 keeps its flags in memory: quiesce for every one.
+        Sysno::clone3 => true,
+        _ => false,
+    }
+}
+
+/// Whether this thread or its process has a signal queued.
+fn signal_pending(proc: &Process) -> bool {
+    !proc.pending().is_empty() || !proc.group.pending().is_empty()
 }

@@ -42,8 +42,22 @@ struct CloneArgs {
 
 fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     let flags = args.flags;
-    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0 {
-        // Threads share the address space with a second vCPU: not supported yet.
+    if flags & CLONE_THREAD != 0 {
+        // Linux: a thread shares the signal actions, which needs a shared address space.
+        if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let args = crate::thread::ThreadArgs {
+            flags,
+            stack: args.stack,
+            parent_tid: args.parent_tid,
+            child_tid: args.child_tid,
+            tls: args.tls,
+        };
+        return crate::thread::spawn(ctx.proc, ctx.cpu, args).map(u64::from);
+    }
+    if flags & (CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0 {
+        // Sharing these between processes (not threads) is not supported.
         return Err(Errno::ENOSYS);
     }
     if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
@@ -79,11 +93,15 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     } else {
         None
     };
-    let pid = host::fork()?;
+    let pid = {
+        // Other threads may use these locks; holding them across the fork leaves the child
+        // none that a thread it does not have would never release.
+        let _held = ctx.proc.fork_locks();
+        host::fork()?
+    };
     if pid == 0 {
-        ctx.proc.pid = std::process::id();
-        // A child starts with no pending signals (the parent's stay the parent's).
-        ctx.proc.pending.clear();
+        // The child has one thread, this one; nothing is pending for it.
+        ctx.proc.become_single(std::process::id());
         crate::hostsig::forget();
         // The parent's nudger thread did not come along.
         crate::hostsig::install(ctx.proc);
@@ -256,6 +274,11 @@ fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64)
     let envp = string_array(ctx, envp_addr)?;
     let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.hwcaps)?;
     ctx.proc.pending_exec = Some(Box::new(prepared));
+    // The other threads end; this one goes on as the process's only thread, with its pid as
+    // its tid.
+    ctx.proc.group.kill_others(&ctx.proc.thread);
+    ctx.proc.tid = ctx.proc.pid;
+    ctx.proc.thread.set_tid(ctx.proc.pid);
     Ok(0)
 }
 
@@ -283,7 +306,7 @@ pub fn execveat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     } else {
         // Relative to a directory fd (or the fd itself with AT_EMPTY_PATH): name it through
         // the host's /proc.
-        let host_fd = ctx.proc.fds.raw(i64::from(dirfd))?;
+        let host_fd = ctx.proc.fds().raw(i64::from(dirfd))?;
         let mut p = format!("/proc/self/fd/{host_fd}").into_bytes();
         if path.is_empty() {
             if a[4] & AT_EMPTY_PATH == 0 {

@@ -20,7 +20,7 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat(dirfd, &path, host_flags, (a[3] as u32) & 0o7777)?;
-    let guest = ctx.proc.fds.install_host(fd, flags & g::O_CLOEXEC != 0)?;
+    let guest = ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)?;
     if flags & g::O_TRUNC != 0 {
         super::sys_mmap::file_resized(ctx);
     }
@@ -28,7 +28,7 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn close(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    ctx.proc.fds.close(i64::from(a[0] as i32)).map(|_| 0)
+    ctx.proc.fds().close(i64::from(a[0] as i32)).map(|_| 0)
 }
 
 pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -184,19 +184,19 @@ pub fn statx(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = i64::from(a[0] as i32);
-    let entry = ctx.proc.fds.get(fd)?.clone();
+    let entry = ctx.proc.fds().get(fd)?.clone();
     match a[1] as u32 {
         cmd @ (g::F_DUPFD | g::F_DUPFD_CLOEXEC) => {
             let min = usize::try_from(a[2] as i32).map_err(|_| Errno::EINVAL)?;
-            if min >= ctx.proc.fds.limit() {
+            if min >= ctx.proc.fds().limit() {
                 return Err(Errno::EINVAL);
             }
             let cloexec = cmd == g::F_DUPFD_CLOEXEC;
-            ctx.proc.fds.install(FdEntry { cloexec, ..entry }, min).map(|fd| fd as u64)
+            ctx.proc.fds().install(FdEntry { cloexec, ..entry }, min).map(|fd| fd as u64)
         }
         g::F_GETFD => Ok(u64::from(entry.cloexec) * u64::from(g::FD_CLOEXEC)),
         g::F_SETFD => {
-            ctx.proc.fds.get_mut(fd)?.cloexec = a[2] as u32 & g::FD_CLOEXEC != 0;
+            ctx.proc.fds().get_mut(fd)?.cloexec = a[2] as u32 & g::FD_CLOEXEC != 0;
             Ok(0)
         }
         g::F_GETFL => {
@@ -235,8 +235,8 @@ pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn dup(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let entry = ctx.proc.fds.get(i64::from(a[0] as i32))?.clone();
-    ctx.proc.fds.install(FdEntry { cloexec: false, ..entry }, 0).map(|fd| fd as u64)
+    let entry = ctx.proc.fds().get(i64::from(a[0] as i32))?.clone();
+    ctx.proc.fds().install(FdEntry { cloexec: false, ..entry }, 0).map(|fd| fd as u64)
 }
 
 pub fn dup3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -244,12 +244,12 @@ pub fn dup3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if flags & !g::O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let entry = ctx.proc.fds.get(i64::from(old))?.clone();
+    let entry = ctx.proc.fds().get(i64::from(old))?.clone();
     if old == new {
         return Err(Errno::EINVAL);
     }
     let new = usize::try_from(new).map_err(|_| Errno::EBADF)?;
-    ctx.proc.fds.install_at(new, FdEntry { cloexec: flags & g::O_CLOEXEC != 0, ..entry })?;
+    ctx.proc.fds().install_at(new, FdEntry { cloexec: flags & g::O_CLOEXEC != 0, ..entry })?;
     Ok(new as u64)
 }
 
@@ -264,8 +264,8 @@ pub fn pipe2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         libc::O_CLOEXEC | host::open_flags_to_host(flags & (g::O_NONBLOCK | g::O_DIRECT));
     let (r, w) = host::pipe2(host_flags)?;
     let cloexec = flags & g::O_CLOEXEC != 0;
-    let gr = ctx.proc.fds.install_host(r, cloexec);
-    let gw = ctx.proc.fds.install_host(w, cloexec);
+    let gr = ctx.proc.fds().install_host(r, cloexec);
+    let gw = ctx.proc.fds().install_host(w, cloexec);
     match (gr, gw) {
         (Ok(gr), Ok(gw)) => {
             let mut out = [0u8; 8];
@@ -276,7 +276,7 @@ pub fn pipe2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         }
         (gr, gw) => {
             for fd in [gr, gw].into_iter().flatten() {
-                let _ = ctx.proc.fds.close(fd as i64);
+                let _ = ctx.proc.fds().close(fd as i64);
             }
             Err(Errno::EMFILE)
         }
@@ -478,7 +478,7 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     /// struct termios as the kernel's ioctls see it: 4 flag words, c_line, 19 control chars.
     const TERMIOS: usize = 36;
     let fd = i64::from(a[0] as i32);
-    let host_fd = ctx.proc.fds.raw(fd)?;
+    let host_fd = ctx.proc.fds().raw(fd)?;
     let (request, size, need) = match a[1] as u32 as u64 {
         TCGETS => (libc::TCGETS, TERMIOS, Prot::WRITE),
         r @ (TCSETS | TCSETSW | TCSETSF) => (r, TERMIOS, Prot::READ),
@@ -489,7 +489,7 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         FIONREAD => (libc::FIONREAD, 4, Prot::WRITE),
         FIONBIO => (libc::FIONBIO, 4, Prot::READ),
         FIOCLEX | FIONCLEX => {
-            ctx.proc.fds.get_mut(fd)?.cloexec = a[1] as u32 as u64 == FIOCLEX;
+            ctx.proc.fds().get_mut(fd)?.cloexec = a[1] as u32 as u64 == FIOCLEX;
             return Ok(0);
         }
         _ => return Err(Errno::ENOTTY),
@@ -504,7 +504,7 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// temporary signal mask is checked for validity and otherwise not applied.
 pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let count = a[1] as usize;
-    if count > ctx.proc.fds.limit() {
+    if count > ctx.proc.fds().limit() {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; count * 8];
@@ -528,7 +528,8 @@ pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         let fd = i32::from_le_bytes(entry[..4].try_into().expect("4 bytes"));
         let events = i16::from_le_bytes(entry[4..6].try_into().expect("2 bytes"));
         // A negative fd is ignored; an fd that is not open reports POLLNVAL.
-        let host_fd = if fd < 0 { -1 } else { ctx.proc.fds.raw(i64::from(fd)).unwrap_or(i32::MAX) };
+        let host_fd =
+            if fd < 0 { -1 } else { ctx.proc.fds().raw(i64::from(fd)).unwrap_or(i32::MAX) };
         polls.push((host_fd, events));
     }
     let (ready, revents) = host::ppoll(&polls, timeout)?;

@@ -37,7 +37,7 @@ pub fn mmap(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let file = if flags & MAP_ANONYMOUS != 0 {
         None
     } else {
-        let entry = ctx.proc.fds.get(i64::from(fd))?;
+        let entry = ctx.proc.fds().get(i64::from(fd))?.clone();
         let dup: OwnedFd = entry
             .file
             .try_clone()

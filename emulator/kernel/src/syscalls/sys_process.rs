@@ -11,18 +11,22 @@ use super::{Ctx, SysResult};
 use crate::host;
 use crate::process::Termination;
 
+/// `exit`: ends this thread; the process ends with its last thread.
 pub fn exit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    exit_group(ctx, a)
+    ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
+    ctx.proc.thread_exit = true;
+    Ok(0)
 }
 
 pub fn exit_group(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
+    ctx.proc.thread_exit = false;
     Ok(0)
 }
 
 pub fn set_tid_address(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.clear_child_tid = a[0];
-    Ok(u64::from(ctx.proc.pid))
+    Ok(u64::from(ctx.proc.tid))
 }
 
 pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -44,7 +48,7 @@ pub fn getpid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 }
 
 pub fn gettid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    Ok(u64::from(ctx.proc.pid))
+    Ok(u64::from(ctx.proc.tid))
 }
 
 pub fn getppid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {

@@ -50,7 +50,7 @@ pub fn memfd_create(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     host_flags |= flags & MFD_HUGE_BITS;
     let fd = hs::memfd_create(&name, host_flags)?;
-    let guest = ctx.proc.fds.install_host(fd, flags & MFD_CLOEXEC != 0)?;
+    let guest = ctx.proc.fds().install_host(fd, flags & MFD_CLOEXEC != 0)?;
     Ok(guest as u64)
 }
 

@@ -39,7 +39,7 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     };
     let slot = usize::from(sig - 1);
     if a[2] != 0 {
-        let old = ctx.proc.sigactions[slot];
+        let old = ctx.proc.sigactions.get(slot);
         let mut b = [0u8; 32];
         for (i, v) in [old.handler, old.flags, old.restorer, old.mask].iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
@@ -47,7 +47,7 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         ctx.copy_out(a[2], &b)?;
     }
     if let Some(new) = new {
-        ctx.proc.sigactions[slot] = new;
+        ctx.proc.sigactions.set(slot, new);
         if i32::from(sig) == libc::SIGCHLD {
             crate::hostsig::sigchld_changed(&new);
         }
@@ -141,10 +141,11 @@ pub fn kill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn tkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let sig = if a[1] == 0 { 0 } else { signo(a[1])? };
-    if a[0] as i32 != ctx.proc.pid as i32 {
-        return Err(if (a[0] as i32) <= 0 { Errno::EINVAL } else { Errno::ESRCH });
+    let tid = a[0] as i32;
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
     }
-    to_self(ctx, sig, SI_TKILL)
+    to_thread(ctx, None, tid as u32, sig)
 }
 
 pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -153,10 +154,60 @@ pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != ctx.proc.pid as i32 || tid != ctx.proc.pid as i32 {
+    to_thread(ctx, Some(tgid as u32), tid as u32, sig)
+}
+
+/// A signal for one thread: this one (delivered on the way out), a sibling (the host routes a
+/// forwarded signal to its host thread, interrupting a blocking call; the others are queued
+/// and its vCPU stopped), or a thread of another process (guest tids are host tids).
+fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResult {
+    let pid = ctx.proc.pid;
+    if tgid.is_some_and(|t| t != pid) || (tgid.is_none() && ctx.proc.group.find(tid).is_none()) {
+        // Not ours: the host knows the thread, if it exists.
+        let tgid = match tgid {
+            Some(t) => t as i32,
+            None => crate::host::tgid_of(tid as i32).ok_or(Errno::ESRCH)?,
+        };
+        return crate::host::tgkill(tgid, tid as i32, i32::from(sig));
+    }
+    let target = ctx.proc.group.find(tid).ok_or(Errno::ESRCH)?;
+    if sig == 0 {
+        return Ok(0);
+    }
+    let uid = crate::host::ids().0;
+    let info = SigInfo { signo: Signo(sig), code: SI_TKILL, detail: Detail::Sender { pid, uid } };
+    if std::sync::Arc::ptr_eq(&target, &ctx.proc.thread) {
+        signal::send_to_thread(&target, info);
+    } else if crate::hostsig::forwarded(i32::from(sig)) {
+        crate::host::tgkill(pid as i32, target.host_tid(), i32::from(sig))?;
+    } else {
+        signal::send_to_thread(&target, info);
+    }
+    Ok(0)
+}
+
+/// `rt_sigqueueinfo`: a signal with the caller's siginfo for a process (itself, or another
+/// one through the host, which keeps the value and code).
+pub fn rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let sig = signo(a[1])?;
+    let raw = ctx.copy_in::<128>(a[2])?;
+    let word = |at: usize| i32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
+    let code = word(8);
+    let pid = a[0] as i32;
+    // Linux: only a process signalling itself may claim a kernel or tkill origin.
+    if pid != ctx.proc.pid as i32 && (code >= 0 || code == SI_TKILL) {
+        return Err(Errno::EPERM);
+    }
+    if pid == ctx.proc.pid as i32 {
+        let value = u64::from_le_bytes(raw[24..32].try_into().expect("8 bytes"));
+        let detail = Detail::Queued { pid: word(16) as u32, uid: word(20) as u32, value };
+        signal::send(ctx.proc, SigInfo { signo: Signo(sig), code, detail });
+        return Ok(0);
+    }
+    if pid <= 0 {
         return Err(Errno::ESRCH);
     }
-    to_self(ctx, sig, SI_TKILL)
+    crate::host::sigqueueinfo(pid, i32::from(sig), &raw)
 }
 
 pub fn rt_sigreturn(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
@@ -202,15 +253,12 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     } else {
         None
     };
-    let wanted = |p: &crate::process::Process| {
-        p.pending.iter().position(|i| set & (1u64 << (i.signo.0 - 1)) != 0)
-    };
+    let wanted = |i: &SigInfo| set & (1u64 << (i.signo.0 - 1)) != 0;
     let got = crate::hostsig::wait_until(ctx.proc, timeout, |p| {
-        wanted(p).is_some() || signal::has_deliverable(p)
+        signal::pending_set(p) & set != 0 || signal::has_deliverable(p)
     });
-    match wanted(ctx.proc) {
-        Some(index) => {
-            let info = ctx.proc.pending.remove(index);
+    match signal::take_pending(ctx.proc, wanted) {
+        Some(info) => {
             if a[1] != 0 {
                 ctx.copy_out(a[1], &info.to_bytes())?;
             }

@@ -7,8 +7,8 @@ use elfvisor_abi::Sysno;
 
 use super::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::{
-    Arg, Ctx, SysResult, sys_clone as clone, sys_fs as fs, sys_mmap as mm, sys_process as pr,
-    sys_shm as shm, sys_signal as sig, sys_time as time,
+    Arg, Ctx, SysResult, sys_clone as clone, sys_fs as fs, sys_futex as futex, sys_mmap as mm,
+    sys_process as pr, sys_shm as shm, sys_signal as sig, sys_time as time,
 };
 
 /// How completely a call is implemented.
@@ -101,11 +101,11 @@ pub static TABLE: &[Row] = &[
     row(Sysno::sync, fs::sync, &[], Full),
     row(Sysno::fsync, fs::fsync, &[Fd], Full),
     row(Sysno::fdatasync, fs::fdatasync, &[Fd], Full),
-    row(Sysno::exit, pr::exit, &[Int], Partial("single-threaded: ends the process")),
+    row(Sysno::exit, pr::exit, &[Int], Full),
     row(Sysno::exit_group, pr::exit_group, &[Int], Full),
     row(Sysno::waitid, clone::waitid, &[Int, Int, Ptr, Hex, Ptr], Full),
     row(Sysno::set_tid_address, pr::set_tid_address, &[Ptr], Full),
-    row(Sysno::futex, enosys, &[Ptr, Int, Int, Ptr], Enosys),
+    row(Sysno::futex, futex::futex, &[Ptr, Hex, Int, Ptr, Ptr, Hex], Full),
     row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
     row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
@@ -116,14 +116,15 @@ pub static TABLE: &[Row] = &[
     row(Sysno::sched_getaffinity, pr::sched_getaffinity, &[Int, Len, Ptr], Full),
     row(Sysno::sched_yield, pr::sched_yield, &[], Full),
     row(Sysno::kill, sig::kill, &[Int, Int], Partial("pid -1 (every process) is refused")),
-    row(Sysno::tkill, sig::tkill, &[Int, Int], Partial("to itself only")),
-    row(Sysno::tgkill, sig::tgkill, &[Int, Int, Int], Partial("to itself only")),
+    row(Sysno::tkill, sig::tkill, &[Int, Int], Full),
+    row(Sysno::tgkill, sig::tgkill, &[Int, Int, Int], Full),
     row(Sysno::sigaltstack, sig::sigaltstack, &[Ptr, Ptr], Full),
     row(Sysno::rt_sigsuspend, sig::rt_sigsuspend, &[Ptr, Len], Full),
     row(Sysno::rt_sigaction, sig::rt_sigaction, &[Int, Ptr, Ptr, Len], Full),
     row(Sysno::rt_sigprocmask, sig::rt_sigprocmask, &[Int, Ptr, Ptr, Len], Full),
     row(Sysno::rt_sigpending, sig::rt_sigpending, &[Ptr, Len], Full),
     row(Sysno::rt_sigtimedwait, sig::rt_sigtimedwait, &[Ptr, Ptr, Ptr, Len], Full),
+    row(Sysno::rt_sigqueueinfo, sig::rt_sigqueueinfo, &[Int, Int, Ptr], Full),
     row(Sysno::rt_sigreturn, sig::rt_sigreturn, &[], Full),
     row(Sysno::setpgid, pr::setpgid, &[Int, Int], Full),
     row(Sysno::getpgid, pr::getpgid, &[Int], Full),

@@ -1,0 +1,444 @@
+//! Guest threads: one host thread and one engine vCPU per guest thread, all on the process's
+//! address space, and what keeps them consistent.
+//!
+//! - `clone(CLONE_VM|CLONE_THREAD|CLONE_SIGHAND|...)` starts a host thread with a vCPU of its
+//!   own; the new task shares the address space, the descriptor table and the signal actions
+//!   (Arc handles), and has its own tid, mask, pending signals and robust list.
+//! - The quiesce barrier ([`Group::quiesce`]): a change to the address space that other vCPUs
+//!   may have cached (unmap, protect, remap, exec) and every fork capture first gets every other
+//!   thread out of guest code — a thread in a system call is out already — and holds them out
+//!   until the change is made; each thread flushes its TLB (and the code ranges that were
+//!   invalidated) before it runs guest code again. The wait is bounded: a vCPU that does not
+//!   stop within [`QUIESCE_LIMIT`] is reported, and the change goes ahead.
+//! - A thread's `exit` ends its host thread: `clear_child_tid` is cleared and woken, robust
+//!   futexes it held are marked dead. The last thread's exit, `exit_group` or a fatal signal in
+//!   any thread ends the process from the thread that decided it.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use elfvisor_abi::GuestAddr;
+use elfvisor_engine::{Cpu, Stopper};
+
+use crate::process::{Process, Termination};
+use crate::signal::SigInfo;
+
+/// How long a quiesce waits for another vCPU to leave guest code.
+pub const QUIESCE_LIMIT: Duration = Duration::from_secs(2);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a process's threads share beyond the address space, descriptors and actions.
+#[derive(Debug)]
+pub struct Group {
+    /// Process-directed signals that no thread has taken yet.
+    pending: Mutex<Vec<SigInfo>>,
+    /// The live threads.
+    threads: Mutex<Vec<Arc<ThreadShared>>>,
+    /// Bumped by each address-space change other vCPUs must see before running guest code.
+    mm_gen: AtomicU64,
+    /// Code ranges invalidated by those changes: (generation, start, end).
+    code_log: Mutex<Vec<(u64, GuestAddr, GuestAddr)>>,
+    /// The thread holding every other out of guest code, if any.
+    hold: Mutex<Option<u32>>,
+    released: Condvar,
+}
+
+impl Group {
+    pub fn new(tid: u32) -> Arc<Group> {
+        let _ = tid;
+        Arc::new(Group {
+            pending: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+            mm_gen: AtomicU64::new(0),
+            code_log: Mutex::new(Vec::new()),
+            hold: Mutex::new(None),
+            released: Condvar::new(),
+        })
+    }
+
+    /// Process-directed pending signals, locked.
+    pub fn pending(&self) -> MutexGuard<'_, Vec<SigInfo>> {
+        lock(&self.pending)
+    }
+
+    pub fn register(&self, thread: &Arc<ThreadShared>) {
+        lock(&self.threads).push(Arc::clone(thread));
+    }
+
+    /// Removes a thread; returns how many remain.
+    pub fn unregister(&self, thread: &Arc<ThreadShared>) -> usize {
+        let mut threads = lock(&self.threads);
+        threads.retain(|t| !Arc::ptr_eq(t, thread));
+        threads.len()
+    }
+
+    /// Whether more than one thread runs.
+    pub fn is_multithreaded(&self) -> bool {
+        lock(&self.threads).len() > 1
+    }
+
+    /// The thread with guest id `tid`.
+    pub fn find(&self, tid: u32) -> Option<Arc<ThreadShared>> {
+        lock(&self.threads).iter().find(|t| t.tid() == tid).cloned()
+    }
+
+    pub fn threads(&self) -> Vec<Arc<ThreadShared>> {
+        lock(&self.threads).clone()
+    }
+
+    /// Asks every running vCPU to stop at its next block boundary, so a new process-directed
+    /// signal is seen by a thread that does not block it.
+    pub fn kick_all(&self) {
+        for t in lock(&self.threads).iter() {
+            t.kick();
+        }
+    }
+
+    /// execve from `me`: every other thread ends when it next would run guest code (Linux's
+    /// de_thread; one blocked in a host call ends when that call returns).
+    pub fn kill_others(&self, me: &Arc<ThreadShared>) {
+        let mut threads = lock(&self.threads);
+        for t in threads.iter().filter(|t| !Arc::ptr_eq(t, me)) {
+            t.killed.store(true, Ordering::SeqCst);
+            t.kick();
+        }
+        threads.retain(|t| Arc::ptr_eq(t, me));
+    }
+
+    /// Records an address-space change the other vCPUs must flush before running guest code.
+    pub fn publish(&self, code: &[(GuestAddr, GuestAddr)]) {
+        let mut log = lock(&self.code_log);
+        let generation = self.mm_gen.fetch_add(1, Ordering::SeqCst) + 1;
+        log.extend(code.iter().map(|&(s, e)| (generation, s, e)));
+        // Every thread that has seen a generation no longer needs entries up to it.
+        let oldest = lock(&self.threads)
+            .iter()
+            .map(|t| t.seen_gen.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(generation);
+        log.retain(|(g, _, _)| *g > oldest);
+    }
+
+    /// Gets every other thread out of guest code and keeps it out until the guard drops.
+    pub fn quiesce(self: &Arc<Group>, me: &Arc<ThreadShared>) -> Quiesced {
+        let mut hold = lock(&self.hold);
+        let my_tid = me.tid();
+        while hold.is_some_and(|t| t != my_tid) {
+            hold = self.released.wait(hold).unwrap_or_else(|e| e.into_inner());
+        }
+        let outer = hold.is_none();
+        *hold = Some(my_tid);
+        drop(hold);
+        if outer {
+            for t in self.threads().iter().filter(|t| !Arc::ptr_eq(t, me)) {
+                t.wait_out_of_guest();
+            }
+        }
+        Quiesced { group: Arc::clone(self), outer }
+    }
+
+    /// Called by a thread about to run guest code: waits while another thread holds the
+    /// others out, then flushes what changed since it last ran. Returns false when this
+    /// thread must end instead (another thread's execve replaced the process image).
+    pub fn enter_guest(&self, me: &ThreadShared, cpu: &mut dyn Cpu) -> bool {
+        loop {
+            {
+                let mut hold = lock(&self.hold);
+                while hold.is_some_and(|t| t != me.tid()) {
+                    hold = self.released.wait(hold).unwrap_or_else(|e| e.into_inner());
+                }
+                me.in_guest.store(true, Ordering::SeqCst);
+            }
+            if me.killed.load(Ordering::SeqCst) {
+                me.in_guest.store(false, Ordering::SeqCst);
+                return false;
+            }
+            // A quiesce that started after the store above sees `in_guest` and waits for us.
+            let generation = self.mm_gen.load(Ordering::SeqCst);
+            let seen = me.seen_gen.load(Ordering::SeqCst);
+            if generation != seen {
+                cpu.flush_tlb();
+                for (_, start, end) in lock(&self.code_log).iter().filter(|(g, _, _)| *g > seen) {
+                    cpu.flush_code(*start, *end);
+                }
+                me.seen_gen.store(generation, Ordering::SeqCst);
+            }
+            if lock(&self.hold).is_none_or(|t| t == me.tid()) {
+                return true;
+            }
+            me.in_guest.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Other threads are held out of guest code while this lives.
+#[derive(Debug)]
+pub struct Quiesced {
+    group: Arc<Group>,
+    outer: bool,
+}
+
+impl Drop for Quiesced {
+    fn drop(&mut self) {
+        if self.outer {
+            *lock(&self.group.hold) = None;
+            self.group.released.notify_all();
+        }
+    }
+}
+
+/// One thread's part of the group's bookkeeping, reachable from its siblings.
+#[derive(Debug)]
+pub struct ThreadShared {
+    tid: AtomicU32,
+    /// The host thread running it (signals sent to this guest thread go there).
+    host_tid: AtomicI32,
+    pending: Mutex<Vec<SigInfo>>,
+    in_guest: AtomicBool,
+    seen_gen: AtomicU64,
+    stopper: Mutex<Option<Stopper>>,
+    /// Another thread ran execve: this one ends.
+    killed: AtomicBool,
+}
+
+impl ThreadShared {
+    pub fn new(tid: u32) -> Arc<ThreadShared> {
+        Arc::new(ThreadShared {
+            tid: AtomicU32::new(tid),
+            // SAFETY: gettid has no preconditions.
+            host_tid: AtomicI32::new(unsafe { libc::gettid() }),
+            pending: Mutex::new(Vec::new()),
+            in_guest: AtomicBool::new(false),
+            seen_gen: AtomicU64::new(0),
+            stopper: Mutex::new(None),
+            killed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn tid(&self) -> u32 {
+        self.tid.load(Ordering::SeqCst)
+    }
+
+    pub fn set_tid(&self, tid: u32) {
+        self.tid.store(tid, Ordering::SeqCst);
+    }
+
+    pub fn host_tid(&self) -> i32 {
+        self.host_tid.load(Ordering::SeqCst)
+    }
+
+    /// Records the calling host thread as this guest thread's.
+    pub fn bind_host_thread(&self) {
+        // SAFETY: gettid has no preconditions.
+        self.host_tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+    }
+
+    pub fn pending(&self) -> MutexGuard<'_, Vec<SigInfo>> {
+        lock(&self.pending)
+    }
+
+    pub fn set_stopper(&self, stopper: Stopper) {
+        *lock(&self.stopper) = Some(stopper);
+    }
+
+    /// This thread leaves guest code (a system call, an exit from the engine).
+    pub fn leave_guest(&self) {
+        self.in_guest.store(false, Ordering::SeqCst);
+    }
+
+    /// Asks its vCPU to stop at the next block boundary (a signal for it, a quiesce).
+    pub fn kick(&self) {
+        if let Some(s) = lock(&self.stopper).as_ref() {
+            s.stop();
+        }
+    }
+
+    /// Stops its vCPU until it is out of guest code (bounded by [`QUIESCE_LIMIT`]).
+    fn wait_out_of_guest(&self) {
+        let start = Instant::now();
+        while self.in_guest.load(Ordering::SeqCst) {
+            // Repeated: a stop asked just before the vCPU entered the engine is lost.
+            self.kick();
+            if start.elapsed() > QUIESCE_LIMIT {
+                eprintln!(
+                    "elfvisor: thread {} did not leave guest code within {:?}; going on",
+                    self.tid(),
+                    QUIESCE_LIMIT
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    }
+}
+
+/// The end of a thread's run: the process ends with it, or only the thread.
+pub fn thread_ended(proc: &mut Process) -> Option<Termination> {
+    let end = proc.exit?;
+    if !proc.thread_exit {
+        return Some(end);
+    }
+    release_thread_resources(proc);
+    let left = proc.group.unregister(&proc.thread);
+    // The last thread's exit ends the process with its status.
+    if left == 0 { Some(end) } else { None }
+}
+
+/// What Linux's exit_mm/exit_robust_list do for an exiting thread.
+fn release_thread_resources(proc: &mut Process) {
+    crate::syscalls::sys_futex::exit_robust_list(proc);
+    if proc.clear_child_tid != 0 {
+        let mm = proc.mm.read();
+        if mm.copy_out(GuestAddr(proc.clear_child_tid), &0u32.to_le_bytes()).is_ok() {
+            let _ = crate::syscalls::sys_futex::wake_address(&mm, proc.clear_child_tid, 1);
+        }
+    }
+}
+
+/// A new thread's clone arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+}
+
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+
+/// Every register a new thread starts with: the caller's, but x0 = 0, its own stack and TLS.
+struct Registers {
+    x: [u64; 31],
+    sp: u64,
+    pc: u64,
+    nzcv: u64,
+    tpidr: u64,
+    fpcr: u64,
+    fpsr: u64,
+    q: [u128; 32],
+}
+
+impl Registers {
+    fn of_new_thread(cpu: &dyn Cpu, args: &ThreadArgs) -> Registers {
+        use elfvisor_engine::Reg;
+        let mut x = [0u64; 31];
+        for (i, v) in x.iter_mut().enumerate().skip(1) {
+            *v = cpu.reg(Reg::X(i as u8));
+        }
+        let mut q = [0u128; 32];
+        for (i, v) in q.iter_mut().enumerate() {
+            *v = cpu.vreg(i as u8);
+        }
+        Registers {
+            x,
+            sp: if args.stack != 0 { args.stack } else { cpu.reg(Reg::Sp) },
+            pc: cpu.reg(Reg::Pc),
+            nzcv: cpu.reg(Reg::Nzcv),
+            tpidr: if args.flags & CLONE_SETTLS != 0 { args.tls } else { cpu.reg(Reg::TpidrEl0) },
+            fpcr: cpu.reg(Reg::Fpcr),
+            fpsr: cpu.reg(Reg::Fpsr),
+            q,
+        }
+    }
+
+    fn load(&self, cpu: &mut dyn Cpu) {
+        use elfvisor_engine::Reg;
+        for (i, v) in self.x.iter().enumerate() {
+            cpu.set_reg(Reg::X(i as u8), *v);
+        }
+        cpu.set_reg(Reg::Sp, self.sp);
+        cpu.set_reg(Reg::Pc, self.pc);
+        cpu.set_reg(Reg::Nzcv, self.nzcv);
+        cpu.set_reg(Reg::TpidrEl0, self.tpidr);
+        cpu.set_reg(Reg::Fpcr, self.fpcr);
+        cpu.set_reg(Reg::Fpsr, self.fpsr);
+        for (i, v) in self.q.iter().enumerate() {
+            cpu.set_vreg(i as u8, *v);
+        }
+    }
+}
+
+/// `clone` with `CLONE_THREAD`: starts the thread and returns its tid once it is ready to run.
+/// The tid is the host thread's id, so the guest's ids are unique across the host like Linux's.
+pub fn spawn(
+    proc: &mut Process,
+    cpu: &mut dyn Cpu,
+    args: ThreadArgs,
+) -> Result<u32, elfvisor_abi::Errno> {
+    use elfvisor_abi::Errno;
+    let engine = proc.engine.ok_or(Errno::EAGAIN)?;
+    let regs = Registers::of_new_thread(cpu, &args);
+    let mut task = proc.new_thread(0);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
+    let spawned = std::thread::Builder::new().name("elfvisor-vcpu".into()).spawn(move || {
+        task.thread.bind_host_thread();
+        let tid = task.thread.host_tid() as u32;
+        task.tid = tid;
+        task.thread.set_tid(tid);
+        let vcpu = match crate::run::create_vcpu(engine.0, &task) {
+            Ok(mut vcpu) => {
+                regs.load(vcpu.as_mut());
+                vcpu
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        if args.flags & CLONE_CHILD_SETTID != 0 {
+            let _ = task.mm.read().copy_out(GuestAddr(args.child_tid), &tid.to_le_bytes());
+        }
+        if args.flags & CLONE_CHILD_CLEARTID != 0 {
+            task.clear_child_tid = args.child_tid;
+        }
+        task.group.register(&task.thread);
+        if ready_tx.send(Ok(tid)).is_err() || go_rx.recv() != Ok(true) {
+            task.group.unregister(&task.thread);
+            return;
+        }
+        let end = match crate::run::run_thread(engine.0, &mut task, vcpu) {
+            Ok(end) => end,
+            Err(e) => {
+                eprintln!("elfvisor: thread {tid}: {e}");
+                Termination::Signaled(elfvisor_abi::Signo::SIGSEGV)
+            }
+        };
+        if let Some(end) = thread_ended_with(&mut task, end) {
+            crate::run::end_process(&mut task, end);
+        }
+    });
+    if let Err(e) = spawned {
+        eprintln!("elfvisor: cannot start a thread: {e}");
+        return Err(Errno::EAGAIN);
+    }
+    let tid = match ready_rx.recv() {
+        Ok(Ok(tid)) => tid,
+        Ok(Err(e)) => {
+            eprintln!("elfvisor: cannot start a thread: {e}");
+            return Err(Errno::EAGAIN);
+        }
+        Err(_) => return Err(Errno::EAGAIN),
+    };
+    if args.flags & CLONE_PARENT_SETTID != 0 {
+        let _ = proc.mm.read().copy_out(GuestAddr(args.parent_tid), &tid.to_le_bytes());
+    }
+    let _ = go_tx.send(true);
+    Ok(tid)
+}
+
+/// [`thread_ended`] for a run that ended with `end` (an engine failure has no `exit` set).
+fn thread_ended_with(proc: &mut Process, end: Termination) -> Option<Termination> {
+    if proc.exit.is_none() {
+        proc.exit = Some(end);
+    }
+    thread_ended(proc)
+}
