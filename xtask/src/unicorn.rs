@@ -191,29 +191,36 @@ pub fn build(root: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn fake_sources(texts: impl Fn(&Edit) -> String) -> tempfile::TempDir {
+    /// Each edited file as `before`, then every edit's text (one per line) for that file,
+    /// then `after`.
+    fn file_text(file: &str, text: impl Fn(&Edit) -> String) -> String {
+        let parts: Vec<String> = EDITS.iter().filter(|e| e.file == file).map(text).collect();
+        format!("before\n{}\nafter\n", parts.join("\n"))
+    }
+
+    fn fake_sources(texts: impl Fn(&Edit) -> String + Copy) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for edit in &EDITS {
             let file = dir.path().join(edit.file);
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(&file, texts(edit)).unwrap();
+            std::fs::write(&file, file_text(edit.file, texts)).unwrap();
         }
         dir
     }
 
     #[test]
     fn test_patch_changes_exactly_the_edited_text() {
-        let dir = fake_sources(|e| format!("before\n{}\nafter\n", e.original));
+        let dir = fake_sources(|e| e.original.to_string());
         patch(dir.path()).unwrap();
         for edit in &EDITS {
             let text = std::fs::read_to_string(dir.path().join(edit.file)).unwrap();
-            assert_eq!(text, format!("before\n{}\nafter\n", edit.patched));
+            assert_eq!(text, file_text(edit.file, |e| e.patched.to_string()));
         }
         patch(dir.path()).unwrap();
         let again = std::fs::read_to_string(dir.path().join(EDITS[0].file)).unwrap();
         assert_eq!(
             again,
-            format!("before\n{}\nafter\n", EDITS[0].patched),
+            file_text(EDITS[0].file, |e| e.patched.to_string()),
             "patching twice is a no-op"
         );
     }

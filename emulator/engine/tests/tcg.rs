@@ -22,6 +22,12 @@ const CAS_LOOP: [u32; 10] = [
     0xf9400003, 0x91000464, 0xaa0303e5, 0xc8e5fc04, 0xeb0300bf, 0xaa0503e3, 0x54ffff61, 0xf1000421,
     0x54ffff01, 0xd4000001,
 ];
+/// x0 = counter, x1 = iterations: a plain increment under a `swpa`/`swpl` spin lock at x0 + 8
+/// (an exchange that read and then wrote would let both vCPUs in).
+const SWP_LOCK_LOOP: [u32; 11] = [
+    0x91002005, 0x52800022, 0xb8a280a3, 0x35ffffe3, 0xf9400004, 0x91000484, 0xf9000004, 0xb87f80a3,
+    0xf1000421, 0x54ffff01, 0xd4000001,
+];
 /// x0 = 16-byte pair: `ldaxp`/`stlxp` adding 1 and 2 to its halves, x1 times.
 const PAIR_LOOP: [u32; 8] = [
     0xc87f9003, 0x91000463, 0x91000884, 0xc8259003, 0x35ffff85, 0xf1000421, 0x54ffff41, 0xd4000001,
@@ -264,10 +270,11 @@ fn race(arena: &Arena, code: &[u32], target: u64, threads: usize) {
 
 #[test]
 fn test_atomics_lose_nothing_across_threads() {
-    let cases: [(&str, &[u32], u64); 3] = [
+    let cases: [(&str, &[u32], u64); 4] = [
         ("ldadd", &LDADD_LOOP, DATA),
         ("ldaxr/stlxr", &EXCL_LOOP, DATA + 64),
         ("casal", &CAS_LOOP, DATA + 128),
+        ("swp lock", &SWP_LOCK_LOOP, DATA + 192),
     ];
     for (name, code, target) in cases {
         let arena = Arena::new();
