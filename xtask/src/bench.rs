@@ -42,6 +42,10 @@ pub struct Options {
     /// Iterations of the load/store loop, 11 instructions each (default 50,000,000).
     #[arg(long, value_name = "N")]
     pub mem_iterations: Option<u64>,
+    /// Only the workloads whose name contains TEXT (with the startup and setup rows the
+    /// derived figures subtract), e.g. `--only futex`.
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
 }
 
 impl Options {
@@ -183,6 +187,24 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             },
         },
     ]);
+    for (mode, what) in [
+        ("threads", "futex round trip, 2 threads (2 wake→wakeup)"),
+        ("processes", "futex round trip, 2 processes (2 wake→wakeup)"),
+    ] {
+        list.push(Workload {
+            name: format!("futex ping-pong, 2 {mode} × {}", thousands(rounds)),
+            program: "futex",
+            libc: Libc::Musl,
+            args: vec![mode.into(), rounds.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops { count: rounds, what, setup: None },
+        });
+    }
+    if let Some(only) = &opts.only {
+        list.retain(|w| {
+            matches!(w.kind, Kind::Startup | Kind::Setup { .. }) || w.name.contains(only.as_str())
+        });
+    }
     list
 }
 
@@ -702,6 +724,23 @@ mod tests {
     }
 
     #[test]
+    fn test_only_keeps_matching_rows_and_what_they_subtract() {
+        let opts = Options {
+            runs: None,
+            quick: true,
+            syscalls: None,
+            alu_iterations: None,
+            mem_iterations: None,
+            only: Some("futex".into()),
+        };
+        let list = workloads(&opts, false);
+        let names: Vec<&str> = list.iter().map(|w| w.name.as_str()).collect();
+        assert!(names.iter().any(|n| n.starts_with("startup")), "{names:?}");
+        assert_eq!(list.iter().filter(|w| w.program == "futex").count(), 2, "{names:?}");
+        assert!(list.iter().all(|w| w.program != "alu" && w.program != "pingpong"), "{names:?}");
+    }
+
+    #[test]
     fn test_quick_shrinks_work_unless_given() {
         let opts = Options {
             runs: None,
@@ -709,6 +748,7 @@ mod tests {
             syscalls: Some(5),
             alu_iterations: None,
             mem_iterations: None,
+            only: None,
         };
         assert_eq!(opts.runs(), 3);
         let list = workloads(&opts, false);
@@ -741,7 +781,7 @@ mod tests {
             kinds.last(),
             Some(&Kind::Ops {
                 count: 2_000,
-                what: "MAP_SHARED round trip (2 write→read)",
+                what: "futex round trip, 2 processes (2 wake→wakeup)",
                 setup: None
             })
         );
