@@ -14,7 +14,7 @@
 //!   futexes it held are marked dead. The last thread's exit, `exit_group` or a fatal signal in
 //!   any thread ends the process from the thread that decided it.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,8 @@ pub struct Group {
     pending: Mutex<Vec<SigInfo>>,
     /// The live threads.
     threads: Mutex<Vec<Arc<ThreadShared>>>,
+    /// How many there are (read without the lock on every system call).
+    count: AtomicUsize,
     /// Bumped by each address-space change other vCPUs must see before running guest code.
     mm_gen: AtomicU64,
     /// Code ranges invalidated by those changes: (generation, start, end).
@@ -53,6 +55,7 @@ impl Group {
         Arc::new(Group {
             pending: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
             mm_gen: AtomicU64::new(0),
             code_log: Mutex::new(Vec::new()),
             hold: Mutex::new(None),
@@ -66,19 +69,23 @@ impl Group {
     }
 
     pub fn register(&self, thread: &Arc<ThreadShared>) {
-        lock(&self.threads).push(Arc::clone(thread));
+        let mut threads = lock(&self.threads);
+        threads.push(Arc::clone(thread));
+        self.count.store(threads.len(), Ordering::SeqCst);
     }
 
     /// Removes a thread; returns how many remain.
     pub fn unregister(&self, thread: &Arc<ThreadShared>) -> usize {
         let mut threads = lock(&self.threads);
         threads.retain(|t| !Arc::ptr_eq(t, thread));
+        self.count.store(threads.len(), Ordering::SeqCst);
         threads.len()
     }
 
-    /// Whether more than one thread runs.
+    /// Whether more than one thread runs. Only a thread of this process starts another, so a
+    /// thread that sees `false` stays alone until it starts one itself.
     pub fn is_multithreaded(&self) -> bool {
-        lock(&self.threads).len() > 1
+        self.count.load(Ordering::SeqCst) > 1
     }
 
     /// The thread with guest id `tid`.
@@ -107,6 +114,7 @@ impl Group {
             t.kick();
         }
         threads.retain(|t| Arc::ptr_eq(t, me));
+        self.count.store(threads.len(), Ordering::SeqCst);
     }
 
     /// Records an address-space change the other vCPUs must flush before running guest code.
@@ -145,6 +153,11 @@ impl Group {
     /// others out, then flushes what changed since it last ran. Returns false when this
     /// thread must end instead (another thread's execve replaced the process image).
     pub fn enter_guest(&self, me: &ThreadShared, cpu: &mut dyn Cpu) -> bool {
+        if !self.is_multithreaded() && !me.killed.load(Ordering::SeqCst) {
+            // Alone: nothing holds this thread out, and only it changes the address space.
+            me.in_guest.store(true, Ordering::SeqCst);
+            return true;
+        }
         loop {
             {
                 let mut hold = lock(&self.hold);
