@@ -65,6 +65,12 @@ thread_local! {
     static MINE: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
 }
 
+/// In a thread's slot, the bit of signal 32 (never forwarded, so never a pending signal there)
+/// marks a kick: the next tgkill from this process to the thread only interrupts it.
+const KICK: u64 = 1 << 31;
+/// The host signal a kick is sent with (any forwarded one would do).
+const KICK_SIGNAL: i32 = libc::SIGURG;
+
 /// The guest threads' slots, by host thread id, for the nudger; and slots free for reuse.
 static THREADS: Mutex<Vec<(i32, &'static AtomicU64)>> = Mutex::new(Vec::new());
 static FREE_SLOTS: Mutex<Vec<&'static AtomicU64>> = Mutex::new(Vec::new());
@@ -108,13 +114,25 @@ fn mine_take() -> u64 {
         return 0;
     }
     // SAFETY: as in `forward`.
-    unsafe { (*mine).swap(0, Ordering::SeqCst) }
+    unsafe { (*mine).fetch_and(KICK, Ordering::SeqCst) & !KICK }
 }
 
 fn mine_any() -> bool {
     let mine = MINE.with(Cell::get);
     // SAFETY: as in `forward`.
-    !mine.is_null() && unsafe { (*mine).load(Ordering::SeqCst) } != 0
+    !mine.is_null() && unsafe { (*mine).load(Ordering::SeqCst) } & !KICK != 0
+}
+
+/// Interrupts guest thread `host_tid` of this process: its vCPU stops, or its blocking host
+/// call returns EINTR, so it looks at its pending signals (one queued for it that the host
+/// cannot carry, such as the C library's internal 32 and 33).
+pub fn interrupt(host_tid: i32) {
+    let Some(slot) = threads().iter().find(|t| t.0 == host_tid).map(|t| t.1) else { return };
+    slot.fetch_or(KICK, Ordering::SeqCst);
+    // SAFETY: tgkill to a thread of this process with a forwarded signal number.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), host_tid, KICK_SIGNAL);
+    }
 }
 
 /// Whether the host signal `sig` is forwarded to the guest.
@@ -185,6 +203,12 @@ fn is_nudge(sig: libc::c_int, info: *mut libc::siginfo_t) -> bool {
         return false;
     }
     let mine = MINE.with(Cell::get);
+    if !mine.is_null() && sig == KICK_SIGNAL {
+        // SAFETY: as in `forward`.
+        if unsafe { (*mine).fetch_and(!KICK, Ordering::SeqCst) } & KICK != 0 {
+            return true;
+        }
+    }
     // SAFETY: as in `forward`.
     let mine = if mine.is_null() { 0 } else { unsafe { (*mine).load(Ordering::SeqCst) } };
     (PENDING.load(Ordering::SeqCst) | mine) & bit != 0
@@ -267,7 +291,7 @@ fn nudge_loop() {
         loop {
             let per_thread: Vec<(i32, u64)> = threads()
                 .iter()
-                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst)))
+                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst) & !KICK))
                 .filter(|(_, bits)| *bits != 0)
                 .collect();
             if PENDING.load(Ordering::SeqCst) == 0 && per_thread.is_empty() {
@@ -281,8 +305,10 @@ fn nudge_loop() {
                 resend(tid, bits);
             }
             for (tid, _) in per_thread {
-                let left =
-                    threads().iter().find(|t| t.0 == tid).map(|t| t.1.load(Ordering::SeqCst));
+                let left = threads()
+                    .iter()
+                    .find(|t| t.0 == tid)
+                    .map(|t| t.1.load(Ordering::SeqCst) & !KICK);
                 if let Some(bits) = left.filter(|b| *b != 0) {
                     resend(tid, bits);
                 }

@@ -155,10 +155,15 @@ pub fn send(proc: &mut Process, info: SigInfo) {
     proc.group.kick_all();
 }
 
-/// Queues a signal for one thread.
+/// Queues a signal for one thread, and interrupts it if it is another one: a running vCPU
+/// stops, a blocking host call returns EINTR.
 pub fn send_to_thread(thread: &crate::thread::ThreadShared, info: SigInfo) {
     queue(&mut thread.pending(), info);
-    thread.kick();
+    // SAFETY: gettid has no preconditions.
+    if thread.host_tid() != unsafe { libc::gettid() } {
+        thread.kick();
+        crate::hostsig::interrupt(thread.host_tid());
+    }
 }
 
 fn queue(pending: &mut Vec<SigInfo>, info: SigInfo) {
