@@ -28,6 +28,49 @@ pub enum Reg {
     Fpsr,
 }
 
+/// Every register of a user-mode aarch64 thread, as one value (a fork's or a new thread's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registers {
+    pub x: [u64; 31],
+    pub sp: u64,
+    pub pc: u64,
+    pub nzcv: u64,
+    pub tpidr: u64,
+    pub fpcr: u64,
+    pub fpsr: u64,
+    pub q: [u128; 32],
+}
+
+impl Registers {
+    pub fn capture(cpu: &dyn Cpu) -> Registers {
+        Registers {
+            x: std::array::from_fn(|i| cpu.reg(Reg::X(i as u8))),
+            sp: cpu.reg(Reg::Sp),
+            pc: cpu.reg(Reg::Pc),
+            nzcv: cpu.reg(Reg::Nzcv),
+            tpidr: cpu.reg(Reg::TpidrEl0),
+            fpcr: cpu.reg(Reg::Fpcr),
+            fpsr: cpu.reg(Reg::Fpsr),
+            q: std::array::from_fn(|i| cpu.vreg(i as u8)),
+        }
+    }
+
+    pub fn load(&self, cpu: &mut dyn Cpu) {
+        for (i, v) in self.x.iter().enumerate() {
+            cpu.set_reg(Reg::X(i as u8), *v);
+        }
+        cpu.set_reg(Reg::Sp, self.sp);
+        cpu.set_reg(Reg::Pc, self.pc);
+        cpu.set_reg(Reg::Nzcv, self.nzcv);
+        cpu.set_reg(Reg::TpidrEl0, self.tpidr);
+        cpu.set_reg(Reg::Fpcr, self.fpcr);
+        cpu.set_reg(Reg::Fpsr, self.fpsr);
+        for (i, v) in self.q.iter().enumerate() {
+            cpu.set_vreg(i as u8, *v);
+        }
+    }
+}
+
 /// Register access and translation-cache control, valid both between runs and inside a syscall
 /// handler (a handler that changes the address space flushes through it before returning).
 pub trait Cpu {

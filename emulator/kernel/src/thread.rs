@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use elfvisor_abi::GuestAddr;
-use elfvisor_engine::{Cpu, Stopper};
+use elfvisor_engine::{Cpu, Registers, Stopper};
 
 use crate::process::{Process, Termination};
 use crate::signal::SigInfo;
@@ -327,56 +327,17 @@ const CLONE_PARENT_SETTID: u64 = 0x10_0000;
 const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
-/// Every register a new thread starts with: the caller's, but x0 = 0, its own stack and TLS.
-struct Registers {
-    x: [u64; 31],
-    sp: u64,
-    pc: u64,
-    nzcv: u64,
-    tpidr: u64,
-    fpcr: u64,
-    fpsr: u64,
-    q: [u128; 32],
-}
-
-impl Registers {
-    fn of_new_thread(cpu: &dyn Cpu, args: &ThreadArgs) -> Registers {
-        use elfvisor_engine::Reg;
-        let mut x = [0u64; 31];
-        for (i, v) in x.iter_mut().enumerate().skip(1) {
-            *v = cpu.reg(Reg::X(i as u8));
-        }
-        let mut q = [0u128; 32];
-        for (i, v) in q.iter_mut().enumerate() {
-            *v = cpu.vreg(i as u8);
-        }
-        Registers {
-            x,
-            sp: if args.stack != 0 { args.stack } else { cpu.reg(Reg::Sp) },
-            pc: cpu.reg(Reg::Pc),
-            nzcv: cpu.reg(Reg::Nzcv),
-            tpidr: if args.flags & CLONE_SETTLS != 0 { args.tls } else { cpu.reg(Reg::TpidrEl0) },
-            fpcr: cpu.reg(Reg::Fpcr),
-            fpsr: cpu.reg(Reg::Fpsr),
-            q,
-        }
+/// The registers a new thread starts with: the caller's, but x0 = 0, its own stack and TLS.
+fn registers_of_new_thread(cpu: &dyn Cpu, args: &ThreadArgs) -> Registers {
+    let mut regs = Registers::capture(cpu);
+    regs.x[0] = 0;
+    if args.stack != 0 {
+        regs.sp = args.stack;
     }
-
-    fn load(&self, cpu: &mut dyn Cpu) {
-        use elfvisor_engine::Reg;
-        for (i, v) in self.x.iter().enumerate() {
-            cpu.set_reg(Reg::X(i as u8), *v);
-        }
-        cpu.set_reg(Reg::Sp, self.sp);
-        cpu.set_reg(Reg::Pc, self.pc);
-        cpu.set_reg(Reg::Nzcv, self.nzcv);
-        cpu.set_reg(Reg::TpidrEl0, self.tpidr);
-        cpu.set_reg(Reg::Fpcr, self.fpcr);
-        cpu.set_reg(Reg::Fpsr, self.fpsr);
-        for (i, v) in self.q.iter().enumerate() {
-            cpu.set_vreg(i as u8, *v);
-        }
+    if args.flags & CLONE_SETTLS != 0 {
+        regs.tpidr = args.tls;
     }
+    regs
 }
 
 /// `clone` with `CLONE_THREAD`: starts the thread and returns its tid once it is ready to run.
@@ -388,7 +349,7 @@ pub fn spawn(
 ) -> Result<u32, elfvisor_abi::Errno> {
     use elfvisor_abi::Errno;
     let engine = proc.engine.ok_or(Errno::EAGAIN)?;
-    let regs = Registers::of_new_thread(cpu, &args);
+    let regs = registers_of_new_thread(cpu, &args);
     let mut task = proc.new_thread(0);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();

@@ -23,6 +23,16 @@ use elfvisor_abi::{PAGE_SIZE, Prot};
 
 use crate::layers::{Frozen, Layer, LayerMap};
 
+/// `/proc/self/pagemap` entry bits (Documentation/admin-guide/mm/pagemap.rst).
+#[cfg(target_os = "linux")]
+const PM_PRESENT: u64 = 1 << 63;
+#[cfg(target_os = "linux")]
+const PM_SWAPPED: u64 = 1 << 62;
+#[cfg(target_os = "linux")]
+const PM_FILE_OR_SHARED: u64 = 1 << 61;
+#[cfg(target_os = "linux")]
+const PM_EXCLUSIVE: u64 = 1 << 56;
+
 /// One host reservation, `size` bytes at `base`.
 #[derive(Debug)]
 pub(crate) struct Arena {
@@ -203,15 +213,10 @@ impl Arena {
         Ok(())
     }
 
-    /// Which pages of `[off, off + len)` hold private anonymous data on the host: present or
-    /// swapped, and not a file or shared page (`/proc/self/pagemap`). A private file page the
-    /// process wrote is such a page; one it only read is not.
+    /// The host's page-map entries for `[off, off + len)`, one per page (`/proc/self/pagemap`).
     #[cfg(target_os = "linux")]
-    pub(crate) fn written_pages(&self, off: u64, len: u64) -> io::Result<Vec<bool>> {
+    fn page_map(&self, off: u64, len: u64) -> io::Result<Vec<u64>> {
         use std::os::unix::fs::FileExt;
-        const PRESENT: u64 = 1 << 63;
-        const SWAPPED: u64 = 1 << 62;
-        const FILE_OR_SHARED: u64 = 1 << 61;
         let (addr, n) = self.host_pages(off, len);
         let pages = n / PAGE_SIZE as usize;
         let map = File::open("/proc/self/pagemap")?;
@@ -219,10 +224,19 @@ impl Arena {
         map.read_exact_at(&mut raw, (addr as u64 / PAGE_SIZE) * 8)?;
         Ok(raw
             .chunks_exact(8)
-            .map(|e| {
-                let v = u64::from_le_bytes(e.try_into().expect("chunks of 8 bytes"));
-                v & (PRESENT | SWAPPED) != 0 && v & FILE_OR_SHARED == 0
-            })
+            .map(|e| u64::from_le_bytes(e.try_into().expect("chunks of 8 bytes")))
+            .collect())
+    }
+
+    /// Which pages of `[off, off + len)` hold private anonymous data on the host: present or
+    /// swapped, and not a file or shared page (`/proc/self/pagemap`). A private file page the
+    /// process wrote is such a page; one it only read is not.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn written_pages(&self, off: u64, len: u64) -> io::Result<Vec<bool>> {
+        Ok(self
+            .page_map(off, len)?
+            .into_iter()
+            .map(|v| v & (PM_PRESENT | PM_SWAPPED) != 0 && v & PM_FILE_OR_SHARED == 0)
             .collect())
     }
 
@@ -238,20 +252,11 @@ impl Arena {
     /// they were mapped. Swapped-out pages do not say whether they are shared and count as not.
     #[cfg(target_os = "linux")]
     pub(crate) fn own_pages(&self, off: u64, len: u64) -> io::Result<Vec<bool>> {
-        use std::os::unix::fs::FileExt;
-        const PRESENT: u64 = 1 << 63;
-        const FILE_OR_SHARED: u64 = 1 << 61;
-        const EXCLUSIVE: u64 = 1 << 56;
-        let (addr, n) = self.host_pages(off, len);
-        let pages = n / PAGE_SIZE as usize;
-        let map = File::open("/proc/self/pagemap")?;
-        let mut raw = vec![0u8; pages * 8];
-        map.read_exact_at(&mut raw, (addr as u64 / PAGE_SIZE) * 8)?;
-        Ok(raw
-            .chunks_exact(8)
-            .map(|e| {
-                let v = u64::from_le_bytes(e.try_into().expect("chunks of 8 bytes"));
-                v & (PRESENT | FILE_OR_SHARED | EXCLUSIVE) == PRESENT | EXCLUSIVE
+        Ok(self
+            .page_map(off, len)?
+            .into_iter()
+            .map(|v| {
+                v & (PM_PRESENT | PM_FILE_OR_SHARED | PM_EXCLUSIVE) == PM_PRESENT | PM_EXCLUSIVE
             })
             .collect())
     }

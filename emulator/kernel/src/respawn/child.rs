@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED};
 use elfvisor_abi::{GuestAddr, Prot};
-use elfvisor_engine::{Engine, Reg, Vcpu};
+use elfvisor_engine::{Engine, Vcpu};
 use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
 
 use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
@@ -170,18 +170,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     }
     let mut vcpu =
         crate::run::create_vcpu(engine, &process).map_err(|e| ForkError::Host(e.to_string()))?;
-    for (i, v) in state.x.iter().enumerate() {
-        vcpu.set_reg(Reg::X(i as u8), *v);
-    }
-    vcpu.set_reg(Reg::Sp, state.sp);
-    vcpu.set_reg(Reg::Pc, state.pc);
-    vcpu.set_reg(Reg::Nzcv, state.nzcv);
-    vcpu.set_reg(Reg::TpidrEl0, state.tpidr);
-    vcpu.set_reg(Reg::Fpcr, state.fpcr);
-    vcpu.set_reg(Reg::Fpsr, state.fpsr);
-    for (i, v) in state.q.iter().enumerate() {
-        vcpu.set_vreg(i as u8, *v);
-    }
+    state.regs.load(vcpu.as_mut());
     Ok((process, vcpu))
 }
 

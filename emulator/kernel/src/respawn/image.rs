@@ -3,6 +3,7 @@
 //! before it maps anything.
 
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_engine::Registers;
 use elfvisor_mm::VmaName;
 
 use super::wire::{Reader, WireError, Writer};
@@ -65,14 +66,8 @@ impl Hello {
 /// Registers and process state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
-    pub x: [u64; 31],
-    pub sp: u64,
-    pub pc: u64,
-    pub nzcv: u64,
-    pub tpidr: u64,
-    pub fpcr: u64,
-    pub fpsr: u64,
-    pub q: [u128; 32],
+    /// The child's registers (x0 = 0: fork returns 0 there).
+    pub regs: Registers,
     pub sigmask: u64,
     pub altstack: (u64, u32, u64),
     pub sigactions: [SigAction; 64],
@@ -90,11 +85,12 @@ pub struct State {
 impl State {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        self.x.iter().for_each(|v| {
+        let r = &self.regs;
+        r.x.iter().for_each(|v| {
             w.u64(*v);
         });
-        w.u64(self.sp).u64(self.pc).u64(self.nzcv).u64(self.tpidr).u64(self.fpcr).u64(self.fpsr);
-        self.q.iter().for_each(|v| {
+        w.u64(r.sp).u64(r.pc).u64(r.nzcv).u64(r.tpidr).u64(r.fpcr).u64(r.fpsr);
+        r.q.iter().for_each(|v| {
             w.u128(*v);
         });
         w.u64(self.sigmask).u64(self.altstack.0).u32(self.altstack.1).u64(self.altstack.2);
@@ -167,14 +163,7 @@ impl State {
             return Err(WireError::Malformed("state (fd numbers not ascending)"));
         }
         Ok(State {
-            x,
-            sp,
-            pc,
-            nzcv,
-            tpidr,
-            fpcr,
-            fpsr,
-            q,
+            regs: Registers { x, sp, pc, nzcv, tpidr, fpcr, fpsr, q },
             sigmask,
             altstack,
             sigactions,
@@ -279,14 +268,16 @@ mod tests {
 
     fn state() -> State {
         State {
-            x: [7; 31],
-            sp: 1,
-            pc: 2,
-            nzcv: 3,
-            tpidr: 4,
-            fpcr: 5,
-            fpsr: 6,
-            q: [9; 32],
+            regs: Registers {
+                x: [7; 31],
+                sp: 1,
+                pc: 2,
+                nzcv: 3,
+                tpidr: 4,
+                fpcr: 5,
+                fpsr: 6,
+                q: [9; 32],
+            },
             sigmask: 10,
             altstack: (11, 2, 12),
             sigactions: [SigAction { handler: 1, flags: 2, restorer: 3, mask: 4 }; 64],

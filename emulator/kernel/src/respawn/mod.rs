@@ -24,7 +24,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
-use elfvisor_engine::{Cpu, Reg};
+use elfvisor_engine::{Cpu, Registers};
 use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
 
 use image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
@@ -389,24 +389,14 @@ fn stream(
     };
     ch.send(tag::HELLO, &hello.encode(), &[])?;
 
-    let mut x = [0u64; 31];
-    for (i, v) in x.iter_mut().enumerate() {
-        *v = cpu.reg(Reg::X(i as u8));
+    let mut regs = Registers::capture(cpu);
+    regs.x[0] = 0; // fork returns 0 in the child
+    if setup.stack != 0 {
+        regs.sp = setup.stack;
     }
-    x[0] = 0; // fork returns 0 in the child
-    let mut q = [0u128; 32];
-    for (i, v) in q.iter_mut().enumerate() {
-        *v = cpu.vreg(i as u8);
-    }
+    regs.tpidr = setup.tls.unwrap_or(regs.tpidr);
     let state = State {
-        x,
-        sp: if setup.stack != 0 { setup.stack } else { cpu.reg(Reg::Sp) },
-        pc: cpu.reg(Reg::Pc),
-        nzcv: cpu.reg(Reg::Nzcv),
-        tpidr: setup.tls.unwrap_or_else(|| cpu.reg(Reg::TpidrEl0)),
-        fpcr: cpu.reg(Reg::Fpcr),
-        fpsr: cpu.reg(Reg::Fpsr),
-        q,
+        regs,
         sigmask: proc.sigmask,
         altstack: proc.altstack,
         sigactions: proc.sigactions.all(),
