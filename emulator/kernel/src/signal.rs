@@ -284,13 +284,8 @@ fn setup_frame(
     let action = proc.sigactions.get(slot);
     let sp = cpu.reg(Reg::Sp);
     let (ss_sp, ss_flags, ss_size) = proc.altstack;
-    const SS_DISABLE: u32 = 2;
-    let on_altstack = ss_size > 0 && sp > ss_sp && sp <= ss_sp + ss_size;
-    let top = if action.flags & SA_ONSTACK != 0
-        && ss_flags & SS_DISABLE == 0
-        && ss_size > 0
-        && !on_altstack
-    {
+    let on_altstack = on_sig_stack(proc, sp);
+    let top = if action.flags & SA_ONSTACK != 0 && ss_size > 0 && !on_altstack {
         ss_sp + ss_size
     } else {
         sp
@@ -303,17 +298,14 @@ fn setup_frame(
         buf[off as usize..off as usize + bytes.len()].copy_from_slice(bytes)
     };
     put(0, &info.to_bytes());
-    // uc_stack describes the alternate stack as sigaltstack reports it.
-    let stack_flags = if ss_size == 0 || ss_flags & SS_DISABLE != 0 {
-        SS_DISABLE
-    } else if on_altstack {
-        1
-    } else {
-        0
-    };
+    // uc_stack keeps the alternate stack as it was set (Linux's __save_altstack); an
+    // SS_AUTODISARM stack is disarmed while the handler runs, and sigreturn restores it.
     put(UC_STACK, &ss_sp.to_le_bytes());
-    put(UC_STACK + 8, &stack_flags.to_le_bytes());
+    put(UC_STACK + 8, &ss_flags.to_le_bytes());
     put(UC_STACK + 16, &ss_size.to_le_bytes());
+    if ss_flags & SS_AUTODISARM != 0 {
+        proc.altstack = (0, SS_DISABLE, 0);
+    }
     // After rt_sigsuspend the handler returns to the mask from before the call.
     let saved_mask = proc.saved_sigmask.take().unwrap_or(proc.sigmask);
     put(UC_SIGMASK, &saved_mask.to_le_bytes());
@@ -364,6 +356,58 @@ fn setup_frame(
 
 /// `rt_sigreturn`: restores the registers, FP/SIMD state and signal mask saved in the frame at
 /// sp. A frame that cannot be read kills the process with SIGSEGV, as on Linux.
+const SS_ONSTACK: u32 = 1;
+const SS_DISABLE: u32 = 2;
+const SS_AUTODISARM: u32 = 1 << 31;
+/// arm64's MINSIGSTKSZ.
+const MINSIGSTKSZ: u64 = 5120;
+
+/// Linux's on_sig_stack: `sp` is on this thread's alternate stack (never with SS_AUTODISARM).
+fn on_sig_stack(proc: &Process, sp: u64) -> bool {
+    let (ss_sp, flags, size) = proc.altstack;
+    flags & SS_AUTODISARM == 0 && size != 0 && sp > ss_sp && sp - ss_sp <= size
+}
+
+/// The alternate stack as `sigaltstack` reports it to code running at `sp`.
+pub fn altstack_report(proc: &Process, sp: u64) -> (u64, u32, u64) {
+    let (ss_sp, flags, size) = proc.altstack;
+    let mode = if size == 0 {
+        SS_DISABLE
+    } else if on_sig_stack(proc, sp) {
+        SS_ONSTACK
+    } else {
+        0
+    };
+    (ss_sp, mode | (flags & SS_AUTODISARM), size)
+}
+
+/// Linux's do_sigaltstack for a new stack, from code running at `sp`.
+pub fn set_altstack(
+    proc: &mut Process,
+    (ss_sp, flags, size): (u64, u32, u64),
+    sp: u64,
+) -> Result<(), elfvisor_abi::Errno> {
+    use elfvisor_abi::Errno;
+    if on_sig_stack(proc, sp) {
+        return Err(Errno::EPERM);
+    }
+    let mode = flags & !SS_AUTODISARM;
+    if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if proc.altstack == (ss_sp, flags, size) {
+        return Ok(());
+    }
+    if mode == SS_DISABLE {
+        proc.altstack = (0, flags, 0);
+    } else if size < MINSIGSTKSZ {
+        return Err(Errno::ENOMEM);
+    } else {
+        proc.altstack = (ss_sp, flags, size);
+    }
+    Ok(())
+}
+
 pub fn sigreturn(proc: &mut Process, cpu: &mut dyn Cpu) {
     let frame = cpu.reg(Reg::Sp);
     let mut buf = vec![0u8; FRAME_SIZE as usize];
@@ -395,6 +439,11 @@ pub fn sigreturn(proc: &mut Process, cpu: &mut dyn Cpu) {
             let v = u128::from_le_bytes(buf[off..off + 16].try_into().expect("16 bytes"));
             cpu.set_vreg(i as u8, v);
         }
+    }
+    // restore_altstack: the stack saved in uc_stack, as of the restored stack pointer.
+    let saved = (word(UC_STACK), word(UC_STACK + 8) as u32, word(UC_STACK + 16));
+    if set_altstack(proc, saved, word(MC_SP)).is_err() {
+        proc.exit = Some(Termination::Signaled(Signo::SIGSEGV));
     }
 }
 

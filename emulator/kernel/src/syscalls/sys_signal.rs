@@ -81,35 +81,29 @@ pub fn rt_sigprocmask(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// `sigaltstack(ss, old_ss)`: the old stack is reported as of the caller's stack pointer
+/// (SS_ONSTACK while running on it), and no change is allowed while on it (EPERM).
 pub fn sigaltstack(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    const SS_DISABLE: u32 = 2;
-    const SS_AUTODISARM: u32 = 1 << 31;
-    const MINSIGSTKSZ: u64 = 5120;
+    let sp = ctx.cpu.reg(elfvisor_engine::Reg::Sp);
     let new = if a[0] != 0 {
         let b = ctx.copy_in::<24>(a[0])?;
-        let sp = u64::from_le_bytes(b[..8].try_into().expect("8"));
+        let ss_sp = u64::from_le_bytes(b[..8].try_into().expect("8"));
         let flags = u32::from_le_bytes(b[8..12].try_into().expect("4"));
         let size = u64::from_le_bytes(b[16..].try_into().expect("8"));
-        if flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        if flags & SS_DISABLE == 0 && size < MINSIGSTKSZ {
-            return Err(Errno::ENOMEM);
-        }
-        Some((sp, flags, size))
+        Some((ss_sp, flags, size))
     } else {
         None
     };
     if a[1] != 0 {
-        let (sp, flags, size) = ctx.proc.altstack;
+        let (ss_sp, flags, size) = signal::altstack_report(ctx.proc, sp);
         let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&sp.to_le_bytes());
+        b[..8].copy_from_slice(&ss_sp.to_le_bytes());
         b[8..12].copy_from_slice(&flags.to_le_bytes());
         b[16..].copy_from_slice(&size.to_le_bytes());
         ctx.copy_out(a[1], &b)?;
     }
     if let Some(ss) = new {
-        ctx.proc.altstack = ss;
+        signal::set_altstack(ctx.proc, ss, sp)?;
     }
     Ok(0)
 }
