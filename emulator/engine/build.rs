@@ -10,7 +10,8 @@
 
 /// The pkg-config variable `cargo xtask deps` writes, and its value. Keep in step with xtask.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check-4";
+const MARKER_VALUE: &str =
+    "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit-5";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");

@@ -12,7 +12,8 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check-4";
+const MARKER_VALUE: &str =
+    "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit-5";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,7 +25,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 7] = [
+const EDITS: [Edit; 8] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0.
     Edit {
@@ -54,6 +55,16 @@ const EDITS: [Edit; 7] = [
         file: "qemu/accel/tcg/atomic_template.h",
         original: "        ldn = *haddr;                                               \\\n        if (ldn == ldo)                                             \\\n            *haddr = BSWAP(new);                                    \\\n",
         patched: "        ldn = atomic_cmpxchg__nocheck(haddr, ldo, BSWAP(new));      \\\n",
+    },
+    // Signals: a PC written from inside a hook (sigreturn and signal delivery, served in the
+    // syscall hook) makes unicorn restart its CPU loop at that PC with "do not sync the PC on
+    // the next exit" still set, so the next stop from another thread or a host signal — at
+    // any later block — reported the written PC with the registers of the later point, and
+    // the guest re-ran code on return from its handler. The flag is spent by the restart.
+    Edit {
+        file: "qemu/softmmu/cpus.c",
+        original: "                // reset stop_request\n                uc->stop_request = false;\n",
+        patched: "                // reset stop_request\n                uc->stop_request = false;\n                /* elfvisor: the written PC is now the CPU's; later exits sync again. */\n                uc->skip_sync_pc_on_exit = false;\n",
     },
     // Faults: the TLB-fill hook gets the exact faulting address (for si_addr), not only its
     // page; the entry it returns is masked to the page below, as before.

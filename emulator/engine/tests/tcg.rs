@@ -420,3 +420,117 @@ fn test_flushing_code_of_unmapped_memory_raises_no_fault() {
     assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
     assert_eq!(handler.calls, 2, "both syscalls ran, no spurious fault in between");
 }
+
+/// `stp x29, x30, [sp, #-96]!; add x1, x1, #1; add sp, sp, #96; b` back to the `stp`.
+const PUSH_POP_LOOP: [u32; 4] = [0xa9ba7bfd, 0x91000421, 0x910183ff, 0x17fffffd];
+
+#[test]
+fn test_a_stop_leaves_pc_and_registers_consistent() {
+    // A stop lands between instructions: wherever the vCPU says it is, the registers must be
+    // those of that point (a signal frame saves them, and sigreturn resumes there).
+    let arena = Arena::new();
+    arena.write_code(CODE, &PUSH_POP_LOOP);
+    let mut cpu = vcpu(&arena, CODE);
+    let top = DATA + 0x8000;
+    cpu.set_reg(Reg::Sp, top);
+    let stopper = cpu.stopper();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                stopper.stop();
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        })
+    };
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+    for _ in 0..2000 {
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Interrupted);
+        let (pc, sp) = (cpu.reg(Reg::Pc), cpu.reg(Reg::Sp));
+        let want = if pc == CODE + 4 || pc == CODE + 8 { top - 96 } else { top };
+        assert_eq!(sp, want, "stopped at pc {pc:#x} with sp {sp:#x}");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    stopping.join().unwrap();
+}
+
+/// Moves the PC on every syscall, as signal delivery and `rt_sigreturn` do.
+struct JumpOnSyscall {
+    to: u64,
+}
+
+impl SyscallHandler for JumpOnSyscall {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
+        cpu.set_reg(Reg::Pc, self.to);
+        SyscallAction::Continue
+    }
+}
+
+#[test]
+fn test_a_stop_after_a_pc_written_in_a_hook_reports_the_current_pc() {
+    // `svc` whose handler jumps to the push/pop loop; stops then land in the loop, and each
+    // must report where the loop really is (unicorn once kept reporting the written PC).
+    let arena = Arena::new();
+    arena.write_code(CODE, &[0xd4000001, 0xd503201f]);
+    arena.write_code(CODE + 8, &PUSH_POP_LOOP);
+    let top = DATA + 0x8000;
+    for _ in 0..200 {
+        let mut cpu = vcpu(&arena, CODE);
+        cpu.set_reg(Reg::Sp, top);
+        let stopper = cpu.stopper();
+        let stopping = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            stopper.stop();
+        });
+        let mut handler = JumpOnSyscall { to: CODE + 8 };
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Interrupted);
+        stopping.join().unwrap();
+        let (pc, sp) = (cpu.reg(Reg::Pc), cpu.reg(Reg::Sp));
+        let want = if pc == CODE + 12 || pc == CODE + 16 { top - 96 } else { top };
+        assert_eq!(sp, want, "stopped at pc {pc:#x} with sp {sp:#x}");
+    }
+}
+
+extern "C" fn stop_from_handler(_: libc::c_int) {
+    elfvisor_engine::tcg::stop_current_thread();
+}
+
+#[test]
+fn test_a_stop_from_a_signal_handler_leaves_registers_consistent() {
+    // The same, with the stop asked by a signal handler on the vCPU's own thread (how host
+    // signals reach a running guest).
+    let arena = Arena::new();
+    arena.write_code(CODE, &PUSH_POP_LOOP);
+    let mut cpu = vcpu(&arena, CODE);
+    let top = DATA + 0x8000;
+    cpu.set_reg(Reg::Sp, top);
+    // SAFETY: installs a handler for SIGURG that only asks the running vCPU to stop.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = stop_from_handler as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigaction(libc::SIGURG, &act, std::ptr::null_mut());
+    }
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() };
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                // SAFETY: a signal to a thread of this process, handled above.
+                unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), me, libc::SIGURG) };
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        })
+    };
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+    for _ in 0..2000 {
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Interrupted);
+        let (pc, sp) = (cpu.reg(Reg::Pc), cpu.reg(Reg::Sp));
+        let want = if pc == CODE + 4 || pc == CODE + 8 { top - 96 } else { top };
+        assert_eq!(sp, want, "stopped at pc {pc:#x} with sp {sp:#x}");
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    stopping.join().unwrap();
+}
