@@ -414,6 +414,36 @@ pub fn stop_self(sig: Signo) {
     }
 }
 
+/// Blocks every forwarded signal on this thread until the guard drops (the old mask comes
+/// back): a host fork holds them so a signal sent to the child right after the fork is not
+/// taken for one of the parent's and dropped.
+pub fn hold_forwarded() -> HeldSignals {
+    // SAFETY: sigset operations on local, initialised sets; pthread_sigmask on this thread.
+    let (mut block, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+    // SAFETY: as above.
+    unsafe {
+        libc::sigemptyset(&mut block);
+        for sig in (1..=64).filter(|&s| forwarded(s)) {
+            libc::sigaddset(&mut block, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+    }
+    HeldSignals { old }
+}
+
+/// The mask [`hold_forwarded`] replaced.
+#[allow(missing_debug_implementations)]
+pub struct HeldSignals {
+    old: libc::sigset_t,
+}
+
+impl Drop for HeldSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores this thread's mask from before `hold_forwarded`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
 /// Sleeps until a forwarded signal arrives or `timeout` passes, without the classic race: the
 /// forwarded signals are blocked while `ready` looks at the guest's state, and unblocked
 /// atomically with the sleep (`ppoll` with a signal mask). Returns whether `ready` said so

@@ -181,17 +181,31 @@ fn all_pending(proc: &Process) -> Vec<SigInfo> {
     all
 }
 
-/// Takes the first pending signal `want` accepts: this thread's first, then the process's.
+/// Takes the pending signal `want` accepts that Linux would deliver first: this thread's before
+/// the process's; within each, a synchronous fault signal first, then the lowest number, and
+/// queued instances of one real-time signal in the order they were sent (next_signal).
 pub fn take_pending(proc: &Process, want: impl Fn(&SigInfo) -> bool) -> Option<SigInfo> {
-    {
-        let mut mine = proc.pending();
-        if let Some(i) = mine.iter().position(&want) {
-            return Some(mine.remove(i));
-        }
+    fn pick(list: &mut Vec<SigInfo>, want: &impl Fn(&SigInfo) -> bool) -> Option<SigInfo> {
+        const SYNCHRONOUS: [Signo; 6] = [
+            Signo::SIGSEGV,
+            Signo::SIGBUS,
+            Signo::SIGILL,
+            Signo::SIGTRAP,
+            Signo::SIGFPE,
+            Signo::SIGSYS,
+        ];
+        let i = list
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| want(p))
+            .min_by_key(|(i, p)| (!SYNCHRONOUS.contains(&p.signo), p.signo.0, *i))?
+            .0;
+        Some(list.remove(i))
     }
-    let mut shared = proc.group.pending();
-    let i = shared.iter().position(&want)?;
-    Some(shared.remove(i))
+    if let Some(info) = pick(&mut proc.pending(), &want) {
+        return Some(info);
+    }
+    pick(&mut proc.group.pending(), &want)
 }
 
 /// What delivering the next pending signal would do to an interrupted system call: `Some(flags)`

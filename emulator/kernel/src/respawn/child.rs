@@ -34,6 +34,9 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
             anyhow::bail!("fork child: {e}");
         }
     };
+    // Catch signals before the parent can return from fork: one it sends its child at once
+    // must be held for the guest, not take the host's default action on the emulator.
+    crate::hostsig::install(&process);
     ch.send(tag::READY, &[], &[])?;
     match ch.expect(tag::ADMIT, "admission") {
         Ok(_) => {}

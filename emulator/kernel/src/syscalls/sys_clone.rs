@@ -93,6 +93,10 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     } else {
         None
     };
+    // Signals caught until now are the parent's; those that arrive from here on wait, blocked,
+    // until each side has set itself up, so one sent to the child right away is the child's.
+    let held_signals = crate::hostsig::hold_forwarded();
+    crate::hostsig::drain(ctx.proc);
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
         // none that a thread it does not have would never release.
@@ -105,6 +109,7 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
         crate::hostsig::forget();
         // The parent's nudger thread did not come along.
         crate::hostsig::install(ctx.proc);
+        drop(held_signals);
         if flags & CLONE_VM == 0 {
             // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
             super::sys_mmap::forked_child(ctx);
@@ -134,6 +139,7 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
         }
         return Ok(0);
     }
+    drop(held_signals);
     if flags & CLONE_PARENT_SETTID != 0 {
         let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
     }
