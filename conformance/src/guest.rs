@@ -132,8 +132,18 @@ impl Toolchain {
             hasher.update([0]);
         }
         hasher.update(std::fs::read(source).context(|| format!("reading {}", source.display()))?);
-        let include = crate::paths::guest_src().join("include");
-        for dir in [include.as_path(), source.parent().unwrap_or(Path::new("."))] {
+        // A source may include any header of the tree (`../fork/fork.h`), so all of them count:
+        // those of every family folder and of the source's own folder.
+        let root = crate::paths::guest_src();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .context(|| format!("reading {}", root.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.push(source.parent().unwrap_or(Path::new(".")).to_path_buf());
+        dirs.sort();
+        dirs.dedup();
+        for dir in &dirs {
             let mut headers: Vec<PathBuf> = std::fs::read_dir(dir)
                 .context(|| format!("reading {}", dir.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
