@@ -175,6 +175,7 @@ pub(crate) fn run_thread(
     vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
     process.thread.set_stopper(vcpu.stopper());
+    process.thread.shadow_robust.register();
     crate::hostsig::register_thread(process);
     let end = run_to_end(engine, process, vcpu);
     crate::hostsig::unregister_thread();
@@ -187,6 +188,7 @@ pub(crate) fn run_thread(
 fn end_of(process: &mut Process, end: Termination) -> Termination {
     match crate::thread::thread_ended(process) {
         Some(end) => {
+            crate::thread::process_ending(process);
             // A vfork child that exits (or dies) lets its parent go, its writes returned first.
             crate::vfork::release(process);
             end
@@ -200,6 +202,7 @@ fn end_of(process: &mut Process, end: Termination) -> Termination {
 
 /// Ends the host process from any thread, as `main` does for the first one.
 pub(crate) fn end_process(process: &mut Process, end: Termination) -> ! {
+    crate::thread::process_ending(process);
     crate::vfork::release(process);
     crate::respawn::control::hold_exit();
     match end {

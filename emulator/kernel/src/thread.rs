@@ -216,6 +216,10 @@ pub struct ThreadShared {
     stopper: Mutex<Option<Stopper>>,
     /// Another thread ran execve: this one ends.
     killed: AtomicBool,
+    /// Its `set_robust_list` head, for a sibling's `get_robust_list`.
+    robust_head: AtomicU64,
+    /// What the host kernel releases if the emulator is killed outright.
+    pub shadow_robust: crate::syscalls::sys_futex::ShadowRobustList,
 }
 
 impl ThreadShared {
@@ -229,6 +233,8 @@ impl ThreadShared {
             seen_gen: AtomicU64::new(0),
             stopper: Mutex::new(None),
             killed: AtomicBool::new(false),
+            robust_head: AtomicU64::new(0),
+            shadow_robust: Default::default(),
         })
     }
 
@@ -252,6 +258,14 @@ impl ThreadShared {
 
     pub fn pending(&self) -> MutexGuard<'_, Vec<SigInfo>> {
         lock(&self.pending)
+    }
+
+    pub fn robust_head(&self) -> u64 {
+        self.robust_head.load(Ordering::SeqCst)
+    }
+
+    pub fn set_robust_head(&self, head: u64) {
+        self.robust_head.store(head, Ordering::SeqCst);
     }
 
     pub fn set_stopper(&self, stopper: Stopper) {
@@ -299,6 +313,17 @@ pub fn thread_ended(proc: &mut Process) -> Option<Termination> {
     let left = proc.group.unregister(&proc.thread);
     // The last thread's exit ends the process with its status.
     if left == 0 { Some(end) } else { None }
+}
+
+/// The process ends (exit_group, a fatal signal, its last thread's exit): every thread's
+/// robust futexes are released as each thread's exit would. (A host SIGKILL of the emulator
+/// leaves no chance to: the list holds guest pointers the host kernel cannot walk.)
+pub fn process_ending(proc: &Process) {
+    let mm = proc.mm.read();
+    for t in proc.group.threads() {
+        let head = if Arc::ptr_eq(&t, &proc.thread) { proc.robust_list.0 } else { t.robust_head() };
+        crate::syscalls::sys_futex::exit_robust_list_of(&mm, head, t.tid());
+    }
 }
 
 /// What Linux's exit_mm/exit_robust_list do for an exiting thread.

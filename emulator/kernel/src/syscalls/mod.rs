@@ -213,6 +213,9 @@ impl SyscallHandler for Process {
         let row = table::lookup(nr);
         // Out of guest code until the call returns: a quiesce need not wait for this thread.
         self.thread.leave_guest();
+        if self.robust_list.0 != 0 {
+            self.thread.shadow_robust.refresh(&self.mm.read(), self.robust_list.0);
+        }
         // Changes other vCPUs may have cached, and fork captures, hold the other threads out of
         // guest code while they happen.
         let _quiesced = (self.group.is_multithreaded() && needs_quiesce(nr, &args))

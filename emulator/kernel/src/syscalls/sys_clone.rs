@@ -106,6 +106,8 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if pid == 0 {
         // The child has one thread, this one; nothing is pending for it.
         ctx.proc.become_single(std::process::id());
+        // fork() gave the child no robust list (the C library registered its own).
+        ctx.proc.thread.shadow_robust.register();
         crate::hostsig::forget();
         // The parent's nudger thread did not come along.
         crate::hostsig::install(ctx.proc);

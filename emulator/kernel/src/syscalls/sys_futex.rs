@@ -138,11 +138,14 @@ const ROBUST_LIST_LIMIT: usize = 2048;
 
 /// A thread ends: every robust futex it still owns gets FUTEX_OWNER_DIED and one waiter woken.
 pub fn exit_robust_list(proc: &Process) {
-    let (head, _) = proc.robust_list;
+    exit_robust_list_of(&proc.mm.read(), proc.robust_list.0, proc.tid);
+}
+
+/// Linux's exit_robust_list for the thread `tid` whose list starts at guest `head`.
+pub fn exit_robust_list_of(mm: &AddressSpace, head: u64, tid: u32) {
     if head == 0 {
         return;
     }
-    let mm = proc.mm.read();
     let read = |addr: u64| -> Option<u64> {
         let mut b = [0u8; 8];
         mm.copy_in(GuestAddr(addr), &mut b).ok()?;
@@ -151,11 +154,10 @@ pub fn exit_robust_list(proc: &Process) {
     let Some(mut entry) = read(head) else { return };
     let Some(offset) = read(head + 8) else { return };
     let pending = read(head + 16).unwrap_or(0);
-    let tid = proc.tid;
     let handle = |entry: u64| {
         // The low bit of an entry pointer marks a PI futex; the word is at entry + offset.
         let addr = (entry & !1).wrapping_add(offset);
-        let Ok(ptr) = word(&mm, addr, Prot::RW) else { return };
+        let Ok(ptr) = word(mm, addr, Prot::RW) else { return };
         // SAFETY: `word` checked the aligned word is mapped and writable; other threads (and
         // processes) change it only with atomic operations too.
         let atom = unsafe { AtomicU32::from_ptr(ptr) };
@@ -171,7 +173,7 @@ pub fn exit_robust_list(proc: &Process) {
             }
         }
         if value & FUTEX_WAITERS != 0 {
-            let _ = wake_address(&mm, addr, 1);
+            let _ = wake_address(mm, addr, 1);
         }
     };
     for _ in 0..ROBUST_LIST_LIMIT {
@@ -189,5 +191,60 @@ pub fn exit_robust_list(proc: &Process) {
     }
     if pending != 0 {
         handle(pending);
+    }
+}
+
+/// A robust-list head the host kernel walks when this host thread dies without a word (a
+/// SIGKILL of the emulator): `{ next, futex_offset, list_op_pending }` in the host's layout.
+///
+/// The guest's list holds guest pointers, which the host cannot follow, so the shadow names
+/// the guest's first entry and pending entry as they are, with the arena base added to the
+/// futex offset: the host then finds the futex words of those two, marks them OWNER_DIED and
+/// wakes a waiter, and stops at the next link it cannot read. That covers the usual case, a
+/// process killed while holding its most recently locked robust mutex (glibc and musl put it
+/// first). It is refreshed at every system call, when the guest's list is what it was since
+/// the last one.
+#[derive(Debug, Default)]
+pub struct ShadowRobustList {
+    words: [std::sync::atomic::AtomicU64; 3],
+}
+
+impl ShadowRobustList {
+    /// Registers this shadow as the calling host thread's robust list.
+    pub fn register(&self) {
+        self.clear();
+        // SAFETY: the three words live as long as the thread's task (an Arc it holds until the
+        // host thread ends); the kernel only reads them at this thread's exit.
+        unsafe {
+            libc::syscall(libc::SYS_set_robust_list, self.words.as_ptr(), 24usize);
+        }
+    }
+
+    fn clear(&self) {
+        let own = self.words.as_ptr() as u64;
+        self.words[0].store(own, Ordering::SeqCst);
+        self.words[1].store(0, Ordering::SeqCst);
+        self.words[2].store(0, Ordering::SeqCst);
+    }
+
+    /// Mirrors the guest list at `head` (0: none) of an address space based at `base`.
+    pub fn refresh(&self, mm: &AddressSpace, head: u64) {
+        if head == 0 {
+            self.clear();
+            return;
+        }
+        let mut b = [0u8; 24];
+        if mm.copy_in(GuestAddr(head), &mut b).is_err() {
+            self.clear();
+            return;
+        }
+        let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        let (next, offset, pending) = (word(0), word(1), word(2));
+        let base = mm.arena_base() as u64;
+        // An empty guest list points at its own head: the shadow is empty too.
+        let first = if next == head { self.words.as_ptr() as u64 } else { next };
+        self.words[0].store(first, Ordering::SeqCst);
+        self.words[1].store(offset.wrapping_add(base), Ordering::SeqCst);
+        self.words[2].store(pending, Ordering::SeqCst);
     }
 }

@@ -35,6 +35,24 @@ pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     ctx.proc.robust_list = (a[0], a[1]);
+    ctx.proc.thread.set_robust_head(a[0]);
+    Ok(0)
+}
+
+/// `get_robust_list(tid, head_ptr, len_ptr)`: this thread's (tid 0 or its own), or a sibling's.
+pub fn get_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let tid = a[0] as i32;
+    if tid < 0 {
+        return Err(Errno::ESRCH);
+    }
+    let head = if tid == 0 || tid as u32 == ctx.proc.tid {
+        ctx.proc.robust_list.0
+    } else {
+        ctx.proc.group.find(tid as u32).ok_or(Errno::ESRCH)?.robust_head()
+    };
+    ctx.copy_out(a[1], &head.to_le_bytes())?;
+    // sizeof(struct robust_list_head) on 64-bit.
+    ctx.copy_out(a[2], &24u64.to_le_bytes())?;
     Ok(0)
 }
 

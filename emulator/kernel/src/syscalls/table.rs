@@ -107,6 +107,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::set_tid_address, pr::set_tid_address, &[Ptr], Full),
     row(Sysno::futex, futex::futex, &[Ptr, Hex, Int, Ptr, Ptr, Hex], Full),
     row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
+    row(Sysno::get_robust_list, pr::get_robust_list, &[Int, Ptr, Ptr], Full),
     row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
     row(Sysno::setitimer, time::setitimer, &[Int, Ptr, Ptr], Full),
