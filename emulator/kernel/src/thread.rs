@@ -97,11 +97,22 @@ impl Group {
         lock(&self.threads).clone()
     }
 
-    /// Asks every running vCPU to stop at its next block boundary, so a new process-directed
-    /// signal is seen by a thread that does not block it.
+    /// Interrupts every other thread — a running vCPU stops at its next block boundary, a
+    /// blocking host call (a sigwait, a futex wait) returns EINTR — so a new process-directed
+    /// signal is seen by a thread that does not block it, or that waits for it.
     pub fn kick_all(&self) {
-        for t in lock(&self.threads).iter() {
-            t.kick();
+        // SAFETY: gettid has no preconditions.
+        let me = unsafe { libc::gettid() };
+        let others: Vec<i32> = lock(&self.threads)
+            .iter()
+            .filter(|t| t.host_tid() != me)
+            .map(|t| {
+                t.kick();
+                t.host_tid()
+            })
+            .collect();
+        for tid in others {
+            crate::hostsig::interrupt(tid);
         }
     }
 
