@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FUTEX_WAIT 0
@@ -52,6 +53,45 @@ __attribute__((unused)) static long futex(void *uaddr, int op, uint32_t val, lon
                                           void *uaddr2, uint32_t val3)
 {
     return syscall(SYS_futex, uaddr, op, val, timeout_or_val2, uaddr2, val3);
+}
+
+__attribute__((unused)) static void pause_briefly(void)
+{
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Retries FUTEX_WAKE (`op`, with its flags) on `word` until it has woken `want` waiters in total
+ * (a waiter may not be asleep yet); returns how many, or -1 and errno.
+ */
+__attribute__((unused)) static long wake_until(uint32_t *word, int op, long want)
+{
+    long total = 0;
+    for (int i = 0; i < 20000 && total < want; i++) {
+        long r = futex(word, op, (uint32_t)(want - total), 0, NULL, 0);
+        if (r < 0)
+            return r;
+        total += r;
+        if (total < want)
+            pause_briefly();
+    }
+    return total;
+}
+
+/* The same for FUTEX_REQUEUE (`op`) from `from` to `to`: until `want` waiters have moved. */
+__attribute__((unused)) static long requeue_until(uint32_t *from, uint32_t *to, int op, long want)
+{
+    long total = 0;
+    for (int i = 0; i < 20000 && total < want; i++) {
+        long r = futex(from, op, 0, want - total, to, 0);
+        if (r < 0)
+            return r;
+        total += r;
+        if (total < want)
+            pause_briefly();
+    }
+    return total;
 }
 
 #endif

@@ -15,12 +15,6 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-static void pause_briefly(void)
-{
-    struct timespec ts = {0, 200000};
-    nanosleep(&ts, NULL);
-}
-
 /* ---- a thread that waits on a word ---- */
 
 struct waiter {
@@ -57,36 +51,6 @@ static void start_waiter(struct waiter *w, uint32_t *word, int op, uint32_t bits
 static int waiter_woken(struct waiter *w)
 {
     return pthread_join(w->thread, NULL) == 0 && w->ret == 0;
-}
-
-/* Retries FUTEX_WAKE(op) on word until it wakes `want` waiters in total; returns how many. */
-static long wake_until(uint32_t *word, int op, long want)
-{
-    long total = 0;
-    for (int i = 0; i < 20000 && total < want; i++) {
-        long r = futex(word, op, (uint32_t)(want - total), 0, NULL, 0);
-        if (r < 0)
-            return r;
-        total += r;
-        if (total < want)
-            pause_briefly();
-    }
-    return total;
-}
-
-/* Retries FUTEX_REQUEUE from one word to another until `want` waiters have moved. */
-static long requeue_until(uint32_t *from, uint32_t *to, int op, long want)
-{
-    long total = 0;
-    for (int i = 0; i < 20000 && total < want; i++) {
-        long r = futex(from, op, 0, want - total, to, 0);
-        if (r < 0)
-            return r;
-        total += r;
-        if (total < want)
-            pause_briefly();
-    }
-    return total;
 }
 
 static uint32_t words[8] __attribute__((aligned(64)));

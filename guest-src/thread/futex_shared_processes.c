@@ -29,40 +29,6 @@ struct shared {
     int child_out_of_order;
 };
 
-static void pause_briefly(void)
-{
-    struct timespec ts = {0, 200000};
-    nanosleep(&ts, NULL);
-}
-
-static long wake_until(uint32_t *word, int op, long want)
-{
-    long total = 0;
-    for (int i = 0; i < 20000 && total < want; i++) {
-        long r = futex(word, op, (uint32_t)(want - total), 0, NULL, 0);
-        if (r < 0)
-            return r;
-        total += r;
-        if (total < want)
-            pause_briefly();
-    }
-    return total;
-}
-
-static long requeue_until(uint32_t *from, uint32_t *to, long want)
-{
-    long total = 0;
-    for (int i = 0; i < 20000 && total < want; i++) {
-        long r = futex(from, FUTEX_REQUEUE, 0, want - total, to, 0);
-        if (r < 0)
-            return r;
-        total += r;
-        if (total < want)
-            pause_briefly();
-    }
-    return total;
-}
-
 static uint32_t load(uint32_t *w) { return __atomic_load_n(w, __ATOMIC_SEQ_CST); }
 static void store(uint32_t *w, uint32_t v) { __atomic_store_n(w, v, __ATOMIC_SEQ_CST); }
 
@@ -123,7 +89,7 @@ int main(void)
 
     /* 3 */
     CHECK_EQ("a shared FUTEX_REQUEUE moves the child's wait to another word",
-             requeue_until(&s->parked, &s->child_wait, 1), 1);
+             requeue_until(&s->parked, &s->child_wait, FUTEX_REQUEUE, 1), 1);
     CHECK_EQ("FUTEX_WAKE_PRIVATE does not reach another process's waiter",
              futex(&s->child_wait, FUTEX_WAKE_PRIVATE, INT_MAX, 0, NULL, 0), 0);
     CHECK_EQ("FUTEX_WAKE on the new word wakes it", futex(&s->child_wait, FUTEX_WAKE, INT_MAX, 0, NULL, 0), 1);

@@ -424,22 +424,24 @@ fn test_flushing_code_of_unmapped_memory_raises_no_fault() {
 /// `stp x29, x30, [sp, #-96]!; add x1, x1, #1; add sp, sp, #96; b` back to the `stp`.
 const PUSH_POP_LOOP: [u32; 4] = [0xa9ba7bfd, 0x91000421, 0x910183ff, 0x17fffffd];
 
-#[test]
-fn test_a_stop_leaves_pc_and_registers_consistent() {
-    // A stop lands between instructions: wherever the vCPU says it is, the registers must be
-    // those of that point (a signal frame saves them, and sigreturn resumes there).
+/// Runs the push/pop loop, stopped 2000 times by `stop` (called every 50 µs from another
+/// thread, given the vCPU's stopper and its thread id): wherever the vCPU says it stopped, the
+/// stack pointer must be the one of that point (a signal frame saves them, sigreturn resumes).
+fn stop_push_pop_loop(stop: impl Fn(&elfvisor_engine::Stopper, i32) + Send + 'static) {
     let arena = Arena::new();
     arena.write_code(CODE, &PUSH_POP_LOOP);
     let mut cpu = vcpu(&arena, CODE);
     let top = DATA + 0x8000;
     cpu.set_reg(Reg::Sp, top);
     let stopper = cpu.stopper();
+    // SAFETY: gettid has no preconditions.
+    let me = unsafe { libc::gettid() };
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopping = {
         let done = Arc::clone(&done);
         std::thread::spawn(move || {
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                stopper.stop();
+                stop(&stopper, me);
                 std::thread::sleep(std::time::Duration::from_micros(50));
             }
         })
@@ -453,6 +455,11 @@ fn test_a_stop_leaves_pc_and_registers_consistent() {
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     stopping.join().unwrap();
+}
+
+#[test]
+fn test_a_stop_leaves_pc_and_registers_consistent() {
+    stop_push_pop_loop(|stopper, _| stopper.stop());
 }
 
 /// Moves the PC on every syscall, as signal delivery and `rt_sigreturn` do.
@@ -515,34 +522,11 @@ fn install_stop_handler() {
 
 #[test]
 fn test_a_stop_from_a_signal_handler_leaves_registers_consistent() {
-    // The same, with the stop asked by a signal handler on the vCPU's own thread (how host
-    // signals reach a running guest).
-    let arena = Arena::new();
-    arena.write_code(CODE, &PUSH_POP_LOOP);
-    let mut cpu = vcpu(&arena, CODE);
-    let top = DATA + 0x8000;
-    cpu.set_reg(Reg::Sp, top);
+    // The stop asked by a signal handler on the vCPU's own thread (how host signals reach a
+    // running guest).
     install_stop_handler();
-    // SAFETY: gettid has no preconditions.
-    let me = unsafe { libc::gettid() };
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopping = {
-        let done = Arc::clone(&done);
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: a signal to a thread of this process, handled above.
-                unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), me, libc::SIGURG) };
-                std::thread::sleep(std::time::Duration::from_micros(50));
-            }
-        })
-    };
-    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
-    for _ in 0..2000 {
-        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Interrupted);
-        let (pc, sp) = (cpu.reg(Reg::Pc), cpu.reg(Reg::Sp));
-        let want = if pc == CODE + 4 || pc == CODE + 8 { top - 96 } else { top };
-        assert_eq!(sp, want, "stopped at pc {pc:#x} with sp {sp:#x}");
-    }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    stopping.join().unwrap();
+    stop_push_pop_loop(|_, vcpu_thread| {
+        // SAFETY: a signal to a thread of this process, handled by `stop_from_handler`.
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), vcpu_thread, libc::SIGURG) };
+    });
 }

@@ -454,16 +454,8 @@ pub fn wait_until(
     mut ready: impl FnMut(&mut Process) -> bool,
 ) -> bool {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    // SAFETY: sigset operations on local, initialised sets; pthread_sigmask on this thread.
-    let (mut block, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-    // SAFETY: as above.
-    unsafe {
-        libc::sigemptyset(&mut block);
-        for sig in (1..=64).filter(|&s| forwarded(s)) {
-            libc::sigaddset(&mut block, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-    }
+    let held = hold_forwarded();
+    let old = held.old;
     let result = loop {
         drain(proc);
         if ready(proc) {
@@ -485,8 +477,8 @@ pub fn wait_until(
         // sleep with (the forwarded signals unblocked, as before this call).
         unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, &old) };
     };
-    // SAFETY: restores this thread's mask from before the call.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    // The mask from before the call comes back.
+    drop(held);
     result
 }
 
