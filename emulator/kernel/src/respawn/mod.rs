@@ -301,6 +301,9 @@ pub fn fork(
     strategy: ForkStrategy,
     setup: ChildSetup,
 ) -> Result<u32, Errno> {
+    // The other threads stay out of guest code while the state is captured (the system call
+    // layer already holds them unless this is a vfork, whose wait must not).
+    let quiesced = proc.group.is_multithreaded().then(|| proc.group.quiesce(&proc.thread));
     let (parent, child_end) = pair_or_eagain()?;
     let child = match spawn(&child_end) {
         Ok(child) => child,
@@ -323,6 +326,7 @@ pub fn fork(
         proc.children.remove(&pid);
         return fail(proc, Some(pid), &e.into());
     }
+    drop(quiesced);
     if setup.flags & CLONE_VFORK != 0 {
         // The child holds its end until it execs or exits.
         crate::vfork::wait_for_release(&parent, proc);

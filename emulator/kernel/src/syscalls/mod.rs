@@ -303,6 +303,7 @@ impl SyscallHandler for Process {
 /// Calls that change the address space other vCPUs may have cached, or capture it for a fork.
 fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
     const CLONE_THREAD: u64 = 0x10000;
+    const CLONE_VFORK: u64 = 0x4000;
     let Ok(nr) = u32::try_from(nr) else { return false };
     match Sysno(nr) {
         Sysno::munmap
@@ -316,7 +317,9 @@ fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
         | Sysno::mmap
         | Sysno::execve
         | Sysno::execveat => true,
-        Sysno::clone => args[0] & CLONE_THREAD == 0,
+        // A vfork quiesces only for the capture (the clone handler does), not while the caller
+        // waits for its child: Linux stops only the calling thread.
+        Sysno::clone => args[0] & (CLONE_THREAD | CLONE_VFORK) == 0,
         // clone3 keeps its flags in memory: quiesce for every one.
         Sysno::clone3 => true,
         _ => false,

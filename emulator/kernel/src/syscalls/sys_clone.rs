@@ -97,6 +97,10 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     // until each side has set itself up, so one sent to the child right away is the child's.
     let held_signals = crate::hostsig::hold_forwarded();
     crate::hostsig::drain(ctx.proc);
+    // The other threads stay out of guest code while the memory is captured (already so unless
+    // this is a vfork, whose wait below must not hold them).
+    let quiesced =
+        ctx.proc.group.is_multithreaded().then(|| ctx.proc.group.quiesce(&ctx.proc.thread));
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
         // none that a thread it does not have would never release.
@@ -139,8 +143,10 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
         if flags & CLONE_CHILD_CLEARTID != 0 {
             ctx.proc.clear_child_tid = args.child_tid;
         }
+        drop(quiesced);
         return Ok(0);
     }
+    drop(quiesced);
     drop(held_signals);
     if flags & CLONE_PARENT_SETTID != 0 {
         let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
