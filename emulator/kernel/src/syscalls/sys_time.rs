@@ -62,17 +62,29 @@ fn sleep(ctx: &mut Ctx<'_>, clock: i32, flags: u64, req: u64, rem: u64) -> SysRe
     if flags & !TIMER_ABSTIME != 0 {
         return Err(Errno::EINVAL);
     }
-    let (sec, nsec) = read_timespec(ctx, req)?;
-    let host_flags = if flags & TIMER_ABSTIME != 0 { libc::TIMER_ABSTIME } else { 0 };
-    match host::clock_nanosleep(clock, host_flags, sec, nsec) {
-        Ok(()) => Ok(0),
-        Err((Errno::EINTR, (rsec, rnsec))) => {
-            if rem != 0 && flags & TIMER_ABSTIME == 0 {
-                ctx.copy_out(rem, &timespec_bytes(rsec, rnsec))?;
+    let (mut sec, mut nsec) = read_timespec(ctx, req)?;
+    let absolute = flags & TIMER_ABSTIME != 0;
+    let host_flags = if absolute { libc::TIMER_ABSTIME } else { 0 };
+    loop {
+        match host::clock_nanosleep(clock, host_flags, sec, nsec) {
+            Ok(()) => return Ok(0),
+            Err((Errno::EINTR, (rsec, rnsec))) => {
+                // A signal that runs no handler and ends nothing (Linux's restart_block): sleep
+                // on for what is left, not the whole time again.
+                crate::hostsig::drain(ctx.proc);
+                if !crate::signal::has_deliverable(ctx.proc) {
+                    if !absolute {
+                        (sec, nsec) = (rsec, rnsec);
+                    }
+                    continue;
+                }
+                if rem != 0 && !absolute {
+                    ctx.copy_out(rem, &timespec_bytes(rsec, rnsec))?;
+                }
+                return Err(Errno::EINTR);
             }
-            Err(Errno::EINTR)
+            Err((e, _)) => return Err(e),
         }
-        Err((e, _)) => Err(e),
     }
 }
 
