@@ -89,6 +89,105 @@ pub fn getegid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     Ok(u64::from(host::ids().3))
 }
 
+/// Credentials are per thread on Linux (the C library makes every thread call the kernel
+/// itself), so a guest thread's change is its host thread's: the host's own system call,
+/// raw, with the same numbers.
+fn host_creds(nr: libc::c_long, args: &[u64]) -> SysResult {
+    let arg = |i: usize| args.get(i).map_or(0, |&v| v as u32 as libc::c_long);
+    // SAFETY: the credential calls take integers only.
+    let r = unsafe { libc::syscall(nr, arg(0), arg(1), arg(2)) };
+    if r < 0 { Err(host::last_errno()) } else { Ok(r as u64) }
+}
+
+pub fn setuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setuid, &a[..1])
+}
+
+pub fn setgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setgid, &a[..1])
+}
+
+pub fn setreuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setreuid, &a[..2])
+}
+
+pub fn setregid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setregid, &a[..2])
+}
+
+pub fn setresuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setresuid, &a[..3])
+}
+
+pub fn setresgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setresgid, &a[..3])
+}
+
+pub fn setfsuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setfsuid, &a[..1])
+}
+
+pub fn setfsgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host_creds(libc::SYS_setfsgid, &a[..1])
+}
+
+/// getresuid/getresgid: three ids, each written to its guest pointer.
+fn get_three(ctx: &mut Ctx<'_>, nr: libc::c_long, a: &[u64; 6]) -> SysResult {
+    let mut ids = [0u32; 3];
+    let p = ids.as_mut_ptr();
+    // SAFETY: three live u32s for the kernel to fill.
+    let r = unsafe { libc::syscall(nr, p, p.add(1), p.add(2)) };
+    if r < 0 {
+        return Err(host::last_errno());
+    }
+    for (i, id) in ids.iter().enumerate() {
+        ctx.copy_out(a[i], &id.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+pub fn getresuid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    get_three(ctx, libc::SYS_getresuid, a)
+}
+
+pub fn getresgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    get_three(ctx, libc::SYS_getresgid, a)
+}
+
+/// Linux's NGROUPS_MAX.
+const NGROUPS_MAX: u64 = 65536;
+
+pub fn getgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let size = a[0] as i32;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut groups = vec![0u32; size as usize];
+    // SAFETY: `groups` has room for `size` gids.
+    let r = unsafe { libc::syscall(libc::SYS_getgroups, size, groups.as_mut_ptr()) };
+    if r < 0 {
+        return Err(host::last_errno());
+    }
+    if size > 0 {
+        let bytes: Vec<u8> = groups[..r as usize].iter().flat_map(|g| g.to_le_bytes()).collect();
+        ctx.copy_out(a[1], &bytes)?;
+    }
+    Ok(r as u64)
+}
+
+pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[0] > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = vec![0u8; a[0] as usize * 4];
+    ctx.proc.mm.read().copy_in(GuestAddr(a[1]), &mut bytes)?;
+    let groups: Vec<u32> =
+        bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    // SAFETY: `groups` holds `a[0]` gids.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    if r < 0 { Err(host::last_errno()) } else { Ok(0) }
+}
+
 /// A pid argument for the process-group calls: guest pids are host pids, so any process the
 /// host lets us name works; negative pids are invalid.
 fn any_pid(pid: u64) -> Result<i32, Errno> {
