@@ -172,7 +172,7 @@ impl Process {
         let process = Process {
             mm: SharedMm(Arc::new(RwLock::new(mm))),
             fds: Arc::new(Mutex::new(fds)),
-            group: crate::thread::Group::new(pid),
+            group: crate::thread::Group::new(),
             thread: crate::thread::ThreadShared::new(pid),
             tid: pid,
             thread_exit: false,
@@ -264,7 +264,7 @@ impl Process {
     pub fn become_single(&mut self, pid: u32) {
         self.pid = pid;
         self.tid = pid;
-        self.group = crate::thread::Group::new(pid);
+        self.group = crate::thread::Group::new();
         self.thread = crate::thread::ThreadShared::new(pid);
         self.group.register(&self.thread);
     }

@@ -50,8 +50,7 @@ pub struct Group {
 }
 
 impl Group {
-    pub fn new(tid: u32) -> Arc<Group> {
-        let _ = tid;
+    pub fn new() -> Arc<Group> {
         Arc::new(Group {
             pending: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
