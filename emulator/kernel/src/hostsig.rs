@@ -66,7 +66,9 @@ thread_local! {
 }
 
 /// In a thread's slot, the bit of signal 32 (never forwarded, so never a pending signal there)
-/// marks a kick: the next tgkill from this process to the thread only interrupts it.
+/// marks a kick: until the thread next drains its slot, a tgkill of `KICK_SIGNAL` from this
+/// process only interrupts it, and the nudger repeats it (a kick that lands before the thread
+/// blocks would otherwise be lost, as a caught signal would without the nudger).
 const KICK: u64 = 1 << 31;
 /// The host signal a kick is sent with (any forwarded one would do).
 const KICK_SIGNAL: i32 = libc::SIGURG;
@@ -113,14 +115,14 @@ fn mine_take() -> u64 {
     if mine.is_null() {
         return 0;
     }
-    // SAFETY: as in `forward`.
-    unsafe { (*mine).fetch_and(KICK, Ordering::SeqCst) & !KICK }
+    // SAFETY: as in `forward`. A kick is spent once the thread looks at its signals.
+    unsafe { (*mine).swap(0, Ordering::SeqCst) & !KICK }
 }
 
 fn mine_any() -> bool {
     let mine = MINE.with(Cell::get);
     // SAFETY: as in `forward`.
-    !mine.is_null() && unsafe { (*mine).load(Ordering::SeqCst) } & !KICK != 0
+    !mine.is_null() && unsafe { (*mine).load(Ordering::SeqCst) } != 0
 }
 
 /// Interrupts guest thread `host_tid` of this process: its vCPU stops, or its blocking host
@@ -129,9 +131,12 @@ fn mine_any() -> bool {
 pub fn interrupt(host_tid: i32) {
     let Some(slot) = threads().iter().find(|t| t.0 == host_tid).map(|t| t.1) else { return };
     slot.fetch_or(KICK, Ordering::SeqCst);
-    // SAFETY: tgkill to a thread of this process with a forwarded signal number.
+    resend_signal(host_tid, KICK_SIGNAL);
+    // The nudger repeats the kick until the thread has looked.
+    NUDGE.store(1, Ordering::SeqCst);
+    // SAFETY: FUTEX_WAKE on a static word.
     unsafe {
-        libc::syscall(libc::SYS_tgkill, libc::getpid(), host_tid, KICK_SIGNAL);
+        libc::syscall(libc::SYS_futex, NUDGE.as_ptr(), libc::FUTEX_WAKE, 1);
     }
 }
 
@@ -205,7 +210,7 @@ fn is_nudge(sig: libc::c_int, info: *mut libc::siginfo_t) -> bool {
     let mine = MINE.with(Cell::get);
     if !mine.is_null() && sig == KICK_SIGNAL {
         // SAFETY: as in `forward`.
-        if unsafe { (*mine).fetch_and(!KICK, Ordering::SeqCst) } & KICK != 0 {
+        if unsafe { (*mine).load(Ordering::SeqCst) } & KICK != 0 {
             return true;
         }
     }
@@ -291,7 +296,7 @@ fn nudge_loop() {
         loop {
             let per_thread: Vec<(i32, u64)> = threads()
                 .iter()
-                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst) & !KICK))
+                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst)))
                 .filter(|(_, bits)| *bits != 0)
                 .collect();
             if PENDING.load(Ordering::SeqCst) == 0 && per_thread.is_empty() {
@@ -305,12 +310,12 @@ fn nudge_loop() {
                 resend(tid, bits);
             }
             for (tid, _) in per_thread {
-                let left = threads()
-                    .iter()
-                    .find(|t| t.0 == tid)
-                    .map(|t| t.1.load(Ordering::SeqCst) & !KICK);
-                if let Some(bits) = left.filter(|b| *b != 0) {
-                    resend(tid, bits);
+                let left =
+                    threads().iter().find(|t| t.0 == tid).map(|t| t.1.load(Ordering::SeqCst));
+                match left {
+                    Some(bits) if bits & KICK != 0 => resend_signal(tid, KICK_SIGNAL),
+                    Some(bits) if bits != 0 => resend(tid, bits),
+                    _ => {}
                 }
             }
         }
@@ -321,7 +326,10 @@ fn nudge_loop() {
 /// as the thread's own, which a process-directed signal's re-send then also is — the first
 /// guest thread takes it either way).
 fn resend(tid: i32, bits: u64) {
-    let sig = bits.trailing_zeros() as i32 + 1;
+    resend_signal(tid, bits.trailing_zeros() as i32 + 1);
+}
+
+fn resend_signal(tid: i32, sig: i32) {
     // SAFETY: tgkill to a thread of this process with a forwarded signal number.
     unsafe {
         libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig);
