@@ -285,7 +285,7 @@ impl Process {
     }
 
     /// This thread's pending signals, locked.
-    pub fn pending(&self) -> MutexGuard<'_, Vec<crate::signal::SigInfo>> {
+    pub fn pending(&self) -> crate::thread::PendingGuard<'_> {
         self.thread.pending()
     }
 

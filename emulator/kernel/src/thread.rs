@@ -31,11 +31,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A queue of pending signals with a flag that says, without the lock, whether it is empty.
+#[derive(Debug, Default)]
+struct PendingQueue {
+    list: Mutex<Vec<SigInfo>>,
+    nonempty: AtomicBool,
+}
+
+impl PendingQueue {
+    fn lock(&self) -> PendingGuard<'_> {
+        PendingGuard { list: lock(&self.list), nonempty: &self.nonempty }
+    }
+}
+
+/// The locked queue; the flag follows it when the guard drops.
+#[derive(Debug)]
+pub struct PendingGuard<'a> {
+    list: MutexGuard<'a, Vec<SigInfo>>,
+    nonempty: &'a AtomicBool,
+}
+
+impl std::ops::Deref for PendingGuard<'_> {
+    type Target = Vec<SigInfo>;
+    fn deref(&self) -> &Vec<SigInfo> {
+        &self.list
+    }
+}
+
+impl std::ops::DerefMut for PendingGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<SigInfo> {
+        &mut self.list
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.nonempty.store(!self.list.is_empty(), Ordering::Release);
+    }
+}
+
 /// What a process's threads share beyond the address space, descriptors and actions.
 #[derive(Debug)]
 pub struct Group {
     /// Process-directed signals that no thread has taken yet.
-    pending: Mutex<Vec<SigInfo>>,
+    pending: PendingQueue,
     /// The live threads.
     threads: Mutex<Vec<Arc<ThreadShared>>>,
     /// How many there are (read without the lock on every system call).
@@ -52,7 +91,7 @@ pub struct Group {
 impl Group {
     pub fn new() -> Arc<Group> {
         Arc::new(Group {
-            pending: Mutex::new(Vec::new()),
+            pending: PendingQueue::default(),
             threads: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
             mm_gen: AtomicU64::new(0),
@@ -63,8 +102,13 @@ impl Group {
     }
 
     /// Process-directed pending signals, locked.
-    pub fn pending(&self) -> MutexGuard<'_, Vec<SigInfo>> {
-        lock(&self.pending)
+    pub fn pending(&self) -> PendingGuard<'_> {
+        self.pending.lock()
+    }
+
+    /// Whether anything is queued (a lock-free look, for every system call's exit).
+    pub fn has_pending(&self) -> bool {
+        self.pending.nonempty.load(Ordering::Acquire)
     }
 
     pub fn register(&self, thread: &Arc<ThreadShared>) {
@@ -164,8 +208,9 @@ impl Group {
     /// thread must end instead (another thread's execve replaced the process image).
     pub fn enter_guest(&self, me: &ThreadShared, cpu: &mut dyn Cpu) -> bool {
         if !self.is_multithreaded() && !me.killed.load(Ordering::SeqCst) {
-            // Alone: nothing holds this thread out, and only it changes the address space.
-            me.in_guest.store(true, Ordering::SeqCst);
+            // Alone: nothing holds this thread out, and only it changes the address space. (Its
+            // `in_guest` matters only to a quiesce, and only it can start a second thread: in a
+            // system call, whose exit takes the path below.)
             return true;
         }
         loop {
@@ -220,7 +265,7 @@ pub struct ThreadShared {
     tid: AtomicU32,
     /// The host thread running it (signals sent to this guest thread go there).
     host_tid: AtomicI32,
-    pending: Mutex<Vec<SigInfo>>,
+    pending: PendingQueue,
     in_guest: AtomicBool,
     seen_gen: AtomicU64,
     stopper: Mutex<Option<Stopper>>,
@@ -238,7 +283,7 @@ impl ThreadShared {
             tid: AtomicU32::new(tid),
             // SAFETY: gettid has no preconditions.
             host_tid: AtomicI32::new(unsafe { libc::gettid() }),
-            pending: Mutex::new(Vec::new()),
+            pending: PendingQueue::default(),
             in_guest: AtomicBool::new(false),
             seen_gen: AtomicU64::new(0),
             stopper: Mutex::new(None),
@@ -266,8 +311,13 @@ impl ThreadShared {
         self.host_tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
     }
 
-    pub fn pending(&self) -> MutexGuard<'_, Vec<SigInfo>> {
-        lock(&self.pending)
+    pub fn pending(&self) -> PendingGuard<'_> {
+        self.pending.lock()
+    }
+
+    /// Whether anything is queued (a lock-free look, for every system call's exit).
+    pub fn has_pending(&self) -> bool {
+        self.pending.nonempty.load(Ordering::Acquire)
     }
 
     pub fn robust_head(&self) -> u64 {
@@ -284,7 +334,7 @@ impl ThreadShared {
 
     /// This thread leaves guest code (a system call, an exit from the engine).
     pub fn leave_guest(&self) {
-        self.in_guest.store(false, Ordering::SeqCst);
+        self.in_guest.store(false, Ordering::Release);
     }
 
     /// Asks its vCPU to stop at the next block boundary (a signal for it, a quiesce).

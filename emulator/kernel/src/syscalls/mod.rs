@@ -328,5 +328,5 @@ fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
 
 /// Whether this thread or its process has a signal queued.
 fn signal_pending(proc: &Process) -> bool {
-    !proc.pending().is_empty() || !proc.group.pending().is_empty()
+    proc.thread.has_pending() || proc.group.has_pending()
 }
