@@ -3,7 +3,7 @@
  * read resumes and returns the byte the handler wrote; without it the read fails with EINTR and
  * the byte waits in the pipe. SIGCHLD (default: ignored) interrupts nothing.
  */
-#include "check.h"
+#include "send_later.h"
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -25,38 +25,19 @@ static void install(int flags)
     NEED("sigaction", sigaction(SIGUSR1, &sa, NULL) == 0);
 }
 
-/* A child that signals this process after a short sleep, then exits (raising SIGCHLD). */
-static pid_t poke_later(void)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork_or_die();
-    if (pid == 0) {
-        usleep(100 * 1000);
-        kill(parent, SIGUSR1);
-        _exit(0);
-    }
-    return pid;
-}
-
-static void reap(pid_t pid)
-{
-    int status = 0;
-    NEED("waitpid", waitpid(pid, &status, 0) == pid && WIFEXITED(status));
-}
-
 int main(void)
 {
     char c = 0;
     REQUIRE("pipe", pipe(fds) == 0);
 
     install(SA_RESTART);
-    pid_t pid = poke_later();
+    pid_t pid = send_later(SIGUSR1, 100);
     CHECK_EQ("SA_RESTART: the read resumes and returns one byte", read(fds[0], &c, 1), 1);
     CHECK_EQ("the byte is the handler's", c, 'h');
     reap(pid);
 
     install(0);
-    pid = poke_later();
+    pid = send_later(SIGUSR1, 100);
     CHECK_ERR("no SA_RESTART: the read fails with EINTR", read(fds[0], &c, 1), EINTR);
     c = 0;
     CHECK_EQ("the handler's byte waits in the pipe", read(fds[0], &c, 1) == 1 && c == 'h', 1);

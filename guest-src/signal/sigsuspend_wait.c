@@ -3,7 +3,7 @@
  * mask back; a child's exit (SIGCHLD ignored by default) does not end the wait. sigtimedwait
  * takes a blocked pending signal with its sender's pid, and times out with EAGAIN.
  */
-#include "check.h"
+#include "send_later.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -13,24 +13,6 @@ static volatile sig_atomic_t got;
 static void on_usr1(int sig)
 {
     got = sig;
-}
-
-static pid_t send_later(int sig, int ms)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork_or_die();
-    if (pid == 0) {
-        usleep(ms * 1000);
-        kill(parent, sig);
-        _exit(0);
-    }
-    return pid;
-}
-
-static void reap(pid_t pid)
-{
-    int status = 0;
-    NEED("waitpid", waitpid(pid, &status, 0) == pid && WIFEXITED(status));
 }
 
 int main(void)

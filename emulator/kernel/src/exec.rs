@@ -123,7 +123,7 @@ pub fn reset_process_state(proc: &mut Process) {
         }
     });
     crate::hostsig::sigchld_changed(&proc.sigactions.get(libc::SIGCHLD as usize - 1));
-    proc.altstack = (0, 2, 0);
+    proc.altstack = crate::signal::NO_ALTSTACK;
     proc.clear_child_tid = 0;
     proc.robust_list = (0, 0);
     // A vfork parent waits for this: the child no longer shares its image.

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 use elfvisor_abi::Signo;
 
 use crate::process::{Process, SigAction};
-use crate::signal::{self, Detail, SigInfo};
+use crate::signal::{self, Detail, SI_TKILL, SigInfo};
 
 const SIG_IGN: u64 = 1;
 const SA_NOCLDSTOP: u64 = 1;
@@ -56,9 +56,6 @@ static NUDGE: AtomicU32 = AtomicU32::new(0);
 /// The host thread running the guest, and the process whose nudger is running.
 static VCPU_TID: AtomicI32 = AtomicI32::new(0);
 static NUDGER_PID: AtomicU32 = AtomicU32::new(0);
-
-/// `si_code` of a signal sent with tkill/tgkill.
-const SI_TKILL: i32 = -6;
 
 thread_local! {
     /// This guest thread's slot of signals sent to it alone (null on other threads).
@@ -133,6 +130,11 @@ pub fn interrupt(host_tid: i32) {
     slot.fetch_or(KICK, Ordering::SeqCst);
     resend_signal(host_tid, KICK_SIGNAL);
     // The nudger repeats the kick until the thread has looked.
+    wake_nudger();
+}
+
+/// Wakes the nudger. Async-signal-safe: an atomic store and one system call.
+fn wake_nudger() {
     NUDGE.store(1, Ordering::SeqCst);
     // SAFETY: FUTEX_WAKE on a static word.
     unsafe {
@@ -187,11 +189,7 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
             PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
         }
         elfvisor_engine::tcg::stop_current_thread();
-        NUDGE.store(1, Ordering::SeqCst);
-        // SAFETY: FUTEX_WAKE on a static word; a plain system call, async-signal-safe.
-        unsafe {
-            libc::syscall(libc::SYS_futex, NUDGE.as_ptr(), libc::FUTEX_WAKE, 1);
-        }
+        wake_nudger();
     }
     // SAFETY: as above.
     unsafe { *libc::__errno_location() = saved_errno };
@@ -208,15 +206,9 @@ fn is_nudge(sig: libc::c_int, info: *mut libc::siginfo_t) -> bool {
         return false;
     }
     let mine = MINE.with(Cell::get);
-    if !mine.is_null() && sig == KICK_SIGNAL {
-        // SAFETY: as in `forward`.
-        if unsafe { (*mine).load(Ordering::SeqCst) } & KICK != 0 {
-            return true;
-        }
-    }
     // SAFETY: as in `forward`.
     let mine = if mine.is_null() { 0 } else { unsafe { (*mine).load(Ordering::SeqCst) } };
-    (PENDING.load(Ordering::SeqCst) | mine) & bit != 0
+    (sig == KICK_SIGNAL && mine & KICK != 0) || (PENDING.load(Ordering::SeqCst) | mine) & bit != 0
 }
 
 fn set_host_action(sig: i32, handler: libc::sighandler_t, flags: libc::c_int) {
@@ -258,21 +250,10 @@ pub fn install(proc: &Process) {
 /// whose handler then interrupts the call (EINTR) or the run. It blocks every forwarded signal
 /// itself, so process-directed signals always land on the guest's thread.
 fn start_nudger() {
-    // SAFETY: sigset operations on local sets; the mask is this thread's, restored below.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe {
-        let mut block: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut block);
-        for sig in (1..=64).filter(|&s| forwarded(s)) {
-            libc::sigaddset(&mut block, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-    }
-    // The new thread inherits the blocked mask.
+    // The new thread inherits the blocked mask; this one gets its own back.
+    let held = hold_forwarded();
     let spawned = std::thread::Builder::new().name("elfvisor-nudge".into()).spawn(nudge_loop);
-    // SAFETY: restores this thread's mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    drop(held);
     if let Err(e) = spawned {
         eprintln!("elfvisor: cannot start the signal nudger ({e}); signals may arrive late");
     }
@@ -293,15 +274,10 @@ fn nudge_loop() {
             }
             continue;
         }
-        loop {
-            let per_thread: Vec<(i32, u64)> = threads()
-                .iter()
-                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst)))
-                .filter(|(_, bits)| *bits != 0)
-                .collect();
-            if PENDING.load(Ordering::SeqCst) == 0 && per_thread.is_empty() {
-                break;
-            }
+        // Until every caught signal and kick has been taken, re-send what is still there.
+        while PENDING.load(Ordering::SeqCst) != 0
+            || threads().iter().any(|(_, s)| s.load(Ordering::SeqCst) != 0)
+        {
             std::thread::sleep(std::time::Duration::from_millis(2));
             let bits = PENDING.load(Ordering::SeqCst);
             if bits != 0 {
@@ -309,13 +285,16 @@ fn nudge_loop() {
                 let tid = threads().first().map_or(VCPU_TID.load(Ordering::SeqCst), |t| t.0);
                 resend(tid, bits);
             }
-            for (tid, _) in per_thread {
-                let left =
-                    threads().iter().find(|t| t.0 == tid).map(|t| t.1.load(Ordering::SeqCst));
-                match left {
-                    Some(bits) if bits & KICK != 0 => resend_signal(tid, KICK_SIGNAL),
-                    Some(bits) if bits != 0 => resend(tid, bits),
-                    _ => {}
+            let waiting: Vec<(i32, u64)> = threads()
+                .iter()
+                .map(|(tid, s)| (*tid, s.load(Ordering::SeqCst)))
+                .filter(|(_, bits)| *bits != 0)
+                .collect();
+            for (tid, bits) in waiting {
+                if bits & KICK != 0 {
+                    resend_signal(tid, KICK_SIGNAL);
+                } else {
+                    resend(tid, bits);
                 }
             }
         }

@@ -98,11 +98,6 @@ impl SigActions {
     pub fn update_all(&self, f: impl FnOnce(&mut [SigAction; 64])) {
         f(&mut self.lock());
     }
-
-    /// A private copy, for a new process (fork).
-    pub fn duplicate(&self) -> SigActions {
-        SigActions::new(self.all())
-    }
 }
 
 /// One guest thread (a task, as Linux calls it): its own registers' companions — tid, signal
@@ -185,7 +180,7 @@ impl Process {
             sigactions: SigActions::new([SigAction::default(); 64]),
             sigmask: 0,
             saved_sigmask: None,
-            altstack: (0, 2, 0),
+            altstack: crate::signal::NO_ALTSTACK,
             trace: Trace::default(),
             sigreturn_trampoline: 0,
             hwcaps: (0, 0),
@@ -223,7 +218,7 @@ impl Process {
             sigmask: self.sigmask,
             saved_sigmask: None,
             // A new thread has no alternate stack (clone(2) with CLONE_VM).
-            altstack: (0, 2, 0),
+            altstack: crate::signal::NO_ALTSTACK,
             trace: Trace { enabled: self.trace.enabled },
             sigreturn_trampoline: self.sigreturn_trampoline,
             hwcaps: self.hwcaps,
@@ -272,16 +267,6 @@ impl Process {
     /// The descriptor table, locked. Never hold it across a blocking call.
     pub fn fds(&self) -> MutexGuard<'_, FdTable> {
         self.fds.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A handle on the same descriptor table (a new thread's).
-    pub fn shared_fds(&self) -> Arc<Mutex<FdTable>> {
-        Arc::clone(&self.fds)
-    }
-
-    /// Replaces the table handle (`clone` without CLONE_FILES gets a copy).
-    pub fn set_fds(&mut self, fds: Arc<Mutex<FdTable>>) {
-        self.fds = fds;
     }
 
     /// This thread's pending signals, locked.

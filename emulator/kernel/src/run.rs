@@ -186,24 +186,27 @@ pub(crate) fn run_thread(
 /// the thread ended and others run on, this host thread waits for the process to end (the
 /// thread that ends it exits the host process).
 fn end_of(process: &mut Process, end: Termination) -> Termination {
-    match crate::thread::thread_ended(process) {
+    match crate::thread::thread_ended(process, end) {
         Some(end) => {
-            crate::thread::process_ending(process);
-            // A vfork child that exits (or dies) lets its parent go, its writes returned first.
-            crate::vfork::release(process);
+            process_ends(process);
             end
         }
         None => loop {
-            let _ = end;
             std::thread::park();
         },
     }
 }
 
-/// Ends the host process from any thread, as `main` does for the first one.
-pub(crate) fn end_process(process: &mut Process, end: Termination) -> ! {
+/// What every end of a process does first, whichever thread ends it: robust futexes released,
+/// and a vfork parent let go (the child's writes returned first).
+fn process_ends(process: &mut Process) {
     crate::thread::process_ending(process);
     crate::vfork::release(process);
+}
+
+/// Ends the host process from any thread, as `main` does for the first one.
+pub(crate) fn end_process(process: &mut Process, end: Termination) -> ! {
+    process_ends(process);
     crate::respawn::control::hold_exit();
     match end {
         Termination::Exited(code) => std::process::exit(code),

@@ -318,7 +318,7 @@ fn setup_frame(
     put(UC_STACK + 8, &ss_flags.to_le_bytes());
     put(UC_STACK + 16, &ss_size.to_le_bytes());
     if ss_flags & SS_AUTODISARM != 0 {
-        proc.altstack = (0, SS_DISABLE, 0);
+        proc.altstack = NO_ALTSTACK;
     }
     // After rt_sigsuspend the handler returns to the mask from before the call.
     let saved_mask = proc.saved_sigmask.take().unwrap_or(proc.sigmask);
@@ -372,6 +372,8 @@ fn setup_frame(
 /// sp. A frame that cannot be read kills the process with SIGSEGV, as on Linux.
 const SS_ONSTACK: u32 = 1;
 const SS_DISABLE: u32 = 2;
+/// No alternate stack: what a process starts with, execve and a new thread leave.
+pub const NO_ALTSTACK: (u64, u32, u64) = (0, SS_DISABLE, 0);
 const SS_AUTODISARM: u32 = 1 << 31;
 /// arm64's MINSIGSTKSZ.
 const MINSIGSTKSZ: u64 = 5120;

@@ -363,9 +363,10 @@ impl ThreadShared {
     }
 }
 
-/// The end of a thread's run: the process ends with it, or only the thread.
-pub fn thread_ended(proc: &mut Process) -> Option<Termination> {
-    let end = proc.exit?;
+/// The end of a thread's run (`end`, unless the guest set its own exit): the process ends
+/// with it, or only the thread.
+pub fn thread_ended(proc: &mut Process, end: Termination) -> Option<Termination> {
+    let end = *proc.exit.get_or_insert(end);
     if !proc.thread_exit {
         return Some(end);
     }
@@ -388,12 +389,12 @@ pub fn process_ending(proc: &Process) {
 
 /// What Linux's exit_mm/exit_robust_list do for an exiting thread.
 fn release_thread_resources(proc: &mut Process) {
-    crate::syscalls::sys_futex::exit_robust_list(proc);
-    if proc.clear_child_tid != 0 {
-        let mm = proc.mm.read();
-        if mm.copy_out(GuestAddr(proc.clear_child_tid), &0u32.to_le_bytes()).is_ok() {
-            let _ = crate::syscalls::sys_futex::wake_address(&mm, proc.clear_child_tid, 1);
-        }
+    let mm = proc.mm.read();
+    crate::syscalls::sys_futex::exit_robust_list_of(&mm, proc.robust_list.0, proc.tid);
+    if proc.clear_child_tid != 0
+        && mm.copy_out(GuestAddr(proc.clear_child_tid), &0u32.to_le_bytes()).is_ok()
+    {
+        let _ = crate::syscalls::sys_futex::wake_address(&mm, proc.clear_child_tid, 1);
     }
 }
 
@@ -471,7 +472,7 @@ pub fn spawn(
                 Termination::Signaled(elfvisor_abi::Signo::SIGSEGV)
             }
         };
-        if let Some(end) = thread_ended_with(&mut task, end) {
+        if let Some(end) = thread_ended(&mut task, end) {
             crate::run::end_process(&mut task, end);
         }
     });
@@ -492,12 +493,4 @@ pub fn spawn(
     }
     let _ = go_tx.send(true);
     Ok(tid)
-}
-
-/// [`thread_ended`] for a run that ended with `end` (an engine failure has no `exit` set).
-fn thread_ended_with(proc: &mut Process, end: Termination) -> Option<Termination> {
-    if proc.exit.is_none() {
-        proc.exit = Some(end);
-    }
-    thread_ended(proc)
 }

@@ -16,7 +16,6 @@ use elfvisor_abi::{Errno, GuestAddr, Prot};
 use elfvisor_mm::AddressSpace;
 
 use super::{Ctx, SysResult};
-use crate::process::Process;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
@@ -136,12 +135,8 @@ const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Linux stops after this many entries (a loop in a corrupt list).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
-/// A thread ends: every robust futex it still owns gets FUTEX_OWNER_DIED and one waiter woken.
-pub fn exit_robust_list(proc: &Process) {
-    exit_robust_list_of(&proc.mm.read(), proc.robust_list.0, proc.tid);
-}
-
-/// Linux's exit_robust_list for the thread `tid` whose list starts at guest `head`.
+/// Linux's exit_robust_list for the thread `tid` whose list starts at guest `head`: every robust
+/// futex it still owns gets FUTEX_OWNER_DIED and one waiter woken.
 pub fn exit_robust_list_of(mm: &AddressSpace, head: u64, tid: u32) {
     if head == 0 {
         return;

@@ -156,26 +156,29 @@ pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// and its vCPU stopped), or a thread of another process (guest tids are host tids).
 fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResult {
     let pid = ctx.proc.pid;
-    if tgid.is_some_and(|t| t != pid) || (tgid.is_none() && ctx.proc.group.find(tid).is_none()) {
+    let ours = if tgid.is_none_or(|t| t == pid) { ctx.proc.group.find(tid) } else { None };
+    let Some(target) = ours else {
+        if tgid == Some(pid) {
+            return Err(Errno::ESRCH);
+        }
         // Not ours: the host knows the thread, if it exists.
         let tgid = match tgid {
             Some(t) => t as i32,
             None => crate::host::tgid_of(tid as i32).ok_or(Errno::ESRCH)?,
         };
         return crate::host::tgkill(tgid, tid as i32, i32::from(sig));
-    }
-    let target = ctx.proc.group.find(tid).ok_or(Errno::ESRCH)?;
+    };
     if sig == 0 {
         return Ok(0);
     }
-    let uid = crate::host::ids().0;
-    let info = SigInfo { signo: Signo(sig), code: SI_TKILL, detail: Detail::Sender { pid, uid } };
-    if std::sync::Arc::ptr_eq(&target, &ctx.proc.thread) {
-        signal::send_to_thread(&target, info);
-    } else if crate::hostsig::forwarded(i32::from(sig)) {
+    if !std::sync::Arc::ptr_eq(&target, &ctx.proc.thread)
+        && crate::hostsig::forwarded(i32::from(sig))
+    {
         crate::host::tgkill(pid as i32, target.host_tid(), i32::from(sig))?;
     } else {
-        signal::send_to_thread(&target, info);
+        let uid = crate::host::ids().0;
+        let detail = Detail::Sender { pid, uid };
+        signal::send_to_thread(&target, SigInfo { signo: Signo(sig), code: SI_TKILL, detail });
     }
     Ok(0)
 }
