@@ -5,6 +5,10 @@
 //! and the prebuilt guest programs (busybox) are fetched with `apt-get download` into the
 //! per-user cache. Elsewhere the missing pieces are listed. When everything is present this only
 //! looks, which takes milliseconds.
+//!
+//! Every need is detected by what its consumer really loads — the compiler and static libc the
+//! guest build invokes, the library bindgen dlopens — and a probe reports the exact path it
+//! matched, so `cargo xtask deps --check --explain` shows why each need counts as present.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -12,42 +16,136 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, Result, bail};
 use elfvisor_conformance::{guest::Libc, paths, program::Program};
 
-/// One thing the harness needs, the check that finds it, and the packages that provide it.
+/// What a probe found: the path (or command) that satisfies a need, or why nothing does.
+type Found = std::result::Result<String, String>;
+
+/// One thing the harness needs, the probe that finds it, and the packages that provide it.
 struct Need {
     what: String,
-    present: Box<dyn Fn() -> bool>,
+    probe: Box<dyn Fn() -> Found>,
     packages: Vec<&'static str>,
 }
 
-fn command(name: &'static str) -> Box<dyn Fn() -> bool> {
-    Box::new(move || which::which(name).is_ok())
+fn command(name: &'static str) -> Box<dyn Fn() -> Found> {
+    Box::new(move || {
+        which::which(name)
+            .map(|p| p.display().to_string())
+            .map_err(|_| format!("no `{name}` on PATH"))
+    })
 }
 
-fn all_present(checks: Vec<Box<dyn Fn() -> bool>>) -> Box<dyn Fn() -> bool> {
-    Box::new(move || checks.iter().all(|check| check()))
+/// Every probe must find something; the evidence is each one's, joined.
+fn all_present(probes: Vec<Box<dyn Fn() -> Found>>) -> Box<dyn Fn() -> Found> {
+    Box::new(move || {
+        let found: Vec<String> = probes.iter().map(|p| p()).collect::<std::result::Result<_, _>>()?;
+        Ok(found.join(" + "))
+    })
 }
 
-fn file(path: &'static str) -> Box<dyn Fn() -> bool> {
-    Box::new(move || Path::new(path).is_file())
+fn file(path: &'static str) -> Box<dyn Fn() -> Found> {
+    Box::new(move || {
+        if Path::new(path).is_file() { Ok(path.to_string()) } else { Err(format!("no {path}")) }
+    })
 }
 
-/// libclang for bindgen: any versioned shared library Debian's libclang-dev pulls in.
-fn libclang_present() -> bool {
-    let dirs = ["/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"];
-    let in_dir = |dir: &Path| {
-        std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("libclang") && name.contains(".so")
-        })
+/// Whether bindgen (through clang-sys's run-time loading) accepts a file of this name as
+/// libclang: `libclang.so`, `libclang-V.so`, `libclang.so.V`, `libclang-V.so.W`. Not
+/// `libclang-cpp.so.N`, the C++ library Debian ships in `libclang-cpp14`, which bindgen skips.
+fn is_libclang_name(name: &str) -> bool {
+    if name.contains("-cpp.") {
+        return false;
+    }
+    let versioned = |v: &str| v.chars().next().is_some_and(|c| c.is_ascii_digit());
+    if name == "libclang.so" {
+        return true;
+    }
+    if let Some(version) = name.strip_prefix("libclang.so.") {
+        return versioned(version);
+    }
+    let Some(rest) = name.strip_prefix("libclang-") else { return false };
+    let version = rest.strip_suffix(".so").or_else(|| rest.split_once(".so.").map(|(v, _)| v));
+    version.is_some_and(versioned)
+}
+
+/// Whether `path` is a 64-bit ELF file (clang-sys refuses a library of the other class).
+fn is_elf64(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 5];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && head == *b"\x7fELF\x02"
+}
+
+/// The directories bindgen searches for libclang below `root` (`/` on a real system): `lib*`
+/// directories of `usr` and `usr/local` and up to two levels below them, plus
+/// `usr/local/llvm*/lib*`.
+fn libclang_search_dirs(root: &Path) -> Vec<PathBuf> {
+    let children = |dir: &Path, prefix: &str| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        found.sort();
+        found
     };
-    let llvm = std::fs::read_dir("/usr/lib")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("llvm-"))
-        .any(|e| in_dir(&e.path().join("lib")));
-    llvm || dirs.iter().any(|d| in_dir(Path::new(d)))
+    let mut dirs = Vec::new();
+    for base in [root.join("usr/local"), root.join("usr")] {
+        for lib in children(&base, "lib") {
+            for sub in children(&lib, "") {
+                dirs.extend(children(&sub, ""));
+                dirs.push(sub);
+            }
+            dirs.push(lib);
+        }
+        if base.ends_with("local") {
+            for llvm in children(&base, "llvm") {
+                dirs.extend(children(&llvm, "lib"));
+            }
+        }
+    }
+    dirs
+}
+
+/// The libclang bindgen would load on a system rooted at `root`: `LIBCLANG_PATH` (a file or a
+/// directory) when it is set, as bindgen does, otherwise the standard directories.
+fn find_libclang(root: &Path, libclang_path: Option<&Path>) -> Found {
+    let in_dir = |dir: &Path| -> Option<PathBuf> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter(|e| is_libclang_name(&e.file_name().to_string_lossy()))
+            .map(|e| e.path())
+            .filter(|p| is_elf64(p))
+            .collect();
+        names.sort();
+        names.into_iter().next()
+    };
+    if let Some(path) = libclang_path {
+        let hit = if path.is_dir() {
+            in_dir(path)
+        } else {
+            let named = path.file_name().is_some_and(|n| is_libclang_name(&n.to_string_lossy()));
+            (named && is_elf64(path)).then(|| path.to_path_buf())
+        };
+        return hit.map(|p| p.display().to_string()).ok_or_else(|| {
+            format!("LIBCLANG_PATH={} holds no libclang bindgen can load", path.display())
+        });
+    }
+    libclang_search_dirs(root)
+        .iter()
+        .find_map(|d| in_dir(d))
+        .map(|p| p.display().to_string())
+        .ok_or_else(|| {
+            "no libclang.so, libclang-V.so or libclang.so.V (libclang-cpp does not count)".into()
+        })
+}
+
+fn libclang() -> Found {
+    let env = std::env::var_os("LIBCLANG_PATH").filter(|p| !p.is_empty()).map(PathBuf::from);
+    find_libclang(Path::new("/"), env.as_deref())
 }
 
 fn needs() -> Vec<Need> {
@@ -59,7 +157,7 @@ fn needs() -> Vec<Need> {
         .iter()
         .map(|&libc| Need {
             what: format!("{} with a static {libc}", libc.compiler()),
-            present: all_present(vec![command(libc.compiler()), static_libc(libc)]),
+            probe: all_present(vec![command(libc.compiler()), static_libc(libc)]),
             packages: libc.debian_packages().to_vec(),
         })
         .collect();
@@ -70,21 +168,21 @@ fn needs() -> Vec<Need> {
         ("ninja (builds unicorn)", "ninja", "ninja-build"),
     ];
     for (what, cmd, package) in tools {
-        needs.push(Need { what: what.into(), present: command(cmd), packages: vec![package] });
+        needs.push(Need { what: what.into(), probe: command(cmd), packages: vec![package] });
     }
     needs.push(Need {
         what: "pkg-config (finds the patched unicorn)".into(),
-        present: command("pkg-config"),
+        probe: command("pkg-config"),
         packages: vec!["pkg-config"],
     });
     needs.push(Need {
         what: "libclang (bindgen)".into(),
-        present: Box::new(libclang_present),
+        probe: Box::new(libclang),
         packages: vec!["libclang-dev"],
     });
     needs.push(Need {
         what: "dpkg-deb and apt-get (fetch the arm64 kernel and busybox)".into(),
-        present: all_present(vec![command("dpkg-deb"), command("apt-get")]),
+        probe: all_present(vec![command("dpkg-deb"), command("apt-get")]),
         packages: vec!["dpkg", "apt"],
     });
     needs
@@ -160,16 +258,41 @@ fn install_commands(packages: &[&str]) -> Vec<Vec<String>> {
     cmds
 }
 
-/// Makes sure everything is present; with `check_only`, just reports.
-pub fn provision(check_only: bool) -> Result<ExitCode> {
-    let missing: Vec<Need> = needs().into_iter().filter(|n| !(n.present)()).collect();
+/// Makes sure everything is present; with `check_only`, just reports. With `explain`, every
+/// probe and the exact path it matched (or why it matched nothing) is printed first, so a wrong
+/// match — something installed by hand and never by this script — shows in every CI log.
+pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
+    let all = needs();
+    let found: Vec<Found> = all.iter().map(|n| (n.probe)()).collect();
     let kernel = paths::kernel_image();
     let kernel_missing = !kernel.is_file();
     let programs_missing: Vec<Program> =
         Program::ALL.into_iter().filter(|p| !p.path().is_file()).collect();
     let root = paths::workspace_root();
     let unicorn_missing = !crate::unicorn::installed(&root);
+    if explain {
+        for (need, found) in all.iter().zip(&found) {
+            match found {
+                Ok(path) => println!("deps: probe {}: found {path}", need.what),
+                Err(why) => println!("deps: probe {}: MISSING ({why})", need.what),
+            }
+        }
+        let file_probe = |what: &str, path: &Path| {
+            let state = if path.is_file() { "found" } else { "MISSING at" };
+            println!("deps: probe {what}: {state} {}", path.display());
+        };
+        file_probe("the arm64 kernel", &kernel);
+        for program in Program::ALL {
+            file_probe(&program.to_string(), &program.path());
+        }
+        let unicorn = crate::unicorn::pc_file(&root);
+        let state = if unicorn_missing { "MISSING or stale at" } else { "found" };
+        println!("deps: probe elfvisor's patched unicorn: {state} {}", unicorn.display());
+    }
+    let missing: Vec<&Need> =
+        all.iter().zip(&found).filter(|(_, f)| f.is_err()).map(|(n, _)| n).collect();
     if missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing {
+        println!("deps: everything is present");
         return Ok(ExitCode::SUCCESS);
     }
     for need in &missing {
@@ -225,8 +348,10 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
             let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
             run_privileged(&privilege, &argv)?;
         }
-        let still: Vec<String> =
-            needs().into_iter().filter(|n| !(n.present)()).map(|n| n.what).collect();
+        let still: Vec<String> = needs()
+            .into_iter()
+            .filter_map(|n| (n.probe)().err().map(|why| format!("{} ({why})", n.what)))
+            .collect();
         if !still.is_empty() {
             bail!("still missing after installing: {}", still.join(", "));
         }
@@ -238,6 +363,7 @@ pub fn provision(check_only: bool) -> Result<ExitCode> {
         fetch_program(program)?;
     }
     if unicorn_missing {
+        println!("deps: building elfvisor's patched unicorn (cmake + ninja, a few minutes)");
         crate::unicorn::build(&root)?;
     }
     println!("deps: everything is present");
@@ -357,6 +483,57 @@ fn find_with_suffix(dir: &Path, suffix: &str) -> Result<Option<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty file with an ELF64 header, as a library bindgen could load.
+    fn fake_library(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"\x7fELF\x02\x01\x01").unwrap();
+    }
+
+    #[test]
+    fn test_libclang_cpp_alone_is_not_libclang() {
+        let root = tempfile::tempdir().unwrap();
+        fake_library(&root.path().join("usr/lib/x86_64-linux-gnu/libclang-cpp.so.14"));
+        fake_library(&root.path().join("usr/lib/llvm-14/lib/libclang-cpp.so.14"));
+        let found = find_libclang(root.path(), None);
+        assert!(found.is_err(), "libclang-cpp counted as libclang: {found:?}");
+    }
+
+    #[test]
+    fn test_libclang_is_found_where_bindgen_looks() {
+        let root = tempfile::tempdir().unwrap();
+        fake_library(&root.path().join("usr/lib/x86_64-linux-gnu/libclang-cpp.so.14"));
+        let lib = root.path().join("usr/lib/llvm-14/lib/libclang-14.so.1");
+        fake_library(&lib);
+        assert_eq!(find_libclang(root.path(), None), Ok(lib.display().to_string()));
+    }
+
+    #[test]
+    fn test_libclang_names_and_classes() {
+        for name in ["libclang.so", "libclang.so.1", "libclang-14.so", "libclang-14.so.14.0.6"] {
+            assert!(is_libclang_name(name), "{name}");
+        }
+        for name in ["libclang-cpp.so.14", "libclang-cpp.so", "libclangBasic.a", "libclang.a"] {
+            assert!(!is_libclang_name(name), "{name}");
+        }
+        let root = tempfile::tempdir().unwrap();
+        let text = root.path().join("usr/lib/libclang.so");
+        std::fs::create_dir_all(text.parent().unwrap()).unwrap();
+        std::fs::write(&text, "INPUT(-lclang)\n").unwrap();
+        assert!(find_libclang(root.path(), None).is_err(), "a linker script is no library");
+    }
+
+    #[test]
+    fn test_libclang_path_overrides_the_search() {
+        let root = tempfile::tempdir().unwrap();
+        fake_library(&root.path().join("usr/lib/libclang.so"));
+        let elsewhere = root.path().join("opt/clang");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        assert!(find_libclang(root.path(), Some(&elsewhere)).is_err());
+        let lib = elsewhere.join("libclang.so.18");
+        fake_library(&lib);
+        assert_eq!(find_libclang(root.path(), Some(&elsewhere)), Ok(lib.display().to_string()));
+    }
 
     #[test]
     fn test_parse_kernel_package() {

@@ -29,6 +29,9 @@ enum Cmd {
         /// Only report what is missing; install nothing.
         #[arg(long)]
         check: bool,
+        /// Print every probe and the exact path it matched.
+        #[arg(long)]
+        explain: bool,
     },
     /// Run every guest case in every lane; print the matrix; write target/conformance/report.*.
     Conformance {
@@ -64,16 +67,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Cmd::Deps { check } => deps::provision(check),
+        Cmd::Deps { check, explain } => deps::provision(check, explain),
         Cmd::Conformance { filter, no_deps } => {
             if !no_deps {
-                deps::provision(false)?;
+                deps::provision(false, false)?;
             }
             conformance(filter.as_deref())
         }
         Cmd::Test { no_deps, args } => {
             if !no_deps {
-                deps::provision(false)?;
+                deps::provision(false, false)?;
             }
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let status = Command::new(cargo)

@@ -89,7 +89,7 @@ pub fn prefix(root: &Path) -> PathBuf {
     root.join("target").join("unicorn")
 }
 
-fn pc_file(root: &Path) -> PathBuf {
+pub fn pc_file(root: &Path) -> PathBuf {
     prefix(root).join("lib").join("pkgconfig").join("unicorn.pc")
 }
 
