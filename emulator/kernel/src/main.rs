@@ -33,12 +33,17 @@ struct Cli {
     /// Internal: continue a respawned fork child on this socket.
     #[arg(long, hide = true, exclusive = true, value_name = "FD")]
     fork_child: Option<i32>,
-    /// The static aarch64 ELF program to run.
-    #[arg(required_unless_present_any = ["syscalls", "fork_child"])]
-    program: Option<PathBuf>,
-    /// Its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<OsString>,
+    /// The static aarch64 ELF program to run, then its arguments. Everything after PROGRAM
+    /// belongs to the program, untouched: `elfvisor prog --help` passes `--help` to `prog`, as
+    /// `env`, `nice` and `strace` do.
+    #[arg(
+        value_name = "PROGRAM [ARGS]...",
+        required_unless_present_any = ["syscalls", "fork_child"],
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 1..
+    )]
+    command: Vec<OsString>,
 }
 
 fn main() -> ExitCode {
@@ -52,10 +57,11 @@ fn main() -> ExitCode {
     if let Some(fd) = cli.fork_child {
         return finish(elfvisor::respawn::child::child_main(fd, engine));
     }
-    let program = cli.program.expect("clap requires PROGRAM without --syscalls");
+    let mut command = cli.command.into_iter();
+    let program = PathBuf::from(command.next().expect("clap requires PROGRAM without --syscalls"));
     let argv0 = cli.argv0.unwrap_or_else(|| program.clone().into_os_string());
     let argv: Vec<Vec<u8>> =
-        std::iter::once(argv0).chain(cli.args).map(|a| a.as_bytes().to_vec()).collect();
+        std::iter::once(argv0).chain(command).map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()
         .map(|(k, v)| {
             let mut e = k.as_bytes().to_vec();

@@ -19,6 +19,40 @@ const HELLO: [u32; 10] = [
 const EFAULT: [u32; 8] = [
     0xd2800020, 0xd2800201, 0xd2800082, 0xd2800808, 0xd4000001, 0xcb0003e0, 0xd2800bc8, 0xd4000001,
 ];
+/// Writes each of argv[1..] on a line of its own, then exit_group(argc):
+/// ```text
+///     ldr x19, [sp]              // argc
+///     add x20, sp, #8            // argv
+///     mov x21, #1
+/// outer:
+///     cmp x21, x19
+///     b.ge finish
+///     ldr x1, [x20, x21, lsl #3]
+///     mov x2, #0
+/// len:
+///     ldrb w3, [x1, x2]
+///     cbz w3, write
+///     add x2, x2, #1
+///     b len
+/// write:
+///     mov w3, #10                // the NUL becomes a newline
+///     strb w3, [x1, x2]
+///     add x2, x2, #1
+///     mov x0, #1
+///     mov x8, #64                // write(1, argv[i], len + 1)
+///     svc #0
+///     add x21, x21, #1
+///     b outer
+/// finish:
+///     mov x0, x19
+///     mov x8, #94                // exit_group(argc)
+///     svc #0
+/// ```
+const ECHO_ARGS: [u32; 22] = [
+    0xf94003f3, 0x910023f4, 0xd2800035, 0xeb1302bf, 0x540001ea, 0xf8757a81, 0xd2800002, 0x38626823,
+    0x34000063, 0x91000442, 0x17fffffd, 0x52800143, 0x38226823, 0x91000442, 0xd2800020, 0xd2800808,
+    0xd4000001, 0x910006b5, 0x17fffff1, 0xaa1303e0, 0xd2800bc8, 0xd4000001,
+];
 /// ldr x0, [16]
 const SEGV: [u32; 2] = [0xd2800201, 0xf9400020];
 /// syscall 1000; exit_group(-result)
@@ -116,4 +150,45 @@ fn test_syscall_matrix_lists_the_table() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().any(|l| l.starts_with("56   openat") && l.contains("full")), "{text}");
     assert!(text.contains("every other number returns ENOSYS"));
+}
+
+/// Runs ECHO_ARGS with elfvisor options `before` and guest arguments `after`.
+fn echo_args(before: &[&str], after: &[&str]) -> Output {
+    let p = prog(&tiny_elf(&code(&ECHO_ARGS)));
+    let out = Command::new(ELFVISOR).args(before).arg(&p.path).args(after).output().unwrap();
+    drop(p);
+    out
+}
+
+#[test]
+fn test_everything_after_program_belongs_to_the_guest() {
+    for flag in ["--help", "--version", "--strace", "--syscalls", "--fork-strategy", "-h", "-V"] {
+        let out = echo_args(&[], &[flag, "x"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{flag}\nx\n"), "{flag}");
+        assert_eq!(out.status.code(), Some(3), "{flag}: argc is 3: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{flag} went to elfvisor");
+    }
+}
+
+#[test]
+fn test_double_dash_among_the_guest_arguments_is_the_guests() {
+    let out = echo_args(&[], &["--", "--help"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "--\n--help\n");
+    assert_eq!(out.status.code(), Some(3));
+    // A `--` before PROGRAM ends elfvisor's options and is not the guest's.
+    let out = echo_args(&["--"], &["a"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\n");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn test_options_before_program_are_elfvisors() {
+    let out = echo_args(&["--strace", "--argv0", "name"], &["--strace"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "--strace\n");
+    assert!(stderr(&out).contains("exit_group(2)"), "elfvisor traced: {}", stderr(&out));
+    let help = Command::new(ELFVISOR).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("PROGRAM [ARGS]..."));
+    let version = Command::new(ELFVISOR).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("elfvisor "));
 }
