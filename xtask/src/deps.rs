@@ -37,7 +37,8 @@ fn command(name: &'static str) -> Box<dyn Fn() -> Found> {
 /// Every probe must find something; the evidence is each one's, joined.
 fn all_present(probes: Vec<Box<dyn Fn() -> Found>>) -> Box<dyn Fn() -> Found> {
     Box::new(move || {
-        let found: Vec<String> = probes.iter().map(|p| p()).collect::<std::result::Result<_, _>>()?;
+        let found: Vec<String> =
+            probes.iter().map(|p| p()).collect::<std::result::Result<_, _>>()?;
         Ok(found.join(" + "))
     })
 }
