@@ -248,6 +248,11 @@ impl AddressSpace {
     /// space (e.g. its read lock) for as long as it uses the pointer. Other guest threads may
     /// write the same memory concurrently, so treat it as shared memory, not a Rust slice that
     /// nobody else mutates.
+    ///
+    /// Copying private memory regardless of the guest's protection (fork, vfork) needs no
+    /// pointer: [`read_private_pages`](Self::read_private_pages) and
+    /// [`write_private_pages`](Self::write_private_pages) replace `host_range(.., Prot::NONE)`
+    /// there.
     pub fn host_range(&self, addr: GuestAddr, len: usize, need: Prot) -> Result<*mut u8, Errno> {
         if len == 0 {
             return Ok(NonNull::dangling().as_ptr());
