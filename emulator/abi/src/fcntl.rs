@@ -3,6 +3,8 @@
 //! aarch64 numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and O_LARGEFILE differently from x86_64:
 //! the runtime must translate open flags, never pass them through.
 
+use crate::obj::GuestObj;
+
 pub const O_ACCMODE: u32 = 0o3;
 pub const O_RDONLY: u32 = 0o0;
 pub const O_WRONLY: u32 = 0o1;
@@ -91,26 +93,60 @@ impl Stat {
     pub const SIZE: usize = 128;
 
     /// The bytes the guest sees, in its layout.
+    ///
+    /// Kept for existing callers; [`GuestObj::encode`] (or `AddressSpace::write_obj`) replaces
+    /// it.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
-        let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
-        put(0, &self.dev.to_le_bytes());
-        put(8, &self.ino.to_le_bytes());
-        put(16, &self.mode.to_le_bytes());
-        put(20, &self.nlink.to_le_bytes());
-        put(24, &self.uid.to_le_bytes());
-        put(28, &self.gid.to_le_bytes());
-        put(32, &self.rdev.to_le_bytes());
-        put(48, &self.size.to_le_bytes());
-        put(56, &self.blksize.to_le_bytes());
-        put(64, &self.blocks.to_le_bytes());
-        put(72, &self.atime.0.to_le_bytes());
-        put(80, &self.atime.1.to_le_bytes());
-        put(88, &self.mtime.0.to_le_bytes());
-        put(96, &self.mtime.1.to_le_bytes());
-        put(104, &self.ctime.0.to_le_bytes());
-        put(112, &self.ctime.1.to_le_bytes());
+        self.encode(&mut b);
         b
+    }
+}
+
+/// asm-generic `struct stat`: `st_dev` 0, `st_ino` 8, `st_mode` 16, `st_nlink` 20, `st_uid` 24,
+/// `st_gid` 28, `st_rdev` 32, `__pad1` 40, `st_size` 48, `st_blksize` 56, `__pad2` 60,
+/// `st_blocks` 64, then seconds and nanoseconds of `st_atime` 72, `st_mtime` 88, `st_ctime` 104,
+/// and two unused words.
+impl GuestObj for Stat {
+    const SIZE: usize = 128;
+
+    fn decode(b: &[u8]) -> Self {
+        assert!(b.len() >= Self::SIZE, "{} bytes for a 128-byte struct stat", b.len());
+        let time = |off: usize| (i64::decode(&b[off..]), u64::decode(&b[off + 8..]));
+        Stat {
+            dev: u64::decode(&b[0..]),
+            ino: u64::decode(&b[8..]),
+            mode: u32::decode(&b[16..]),
+            nlink: u32::decode(&b[20..]),
+            uid: u32::decode(&b[24..]),
+            gid: u32::decode(&b[28..]),
+            rdev: u64::decode(&b[32..]),
+            size: i64::decode(&b[48..]),
+            blksize: i32::decode(&b[56..]),
+            blocks: i64::decode(&b[64..]),
+            atime: time(72),
+            mtime: time(88),
+            ctime: time(104),
+        }
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        let b = &mut out[..Self::SIZE];
+        b.fill(0);
+        self.dev.encode(&mut b[0..]);
+        self.ino.encode(&mut b[8..]);
+        self.mode.encode(&mut b[16..]);
+        self.nlink.encode(&mut b[20..]);
+        self.uid.encode(&mut b[24..]);
+        self.gid.encode(&mut b[28..]);
+        self.rdev.encode(&mut b[32..]);
+        self.size.encode(&mut b[48..]);
+        self.blksize.encode(&mut b[56..]);
+        self.blocks.encode(&mut b[64..]);
+        for (off, (sec, nsec)) in [(72, self.atime), (88, self.mtime), (104, self.ctime)] {
+            sec.encode(&mut b[off..]);
+            nsec.encode(&mut b[off + 8..]);
+        }
     }
 }
 
@@ -134,6 +170,27 @@ mod tests {
         assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 0o100644);
         assert_eq!(i64::from_le_bytes(b[48..56].try_into().unwrap()), 99);
         assert_eq!(i32::from_le_bytes(b[56..60].try_into().unwrap()), 4096);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_stat_round_trip(
+            w in proptest::array::uniform8(proptest::prelude::any::<u64>()),
+            s in proptest::array::uniform4(proptest::prelude::any::<u32>()),
+            blksize: i32,
+            t in proptest::array::uniform6(proptest::prelude::any::<i64>()),
+        ) {
+            let st = Stat {
+                dev: w[0], ino: w[1], mode: s[0], nlink: s[1], uid: s[2], gid: s[3], rdev: w[2],
+                size: w[3] as i64, blksize, blocks: w[4] as i64,
+                atime: (t[0], w[5]), mtime: (t[1], w[6]), ctime: (t[2], w[7]),
+            };
+            crate::obj::testing::round_trip(&st);
+            let b = st.to_bytes();
+            proptest::prop_assert_eq!(&b[40..48], &[0u8; 8]);
+            proptest::prop_assert_eq!(&b[120..], &[0u8; 8]);
+            proptest::prop_assert_eq!(i64::from_le_bytes(b[88..96].try_into().unwrap()), t[1]);
+        }
     }
 
     #[test]

@@ -7,3 +7,8 @@ pub const PR_GET_NAME: u32 = 16;
 
 /// The size of a task name with its NUL (`TASK_COMM_LEN`).
 pub const TASK_COMM_LEN: usize = 16;
+
+/// Makes the caller a child subreaper: orphaned descendants are reparented to it.
+pub const PR_SET_CHILD_SUBREAPER: u32 = 36;
+/// Stores whether the caller is a child subreaper as an `int` at the pointer.
+pub const PR_GET_CHILD_SUBREAPER: u32 = 37;

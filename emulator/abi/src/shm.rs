@@ -5,6 +5,8 @@
 //! aarch64 has only the 64-bit IPC interface: the kernel ignores the `IPC_64` bit that libcs
 //! may add to `shmctl` commands.
 
+use crate::obj::GuestObj;
+
 pub const MFD_CLOEXEC: u32 = 0x1;
 pub const MFD_ALLOW_SEALING: u32 = 0x2;
 pub const MFD_HUGETLB: u32 = 0x4;
@@ -83,6 +85,9 @@ impl ShmidDs {
     pub const SIZE: usize = 112;
 
     /// The bytes the guest sees (reserved fields zero).
+    ///
+    /// Kept for existing callers; [`GuestObj::encode`] (or `AddressSpace::write_obj`) replaces
+    /// it.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         let p = &self.perm;
@@ -106,6 +111,9 @@ impl ShmidDs {
     }
 
     /// Decodes a guest structure (what `IPC_SET` reads).
+    ///
+    /// Kept for existing callers; [`GuestObj::decode`] (or `AddressSpace::read_obj`) replaces
+    /// it.
     pub fn from_bytes(b: &[u8; Self::SIZE]) -> ShmidDs {
         ShmidDs {
             perm: IpcPerm {
@@ -141,6 +149,7 @@ pub struct ShmLimits {
 impl ShmLimits {
     pub const SIZE: usize = 72;
 
+    /// Kept for existing callers; [`GuestObj::encode`] replaces it.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         for (i, v) in [self.shmmax, self.shmmin, self.shmmni, self.shmseg, self.shmall]
@@ -167,6 +176,7 @@ pub struct ShmUsage {
 impl ShmUsage {
     pub const SIZE: usize = 48;
 
+    /// Kept for existing callers; [`GuestObj::encode`] replaces it.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         put(&mut b, 0, &self.used_ids.to_le_bytes());
@@ -176,6 +186,53 @@ impl ShmUsage {
             put(&mut b, 8 + 8 * i, &v.to_le_bytes());
         }
         b
+    }
+}
+
+impl GuestObj for ShmidDs {
+    const SIZE: usize = 112;
+
+    fn decode(b: &[u8]) -> Self {
+        ShmidDs::from_bytes(b[..Self::SIZE].try_into().expect("112 bytes"))
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        out[..Self::SIZE].copy_from_slice(&self.to_bytes());
+    }
+}
+
+impl GuestObj for ShmLimits {
+    const SIZE: usize = 72;
+
+    fn decode(b: &[u8]) -> Self {
+        let w = |i: usize| u64::decode(&b[8 * i..]);
+        assert!(b.len() >= Self::SIZE, "{} bytes for a 72-byte shminfo64", b.len());
+        ShmLimits { shmmax: w(0), shmmin: w(1), shmmni: w(2), shmseg: w(3), shmall: w(4) }
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        out[..Self::SIZE].copy_from_slice(&self.to_bytes());
+    }
+}
+
+impl GuestObj for ShmUsage {
+    const SIZE: usize = 48;
+
+    fn decode(b: &[u8]) -> Self {
+        let w = |i: usize| u64::decode(&b[8 + 8 * i..]);
+        assert!(b.len() >= Self::SIZE, "{} bytes for a 48-byte shm_info", b.len());
+        ShmUsage {
+            used_ids: i32::decode(b),
+            shm_tot: w(0),
+            shm_rss: w(1),
+            shm_swp: w(2),
+            swap_attempts: w(3),
+            swap_successes: w(4),
+        }
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        out[..Self::SIZE].copy_from_slice(&self.to_bytes());
     }
 }
 
@@ -217,5 +274,28 @@ mod tests {
         assert_eq!(i32::from_le_bytes(u[0..4].try_into().unwrap()), 3);
         assert_eq!(u64::from_le_bytes(u[8..16].try_into().unwrap()), 9);
         assert_eq!(u64::from_le_bytes(u[40..48].try_into().unwrap()), 6);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_round_trips(
+            w in proptest::array::uniform8(proptest::prelude::any::<u64>()),
+            s in proptest::array::uniform7(proptest::prelude::any::<u32>()),
+            seq: u16,
+        ) {
+            use crate::obj::testing::round_trip;
+            round_trip(&ShmidDs {
+                perm: IpcPerm {
+                    key: s[0] as i32, uid: s[1], gid: s[2], cuid: s[3], cgid: s[4], mode: s[5], seq,
+                },
+                segsz: w[0], atime: w[1] as i64, dtime: w[2] as i64, ctime: w[3] as i64,
+                cpid: s[6] as i32, lpid: s[0] as i32, nattch: w[4],
+            });
+            round_trip(&ShmLimits { shmmax: w[0], shmmin: w[1], shmmni: w[2], shmseg: w[3], shmall: w[4] });
+            round_trip(&ShmUsage {
+                used_ids: s[0] as i32, shm_tot: w[0], shm_rss: w[1], shm_swp: w[2],
+                swap_attempts: w[3], swap_successes: w[4],
+            });
+        }
     }
 }

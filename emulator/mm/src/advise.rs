@@ -18,10 +18,10 @@ use elfvisor_abi::mman::{
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
 use crate::access::effective;
-use crate::guest_errno;
 use crate::object::ObjectKind;
 use crate::space::AddressSpace;
 use crate::vma::{Backing, Vma, VmaFlags};
+use elfvisor_host::errno_from_io;
 
 /// Every advice value Linux 6.x accepts from an unprivileged process, except the newest
 /// (`MADV_DONTNEED_LOCKED`, `MADV_COLLAPSE`, guard regions), which get `EINVAL` like older kernels.
@@ -121,7 +121,7 @@ impl AddressSpace {
                 Backing::Shared { object, offset } if v.prot.contains(Prot::WRITE) => {
                     let len = object.host_mapped(*offset, v.len());
                     if len > 0 {
-                        self.arena.punch(v.start.0, len).map_err(|e| guest_errno(&e))?;
+                        self.arena.punch(v.start.0, len).map_err(|e| errno_from_io(&e))?;
                     }
                     if v.prot.contains(Prot::EXEC) {
                         self.record(v.start, v.end, true);
@@ -181,7 +181,7 @@ impl AddressSpace {
                 let piece = v.slice(addr, clipped);
                 let piece_off = offset + (piece.start.0 - v.start.0);
                 let n = object.host_mapped(piece_off, piece.len());
-                self.arena.sync(piece.start.0, n, flags).map_err(|e| guest_errno(&e))?;
+                self.arena.sync(piece.start.0, n, flags).map_err(|e| errno_from_io(&e))?;
             }
         }
         if covered { Ok(()) } else { Err(Errno::ENOMEM) }

@@ -437,19 +437,23 @@ impl Arena {
     }
 
     /// Copies `buf.len()` bytes from guest offset `off`. Panics outside the arena; the caller
-    /// has checked that the VMAs grant the access.
+    /// has checked that the host can access the range: VMAs that grant the access (`copy_in`,
+    /// `copy_out`), or private VMAs, which are host RW whatever the guest protection
+    /// (`read_private_pages`, `write_private_pages`), and no page past the end of a file.
     pub(crate) fn read(&self, off: u64, buf: &mut [u8]) {
         let src = self.host_bytes(off, buf.len());
         // SAFETY: `host_bytes` checked `[off, off + len)` lies inside the reservation, and the
-        // caller checked it is mapped (host RW). `ptr::copy` tolerates `buf` itself pointing
-        // into guest memory. Concurrent guest writes may tear the copy, as on Linux.
+        // caller checked it is mapped with host access (see above). `ptr::copy` tolerates `buf`
+        // itself pointing into guest memory. Concurrent guest writes may tear the copy, as on
+        // Linux.
         unsafe { ptr::copy(src, buf.as_mut_ptr(), buf.len()) }
     }
 
     /// Copies `data` to guest offset `off`. Same contract as `read`.
     pub(crate) fn write(&self, off: u64, data: &[u8]) {
         let dst = self.host_bytes(off, data.len());
-        // SAFETY: as in `read`: inside the reservation and mapped host RW.
+        // SAFETY: as in `read`: inside the reservation and mapped with host write access (a VMA
+        // granting the guest write, or a private VMA).
         unsafe { ptr::copy(data.as_ptr(), dst, data.len()) }
     }
 

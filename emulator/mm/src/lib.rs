@@ -31,7 +31,7 @@ mod vma;
 
 use std::io;
 
-use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
+use elfvisor_abi::{GuestAddr, PAGE_SIZE};
 
 pub use growsdown::STACK_GUARD_GAP;
 pub use layers::{Frozen, Layer};
@@ -70,24 +70,4 @@ pub struct Invalidation {
     pub end: GuestAddr,
     /// Some page in the range was executable: translated code for it must be flushed too.
     pub was_exec: bool,
-}
-
-/// Translates a host mapping failure into the errno the guest sees.
-pub(crate) fn guest_errno(e: &io::Error) -> Errno {
-    match e.raw_os_error() {
-        Some(libc::EACCES) => Errno::EACCES,
-        Some(libc::EAGAIN) => Errno::EAGAIN,
-        Some(libc::EBADF) => Errno::EBADF,
-        Some(libc::EINVAL) => Errno::EINVAL,
-        Some(libc::EIDRM) => Errno::EIDRM,
-        Some(libc::EIO) => Errno::EIO,
-        Some(libc::EMFILE) => Errno::EMFILE,
-        Some(libc::ENFILE) => Errno::ENFILE,
-        Some(libc::ENODEV) => Errno::ENODEV,
-        Some(libc::EOPNOTSUPP) => Errno::EOPNOTSUPP,
-        Some(libc::EOVERFLOW) => Errno::EOVERFLOW,
-        Some(libc::EPERM) => Errno::EPERM,
-        Some(libc::ETXTBSY) => Errno::ETXTBSY,
-        _ => Errno::ENOMEM,
-    }
 }

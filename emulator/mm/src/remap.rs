@@ -13,10 +13,10 @@ use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::mman::{MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
-use crate::guest_errno;
 use crate::layout::GUEST_TASK_SIZE;
 use crate::space::AddressSpace;
 use crate::vma::{Backing, Vma};
+use elfvisor_host::errno_from_io;
 
 impl AddressSpace {
     /// Linux `mremap`. Returns the (possibly new) address of the mapping.
@@ -252,7 +252,7 @@ impl AddressSpace {
                 self.move_attach(from, to, half)?;
                 self.move_attach(from + half, to + half, len - half)
             }
-            Err(e) => Err(guest_errno(&e)),
+            Err(e) => Err(errno_from_io(&e)),
         }
     }
 

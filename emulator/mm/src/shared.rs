@@ -8,11 +8,11 @@ use elfvisor_abi::mman::{MAP_GROWSDOWN, MAP_SHARED_VALIDATE, MAP_TYPE};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
 use crate::access::effective;
-use crate::guest_errno;
 use crate::layout::GUEST_TASK_SIZE;
 use crate::object::{ObjectKind, SharedObject};
 use crate::space::{AddressSpace, check_prot};
 use crate::vma::{Backing, Vma, VmaFlags, VmaName};
+use elfvisor_host::errno_from_io;
 
 /// What the guest may do with one page, for the CPU engine's TLB fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl AddressSpace {
         if flags & MAP_TYPE == MAP_SHARED_VALIDATE || flags & MAP_GROWSDOWN != 0 {
             return Err(Errno::EINVAL);
         }
-        let object = SharedObject::anonymous(len).map_err(|e| guest_errno(&e))?;
+        let object = SharedObject::anonymous(len).map_err(|e| errno_from_io(&e))?;
         Ok(Backing::Shared { object, offset: 0 })
     }
 
@@ -61,7 +61,7 @@ impl AddressSpace {
         offset: u64,
         prot: Prot,
     ) -> Result<(), Errno> {
-        let host = |e: std::io::Error| guest_errno(&e);
+        let host = |e: std::io::Error| errno_from_io(&e);
         if let Some(file) = object.file() {
             return self.arena.map_shared(start.0, len, file, offset, prot).map_err(host);
         }
@@ -163,7 +163,7 @@ impl AddressSpace {
             let piece_end = v.end.min(end);
             match self.arena.residency(at.0, piece_end.0 - at.0) {
                 Ok(bytes) => out.extend(bytes.iter().map(|b| b & 1)),
-                Err(e) => return (out, Err(guest_errno(&e))),
+                Err(e) => return (out, Err(errno_from_io(&e))),
             }
             at = piece_end;
         }

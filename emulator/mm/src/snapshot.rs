@@ -12,6 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
+use elfvisor_host::errno_from_io;
 
 use crate::AddressSpace;
 use crate::layers::{Frozen, Layer};
@@ -141,7 +142,7 @@ impl AddressSpace {
         let inside = self.vmas.find(start).is_some_and(|v| {
             !v.shared && matches!(v.backing, Backing::Anonymous) && v.end.0 >= end
         });
-        let size = object.file().metadata().map_err(|e| crate::guest_errno(&e))?.len();
+        let size = object.file().metadata().map_err(|e| errno_from_io(&e))?.len();
         if !inside
             || len == 0
             || start.0 % PAGE_SIZE != 0
@@ -151,7 +152,7 @@ impl AddressSpace {
         {
             return Err(Errno::EINVAL);
         }
-        self.arena.map_frozen(start.0, len, object, offset).map_err(|e| crate::guest_errno(&e))
+        self.arena.map_frozen(start.0, len, object, offset).map_err(|e| errno_from_io(&e))
     }
 
     /// Whether the page at guest offset `at` reads as zero (it is mapped, private).

@@ -23,7 +23,8 @@ use crate::heap::Brk;
 use crate::layout::{GUEST_TASK_SIZE, Layout, MIN_ARENA_SIZE};
 use crate::object::{FileSizes, SharedObject};
 use crate::vma::{Backing, Vma, VmaFlags, VmaName, VmaSet};
-use crate::{Invalidation, MmError, guest_errno};
+use crate::{Invalidation, MmError};
+use elfvisor_host::errno_from_io;
 
 /// Protection bits a guest may ask for: `PROT_READ|WRITE|EXEC|SEM` and aarch64's `BTI`/`MTE`.
 pub(crate) const PROT_VALID: u32 = Prot::RWX.0 | Prot::SEM.0 | Prot::BTI.0 | Prot::MTE.0;
@@ -72,7 +73,7 @@ impl fmt::Debug for AddressSpace {
 /// with flags the file does not support, a shared writable mapping of a descriptor not open for
 /// writing, any mapping of one not open for reading, `MAP_GROWSDOWN`.
 fn file_backing(file: &Arc<File>, offset: u64, flags: u32, prot: Prot) -> Result<Backing, Errno> {
-    let (readable, writable) = arena::access_mode(file).map_err(|e| guest_errno(&e))?;
+    let (readable, writable) = arena::access_mode(file).map_err(|e| errno_from_io(&e))?;
     let shared = flags & MAP_TYPE != MAP_PRIVATE;
     if shared {
         // Plain MAP_SHARED ignores unknown flags; MAP_SHARED_VALIDATE refuses them. No file here
@@ -95,7 +96,7 @@ fn file_backing(file: &Arc<File>, offset: u64, flags: u32, prot: Prot) -> Result
         return Ok(Backing::File { file: Arc::clone(file), offset });
     }
     let object =
-        SharedObject::from_file(Arc::clone(file), writable).map_err(|e| guest_errno(&e))?;
+        SharedObject::from_file(Arc::clone(file), writable).map_err(|e| errno_from_io(&e))?;
     Ok(Backing::Shared { object, offset })
 }
 
@@ -434,7 +435,7 @@ impl AddressSpace {
                 return self.map_object_pages(vma.start, len, object, *offset, vma.prot);
             }
         };
-        r.map_err(|e| guest_errno(&e))
+        r.map_err(|e| errno_from_io(&e))
     }
 
     /// Notes that cached translations for `[start, end)` are stale.

@@ -9,10 +9,10 @@ use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::shm::{SHM_EXEC, SHM_RDONLY, SHM_REMAP, SHM_RND, SHMLBA};
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 
-use crate::guest_errno;
 use crate::object::{ObjectKind, SharedObject};
 use crate::space::AddressSpace;
 use crate::vma::{Backing, Vma, VmaName};
+use elfvisor_host::errno_from_io;
 
 /// One `shmat` call, with the segment already looked up on the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ impl AddressSpace {
         let end = GuestAddr(start.0 + len);
         // The host attach replaces the host pages itself (and fails leaving them alone), so the
         // old VMAs are dropped afterwards, without releasing what is now the segment.
-        self.arena.attach_sysv(start.0, len, req.shmid, readonly).map_err(|e| guest_errno(&e))?;
+        self.arena.attach_sysv(start.0, len, req.shmid, readonly).map_err(|e| errno_from_io(&e))?;
         for v in self.vmas.remove_range(start, end) {
             self.record(v.start, v.end, v.prot.contains(Prot::EXEC));
         }

@@ -1,0 +1,73 @@
+//! Terminal and descriptor `ioctl`s (`include/uapi/asm-generic/ioctls.h`,
+//! `include/uapi/asm-generic/termbits.h`), with the structures they pass. aarch64 uses the
+//! generic numbers, which x86_64 shares.
+
+use crate::guest_struct;
+
+pub const TCGETS: u32 = 0x5401;
+pub const TCSETS: u32 = 0x5402;
+pub const TCSETSW: u32 = 0x5403;
+pub const TCSETSF: u32 = 0x5404;
+pub const TIOCSCTTY: u32 = 0x540e;
+pub const TIOCGPGRP: u32 = 0x540f;
+pub const TIOCSPGRP: u32 = 0x5410;
+pub const TIOCGWINSZ: u32 = 0x5413;
+pub const TIOCSWINSZ: u32 = 0x5414;
+pub const FIONREAD: u32 = 0x541b;
+pub const TIOCNOTTY: u32 = 0x5422;
+pub const FIONBIO: u32 = 0x5421;
+pub const FIONCLEX: u32 = 0x5450;
+pub const FIOCLEX: u32 = 0x5451;
+pub const FIOASYNC: u32 = 0x5452;
+
+/// The control characters in the kernel's `struct termios`.
+pub const NCCS: usize = 19;
+
+guest_struct! {
+    /// The kernel's `struct termios` (`TCGETS`/`TCSETS*`; not the C library's, which is
+    /// longer): 36 bytes.
+    pub struct Termios: 36 {
+        0 => pub iflag: u32,
+        4 => pub oflag: u32,
+        8 => pub cflag: u32,
+        12 => pub lflag: u32,
+        16 => pub line: u8,
+        17 => pub cc: [u8; 19],
+    }
+}
+
+guest_struct! {
+    /// `struct winsize` (`TIOCGWINSZ`/`TIOCSWINSZ`): 8 bytes.
+    #[derive(Default)]
+    pub struct Winsize: 8 {
+        0 => pub row: u16,
+        2 => pub col: u16,
+        4 => pub xpixel: u16,
+        6 => pub ypixel: u16,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::obj::GuestObj;
+    use crate::obj::testing::{offset, round_trip};
+    use proptest::prelude::*;
+
+    #[test]
+    fn test_layouts() {
+        assert_eq!(Termios::SIZE, 36);
+        assert_eq!(offset(Termios::OFFSETS, "cc"), 17);
+        assert_eq!(Winsize::SIZE, 8);
+    }
+
+    proptest! {
+        #[test]
+        fn prop_round_trips(f in proptest::array::uniform4(any::<u32>()), line: u8,
+                            cc in proptest::array::uniform19(any::<u8>()),
+                            ws in proptest::array::uniform4(any::<u16>())) {
+            round_trip(&Termios { iflag: f[0], oflag: f[1], cflag: f[2], lflag: f[3], line, cc });
+            round_trip(&Winsize { row: ws[0], col: ws[1], xpixel: ws[2], ypixel: ws[3] });
+        }
+    }
+}

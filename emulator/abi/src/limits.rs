@@ -1,0 +1,16 @@
+//! Kernel limits the guest can observe (`include/uapi/linux/limits.h`,
+//! `include/uapi/linux/binfmts.h`).
+
+/// The longest path, NUL included; longer is `ENAMETOOLONG`.
+pub const PATH_MAX: usize = 4096;
+/// The longest file name component.
+pub const NAME_MAX: usize = 255;
+/// The most supplementary groups (`setgroups` refuses more with `EINVAL`).
+pub const NGROUPS_MAX: usize = 65536;
+/// Bytes a pipe writes atomically.
+pub const PIPE_BUF: usize = 4096;
+/// The longest single argument or environment string `execve` takes (32 pages); longer is
+/// `E2BIG`.
+pub const MAX_ARG_STRLEN: usize = 32 * crate::PAGE_SIZE as usize;
+/// The most argument and environment strings `execve` takes.
+pub const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
