@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use elfvisor::process::Termination;
-use elfvisor::respawn::ForkStrategy;
+use elfvisor::fork::ForkStrategy;
 use elfvisor::run::{RunOptions, run_program, start_failure_status};
+use elfvisor::task::types::Termination;
 use elfvisor_engine::Engine;
 
 #[derive(Parser, Debug)]
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
     static ENGINE: elfvisor_engine::tcg::Tcg = elfvisor_engine::tcg::Tcg;
     let engine = &ENGINE;
     if let Some(fd) = cli.fork_child {
-        return finish(elfvisor::respawn::child::child_main(fd, engine));
+        return finish(elfvisor::fork::respawn::child::child_main(fd, engine));
     }
     let mut command = cli.command.into_iter();
     let program = PathBuf::from(command.next().expect("clap requires PROGRAM without --syscalls"));

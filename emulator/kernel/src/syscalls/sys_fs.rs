@@ -4,7 +4,7 @@
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::fdtable::FdEntry;
 use crate::host;
 
@@ -15,8 +15,8 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
     let path = ctx.path(a[1])?;
     let flags = a[2] as u32;
-    if crate::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid) {
-        return crate::procfs::open_maps(ctx, flags);
+    if super::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid()) {
+        return super::procfs::open_maps(ctx, flags);
     }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat(dirfd, &path, host_flags, (a[3] as u32) & 0o7777)?;
@@ -41,12 +41,12 @@ pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// the emulator itself ignores the host's SIGPIPE, so it is raised here, in the guest.
 fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
     if result == Err(Errno::EPIPE) {
-        let info = crate::signal::SigInfo {
+        let info = crate::signal::info::SigInfo {
             signo: elfvisor_abi::Signo::SIGPIPE,
-            code: crate::signal::SI_USER,
-            detail: crate::signal::Detail::Sender { pid: ctx.proc.pid, uid: host::ids().0 },
+            code: crate::signal::info::SI_USER,
+            detail: crate::signal::info::Detail::Sender { pid: ctx.proc.pid(), uid: host::ids().0 },
         };
-        crate::signal::send(ctx.proc, info);
+        crate::signal::delivery::send(ctx.proc, info);
     }
     result
 }
@@ -393,7 +393,7 @@ pub fn faccessat2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// `/proc/self/exe` (and `/proc/<own pid>/exe`) name the guest program, not the emulator.
 fn is_own_exe(ctx: &Ctx<'_>, path: &[u8]) -> bool {
-    path == b"/proc/self/exe" || path == format!("/proc/{}/exe", ctx.proc.pid).as_bytes()
+    path == b"/proc/self/exe" || path == format!("/proc/{}/exe", ctx.proc.pid()).as_bytes()
 }
 
 pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -404,7 +404,7 @@ pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
     let path = ctx.path(a[1])?;
     let target = if is_own_exe(ctx, path.as_bytes()) {
-        ctx.proc.exe.as_os_str().as_encoded_bytes().to_vec()
+        ctx.proc.group().exe().as_os_str().as_encoded_bytes().to_vec()
     } else {
         host::readlinkat(dirfd, &path)?
     };

@@ -9,7 +9,7 @@ use elfvisor_abi::mman::{MAP_ANONYMOUS, MLOCK_ONFAULT};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{MmapRequest, VmaFlags, VmaName};
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::host;
 
 /// Runs an address-space change, then drops whatever the engine cached for it.
@@ -118,13 +118,4 @@ pub fn munlockall(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
         mm.munlockall();
         Ok(0)
     })
-}
-
-/// In the child of a fork that copied the address space: drop `MADV_DONTFORK` ranges, wipe
-/// `MADV_WIPEONFORK` ones, forget locks (Linux's `dup_mmap`).
-pub(super) fn forked_child(ctx: &mut Ctx<'_>) {
-    let _ = changing(ctx, |mm| {
-        mm.after_fork();
-        Ok(())
-    });
 }

@@ -7,26 +7,25 @@ const PR_SET_CHILD_SUBREAPER: u32 = 36;
 const PR_GET_CHILD_SUBREAPER: u32 = 37;
 use elfvisor_abi::{Errno, GuestAddr};
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::host;
-use crate::process::Termination;
+use crate::task::ExitScope;
+use crate::task::types::{RobustList, Termination};
 
 /// `exit`: ends this thread; the process ends with its last thread.
 pub fn exit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
-    ctx.proc.thread_exit = true;
+    ctx.proc.request_exit(Termination::Exited((a[0] & 0xff) as i32), ExitScope::Thread);
     Ok(0)
 }
 
 pub fn exit_group(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
-    ctx.proc.thread_exit = false;
+    ctx.proc.request_exit(Termination::Exited((a[0] & 0xff) as i32), ExitScope::Group);
     Ok(0)
 }
 
 pub fn set_tid_address(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.clear_child_tid = a[0];
-    Ok(u64::from(ctx.proc.tid))
+    Ok(u64::from(ctx.proc.tid()))
 }
 
 pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -34,8 +33,7 @@ pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[1] != 24 {
         return Err(Errno::EINVAL);
     }
-    ctx.proc.robust_list = (a[0], a[1]);
-    ctx.proc.thread.set_robust_head(a[0]);
+    ctx.proc.set_robust_list(RobustList { head: a[0], len: a[1] });
     Ok(0)
 }
 
@@ -45,10 +43,10 @@ pub fn get_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if tid < 0 {
         return Err(Errno::ESRCH);
     }
-    let head = if tid == 0 || tid as u32 == ctx.proc.tid {
-        ctx.proc.robust_list.0
+    let head = if tid == 0 || tid as u32 == ctx.proc.tid() {
+        ctx.proc.robust_list().head
     } else {
-        ctx.proc.group.find(tid as u32).ok_or(Errno::ESRCH)?.robust_head()
+        ctx.proc.group().find(tid as u32).ok_or(Errno::ESRCH)?.robust_head()
     };
     ctx.copy_out(a[1], &head.to_le_bytes())?;
     // sizeof(struct robust_list_head) on 64-bit.
@@ -62,11 +60,11 @@ pub fn sched_yield(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 }
 
 pub fn getpid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    Ok(u64::from(ctx.proc.pid))
+    Ok(u64::from(ctx.proc.pid()))
 }
 
 pub fn gettid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    Ok(u64::from(ctx.proc.tid))
+    Ok(u64::from(ctx.proc.tid()))
 }
 
 pub fn getppid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
@@ -201,7 +199,7 @@ fn any_pid(pid: u64) -> Result<i32, Errno> {
 fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
     match pid as i32 {
         0 => Ok(0),
-        p if p == ctx.proc.pid as i32 => Ok(p),
+        p if p == ctx.proc.pid() as i32 => Ok(p),
         p if p < 0 => Err(Errno::EINVAL),
         _ => Err(Errno::ESRCH),
     }
@@ -213,12 +211,19 @@ pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     // A respawned child moves itself: the host refuses to let its parent do it.
-    if let Some(ch) = u32::try_from(pid).ok().and_then(|p| ctx.proc.controls.get(&p)) {
-        match crate::respawn::control::setpgid(ch, pgid) {
-            Some(answer) => return answer,
-            None => {
-                ctx.proc.controls.remove(&(pid as u32));
+    if let Ok(child) = u32::try_from(pid) {
+        let group = ctx.proc.group();
+        let answer = group
+            .respawn()
+            .controls
+            .get(&child)
+            .map(|ch| crate::fork::respawn::control::setpgid(ch, pgid));
+        match answer {
+            Some(Some(answer)) => return answer,
+            Some(None) => {
+                group.respawn().controls.remove(&child);
             }
+            None => {}
         }
     }
     host::setpgid(pid, pgid)
@@ -363,7 +368,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             Ok(0)
         }
         PR_GET_NAME => {
-            ctx.copy_out(a[1], &ctx.proc.comm)?;
+            ctx.copy_out(a[1], ctx.proc.comm())?;
             Ok(0)
         }
         // Child subreaper: guest processes are host processes, so the host keeps it.

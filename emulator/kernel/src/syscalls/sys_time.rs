@@ -2,7 +2,7 @@
 
 use elfvisor_abi::Errno;
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::host;
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
@@ -71,8 +71,8 @@ fn sleep(ctx: &mut Ctx<'_>, clock: i32, flags: u64, req: u64, rem: u64) -> SysRe
             Err((Errno::EINTR, (rsec, rnsec))) => {
                 // A signal that runs no handler and ends nothing (Linux's restart_block): sleep
                 // on for what is left, not the whole time again.
-                crate::hostsig::drain(ctx.proc);
-                if !crate::signal::has_deliverable(ctx.proc) {
+                crate::signal::delivery::drain_host(ctx.proc);
+                if !crate::signal::delivery::has_deliverable(ctx.proc) {
                     if !absolute {
                         (sec, nsec) = (rsec, rnsec);
                     }
@@ -128,7 +128,7 @@ fn itimerval_bytes(v: &libc::itimerval) -> [u8; 32] {
 }
 
 /// `setitimer`: the host's own interval timers; their SIGALRM/SIGVTALRM/SIGPROF reach the guest
-/// through the signal forwarder (`crate::hostsig`). `alarm` is built on ITIMER_REAL.
+/// through the signal forwarder (`crate::signal::forward`). `alarm` is built on ITIMER_REAL.
 pub fn setitimer(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[0] > 2 {
         return Err(Errno::EINVAL);

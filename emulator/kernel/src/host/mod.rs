@@ -533,6 +533,12 @@ pub fn nodename() -> Vec<u8> {
     unsafe { CStr::from_ptr(uts.nodename.as_ptr()) }.to_bytes().to_vec()
 }
 
+/// The calling host thread's id.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
 pub fn getppid() -> u32 {
     // SAFETY: cannot fail.
     unsafe { libc::getppid() as u32 }

@@ -12,17 +12,16 @@ use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, 
 
 use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
-use super::{ForkError, ForkStrategy, fault};
+use super::{ForkError, fault};
 use crate::fdtable::{FdEntry, FdTable};
-use crate::process::{Process, Termination};
-
-const CLONE_VM: u64 = 0x100;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+use crate::fork::vfork::VforkLink;
+use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM, ForkStrategy};
+use crate::task::Task;
+use crate::task::group::ProcessInit;
+use crate::task::types::{EngineRef, Termination};
 
 /// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
-pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Termination, anyhow::Error> {
+pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, anyhow::Error> {
     // SAFETY: the parent passed us this descriptor number; nothing else in this process uses it.
     let ch = unsafe { Channel::from_raw(fd) };
     let _ = crate::host::fcntl_int(ch.raw(), libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
@@ -36,7 +35,7 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
     };
     // Catch signals before the parent can return from fork: one it sends its child at once
     // must be held for the guest, not take the host's default action on the emulator.
-    crate::hostsig::install(&process);
+    crate::signal::forward::install(&process.sigactions().get(libc::SIGCHLD as usize - 1));
     ch.send(tag::READY, &[], &[])?;
     match ch.expect(tag::ADMIT, "admission") {
         Ok(_) => {}
@@ -45,7 +44,7 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
     }
     if let Some(shares_memory) = process.vfork_request.take() {
         // The parent sleeps until this closes: at exec or exit.
-        process.vfork_done = Some(crate::vfork::VforkLink::new(ch, shares_memory));
+        process.vfork_done = Some(VforkLink::new(ch, shares_memory));
         // Its parent sleeps until it execs or exits, and cannot move it before.
         super::control::no_exit_hold();
     } else {
@@ -56,7 +55,7 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
     Ok(end)
 }
 
-fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>), ForkError> {
+fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), ForkError> {
     let (payload, stray) = ch.expect(tag::HELLO, "hello")?;
     if !stray.is_empty() {
         return Err(WireError::Malformed("hello (descriptors)").into());
@@ -70,7 +69,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     if state.fds.len() != hello.fds as usize {
         return Err(WireError::Malformed("state (fd count)").into());
     }
-    let arena = crate::run::ARENA_SIZE;
+    let arena = crate::exec::ARENA_SIZE;
     let mut records: Vec<VmaRecord> = Vec::with_capacity(hello.vmas as usize);
     while records.len() < hello.vmas as usize {
         let (payload, _) = ch.expect(tag::VMAS, "vma table")?;
@@ -153,20 +152,28 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));
-    let mut process = Process::new(mm, fds, exe);
-    process.sigactions = crate::process::SigActions::new(state.sigactions);
+    let init = ProcessInit {
+        pid: std::process::id(),
+        exe,
+        // A respawned child forks the way it was forked.
+        fork_strategy: if hello.snapshot {
+            ForkStrategy::RespawnSnapshot
+        } else {
+            ForkStrategy::RespawnCopy
+        },
+        hwcaps: state.hwcaps,
+        sigreturn_trampoline: state.sigreturn_trampoline,
+        trace: hello.trace,
+    };
+    let mut process = Task::new(mm, fds, init);
+    process.sigactions().update_all(|actions| *actions = state.sigactions);
     process.sigmask = state.sigmask;
     process.altstack = state.altstack;
-    process.sigreturn_trampoline = state.sigreturn_trampoline;
-    process.hwcaps = state.hwcaps;
-    process.trace.enabled = hello.trace;
-    // A respawned child forks the way it was forked.
-    process.fork_strategy =
-        if hello.snapshot { ForkStrategy::RespawnSnapshot } else { ForkStrategy::RespawnCopy };
     process.vfork_request =
         (state.clone_flags & CLONE_VFORK != 0).then_some(state.clone_flags & CLONE_VM != 0);
     if state.clone_flags & CLONE_CHILD_SETTID != 0 {
-        let _ = process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid.to_le_bytes());
+        let _ =
+            process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid().to_le_bytes());
     }
     if state.clone_flags & CLONE_CHILD_CLEARTID != 0 {
         process.clear_child_tid = state.child_tid;

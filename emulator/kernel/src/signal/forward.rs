@@ -5,7 +5,7 @@
 //! signal a guest may catch gets [`forward`] as its host handler: it records the signal and its
 //! sender, stops the guest if it is running (so a spinning guest sees it promptly), and the run
 //! loop or the system call it interrupted moves it into the guest's pending set
-//! ([`drain`]), where the guest's own dispositions and mask decide what happens — exactly what
+//! (`signal::delivery::drain_host`), where the guest's own dispositions and mask decide what happens — exactly what
 //! the guest would see on Linux, default actions included.
 //!
 //! The host handler has no `SA_RESTART`: a blocking host call returns EINTR, and the system call
@@ -22,12 +22,9 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use elfvisor_abi::Signo;
 
-use crate::process::{Process, SigAction};
-use crate::signal::{self, Detail, SI_TKILL, SigInfo};
-
-const SIG_IGN: u64 = 1;
-const SA_NOCLDSTOP: u64 = 1;
-const SA_NOCLDWAIT: u64 = 2;
+use super::info::{
+    Detail, SA_NOCLDSTOP, SA_NOCLDWAIT, SI_QUEUE, SI_TKILL, SIG_IGN, SigAction, SigInfo,
+};
 
 struct Slot {
     code: AtomicI32,
@@ -84,7 +81,7 @@ pub fn fork_lock() -> std::sync::MutexGuard<'static, Vec<(i32, &'static AtomicU6
 }
 
 /// Gives the calling host thread, which runs a guest thread, a slot for signals sent to it.
-pub fn register_thread(proc: &Process) {
+pub fn register_thread(host_tid: i32) {
     let slot = FREE_SLOTS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -92,7 +89,7 @@ pub fn register_thread(proc: &Process) {
         .unwrap_or_else(|| Box::leak(Box::new(AtomicU64::new(0))));
     slot.store(0, Ordering::SeqCst);
     MINE.with(|m| m.set(slot));
-    threads().push((proc.thread.host_tid(), slot));
+    threads().push((host_tid, slot));
 }
 
 /// The calling host thread no longer runs a guest thread.
@@ -231,11 +228,11 @@ fn forwarder() -> libc::sighandler_t {
 /// Installs the forwarder for every forwarded signal, with SIGCHLD following the guest's
 /// action (see [`sigchld_changed`]), and starts this process's nudger. Called on the thread that
 /// runs the guest when a process starts (also a respawned child, and a host-forked one).
-pub fn install(proc: &Process) {
+pub fn install(sigchld: &SigAction) {
     for sig in (1..=64).filter(|&s| forwarded(s)) {
         set_host_action(sig, forwarder(), libc::SA_SIGINFO);
     }
-    sigchld_changed(&proc.sigactions.get(libc::SIGCHLD as usize - 1));
+    sigchld_changed(sigchld);
     // SAFETY: gettid has no preconditions.
     VCPU_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
     let pid = std::process::id();
@@ -351,9 +348,10 @@ pub fn any() -> bool {
     PENDING.load(Ordering::SeqCst) != 0 || mine_any()
 }
 
-/// Moves every caught signal into the guest's pending sets: the process's, and this thread's
-/// for those sent to it alone.
-pub fn drain(proc: &mut Process) {
+/// Takes every caught signal, in number order, each with whether it was sent to the calling
+/// thread alone (else it is for the process).
+pub fn take_caught() -> Vec<(SigInfo, bool)> {
+    let mut caught = Vec::new();
     let mine = mine_take();
     let mut bits = mine;
     // A signal both sent to this thread and to the process is queued once, for the thread.
@@ -367,18 +365,15 @@ pub fn drain(proc: &mut Process) {
         let uid = slot.uid.load(Ordering::Relaxed);
         let detail = if i32::from(sig) == libc::SIGCHLD && code > 0 {
             Detail::Child { pid, uid, status: slot.status.load(Ordering::Relaxed) }
-        } else if code == signal::SI_QUEUE {
+        } else if code == SI_QUEUE {
             Detail::Queued { pid, uid, value: slot.value.load(Ordering::Relaxed) }
         } else {
             Detail::Sender { pid, uid }
         };
         let info = SigInfo { signo: Signo(sig), code, detail };
-        if mine & (1 << (sig - 1)) != 0 {
-            signal::send_to_thread(&proc.thread, info);
-        } else {
-            signal::send(proc, info);
-        }
+        caught.push((info, mine & (1 << (sig - 1)) != 0));
     }
+    caught
 }
 
 /// Stops this process the way a stop signal's default action does: the host's own default
@@ -432,20 +427,15 @@ impl Drop for HeldSignals {
 }
 
 /// Sleeps until a forwarded signal arrives or `timeout` passes, without the classic race: the
-/// forwarded signals are blocked while `ready` looks at the guest's state, and unblocked
-/// atomically with the sleep (`ppoll` with a signal mask). Returns whether `ready` said so
-/// (false: the time ran out).
-pub fn wait_until(
-    proc: &mut Process,
-    timeout: Option<std::time::Duration>,
-    mut ready: impl FnMut(&mut Process) -> bool,
-) -> bool {
+/// forwarded signals are blocked while `ready` takes the caught signals and looks at the
+/// guest's state, and unblocked atomically with the sleep (`ppoll` with a signal mask).
+/// Returns whether `ready` said so (false: the time ran out).
+pub fn wait_until(timeout: Option<std::time::Duration>, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let held = hold_forwarded();
     let old = held.old;
     let result = loop {
-        drain(proc);
-        if ready(proc) {
+        if ready() {
             break true;
         }
         let left = match deadline {
