@@ -146,8 +146,22 @@ fn dependencies(src: &Path) -> Graph {
         let super_base = own[..own.len().saturating_sub(1)].to_vec();
         let code = code_of(&std::fs::read_to_string(file).expect("readable"));
         let mut deps = BTreeSet::new();
+        // A `use` may also name a child module without `self::` (2018 paths).
+        for (at, _) in code.match_indices("use ") {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            for path in paths_after(&code[at + 4..]) {
+                if let Some(target) = resolve(&modules, &self_base, &path) {
+                    if target != me {
+                        deps.insert(target);
+                    }
+                }
+            }
+        }
         for (anchor, base) in
-            [("crate::", Vec::new()), ("super::", super_base), ("self::", self_base)]
+            [("crate::", Vec::new()), ("super::", super_base), ("self::", self_base.clone())]
         {
             let mut at = 0;
             while let Some(i) = code[at..].find(anchor) {

@@ -13,10 +13,11 @@
 //! `posix_spawn` child maps nothing), and a page the host swapped out in the child is not
 //! recognised as written.
 
-use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_abi::{GuestAddr, PAGE_SIZE};
 use elfvisor_mm::AddressSpace;
 
 use super::respawn::wire::{Channel, MAX_PAYLOAD, Reader, WireError, Writer, tag};
+use crate::host::{HostCopy, copy_host_view};
 use crate::task::types::SharedMm;
 
 /// The child's end of the link to its sleeping vfork parent.
@@ -64,12 +65,12 @@ fn send_written(ch: &Channel, mm: &AddressSpace) -> Result<(), WireError> {
             }
             let at = GuestAddr(vma.start.0 + (first * page) as u64);
             let n = (i - first) * page;
-            let ptr = mm.host_range(at, n, Prot::NONE).map_err(|_| WireError::Malformed("vma"))?;
             let mut w = Writer::default();
             w.u64(at.0);
-            // SAFETY: `host_range` checked `[at, at + n)` is mapped in the arena; these pages are
-            // present private anonymous pages, host-readable whatever the guest protection.
-            w.0.extend_from_slice(unsafe { std::slice::from_raw_parts(ptr, n) });
+            let mut bytes = vec![0u8; n];
+            copy_host_view(mm, at, HostCopy::Read(&mut bytes))
+                .map_err(|_| WireError::Malformed("vma"))?;
+            w.0.extend_from_slice(&bytes);
             ch.send(tag::MEMORY, &w.0, &[])?;
         }
     }
@@ -111,11 +112,7 @@ fn apply(mm: &AddressSpace, payload: &[u8]) -> Result<(), WireError> {
         // The child mapped this range itself; it is not the parent's.
         return Ok(());
     }
-    let ptr = mm
-        .host_range(GuestAddr(at), bytes.len(), Prot::NONE)
+    copy_host_view(mm, GuestAddr(at), HostCopy::Write(bytes))
         .map_err(|_| WireError::Malformed("vfork memory (range)"))?;
-    // SAFETY: `host_range` checked the range lies in one mapped private VMA of this process,
-    // whose only vCPU is stopped in `clone`; private mappings are host-writable.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
     Ok(())
 }

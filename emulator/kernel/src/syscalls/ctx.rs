@@ -85,32 +85,6 @@ impl Ctx<'_> {
     /// clamped to the mapped part: like Linux, a call moves what it can and faults only when not
     /// even the first byte is accessible.
     pub fn buffer(&self, addr: u64, len: usize, need: Prot) -> Result<GuestBuf, Errno> {
-        let mm = self.proc.mm.read();
-        if len == 0 {
-            return Ok(GuestBuf::empty());
-        }
-        let start = GuestAddr(addr);
-        let mut end = start;
-        let want_end = start.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-        for vma in mm.vmas() {
-            if vma.end <= end {
-                continue;
-            }
-            if vma.start > end || !vma.prot.contains(need) {
-                break;
-            }
-            end = vma.end.min(want_end);
-            if end >= want_end {
-                break;
-            }
-        }
-        let usable = end.offset_from(start).unwrap_or(0) as usize;
-        if usable == 0 {
-            return Err(Errno::EFAULT);
-        }
-        let ptr = mm.host_range(start, usable, need)?;
-        // SAFETY: `host_range` just checked `usable` bytes from `start` for `need`; the address
-        // space outlives the call the buffer is made for (single-threaded guest).
-        Ok(unsafe { GuestBuf::checked(ptr, usable) })
+        crate::host::guest_buffer(&self.proc.mm.read(), addr, len, need)
     }
 }

@@ -11,7 +11,9 @@
 use elfvisor_abi::{Errno, Prot};
 
 use super::ctx::{Ctx, SysResult};
-use crate::futex::{FUTEX_WAIT, FUTEX_WAKE, host_futex, word};
+use crate::host::futex::{
+    FUTEX_WAIT, FUTEX_WAKE, FutexVal2, futex as host_futex, futex_word as word,
+};
 
 const FUTEX_REQUEUE: u32 = 3;
 const FUTEX_CMP_REQUEUE: u32 = 4;
@@ -37,39 +39,38 @@ pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     let val = a[2] as u32;
     // The guest's timespec, copied so the host reads a live one of its own.
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    let timeout = |ctx: &Ctx<'_>, ts: &mut libc::timespec| -> Result<usize, Errno> {
+    let timeout = |ctx: &Ctx<'_>| -> Result<FutexVal2, Errno> {
         if a[3] == 0 {
-            return Ok(0);
+            return Ok(FutexVal2::None);
         }
         let b = ctx.copy_in::<16>(a[3])?;
-        ts.tv_sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        ts.tv_nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-        Ok(ts as *mut libc::timespec as usize)
+        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+        Ok(FutexVal2::Timeout(sec, nsec))
     };
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let t = timeout(ctx, &mut ts)?;
+            let t = timeout(ctx)?;
             let uaddr = word(&ctx.proc.mm.read(), a[0], Prot::READ)?;
-            host_futex(uaddr, op, val, t, std::ptr::null_mut(), a[5] as u32)
+            host_futex(uaddr, op, val, t, None, a[5] as u32)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let uaddr = word(&ctx.proc.mm.read(), a[0], Prot::READ)?;
-            host_futex(uaddr, op, val, 0, std::ptr::null_mut(), a[5] as u32)
+            host_futex(uaddr, op, val, FutexVal2::None, None, a[5] as u32)
         }
         // Priority-inheritance futexes hold the owner's tid, which the host reads as its own:
         // guest tids are host tids.
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI | FUTEX_UNLOCK_PI => {
-            let t = if cmd == FUTEX_UNLOCK_PI { 0 } else { timeout(ctx, &mut ts)? };
+            let t = if cmd == FUTEX_UNLOCK_PI { FutexVal2::None } else { timeout(ctx)? };
             let uaddr = word(&ctx.proc.mm.read(), a[0], Prot::RW)?;
-            host_futex(uaddr, op, val, t, std::ptr::null_mut(), 0)
+            host_futex(uaddr, op, val, t, None, 0)
         }
         FUTEX_WAIT_REQUEUE_PI => {
-            let t = timeout(ctx, &mut ts)?;
+            let t = timeout(ctx)?;
             let mm = ctx.proc.mm.read();
             let (uaddr, uaddr2) = (word(&mm, a[0], Prot::READ)?, word(&mm, a[4], Prot::RW)?);
             drop(mm);
-            host_futex(uaddr, op, val, t, uaddr2, 0)
+            host_futex(uaddr, op, val, t, Some(uaddr2), 0)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_CMP_REQUEUE_PI | FUTEX_WAKE_OP => {
             let mm = ctx.proc.mm.read();
@@ -82,7 +83,7 @@ pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             };
             let uaddr2 = word(&mm, a[4], need2)?;
             drop(mm);
-            host_futex(uaddr, op, val, a[3] as usize, uaddr2, a[5] as u32)
+            host_futex(uaddr, op, val, FutexVal2::Value(a[3]), Some(uaddr2), a[5] as u32)
         }
         _ => Err(Errno::ENOSYS),
     }

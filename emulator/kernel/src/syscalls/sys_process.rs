@@ -8,7 +8,7 @@ const PR_GET_CHILD_SUBREAPER: u32 = 37;
 use elfvisor_abi::{Errno, GuestAddr};
 
 use super::ctx::{Ctx, SysResult};
-use crate::host;
+use crate::host::{self, SetIds};
 use crate::task::ExitScope;
 use crate::task::types::{RobustList, Termination};
 
@@ -87,57 +87,44 @@ pub fn getegid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     Ok(u64::from(host::ids().3))
 }
 
-/// Credentials are per thread on Linux (the C library makes every thread call the kernel
-/// itself), so a guest thread's change is its host thread's: the host's own system call,
-/// raw, with the same numbers.
-fn host_creds(nr: libc::c_long, args: &[u64]) -> SysResult {
-    let arg = |i: usize| args.get(i).map_or(0, |&v| v as u32 as libc::c_long);
-    // SAFETY: the credential calls take integers only.
-    let r = unsafe { libc::syscall(nr, arg(0), arg(1), arg(2)) };
-    if r < 0 { Err(host::last_errno()) } else { Ok(r as u64) }
-}
+// Credentials are per thread on Linux (the C library makes every thread call the kernel
+// itself), so a guest thread's change is its host thread's (`host::set_ids`).
 
 pub fn setuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setuid, &a[..1])
+    host::set_ids(SetIds::Uid, &a[..1])
 }
 
 pub fn setgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setgid, &a[..1])
+    host::set_ids(SetIds::Gid, &a[..1])
 }
 
 pub fn setreuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setreuid, &a[..2])
+    host::set_ids(SetIds::Reuid, &a[..2])
 }
 
 pub fn setregid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setregid, &a[..2])
+    host::set_ids(SetIds::Regid, &a[..2])
 }
 
 pub fn setresuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setresuid, &a[..3])
+    host::set_ids(SetIds::Resuid, &a[..3])
 }
 
 pub fn setresgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setresgid, &a[..3])
+    host::set_ids(SetIds::Resgid, &a[..3])
 }
 
 pub fn setfsuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setfsuid, &a[..1])
+    host::set_ids(SetIds::Fsuid, &a[..1])
 }
 
 pub fn setfsgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setfsgid, &a[..1])
+    host::set_ids(SetIds::Fsgid, &a[..1])
 }
 
 /// getresuid/getresgid: three ids, each written to its guest pointer.
-fn get_three(ctx: &mut Ctx<'_>, nr: libc::c_long, a: &[u64; 6]) -> SysResult {
-    let mut ids = [0u32; 3];
-    let p = ids.as_mut_ptr();
-    // SAFETY: three live u32s for the kernel to fill.
-    let r = unsafe { libc::syscall(nr, p, p.add(1), p.add(2)) };
-    if r < 0 {
-        return Err(host::last_errno());
-    }
+fn get_three(ctx: &mut Ctx<'_>, gid: bool, a: &[u64; 6]) -> SysResult {
+    let ids = host::get_res_ids(gid)?;
     for (i, id) in ids.iter().enumerate() {
         ctx.copy_out(a[i], &id.to_le_bytes())?;
     }
@@ -145,11 +132,11 @@ fn get_three(ctx: &mut Ctx<'_>, nr: libc::c_long, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn getresuid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    get_three(ctx, libc::SYS_getresuid, a)
+    get_three(ctx, false, a)
 }
 
 pub fn getresgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    get_three(ctx, libc::SYS_getresgid, a)
+    get_three(ctx, true, a)
 }
 
 /// Linux's NGROUPS_MAX.
@@ -160,17 +147,14 @@ pub fn getgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let mut groups = vec![0u32; size as usize];
-    // SAFETY: `groups` has room for `size` gids.
-    let r = unsafe { libc::syscall(libc::SYS_getgroups, size, groups.as_mut_ptr()) };
-    if r < 0 {
-        return Err(host::last_errno());
-    }
+    // Linux never has more than NGROUPS_MAX: a larger buffer is only ever partly filled.
+    let mut groups = vec![0u32; (size as u64).min(NGROUPS_MAX) as usize];
+    let n = host::getgroups(&mut groups)?;
     if size > 0 {
-        let bytes: Vec<u8> = groups[..r as usize].iter().flat_map(|g| g.to_le_bytes()).collect();
+        let bytes: Vec<u8> = groups[..n].iter().flat_map(|g| g.to_le_bytes()).collect();
         ctx.copy_out(a[1], &bytes)?;
     }
-    Ok(r as u64)
+    Ok(n as u64)
 }
 
 pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -181,9 +165,7 @@ pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.mm.read().copy_in(GuestAddr(a[1]), &mut bytes)?;
     let groups: Vec<u32> =
         bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-    // SAFETY: `groups` holds `a[0]` gids.
-    let r = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
-    if r < 0 { Err(host::last_errno()) } else { Ok(0) }
+    host::setgroups(&groups)
 }
 
 /// A pid argument for the process-group calls: guest pids are host pids, so any process the

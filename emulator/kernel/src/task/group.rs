@@ -28,7 +28,7 @@ use elfvisor_engine::{Cpu, Stopper};
 use super::types::{EngineHandle, HwCaps};
 use crate::fork::ForkStrategy;
 use crate::fork::respawn::wire::Channel;
-use crate::futex::ShadowRobustList;
+use crate::host::futex::ShadowRobustList;
 use crate::signal::info::{SigAction, SigActions, SigInfo};
 
 /// How long a quiesce waits for another vCPU to leave guest code.

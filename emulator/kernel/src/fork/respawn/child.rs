@@ -16,6 +16,7 @@ use super::{ForkError, fault};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::fork::vfork::VforkLink;
 use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM, ForkStrategy};
+use crate::host::HostCopy;
 use crate::task::Task;
 use crate::task::group::ProcessInit;
 use crate::task::types::{EngineRef, Termination};
@@ -314,9 +315,6 @@ fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Res
         return Err(WireError::Malformed("memory (range)").into());
     }
     let at = GuestAddr(rec.start.0 + offset);
-    let ptr = mm.host_range(at, bytes.len(), Prot::NONE)?;
-    // SAFETY: `host_range` checked the range lies in a mapped private VMA of this (not yet
-    // running) address space; private mappings are host-writable.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+    crate::host::copy_host_view(mm, at, HostCopy::Write(bytes))?;
     Ok(())
 }

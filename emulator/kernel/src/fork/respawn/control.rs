@@ -73,12 +73,7 @@ pub fn guest_execed() {
 pub fn serve(ch: Channel) {
     let spawned = std::thread::Builder::new().name("elfvisor-control".into()).spawn(move || {
         // Every signal is for the vCPU thread; this one only waits on its socket.
-        // SAFETY: a full, initialised set; masks only this thread.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-        }
+        crate::host::signal::block_all_forever();
         while let Ok((got, payload, _fds)) = ch.recv() {
             if got == tag::RELEASE {
                 set_released();

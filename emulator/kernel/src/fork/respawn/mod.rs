@@ -23,13 +23,14 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::process::Command;
 use std::sync::Arc;
 
-use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 use elfvisor_engine::{Cpu, Registers};
 use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
 
 use self::image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
 use self::wire::{Channel, WireError, Writer, tag};
 use super::{CLONE_VFORK, CLONE_VM, CloneArgs, ForkStrategy};
+use crate::host::HostCopy;
 use crate::task::Task;
 
 /// Names a protocol step to fail on purpose (`ELFVISOR_FORK_FAULT`), for tests.
@@ -114,12 +115,9 @@ fn readable_len(rec: &VmaRecord, backings: &[Arc<std::fs::File>]) -> u64 {
 
 /// Host bytes of guest memory for sending.
 fn guest_bytes(task: &Task, rec: &VmaRecord, len: u64) -> Result<Vec<u8>, Errno> {
-    let mm = task.mm.read();
-    let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
     let mut out = vec![0u8; len as usize];
-    // SAFETY: `host_range` checked the range is mapped in the arena; private mappings are
-    // host-readable whatever the guest protection, and `len` stops at the end of any file.
-    unsafe { std::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr(), len as usize) };
+    // `len` stops at the end of any file.
+    crate::host::copy_host_view(&task.mm.read(), rec.start, HostCopy::Read(&mut out))?;
     Ok(out)
 }
 
