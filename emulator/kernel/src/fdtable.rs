@@ -122,15 +122,6 @@ impl FdTable {
     pub fn entries(&self) -> impl Iterator<Item = (usize, &FdEntry)> {
         self.slots.iter().enumerate().filter_map(|(n, e)| e.as_ref().map(|e| (n, e)))
     }
-
-    /// How many guest descriptors are open.
-    pub fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

@@ -314,8 +314,37 @@ fn run_to_end(
     }
 }
 
+/// Why the emulator could not run the program (or a respawned fork child) to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Engine(#[from] elfvisor_engine::EngineError),
+    /// A respawned child could not be rebuilt from what its parent sent.
+    #[error("fork child: {0}")]
+    ForkChild(String),
+    /// The fork socket failed after the child was built.
+    #[error(transparent)]
+    Wire(#[from] crate::fork::respawn::wire::WireError),
+}
+
+impl RunError {
+    /// The message and every cause under it, joined by ": " (what the CLI prints).
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
+}
+
 /// Loads and runs a program to its end.
-pub fn run_program(engine: EngineRef, opts: &RunOptions) -> Result<Termination, anyhow::Error> {
+pub fn run_program(engine: EngineRef, opts: &RunOptions) -> Result<Termination, RunError> {
     // Only a respawned child holds its exit for its parent.
     crate::fork::respawn::control::no_exit_hold();
     let (mut process, vcpu) = start(engine, opts)?;
@@ -324,9 +353,9 @@ pub fn run_program(engine: EngineRef, opts: &RunOptions) -> Result<Termination, 
 
 /// The exit status a shell reports for a start failure: 127 for a missing program, 126 for
 /// one that exists but cannot be run.
-pub fn start_failure_status(err: &anyhow::Error) -> i32 {
-    match err.downcast_ref::<StartError>() {
-        Some(StartError::Load(LoadError::Open { source, .. }))
+pub fn start_failure_status(err: &RunError) -> i32 {
+    match err {
+        RunError::Start(StartError::Load(LoadError::Open { source, .. }))
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
             127

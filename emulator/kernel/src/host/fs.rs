@@ -82,11 +82,6 @@ pub(super) fn owned(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-pub fn close(fd: RawFd) -> Result<(), Errno> {
-    // SAFETY: closing a descriptor the fd table owns and has just removed.
-    check(unsafe { libc::close(fd) } as isize).map(|_| ())
-}
-
 pub fn lseek(fd: RawFd, offset: i64, whence: i32) -> Result<u64, Errno> {
     // SAFETY: no pointers.
     check(unsafe { libc::lseek(fd, offset, whence) } as isize)
@@ -269,11 +264,6 @@ pub fn fchdir(fd: RawFd) -> Result<u64, Errno> {
 pub fn umask(mask: u32) -> u32 {
     // SAFETY: no pointers; umask cannot fail.
     unsafe { libc::umask(mask as libc::mode_t) as u32 }
-}
-
-pub fn isatty(fd: RawFd) -> bool {
-    // SAFETY: no pointers.
-    unsafe { libc::isatty(fd) == 1 }
 }
 
 /// `ppoll` over host descriptors (`i32::MAX` stands for a guest fd that is not open: the host

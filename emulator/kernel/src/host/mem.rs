@@ -31,10 +31,6 @@ impl GuestBuf {
     pub fn len(&self) -> usize {
         self.len
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 /// A [`GuestBuf`] over `len` bytes of guest memory at `addr`, accessible with `need`, clamped

@@ -51,7 +51,7 @@ pub enum Detail {
 
 impl SigInfo {
     /// The guest's `siginfo_t` bytes.
-    pub fn to_bytes(&self) -> [u8; SIGINFO_SIZE] {
+    pub fn to_bytes(self) -> [u8; SIGINFO_SIZE] {
         let mut b = [0u8; SIGINFO_SIZE];
         b[0..4].copy_from_slice(&i32::from(self.signo.0).to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());

@@ -17,12 +17,13 @@ use crate::fdtable::{FdEntry, FdTable};
 use crate::fork::vfork::VforkLink;
 use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM, ForkStrategy};
 use crate::host::HostCopy;
+use crate::run::RunError;
 use crate::task::Task;
 use crate::task::group::ProcessInit;
 use crate::task::types::{EngineRef, Termination};
 
 /// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
-pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, anyhow::Error> {
+pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, RunError> {
     // SAFETY: the parent passed us this descriptor number; nothing else in this process uses it.
     let ch = unsafe { Channel::from_raw(fd) };
     let _ = crate::host::fcntl_int(ch.raw(), libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
@@ -31,7 +32,7 @@ pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, anyhow::E
         Err(e) => {
             // Best effort: the parent kills and reaps us either way.
             let _ = ch.send(tag::ERROR, e.to_string().as_bytes(), &[]);
-            anyhow::bail!("fork child: {e}");
+            return Err(RunError::ForkChild(e.to_string()));
         }
     };
     // Catch signals before the parent can return from fork: one it sends its child at once
