@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use elfvisor::{ForkStrategy, RunError, RunOptions, Termination, run_program, start_failure_status};
+use elfvisor::{
+    ForkStrategy, RunError, RunOptions, Termination, run_program, start_failure_status,
+};
 use elfvisor_engine::Engine;
 
 #[derive(Parser, Debug)]

@@ -253,3 +253,94 @@ fn needs_quiesce(call: &Call) -> bool {
 fn signal_pending(task: &Task) -> bool {
     task.handle().has_pending() || task.group().has_pending()
 }
+
+#[cfg(test)]
+mod tests {
+    use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE};
+    use elfvisor_abi::{PAGE_SIZE, Prot};
+    use elfvisor_engine::mock::{MockStep, MockVcpu};
+    use elfvisor_engine::{Exit, Vcpu};
+    use elfvisor_mm::{MmapRequest, VmaName};
+
+    use super::*;
+    use crate::task::test_task;
+
+    /// Runs `calls` through the real dispatch path on a mock vCPU; returns each call's x0.
+    fn run(task: &mut Task, calls: &[(Sysno, [u64; 6])]) -> Vec<u64> {
+        let script = calls
+            .iter()
+            .map(|&(nr, args)| MockStep::Syscall { nr: u64::from(nr.0), args })
+            .chain([MockStep::Exit(Exit::Stopped)]);
+        let mut vcpu = MockVcpu::new(script);
+        assert!(vcpu.run(task).is_ok());
+        vcpu.results
+    }
+
+    fn err(e: Errno) -> u64 {
+        e.as_return()
+    }
+
+    #[test]
+    fn test_getpid_and_gettid_answer_the_task() {
+        let mut task = test_task();
+        let got = run(&mut task, &[(Sysno::getpid, [0; 6]), (Sysno::gettid, [0; 6])]);
+        assert_eq!(got, vec![4242, 4242]);
+    }
+
+    #[test]
+    fn test_an_unknown_number_is_enosys_and_reported_once_per_process() {
+        let mut task = test_task();
+        let sibling = task.new_thread(4243);
+        let unknown = (Sysno(1000), [0; 6]);
+        assert_eq!(run(&mut task, &[unknown, unknown]), vec![err(Errno::ENOSYS); 2]);
+        assert!(!task.group().first_report_of(1000), "the first call reported it");
+        assert!(!sibling.group().first_report_of(1000), "for every thread of the process");
+    }
+
+    #[test]
+    fn test_a_refused_row_is_enosys_without_a_report() {
+        let mut task = test_task();
+        let nr = Sysno::rseq;
+        assert_eq!(run(&mut task, &[(nr, [0; 6])]), vec![err(Errno::ENOSYS)]);
+        assert!(task.group().first_report_of(u64::from(nr.0)), "documented refusals stay quiet");
+    }
+
+    #[test]
+    fn test_bad_guest_pointers_are_efault() {
+        let mut task = test_task();
+        let calls = [
+            (Sysno::uname, [0x10, 0, 0, 0, 0, 0]),
+            (Sysno::clock_gettime, [0, 0x10, 0, 0, 0, 0]),
+            (Sysno::openat, [(-100i64) as u64, 0x10, 0, 0, 0, 0]),
+        ];
+        assert_eq!(run(&mut task, &calls), vec![err(Errno::EFAULT); 3]);
+    }
+
+    #[test]
+    fn test_a_call_writes_guest_memory_through_the_address_space() {
+        let mut task = test_task();
+        let at = 0x10_0000;
+        let req = MmapRequest {
+            addr: GuestAddr(at),
+            len: PAGE_SIZE,
+            prot: Prot::RW,
+            flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            file: None,
+            name: VmaName::None,
+        };
+        task.mm.write().mmap(req).expect("a page");
+        assert_eq!(run(&mut task, &[(Sysno::uname, [at, 0, 0, 0, 0, 0])]), vec![0]);
+        let mut sysname = [0u8; 6];
+        task.mm.read().copy_in(GuestAddr(at), &mut sysname).expect("readable");
+        assert_eq!(&sysname, b"Linux\0");
+    }
+
+    #[test]
+    fn test_exit_group_stops_the_vcpu_and_leaves_x0() {
+        let mut task = test_task();
+        let got =
+            run(&mut task, &[(Sysno::exit_group, [7, 0, 0, 0, 0, 0]), (Sysno::getpid, [0; 6])]);
+        assert_eq!(got, vec![7], "x0 keeps the argument; nothing runs after");
+        assert_eq!(task.exit_status(), Some(crate::task::types::Termination::Exited(7)));
+    }
+}

@@ -252,6 +252,21 @@ impl Task {
     }
 }
 
+/// A task of a small process (pid 4242, a 1 GiB arena, no descriptors), for unit tests.
+#[cfg(test)]
+pub(crate) fn test_task() -> Task {
+    let mm = AddressSpace::new(1 << 30).expect("a small arena");
+    let init = ProcessInit {
+        pid: 4242,
+        exe: "/bin/prog".into(),
+        fork_strategy: crate::fork::ForkStrategy::Host,
+        hwcaps: Default::default(),
+        sigreturn_trampoline: 0x1000,
+        trace: false,
+    };
+    Task::new(mm, FdTable::new(16), init)
+}
+
 /// kernel/fs `__set_task_comm`: the name is cut at its first NUL and at 15 bytes, NUL-padded.
 fn set_comm(comm: &mut [u8; TASK_COMM_LEN], name: &[u8]) {
     let name = name.split(|&b| b == 0).next().unwrap_or_default();
@@ -265,16 +280,7 @@ mod tests {
     use super::*;
 
     fn task() -> Task {
-        let mm = AddressSpace::new(1 << 30).expect("a small arena");
-        let init = ProcessInit {
-            pid: 4242,
-            exe: "/bin/prog".into(),
-            fork_strategy: crate::fork::ForkStrategy::Host,
-            hwcaps: Default::default(),
-            sigreturn_trampoline: 0x1000,
-            trace: false,
-        };
-        Task::new(mm, FdTable::new(16), init)
+        test_task()
     }
 
     #[test]
