@@ -320,19 +320,56 @@ mod tests {
     fn test_a_call_writes_guest_memory_through_the_address_space() {
         let mut task = test_task();
         let at = 0x10_0000;
+        map(&task, at, 1);
+        assert_eq!(run(&mut task, &[(Sysno::uname, [at, 0, 0, 0, 0, 0])]), vec![0]);
+        let mut sysname = [0u8; 6];
+        task.mm.read().copy_in(GuestAddr(at), &mut sysname).expect("readable");
+        assert_eq!(&sysname, b"Linux\0");
+    }
+
+    /// Maps `pages` private anonymous pages at `at`.
+    fn map(task: &Task, at: u64, pages: u64) {
         let req = MmapRequest {
             addr: GuestAddr(at),
-            len: PAGE_SIZE,
+            len: pages * PAGE_SIZE,
             prot: Prot::RW,
             flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
             file: None,
             name: VmaName::None,
         };
-        task.mm.write().mmap(req).expect("a page");
-        assert_eq!(run(&mut task, &[(Sysno::uname, [at, 0, 0, 0, 0, 0])]), vec![0]);
-        let mut sysname = [0u8; 6];
-        task.mm.read().copy_in(GuestAddr(at), &mut sysname).expect("readable");
-        assert_eq!(&sysname, b"Linux\0");
+        task.mm.write().mmap(req).expect("pages");
+    }
+
+    #[test]
+    fn test_getgroups_with_a_huge_size_gets_what_a_small_one_counts() {
+        let mut task = test_task();
+        map(&task, 0x10_0000, 64);
+        let count = run(&mut task, &[(Sysno::getgroups, [0; 6])])[0];
+        assert!(count <= 65536, "{count}");
+        let huge = [i32::MAX as u64, 0x10_0000, 0, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::getgroups, huge)]), vec![count]);
+        let negative = [(-1i64) as u64, 0x10_0000, 0, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::getgroups, negative)]), vec![err(Errno::EINVAL)]);
+    }
+
+    #[test]
+    fn test_mincore_reports_pages_past_its_first_step() {
+        let mut task = test_task();
+        let (at, pages) = (0x1000_0000, 4096 + 2);
+        map(&task, at, pages);
+        let vec = 0x2000_0000;
+        map(&task, vec, 2);
+        // Touch the last page only.
+        task.mm.read().copy_out(GuestAddr(at + (pages - 1) * PAGE_SIZE), &[1]).expect("mapped");
+        let args = [at, pages * PAGE_SIZE, vec, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::mincore, args)]), vec![0]);
+        let mut resident = vec![0u8; pages as usize];
+        task.mm.read().copy_in(GuestAddr(vec), &mut resident).expect("readable");
+        assert_eq!(resident[pages as usize - 1] & 1, 1, "the touched page is resident");
+        assert_eq!(resident[0] & 1, 0, "an untouched page is not");
+        // A hole after the first step: what came before is reported, then ENOMEM.
+        let past = [at, (pages + 1) * PAGE_SIZE, vec, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::mincore, past)]), vec![err(Errno::ENOMEM)]);
     }
 
     #[test]

@@ -142,13 +142,18 @@ pub fn getresgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// Linux's NGROUPS_MAX.
 const NGROUPS_MAX: u64 = 65536;
 
+/// The gids a `getgroups` of `size` may get: never more than NGROUPS_MAX (a process cannot
+/// have more), so a larger guest buffer is only ever partly filled.
+fn groups_room(size: i32) -> usize {
+    (size.max(0) as u64).min(NGROUPS_MAX) as usize
+}
+
 pub fn getgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let size = a[0] as i32;
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    // Linux never has more than NGROUPS_MAX: a larger buffer is only ever partly filled.
-    let mut groups = vec![0u32; (size as u64).min(NGROUPS_MAX) as usize];
+    let mut groups = vec![0u32; groups_room(size)];
     let n = host::getgroups(&mut groups)?;
     if size > 0 {
         let bytes: Vec<u8> = groups[..n].iter().flat_map(|g| g.to_le_bytes()).collect();
@@ -375,4 +380,17 @@ pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let n = host::getrandom(&mut buf, (a[2] & 1) as u32)? as usize;
     ctx.copy_out(a[0], &buf[..n])?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_getgroups_never_makes_room_for_more_than_ngroups_max() {
+        assert_eq!(groups_room(-5), 0);
+        assert_eq!(groups_room(0), 0);
+        assert_eq!(groups_room(32), 32);
+        assert_eq!(groups_room(i32::MAX), 65536);
+    }
 }

@@ -73,6 +73,10 @@ fn enosys(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 use Restart::{Never, NoHandler};
 use Support::{Enosys, Full, Partial};
 
+/// What `clone` does and does not.
+const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_FS/FILES/SIGHAND \
+     only with CLONE_THREAD, CLONE_VM only with it or CLONE_VFORK; no namespaces";
+
 /// The mlock family's note.
 const LOCKS: &str = "recorded (MADV_DONTNEED refused, dropped at fork); nothing is pinned";
 
@@ -81,12 +85,12 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
-    row(Sysno::fcntl, fs::fcntl, &[Fd, Int, Hex], Partial("no F_SETOWN/F_NOTIFY/leases")),
+    row(Sysno::fcntl, fs::fcntl, &[Fd, Int, Hex], Partial("no F_SETOWN/F_GETOWN, F_NOTIFY, leases or signal redirection: EINVAL")),
     row(
         Sysno::ioctl,
         fs::ioctl,
         &[Fd, Hex, Ptr],
-        Partial("terminal and FIONREAD/FIONBIO requests only"),
+        Partial("termios, process group and window size; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
     ),
     row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
     row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),
@@ -195,7 +199,7 @@ pub static TABLE: &[Row] = &[
         Sysno::clone,
         clone::clone,
         &[Hex, Ptr, Ptr, Ptr, Ptr],
-        Partial("processes (host fork); threads come with multi-vCPU support"),
+        Partial(CLONE_NOTE),
     ),
     row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full),
     addr_row(
@@ -225,7 +229,7 @@ pub static TABLE: &[Row] = &[
         Sysno::clone3,
         clone::clone3,
         &[Ptr, Len],
-        Partial("processes (host fork); threads come with multi-vCPU support"),
+        Partial("as clone; no CLONE_PIDFD, set_tid or cgroup"),
     ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
 ];

@@ -72,7 +72,9 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         return Err(WireError::Malformed("state (fd count)").into());
     }
     let arena = crate::exec::ARENA_SIZE;
-    let mut records: Vec<VmaRecord> = Vec::with_capacity(hello.vmas as usize);
+    // Counts come from the parent: they size nothing before the records arrive.
+    let mut records: Vec<VmaRecord> =
+        Vec::with_capacity((hello.vmas as usize).min(wire::MAX_PAYLOAD));
     while records.len() < hello.vmas as usize {
         let (payload, _) = ch.expect(tag::VMAS, "vma table")?;
         let mut r = Reader::new(&payload, "vma table");
@@ -196,7 +198,8 @@ fn receive_objects(ch: &Channel, count: u32) -> Result<Vec<Arc<SharedObject>>, F
     if r.u32()? != count {
         return Err(WireError::Malformed("shared objects (count)").into());
     }
-    let mut recs = Vec::with_capacity(count as usize);
+    // One message holds them all: the count cannot exceed its size.
+    let mut recs = Vec::with_capacity((count as usize).min(wire::MAX_PAYLOAD));
     for _ in 0..count {
         recs.push(ObjectRecord::decode(&mut r)?);
     }
