@@ -198,19 +198,18 @@ pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     // A respawned child moves itself: the host refuses to let its parent do it.
-    if let Ok(child) = u32::try_from(pid) {
-        let group = ctx.proc.group();
-        let answer = group
-            .respawn()
-            .controls
-            .get(&child)
-            .map(|ch| crate::fork::respawn::control::setpgid(ch, pgid));
-        match answer {
-            Some(Some(answer)) => return answer,
-            Some(None) => {
-                group.respawn().controls.remove(&child);
-            }
-            None => {}
+    // The line is taken out while the child answers (up to a few seconds for a stopped one),
+    // so the process's other threads never wait for it; it goes back unless the child is gone.
+    let group = ctx.proc.group();
+    let child = u32::try_from(pid).ok();
+    let line = child.and_then(|p| group.respawn().controls.remove(&p));
+    if let (Some(child), Some(ch)) = (child, line) {
+        let answer = crate::fork::respawn::control::setpgid(&ch, pgid);
+        if answer.is_some() {
+            group.respawn().controls.insert(child, ch);
+        }
+        if let Some(answer) = answer {
+            return answer;
         }
     }
     host::setpgid(pid, pgid)

@@ -85,7 +85,12 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
-    row(Sysno::fcntl, fs::fcntl, &[Fd, Int, Hex], Partial("no F_SETOWN/F_GETOWN, F_NOTIFY, leases or signal redirection: EINVAL")),
+    row(
+        Sysno::fcntl,
+        fs::fcntl,
+        &[Fd, Int, Hex],
+        Partial("no F_SETOWN/F_GETOWN, F_NOTIFY, leases or signal redirection: EINVAL"),
+    ),
     row(
         Sysno::ioctl,
         fs::ioctl,
@@ -195,12 +200,7 @@ pub static TABLE: &[Row] = &[
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full),
     addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full),
-    row(
-        Sysno::clone,
-        clone::clone,
-        &[Hex, Ptr, Ptr, Ptr, Ptr],
-        Partial(CLONE_NOTE),
-    ),
+    row(Sysno::clone, clone::clone, &[Hex, Ptr, Ptr, Ptr, Ptr], Partial(CLONE_NOTE)),
     row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full),
     addr_row(
         Sysno::mmap,
