@@ -6,16 +6,27 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use elfvisor_abi::{Errno, GuestAddr};
+use elfvisor_abi::Errno;
 use elfvisor_mm::AddressSpace;
 
 use crate::loader::{self, LoadError, Loaded, Startup};
-use crate::process::{Process, SigAction};
+use crate::task::types::HwCaps;
+
+/// The guest arena: 1 TiB of reserved, unbacked host address space.
+pub const ARENA_SIZE: u64 = 1 << 40;
 
 /// Linux's limit on nested `#!` interpreters.
 const MAX_SCRIPT_DEPTH: usize = 4;
 /// The longest `#!` line Linux reads.
 const SHEBANG_MAX: usize = 256;
+
+/// 16 bytes for AT_RANDOM.
+pub fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    // getrandom(2) on 16 bytes does not fail short on Linux; zeros would still start the guest.
+    let _ = crate::host::getrandom(&mut bytes, 0);
+    bytes
+}
 
 /// A loaded program waiting for the run loop to switch to it.
 #[derive(Debug)]
@@ -62,7 +73,7 @@ pub fn prepare(
     path: &[u8],
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
-    hwcaps: (u64, u64),
+    hwcaps: HwCaps,
 ) -> Result<PreparedExec, Errno> {
     let execfn = path.to_vec();
     let mut program = path.to_vec();
@@ -93,13 +104,13 @@ pub fn prepare(
             program = interp;
             continue;
         }
-        let mut mm = AddressSpace::new(crate::run::ARENA_SIZE).map_err(|_| Errno::ENOMEM)?;
+        let mut mm = AddressSpace::new(ARENA_SIZE).map_err(|_| Errno::ENOMEM)?;
         let startup = Startup {
             argv: &argv,
             envp: &envp,
             execfn: &execfn,
-            hwcaps,
-            random: crate::run::random_bytes(),
+            hwcaps: hwcaps.into(),
+            random: random_bytes(),
             ids: crate::host::ids(),
         };
         let loaded =
@@ -108,33 +119,6 @@ pub fn prepare(
         return Ok(PreparedExec { mm, loaded });
     }
     Err(Errno::ELOOP)
-}
-
-/// What survives `execve` and what does not (execve(2)): close-on-exec descriptors close,
-/// caught signals revert to their default action (ignored ones stay ignored), the alternate
-/// signal stack is gone; the mask and pending signals stay.
-pub fn reset_process_state(proc: &mut Process) {
-    proc.fds().close_on_exec();
-    proc.sigactions.update_all(|actions| {
-        for action in actions {
-            if action.handler != 1 {
-                *action = SigAction::default();
-            }
-        }
-    });
-    crate::hostsig::sigchld_changed(&proc.sigactions.get(libc::SIGCHLD as usize - 1));
-    proc.altstack = crate::signal::NO_ALTSTACK;
-    proc.clear_child_tid = 0;
-    proc.robust_list = (0, 0);
-    // A vfork parent waits for this: the child no longer shares its image.
-    crate::vfork::release(proc);
-    // A parent may no longer move this process to another group.
-    crate::respawn::control::guest_execed();
-}
-
-/// The entry registers of the new image.
-pub fn entry(loaded: &Loaded) -> (GuestAddr, GuestAddr) {
-    (loaded.entry, loaded.sp)
 }
 
 #[cfg(test)]
@@ -156,24 +140,33 @@ mod tests {
     fn test_prepare_errors() {
         let env = Vec::new();
         assert_eq!(
-            prepare(b"/nonexistent", vec![], env.clone(), (0, 0)).unwrap_err(),
+            prepare(b"/nonexistent", vec![], env.clone(), HwCaps::default()).unwrap_err(),
             Errno::ENOENT
         );
-        assert_eq!(prepare(b"/", vec![], env.clone(), (0, 0)).unwrap_err(), Errno::EACCES);
+        assert_eq!(
+            prepare(b"/", vec![], env.clone(), HwCaps::default()).unwrap_err(),
+            Errno::EACCES
+        );
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("text");
         std::fs::write(&text, b"just text").unwrap();
         let path = text.as_os_str().as_bytes();
-        assert_eq!(prepare(path, vec![], env.clone(), (0, 0)).unwrap_err(), Errno::EACCES);
+        assert_eq!(
+            prepare(path, vec![], env.clone(), HwCaps::default()).unwrap_err(),
+            Errno::EACCES
+        );
         std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        assert_eq!(prepare(path, vec![], env.clone(), (0, 0)).unwrap_err(), Errno::ENOEXEC);
+        assert_eq!(
+            prepare(path, vec![], env.clone(), HwCaps::default()).unwrap_err(),
+            Errno::ENOEXEC
+        );
         let script = dir.path().join("loop");
         std::fs::write(&script, format!("#!{}\n", script.display())).unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         assert_eq!(
-            prepare(script.as_os_str().as_bytes(), vec![], env, (0, 0)).unwrap_err(),
+            prepare(script.as_os_str().as_bytes(), vec![], env, HwCaps::default()).unwrap_err(),
             Errno::ELOOP
         );
     }

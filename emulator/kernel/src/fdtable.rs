@@ -5,7 +5,7 @@
 //! emulator's own descriptors can never be hit by a guest `dup2` or `close`. Host descriptors
 //! are close-on-exec on the host; FD_CLOEXEC is a guest-side bit per guest fd.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use elfvisor_abi::Errno;
@@ -41,9 +41,7 @@ impl FdTable {
     pub fn with_stdio(limit: usize) -> FdTable {
         let mut table = FdTable::new(limit);
         for fd in 0..3 {
-            if let Ok(dup) = crate::host::dup_min(fd, 3, true) {
-                // SAFETY: `dup` is a descriptor F_DUPFD_CLOEXEC just created; nothing else owns it.
-                let owned = unsafe { OwnedFd::from_raw_fd(dup) };
+            if let Ok(owned) = crate::host::dup_min(fd, 3, true) {
                 let _ = table
                     .install_at(fd as usize, FdEntry { file: Arc::new(owned), cloexec: false });
             }
@@ -84,12 +82,11 @@ impl FdTable {
         Ok(fd)
     }
 
-    /// Takes ownership of a fresh host descriptor and installs it at the lowest free number.
-    pub fn install_host(&mut self, host: RawFd, cloexec: bool) -> Result<usize, Errno> {
-        // SAFETY: the caller hands over a descriptor it just created and owns exclusively.
-        let owned = unsafe { OwnedFd::from_raw_fd(host) };
+    /// Installs a fresh host descriptor at the lowest free number.
+    pub fn install_host(&mut self, owned: OwnedFd, cloexec: bool) -> Result<usize, Errno> {
         // Keep the host side close-on-exec: a guest exec never runs a host exec.
-        let _ = crate::host::fcntl_int(host, libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
+        let _ =
+            crate::host::fcntl_int(owned.as_raw_fd(), libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
         self.install(FdEntry { file: Arc::new(owned), cloexec }, 0)
     }
 
@@ -124,15 +121,6 @@ impl FdTable {
     /// Every open descriptor with its guest number, lowest first.
     pub fn entries(&self) -> impl Iterator<Item = (usize, &FdEntry)> {
         self.slots.iter().enumerate().filter_map(|(n, e)| e.as_ref().map(|e| (n, e)))
-    }
-
-    /// How many guest descriptors are open.
-    pub fn len(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -6,6 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::host::HostCopy;
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE};
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{AddressSpace, MmapRequest, VmaName};
@@ -256,10 +257,8 @@ fn map_segments(
             // Bytes past p_filesz in the last file page belong to .bss: zero them.
             let tail = file_pages_end.0 - file_end.0;
             if tail > 0 && ph.p_memsz > ph.p_filesz {
-                let host = mm.host_range(file_end, tail as usize, Prot::NONE).map_err(map_err)?;
-                // SAFETY: `host_range` checked that the range is mapped in the arena; the
-                // mapping is private and host-writable, and no vCPU runs yet.
-                unsafe { std::ptr::write_bytes(host, 0, tail as usize) };
+                crate::host::copy_host_view(mm, file_end, HostCopy::Zero(tail as usize))
+                    .map_err(map_err)?;
             }
         }
         // Whole .bss pages beyond the file: anonymous zero pages.

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use elfvisor::process::Termination;
-use elfvisor::respawn::ForkStrategy;
-use elfvisor::run::{RunOptions, run_program, start_failure_status};
+use elfvisor::{
+    ForkStrategy, RunError, RunOptions, Termination, run_program, start_failure_status,
+};
 use elfvisor_engine::Engine;
 
 #[derive(Parser, Debug)]
@@ -49,13 +49,13 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.syscalls {
-        print!("{}", elfvisor::syscalls::table::support_matrix());
+        print!("{}", elfvisor::support_matrix());
         return ExitCode::SUCCESS;
     }
     static ENGINE: elfvisor_engine::tcg::Tcg = elfvisor_engine::tcg::Tcg;
     let engine = &ENGINE;
     if let Some(fd) = cli.fork_child {
-        return finish(elfvisor::respawn::child::child_main(fd, engine));
+        return finish(elfvisor::run_fork_child(fd, engine));
     }
     let mut command = cli.command.into_iter();
     let program = PathBuf::from(command.next().expect("clap requires PROGRAM without --syscalls"));
@@ -77,12 +77,12 @@ fn main() -> ExitCode {
 }
 
 /// The emulator's own exit: the guest's status, its death by signal, or a start failure.
-fn finish(result: Result<Termination, anyhow::Error>) -> ExitCode {
+fn finish(result: Result<Termination, RunError>) -> ExitCode {
     match result {
         Ok(Termination::Exited(code)) => ExitCode::from(code as u8),
-        Ok(Termination::Signaled(sig)) => elfvisor::host::die_by_signal(i32::from(sig.0)),
+        Ok(Termination::Signaled(sig)) => elfvisor::die_by_signal(i32::from(sig.0)),
         Err(e) => {
-            eprintln!("elfvisor: {e:#}");
+            eprintln!("elfvisor: {}", e.report());
             ExitCode::from(start_failure_status(&e) as u8)
         }
     }

@@ -1,35 +1,25 @@
-//! The run loop: build the process, run its vCPU, and turn exits into syscalls' effects, faults
-//! into signals and the end of the program into a [`Termination`].
+//! The run loop: build the process, run its vCPUs — the first thread's and every thread
+//! `clone` starts — and turn exits into syscalls' effects, faults into signals, an `execve`
+//! into a new image and the end of the program into a [`Termination`].
 
-use std::path::Path;
+use std::sync::Arc;
 
-use elfvisor_abi::{GuestAddr, Signo};
-use elfvisor_engine::{Engine, Exit, FaultCause, GuestMemory, Reg, Vcpu};
+use elfvisor_abi::{Errno, GuestAddr, Signo};
+use elfvisor_engine::{Cpu, Engine, Exit, FaultCause, GuestMemory, Reg, Registers, Vcpu};
 use elfvisor_mm::AddressSpace;
 
-use crate::exec::PreparedExec;
+use crate::exec::{ARENA_SIZE, PreparedExec, random_bytes};
 use crate::fdtable::FdTable;
+use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CloneArgs};
 use crate::loader::{self, LoadError, Loaded, Startup};
-use crate::process::{Process, SharedMm, Termination};
-use crate::signal::{
-    self, BUS_ADRERR, Detail, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SigInfo, TRAP_BRKPT,
+use crate::signal::delivery;
+use crate::signal::info::{
+    AltStack, BUS_ADRERR, Detail, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SIG_IGN, SigAction,
+    SigInfo, TRAP_BRKPT,
 };
-
-/// The engine a process's threads create their vCPUs with.
-pub type EngineRef = &'static (dyn Engine + Sync);
-
-/// An [`EngineRef`] a process keeps (for the vCPUs of threads it starts).
-#[derive(Clone, Copy)]
-pub struct EngineHandle(pub EngineRef);
-
-impl std::fmt::Debug for EngineHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.name())
-    }
-}
-
-/// The guest arena: 1 TiB of reserved, unbacked host address space.
-pub const ARENA_SIZE: u64 = 1 << 40;
+use crate::task::Task;
+use crate::task::group::ProcessInit;
+use crate::task::types::{EngineHandle, EngineRef, RobustList, SharedMm, Termination};
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
@@ -39,7 +29,7 @@ pub struct RunOptions {
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     pub strace: bool,
-    pub fork_strategy: crate::respawn::ForkStrategy,
+    pub fork_strategy: crate::fork::ForkStrategy,
 }
 
 /// Why a program could not be started.
@@ -53,19 +43,8 @@ pub enum StartError {
     Engine(#[from] elfvisor_engine::EngineError),
 }
 
-/// 16 bytes for AT_RANDOM.
-pub fn random_bytes() -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    // getrandom(2) on 16 bytes does not fail short on Linux; zeros would still start the guest.
-    let _ = crate::host::getrandom(&mut bytes, 0);
-    bytes
-}
-
 /// Loads the program and builds its process, ready to run.
-pub fn start(
-    engine: &dyn Engine,
-    opts: &RunOptions,
-) -> Result<(Process, Box<dyn Vcpu>), StartError> {
+pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vcpu>), StartError> {
     let mut mm = AddressSpace::new(ARENA_SIZE)?;
     let startup = Startup {
         argv: &opts.argv,
@@ -78,11 +57,15 @@ pub fn start(
     let loaded = loader::load(&mut mm, &opts.program, &startup)?;
     let nofile = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
         .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
-    let mut process = Process::new(mm, FdTable::with_stdio(nofile), loaded.exe.clone());
-    process.sigreturn_trampoline = loaded.sigreturn_trampoline.0;
-    process.hwcaps = engine.hwcaps();
-    process.trace.enabled = opts.strace;
-    process.fork_strategy = opts.fork_strategy;
+    let init = ProcessInit {
+        pid: std::process::id(),
+        exe: loaded.exe.clone(),
+        fork_strategy: opts.fork_strategy,
+        hwcaps: engine.hwcaps().into(),
+        sigreturn_trampoline: loaded.sigreturn_trampoline.0,
+        trace: opts.strace,
+    };
+    let process = Task::new(mm, FdTable::with_stdio(nofile), init);
     let vcpu = new_vcpu(engine, &process, &loaded)?;
     Ok((process, vcpu))
 }
@@ -90,7 +73,7 @@ pub fn start(
 /// A vCPU on the process's current address space (registers not set).
 pub(crate) fn create_vcpu(
     engine: &dyn Engine,
-    process: &Process,
+    process: &Task,
 ) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
     let memory = {
         let mm = process.mm.read();
@@ -106,7 +89,7 @@ pub(crate) fn create_vcpu(
 /// A vCPU on the process's current address space, at the entry of `loaded`.
 fn new_vcpu(
     engine: &dyn Engine,
-    process: &Process,
+    process: &Task,
     loaded: &Loaded,
 ) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
     let mut vcpu = create_vcpu(engine, process)?;
@@ -123,14 +106,43 @@ fn new_vcpu(
 /// the old vCPU's view) goes, the new one gets a fresh vCPU.
 fn switch_image(
     engine: &dyn Engine,
-    process: &mut Process,
+    process: &mut Task,
     prepared: PreparedExec,
 ) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
-    crate::exec::reset_process_state(process);
-    process.mm = SharedMm(std::sync::Arc::new(std::sync::RwLock::new(prepared.mm)));
-    process.exe = prepared.loaded.exe.clone();
-    process.sigreturn_trampoline = prepared.loaded.sigreturn_trampoline.0;
+    reset_for_exec(process);
+    process.mm = SharedMm::new(prepared.mm);
+    process.group().set_image(prepared.loaded.exe.clone(), prepared.loaded.sigreturn_trampoline.0);
     new_vcpu(engine, process, &prepared.loaded)
+}
+
+/// What survives `execve` and what does not (execve(2)): close-on-exec descriptors close,
+/// caught signals revert to their default action (ignored ones stay ignored), the alternate
+/// signal stack is gone; the mask and pending signals stay.
+fn reset_for_exec(task: &mut Task) {
+    task.fds().close_on_exec();
+    task.sigactions().update_all(|actions| {
+        for action in actions {
+            if action.handler != SIG_IGN {
+                *action = SigAction::default();
+            }
+        }
+    });
+    crate::signal::forward::sigchld_changed(&task.sigactions().get(libc::SIGCHLD as usize - 1));
+    task.altstack = AltStack::NONE;
+    task.clear_child_tid = 0;
+    task.set_robust_list(RobustList::default());
+    // A vfork parent waits for this: the child no longer shares its image.
+    release_vfork_parent(task);
+    // A parent may no longer move this process to another group.
+    crate::fork::respawn::control::guest_execed();
+}
+
+/// A vfork child execs or exits: its parent, asleep in `clone`, gets the child's writes back
+/// and runs again.
+fn release_vfork_parent(task: &mut Task) {
+    if let Some(link) = task.vfork_done.take() {
+        link.release(&task.mm.read(), task.pid());
+    }
 }
 
 /// The signal Linux raises for an engine exit that is a fault, with its `siginfo`.
@@ -156,14 +168,14 @@ pub fn fault_signal(exit: &Exit, pc: u64) -> Option<SigInfo> {
 /// thread, or a forked child's only one).
 pub fn run(
     engine: EngineRef,
-    process: &mut Process,
+    process: &mut Task,
     vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
-    process.engine = Some(EngineHandle(engine));
+    process.group().set_engine(EngineHandle(engine));
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();
-    crate::hostsig::install(process);
+    crate::signal::forward::install(&process.sigactions().get(libc::SIGCHLD as usize - 1));
     let end = run_thread(engine, process, vcpu)?;
     Ok(end_of(process, end))
 }
@@ -171,22 +183,22 @@ pub fn run(
 /// Runs one guest thread until it exits or its process ends.
 pub(crate) fn run_thread(
     engine: &dyn Engine,
-    process: &mut Process,
+    process: &mut Task,
     vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
-    process.thread.set_stopper(vcpu.stopper());
-    process.thread.shadow_robust.register();
-    crate::hostsig::register_thread(process);
+    process.handle().set_stopper(vcpu.stopper());
+    process.handle().shadow_robust().register();
+    crate::signal::forward::register_thread(process.handle().host_tid());
     let end = run_to_end(engine, process, vcpu);
-    crate::hostsig::unregister_thread();
+    crate::signal::forward::unregister_thread();
     end
 }
 
 /// What a thread's end means for its process: `end` when the process ends with it. When only
 /// the thread ended and others run on, this host thread waits for the process to end (the
 /// thread that ends it exits the host process).
-fn end_of(process: &mut Process, end: Termination) -> Termination {
-    match crate::thread::thread_ended(process, end) {
+fn end_of(process: &mut Task, end: Termination) -> Termination {
+    match thread_ended(process, end) {
         Some(end) => {
             process_ends(process);
             end
@@ -199,15 +211,51 @@ fn end_of(process: &mut Process, end: Termination) -> Termination {
 
 /// What every end of a process does first, whichever thread ends it: robust futexes released,
 /// and a vfork parent let go (the child's writes returned first).
-fn process_ends(process: &mut Process) {
-    crate::thread::process_ending(process);
-    crate::vfork::release(process);
+fn process_ends(process: &mut Task) {
+    release_robust_futexes(process);
+    release_vfork_parent(process);
+}
+
+/// The end of a thread's run (`end`, unless the guest set its own exit): the process ends
+/// with it, or only the thread.
+fn thread_ended(task: &mut Task, end: Termination) -> Option<Termination> {
+    let end = task.settle_exit(end);
+    if !task.exits_alone() {
+        return Some(end);
+    }
+    release_thread_resources(task);
+    let left = task.group().unregister(task.handle());
+    // The last thread's exit ends the process with its status.
+    if left == 0 { Some(end) } else { None }
+}
+
+/// The process ends (exit_group, a fatal signal, its last thread's exit): every thread's
+/// robust futexes are released as each thread's exit would. (A host SIGKILL of the emulator
+/// leaves no chance to: the list holds guest pointers the host kernel cannot walk.)
+fn release_robust_futexes(task: &Task) {
+    let mm = task.mm.read();
+    for t in task.group().threads() {
+        let head =
+            if Arc::ptr_eq(&t, task.handle()) { task.robust_list().head } else { t.robust_head() };
+        crate::futex::exit_robust_list_of(&mm, head, t.tid());
+    }
+}
+
+/// What Linux's exit_mm/exit_robust_list do for an exiting thread.
+fn release_thread_resources(task: &mut Task) {
+    let mm = task.mm.read();
+    crate::futex::exit_robust_list_of(&mm, task.robust_list().head, task.tid());
+    if task.clear_child_tid != 0
+        && mm.copy_out(GuestAddr(task.clear_child_tid), &0u32.to_le_bytes()).is_ok()
+    {
+        let _ = crate::futex::wake_address(&mm, task.clear_child_tid, 1);
+    }
 }
 
 /// Ends the host process from any thread, as `main` does for the first one.
-pub(crate) fn end_process(process: &mut Process, end: Termination) -> ! {
+pub(crate) fn end_process(process: &mut Task, end: Termination) -> ! {
     process_ends(process);
-    crate::respawn::control::hold_exit();
+    crate::fork::respawn::control::hold_exit();
     match end {
         Termination::Exited(code) => std::process::exit(code),
         Termination::Signaled(sig) => crate::host::die_by_signal(i32::from(sig.0)),
@@ -216,69 +264,98 @@ pub(crate) fn end_process(process: &mut Process, end: Termination) -> ! {
 
 fn run_to_end(
     engine: &dyn Engine,
-    process: &mut Process,
+    process: &mut Task,
     mut vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
     loop {
         // Signals that arrived since the last exit are delivered before guest code runs again
         // (a stop request made before the run starts would be lost).
-        if crate::hostsig::any() {
-            crate::hostsig::drain(process);
-            signal::deliver(process, vcpu.as_mut());
-            if let Some(end) = process.exit {
+        if crate::signal::forward::any() {
+            delivery::drain_host(process);
+            delivery::deliver(process, vcpu.as_mut());
+            if let Some(end) = process.exit_status() {
                 return Ok(end);
             }
         }
-        if !process.group.enter_guest(&process.thread, vcpu.as_mut()) {
+        if !process.group().enter_guest(process.handle(), vcpu.as_mut()) {
             // Another thread's execve replaced the process: this thread is gone.
             process.vanish();
-            return Ok(process.exit.unwrap_or(Termination::Exited(0)));
+            return Ok(process.exit_status().unwrap_or(Termination::Exited(0)));
         }
         let exit = vcpu.run(process);
-        process.thread.leave_guest();
+        process.handle().leave_guest();
         let exit = exit?;
-        if let Some(end) = process.exit {
+        if let Some(end) = process.exit_status() {
             return Ok(end);
         }
         if let Some(prepared) = process.pending_exec.take() {
             drop(vcpu);
             vcpu = switch_image(engine, process, *prepared)?;
-            process.thread.set_stopper(vcpu.stopper());
+            process.handle().set_stopper(vcpu.stopper());
             continue;
         }
         let pc = vcpu.reg(Reg::Pc);
         if let Some(info) = fault_signal(&exit, pc) {
-            if process.trace.enabled {
+            if process.trace() {
                 eprintln!(
                     "[{}] --- {} at pc {} ({exit:?}) ---",
-                    process.pid,
+                    process.pid(),
                     info.signo.display_name(),
                     GuestAddr(pc)
                 );
             }
-            signal::force(process, info);
+            delivery::force(process, info);
         }
-        crate::hostsig::drain(process);
-        signal::deliver(process, vcpu.as_mut());
-        if let Some(end) = process.exit {
+        delivery::drain_host(process);
+        delivery::deliver(process, vcpu.as_mut());
+        if let Some(end) = process.exit_status() {
             return Ok(end);
         }
     }
 }
 
+/// Why the emulator could not run the program (or a respawned fork child) to its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Engine(#[from] elfvisor_engine::EngineError),
+    /// A respawned child could not be rebuilt from what its parent sent.
+    #[error("fork child: {0}")]
+    ForkChild(String),
+    /// The fork socket failed after the child was built.
+    #[error(transparent)]
+    Wire(#[from] crate::fork::respawn::wire::WireError),
+}
+
+impl RunError {
+    /// The message and every cause under it, joined by ": " (what the CLI prints).
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(e) = cause {
+            text.push_str(": ");
+            text.push_str(&e.to_string());
+            cause = e.source();
+        }
+        text
+    }
+}
+
 /// Loads and runs a program to its end.
-pub fn run_program(engine: EngineRef, opts: &RunOptions) -> Result<Termination, anyhow::Error> {
+pub fn run_program(engine: EngineRef, opts: &RunOptions) -> Result<Termination, RunError> {
     // Only a respawned child holds its exit for its parent.
-    crate::respawn::control::no_exit_hold();
+    crate::fork::respawn::control::no_exit_hold();
     let (mut process, vcpu) = start(engine, opts)?;
     Ok(run(engine, &mut process, vcpu)?)
 }
 
 /// The exit status a shell reports for a start failure: 127 for a missing program, 126 for
 /// one that exists but cannot be run.
-pub fn start_failure_status(err: &anyhow::Error) -> i32 {
-    match err.downcast_ref::<StartError>() {
-        Some(StartError::Load(LoadError::Open { source, .. }))
+pub fn start_failure_status(err: &RunError) -> i32 {
+    match err {
+        RunError::Start(StartError::Load(LoadError::Open { source, .. }))
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
             127
@@ -287,7 +364,65 @@ pub fn start_failure_status(err: &anyhow::Error) -> i32 {
     }
 }
 
-/// For tests and the CLI: whether a path names an existing file.
-pub fn exists(path: &Path) -> bool {
-    path.is_file()
+/// `clone` with `CLONE_THREAD`: starts the thread and returns its tid once it is ready to run.
+/// The tid is the host thread's id, so the guest's ids are unique across the host like Linux's.
+pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
+    let engine = task.group().engine().ok_or(Errno::EAGAIN)?;
+    let regs = args.child_registers(Registers::capture(cpu));
+    let mut thread = task.new_thread(0);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
+    let spawned = std::thread::Builder::new().name("elfvisor-vcpu".into()).spawn(move || {
+        thread.handle().bind_host_thread();
+        let tid = thread.handle().host_tid() as u32;
+        thread.set_tid(tid);
+        let vcpu = match create_vcpu(engine.0, &thread) {
+            Ok(mut vcpu) => {
+                regs.load(vcpu.as_mut());
+                vcpu
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e.to_string()));
+                return;
+            }
+        };
+        if args.has(CLONE_CHILD_SETTID) {
+            let _ = thread.mm.read().copy_out(GuestAddr(args.child_tid), &tid.to_le_bytes());
+        }
+        if args.has(CLONE_CHILD_CLEARTID) {
+            thread.clear_child_tid = args.child_tid;
+        }
+        thread.group().register(thread.handle());
+        if ready_tx.send(Ok(tid)).is_err() || go_rx.recv() != Ok(true) {
+            thread.group().unregister(thread.handle());
+            return;
+        }
+        let end = match run_thread(engine.0, &mut thread, vcpu) {
+            Ok(end) => end,
+            Err(e) => {
+                eprintln!("elfvisor: thread {tid}: {e}");
+                Termination::Signaled(Signo::SIGSEGV)
+            }
+        };
+        if let Some(end) = thread_ended(&mut thread, end) {
+            end_process(&mut thread, end);
+        }
+    });
+    if let Err(e) = spawned {
+        eprintln!("elfvisor: cannot start a thread: {e}");
+        return Err(Errno::EAGAIN);
+    }
+    let tid = match ready_rx.recv() {
+        Ok(Ok(tid)) => tid,
+        Ok(Err(e)) => {
+            eprintln!("elfvisor: cannot start a thread: {e}");
+            return Err(Errno::EAGAIN);
+        }
+        Err(_) => return Err(Errno::EAGAIN),
+    };
+    if args.has(CLONE_PARENT_SETTID) {
+        let _ = task.mm.read().copy_out(GuestAddr(args.parent_tid), &tid.to_le_bytes());
+    }
+    let _ = go_tx.send(true);
+    Ok(tid)
 }

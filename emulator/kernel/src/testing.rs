@@ -36,3 +36,42 @@ pub fn tiny_elf(code: &[u8]) -> Vec<u8> {
 pub fn code(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
 }
+
+/// A [`tiny_elf`] program written to a directory of its own under the host's temporary
+/// directory, removed with it on drop.
+#[derive(Debug)]
+pub struct TempProgram {
+    dir: std::path::PathBuf,
+    /// The program file.
+    pub path: std::path::PathBuf,
+}
+
+impl TempProgram {
+    /// Writes `tiny_elf(code(words))` as `<new dir>/prog`.
+    pub fn new(words: &[u32]) -> TempProgram {
+        TempProgram::with_bytes(&tiny_elf(&code(words)))
+    }
+
+    /// Writes `bytes` as `<new dir>/prog`.
+    pub fn with_bytes(bytes: &[u8]) -> TempProgram {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("elfvisor-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("prog");
+        std::fs::write(&path, bytes).expect("the program file");
+        TempProgram { dir, path }
+    }
+
+    /// The directory the program is in (free for the test's own files).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Drop for TempProgram {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

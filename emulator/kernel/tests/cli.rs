@@ -3,19 +3,43 @@
 //! (with a shell's 126/127 status) for every program it cannot start.
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use elfvisor::testing::{code, tiny_elf};
+use elfvisor::testing::{TempProgram, code, tiny_elf};
 
 const ELFVISOR: &str = env!("CARGO_BIN_EXE_elfvisor");
 
 /// write(1, "hello\n", 6); exit_group(3)
+/// Offsets from the entry point (`TINY_ENTRY`):
+/// ```text
+///     0: mov    x0, #0x1
+///     4: adr    x1, 0x20
+///     8: mov    x2, #0x6
+///     c: mov    x8, #0x40
+///    10: svc    #0x0
+///    14: mov    x0, #0x3
+///    18: mov    x8, #0x5e
+///    1c: svc    #0x0
+///    20: .word 0x6c6c6568  // "hell"
+///    24: .word 0x00000a6f  // "o\x0a\x00\x00"
+/// ```
 const HELLO: [u32; 10] = [
     0xd2800020, 0x100000e1, 0xd28000c2, 0xd2800808, 0xd4000001, 0xd2800060, 0xd2800bc8, 0xd4000001,
     0x6c6c6568, 0x00000a6f,
 ];
 /// write(1, (void *)16, 4); exit_group(-result)
+/// Offsets from the entry point (`TINY_ENTRY`):
+/// ```text
+///     0: mov    x0, #0x1
+///     4: mov    x1, #0x10
+///     8: mov    x2, #0x4
+///     c: mov    x8, #0x40
+///    10: svc    #0x0
+///    14: neg    x0, x0
+///    18: mov    x8, #0x5e
+///    1c: svc    #0x0
+/// ```
 const EFAULT: [u32; 8] = [
     0xd2800020, 0xd2800201, 0xd2800082, 0xd2800808, 0xd4000001, 0xcb0003e0, 0xd2800bc8, 0xd4000001,
 ];
@@ -54,21 +78,22 @@ const ECHO_ARGS: [u32; 22] = [
     0xd4000001, 0x910006b5, 0x17fffff1, 0xaa1303e0, 0xd2800bc8, 0xd4000001,
 ];
 /// ldr x0, [16]
+/// Offsets from the entry point (`TINY_ENTRY`):
+/// ```text
+///     0: mov    x1, #0x10
+///     4: ldr    x0, [x1]
+/// ```
 const SEGV: [u32; 2] = [0xd2800201, 0xf9400020];
 /// syscall 1000; exit_group(-result)
+/// Offsets from the entry point (`TINY_ENTRY`):
+/// ```text
+///     0: mov    x8, #0x3e8
+///     4: svc    #0x0
+///     8: neg    x0, x0
+///     c: mov    x8, #0x5e
+///    10: svc    #0x0
+/// ```
 const UNKNOWN: [u32; 5] = [0xd2807d08, 0xd4000001, 0xcb0003e0, 0xd2800bc8, 0xd4000001];
-
-struct Prog {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn prog(bytes: &[u8]) -> Prog {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("prog");
-    std::fs::write(&path, bytes).unwrap();
-    Prog { _dir: dir, path }
-}
 
 fn elfvisor(args: &[&str], program: &Path) -> Output {
     Command::new(ELFVISOR).args(args).arg(program).output().unwrap()
@@ -80,7 +105,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn test_runs_a_program_and_returns_its_exit_code() {
-    let p = prog(&tiny_elf(&code(&HELLO)));
+    let p = TempProgram::new(&HELLO);
     let out = elfvisor(&[], &p.path);
     assert_eq!(out.stdout, b"hello\n");
     assert_eq!(out.status.code(), Some(3));
@@ -89,7 +114,7 @@ fn test_runs_a_program_and_returns_its_exit_code() {
 
 #[test]
 fn test_bad_guest_pointer_gets_efault() {
-    let p = prog(&tiny_elf(&code(&EFAULT)));
+    let p = TempProgram::new(&EFAULT);
     let out = elfvisor(&["--strace"], &p.path);
     assert_eq!(out.status.code(), Some(14), "exit code is EFAULT: {}", stderr(&out));
     assert!(stderr(&out).contains("write(1, 0x10, 4) = -1 EFAULT"), "{}", stderr(&out));
@@ -98,14 +123,14 @@ fn test_bad_guest_pointer_gets_efault() {
 
 #[test]
 fn test_fault_kills_the_emulator_with_the_guest_signal() {
-    let p = prog(&tiny_elf(&code(&SEGV)));
+    let p = TempProgram::new(&SEGV);
     let out = elfvisor(&[], &p.path);
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "status {:?}", out.status);
 }
 
 #[test]
 fn test_unknown_syscall_is_enosys_and_logged_once() {
-    let p = prog(&tiny_elf(&code(&UNKNOWN)));
+    let p = TempProgram::new(&UNKNOWN);
     let out = elfvisor(&[], &p.path);
     assert_eq!(out.status.code(), Some(38), "exit code is ENOSYS");
     assert_eq!(
@@ -134,7 +159,7 @@ fn test_programs_it_cannot_run_are_126_with_one_line() {
         (&truncated, "malformed ELF"),
     ];
     for (bytes, expected) in cases {
-        let p = prog(bytes);
+        let p = TempProgram::with_bytes(bytes);
         let out = elfvisor(&[], &p.path);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(126), "{err}");
@@ -154,7 +179,7 @@ fn test_syscall_matrix_lists_the_table() {
 
 /// Runs ECHO_ARGS with elfvisor options `before` and guest arguments `after`.
 fn echo_args(before: &[&str], after: &[&str]) -> Output {
-    let p = prog(&tiny_elf(&code(&ECHO_ARGS)));
+    let p = TempProgram::new(&ECHO_ARGS);
     let out = Command::new(ELFVISOR).args(before).arg(&p.path).args(after).output().unwrap();
     drop(p);
     out

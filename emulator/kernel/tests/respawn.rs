@@ -3,17 +3,77 @@
 //! leaks in the parent.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use elfvisor::testing::{code, tiny_elf};
+use elfvisor::testing::TempProgram;
 
 const ELFVISOR: &str = env!("CARGO_BIN_EXE_elfvisor");
 
 /// read(0) (the test counts descriptors); clone(SIGCHLD). Child: write "C", exit 7. Parent:
 /// wait4 and exit with the child's status + 10. On failure: read(0) again, check wait4(-1,
 /// WNOHANG) says ECHILD (else exit 99), exit 100 + errno.
+/// Offsets from the entry point (`TINY_ENTRY`):
+/// ```text
+///     0: sub    sp, sp, #0x20
+///     4: mov    x0, #0x0
+///     8: add    x1, sp, #0x10
+///     c: mov    x2, #0x1
+///    10: mov    x8, #0x3f
+///    14: svc    #0x0
+///    18: mov    x0, #0x11
+///    1c: mov    x1, #0x0
+///    20: mov    x2, #0x0
+///    24: mov    x3, #0x0
+///    28: mov    x4, #0x0
+///    2c: mov    x8, #0xdc
+///    30: svc    #0x0
+///    34: cmp    x0, #0x0
+///    38: b.eq   0x6c
+///    3c: b.lt   0x94
+///    40: mov    x1, sp
+///    44: mov    x0, #0xffffffffffffffff
+///    48: mov    x2, #0x0
+///    4c: mov    x3, #0x0
+///    50: mov    x8, #0x104
+///    54: svc    #0x0
+///    58: ldr    w0, [sp]
+///    5c: lsr    w0, w0, #8
+///    60: add    w0, w0, #0xa
+///    64: mov    x8, #0x5e
+///    68: svc    #0x0
+///    6c: mov    x0, #0x43
+///    70: strb   w0, [sp, #24]
+///    74: mov    x0, #0x1
+///    78: add    x1, sp, #0x18
+///    7c: mov    x2, #0x1
+///    80: mov    x8, #0x40
+///    84: svc    #0x0
+///    88: mov    x0, #0x7
+///    8c: mov    x8, #0x5e
+///    90: svc    #0x0
+///    94: mov    x19, x0
+///    98: mov    x0, #0x0
+///    9c: add    x1, sp, #0x10
+///    a0: mov    x2, #0x1
+///    a4: mov    x8, #0x3f
+///    a8: svc    #0x0
+///    ac: mov    x0, #0xffffffffffffffff
+///    b0: mov    x1, #0x0
+///    b4: mov    x2, #0x1
+///    b8: mov    x3, #0x0
+///    bc: mov    x8, #0x104
+///    c0: svc    #0x0
+///    c4: cmn    x0, #0xa
+///    c8: b.ne   0xdc
+///    cc: neg    x0, x19
+///    d0: add    x0, x0, #0x64
+///    d4: mov    x8, #0x5e
+///    d8: svc    #0x0
+///    dc: mov    x0, #0x63
+///    e0: mov    x8, #0x5e
+///    e4: svc    #0x0
+/// ```
 const FORKER: [u32; 58] = [
     0xd10083ff, 0xd2800000, 0x910043e1, 0xd2800022, 0xd28007e8, 0xd4000001, 0xd2800220, 0xd2800001,
     0xd2800002, 0xd2800003, 0xd2800004, 0xd2801b88, 0xd4000001, 0xf100001f, 0x540001a0, 0x540002cb,
@@ -24,18 +84,6 @@ const FORKER: [u32; 58] = [
     0xd4000001, 0xb100281f, 0x540000a1, 0xcb1303e0, 0x91019000, 0xd2800bc8, 0xd4000001, 0xd2800c60,
     0xd2800bc8, 0xd4000001,
 ];
-
-struct Prog {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn forker() -> Prog {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("forker");
-    std::fs::write(&path, tiny_elf(&code(&FORKER))).unwrap();
-    Prog { _dir: dir, path }
-}
 
 /// Waits until the emulator is blocked in a host read(2) (syscall 0 on x86_64, 63 on arm64).
 fn wait_blocked_in_read(child: &Child) {
@@ -77,7 +125,7 @@ struct Outcome {
 }
 
 fn run(strategy: &str, fault: Option<&str>) -> Outcome {
-    let prog = forker();
+    let prog = TempProgram::new(&FORKER);
     let mut cmd = Command::new(ELFVISOR);
     cmd.args(["--fork-strategy", strategy]).arg(&prog.path);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());

@@ -7,12 +7,12 @@
 
 use std::ffi::{CStr, CString};
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::shm::{IpcPerm, ShmLimits, ShmUsage, ShmidDs};
 
-use super::check;
+use super::errno::check;
 
 /// Host `shmctl` commands the libc crate does not name (Linux values on every architecture).
 const HOST_SHM_STAT: i32 = 13;
@@ -44,21 +44,21 @@ struct HostShmInfo {
 }
 
 /// `memfd_create` on the host; the caller translated and validated the flags.
-pub fn memfd_create(name: &CStr, flags: u32) -> Result<RawFd, Errno> {
+pub fn memfd_create(name: &CStr, flags: u32) -> Result<OwnedFd, Errno> {
     // SAFETY: `name` is NUL-terminated.
-    check(unsafe { libc::memfd_create(name.as_ptr(), flags) } as isize).map(|fd| fd as RawFd)
+    check(unsafe { libc::memfd_create(name.as_ptr(), flags) } as isize)
+        .map(|fd| super::fs::owned(fd as RawFd))
 }
 
 /// A read-only descriptor on a new memfd holding `contents` (a generated `/proc` file). The
 /// writable descriptor used to fill it is closed before returning.
-pub fn read_only_memfd(name: &CStr, contents: &[u8]) -> Result<RawFd, Errno> {
-    let io = |e: std::io::Error| e.raw_os_error().map_or(Errno::EIO, super::guest_errno);
-    let fd = memfd_create(name, libc::MFD_CLOEXEC)?;
-    // SAFETY: memfd_create just returned this descriptor; nothing else owns it.
-    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+pub fn read_only_memfd(name: &CStr, contents: &[u8]) -> Result<OwnedFd, Errno> {
+    let io = |e: std::io::Error| e.raw_os_error().map_or(Errno::EIO, super::errno::guest_errno);
+    let mut file = std::fs::File::from(memfd_create(name, libc::MFD_CLOEXEC)?);
+    let fd = file.as_raw_fd();
     file.write_all(contents).map_err(io)?;
     let path = CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
-    super::openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+    super::fs::openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
 }
 
 /// `shmget` on the host: key, size and flag bits are the same numbers for the guest.

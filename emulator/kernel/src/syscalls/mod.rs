@@ -1,134 +1,36 @@
-//! System calls: one table row per call drives dispatch, `--strace` and the support matrix.
+//! System calls: one table row per call drives dispatch, restarts, `--strace` and the support
+//! matrix.
 //!
+//! A call goes through three steps: [`enter`] (out of guest code, the other threads held out
+//! when the call changes what they may have cached), [`dispatch`] (the table's handler, or
+//! ENOSYS) and [`leave`] (the result or a restart, signals delivered, back into guest code).
 //! Handlers are thin (`sys_<family>.rs`): decode the arguments, reject unknown flags, call the
-//! address space or the host. The table is data (`table.rs`).
+//! address space or the host. The table is data (`table.rs`); what a handler works with is
+//! `ctx.rs`.
 
-use std::ffi::CString;
 use std::fmt::Write as _;
-use std::os::fd::RawFd;
 
-use elfvisor_abi::{Errno, GuestAddr, Prot, Sysno};
+use elfvisor_abi::{Errno, GuestAddr, Sysno};
 use elfvisor_engine::{Cpu, Reg, SyscallAction, SyscallHandler};
 
-use crate::host::GuestBuf;
-use crate::process::Process;
+use self::ctx::{Arg, Ctx, SysResult};
+use self::table::{Restart, Row, Support};
+use crate::fork::{CLONE_THREAD, CLONE_VFORK};
+use crate::signal::{delivery, info::SA_RESTART};
+use crate::task::Task;
+use crate::task::group::Quiesced;
 
+pub mod ctx;
+mod procfs;
 mod sys_clone;
 mod sys_fs;
-pub mod sys_futex;
+mod sys_futex;
 mod sys_mmap;
 mod sys_process;
 mod sys_shm;
 mod sys_signal;
 mod sys_time;
 pub mod table;
-
-pub use table::{Row, Support, TABLE};
-
-/// What a handler returns: the value for x0, or a guest errno.
-pub type SysResult = Result<u64, Errno>;
-
-/// How `--strace` prints an argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arg {
-    /// A signed integer.
-    Int,
-    /// A file descriptor (`AT_FDCWD` printed by name).
-    Fd,
-    /// A guest pointer.
-    Ptr,
-    /// A NUL-terminated guest string, printed quoted.
-    Str,
-    /// Flags, in hex.
-    Hex,
-    /// A size or count.
-    Len,
-    /// A file mode, in octal.
-    Mode,
-}
-
-/// The state a handler works on.
-#[allow(missing_debug_implementations)] // `dyn Cpu` has no Debug.
-pub struct Ctx<'a> {
-    pub proc: &'a mut Process,
-    pub cpu: &'a mut dyn Cpu,
-    /// Set by a handler that rewrote the registers itself (`rt_sigreturn`): x0 keeps its value.
-    pub regs_restored: bool,
-}
-
-/// The longest path a guest may pass (PATH_MAX).
-const PATH_MAX: usize = 4096;
-
-impl Ctx<'_> {
-    /// A guest path argument: EFAULT if unreadable, ENAMETOOLONG past PATH_MAX.
-    pub fn path(&self, addr: u64) -> Result<CString, Errno> {
-        let bytes = self.proc.mm.read().read_cstr(GuestAddr(addr), PATH_MAX)?;
-        CString::new(bytes).map_err(|_| Errno::EINVAL)
-    }
-
-    /// A `dirfd` argument as a host descriptor (`AT_FDCWD` passes through).
-    pub fn dirfd(&self, fd: u64) -> Result<RawFd, Errno> {
-        let fd = fd as i32;
-        if fd == elfvisor_abi::fcntl::AT_FDCWD {
-            return Ok(libc::AT_FDCWD);
-        }
-        self.proc.fds().raw(i64::from(fd))
-    }
-
-    /// The host descriptor of a guest fd argument.
-    pub fn fd(&self, fd: u64) -> Result<RawFd, Errno> {
-        self.proc.fds().raw(i64::from(fd as i32))
-    }
-
-    /// Copies a guest-layout value out to guest memory (EFAULT if not writable).
-    pub fn copy_out(&self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
-        self.proc.mm.read().copy_out(GuestAddr(addr), bytes)
-    }
-
-    /// Reads `N` bytes of guest memory (EFAULT if not readable).
-    pub fn copy_in<const N: usize>(&self, addr: u64) -> Result<[u8; N], Errno> {
-        let mut buf = [0u8; N];
-        self.proc.mm.read().copy_in(GuestAddr(addr), &mut buf)?;
-        Ok(buf)
-    }
-
-    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
-        self.copy_in::<8>(addr).map(u64::from_le_bytes)
-    }
-
-    /// A host pointer to `len` bytes of guest memory starting at `addr`, accessible with `need`,
-    /// clamped to the mapped part: like Linux, a call moves what it can and faults only when not
-    /// even the first byte is accessible.
-    pub fn buffer(&self, addr: u64, len: usize, need: Prot) -> Result<GuestBuf, Errno> {
-        let mm = self.proc.mm.read();
-        if len == 0 {
-            return Ok(GuestBuf::empty());
-        }
-        let start = GuestAddr(addr);
-        let mut end = start;
-        let want_end = start.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-        for vma in mm.vmas() {
-            if vma.end <= end {
-                continue;
-            }
-            if vma.start > end || !vma.prot.contains(need) {
-                break;
-            }
-            end = vma.end.min(want_end);
-            if end >= want_end {
-                break;
-            }
-        }
-        let usable = end.offset_from(start).unwrap_or(0) as usize;
-        if usable == 0 {
-            return Err(Errno::EFAULT);
-        }
-        let ptr = mm.host_range(start, usable, need)?;
-        // SAFETY: `host_range` just checked `usable` bytes from `start` for `need`; the address
-        // space outlives the call the buffer is made for (single-threaded guest).
-        Ok(unsafe { GuestBuf::checked(ptr, usable) })
-    }
-}
 
 /// Formats one argument for `--strace`.
 fn format_arg(ctx: &Ctx<'_>, kind: Arg, value: u64) -> String {
@@ -156,7 +58,7 @@ fn trace_line(
     result: &SysResult,
 ) -> String {
     let name = Sysno(nr as u32).name().unwrap_or("unknown");
-    let mut line = format!("[{}] {name}(", ctx.proc.tid);
+    let mut line = format!("[{}] {name}(", ctx.proc.tid());
     match row {
         Some(row) => {
             for (i, kind) in row.args.iter().enumerate() {
@@ -182,129 +84,150 @@ fn trace_line(
     line
 }
 
-/// How Linux treats a call a signal interrupted (`-ERESTARTSYS` and friends).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Restart {
-    /// Restarted when no handler runs, or the handler has SA_RESTART (most blocking calls).
-    UnlessHandlerRefuses,
-    /// Restarted only when no handler runs (sleeps, poll/select, epoll waits).
-    NoHandler,
-    /// Never restarted: EINTR is their answer (rt_sigsuspend, rt_sigtimedwait).
-    Never,
+/// One system call as the guest made it: its number, its six argument registers and its row.
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    nr: u64,
+    args: [u64; 6],
+    row: Option<&'static Row>,
 }
 
-fn restart_kind(nr: u64) -> Restart {
-    match Sysno(nr as u32) {
-        Sysno::rt_sigsuspend | Sysno::rt_sigtimedwait => Restart::Never,
-        Sysno::nanosleep
-        | Sysno::clock_nanosleep
-        | Sysno::ppoll
-        | Sysno::pselect6
-        | Sysno::epoll_pwait
-        | Sysno::epoll_pwait2 => Restart::NoHandler,
-        _ => Restart::UnlessHandlerRefuses,
+impl Call {
+    /// x8 holds the number, x0..x5 the arguments.
+    fn read(cpu: &dyn Cpu) -> Call {
+        let nr = cpu.reg(Reg::X(8));
+        Call { nr, args: [0, 1, 2, 3, 4, 5].map(|i| cpu.reg(Reg::X(i))), row: table::lookup(nr) }
+    }
+
+    fn is(&self, sysno: Sysno) -> bool {
+        self.nr == u64::from(sysno.0)
+    }
+
+    /// How the call is restarted after a signal interrupted it.
+    fn restart(&self) -> Restart {
+        self.row.map_or(Restart::UnlessHandlerRefuses, |r| r.restart)
     }
 }
 
-impl SyscallHandler for Process {
+impl SyscallHandler for Task {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
-        let nr = cpu.reg(Reg::X(8));
-        let args = [0, 1, 2, 3, 4, 5].map(|i| cpu.reg(Reg::X(i)));
-        let row = table::lookup(nr);
-        // Out of guest code until the call returns: a quiesce need not wait for this thread.
-        self.thread.leave_guest();
-        if self.robust_list.0 != 0 {
-            self.thread.shadow_robust.refresh(&self.mm.read(), self.robust_list.0);
-        }
-        // Changes other vCPUs may have cached, and fork captures, hold the other threads out of
-        // guest code while they happen.
-        let _quiesced = (self.group.is_multithreaded() && needs_quiesce(nr, &args))
-            .then(|| self.group.quiesce(&self.thread));
+        let call = Call::read(cpu);
+        let quiesced = enter(self, &call);
         let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
-        // Respawned children admitted since the last call may exit now; a setpgid (the usual
-        // call right after fork) may move them first.
-        let release_after = !ctx.proc.unreleased.is_empty() && nr == u64::from(Sysno::setpgid.0);
-        if !release_after && !ctx.proc.unreleased.is_empty() {
-            crate::respawn::control::release_children(ctx.proc);
+        let result = dispatch(&mut ctx, &call);
+        leave(&mut ctx, &call, result, quiesced)
+    }
+}
+
+/// The entry step: this thread leaves guest code, the host's copy of its robust list follows
+/// the guest's, and a call that changes what other vCPUs may have cached (or captures the
+/// address space for a fork) holds the other threads out of guest code until it returns.
+fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
+    // Out of guest code until the call returns: a quiesce need not wait for this thread.
+    task.handle().leave_guest();
+    let robust = task.robust_list();
+    if robust.head != 0 {
+        task.handle().shadow_robust().refresh(&task.mm.read(), robust.head);
+    }
+    (task.group().is_multithreaded() && needs_quiesce(call))
+        .then(|| task.group().quiesce(task.handle()))
+}
+
+/// The dispatch step: the table's handler, ENOSYS for a refused or unknown number (an unknown
+/// one reported once per process), and the `--strace` line.
+fn dispatch(ctx: &mut Ctx<'_>, call: &Call) -> SysResult {
+    // Respawned children admitted since the last call may exit now; a setpgid (the usual
+    // call right after fork) may move them first.
+    let unreleased = ctx.proc.group().has_unreleased();
+    let release_after = unreleased && call.is(Sysno::setpgid);
+    if unreleased && !release_after {
+        crate::fork::respawn::control::release_children(ctx.proc.group());
+    }
+    let result = match call.row {
+        // A row marked ENOSYS is a deliberate, documented refusal (glibc probes rseq, say).
+        Some(row) if row.support == Support::Enosys => Err(Errno::ENOSYS),
+        Some(row) => (row.handler)(ctx, &call.args),
+        None => {
+            report_unknown(ctx.proc, call.nr);
+            Err(Errno::ENOSYS)
         }
-        let result = match row {
-            // A row marked ENOSYS is a deliberate, documented refusal (glibc probes rseq, say).
-            Some(row) if row.support == Support::Enosys => Err(Errno::ENOSYS),
-            Some(row) => (row.handler)(&mut ctx, &args),
-            None => {
-                if ctx.proc.unknown_seen.insert(nr) {
-                    let name = Sysno(nr as u32).name().unwrap_or("an unknown call");
-                    eprintln!("elfvisor: {name} (syscall {nr}) is not supported; returning ENOSYS");
-                }
-                Err(Errno::ENOSYS)
-            }
-        };
-        if release_after {
-            crate::respawn::control::release_children(ctx.proc);
-        }
-        if ctx.proc.trace.enabled {
-            eprintln!("{}", trace_line(&ctx, nr, row, &args, &result));
-        }
-        let value = match result {
-            Ok(v) => v,
-            Err(e) => e.as_return(),
-        };
-        // exit/exit_group leave x0 alone: the guest never sees it; a successful execve
-        // replaces every register.
-        if ctx.proc.exit.is_some() || ctx.proc.pending_exec.is_some() {
+    };
+    if release_after {
+        crate::fork::respawn::control::release_children(ctx.proc.group());
+    }
+    if ctx.proc.trace() {
+        eprintln!("{}", trace_line(ctx, call.nr, call.row, &call.args, &result));
+    }
+    result
+}
+
+/// A number without a row: one line on stderr the first time this process makes it.
+fn report_unknown(task: &Task, nr: u64) {
+    if task.group().first_report_of(nr) {
+        let name = Sysno(nr as u32).name().unwrap_or("an unknown call");
+        eprintln!("elfvisor: {name} (syscall {nr}) is not supported; returning ENOSYS");
+    }
+}
+
+/// The exit step: the result goes to x0 (or the call restarts), pending signals are delivered,
+/// and the thread goes back into guest code once no other thread holds it out.
+fn leave(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    result: SysResult,
+    quiesced: Option<Quiesced>,
+) -> SyscallAction {
+    // exit/exit_group leave x0 alone: the guest never sees it; a successful execve
+    // replaces every register.
+    if ctx.proc.exit_status().is_some() || ctx.proc.pending_exec.is_some() {
+        return SyscallAction::Stop;
+    }
+    if result == Err(Errno::EINTR) && should_restart(ctx.proc, call) {
+        // Back onto the `svc` with the first argument as it was.
+        let pc = ctx.cpu.reg(Reg::Pc);
+        ctx.cpu.set_reg(Reg::Pc, pc - 4);
+        ctx.regs_restored = true;
+    }
+    if !ctx.regs_restored {
+        ctx.cpu.set_reg(Reg::X(0), result.unwrap_or_else(|e| e.as_return()));
+    }
+    delivery::drain_host_if_any(ctx.proc);
+    // Signals raised by the call (or still pending) are delivered on the way back out.
+    if signal_pending(ctx.proc) {
+        delivery::deliver(ctx.proc, ctx.cpu);
+        if ctx.proc.exit_status().is_some() {
             return SyscallAction::Stop;
         }
-        // A host signal interrupted a blocking call: Linux restarts it unless a handler runs
-        // (and for most calls, unless that handler lacks SA_RESTART).
-        if result == Err(Errno::EINTR) {
-            crate::hostsig::drain(ctx.proc);
-            let restart = match (restart_kind(nr), crate::signal::next_handler(ctx.proc)) {
-                (Restart::Never, _) => false,
-                (_, None) => true,
-                (Restart::UnlessHandlerRefuses, Some(flags)) => {
-                    flags & crate::signal::SA_RESTART != 0
-                }
-                (Restart::NoHandler, Some(_)) => false,
-            };
-            if restart {
-                // Back onto the `svc` with the first argument as it was.
-                let pc = ctx.cpu.reg(Reg::Pc);
-                ctx.cpu.set_reg(Reg::Pc, pc - 4);
-                ctx.regs_restored = true;
-            }
-        }
-        if !ctx.regs_restored {
-            ctx.cpu.set_reg(Reg::X(0), value);
-        }
-        if crate::hostsig::any() {
-            crate::hostsig::drain(ctx.proc);
-        }
-        // Signals raised by the call (or still pending) are delivered on the way back out.
-        if signal_pending(ctx.proc) {
-            crate::signal::deliver(ctx.proc, ctx.cpu);
-            if ctx.proc.exit.is_some() {
-                return SyscallAction::Stop;
-            }
-        }
-        // An rt_sigsuspend whose signal ran no handler returns to its old mask here.
-        if let Some(mask) = ctx.proc.saved_sigmask.take() {
-            ctx.proc.sigmask = mask;
-        }
-        drop(_quiesced);
-        if !ctx.proc.group.enter_guest(&ctx.proc.thread, ctx.cpu) {
-            // Another thread's execve replaced the process image while this call ran.
-            ctx.proc.vanish();
-            return SyscallAction::Stop;
-        }
-        SyscallAction::Continue
+    }
+    // An rt_sigsuspend whose signal ran no handler returns to its old mask here.
+    if let Some(mask) = ctx.proc.saved_sigmask.take() {
+        ctx.proc.sigmask = mask;
+    }
+    drop(quiesced);
+    if !ctx.proc.group().enter_guest(ctx.proc.handle(), ctx.cpu) {
+        // Another thread's execve replaced the process image while this call ran.
+        ctx.proc.vanish();
+        return SyscallAction::Stop;
+    }
+    SyscallAction::Continue
+}
+
+/// A host signal interrupted a blocking call: Linux restarts it unless a handler runs (and for
+/// most calls, unless that handler lacks SA_RESTART) — the -ERESTARTSYS, -ERESTARTNOHAND and
+/// plain -EINTR cases of `arch/arm64/kernel/signal.c`'s do_signal, as the call's row says.
+fn should_restart(task: &mut Task, call: &Call) -> bool {
+    delivery::drain_host(task);
+    match (call.restart(), delivery::next_handler(task)) {
+        (Restart::Never, _) => false,
+        (_, None) => true,
+        (Restart::UnlessHandlerRefuses, Some(flags)) => flags & SA_RESTART != 0,
+        (Restart::NoHandler, Some(_)) => false,
     }
 }
 
 /// Calls that change the address space other vCPUs may have cached, or capture it for a fork.
-fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
-    const CLONE_THREAD: u64 = 0x10000;
-    const CLONE_VFORK: u64 = 0x4000;
-    let Ok(nr) = u32::try_from(nr) else { return false };
+fn needs_quiesce(call: &Call) -> bool {
+    let Ok(nr) = u32::try_from(call.nr) else { return false };
     match Sysno(nr) {
         Sysno::munmap
         | Sysno::mprotect
@@ -319,7 +242,7 @@ fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
         | Sysno::execveat => true,
         // A vfork quiesces only for the capture (the clone handler does), not while the caller
         // waits for its child: Linux stops only the calling thread.
-        Sysno::clone => args[0] & (CLONE_THREAD | CLONE_VFORK) == 0,
+        Sysno::clone => call.args[0] & (CLONE_THREAD | CLONE_VFORK) == 0,
         // clone3 keeps its flags in memory: quiesce for every one.
         Sysno::clone3 => true,
         _ => false,
@@ -327,6 +250,134 @@ fn needs_quiesce(nr: u64, args: &[u64; 6]) -> bool {
 }
 
 /// Whether this thread or its process has a signal queued.
-fn signal_pending(proc: &Process) -> bool {
-    proc.thread.has_pending() || proc.group.has_pending()
+fn signal_pending(task: &Task) -> bool {
+    task.handle().has_pending() || task.group().has_pending()
+}
+
+#[cfg(test)]
+mod tests {
+    use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE};
+    use elfvisor_abi::{PAGE_SIZE, Prot};
+    use elfvisor_engine::mock::{MockStep, MockVcpu};
+    use elfvisor_engine::{Exit, Vcpu};
+    use elfvisor_mm::{MmapRequest, VmaName};
+
+    use super::*;
+    use crate::task::test_task;
+
+    /// Runs `calls` through the real dispatch path on a mock vCPU; returns each call's x0.
+    fn run(task: &mut Task, calls: &[(Sysno, [u64; 6])]) -> Vec<u64> {
+        let script = calls
+            .iter()
+            .map(|&(nr, args)| MockStep::Syscall { nr: u64::from(nr.0), args })
+            .chain([MockStep::Exit(Exit::Stopped)]);
+        let mut vcpu = MockVcpu::new(script);
+        assert!(vcpu.run(task).is_ok());
+        vcpu.results
+    }
+
+    fn err(e: Errno) -> u64 {
+        e.as_return()
+    }
+
+    #[test]
+    fn test_getpid_and_gettid_answer_the_task() {
+        let mut task = test_task();
+        let got = run(&mut task, &[(Sysno::getpid, [0; 6]), (Sysno::gettid, [0; 6])]);
+        assert_eq!(got, vec![4242, 4242]);
+    }
+
+    #[test]
+    fn test_an_unknown_number_is_enosys_and_reported_once_per_process() {
+        let mut task = test_task();
+        let sibling = task.new_thread(4243);
+        let unknown = (Sysno(1000), [0; 6]);
+        assert_eq!(run(&mut task, &[unknown, unknown]), vec![err(Errno::ENOSYS); 2]);
+        assert!(!task.group().first_report_of(1000), "the first call reported it");
+        assert!(!sibling.group().first_report_of(1000), "for every thread of the process");
+    }
+
+    #[test]
+    fn test_a_refused_row_is_enosys_without_a_report() {
+        let mut task = test_task();
+        let nr = Sysno::rseq;
+        assert_eq!(run(&mut task, &[(nr, [0; 6])]), vec![err(Errno::ENOSYS)]);
+        assert!(task.group().first_report_of(u64::from(nr.0)), "documented refusals stay quiet");
+    }
+
+    #[test]
+    fn test_bad_guest_pointers_are_efault() {
+        let mut task = test_task();
+        let calls = [
+            (Sysno::uname, [0x10, 0, 0, 0, 0, 0]),
+            (Sysno::clock_gettime, [0, 0x10, 0, 0, 0, 0]),
+            (Sysno::openat, [(-100i64) as u64, 0x10, 0, 0, 0, 0]),
+        ];
+        assert_eq!(run(&mut task, &calls), vec![err(Errno::EFAULT); 3]);
+    }
+
+    #[test]
+    fn test_a_call_writes_guest_memory_through_the_address_space() {
+        let mut task = test_task();
+        let at = 0x10_0000;
+        map(&task, at, 1);
+        assert_eq!(run(&mut task, &[(Sysno::uname, [at, 0, 0, 0, 0, 0])]), vec![0]);
+        let mut sysname = [0u8; 6];
+        task.mm.read().copy_in(GuestAddr(at), &mut sysname).expect("readable");
+        assert_eq!(&sysname, b"Linux\0");
+    }
+
+    /// Maps `pages` private anonymous pages at `at`.
+    fn map(task: &Task, at: u64, pages: u64) {
+        let req = MmapRequest {
+            addr: GuestAddr(at),
+            len: pages * PAGE_SIZE,
+            prot: Prot::RW,
+            flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+            file: None,
+            name: VmaName::None,
+        };
+        task.mm.write().mmap(req).expect("pages");
+    }
+
+    #[test]
+    fn test_getgroups_with_a_huge_size_gets_what_a_small_one_counts() {
+        let mut task = test_task();
+        map(&task, 0x10_0000, 64);
+        let count = run(&mut task, &[(Sysno::getgroups, [0; 6])])[0];
+        assert!(count <= 65536, "{count}");
+        let huge = [i32::MAX as u64, 0x10_0000, 0, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::getgroups, huge)]), vec![count]);
+        let negative = [(-1i64) as u64, 0x10_0000, 0, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::getgroups, negative)]), vec![err(Errno::EINVAL)]);
+    }
+
+    #[test]
+    fn test_mincore_reports_pages_past_its_first_step() {
+        let mut task = test_task();
+        let (at, pages) = (0x1000_0000, 4096 + 2);
+        map(&task, at, pages);
+        let vec = 0x2000_0000;
+        map(&task, vec, 2);
+        // Touch the last page only.
+        task.mm.read().copy_out(GuestAddr(at + (pages - 1) * PAGE_SIZE), &[1]).expect("mapped");
+        let args = [at, pages * PAGE_SIZE, vec, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::mincore, args)]), vec![0]);
+        let mut resident = vec![0u8; pages as usize];
+        task.mm.read().copy_in(GuestAddr(vec), &mut resident).expect("readable");
+        assert_eq!(resident[pages as usize - 1] & 1, 1, "the touched page is resident");
+        assert_eq!(resident[0] & 1, 0, "an untouched page is not");
+        // A hole after the first step: what came before is reported, then ENOMEM.
+        let past = [at, (pages + 1) * PAGE_SIZE, vec, 0, 0, 0];
+        assert_eq!(run(&mut task, &[(Sysno::mincore, past)]), vec![err(Errno::ENOMEM)]);
+    }
+
+    #[test]
+    fn test_exit_group_stops_the_vcpu_and_leaves_x0() {
+        let mut task = test_task();
+        let got =
+            run(&mut task, &[(Sysno::exit_group, [7, 0, 0, 0, 0, 0]), (Sysno::getpid, [0; 6])]);
+        assert_eq!(got, vec![7], "x0 keeps the argument; nothing runs after");
+        assert_eq!(task.exit_status(), Some(crate::task::types::Termination::Exited(7)));
+    }
 }

@@ -1,26 +1,18 @@
-//! Processes: fork-like `clone`/`clone3` (the `host` strategy: a host fork of the emulator),
-//! `vfork` semantics, `wait4`/`waitid`, `execve`/`execveat`.
+//! Processes and threads: `clone`/`clone3` (decoded to one `CloneArgs`, then a thread, a host
+//! fork or a respawn fork), `wait4`/`waitid`, `execve`/`execveat`.
 //!
 //! Guest pids are host pids, and a guest child is always its own emulator process, so the host
 //! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
 
 use elfvisor_abi::{Errno, GuestAddr};
-use elfvisor_engine::Reg;
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
+use crate::fork::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
+    CLONE_PIDFD, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, CSIGNAL,
+    CloneArgs, ForkStrategy,
+};
 use crate::host;
-
-const CSIGNAL: u64 = 0xff;
-const CLONE_VM: u64 = 0x100;
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_THREAD: u64 = 0x10000;
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x10_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 
 const WNOHANG: u64 = 1;
 const WUNTRACED: u64 = 2;
@@ -31,36 +23,20 @@ const WNOTHREAD: u64 = 0x2000_0000;
 const WALL: u64 = 0x4000_0000;
 const WCLONE: u64 = 0x8000_0000;
 
-/// The arguments of a process-creating clone, whatever the entry point.
-struct CloneArgs {
-    flags: u64,
-    stack: u64,
-    parent_tid: u64,
-    child_tid: u64,
-    tls: u64,
-}
-
-fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
-    let flags = args.flags;
-    if flags & CLONE_THREAD != 0 {
+/// Every clone: a thread of this process, or a new process by the process's fork strategy.
+fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
+    if args.has(CLONE_THREAD) {
         // Linux: a thread shares the signal actions, which needs a shared address space.
-        if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
+        if !args.has(CLONE_SIGHAND) || !args.has(CLONE_VM) {
             return Err(Errno::EINVAL);
         }
-        let args = crate::thread::ThreadArgs {
-            flags,
-            stack: args.stack,
-            parent_tid: args.parent_tid,
-            child_tid: args.child_tid,
-            tls: args.tls,
-        };
-        return crate::thread::spawn(ctx.proc, ctx.cpu, args).map(u64::from);
+        return crate::run::spawn_thread(ctx.proc, ctx.cpu, args).map(u64::from);
     }
-    if flags & (CLONE_SIGHAND | CLONE_FS | CLONE_FILES) != 0 {
+    if args.has(CLONE_SIGHAND | CLONE_FS | CLONE_FILES) {
         // Sharing these between processes (not threads) is not supported.
         return Err(Errno::ENOSYS);
     }
-    if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
+    if args.has(CLONE_VM) && !args.has(CLONE_VFORK) {
         return Err(Errno::ENOSYS);
     }
     let known = CSIGNAL
@@ -70,108 +46,35 @@ fn clone_process(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
         | CLONE_PARENT_SETTID
         | CLONE_CHILD_CLEARTID
         | CLONE_CHILD_SETTID;
-    if flags & !known != 0 {
+    if args.flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    if ctx.proc.fork_strategy != crate::respawn::ForkStrategy::Host {
-        let setup = crate::respawn::ChildSetup {
-            flags,
-            child_tid: args.child_tid,
-            stack: args.stack,
-            tls: (flags & CLONE_SETTLS != 0).then_some(args.tls),
-        };
-        let strategy = ctx.proc.fork_strategy;
-        let pid = crate::respawn::fork(ctx.proc, ctx.cpu, strategy, setup)?;
-        if flags & CLONE_PARENT_SETTID != 0 {
-            let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
-        }
-        return Ok(u64::from(pid));
+    if ctx.proc.group().fork_strategy() == ForkStrategy::Host {
+        return crate::fork::host::fork(ctx.proc, ctx.cpu, args).map(u64::from);
     }
-    // vfork: the parent sleeps until the child execs or exits, which closes the child's end.
-    let vfork = if flags & CLONE_VFORK != 0 {
-        Some(crate::respawn::wire::pair().map_err(|_| Errno::EAGAIN)?)
-    } else {
-        None
-    };
-    // Signals caught until now are the parent's; those that arrive from here on wait, blocked,
-    // until each side has set itself up, so one sent to the child right away is the child's.
-    let held_signals = crate::hostsig::hold_forwarded();
-    crate::hostsig::drain(ctx.proc);
-    // The other threads stay out of guest code while the memory is captured (already so unless
-    // this is a vfork, whose wait below must not hold them).
-    let quiesced =
-        ctx.proc.group.is_multithreaded().then(|| ctx.proc.group.quiesce(&ctx.proc.thread));
-    let pid = {
-        // Other threads may use these locks; holding them across the fork leaves the child
-        // none that a thread it does not have would never release.
-        let _held = ctx.proc.fork_locks();
-        host::fork()?
-    };
-    if pid == 0 {
-        // The child has one thread, this one; nothing is pending for it.
-        ctx.proc.become_single(std::process::id());
-        // fork() gave the child no robust list (the C library registered its own).
-        ctx.proc.thread.shadow_robust.register();
-        crate::hostsig::forget();
-        // The parent's nudger thread did not come along.
-        crate::hostsig::install(ctx.proc);
-        drop(held_signals);
-        if flags & CLONE_VM == 0 {
-            // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
-            super::sys_mmap::forked_child(ctx);
-        }
-        // A vfork child's own link to its parent is not this process's.
-        drop(ctx.proc.vfork_done.take());
-        if let Some((parent_end, child_end)) = vfork {
-            drop(parent_end);
-            let shares_memory = flags & CLONE_VM != 0;
-            ctx.proc.vfork_done = Some(crate::vfork::VforkLink::new(child_end, shares_memory));
-        }
-        if args.stack != 0 {
-            ctx.cpu.set_reg(Reg::Sp, args.stack);
-        }
-        if flags & CLONE_SETTLS != 0 {
-            ctx.cpu.set_reg(Reg::TpidrEl0, args.tls);
-        }
-        let me = ctx.proc.pid;
-        if flags & CLONE_CHILD_SETTID != 0 {
-            let _ = ctx.copy_out(args.child_tid, &me.to_le_bytes());
-        }
-        if flags & CLONE_PARENT_SETTID != 0 {
-            let _ = ctx.copy_out(args.parent_tid, &me.to_le_bytes());
-        }
-        if flags & CLONE_CHILD_CLEARTID != 0 {
-            ctx.proc.clear_child_tid = args.child_tid;
-        }
-        drop(quiesced);
-        return Ok(0);
-    }
-    drop(quiesced);
-    drop(held_signals);
-    if flags & CLONE_PARENT_SETTID != 0 {
+    let pid = crate::fork::respawn::fork(ctx.proc, ctx.cpu, args)?;
+    if args.has(CLONE_PARENT_SETTID) {
         let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
-    }
-    if let Some((parent_end, child_end)) = vfork {
-        drop(child_end);
-        crate::vfork::wait_for_release(&parent_end, ctx.proc);
     }
     Ok(u64::from(pid))
 }
 
 pub fn clone(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     // aarch64: clone(flags, newsp, parent_tidptr, tls, child_tidptr).
-    clone_process(
-        ctx,
-        CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], tls: a[3], child_tid: a[4] },
-    )
+    let args = CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], tls: a[3], child_tid: a[4] };
+    clone_with(ctx, args)
 }
+
+/// The largest `struct clone_args` a guest may pass: a page (Linux's `PAGE_SIZE` bound in
+/// copy_clone_args_from_user); bytes past the 88 it knows must be zero.
+const CLONE_ARGS_MAX: u64 = 4096;
 
 pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
     // tls, set_tid, set_tid_size, cgroup (88 bytes in its latest version).
     const V0: u64 = 64;
     let size = a[1];
-    if !(V0..=4096).contains(&size) {
+    if !(V0..=CLONE_ARGS_MAX).contains(&size) {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; size as usize];
@@ -185,14 +88,14 @@ pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let (flags, pidfd, child_tid, parent_tid, exit_signal) =
         (word(0), word(1), word(2), word(3), word(4));
     let (stack, stack_size, tls, set_tid_size) = (word(5), word(6), word(7), word(9));
-    if pidfd != 0 && flags & 0x1000 != 0 {
-        return Err(Errno::ENOSYS); // CLONE_PIDFD
+    if pidfd != 0 && flags & CLONE_PIDFD != 0 {
+        return Err(Errno::ENOSYS);
     }
     if set_tid_size != 0 || exit_signal > 64 || flags & CSIGNAL != 0 {
         return Err(Errno::EINVAL);
     }
     let top = if stack != 0 { stack.checked_add(stack_size).ok_or(Errno::EINVAL)? } else { 0 };
-    clone_process(
+    clone_with(
         ctx,
         CloneArgs { flags: flags | exit_signal, stack: top, parent_tid, child_tid, tls },
     )
@@ -210,7 +113,7 @@ pub fn wait4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let options = wait_options(a[2], WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE)?;
     let (pid, status, rusage) = host::wait4(a[0] as i32, options)?;
     if pid != 0 && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
-        ctx.proc.controls.remove(&pid);
+        ctx.proc.group().respawn().controls.remove(&pid);
     }
     if pid != 0 && a[1] != 0 {
         ctx.copy_out(a[1], &status.to_le_bytes())?;
@@ -235,7 +138,7 @@ pub fn waitid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     // siginfo_t: si_code at 8 (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
     let word = |at: usize| i32::from_le_bytes(info[at..at + 4].try_into().expect("4 bytes"));
     if a[3] & WNOWAIT == 0 && (1..=3).contains(&word(8)) {
-        ctx.proc.controls.remove(&(word(16) as u32));
+        ctx.proc.group().respawn().controls.remove(&(word(16) as u32));
     }
     if a[2] != 0 {
         ctx.copy_out(a[2], &info)?;
@@ -278,21 +181,21 @@ fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
 fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -> SysResult {
     // The host's /proc/self/exe is the emulator; the guest means its own program (busybox's
     // shell runs its applets this way).
-    let own = format!("/proc/{}/exe", ctx.proc.pid);
+    let own = format!("/proc/{}/exe", ctx.proc.pid());
     let path = if path == b"/proc/self/exe" || path == own.as_bytes() {
-        ctx.proc.exe.as_os_str().as_encoded_bytes().to_vec()
+        ctx.proc.group().exe().as_os_str().as_encoded_bytes().to_vec()
     } else {
         path
     };
     let argv = string_array(ctx, argv_addr)?;
     let envp = string_array(ctx, envp_addr)?;
-    let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.hwcaps)?;
+    let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.group().hwcaps())?;
     ctx.proc.pending_exec = Some(Box::new(prepared));
     // The other threads end; this one goes on as the process's only thread, with its pid as
     // its tid.
-    ctx.proc.group.kill_others(&ctx.proc.thread);
-    ctx.proc.tid = ctx.proc.pid;
-    ctx.proc.thread.set_tid(ctx.proc.pid);
+    ctx.proc.group().kill_others(ctx.proc.handle());
+    let pid = ctx.proc.pid();
+    ctx.proc.set_tid(pid);
     Ok(0)
 }
 

@@ -4,19 +4,26 @@
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::fdtable::FdEntry;
 use crate::host;
 
 /// Linux's IOV_MAX.
 const UIO_MAXIOV: u64 = 1024;
+/// Linux's MAX_RW_COUNT (`INT_MAX & PAGE_MASK`): no single read or write moves more.
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
+/// A read or write count as Linux's vfs_read/vfs_write clamp it.
+fn rw_count(count: u64) -> usize {
+    count.min(MAX_RW_COUNT) as usize
+}
 
 pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
     let path = ctx.path(a[1])?;
     let flags = a[2] as u32;
-    if crate::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid) {
-        return crate::procfs::open_maps(ctx, flags);
+    if super::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid()) {
+        return super::procfs::open_maps(ctx, flags);
     }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat(dirfd, &path, host_flags, (a[3] as u32) & 0o7777)?;
@@ -33,7 +40,7 @@ pub fn close(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    let buf = ctx.buffer(a[1], a[2] as usize, Prot::WRITE)?;
+    let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::WRITE)?;
     host::read(fd, buf)
 }
 
@@ -41,19 +48,19 @@ pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// the emulator itself ignores the host's SIGPIPE, so it is raised here, in the guest.
 fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
     if result == Err(Errno::EPIPE) {
-        let info = crate::signal::SigInfo {
+        let info = crate::signal::info::SigInfo {
             signo: elfvisor_abi::Signo::SIGPIPE,
-            code: crate::signal::SI_USER,
-            detail: crate::signal::Detail::Sender { pid: ctx.proc.pid, uid: host::ids().0 },
+            code: crate::signal::info::SI_USER,
+            detail: crate::signal::info::Detail::Sender { pid: ctx.proc.pid(), uid: host::ids().0 },
         };
-        crate::signal::send(ctx.proc, info);
+        crate::signal::delivery::send(ctx.proc, info);
     }
     result
 }
 
 pub fn write(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    let buf = ctx.buffer(a[1], a[2] as usize, Prot::READ)?;
+    let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::READ)?;
     let result = host::write(fd, buf);
     broken_pipe(ctx, result)
 }
@@ -63,7 +70,7 @@ pub fn pread64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if (a[3] as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let buf = ctx.buffer(a[1], a[2] as usize, Prot::WRITE)?;
+    let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::WRITE)?;
     host::pread(fd, buf, a[3] as i64)
 }
 
@@ -72,7 +79,7 @@ pub fn pwrite64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if (a[3] as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let buf = ctx.buffer(a[1], a[2] as usize, Prot::READ)?;
+    let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::READ)?;
     host::pwrite(fd, buf, a[3] as i64)
 }
 
@@ -393,7 +400,7 @@ pub fn faccessat2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// `/proc/self/exe` (and `/proc/<own pid>/exe`) name the guest program, not the emulator.
 fn is_own_exe(ctx: &Ctx<'_>, path: &[u8]) -> bool {
-    path == b"/proc/self/exe" || path == format!("/proc/{}/exe", ctx.proc.pid).as_bytes()
+    path == b"/proc/self/exe" || path == format!("/proc/{}/exe", ctx.proc.pid()).as_bytes()
 }
 
 pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -404,7 +411,7 @@ pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
     let path = ctx.path(a[1])?;
     let target = if is_own_exe(ctx, path.as_bytes()) {
-        ctx.proc.exe.as_os_str().as_encoded_bytes().to_vec()
+        ctx.proc.group().exe().as_os_str().as_encoded_bytes().to_vec()
     } else {
         host::readlinkat(dirfd, &path)?
     };
@@ -500,8 +507,8 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// `ppoll`: the guest's descriptors are translated to the host's, polled on the host, and the
 /// results copied back (`struct pollfd` and the POLL* bits are the same on every Linux).
-/// Signals cannot interrupt the wait yet (no host signal reaches guest handlers), so the
-/// temporary signal mask is checked for validity and otherwise not applied.
+/// A forwarded host signal interrupts the wait (EINTR, restarted only when no handler runs);
+/// the temporary signal mask is checked for validity and otherwise not applied.
 pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let count = a[1] as usize;
     if count > ctx.proc.fds().limit() {
@@ -538,4 +545,16 @@ pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     ctx.copy_out(a[0], &raw)?;
     Ok(ready)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_reads_and_writes_move_at_most_max_rw_count() {
+        assert_eq!(rw_count(10), 10);
+        assert_eq!(rw_count(MAX_RW_COUNT + 1), MAX_RW_COUNT as usize);
+        assert_eq!(rw_count(u64::MAX), 0x7fff_f000);
+    }
 }

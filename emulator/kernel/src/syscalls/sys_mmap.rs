@@ -9,7 +9,7 @@ use elfvisor_abi::mman::{MAP_ANONYMOUS, MLOCK_ONFAULT};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{MmapRequest, VmaFlags, VmaName};
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::host;
 
 /// Runs an address-space change, then drops whatever the engine cached for it.
@@ -70,13 +70,29 @@ pub fn msync(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.mm.read().msync(GuestAddr(a[0]), a[1], a[2] as u32).map(|()| 0)
 }
 
+/// How many pages `mincore` looks at per step: Linux's do_mincore fills one page of the
+/// guest's vector at a time, so the host never holds a vector sized by the guest's length.
+const MINCORE_CHUNK_PAGES: u64 = 4096;
+
 pub fn mincore(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (resident, result) = ctx.proc.mm.read().mincore(GuestAddr(a[0]), a[1]);
-    // Like Linux, what was found before a hole is copied out before the hole is reported.
-    if !resident.is_empty() {
-        ctx.copy_out(a[2], &resident)?;
+    let (start, len, vec) = (a[0], a[1], a[2]);
+    let chunk = MINCORE_CHUNK_PAGES * PAGE_SIZE;
+    // An unaligned start or a wrapping range: the address space's own checks answer.
+    let whole = start % PAGE_SIZE != 0 || start.checked_add(len).is_none() || len <= chunk;
+    let mut done = 0;
+    loop {
+        let step = if whole { len } else { (len - done).min(chunk) };
+        let (resident, result) = ctx.proc.mm.read().mincore(GuestAddr(start + done), step);
+        // Like Linux, what was found before a hole is copied out before the hole is reported.
+        if !resident.is_empty() {
+            ctx.copy_out(vec + done / PAGE_SIZE, &resident)?;
+        }
+        result?;
+        done += step;
+        if done >= len {
+            return Ok(0);
+        }
     }
-    result.map(|()| 0)
 }
 
 /// After the guest changed a file's size (truncate, ftruncate, open with O_TRUNC): pages of
@@ -118,13 +134,4 @@ pub fn munlockall(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
         mm.munlockall();
         Ok(0)
     })
-}
-
-/// In the child of a fork that copied the address space: drop `MADV_DONTFORK` ranges, wipe
-/// `MADV_WIPEONFORK` ones, forget locks (Linux's `dup_mmap`).
-pub(super) fn forked_child(ctx: &mut Ctx<'_>) {
-    let _ = changing(ctx, |mm| {
-        mm.after_fork();
-        Ok(())
-    });
 }

@@ -7,26 +7,25 @@ const PR_SET_CHILD_SUBREAPER: u32 = 36;
 const PR_GET_CHILD_SUBREAPER: u32 = 37;
 use elfvisor_abi::{Errno, GuestAddr};
 
-use super::{Ctx, SysResult};
-use crate::host;
-use crate::process::Termination;
+use super::ctx::{Ctx, SysResult};
+use crate::host::{self, SetIds};
+use crate::task::ExitScope;
+use crate::task::types::{RobustList, Termination};
 
 /// `exit`: ends this thread; the process ends with its last thread.
 pub fn exit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
-    ctx.proc.thread_exit = true;
+    ctx.proc.request_exit(Termination::Exited((a[0] & 0xff) as i32), ExitScope::Thread);
     Ok(0)
 }
 
 pub fn exit_group(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    ctx.proc.exit = Some(Termination::Exited((a[0] & 0xff) as i32));
-    ctx.proc.thread_exit = false;
+    ctx.proc.request_exit(Termination::Exited((a[0] & 0xff) as i32), ExitScope::Group);
     Ok(0)
 }
 
 pub fn set_tid_address(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.clear_child_tid = a[0];
-    Ok(u64::from(ctx.proc.tid))
+    Ok(u64::from(ctx.proc.tid()))
 }
 
 pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -34,8 +33,7 @@ pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[1] != 24 {
         return Err(Errno::EINVAL);
     }
-    ctx.proc.robust_list = (a[0], a[1]);
-    ctx.proc.thread.set_robust_head(a[0]);
+    ctx.proc.set_robust_list(RobustList { head: a[0], len: a[1] });
     Ok(0)
 }
 
@@ -45,10 +43,10 @@ pub fn get_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if tid < 0 {
         return Err(Errno::ESRCH);
     }
-    let head = if tid == 0 || tid as u32 == ctx.proc.tid {
-        ctx.proc.robust_list.0
+    let head = if tid == 0 || tid as u32 == ctx.proc.tid() {
+        ctx.proc.robust_list().head
     } else {
-        ctx.proc.group.find(tid as u32).ok_or(Errno::ESRCH)?.robust_head()
+        ctx.proc.group().find(tid as u32).ok_or(Errno::ESRCH)?.robust_head()
     };
     ctx.copy_out(a[1], &head.to_le_bytes())?;
     // sizeof(struct robust_list_head) on 64-bit.
@@ -62,11 +60,11 @@ pub fn sched_yield(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 }
 
 pub fn getpid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    Ok(u64::from(ctx.proc.pid))
+    Ok(u64::from(ctx.proc.pid()))
 }
 
 pub fn gettid(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    Ok(u64::from(ctx.proc.tid))
+    Ok(u64::from(ctx.proc.tid()))
 }
 
 pub fn getppid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
@@ -89,57 +87,44 @@ pub fn getegid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     Ok(u64::from(host::ids().3))
 }
 
-/// Credentials are per thread on Linux (the C library makes every thread call the kernel
-/// itself), so a guest thread's change is its host thread's: the host's own system call,
-/// raw, with the same numbers.
-fn host_creds(nr: libc::c_long, args: &[u64]) -> SysResult {
-    let arg = |i: usize| args.get(i).map_or(0, |&v| v as u32 as libc::c_long);
-    // SAFETY: the credential calls take integers only.
-    let r = unsafe { libc::syscall(nr, arg(0), arg(1), arg(2)) };
-    if r < 0 { Err(host::last_errno()) } else { Ok(r as u64) }
-}
+// Credentials are per thread on Linux (the C library makes every thread call the kernel
+// itself), so a guest thread's change is its host thread's (`host::set_ids`).
 
 pub fn setuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setuid, &a[..1])
+    host::set_ids(SetIds::Uid, &a[..1])
 }
 
 pub fn setgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setgid, &a[..1])
+    host::set_ids(SetIds::Gid, &a[..1])
 }
 
 pub fn setreuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setreuid, &a[..2])
+    host::set_ids(SetIds::Reuid, &a[..2])
 }
 
 pub fn setregid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setregid, &a[..2])
+    host::set_ids(SetIds::Regid, &a[..2])
 }
 
 pub fn setresuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setresuid, &a[..3])
+    host::set_ids(SetIds::Resuid, &a[..3])
 }
 
 pub fn setresgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setresgid, &a[..3])
+    host::set_ids(SetIds::Resgid, &a[..3])
 }
 
 pub fn setfsuid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setfsuid, &a[..1])
+    host::set_ids(SetIds::Fsuid, &a[..1])
 }
 
 pub fn setfsgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    host_creds(libc::SYS_setfsgid, &a[..1])
+    host::set_ids(SetIds::Fsgid, &a[..1])
 }
 
 /// getresuid/getresgid: three ids, each written to its guest pointer.
-fn get_three(ctx: &mut Ctx<'_>, nr: libc::c_long, a: &[u64; 6]) -> SysResult {
-    let mut ids = [0u32; 3];
-    let p = ids.as_mut_ptr();
-    // SAFETY: three live u32s for the kernel to fill.
-    let r = unsafe { libc::syscall(nr, p, p.add(1), p.add(2)) };
-    if r < 0 {
-        return Err(host::last_errno());
-    }
+fn get_three(ctx: &mut Ctx<'_>, gid: bool, a: &[u64; 6]) -> SysResult {
+    let ids = host::get_res_ids(gid)?;
     for (i, id) in ids.iter().enumerate() {
         ctx.copy_out(a[i], &id.to_le_bytes())?;
     }
@@ -147,32 +132,34 @@ fn get_three(ctx: &mut Ctx<'_>, nr: libc::c_long, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn getresuid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    get_three(ctx, libc::SYS_getresuid, a)
+    get_three(ctx, false, a)
 }
 
 pub fn getresgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    get_three(ctx, libc::SYS_getresgid, a)
+    get_three(ctx, true, a)
 }
 
 /// Linux's NGROUPS_MAX.
 const NGROUPS_MAX: u64 = 65536;
+
+/// The gids a `getgroups` of `size` may get: never more than NGROUPS_MAX (a process cannot
+/// have more), so a larger guest buffer is only ever partly filled.
+fn groups_room(size: i32) -> usize {
+    (size.max(0) as u64).min(NGROUPS_MAX) as usize
+}
 
 pub fn getgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let size = a[0] as i32;
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let mut groups = vec![0u32; size as usize];
-    // SAFETY: `groups` has room for `size` gids.
-    let r = unsafe { libc::syscall(libc::SYS_getgroups, size, groups.as_mut_ptr()) };
-    if r < 0 {
-        return Err(host::last_errno());
-    }
+    let mut groups = vec![0u32; groups_room(size)];
+    let n = host::getgroups(&mut groups)?;
     if size > 0 {
-        let bytes: Vec<u8> = groups[..r as usize].iter().flat_map(|g| g.to_le_bytes()).collect();
+        let bytes: Vec<u8> = groups[..n].iter().flat_map(|g| g.to_le_bytes()).collect();
         ctx.copy_out(a[1], &bytes)?;
     }
-    Ok(r as u64)
+    Ok(n as u64)
 }
 
 pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -183,9 +170,7 @@ pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.mm.read().copy_in(GuestAddr(a[1]), &mut bytes)?;
     let groups: Vec<u32> =
         bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-    // SAFETY: `groups` holds `a[0]` gids.
-    let r = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
-    if r < 0 { Err(host::last_errno()) } else { Ok(0) }
+    host::setgroups(&groups)
 }
 
 /// A pid argument for the process-group calls: guest pids are host pids, so any process the
@@ -201,7 +186,7 @@ fn any_pid(pid: u64) -> Result<i32, Errno> {
 fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
     match pid as i32 {
         0 => Ok(0),
-        p if p == ctx.proc.pid as i32 => Ok(p),
+        p if p == ctx.proc.pid() as i32 => Ok(p),
         p if p < 0 => Err(Errno::EINVAL),
         _ => Err(Errno::ESRCH),
     }
@@ -213,12 +198,18 @@ pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     // A respawned child moves itself: the host refuses to let its parent do it.
-    if let Some(ch) = u32::try_from(pid).ok().and_then(|p| ctx.proc.controls.get(&p)) {
-        match crate::respawn::control::setpgid(ch, pgid) {
-            Some(answer) => return answer,
-            None => {
-                ctx.proc.controls.remove(&(pid as u32));
-            }
+    // The line is taken out while the child answers (up to a few seconds for a stopped one),
+    // so the process's other threads never wait for it; it goes back unless the child is gone.
+    let group = ctx.proc.group();
+    let child = u32::try_from(pid).ok();
+    let line = child.and_then(|p| group.respawn().controls.remove(&p));
+    if let (Some(child), Some(ch)) = (child, line) {
+        let answer = crate::fork::respawn::control::setpgid(&ch, pgid);
+        if answer.is_some() {
+            group.respawn().controls.insert(child, ch);
+        }
+        if let Some(answer) = answer {
+            return answer;
         }
     }
     host::setpgid(pid, pgid)
@@ -363,7 +354,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             Ok(0)
         }
         PR_GET_NAME => {
-            ctx.copy_out(a[1], &ctx.proc.comm)?;
+            ctx.copy_out(a[1], ctx.proc.comm())?;
             Ok(0)
         }
         // Child subreaper: guest processes are host processes, so the host keeps it.
@@ -388,4 +379,17 @@ pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let n = host::getrandom(&mut buf, (a[2] & 1) as u32)? as usize;
     ctx.copy_out(a[0], &buf[..n])?;
     Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_getgroups_never_makes_room_for_more_than_ngroups_max() {
+        assert_eq!(groups_room(-5), 0);
+        assert_eq!(groups_room(0), 0);
+        assert_eq!(groups_room(32), 32);
+        assert_eq!(groups_room(i32::MAX), 65536);
+    }
 }

@@ -17,7 +17,8 @@ use elfvisor_abi::shm::{
 use elfvisor_abi::{Errno, GuestAddr};
 use elfvisor_mm::ShmAttach;
 
-use super::{Ctx, SysResult, sys_mmap::changing};
+use super::ctx::{Ctx, SysResult};
+use super::sys_mmap::changing;
 use crate::host::shm::{self as hs, ShmStat};
 
 pub fn memfd_create(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

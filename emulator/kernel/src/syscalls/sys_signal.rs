@@ -3,9 +3,9 @@
 
 use elfvisor_abi::{Errno, Signo};
 
-use super::{Ctx, SysResult};
-use crate::process::SigAction;
-use crate::signal::{self, Detail, SI_TKILL, SI_USER, SigInfo};
+use super::ctx::{Ctx, SysResult};
+use crate::signal::info::{AltStack, Detail, SI_TKILL, SI_USER, SigAction, SigInfo};
+use crate::signal::{delivery, forward, frame};
 
 const SIG_BLOCK: u64 = 0;
 const SIG_UNBLOCK: u64 = 1;
@@ -39,7 +39,7 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     };
     let slot = usize::from(sig - 1);
     if a[2] != 0 {
-        let old = ctx.proc.sigactions.get(slot);
+        let old = ctx.proc.sigactions().get(slot);
         let mut b = [0u8; 32];
         for (i, v) in [old.handler, old.flags, old.restorer, old.mask].iter().enumerate() {
             b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
@@ -47,9 +47,9 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         ctx.copy_out(a[2], &b)?;
     }
     if let Some(new) = new {
-        ctx.proc.sigactions.set(slot, new);
+        ctx.proc.sigactions().set(slot, new);
         if i32::from(sig) == libc::SIGCHLD {
-            crate::hostsig::sigchld_changed(&new);
+            forward::sigchld_changed(&new);
         }
     }
     Ok(0)
@@ -90,20 +90,20 @@ pub fn sigaltstack(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         let ss_sp = u64::from_le_bytes(b[..8].try_into().expect("8"));
         let flags = u32::from_le_bytes(b[8..12].try_into().expect("4"));
         let size = u64::from_le_bytes(b[16..].try_into().expect("8"));
-        Some((ss_sp, flags, size))
+        Some(AltStack { sp: ss_sp, flags, size })
     } else {
         None
     };
     if a[1] != 0 {
-        let (ss_sp, flags, size) = signal::altstack_report(ctx.proc, sp);
+        let old = frame::altstack_report(ctx.proc, sp);
         let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&ss_sp.to_le_bytes());
-        b[8..12].copy_from_slice(&flags.to_le_bytes());
-        b[16..].copy_from_slice(&size.to_le_bytes());
+        b[..8].copy_from_slice(&old.sp.to_le_bytes());
+        b[8..12].copy_from_slice(&old.flags.to_le_bytes());
+        b[16..].copy_from_slice(&old.size.to_le_bytes());
         ctx.copy_out(a[1], &b)?;
     }
     if let Some(ss) = new {
-        signal::set_altstack(ctx.proc, ss, sp)?;
+        frame::set_altstack(ctx.proc, ss, sp)?;
     }
     Ok(0)
 }
@@ -115,19 +115,19 @@ fn to_self(ctx: &mut Ctx<'_>, sig: u8, code: i32) -> SysResult {
     }
     let uid = crate::host::ids().0;
     let info =
-        SigInfo { signo: Signo(sig), code, detail: Detail::Sender { pid: ctx.proc.pid, uid } };
-    signal::send(ctx.proc, info);
+        SigInfo { signo: Signo(sig), code, detail: Detail::Sender { pid: ctx.proc.pid(), uid } };
+    delivery::send(ctx.proc, info);
     Ok(0)
 }
 
 pub fn kill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let sig = if a[1] == 0 { 0 } else { signo(a[1])? };
     match a[0] as i32 {
-        p if p == ctx.proc.pid as i32 => to_self(ctx, sig, SI_USER),
+        p if p == ctx.proc.pid() as i32 => to_self(ctx, sig, SI_USER),
         // Every guest is its own emulator process and guest pids are host pids: another process
         // or a process group (0: the caller's, which includes itself) is signalled on the host
         // (Linux numbers its signals the same way); each target's forwarder hands it to its
-        // guest (`crate::hostsig`).
+        // guest (`crate::signal::forward`).
         p if p != -1 => crate::host::kill(p, i32::from(sig)),
         _ => Err(Errno::EPERM),
     }
@@ -155,8 +155,8 @@ pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// forwarded signal to its host thread, interrupting a blocking call; the others are queued
 /// and its vCPU stopped), or a thread of another process (guest tids are host tids).
 fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResult {
-    let pid = ctx.proc.pid;
-    let ours = if tgid.is_none_or(|t| t == pid) { ctx.proc.group.find(tid) } else { None };
+    let pid = ctx.proc.pid();
+    let ours = if tgid.is_none_or(|t| t == pid) { ctx.proc.group().find(tid) } else { None };
     let Some(target) = ours else {
         if tgid == Some(pid) {
             return Err(Errno::ESRCH);
@@ -171,14 +171,12 @@ fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResu
     if sig == 0 {
         return Ok(0);
     }
-    if !std::sync::Arc::ptr_eq(&target, &ctx.proc.thread)
-        && crate::hostsig::forwarded(i32::from(sig))
-    {
+    if !std::sync::Arc::ptr_eq(&target, ctx.proc.handle()) && forward::forwarded(i32::from(sig)) {
         crate::host::tgkill(pid as i32, target.host_tid(), i32::from(sig))?;
     } else {
         let uid = crate::host::ids().0;
         let detail = Detail::Sender { pid, uid };
-        signal::send_to_thread(&target, SigInfo { signo: Signo(sig), code: SI_TKILL, detail });
+        delivery::send_to_thread(&target, SigInfo { signo: Signo(sig), code: SI_TKILL, detail });
     }
     Ok(0)
 }
@@ -192,13 +190,13 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let code = word(8);
     let pid = a[0] as i32;
     // Linux: only a process signalling itself may claim a kernel or tkill origin.
-    if pid != ctx.proc.pid as i32 && (code >= 0 || code == SI_TKILL) {
+    if pid != ctx.proc.pid() as i32 && (code >= 0 || code == SI_TKILL) {
         return Err(Errno::EPERM);
     }
-    if pid == ctx.proc.pid as i32 {
+    if pid == ctx.proc.pid() as i32 {
         let value = u64::from_le_bytes(raw[24..32].try_into().expect("8 bytes"));
         let detail = Detail::Queued { pid: word(16) as u32, uid: word(20) as u32, value };
-        signal::send(ctx.proc, SigInfo { signo: Signo(sig), code, detail });
+        delivery::send(ctx.proc, SigInfo { signo: Signo(sig), code, detail });
         return Ok(0);
     }
     if pid <= 0 {
@@ -208,7 +206,7 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn rt_sigreturn(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    signal::sigreturn(ctx.proc, ctx.cpu);
+    frame::sigreturn(ctx.proc, ctx.cpu);
     ctx.regs_restored = true;
     Ok(0)
 }
@@ -217,7 +215,7 @@ pub fn rt_sigpending(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[1] != 8 {
         return Err(Errno::EINVAL);
     }
-    let set = signal::pending_set(ctx.proc) & ctx.proc.sigmask;
+    let set = delivery::pending_set(ctx.proc) & ctx.proc.sigmask;
     ctx.copy_out(a[0], &set.to_le_bytes())?;
     Ok(0)
 }
@@ -231,7 +229,11 @@ pub fn rt_sigsuspend(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let mask = ctx.read_u64(a[0])? & !UNBLOCKABLE;
     let old = ctx.proc.sigmask;
     ctx.proc.sigmask = mask;
-    crate::hostsig::wait_until(ctx.proc, None, |p| signal::has_deliverable(p));
+    let task = &mut *ctx.proc;
+    forward::wait_until(None, || {
+        delivery::drain_host(task);
+        delivery::has_deliverable(task)
+    });
     ctx.proc.saved_sigmask = Some(old);
     Err(Errno::EINTR)
 }
@@ -251,10 +253,12 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         None
     };
     let wanted = |i: &SigInfo| set & (1u64 << (i.signo.0 - 1)) != 0;
-    let got = crate::hostsig::wait_until(ctx.proc, timeout, |p| {
-        signal::pending_set(p) & set != 0 || signal::has_deliverable(p)
+    let task = &mut *ctx.proc;
+    let got = forward::wait_until(timeout, || {
+        delivery::drain_host(task);
+        delivery::pending_set(task) & set != 0 || delivery::has_deliverable(task)
     });
-    match signal::take_pending(ctx.proc, wanted) {
+    match delivery::take_pending(ctx.proc, wanted) {
         Some(info) => {
             if a[1] != 0 {
                 ctx.copy_out(a[1], &info.to_bytes())?;

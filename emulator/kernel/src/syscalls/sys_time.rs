@@ -2,7 +2,7 @@
 
 use elfvisor_abi::Errno;
 
-use super::{Ctx, SysResult};
+use super::ctx::{Ctx, SysResult};
 use crate::host;
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
@@ -71,8 +71,8 @@ fn sleep(ctx: &mut Ctx<'_>, clock: i32, flags: u64, req: u64, rem: u64) -> SysRe
             Err((Errno::EINTR, (rsec, rnsec))) => {
                 // A signal that runs no handler and ends nothing (Linux's restart_block): sleep
                 // on for what is left, not the whole time again.
-                crate::hostsig::drain(ctx.proc);
-                if !crate::signal::has_deliverable(ctx.proc) {
+                crate::signal::delivery::drain_host(ctx.proc);
+                if !crate::signal::delivery::has_deliverable(ctx.proc) {
                     if !absolute {
                         (sec, nsec) = (rsec, rnsec);
                     }
@@ -128,26 +128,13 @@ fn itimerval_bytes(v: &libc::itimerval) -> [u8; 32] {
 }
 
 /// `setitimer`: the host's own interval timers; their SIGALRM/SIGVTALRM/SIGPROF reach the guest
-/// through the signal forwarder (`crate::hostsig`). `alarm` is built on ITIMER_REAL.
+/// through the signal forwarder (`crate::signal::forward`). `alarm` is built on ITIMER_REAL.
 pub fn setitimer(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[0] > 2 {
         return Err(Errno::EINVAL);
     }
-    let new = if a[1] != 0 {
-        read_itimerval(ctx, a[1])?
-    } else {
-        // SAFETY: itimerval is plain old data; all zero disarms the timer, as Linux does for NULL.
-        unsafe { std::mem::zeroed() }
-    };
-    // SAFETY: zeroed plain old data, filled by the host below.
-    let mut old: libc::itimerval = unsafe { std::mem::zeroed() };
-    // SAFETY: valid timer id (checked), a live input and output struct.
-    let r = unsafe { libc::setitimer(a[0] as libc::c_int, &new, &mut old) };
-    if r < 0 {
-        return Err(crate::host::guest_errno(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ));
-    }
+    let new = if a[1] != 0 { Some(read_itimerval(ctx, a[1])?) } else { None };
+    let old = host::setitimer(a[0] as i32, new)?;
     if a[2] != 0 {
         ctx.copy_out(a[2], &itimerval_bytes(&old))?;
     }
@@ -158,15 +145,7 @@ pub fn getitimer(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[0] > 2 {
         return Err(Errno::EINVAL);
     }
-    // SAFETY: zeroed plain old data, filled by the host below.
-    let mut cur: libc::itimerval = unsafe { std::mem::zeroed() };
-    // SAFETY: valid timer id (checked) and a live output struct.
-    let r = unsafe { libc::getitimer(a[0] as libc::c_int, &mut cur) };
-    if r < 0 {
-        return Err(crate::host::guest_errno(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ));
-    }
+    let cur = host::getitimer(a[0] as i32)?;
     ctx.copy_out(a[1], &itimerval_bytes(&cur))?;
     Ok(0)
 }

@@ -5,10 +5,11 @@ use std::sync::OnceLock;
 
 use elfvisor_abi::Sysno;
 
-use super::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
+use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
+use super::ctx::{Arg, Ctx, SysResult};
 use super::{
-    Arg, Ctx, SysResult, sys_clone as clone, sys_fs as fs, sys_futex as futex, sys_mmap as mm,
-    sys_process as pr, sys_shm as shm, sys_signal as sig, sys_time as time,
+    sys_clone as clone, sys_fs as fs, sys_futex as futex, sys_mmap as mm, sys_process as pr,
+    sys_shm as shm, sys_signal as sig, sys_time as time,
 };
 
 /// How completely a call is implemented.
@@ -19,6 +20,20 @@ pub enum Support {
     Partial(&'static str),
     /// Listed so the matrix can say why, but answers ENOSYS.
     Enosys,
+}
+
+/// How a call a signal interrupted (the host call returned EINTR) goes on, as Linux decides
+/// from the code the call returned (`arch/arm64/kernel/signal.c`, do_signal/handle_signal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// -ERESTARTSYS: restarted when no handler runs, or the handler has SA_RESTART (most
+    /// blocking calls).
+    UnlessHandlerRefuses,
+    /// -ERESTARTNOHAND (and the restart blocks of the sleeps): restarted only when no handler
+    /// runs (nanosleep, clock_nanosleep, ppoll; pselect6 and the epoll waits once they have rows).
+    NoHandler,
+    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait).
+    Never,
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &[u64; 6]) -> SysResult;
@@ -32,21 +47,35 @@ pub struct Row {
     pub support: Support,
     /// Print the result in hex (addresses).
     pub hex_result: bool,
+    /// What an interruption by a signal does to the call.
+    pub restart: Restart,
 }
 
 const fn row(nr: Sysno, handler: Handler, args: &'static [Arg], support: Support) -> Row {
-    Row { nr, handler, args, support, hex_result: false }
+    Row { nr, handler, args, support, hex_result: false, restart: Restart::UnlessHandlerRefuses }
 }
 
 const fn addr_row(nr: Sysno, handler: Handler, args: &'static [Arg], support: Support) -> Row {
-    Row { nr, handler, args, support, hex_result: true }
+    Row { hex_result: true, ..row(nr, handler, args, support) }
+}
+
+impl Row {
+    /// The row with another [`Restart`] column.
+    const fn restart(self, restart: Restart) -> Row {
+        Row { restart, ..self }
+    }
 }
 
 fn enosys(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     Err(elfvisor_abi::Errno::ENOSYS)
 }
 
+use Restart::{Never, NoHandler};
 use Support::{Enosys, Full, Partial};
+
+/// What `clone` does and does not.
+const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_FS/FILES/SIGHAND \
+     only with CLONE_THREAD, CLONE_VM only with it or CLONE_VFORK; no namespaces";
 
 /// The mlock family's note.
 const LOCKS: &str = "recorded (MADV_DONTNEED refused, dropped at fork); nothing is pinned";
@@ -56,12 +85,17 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
-    row(Sysno::fcntl, fs::fcntl, &[Fd, Int, Hex], Partial("no F_SETOWN/F_NOTIFY/leases")),
+    row(
+        Sysno::fcntl,
+        fs::fcntl,
+        &[Fd, Int, Hex],
+        Partial("no F_SETOWN/F_GETOWN, F_NOTIFY, leases or signal redirection: EINVAL"),
+    ),
     row(
         Sysno::ioctl,
         fs::ioctl,
         &[Fd, Hex, Ptr],
-        Partial("terminal and FIONREAD/FIONBIO requests only"),
+        Partial("termios, process group and window size; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
     ),
     row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
     row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),
@@ -94,7 +128,8 @@ pub static TABLE: &[Row] = &[
         fs::ppoll,
         &[Ptr, Len, Ptr, Ptr, Len],
         Partial("the signal mask is not applied"),
-    ),
+    )
+    .restart(NoHandler),
     row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
     row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
@@ -108,23 +143,24 @@ pub static TABLE: &[Row] = &[
     row(Sysno::futex, futex::futex, &[Ptr, Hex, Int, Ptr, Ptr, Hex], Full),
     row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
     row(Sysno::get_robust_list, pr::get_robust_list, &[Int, Ptr, Ptr], Full),
-    row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full),
+    row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full).restart(NoHandler),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
     row(Sysno::setitimer, time::setitimer, &[Int, Ptr, Ptr], Full),
     row(Sysno::clock_gettime, time::clock_gettime, &[Int, Ptr], Full),
     row(Sysno::clock_getres, time::clock_getres, &[Int, Ptr], Full),
-    row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full),
+    row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full)
+        .restart(NoHandler),
     row(Sysno::sched_getaffinity, pr::sched_getaffinity, &[Int, Len, Ptr], Full),
     row(Sysno::sched_yield, pr::sched_yield, &[], Full),
     row(Sysno::kill, sig::kill, &[Int, Int], Partial("pid -1 (every process) is refused")),
     row(Sysno::tkill, sig::tkill, &[Int, Int], Full),
     row(Sysno::tgkill, sig::tgkill, &[Int, Int, Int], Full),
     row(Sysno::sigaltstack, sig::sigaltstack, &[Ptr, Ptr], Full),
-    row(Sysno::rt_sigsuspend, sig::rt_sigsuspend, &[Ptr, Len], Full),
+    row(Sysno::rt_sigsuspend, sig::rt_sigsuspend, &[Ptr, Len], Full).restart(Never),
     row(Sysno::rt_sigaction, sig::rt_sigaction, &[Int, Ptr, Ptr, Len], Full),
     row(Sysno::rt_sigprocmask, sig::rt_sigprocmask, &[Int, Ptr, Ptr, Len], Full),
     row(Sysno::rt_sigpending, sig::rt_sigpending, &[Ptr, Len], Full),
-    row(Sysno::rt_sigtimedwait, sig::rt_sigtimedwait, &[Ptr, Ptr, Ptr, Len], Full),
+    row(Sysno::rt_sigtimedwait, sig::rt_sigtimedwait, &[Ptr, Ptr, Ptr, Len], Full).restart(Never),
     row(Sysno::rt_sigqueueinfo, sig::rt_sigqueueinfo, &[Int, Int, Ptr], Full),
     row(Sysno::rt_sigreturn, sig::rt_sigreturn, &[], Full),
     row(Sysno::setregid, pr::setregid, &[Int, Int], Full),
@@ -164,12 +200,7 @@ pub static TABLE: &[Row] = &[
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full),
     addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full),
-    row(
-        Sysno::clone,
-        clone::clone,
-        &[Hex, Ptr, Ptr, Ptr, Ptr],
-        Partial("processes (host fork); threads come with multi-vCPU support"),
-    ),
+    row(Sysno::clone, clone::clone, &[Hex, Ptr, Ptr, Ptr, Ptr], Partial(CLONE_NOTE)),
     row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full),
     addr_row(
         Sysno::mmap,
@@ -198,7 +229,7 @@ pub static TABLE: &[Row] = &[
         Sysno::clone3,
         clone::clone3,
         &[Ptr, Len],
-        Partial("processes (host fork); threads come with multi-vCPU support"),
+        Partial("as clone; no CLONE_PIDFD, set_tid or cgroup"),
     ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
 ];
@@ -249,6 +280,18 @@ mod tests {
         assert!(TABLE.windows(2).all(|w| w[0].nr < w[1].nr), "rows must be in number order");
         assert!(TABLE.iter().all(|r| r.nr.name().is_some()));
         assert!(TABLE.iter().all(|r| r.args.len() <= 6));
+    }
+
+    #[test]
+    fn test_restart_column() {
+        let restart = |nr: Sysno| lookup(nr.0.into()).map(|r| r.restart);
+        assert_eq!(restart(Sysno::read), Some(Restart::UnlessHandlerRefuses));
+        assert_eq!(restart(Sysno::wait4), Some(Restart::UnlessHandlerRefuses));
+        assert_eq!(restart(Sysno::nanosleep), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::clock_nanosleep), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::ppoll), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::rt_sigsuspend), Some(Restart::Never));
+        assert_eq!(restart(Sysno::rt_sigtimedwait), Some(Restart::Never));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use elfvisor_engine::Registers;
 use elfvisor_mm::VmaName;
 
 use super::wire::{Reader, WireError, Writer};
-use crate::process::SigAction;
+use crate::signal::info::{AltStack, SigAction};
+use crate::task::types::HwCaps;
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
 pub const VERSION: u32 = 3;
@@ -69,10 +70,10 @@ pub struct State {
     /// The child's registers (x0 = 0: fork returns 0 there).
     pub regs: Registers,
     pub sigmask: u64,
-    pub altstack: (u64, u32, u64),
+    pub altstack: AltStack,
     pub sigactions: [SigAction; 64],
     pub sigreturn_trampoline: u64,
-    pub hwcaps: (u64, u64),
+    pub hwcaps: HwCaps,
     pub brk: Option<(u64, u64)>,
     pub exe: Vec<u8>,
     /// clone flags the child applies to itself (CHILD_SETTID, CHILD_CLEARTID) and their address.
@@ -93,11 +94,11 @@ impl State {
         r.q.iter().for_each(|v| {
             w.u128(*v);
         });
-        w.u64(self.sigmask).u64(self.altstack.0).u32(self.altstack.1).u64(self.altstack.2);
+        w.u64(self.sigmask).u64(self.altstack.sp).u32(self.altstack.flags).u64(self.altstack.size);
         for a in &self.sigactions {
             w.u64(a.handler).u64(a.flags).u64(a.restorer).u64(a.mask);
         }
-        w.u64(self.sigreturn_trampoline).u64(self.hwcaps.0).u64(self.hwcaps.1);
+        w.u64(self.sigreturn_trampoline).u64(self.hwcaps.hwcap).u64(self.hwcaps.hwcap2);
         match self.brk {
             Some((start, cur)) => w.u8(1).u64(start).u64(cur),
             None => w.u8(0),
@@ -123,7 +124,7 @@ impl State {
             *v = r.u128()?;
         }
         let sigmask = r.u64()?;
-        let altstack = (r.u64()?, r.u32()?, r.u64()?);
+        let altstack = AltStack { sp: r.u64()?, flags: r.u32()?, size: r.u64()? };
         let mut sigactions = [SigAction::default(); 64];
         for a in &mut sigactions {
             *a = SigAction {
@@ -134,7 +135,7 @@ impl State {
             };
         }
         let sigreturn_trampoline = r.u64()?;
-        let hwcaps = (r.u64()?, r.u64()?);
+        let hwcaps = HwCaps { hwcap: r.u64()?, hwcap2: r.u64()? };
         let brk = match r.u8()? {
             0 => None,
             1 => Some((r.u64()?, r.u64()?)),
@@ -279,10 +280,10 @@ mod tests {
                 q: [9; 32],
             },
             sigmask: 10,
-            altstack: (11, 2, 12),
+            altstack: AltStack { sp: 11, flags: 2, size: 12 },
             sigactions: [SigAction { handler: 1, flags: 2, restorer: 3, mask: 4 }; 64],
             sigreturn_trampoline: 13,
-            hwcaps: (14, 15),
+            hwcaps: HwCaps { hwcap: 14, hwcap2: 15 },
             brk: Some((0x1000, 0x1800)),
             exe: b"/bin/prog".to_vec(),
             clone_flags: 16,

@@ -23,37 +23,15 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::process::Command;
 use std::sync::Arc;
 
-use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 use elfvisor_engine::{Cpu, Registers};
 use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
 
-use image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
-use wire::{Channel, WireError, Writer, tag};
-
-use crate::process::Process;
-
-/// How a guest `fork` is carried out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ForkStrategy {
-    /// A host `fork()` of the emulator: copy-on-write by the host kernel.
-    #[default]
-    Host,
-    /// A fresh emulator process; private memory is streamed over the socket.
-    RespawnCopy,
-    /// A fresh emulator process that maps a snapshot of the private memory copy-on-write.
-    RespawnSnapshot,
-}
-
-impl ForkStrategy {
-    pub fn from_name(name: &str) -> Option<ForkStrategy> {
-        match name {
-            "host" => Some(ForkStrategy::Host),
-            "respawn-copy" => Some(ForkStrategy::RespawnCopy),
-            "respawn-snapshot" => Some(ForkStrategy::RespawnSnapshot),
-            _ => None,
-        }
-    }
-}
+use self::image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
+use self::wire::{Channel, WireError, Writer, tag};
+use super::{CLONE_VFORK, CLONE_VM, CloneArgs, ForkStrategy};
+use crate::host::HostCopy;
+use crate::task::Task;
 
 /// Names a protocol step to fail on purpose (`ELFVISOR_FORK_FAULT`), for tests.
 pub const FAULT_ENV: &str = "ELFVISOR_FORK_FAULT";
@@ -61,18 +39,6 @@ pub const FAULT_ENV: &str = "ELFVISOR_FORK_FAULT";
 /// Whether the named fault is being injected.
 pub fn fault(name: &str) -> bool {
     std::env::var_os(FAULT_ENV).is_some_and(|v| v == OsStr::new(name))
-}
-
-const CLONE_VM: u64 = 0x100;
-const CLONE_VFORK: u64 = 0x4000;
-
-/// The clone arguments the child applies to itself.
-#[derive(Debug, Clone, Copy)]
-pub struct ChildSetup {
-    pub flags: u64,
-    pub child_tid: u64,
-    pub stack: u64,
-    pub tls: Option<u64>,
 }
 
 /// The VMA table and the unique objects behind file mappings (indexed by the records).
@@ -83,8 +49,8 @@ struct Collected {
 }
 
 /// Everything a VMA table needs that only the parent knows: the unique backing objects.
-fn collect(proc: &Process) -> Result<Collected, ForkError> {
-    let mm = proc.mm.read();
+fn collect(task: &Task) -> Result<Collected, ForkError> {
+    let mm = task.mm.read();
     let mut backings: Vec<Arc<std::fs::File>> = Vec::new();
     let mut objects: Vec<Arc<SharedObject>> = Vec::new();
     let mut records = Vec::new();
@@ -148,19 +114,16 @@ fn readable_len(rec: &VmaRecord, backings: &[Arc<std::fs::File>]) -> u64 {
 }
 
 /// Host bytes of guest memory for sending.
-fn guest_bytes(proc: &Process, rec: &VmaRecord, len: u64) -> Result<Vec<u8>, Errno> {
-    let mm = proc.mm.read();
-    let ptr = mm.host_range(rec.start, len as usize, Prot::NONE)?;
+fn guest_bytes(task: &Task, rec: &VmaRecord, len: u64) -> Result<Vec<u8>, Errno> {
     let mut out = vec![0u8; len as usize];
-    // SAFETY: `host_range` checked the range is mapped in the arena; private mappings are
-    // host-readable whatever the guest protection, and `len` stops at the end of any file.
-    unsafe { std::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr(), len as usize) };
+    // `len` stops at the end of any file.
+    crate::host::copy_host_view(&task.mm.read(), rec.start, HostCopy::Read(&mut out))?;
     Ok(out)
 }
 
 fn send_memory(
     ch: &Channel,
-    proc: &Process,
+    task: &Task,
     records: &[VmaRecord],
     backings: &[Arc<std::fs::File>],
     only_files: bool,
@@ -171,12 +134,12 @@ fn send_memory(
             continue;
         }
         let len = readable_len(rec, backings);
-        let bytes = guest_bytes(proc, rec, len)?;
+        let bytes = guest_bytes(task, rec, len)?;
         // A private file mapping sends only the pages written since they were mapped: the
         // others must keep following the file in the child, as after Linux's fork.
         let written = match rec.backing {
             Some(_) => Some(
-                proc.mm
+                task.mm
                     .read()
                     .written_pages(rec.start, len.div_ceil(PAGE_SIZE) * PAGE_SIZE)
                     .map_err(|e| ForkError::Host(format!("reading the page map: {e}")))?,
@@ -218,7 +181,7 @@ fn send_memory(
 
 /// Freezes the private anonymous VMAs (see `elfvisor_mm::FrozenRange`) and sends where their
 /// pages come from: the frozen objects (their sizes, then their descriptors) and the layers.
-fn send_layers(ch: &Channel, proc: &Process, records: &[VmaRecord]) -> Result<(), ForkError> {
+fn send_layers(ch: &Channel, task: &Task, records: &[VmaRecord]) -> Result<(), ForkError> {
     let ranges: Vec<(usize, (GuestAddr, GuestAddr))> = records
         .iter()
         .enumerate()
@@ -226,7 +189,7 @@ fn send_layers(ch: &Channel, proc: &Process, records: &[VmaRecord]) -> Result<()
         .map(|(i, r)| (i, (r.start, r.end)))
         .collect();
     let just_ranges: Vec<_> = ranges.iter().map(|(_, r)| *r).collect();
-    let frozen = proc
+    let frozen = task
         .mm
         .read()
         .freeze(&just_ranges)
@@ -295,46 +258,43 @@ impl From<Errno> for ForkError {
 
 /// The parent side of a respawn fork. Returns the child's pid; on failure the child (if any)
 /// is killed and reaped and the parent is unchanged.
-pub fn fork(
-    proc: &mut Process,
-    cpu: &mut dyn Cpu,
-    strategy: ForkStrategy,
-    setup: ChildSetup,
-) -> Result<u32, Errno> {
+pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
+    let strategy = task.group().fork_strategy();
     // The other threads stay out of guest code while the state is captured (the system call
     // layer already holds them unless this is a vfork, whose wait must not).
-    let quiesced = proc.group.is_multithreaded().then(|| proc.group.quiesce(&proc.thread));
+    let quiesced = task.group().is_multithreaded().then(|| task.group().quiesce(task.handle()));
     let (parent, child_end) = pair_or_eagain()?;
     let child = match spawn(&child_end) {
         Ok(child) => child,
-        Err(e) => return fail(proc, None, &e),
+        Err(e) => return fail(task, None, &e),
     };
     drop(child_end);
     let pid = child.id();
-    match stream(proc, cpu, strategy, setup, &parent) {
+    match stream(task, cpu, strategy, &args, &parent) {
         Ok(()) => {}
-        Err(e) => return fail(proc, Some(pid), &e),
+        Err(e) => return fail(task, Some(pid), &e),
     }
     // Registered before admission: no untracked child ever runs guest code.
-    proc.children.insert(pid);
+    task.group().respawn().children.insert(pid);
     if fault("no-admission") {
-        proc.children.remove(&pid);
+        task.group().respawn().children.remove(&pid);
         drop(parent);
-        return fail(proc, Some(pid), &ForkError::Host("admission withheld (injected)".into()));
+        return fail(task, Some(pid), &ForkError::Host("admission withheld (injected)".into()));
     }
     if let Err(e) = parent.send(tag::ADMIT, &[], &[]) {
-        proc.children.remove(&pid);
-        return fail(proc, Some(pid), &e.into());
+        task.group().respawn().children.remove(&pid);
+        return fail(task, Some(pid), &e.into());
     }
     drop(quiesced);
-    if setup.flags & CLONE_VFORK != 0 {
+    if args.has(CLONE_VFORK) {
         // The child holds its end until it execs or exits.
-        crate::vfork::wait_for_release(&parent, proc);
+        super::vfork::wait_for_release(&parent, &task.mm, task.pid());
     } else {
         // The socket stays as the control line to the child (`control.rs`).
-        proc.prune_controls();
-        proc.controls.insert(pid, parent);
-        proc.unreleased.push(pid);
+        let mut respawn = task.group().respawn();
+        respawn.prune_controls();
+        respawn.controls.insert(pid, parent);
+        respawn.unreleased.push(pid);
     }
     Ok(pid)
 }
@@ -365,22 +325,22 @@ fn spawn(child_end: &Channel) -> Result<std::process::Child, ForkError> {
 }
 
 fn stream(
-    proc: &Process,
+    task: &Task,
     cpu: &mut dyn Cpu,
     strategy: ForkStrategy,
-    setup: ChildSetup,
+    args: &CloneArgs,
     ch: &Channel,
 ) -> Result<(), ForkError> {
     let snapshot = strategy == ForkStrategy::RespawnSnapshot;
-    let layers = snapshot || setup.flags & CLONE_VM != 0;
-    let Collected { records, backings, objects } = collect(proc)?;
+    let layers = snapshot || args.has(CLONE_VM);
+    let Collected { records, backings, objects } = collect(task)?;
     let guest_fds: Vec<(u32, bool, RawFd)> =
-        proc.fds().entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+        task.fds().entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
     if fault("emfile") {
         return Err(ForkError::Host("duplicating descriptors: EMFILE (injected)".into()));
     }
     let version = if fault("bad-version") { 99 } else { VERSION };
-    let trace = proc.trace.enabled;
+    let trace = task.trace();
     let hello = Hello {
         version,
         snapshot,
@@ -393,23 +353,20 @@ fn stream(
     };
     ch.send(tag::HELLO, &hello.encode(), &[])?;
 
-    let mut regs = Registers::capture(cpu);
-    regs.x[0] = 0; // fork returns 0 in the child
-    if setup.stack != 0 {
-        regs.sp = setup.stack;
-    }
-    regs.tpidr = setup.tls.unwrap_or(regs.tpidr);
+    // fork returns 0 in the child.
+    let regs = args.child_registers(Registers::capture(cpu));
+    let group = task.group();
     let state = State {
         regs,
-        sigmask: proc.sigmask,
-        altstack: proc.altstack,
-        sigactions: proc.sigactions.all(),
-        sigreturn_trampoline: proc.sigreturn_trampoline,
-        hwcaps: proc.hwcaps,
-        brk: proc.mm.read().brk_state().map(|(s, c)| (s.0, c.0)),
-        exe: proc.exe.as_os_str().as_encoded_bytes().to_vec(),
-        clone_flags: setup.flags,
-        child_tid: setup.child_tid,
+        sigmask: task.sigmask,
+        altstack: task.altstack,
+        sigactions: task.sigactions().all(),
+        sigreturn_trampoline: group.sigreturn_trampoline(),
+        hwcaps: group.hwcaps(),
+        brk: task.mm.read().brk_state().map(|(s, c)| (s.0, c.0)),
+        exe: group.exe().as_os_str().as_encoded_bytes().to_vec(),
+        clone_flags: args.flags,
+        child_tid: args.child_tid,
         fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
@@ -447,10 +404,10 @@ fn stream(
     wire::send_fds(ch, &backing_fds)?;
     send_objects(ch, &objects)?;
     if layers {
-        send_layers(ch, proc, &records)?;
-        send_memory(ch, proc, &records, &backings, true)?;
+        send_layers(ch, task, &records)?;
+        send_memory(ch, task, &records, &backings, true)?;
     } else {
-        send_memory(ch, proc, &records, &backings, false)?;
+        send_memory(ch, task, &records, &backings, false)?;
     }
     ch.send(tag::END, &[], &[])?;
     ch.expect(tag::READY, "ready")?;
@@ -503,12 +460,12 @@ fn send_vma_batch(ch: &Channel, count: u32, batch: &Writer) -> Result<(), WireEr
 }
 
 /// Ends a failed fork: the child, if started, is killed and reaped; the guest gets EAGAIN.
-fn fail(proc: &Process, child: Option<u32>, err: &ForkError) -> Result<u32, Errno> {
+fn fail(task: &Task, child: Option<u32>, err: &ForkError) -> Result<u32, Errno> {
     if let Some(pid) = child {
         let _ = crate::host::kill(pid as i32, libc::SIGKILL);
         let _ = crate::host::wait4(pid as i32, 0);
     }
-    if proc.trace.enabled || std::env::var_os(FAULT_ENV).is_none() {
+    if task.trace() || std::env::var_os(FAULT_ENV).is_none() {
         eprintln!("elfvisor: fork failed, returning EAGAIN: {err}");
     }
     Err(Errno::EAGAIN)

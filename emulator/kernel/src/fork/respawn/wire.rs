@@ -83,10 +83,6 @@ impl Channel {
         self.sock.as_raw_fd()
     }
 
-    pub fn into_owned(self) -> OwnedFd {
-        self.sock
-    }
-
     /// Sends one message: its tag, payload and descriptors (at most 253).
     pub fn send(&self, tag: u32, payload: &[u8], fds: &[RawFd]) -> Result<(), WireError> {
         assert!(fds.len() <= MAX_FDS_PER_MESSAGE && payload.len() <= MAX_PAYLOAD);

@@ -13,8 +13,8 @@ use elfvisor_abi::fcntl as g;
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 use elfvisor_mm::{AddressSpace, Backing, ObjectKind, Vma, VmaName};
 
+use super::ctx::{Ctx, SysResult};
 use crate::host;
-use crate::syscalls::{Ctx, SysResult};
 
 /// One line of `/proc/self/maps`.
 #[derive(Debug, Clone, PartialEq, Eq)]

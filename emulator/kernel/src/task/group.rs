@@ -1,10 +1,12 @@
-//! Guest threads: one host thread and one engine vCPU per guest thread, all on the process's
-//! address space, and what keeps them consistent.
+//! The thread group: what every thread of a guest process shares — the process's identity
+//! and facts, its pending signals, its signal actions, the respawned children it tracks, and
+//! what keeps its threads' vCPUs consistent. One host thread and one engine vCPU run each
+//! guest thread, all on the process's address space.
 //!
 //! - `clone(CLONE_VM|CLONE_THREAD|CLONE_SIGHAND|...)` starts a host thread with a vCPU of its
 //!   own; the new task shares the address space, the descriptor table and the signal actions
 //!   (Arc handles), and has its own tid, mask, pending signals and robust list.
-//! - The quiesce barrier ([`Group::quiesce`]): a change to the address space that other vCPUs
+//! - The quiesce barrier ([`ThreadGroup::quiesce`]): a change to the address space that other vCPUs
 //!   may have cached (unmap, protect, remap, exec) and every fork capture first gets every other
 //!   thread out of guest code — a thread in a system call is out already — and holds them out
 //!   until the change is made; each thread flushes its TLB (and the code ranges that were
@@ -14,15 +16,20 @@
 //!   futexes it held are marked dead. The last thread's exit, `exit_group` or a fatal signal in
 //!   any thread ends the process from the thread that decided it.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use elfvisor_abi::GuestAddr;
-use elfvisor_engine::{Cpu, Registers, Stopper};
+use elfvisor_engine::{Cpu, Stopper};
 
-use crate::process::{Process, Termination};
-use crate::signal::SigInfo;
+use super::types::{EngineHandle, HwCaps};
+use crate::fork::ForkStrategy;
+use crate::fork::respawn::wire::Channel;
+use crate::host::futex::ShadowRobustList;
+use crate::signal::info::{SigAction, SigActions, SigInfo};
 
 /// How long a quiesce waits for another vCPU to leave guest code.
 pub const QUIESCE_LIMIT: Duration = Duration::from_secs(2);
@@ -70,13 +77,103 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-/// What a process's threads share beyond the address space, descriptors and actions.
+/// What a process is, fixed when it starts (or replaced whole by `execve`, for the image).
+#[derive(Debug, Clone)]
+pub struct ProcessInit {
+    pub pid: u32,
+    /// The program's absolute host path (what `/proc/self/exe` answers).
+    pub exe: PathBuf,
+    /// How `fork` is carried out.
+    pub fork_strategy: ForkStrategy,
+    /// AT_HWCAP/AT_HWCAP2 of the engine, for the images `execve` loads.
+    pub hwcaps: HwCaps,
+    /// Where a handler returns when its action has no SA_RESTORER (the `[sigpage]` mapping).
+    pub sigreturn_trampoline: u64,
+    /// `--strace`.
+    pub trace: bool,
+}
+
+/// The children a process created by a respawn fork, and the control lines to them
+/// (`fork::respawn::control`).
+#[derive(Debug, Default)]
+pub struct RespawnChildren {
+    /// Recorded before they were admitted.
+    pub children: BTreeSet<u32>,
+    /// The control lines, by pid.
+    pub controls: BTreeMap<u32, Channel>,
+    /// Admitted since this process's last system call: they hold their exit until it.
+    pub unreleased: Vec<u32>,
+}
+
+impl RespawnChildren {
+    /// Forgets the control lines of children that have ended (their end of the socket closed).
+    pub fn prune_controls(&mut self) {
+        let polls: Vec<_> = self.controls.values().map(|c| (c.raw(), 0)).collect();
+        let Ok((n, revents)) = crate::host::ppoll(&polls, Some((0, 0))) else { return };
+        if n == 0 {
+            return;
+        }
+        let ended: Vec<u32> = self
+            .controls
+            .keys()
+            .zip(revents)
+            .filter(|(_, r)| r & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0)
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in ended {
+            self.controls.remove(&pid);
+        }
+    }
+}
+
+/// The locked respawn bookkeeping; the lock-free `unreleased` flag follows it on drop.
 #[derive(Debug)]
-pub struct Group {
+pub struct RespawnGuard<'a> {
+    children: MutexGuard<'a, RespawnChildren>,
+    unreleased: &'a AtomicBool,
+}
+
+impl std::ops::Deref for RespawnGuard<'_> {
+    type Target = RespawnChildren;
+    fn deref(&self) -> &RespawnChildren {
+        &self.children
+    }
+}
+
+impl std::ops::DerefMut for RespawnGuard<'_> {
+    fn deref_mut(&mut self) -> &mut RespawnChildren {
+        &mut self.children
+    }
+}
+
+impl Drop for RespawnGuard<'_> {
+    fn drop(&mut self) {
+        self.unreleased.store(!self.children.unreleased.is_empty(), Ordering::Release);
+    }
+}
+
+/// One guest process: what its threads share beyond the address space and descriptors.
+#[derive(Debug)]
+pub struct ThreadGroup {
+    pid: u32,
+    exe: Mutex<PathBuf>,
+    fork_strategy: ForkStrategy,
+    hwcaps: HwCaps,
+    sigreturn_trampoline: AtomicU64,
+    trace: bool,
+    /// The engine this process's vCPUs come from (set when it starts running).
+    engine: OnceLock<EngineHandle>,
+    /// The signal actions (`CLONE_SIGHAND`).
+    sigactions: SigActions,
+    /// Unknown syscall numbers already reported once.
+    unknown_seen: Mutex<BTreeSet<u64>>,
+    respawn: Mutex<RespawnChildren>,
+    /// Whether `respawn.unreleased` is non-empty (read without the lock on every call).
+    has_unreleased: AtomicBool,
     /// Process-directed signals that no thread has taken yet.
     pending: PendingQueue,
     /// The live threads.
-    threads: Mutex<Vec<Arc<ThreadShared>>>,
+    threads: Mutex<Vec<Arc<TaskHandle>>>,
     /// How many there are (read without the lock on every system call).
     count: AtomicUsize,
     /// Bumped by each address-space change other vCPUs must see before running guest code.
@@ -88,9 +185,24 @@ pub struct Group {
     released: Condvar,
 }
 
-impl Group {
-    pub fn new() -> Arc<Group> {
-        Arc::new(Group {
+impl ThreadGroup {
+    pub fn new(init: ProcessInit) -> Arc<ThreadGroup> {
+        ThreadGroup::with_actions(init, SigActions::new([SigAction::default(); 64]))
+    }
+
+    fn with_actions(init: ProcessInit, sigactions: SigActions) -> Arc<ThreadGroup> {
+        Arc::new(ThreadGroup {
+            pid: init.pid,
+            exe: Mutex::new(init.exe),
+            fork_strategy: init.fork_strategy,
+            hwcaps: init.hwcaps,
+            sigreturn_trampoline: AtomicU64::new(init.sigreturn_trampoline),
+            trace: init.trace,
+            engine: OnceLock::new(),
+            sigactions,
+            unknown_seen: Mutex::new(BTreeSet::new()),
+            respawn: Mutex::new(RespawnChildren::default()),
+            has_unreleased: AtomicBool::new(false),
             pending: PendingQueue::default(),
             threads: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
@@ -99,6 +211,92 @@ impl Group {
             hold: Mutex::new(None),
             released: Condvar::new(),
         })
+    }
+
+    /// The group of a host-forked child (pid `pid`), whose only thread is the forking one: the
+    /// same facts, actions and respawn bookkeeping, no threads, nothing pending.
+    pub fn forked(&self, pid: u32) -> Arc<ThreadGroup> {
+        let init = ProcessInit { pid, ..self.init() };
+        let group = ThreadGroup::with_actions(init, self.sigactions.clone());
+        if let Some(engine) = self.engine() {
+            group.set_engine(engine);
+        }
+        *lock(&group.unknown_seen) = lock(&self.unknown_seen).clone();
+        *group.respawn() = std::mem::take(&mut *self.respawn());
+        group
+    }
+
+    /// The facts this group started with (the image as it is now).
+    pub fn init(&self) -> ProcessInit {
+        ProcessInit {
+            pid: self.pid,
+            exe: self.exe(),
+            fork_strategy: self.fork_strategy,
+            hwcaps: self.hwcaps,
+            sigreturn_trampoline: self.sigreturn_trampoline(),
+            trace: self.trace,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The program's absolute host path (what `/proc/self/exe` answers).
+    pub fn exe(&self) -> PathBuf {
+        lock(&self.exe).clone()
+    }
+
+    pub fn fork_strategy(&self) -> ForkStrategy {
+        self.fork_strategy
+    }
+
+    pub fn hwcaps(&self) -> HwCaps {
+        self.hwcaps
+    }
+
+    /// Where a handler returns when its action has no SA_RESTORER.
+    pub fn sigreturn_trampoline(&self) -> u64 {
+        self.sigreturn_trampoline.load(Ordering::Relaxed)
+    }
+
+    /// `execve` replaced the image: its path and its `[sigpage]`.
+    pub fn set_image(&self, exe: PathBuf, sigreturn_trampoline: u64) {
+        *lock(&self.exe) = exe;
+        self.sigreturn_trampoline.store(sigreturn_trampoline, Ordering::Relaxed);
+    }
+
+    /// Whether `--strace` prints this process's calls.
+    pub fn trace(&self) -> bool {
+        self.trace
+    }
+
+    pub fn engine(&self) -> Option<EngineHandle> {
+        self.engine.get().copied()
+    }
+
+    /// Records the engine once, when the process starts running.
+    pub fn set_engine(&self, engine: EngineHandle) {
+        let _ = self.engine.set(engine);
+    }
+
+    pub fn sigactions(&self) -> &SigActions {
+        &self.sigactions
+    }
+
+    /// Records `nr` as reported; true the first time for this process.
+    pub fn first_report_of(&self, nr: u64) -> bool {
+        lock(&self.unknown_seen).insert(nr)
+    }
+
+    /// The respawned children's bookkeeping, locked.
+    pub fn respawn(&self) -> RespawnGuard<'_> {
+        RespawnGuard { children: lock(&self.respawn), unreleased: &self.has_unreleased }
+    }
+
+    /// Whether respawned children wait for their exit to be released (lock-free).
+    pub fn has_unreleased(&self) -> bool {
+        self.has_unreleased.load(Ordering::Acquire)
     }
 
     /// Process-directed pending signals, locked.
@@ -111,14 +309,14 @@ impl Group {
         self.pending.nonempty.load(Ordering::Acquire)
     }
 
-    pub fn register(&self, thread: &Arc<ThreadShared>) {
+    pub fn register(&self, thread: &Arc<TaskHandle>) {
         let mut threads = lock(&self.threads);
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
     }
 
     /// Removes a thread; returns how many remain.
-    pub fn unregister(&self, thread: &Arc<ThreadShared>) -> usize {
+    pub fn unregister(&self, thread: &Arc<TaskHandle>) -> usize {
         let mut threads = lock(&self.threads);
         threads.retain(|t| !Arc::ptr_eq(t, thread));
         self.count.store(threads.len(), Ordering::SeqCst);
@@ -132,11 +330,11 @@ impl Group {
     }
 
     /// The thread with guest id `tid`.
-    pub fn find(&self, tid: u32) -> Option<Arc<ThreadShared>> {
+    pub fn find(&self, tid: u32) -> Option<Arc<TaskHandle>> {
         lock(&self.threads).iter().find(|t| t.tid() == tid).cloned()
     }
 
-    pub fn threads(&self) -> Vec<Arc<ThreadShared>> {
+    pub fn threads(&self) -> Vec<Arc<TaskHandle>> {
         lock(&self.threads).clone()
     }
 
@@ -144,8 +342,7 @@ impl Group {
     /// blocking host call (a sigwait, a futex wait) returns EINTR — so a new process-directed
     /// signal is seen by a thread that does not block it, or that waits for it.
     pub fn kick_all(&self) {
-        // SAFETY: gettid has no preconditions.
-        let me = unsafe { libc::gettid() };
+        let me = crate::host::gettid();
         let others: Vec<i32> = lock(&self.threads)
             .iter()
             .filter(|t| t.host_tid() != me)
@@ -155,13 +352,13 @@ impl Group {
             })
             .collect();
         for tid in others {
-            crate::hostsig::interrupt(tid);
+            crate::signal::forward::interrupt(tid);
         }
     }
 
     /// execve from `me`: every other thread ends when it next would run guest code (Linux's
     /// de_thread; one blocked in a host call ends when that call returns).
-    pub fn kill_others(&self, me: &Arc<ThreadShared>) {
+    pub fn kill_others(&self, me: &Arc<TaskHandle>) {
         let mut threads = lock(&self.threads);
         for t in threads.iter().filter(|t| !Arc::ptr_eq(t, me)) {
             t.killed.store(true, Ordering::SeqCst);
@@ -186,7 +383,7 @@ impl Group {
     }
 
     /// Gets every other thread out of guest code and keeps it out until the guard drops.
-    pub fn quiesce(self: &Arc<Group>, me: &Arc<ThreadShared>) -> Quiesced {
+    pub fn quiesce(self: &Arc<ThreadGroup>, me: &Arc<TaskHandle>) -> Quiesced {
         let mut hold = lock(&self.hold);
         let my_tid = me.tid();
         while hold.is_some_and(|t| t != my_tid) {
@@ -206,7 +403,7 @@ impl Group {
     /// Called by a thread about to run guest code: waits while another thread holds the
     /// others out, then flushes what changed since it last ran. Returns false when this
     /// thread must end instead (another thread's execve replaced the process image).
-    pub fn enter_guest(&self, me: &ThreadShared, cpu: &mut dyn Cpu) -> bool {
+    pub fn enter_guest(&self, me: &TaskHandle, cpu: &mut dyn Cpu) -> bool {
         if !self.is_multithreaded() && !me.killed.load(Ordering::SeqCst) {
             // Alone: nothing holds this thread out, and only it changes the address space. (Its
             // `in_guest` matters only to a quiesce, and only it can start a second thread: in a
@@ -246,7 +443,7 @@ impl Group {
 /// Other threads are held out of guest code while this lives.
 #[derive(Debug)]
 pub struct Quiesced {
-    group: Arc<Group>,
+    group: Arc<ThreadGroup>,
     outer: bool,
 }
 
@@ -259,9 +456,10 @@ impl Drop for Quiesced {
     }
 }
 
-/// One thread's part of the group's bookkeeping, reachable from its siblings.
+/// One thread's part of the group's bookkeeping, reachable from its siblings: its ids, its
+/// pending signals, its vCPU's stopper and whether it runs guest code.
 #[derive(Debug)]
-pub struct ThreadShared {
+pub struct TaskHandle {
     tid: AtomicU32,
     /// The host thread running it (signals sent to this guest thread go there).
     host_tid: AtomicI32,
@@ -274,15 +472,14 @@ pub struct ThreadShared {
     /// Its `set_robust_list` head, for a sibling's `get_robust_list`.
     robust_head: AtomicU64,
     /// What the host kernel releases if the emulator is killed outright.
-    pub shadow_robust: crate::syscalls::sys_futex::ShadowRobustList,
+    shadow_robust: ShadowRobustList,
 }
 
-impl ThreadShared {
-    pub fn new(tid: u32) -> Arc<ThreadShared> {
-        Arc::new(ThreadShared {
+impl TaskHandle {
+    pub fn new(tid: u32) -> Arc<TaskHandle> {
+        Arc::new(TaskHandle {
             tid: AtomicU32::new(tid),
-            // SAFETY: gettid has no preconditions.
-            host_tid: AtomicI32::new(unsafe { libc::gettid() }),
+            host_tid: AtomicI32::new(crate::host::gettid()),
             pending: PendingQueue::default(),
             in_guest: AtomicBool::new(false),
             seen_gen: AtomicU64::new(0),
@@ -307,8 +504,12 @@ impl ThreadShared {
 
     /// Records the calling host thread as this guest thread's.
     pub fn bind_host_thread(&self) {
-        // SAFETY: gettid has no preconditions.
-        self.host_tid.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+        self.host_tid.store(crate::host::gettid(), Ordering::SeqCst);
+    }
+
+    /// What the host kernel releases if the emulator is killed outright.
+    pub fn shadow_robust(&self) -> &ShadowRobustList {
+        &self.shadow_robust
     }
 
     pub fn pending(&self) -> PendingGuard<'_> {
@@ -361,136 +562,4 @@ impl ThreadShared {
             std::thread::sleep(Duration::from_micros(20));
         }
     }
-}
-
-/// The end of a thread's run (`end`, unless the guest set its own exit): the process ends
-/// with it, or only the thread.
-pub fn thread_ended(proc: &mut Process, end: Termination) -> Option<Termination> {
-    let end = *proc.exit.get_or_insert(end);
-    if !proc.thread_exit {
-        return Some(end);
-    }
-    release_thread_resources(proc);
-    let left = proc.group.unregister(&proc.thread);
-    // The last thread's exit ends the process with its status.
-    if left == 0 { Some(end) } else { None }
-}
-
-/// The process ends (exit_group, a fatal signal, its last thread's exit): every thread's
-/// robust futexes are released as each thread's exit would. (A host SIGKILL of the emulator
-/// leaves no chance to: the list holds guest pointers the host kernel cannot walk.)
-pub fn process_ending(proc: &Process) {
-    let mm = proc.mm.read();
-    for t in proc.group.threads() {
-        let head = if Arc::ptr_eq(&t, &proc.thread) { proc.robust_list.0 } else { t.robust_head() };
-        crate::syscalls::sys_futex::exit_robust_list_of(&mm, head, t.tid());
-    }
-}
-
-/// What Linux's exit_mm/exit_robust_list do for an exiting thread.
-fn release_thread_resources(proc: &mut Process) {
-    let mm = proc.mm.read();
-    crate::syscalls::sys_futex::exit_robust_list_of(&mm, proc.robust_list.0, proc.tid);
-    if proc.clear_child_tid != 0
-        && mm.copy_out(GuestAddr(proc.clear_child_tid), &0u32.to_le_bytes()).is_ok()
-    {
-        let _ = crate::syscalls::sys_futex::wake_address(&mm, proc.clear_child_tid, 1);
-    }
-}
-
-/// A new thread's clone arguments.
-#[derive(Debug, Clone, Copy)]
-pub struct ThreadArgs {
-    pub flags: u64,
-    pub stack: u64,
-    pub parent_tid: u64,
-    pub child_tid: u64,
-    pub tls: u64,
-}
-
-const CLONE_SETTLS: u64 = 0x80000;
-const CLONE_PARENT_SETTID: u64 = 0x10_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
-
-/// The registers a new thread starts with: the caller's, but x0 = 0, its own stack and TLS.
-fn registers_of_new_thread(cpu: &dyn Cpu, args: &ThreadArgs) -> Registers {
-    let mut regs = Registers::capture(cpu);
-    regs.x[0] = 0;
-    if args.stack != 0 {
-        regs.sp = args.stack;
-    }
-    if args.flags & CLONE_SETTLS != 0 {
-        regs.tpidr = args.tls;
-    }
-    regs
-}
-
-/// `clone` with `CLONE_THREAD`: starts the thread and returns its tid once it is ready to run.
-/// The tid is the host thread's id, so the guest's ids are unique across the host like Linux's.
-pub fn spawn(
-    proc: &mut Process,
-    cpu: &mut dyn Cpu,
-    args: ThreadArgs,
-) -> Result<u32, elfvisor_abi::Errno> {
-    use elfvisor_abi::Errno;
-    let engine = proc.engine.ok_or(Errno::EAGAIN)?;
-    let regs = registers_of_new_thread(cpu, &args);
-    let mut task = proc.new_thread(0);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
-    let spawned = std::thread::Builder::new().name("elfvisor-vcpu".into()).spawn(move || {
-        task.thread.bind_host_thread();
-        let tid = task.thread.host_tid() as u32;
-        task.tid = tid;
-        task.thread.set_tid(tid);
-        let vcpu = match crate::run::create_vcpu(engine.0, &task) {
-            Ok(mut vcpu) => {
-                regs.load(vcpu.as_mut());
-                vcpu
-            }
-            Err(e) => {
-                let _ = ready_tx.send(Err(e.to_string()));
-                return;
-            }
-        };
-        if args.flags & CLONE_CHILD_SETTID != 0 {
-            let _ = task.mm.read().copy_out(GuestAddr(args.child_tid), &tid.to_le_bytes());
-        }
-        if args.flags & CLONE_CHILD_CLEARTID != 0 {
-            task.clear_child_tid = args.child_tid;
-        }
-        task.group.register(&task.thread);
-        if ready_tx.send(Ok(tid)).is_err() || go_rx.recv() != Ok(true) {
-            task.group.unregister(&task.thread);
-            return;
-        }
-        let end = match crate::run::run_thread(engine.0, &mut task, vcpu) {
-            Ok(end) => end,
-            Err(e) => {
-                eprintln!("elfvisor: thread {tid}: {e}");
-                Termination::Signaled(elfvisor_abi::Signo::SIGSEGV)
-            }
-        };
-        if let Some(end) = thread_ended(&mut task, end) {
-            crate::run::end_process(&mut task, end);
-        }
-    });
-    if let Err(e) = spawned {
-        eprintln!("elfvisor: cannot start a thread: {e}");
-        return Err(Errno::EAGAIN);
-    }
-    let tid = match ready_rx.recv() {
-        Ok(Ok(tid)) => tid,
-        Ok(Err(e)) => {
-            eprintln!("elfvisor: cannot start a thread: {e}");
-            return Err(Errno::EAGAIN);
-        }
-        Err(_) => return Err(Errno::EAGAIN),
-    };
-    if args.flags & CLONE_PARENT_SETTID != 0 {
-        let _ = proc.mm.read().copy_out(GuestAddr(args.parent_tid), &tid.to_le_bytes());
-    }
-    let _ = go_tx.send(true);
-    Ok(tid)
 }

@@ -5,7 +5,7 @@
 //! signal a guest may catch gets [`forward`] as its host handler: it records the signal and its
 //! sender, stops the guest if it is running (so a spinning guest sees it promptly), and the run
 //! loop or the system call it interrupted moves it into the guest's pending set
-//! ([`drain`]), where the guest's own dispositions and mask decide what happens — exactly what
+//! (`signal::delivery::drain_host`), where the guest's own dispositions and mask decide what happens — exactly what
 //! the guest would see on Linux, default actions included.
 //!
 //! The host handler has no `SA_RESTART`: a blocking host call returns EINTR, and the system call
@@ -20,14 +20,13 @@ use std::cell::Cell;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
+use crate::host::signal::{self as hs, BlockedSignals, CaughtInfo, Disposition};
+
 use elfvisor_abi::Signo;
 
-use crate::process::{Process, SigAction};
-use crate::signal::{self, Detail, SI_TKILL, SigInfo};
-
-const SIG_IGN: u64 = 1;
-const SA_NOCLDSTOP: u64 = 1;
-const SA_NOCLDWAIT: u64 = 2;
+use super::info::{
+    Detail, SA_NOCLDSTOP, SA_NOCLDWAIT, SI_QUEUE, SI_TKILL, SIG_IGN, SigAction, SigInfo,
+};
 
 struct Slot {
     code: AtomicI32,
@@ -58,8 +57,9 @@ static VCPU_TID: AtomicI32 = AtomicI32::new(0);
 static NUDGER_PID: AtomicU32 = AtomicU32::new(0);
 
 thread_local! {
-    /// This guest thread's slot of signals sent to it alone (null on other threads).
-    static MINE: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
+    /// This guest thread's slot of signals sent to it alone (none on other threads). Slots are
+    /// leaked once and reused, never freed.
+    static MINE: Cell<Option<&'static AtomicU64>> = const { Cell::new(None) };
 }
 
 /// In a thread's slot, the bit of signal 32 (never forwarded, so never a pending signal there)
@@ -84,42 +84,32 @@ pub fn fork_lock() -> std::sync::MutexGuard<'static, Vec<(i32, &'static AtomicU6
 }
 
 /// Gives the calling host thread, which runs a guest thread, a slot for signals sent to it.
-pub fn register_thread(proc: &Process) {
+pub fn register_thread(host_tid: i32) {
     let slot = FREE_SLOTS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .pop()
         .unwrap_or_else(|| Box::leak(Box::new(AtomicU64::new(0))));
     slot.store(0, Ordering::SeqCst);
-    MINE.with(|m| m.set(slot));
-    threads().push((proc.thread.host_tid(), slot));
+    MINE.with(|m| m.set(Some(slot)));
+    threads().push((host_tid, slot));
 }
 
 /// The calling host thread no longer runs a guest thread.
 pub fn unregister_thread() {
-    let mine = MINE.with(|m| m.replace(std::ptr::null()));
-    if mine.is_null() {
-        return;
-    }
+    let Some(mine) = MINE.with(|m| m.replace(None)) else { return };
     threads().retain(|(_, s)| !std::ptr::eq(*s, mine));
-    // SAFETY: registered slots are leaked boxes, alive for the life of the process.
-    FREE_SLOTS.lock().unwrap_or_else(|e| e.into_inner()).push(unsafe { &*mine });
+    FREE_SLOTS.lock().unwrap_or_else(|e| e.into_inner()).push(mine);
 }
 
 /// This thread's own pending bits.
 fn mine_take() -> u64 {
-    let mine = MINE.with(Cell::get);
-    if mine.is_null() {
-        return 0;
-    }
-    // SAFETY: as in `forward`. A kick is spent once the thread looks at its signals.
-    unsafe { (*mine).swap(0, Ordering::SeqCst) & !KICK }
+    // A kick is spent once the thread looks at its signals.
+    MINE.with(Cell::get).map_or(0, |mine| mine.swap(0, Ordering::SeqCst) & !KICK)
 }
 
 fn mine_any() -> bool {
-    let mine = MINE.with(Cell::get);
-    // SAFETY: as in `forward`.
-    !mine.is_null() && unsafe { (*mine).load(Ordering::SeqCst) } != 0
+    MINE.with(Cell::get).is_some_and(|mine| mine.load(Ordering::SeqCst) != 0)
 }
 
 /// Interrupts guest thread `host_tid` of this process: its vCPU stops, or its blocking host
@@ -136,10 +126,7 @@ pub fn interrupt(host_tid: i32) {
 /// Wakes the nudger. Async-signal-safe: an atomic store and one system call.
 fn wake_nudger() {
     NUDGE.store(1, Ordering::SeqCst);
-    // SAFETY: FUTEX_WAKE on a static word.
-    unsafe {
-        libc::syscall(libc::SYS_futex, NUDGE.as_ptr(), libc::FUTEX_WAKE, 1);
-    }
+    hs::futex_wake(&NUDGE);
 }
 
 /// Whether the host signal `sig` is forwarded to the guest.
@@ -158,86 +145,56 @@ pub fn forwarded(sig: i32) -> bool {
     (1..=64).contains(&sig) && !kept.contains(&sig) && sig != 32 && sig != 33
 }
 
-extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // SAFETY: errno is thread-local; the handler must leave it as the interrupted code had it.
-    let saved_errno = unsafe { *libc::__errno_location() };
-    if (1..=64).contains(&sig) && !info.is_null() && is_nudge(sig, info) {
+/// The catcher of every forwarded signal (it runs in the host's signal handler).
+fn forward(sig: i32, info: &CaughtInfo) {
+    if is_nudge(sig, info) {
         // The nudger's re-send of a signal still pending: only interrupt.
         elfvisor_engine::tcg::stop_current_thread();
-    } else if (1..=64).contains(&sig) && !info.is_null() {
-        let slot = &SLOTS[sig as usize - 1];
-        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; the accessors
-        // read the union members every sender fills (pid/uid; status for SIGCHLD).
-        unsafe {
-            slot.code.store((*info).si_code, Ordering::Relaxed);
-            slot.pid.store((*info).si_pid() as u32, Ordering::Relaxed);
-            slot.uid.store((*info).si_uid(), Ordering::Relaxed);
-            let status = if sig == libc::SIGCHLD { (*info).si_status() } else { 0 };
-            slot.status.store(status, Ordering::Relaxed);
-            // si_value follows si_pid and si_uid (offset 24 in every 64-bit siginfo_t).
-            let value = (info as *const u8).add(24).cast::<u64>().read_unaligned();
-            slot.value.store(value, Ordering::Relaxed);
+        return;
+    }
+    let slot = &SLOTS[sig as usize - 1];
+    slot.code.store(info.code, Ordering::Relaxed);
+    slot.pid.store(info.pid, Ordering::Relaxed);
+    slot.uid.store(info.uid, Ordering::Relaxed);
+    slot.status.store(info.status, Ordering::Relaxed);
+    slot.value.store(info.value, Ordering::Relaxed);
+    // A tgkill is for this thread; anything else is for the process.
+    match MINE.with(Cell::get) {
+        Some(mine) if info.code == SI_TKILL => {
+            mine.fetch_or(1 << (sig - 1), Ordering::SeqCst);
         }
-        // A tgkill is for this thread; anything else is for the process.
-        let mine = MINE.with(Cell::get);
-        // SAFETY: as above: si_code is filled for every signal.
-        if unsafe { (*info).si_code } == SI_TKILL && !mine.is_null() {
-            // SAFETY: `MINE` points at this thread's registered slot, which stays allocated
-            // for the life of the process (slots are reused, never freed).
-            unsafe { (*mine).fetch_or(1 << (sig - 1), Ordering::SeqCst) };
-        } else {
+        _ => {
             PENDING.fetch_or(1 << (sig - 1), Ordering::SeqCst);
         }
-        elfvisor_engine::tcg::stop_current_thread();
-        wake_nudger();
     }
-    // SAFETY: as above.
-    unsafe { *libc::__errno_location() = saved_errno };
+    elfvisor_engine::tcg::stop_current_thread();
+    wake_nudger();
 }
 
 /// Whether a caught signal is the nudger's re-send: a tgkill from this process of a signal
 /// that is still recorded as pending.
-fn is_nudge(sig: libc::c_int, info: *mut libc::siginfo_t) -> bool {
+fn is_nudge(sig: i32, info: &CaughtInfo) -> bool {
     let bit = 1u64 << (sig - 1);
-    // SAFETY: the kernel passes a valid siginfo; getpid has no preconditions.
-    let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
-    // SAFETY: getpid has no preconditions.
-    if code != SI_TKILL || pid != unsafe { libc::getpid() } {
+    if info.code != SI_TKILL || info.pid != crate::host::getpid() as u32 {
         return false;
     }
-    let mine = MINE.with(Cell::get);
-    // SAFETY: as in `forward`.
-    let mine = if mine.is_null() { 0 } else { unsafe { (*mine).load(Ordering::SeqCst) } };
+    let mine = MINE.with(Cell::get).map_or(0, |m| m.load(Ordering::SeqCst));
     (sig == KICK_SIGNAL && mine & KICK != 0) || (PENDING.load(Ordering::SeqCst) | mine) & bit != 0
 }
 
-fn set_host_action(sig: i32, handler: libc::sighandler_t, flags: libc::c_int) {
-    // SAFETY: a zeroed sigaction is valid; we fill handler, flags and an empty mask.
-    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
-    act.sa_sigaction = handler;
-    act.sa_flags = flags;
-    // SAFETY: `act` is initialised; `sig` is a valid, catchable signal number.
-    unsafe {
-        libc::sigemptyset(&mut act.sa_mask);
-        libc::sigaction(sig, &act, std::ptr::null_mut());
-    }
-}
-
-fn forwarder() -> libc::sighandler_t {
-    forward as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
-        as libc::sighandler_t
-}
+/// The disposition of a forwarded signal other than SIGCHLD.
+const CATCH: Disposition = Disposition::Catch { no_child_wait: false, no_child_stop: false };
 
 /// Installs the forwarder for every forwarded signal, with SIGCHLD following the guest's
 /// action (see [`sigchld_changed`]), and starts this process's nudger. Called on the thread that
 /// runs the guest when a process starts (also a respawned child, and a host-forked one).
-pub fn install(proc: &Process) {
+pub fn install(sigchld: &SigAction) {
+    hs::set_catcher(forward);
     for sig in (1..=64).filter(|&s| forwarded(s)) {
-        set_host_action(sig, forwarder(), libc::SA_SIGINFO);
+        hs::set_disposition(sig, CATCH);
     }
-    sigchld_changed(&proc.sigactions.get(libc::SIGCHLD as usize - 1));
-    // SAFETY: gettid has no preconditions.
-    VCPU_TID.store(unsafe { libc::gettid() }, Ordering::SeqCst);
+    sigchld_changed(sigchld);
+    VCPU_TID.store(crate::host::gettid(), Ordering::SeqCst);
     let pid = std::process::id();
     if NUDGER_PID.swap(pid, Ordering::SeqCst) != pid {
         start_nudger();
@@ -262,16 +219,8 @@ fn start_nudger() {
 fn nudge_loop() {
     loop {
         if NUDGE.swap(0, Ordering::SeqCst) == 0 {
-            // SAFETY: FUTEX_WAIT on a static word while it is 0; spurious wake-ups are fine.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_futex,
-                    NUDGE.as_ptr(),
-                    libc::FUTEX_WAIT,
-                    0,
-                    std::ptr::null::<libc::timespec>(),
-                );
-            }
+            // Spurious wake-ups are fine.
+            hs::futex_wait(&NUDGE, 0);
             continue;
         }
         // Until every caught signal and kick has been taken, re-send what is still there.
@@ -309,28 +258,22 @@ fn resend(tid: i32, bits: u64) {
 }
 
 fn resend_signal(tid: i32, sig: i32) {
-    // SAFETY: tgkill to a thread of this process with a forwarded signal number.
-    unsafe {
-        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig);
-    }
+    hs::send_to_own_thread(tid, sig);
 }
 
 /// Mirrors the guest's SIGCHLD action on the host where it changes what the host kernel does
 /// with children: SIG_IGN and SA_NOCLDWAIT reap them automatically, SA_NOCLDSTOP sends no
 /// SIGCHLD for stops.
 pub fn sigchld_changed(action: &SigAction) {
-    if action.handler == SIG_IGN {
-        set_host_action(libc::SIGCHLD, libc::SIG_IGN, 0);
-        return;
-    }
-    let mut flags = libc::SA_SIGINFO;
-    if action.flags & SA_NOCLDWAIT != 0 {
-        flags |= libc::SA_NOCLDWAIT;
-    }
-    if action.flags & SA_NOCLDSTOP != 0 {
-        flags |= libc::SA_NOCLDSTOP;
-    }
-    set_host_action(libc::SIGCHLD, forwarder(), flags);
+    let disposition = if action.handler == SIG_IGN {
+        Disposition::Ignore
+    } else {
+        Disposition::Catch {
+            no_child_wait: action.flags & SA_NOCLDWAIT != 0,
+            no_child_stop: action.flags & SA_NOCLDSTOP != 0,
+        }
+    };
+    hs::set_disposition(libc::SIGCHLD, disposition);
 }
 
 /// Drops caught signals not yet drained and the other threads' slots: a forked child does
@@ -338,10 +281,9 @@ pub fn sigchld_changed(action: &SigAction) {
 pub fn forget() {
     PENDING.store(0, Ordering::SeqCst);
     let mine = MINE.with(Cell::get);
-    threads().retain(|(_, s)| std::ptr::eq(*s, mine));
+    threads().retain(|(_, s)| mine.is_some_and(|m| std::ptr::eq(*s, m)));
     if let Some(me) = threads().first_mut() {
-        // SAFETY: gettid has no preconditions.
-        me.0 = unsafe { libc::gettid() };
+        me.0 = crate::host::gettid();
     }
     mine_take();
 }
@@ -351,9 +293,10 @@ pub fn any() -> bool {
     PENDING.load(Ordering::SeqCst) != 0 || mine_any()
 }
 
-/// Moves every caught signal into the guest's pending sets: the process's, and this thread's
-/// for those sent to it alone.
-pub fn drain(proc: &mut Process) {
+/// Takes every caught signal, in number order, each with whether it was sent to the calling
+/// thread alone (else it is for the process).
+pub fn take_caught() -> Vec<(SigInfo, bool)> {
+    let mut caught = Vec::new();
     let mine = mine_take();
     let mut bits = mine;
     // A signal both sent to this thread and to the process is queued once, for the thread.
@@ -367,18 +310,15 @@ pub fn drain(proc: &mut Process) {
         let uid = slot.uid.load(Ordering::Relaxed);
         let detail = if i32::from(sig) == libc::SIGCHLD && code > 0 {
             Detail::Child { pid, uid, status: slot.status.load(Ordering::Relaxed) }
-        } else if code == signal::SI_QUEUE {
+        } else if code == SI_QUEUE {
             Detail::Queued { pid, uid, value: slot.value.load(Ordering::Relaxed) }
         } else {
             Detail::Sender { pid, uid }
         };
         let info = SigInfo { signo: Signo(sig), code, detail };
-        if mine & (1 << (sig - 1)) != 0 {
-            signal::send_to_thread(&proc.thread, info);
-        } else {
-            signal::send(proc, info);
-        }
+        caught.push((info, mine & (1 << (sig - 1)) != 0));
     }
+    caught
 }
 
 /// Stops this process the way a stop signal's default action does: the host's own default
@@ -386,18 +326,9 @@ pub fn drain(proc: &mut Process) {
 /// process is continued.
 pub fn stop_self(sig: Signo) {
     let sig = i32::from(sig.0);
-    set_host_action(sig, libc::SIG_DFL, 0);
-    // SAFETY: plain calls on this process with a valid signal number; the signal is unblocked
-    // so the stop happens before kill returns.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::kill(libc::getpid(), sig);
-    }
+    hs::stop_self(sig);
     if forwarded(sig) {
-        set_host_action(sig, forwarder(), libc::SA_SIGINFO);
+        hs::set_disposition(sig, CATCH);
     }
 }
 
@@ -405,47 +336,21 @@ pub fn stop_self(sig: Signo) {
 /// back): a host fork holds them so a signal sent to the child right after the fork is not
 /// taken for one of the parent's and dropped.
 pub fn hold_forwarded() -> HeldSignals {
-    // SAFETY: sigset operations on local, initialised sets; pthread_sigmask on this thread.
-    let (mut block, mut old) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
-    // SAFETY: as above.
-    unsafe {
-        libc::sigemptyset(&mut block);
-        for sig in (1..=64).filter(|&s| forwarded(s)) {
-            libc::sigaddset(&mut block, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-    }
-    HeldSignals { old }
+    hs::block((1..=64).filter(|&s| forwarded(s)))
 }
 
 /// The mask [`hold_forwarded`] replaced.
-#[allow(missing_debug_implementations)]
-pub struct HeldSignals {
-    old: libc::sigset_t,
-}
-
-impl Drop for HeldSignals {
-    fn drop(&mut self) {
-        // SAFETY: restores this thread's mask from before `hold_forwarded`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
-    }
-}
+pub type HeldSignals = BlockedSignals;
 
 /// Sleeps until a forwarded signal arrives or `timeout` passes, without the classic race: the
-/// forwarded signals are blocked while `ready` looks at the guest's state, and unblocked
-/// atomically with the sleep (`ppoll` with a signal mask). Returns whether `ready` said so
-/// (false: the time ran out).
-pub fn wait_until(
-    proc: &mut Process,
-    timeout: Option<std::time::Duration>,
-    mut ready: impl FnMut(&mut Process) -> bool,
-) -> bool {
+/// forwarded signals are blocked while `ready` takes the caught signals and looks at the
+/// guest's state, and unblocked atomically with the sleep (`ppoll` with a signal mask).
+/// Returns whether `ready` said so (false: the time ran out).
+pub fn wait_until(timeout: Option<std::time::Duration>, mut ready: impl FnMut() -> bool) -> bool {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
     let held = hold_forwarded();
-    let old = held.old;
     let result = loop {
-        drain(proc);
-        if ready(proc) {
+        if ready() {
             break true;
         }
         let left = match deadline {
@@ -455,14 +360,8 @@ pub fn wait_until(
             },
             None => None,
         };
-        let ts = left.map(|l| libc::timespec {
-            tv_sec: l.as_secs() as libc::time_t,
-            tv_nsec: l.subsec_nanos() as libc::c_long,
-        });
-        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: no descriptors; `ts_ptr` is null or a live timespec; `old` is the mask to
-        // sleep with (the forwarded signals unblocked, as before this call).
-        unsafe { libc::ppoll(std::ptr::null_mut(), 0, ts_ptr, &old) };
+        // The forwarded signals unblocked, as before this call, for the sleep.
+        held.sleep_unblocked(left);
     };
     // The mask from before the call comes back.
     drop(held);

@@ -12,17 +12,18 @@ use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, 
 
 use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
-use super::{ForkError, ForkStrategy, fault};
+use super::{ForkError, fault};
 use crate::fdtable::{FdEntry, FdTable};
-use crate::process::{Process, Termination};
-
-const CLONE_VM: u64 = 0x100;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+use crate::fork::vfork::VforkLink;
+use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM, ForkStrategy};
+use crate::host::HostCopy;
+use crate::run::RunError;
+use crate::task::Task;
+use crate::task::group::ProcessInit;
+use crate::task::types::{EngineRef, Termination};
 
 /// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
-pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Termination, anyhow::Error> {
+pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, RunError> {
     // SAFETY: the parent passed us this descriptor number; nothing else in this process uses it.
     let ch = unsafe { Channel::from_raw(fd) };
     let _ = crate::host::fcntl_int(ch.raw(), libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
@@ -31,12 +32,12 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
         Err(e) => {
             // Best effort: the parent kills and reaps us either way.
             let _ = ch.send(tag::ERROR, e.to_string().as_bytes(), &[]);
-            anyhow::bail!("fork child: {e}");
+            return Err(RunError::ForkChild(e.to_string()));
         }
     };
     // Catch signals before the parent can return from fork: one it sends its child at once
     // must be held for the guest, not take the host's default action on the emulator.
-    crate::hostsig::install(&process);
+    crate::signal::forward::install(&process.sigactions().get(libc::SIGCHLD as usize - 1));
     ch.send(tag::READY, &[], &[])?;
     match ch.expect(tag::ADMIT, "admission") {
         Ok(_) => {}
@@ -45,7 +46,7 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
     }
     if let Some(shares_memory) = process.vfork_request.take() {
         // The parent sleeps until this closes: at exec or exit.
-        process.vfork_done = Some(crate::vfork::VforkLink::new(ch, shares_memory));
+        process.vfork_done = Some(VforkLink::new(ch, shares_memory));
         // Its parent sleeps until it execs or exits, and cannot move it before.
         super::control::no_exit_hold();
     } else {
@@ -56,7 +57,7 @@ pub fn child_main(fd: RawFd, engine: crate::run::EngineRef) -> Result<Terminatio
     Ok(end)
 }
 
-fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>), ForkError> {
+fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), ForkError> {
     let (payload, stray) = ch.expect(tag::HELLO, "hello")?;
     if !stray.is_empty() {
         return Err(WireError::Malformed("hello (descriptors)").into());
@@ -70,8 +71,10 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     if state.fds.len() != hello.fds as usize {
         return Err(WireError::Malformed("state (fd count)").into());
     }
-    let arena = crate::run::ARENA_SIZE;
-    let mut records: Vec<VmaRecord> = Vec::with_capacity(hello.vmas as usize);
+    let arena = crate::exec::ARENA_SIZE;
+    // Counts come from the parent: they size nothing before the records arrive.
+    let mut records: Vec<VmaRecord> =
+        Vec::with_capacity((hello.vmas as usize).min(wire::MAX_PAYLOAD));
     while records.len() < hello.vmas as usize {
         let (payload, _) = ch.expect(tag::VMAS, "vma table")?;
         let mut r = Reader::new(&payload, "vma table");
@@ -153,20 +156,28 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Process, Box<dyn Vcpu>)
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));
-    let mut process = Process::new(mm, fds, exe);
-    process.sigactions = crate::process::SigActions::new(state.sigactions);
+    let init = ProcessInit {
+        pid: std::process::id(),
+        exe,
+        // A respawned child forks the way it was forked.
+        fork_strategy: if hello.snapshot {
+            ForkStrategy::RespawnSnapshot
+        } else {
+            ForkStrategy::RespawnCopy
+        },
+        hwcaps: state.hwcaps,
+        sigreturn_trampoline: state.sigreturn_trampoline,
+        trace: hello.trace,
+    };
+    let mut process = Task::new(mm, fds, init);
+    process.sigactions().update_all(|actions| *actions = state.sigactions);
     process.sigmask = state.sigmask;
     process.altstack = state.altstack;
-    process.sigreturn_trampoline = state.sigreturn_trampoline;
-    process.hwcaps = state.hwcaps;
-    process.trace.enabled = hello.trace;
-    // A respawned child forks the way it was forked.
-    process.fork_strategy =
-        if hello.snapshot { ForkStrategy::RespawnSnapshot } else { ForkStrategy::RespawnCopy };
     process.vfork_request =
         (state.clone_flags & CLONE_VFORK != 0).then_some(state.clone_flags & CLONE_VM != 0);
     if state.clone_flags & CLONE_CHILD_SETTID != 0 {
-        let _ = process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid.to_le_bytes());
+        let _ =
+            process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid().to_le_bytes());
     }
     if state.clone_flags & CLONE_CHILD_CLEARTID != 0 {
         process.clear_child_tid = state.child_tid;
@@ -187,7 +198,8 @@ fn receive_objects(ch: &Channel, count: u32) -> Result<Vec<Arc<SharedObject>>, F
     if r.u32()? != count {
         return Err(WireError::Malformed("shared objects (count)").into());
     }
-    let mut recs = Vec::with_capacity(count as usize);
+    // One message holds them all: the count cannot exceed its size.
+    let mut recs = Vec::with_capacity((count as usize).min(wire::MAX_PAYLOAD));
     for _ in 0..count {
         recs.push(ObjectRecord::decode(&mut r)?);
     }
@@ -307,9 +319,6 @@ fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Res
         return Err(WireError::Malformed("memory (range)").into());
     }
     let at = GuestAddr(rec.start.0 + offset);
-    let ptr = mm.host_range(at, bytes.len(), Prot::NONE)?;
-    // SAFETY: `host_range` checked the range lies in a mapped private VMA of this (not yet
-    // running) address space; private mappings are host-writable.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
+    crate::host::copy_host_view(mm, at, HostCopy::Write(bytes))?;
     Ok(())
 }

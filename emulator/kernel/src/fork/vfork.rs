@@ -13,10 +13,12 @@
 //! `posix_spawn` child maps nothing), and a page the host swapped out in the child is not
 //! recognised as written.
 
-use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_abi::{GuestAddr, PAGE_SIZE};
+use elfvisor_mm::AddressSpace;
 
-use crate::process::Process;
-use crate::respawn::wire::{Channel, Reader, WireError, Writer, tag};
+use super::respawn::wire::{Channel, MAX_PAYLOAD, Reader, WireError, Writer, tag};
+use crate::host::{HostCopy, copy_host_view};
+use crate::task::types::SharedMm;
 
 /// The child's end of the link to its sleeping vfork parent.
 #[derive(Debug)]
@@ -32,19 +34,20 @@ impl VforkLink {
     }
 }
 
-/// The child execs or exits: returns its writes to a `CLONE_VM` parent, then wakes it.
-pub fn release(proc: &mut Process) {
-    let Some(link) = proc.vfork_done.take() else { return };
-    if link.shares_memory
-        && let Err(e) = send_written(&link.channel, proc)
-    {
-        eprintln!("elfvisor: vfork child {}: returning its memory writes failed: {e}", proc.pid);
+impl VforkLink {
+    /// The child execs or exits: returns its writes (in `mm`) to a `CLONE_VM` parent, then
+    /// wakes it (the link closes).
+    pub fn release(self, mm: &AddressSpace, pid: u32) {
+        if self.shares_memory
+            && let Err(e) = send_written(&self.channel, mm)
+        {
+            eprintln!("elfvisor: vfork child {pid}: returning its memory writes failed: {e}");
+        }
     }
 }
 
 /// Sends every private page this process holds alone, as (guest address, bytes) runs.
-fn send_written(ch: &Channel, proc: &Process) -> Result<(), WireError> {
-    let mm = proc.mm.read();
+fn send_written(ch: &Channel, mm: &AddressSpace) -> Result<(), WireError> {
     let page = PAGE_SIZE as usize;
     let per_message = (wire_room() / page).max(1);
     for vma in mm.vmas().filter(|v| !v.shared) {
@@ -62,12 +65,12 @@ fn send_written(ch: &Channel, proc: &Process) -> Result<(), WireError> {
             }
             let at = GuestAddr(vma.start.0 + (first * page) as u64);
             let n = (i - first) * page;
-            let ptr = mm.host_range(at, n, Prot::NONE).map_err(|_| WireError::Malformed("vma"))?;
             let mut w = Writer::default();
             w.u64(at.0);
-            // SAFETY: `host_range` checked `[at, at + n)` is mapped in the arena; these pages are
-            // present private anonymous pages, host-readable whatever the guest protection.
-            w.0.extend_from_slice(unsafe { std::slice::from_raw_parts(ptr, n) });
+            let mut bytes = vec![0u8; n];
+            copy_host_view(mm, at, HostCopy::Read(&mut bytes))
+                .map_err(|_| WireError::Malformed("vma"))?;
+            w.0.extend_from_slice(&bytes);
             ch.send(tag::MEMORY, &w.0, &[])?;
         }
     }
@@ -75,7 +78,7 @@ fn send_written(ch: &Channel, proc: &Process) -> Result<(), WireError> {
 }
 
 fn wire_room() -> usize {
-    crate::respawn::wire::MAX_PAYLOAD - 8
+    MAX_PAYLOAD - 8
 }
 
 fn io_errno(e: &std::io::Error) -> nix::Error {
@@ -84,37 +87,32 @@ fn io_errno(e: &std::io::Error) -> nix::Error {
 
 /// The parent's side: sleeps until the child execs or exits (its end of `ch` closes), writing
 /// the pages a `CLONE_VM` child returns into this process's private mappings.
-pub fn wait_for_release(ch: &Channel, proc: &Process) {
+pub fn wait_for_release(ch: &Channel, mm: &SharedMm, pid: u32) {
     loop {
         match ch.recv() {
             Ok((tag::MEMORY, payload, fds)) if fds.is_empty() => {
-                if let Err(e) = apply(proc, &payload) {
-                    eprintln!("elfvisor: vfork parent {}: a returned page: {e}", proc.pid);
+                if let Err(e) = apply(&mm.read(), &payload) {
+                    eprintln!("elfvisor: vfork parent {pid}: a returned page: {e}");
                 }
             }
-            Ok(_) => eprintln!("elfvisor: vfork parent {}: an unexpected message", proc.pid),
+            Ok(_) => eprintln!("elfvisor: vfork parent {pid}: an unexpected message"),
             Err(_) => return,
         }
     }
 }
 
 /// Writes one returned run into the private mapping that holds it.
-fn apply(proc: &Process, payload: &[u8]) -> Result<(), WireError> {
+fn apply(mm: &AddressSpace, payload: &[u8]) -> Result<(), WireError> {
     let mut r = Reader::new(payload, "vfork memory");
     let at = r.u64()?;
     let bytes = r.rest();
     let end = at.checked_add(bytes.len() as u64).ok_or(WireError::Malformed("vfork memory"))?;
-    let mm = proc.mm.read();
     let private = mm.vmas().any(|v| !v.shared && v.start.0 <= at && end <= v.end.0);
     if !private || at % PAGE_SIZE != 0 {
         // The child mapped this range itself; it is not the parent's.
         return Ok(());
     }
-    let ptr = mm
-        .host_range(GuestAddr(at), bytes.len(), Prot::NONE)
+    copy_host_view(mm, GuestAddr(at), HostCopy::Write(bytes))
         .map_err(|_| WireError::Malformed("vfork memory (range)"))?;
-    // SAFETY: `host_range` checked the range lies in one mapped private VMA of this process,
-    // whose only vCPU is stopped in `clone`; private mappings are host-writable.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, bytes.len()) };
     Ok(())
 }

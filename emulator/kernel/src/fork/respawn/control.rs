@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use elfvisor_abi::Errno;
 
 use super::wire::{Channel, Reader, WireError, Writer, tag};
+use crate::task::group::ThreadGroup;
 
 /// Set when this process's guest runs `execve`: a parent may no longer move it.
 static GUEST_EXECED: AtomicBool = AtomicBool::new(false);
@@ -53,9 +54,10 @@ pub fn hold_exit() {
 }
 
 /// The parent's side: lets the children admitted since its last system call exit.
-pub fn release_children(proc: &mut crate::process::Process) {
-    for pid in std::mem::take(&mut proc.unreleased) {
-        if let Some(ch) = proc.controls.get(&pid) {
+pub fn release_children(group: &ThreadGroup) {
+    let mut respawn = group.respawn();
+    for pid in std::mem::take(&mut respawn.unreleased) {
+        if let Some(ch) = respawn.controls.get(&pid) {
             let _ = ch.send(tag::RELEASE, &[], &[]);
         }
     }
@@ -71,12 +73,7 @@ pub fn guest_execed() {
 pub fn serve(ch: Channel) {
     let spawned = std::thread::Builder::new().name("elfvisor-control".into()).spawn(move || {
         // Every signal is for the vCPU thread; this one only waits on its socket.
-        // SAFETY: a full, initialised set; masks only this thread.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-        }
+        crate::host::signal::block_all_forever();
         while let Ok((got, payload, _fds)) = ch.recv() {
             if got == tag::RELEASE {
                 set_released();

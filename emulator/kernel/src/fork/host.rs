@@ -1,0 +1,100 @@
+//! The `host` fork strategy: a host `fork()` of the emulator, copy-on-write by the host kernel.
+//! Guest pids are host pids, and a guest child is always its own emulator process, so the host
+//! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
+
+use elfvisor_abi::{Errno, GuestAddr};
+use elfvisor_engine::{Cpu, Reg};
+
+use super::vfork::VforkLink;
+use super::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK,
+    CLONE_VM, CloneArgs,
+};
+use crate::signal::forward;
+use crate::task::Task;
+
+/// Forks the process on the host. Returns the child's pid in the parent and 0 in the child,
+/// which goes on as the only thread of a new process. A vfork parent returns once its child
+/// has exec'd or exited.
+pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
+    // vfork: the parent sleeps until the child execs or exits, which closes the child's end.
+    let vfork = if args.has(CLONE_VFORK) {
+        Some(super::respawn::wire::pair().map_err(|_| Errno::EAGAIN)?)
+    } else {
+        None
+    };
+    // Signals caught until now are the parent's; those that arrive from here on wait, blocked,
+    // until each side has set itself up, so one sent to the child right away is the child's.
+    let held_signals = forward::hold_forwarded();
+    crate::signal::delivery::drain_host(task);
+    // The other threads stay out of guest code while the memory is captured (already so unless
+    // this is a vfork, whose wait below must not hold them).
+    let quiesced = task.group().is_multithreaded().then(|| task.group().quiesce(task.handle()));
+    let pid = {
+        // Other threads may use these locks; holding them across the fork leaves the child
+        // none that a thread it does not have would never release.
+        let _held = task.fork_locks();
+        crate::host::fork()?
+    };
+    if pid == 0 {
+        become_child(task, cpu, &args, vfork.map(|(_, child_end)| child_end), held_signals);
+        drop(quiesced);
+        return Ok(0);
+    }
+    drop(quiesced);
+    drop(held_signals);
+    if args.has(CLONE_PARENT_SETTID) {
+        let _ = task.mm.read().copy_out(GuestAddr(args.parent_tid), &pid.to_le_bytes());
+    }
+    if let Some((parent_end, child_end)) = vfork {
+        drop(child_end);
+        super::vfork::wait_for_release(&parent_end, &task.mm, task.pid());
+    }
+    Ok(pid)
+}
+
+/// The child's side of a host fork, before its `clone` returns 0.
+fn become_child(
+    task: &mut Task,
+    cpu: &mut dyn Cpu,
+    args: &CloneArgs,
+    vfork: Option<super::respawn::wire::Channel>,
+    held_signals: forward::HeldSignals,
+) {
+    // The child has one thread, this one; nothing is pending for it.
+    task.become_single(std::process::id());
+    // fork() gave the child no robust list (the C library registered its own).
+    task.handle().shadow_robust().register();
+    forward::forget();
+    // The parent's nudger thread did not come along.
+    forward::install(&task.sigactions().get(libc::SIGCHLD as usize - 1));
+    drop(held_signals);
+    if !args.has(CLONE_VM) {
+        // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
+        task.mm.write().after_fork();
+        task.flush_mm(cpu);
+    }
+    // A vfork child's own link to its parent is not this process's.
+    drop(task.vfork_done.take());
+    if let Some(child_end) = vfork {
+        task.vfork_done = Some(VforkLink::new(child_end, args.has(CLONE_VM)));
+    }
+    if args.stack != 0 {
+        cpu.set_reg(Reg::Sp, args.stack);
+    }
+    if args.has(CLONE_SETTLS) {
+        cpu.set_reg(Reg::TpidrEl0, args.tls);
+    }
+    let me = task.pid();
+    let mm = task.mm.read();
+    if args.has(CLONE_CHILD_SETTID) {
+        let _ = mm.copy_out(GuestAddr(args.child_tid), &me.to_le_bytes());
+    }
+    if args.has(CLONE_PARENT_SETTID) {
+        let _ = mm.copy_out(GuestAddr(args.parent_tid), &me.to_le_bytes());
+    }
+    drop(mm);
+    if args.has(CLONE_CHILD_CLEARTID) {
+        task.clear_child_tid = args.child_tid;
+    }
+}

@@ -1,0 +1,192 @@
+//! Errno and flag translation between the host and the guest, and the one way host call
+//! results become guest results.
+
+use elfvisor_abi::Errno;
+use elfvisor_abi::fcntl as g;
+
+/// Host errno → guest errno. Identical numbers on Linux hosts; the table keeps other hosts honest.
+pub fn guest_errno(host: i32) -> Errno {
+    macro_rules! map {
+        ($($name:ident),* $(,)?) => {
+            $(if host == libc::$name { return Errno::$name; })*
+        };
+    }
+    map!(
+        EPERM,
+        ENOENT,
+        ESRCH,
+        EINTR,
+        EIO,
+        ENXIO,
+        E2BIG,
+        ENOEXEC,
+        EBADF,
+        ECHILD,
+        EAGAIN,
+        ENOMEM,
+        EACCES,
+        EFAULT,
+        ENOTBLK,
+        EBUSY,
+        EEXIST,
+        EXDEV,
+        ENODEV,
+        ENOTDIR,
+        EISDIR,
+        EINVAL,
+        ENFILE,
+        EMFILE,
+        ENOTTY,
+        ETXTBSY,
+        EFBIG,
+        ENOSPC,
+        ESPIPE,
+        EROFS,
+        EMLINK,
+        EPIPE,
+        EDOM,
+        ERANGE,
+        EDEADLK,
+        ENAMETOOLONG,
+        ENOLCK,
+        ENOSYS,
+        ENOTEMPTY,
+        ELOOP,
+        ENOMSG,
+        EIDRM,
+        ENODATA,
+        ETIME,
+        ENOSR,
+        EOVERFLOW,
+        EILSEQ,
+        EUSERS,
+        ENOTSOCK,
+        EDESTADDRREQ,
+        EMSGSIZE,
+        EPROTOTYPE,
+        ENOPROTOOPT,
+        EPROTONOSUPPORT,
+        EOPNOTSUPP,
+        EAFNOSUPPORT,
+        EADDRINUSE,
+        EADDRNOTAVAIL,
+        ENETDOWN,
+        ENETUNREACH,
+        ECONNABORTED,
+        ECONNRESET,
+        ENOBUFS,
+        EISCONN,
+        ENOTCONN,
+        ETIMEDOUT,
+        ECONNREFUSED,
+        EHOSTUNREACH,
+        EALREADY,
+        EINPROGRESS,
+        ESTALE,
+        EDQUOT,
+        ECANCELED,
+        EOWNERDEAD,
+        ENOTRECOVERABLE,
+    );
+    Errno::EIO
+}
+
+/// The calling thread's last host errno, as a guest errno.
+pub fn last_errno() -> Errno {
+    guest_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Turns a host call's `-1` into the guest errno.
+pub(crate) fn check(ret: isize) -> Result<u64, Errno> {
+    if ret < 0 { Err(last_errno()) } else { Ok(ret as u64) }
+}
+
+pub(crate) fn path_call(result: libc::c_int) -> Result<u64, Errno> {
+    check(result as isize)
+}
+
+/// Guest open flags → host open flags. Unknown bits are ignored, as Linux does for open.
+pub fn open_flags_to_host(guest: u32) -> i32 {
+    let pairs: [(u32, i32); 17] = [
+        (g::O_WRONLY, libc::O_WRONLY),
+        (g::O_RDWR, libc::O_RDWR),
+        (g::O_CREAT, libc::O_CREAT),
+        (g::O_EXCL, libc::O_EXCL),
+        (g::O_NOCTTY, libc::O_NOCTTY),
+        (g::O_TRUNC, libc::O_TRUNC),
+        (g::O_APPEND, libc::O_APPEND),
+        (g::O_NONBLOCK, libc::O_NONBLOCK),
+        (g::O_DSYNC, libc::O_DSYNC),
+        (g::O_ASYNC, libc::O_ASYNC),
+        (g::O_DIRECTORY, libc::O_DIRECTORY),
+        (g::O_NOFOLLOW, libc::O_NOFOLLOW),
+        (g::O_DIRECT, libc::O_DIRECT),
+        (g::O_NOATIME, libc::O_NOATIME),
+        (g::O_CLOEXEC, libc::O_CLOEXEC),
+        (g::O_PATH, libc::O_PATH),
+        (g::O_SYNC & !g::O_DSYNC, libc::O_SYNC & !libc::O_DSYNC),
+    ];
+    let mut host = 0;
+    for (guest_bit, host_bit) in pairs {
+        if guest & guest_bit == guest_bit {
+            host |= host_bit;
+        }
+    }
+    if guest & g::O_TMPFILE == g::O_TMPFILE {
+        host |= libc::O_TMPFILE;
+    }
+    host
+}
+
+/// Host status flags (F_GETFL) → guest flags.
+pub fn open_flags_from_host(host: i32) -> u32 {
+    let pairs: [(i32, u32); 12] = [
+        (libc::O_WRONLY, g::O_WRONLY),
+        (libc::O_RDWR, g::O_RDWR),
+        (libc::O_APPEND, g::O_APPEND),
+        (libc::O_NONBLOCK, g::O_NONBLOCK),
+        (libc::O_DSYNC, g::O_DSYNC),
+        (libc::O_ASYNC, g::O_ASYNC),
+        (libc::O_DIRECT, g::O_DIRECT),
+        (libc::O_NOATIME, g::O_NOATIME),
+        (libc::O_PATH, g::O_PATH),
+        (libc::O_DIRECTORY, g::O_DIRECTORY),
+        (libc::O_NOFOLLOW, g::O_NOFOLLOW),
+        (libc::O_LARGEFILE, g::O_LARGEFILE),
+    ];
+    let mut guest = 0;
+    for (host_bit, guest_bit) in pairs {
+        if host_bit != 0 && host & host_bit == host_bit {
+            guest |= guest_bit;
+        }
+    }
+    // Linux reports O_LARGEFILE on 64-bit; so does the aarch64 kernel.
+    guest | g::O_LARGEFILE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_errno_translation() {
+        assert_eq!(guest_errno(libc::ENOENT), Errno::ENOENT);
+        assert_eq!(guest_errno(libc::EAGAIN), Errno::EAGAIN);
+        assert_eq!(guest_errno(99999), Errno::EIO);
+    }
+
+    #[test]
+    fn test_open_flags_round_trip_the_aarch64_numbering() {
+        let guest = g::O_RDWR | g::O_CREAT | g::O_DIRECTORY | g::O_NOFOLLOW | g::O_CLOEXEC;
+        let host = open_flags_to_host(guest);
+        assert_eq!(
+            host,
+            libc::O_RDWR | libc::O_CREAT | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC
+        );
+        assert_eq!(
+            open_flags_from_host(libc::O_WRONLY | libc::O_APPEND | libc::O_DIRECTORY),
+            g::O_WRONLY | g::O_APPEND | g::O_DIRECTORY | g::O_LARGEFILE
+        );
+        assert_eq!(open_flags_to_host(g::O_TMPFILE | g::O_RDWR), libc::O_TMPFILE | libc::O_RDWR);
+    }
+}

@@ -1,0 +1,129 @@
+//! Host futexes on guest words, and the robust list the host kernel walks for a thread of the
+//! emulator that dies without a word.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use elfvisor_abi::{Errno, GuestAddr, Prot};
+use elfvisor_mm::AddressSpace;
+
+use super::errno::last_errno;
+
+pub const FUTEX_WAIT: u32 = 0;
+pub const FUTEX_WAKE: u32 = 1;
+
+/// An aligned guest futex word, checked mapped, as its host address.
+#[derive(Debug, Clone, Copy)]
+pub struct FutexWord(*mut u32);
+
+/// The host address of the aligned futex word at guest `addr`, mapped with `need`.
+pub fn futex_word(mm: &AddressSpace, addr: u64, need: Prot) -> Result<FutexWord, Errno> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(FutexWord(mm.host_range(GuestAddr(addr), 4, need)?.cast()))
+}
+
+/// The aligned, writable guest word at `addr` as an atomic, for as long as `mm` is borrowed.
+pub fn futex_atomic(mm: &AddressSpace, addr: u64) -> Result<&AtomicU32, Errno> {
+    let FutexWord(ptr) = futex_word(mm, addr, Prot::RW)?;
+    // SAFETY: `futex_word` checked the word is aligned and mapped writable in the arena; the
+    // borrow of `mm` (its lock held by the caller) keeps it mapped for the reference's life.
+    // Other threads and processes change the word only with atomic operations too.
+    Ok(unsafe { AtomicU32::from_ptr(ptr) })
+}
+
+/// The fourth futex argument: a timeout, or a second value (`val2`) that rides in its place.
+#[derive(Debug, Clone, Copy)]
+pub enum FutexVal2 {
+    None,
+    /// A timeout (`struct timespec`: seconds, nanoseconds).
+    Timeout(i64, i64),
+    /// `val2` for the requeue and wake-op operations.
+    Value(u64),
+}
+
+/// `futex(2)` on guest words; the operation and its flags are Linux's on both sides.
+pub fn futex(
+    uaddr: FutexWord,
+    op: u32,
+    val: u32,
+    val2: FutexVal2,
+    uaddr2: Option<FutexWord>,
+    val3: u32,
+) -> Result<u64, Errno> {
+    let ts;
+    let arg4 = match val2 {
+        FutexVal2::None => 0,
+        FutexVal2::Timeout(sec, nsec) => {
+            ts = libc::timespec { tv_sec: sec, tv_nsec: nsec };
+            &ts as *const libc::timespec as usize
+        }
+        FutexVal2::Value(v) => v as usize,
+    };
+    let uaddr2 = uaddr2.map_or(std::ptr::null_mut(), |w| w.0);
+    // SAFETY: `uaddr` and `uaddr2` (or null) were checked mapped in the arena, which stays
+    // reserved while the calling task's address space lives (its `SharedMm` handle outlasts
+    // the call). A sibling thread's munmap meanwhile leaves the words inside the arena's
+    // reservation, where the host futex fails with EFAULT or acts on the new mapping, as
+    // Linux's does on a racing unmap; only the host kernel touches them. `arg4` is 0, a count,
+    // or the address of `ts`, alive until the call returns.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex, uaddr.0, op as libc::c_int, val, arg4, uaddr2, val3)
+    };
+    if r < 0 { Err(last_errno()) } else { Ok(r as u64) }
+}
+
+/// A robust-list head the host kernel walks when this host thread dies without a word (a
+/// SIGKILL of the emulator): `{ next, futex_offset, list_op_pending }` in the host's layout.
+///
+/// The guest's list holds guest pointers, which the host cannot follow, so the shadow names
+/// the guest's first entry and pending entry as they are, with the arena base added to the
+/// futex offset: the host then finds the futex words of those two, marks them OWNER_DIED and
+/// wakes a waiter, and stops at the next link it cannot read. That covers the usual case, a
+/// process killed while holding its most recently locked robust mutex (glibc and musl put it
+/// first). It is refreshed at every system call, when the guest's list is what it was since
+/// the last one.
+#[derive(Debug, Default)]
+pub struct ShadowRobustList {
+    words: [AtomicU64; 3],
+}
+
+impl ShadowRobustList {
+    /// Registers this shadow as the calling host thread's robust list.
+    pub fn register(&self) {
+        self.clear();
+        // SAFETY: the three words live as long as the thread's task (an Arc it holds until the
+        // host thread ends); the kernel only reads them at this thread's exit.
+        unsafe {
+            libc::syscall(libc::SYS_set_robust_list, self.words.as_ptr(), 24usize);
+        }
+    }
+
+    fn clear(&self) {
+        let own = self.words.as_ptr() as u64;
+        self.words[0].store(own, Ordering::SeqCst);
+        self.words[1].store(0, Ordering::SeqCst);
+        self.words[2].store(0, Ordering::SeqCst);
+    }
+
+    /// Mirrors the guest list at `head` (0: none) of an address space based at `base`.
+    pub fn refresh(&self, mm: &AddressSpace, head: u64) {
+        if head == 0 {
+            self.clear();
+            return;
+        }
+        let mut b = [0u8; 24];
+        if mm.copy_in(GuestAddr(head), &mut b).is_err() {
+            self.clear();
+            return;
+        }
+        let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        let (next, offset, pending) = (word(0), word(1), word(2));
+        let base = mm.arena_base() as u64;
+        // An empty guest list points at its own head: the shadow is empty too.
+        let first = if next == head { self.words.as_ptr() as u64 } else { next };
+        self.words[0].store(first, Ordering::SeqCst);
+        self.words[1].store(offset.wrapping_add(base), Ordering::SeqCst);
+        self.words[2].store(pending, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,264 @@
+//! Host calls about processes and threads: ids and credentials, groups and sessions, limits,
+//! fork and wait, signals sent to other processes, and the emulator's own end.
+
+use std::ffi::CStr;
+
+use elfvisor_abi::Errno;
+
+use super::errno::{check, last_errno, path_call};
+
+pub fn getrandom(buf: &mut [u8], flags: u32) -> Result<u64, Errno> {
+    // SAFETY: `buf` is a live, writable slice.
+    check(unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), flags) })
+}
+
+pub fn ids() -> (u32, u32, u32, u32) {
+    // SAFETY: these calls cannot fail and take no pointers.
+    unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) }
+}
+
+pub fn setpgid(pid: i32, pgid: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    path_call(unsafe { libc::setpgid(pid, pgid) })
+}
+
+pub fn getpgid(pid: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    path_call(unsafe { libc::getpgid(pid) })
+}
+
+pub fn getsid(pid: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    path_call(unsafe { libc::getsid(pid) })
+}
+
+pub fn setsid() -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    path_call(unsafe { libc::setsid() })
+}
+
+/// The host's node name (for the guest's `uname`).
+pub fn nodename() -> Vec<u8> {
+    let mut uts = std::mem::MaybeUninit::<libc::utsname>::zeroed();
+    // SAFETY: `uts` has room for a struct utsname.
+    if unsafe { libc::uname(uts.as_mut_ptr()) } != 0 {
+        return b"localhost".to_vec();
+    }
+    // SAFETY: uname succeeded and filled it; nodename is NUL-terminated.
+    let uts = unsafe { uts.assume_init() };
+    // SAFETY: the field is a NUL-terminated C string inside `uts`.
+    unsafe { CStr::from_ptr(uts.nodename.as_ptr()) }.to_bytes().to_vec()
+}
+
+/// The calling host thread's id.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+pub fn getppid() -> u32 {
+    // SAFETY: cannot fail.
+    unsafe { libc::getppid() as u32 }
+}
+
+pub fn sysinfo() -> Result<libc::sysinfo, Errno> {
+    let mut info = std::mem::MaybeUninit::<libc::sysinfo>::zeroed();
+    // SAFETY: `info` has room for a struct sysinfo.
+    path_call(unsafe { libc::sysinfo(info.as_mut_ptr()) })?;
+    // SAFETY: sysinfo succeeded and filled it.
+    Ok(unsafe { info.assume_init() })
+}
+
+pub fn getrlimit(resource: i32) -> Result<(u64, u64), Errno> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid rlimit to fill.
+    path_call(unsafe { libc::getrlimit(resource as _, &mut lim) })?;
+    Ok((lim.rlim_cur, lim.rlim_max))
+}
+
+pub fn setrlimit(resource: i32, cur: u64, max: u64) -> Result<u64, Errno> {
+    let lim = libc::rlimit { rlim_cur: cur, rlim_max: max };
+    // SAFETY: `lim` is a valid rlimit.
+    path_call(unsafe { libc::setrlimit(resource as _, &lim) })
+}
+
+/// Ends this host process by `sig`, the way the guest died: default disposition, no core file.
+pub fn die_by_signal(sig: i32) -> ! {
+    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain libc calls with valid arguments; `raise` with the default action ends the
+    // process, and `abort` covers a signal whose default action is to ignore.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+        libc::abort();
+    }
+}
+
+/// `fork(2)` of the whole emulator process (the `host` fork strategy): the child is a
+/// copy-on-write copy, unicorn instance included. Returns the child's pid in the parent and 0 in
+/// the child.
+pub fn fork() -> Result<u32, Errno> {
+    // SAFETY: the emulator runs guest code on this one thread, so the child starts with every
+    // lock and allocator state consistent; it only continues the guest's system call.
+    let pid = unsafe { libc::fork() };
+    check(pid as isize).map(|p| p as u32)
+}
+
+/// What `wait4` reports: the pid, the raw status word, and the `struct rusage` bytes (the
+/// 144-byte layout is the same for every 64-bit Linux).
+pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, [u8; 144]), Errno> {
+    let mut status = 0;
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `status` and `ru` are valid out-parameters.
+    let got = unsafe { libc::wait4(pid, &mut status, options, ru.as_mut_ptr()) };
+    check(got as isize)?;
+    // SAFETY: wait4 filled (or left zeroed) the rusage; it is plain old data.
+    let ru = unsafe { ru.assume_init() };
+    Ok((got as u32, status, rusage_bytes(&ru)))
+}
+
+// The field types differ between hosts; the casts say what the guest gets.
+#[allow(clippy::unnecessary_cast)]
+fn rusage_bytes(ru: &libc::rusage) -> [u8; 144] {
+    let mut out = [0u8; 144];
+    let words = [
+        ru.ru_utime.tv_sec,
+        ru.ru_utime.tv_usec,
+        ru.ru_stime.tv_sec,
+        ru.ru_stime.tv_usec,
+        ru.ru_maxrss,
+        ru.ru_ixrss,
+        ru.ru_idrss,
+        ru.ru_isrss,
+        ru.ru_minflt,
+        ru.ru_majflt,
+        ru.ru_nswap,
+        ru.ru_inblock,
+        ru.ru_oublock,
+        ru.ru_msgsnd,
+        ru.ru_msgrcv,
+        ru.ru_nsignals,
+        ru.ru_nvcsw,
+        ru.ru_nivcsw,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&(*w as i64).to_le_bytes());
+    }
+    out
+}
+
+/// `waitid` through the raw system call (it takes a rusage on Linux); returns the 128-byte
+/// `siginfo_t` (same layout for SIGCHLD on every 64-bit Linux) and the rusage bytes.
+pub fn waitid(idtype: i32, id: u32, options: i32) -> Result<([u8; 128], [u8; 144]), Errno> {
+    let mut info = [0u8; 128];
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: `info` has room for a siginfo_t and `ru` for a struct rusage.
+    check(unsafe {
+        libc::syscall(libc::SYS_waitid, idtype, id, info.as_mut_ptr(), options, ru.as_mut_ptr())
+    } as isize)?;
+    // SAFETY: plain old data, zeroed or filled by the kernel.
+    let ru = unsafe { ru.assume_init() };
+    Ok((info, rusage_bytes(&ru)))
+}
+
+/// `kill(2)` of another process (guest pids are host pids; signal numbers are Linux's).
+pub fn kill(pid: i32, sig: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    path_call(unsafe { libc::kill(pid, sig) })
+}
+
+pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) } as isize)
+}
+
+/// `rt_sigqueueinfo` with a siginfo in Linux's layout (the host's for the fields it reads).
+pub fn sigqueueinfo(pid: i32, sig: i32, info: &[u8; 128]) -> Result<u64, Errno> {
+    // SAFETY: `info` is 128 live bytes, the size of a siginfo_t.
+    check(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, info.as_ptr()) } as isize)
+}
+
+/// The process a host thread id belongs to (`/proc/<tid>/status`), if it exists.
+pub fn tgid_of(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
+pub fn set_child_subreaper(on: bool) -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, libc::c_ulong::from(on)) })
+}
+
+pub fn child_subreaper() -> Result<bool, Errno> {
+    let mut on: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int to the pointer, which is live.
+    path_call(unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut on as *mut libc::c_int) })?;
+    Ok(on != 0)
+}
+
+/// The credential-changing calls, which take integer ids only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetIds {
+    Uid,
+    Gid,
+    Reuid,
+    Regid,
+    Resuid,
+    Resgid,
+    Fsuid,
+    Fsgid,
+}
+
+/// Changes the calling host thread's credentials: the host's own system call, raw (not the C
+/// library's wrapper, which would change every thread's), with the guest's ids as given.
+pub fn set_ids(call: SetIds, ids: &[u64]) -> Result<u64, Errno> {
+    let nr = match call {
+        SetIds::Uid => libc::SYS_setuid,
+        SetIds::Gid => libc::SYS_setgid,
+        SetIds::Reuid => libc::SYS_setreuid,
+        SetIds::Regid => libc::SYS_setregid,
+        SetIds::Resuid => libc::SYS_setresuid,
+        SetIds::Resgid => libc::SYS_setresgid,
+        SetIds::Fsuid => libc::SYS_setfsuid,
+        SetIds::Fsgid => libc::SYS_setfsgid,
+    };
+    let arg = |i: usize| ids.get(i).map_or(0, |&v| v as u32 as libc::c_long);
+    // SAFETY: every credential call above takes integers only.
+    let r = unsafe { libc::syscall(nr, arg(0), arg(1), arg(2)) };
+    if r < 0 { Err(last_errno()) } else { Ok(r as u64) }
+}
+
+/// `getresuid` (`gid: false`) or `getresgid`: the real, effective and saved ids.
+pub fn get_res_ids(gid: bool) -> Result<[u32; 3], Errno> {
+    let nr = if gid { libc::SYS_getresgid } else { libc::SYS_getresuid };
+    let mut ids = [0u32; 3];
+    let p = ids.as_mut_ptr();
+    // SAFETY: three live u32s for the kernel to fill.
+    let r = unsafe { libc::syscall(nr, p, p.add(1), p.add(2)) };
+    if r < 0 { Err(last_errno()) } else { Ok(ids) }
+}
+
+/// `getgroups` into `groups` (empty: only the count); returns how many there are.
+pub fn getgroups(groups: &mut [u32]) -> Result<usize, Errno> {
+    // SAFETY: `groups` has room for `groups.len()` gids, the size passed.
+    let r = unsafe { libc::syscall(libc::SYS_getgroups, groups.len(), groups.as_mut_ptr()) };
+    if r < 0 { Err(last_errno()) } else { Ok(r as usize) }
+}
+
+/// `setgroups` for the calling host thread (raw, as `set_ids`).
+pub fn setgroups(groups: &[u32]) -> Result<u64, Errno> {
+    // SAFETY: `groups` holds `groups.len()` gids, the size passed.
+    let r = unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+    if r < 0 { Err(last_errno()) } else { Ok(0) }
+}
+
+/// This host process's id.
+pub fn getpid() -> i32 {
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() }
+}

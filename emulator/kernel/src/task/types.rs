@@ -1,0 +1,93 @@
+//! Plain values a task and its thread group keep: how a process ended, the hardware
+//! capabilities, the robust list head, the engine handle and the shared address space.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use elfvisor_abi::{GuestAddr, Signo};
+use elfvisor_engine::{Engine, PageSource, PageState};
+use elfvisor_mm::{AddressSpace, PageStatus};
+
+/// How a guest process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    Exited(i32),
+    Signaled(Signo),
+}
+
+/// AT_HWCAP and AT_HWCAP2 of the engine, for the images `execve` loads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HwCaps {
+    pub hwcap: u64,
+    pub hwcap2: u64,
+}
+
+impl From<(u64, u64)> for HwCaps {
+    fn from((hwcap, hwcap2): (u64, u64)) -> HwCaps {
+        HwCaps { hwcap, hwcap2 }
+    }
+}
+
+impl From<HwCaps> for (u64, u64) {
+    fn from(h: HwCaps) -> (u64, u64) {
+        (h.hwcap, h.hwcap2)
+    }
+}
+
+/// A thread's `set_robust_list` registration: the guest address of its
+/// `struct robust_list_head` and the length it passed (0, 0: none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RobustList {
+    pub head: u64,
+    pub len: u64,
+}
+
+/// The engine a process's threads create their vCPUs with.
+pub type EngineRef = &'static (dyn Engine + Sync);
+
+/// An [`EngineRef`] a process keeps (for the vCPUs of threads it starts).
+#[derive(Clone, Copy)]
+pub struct EngineHandle(pub EngineRef);
+
+impl std::fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+/// The guest address space, shared with the engine's TLB-fill hook.
+#[derive(Debug, Clone)]
+pub struct SharedMm(pub Arc<RwLock<AddressSpace>>);
+
+impl SharedMm {
+    pub fn new(mm: AddressSpace) -> SharedMm {
+        SharedMm(Arc::new(RwLock::new(mm)))
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, AddressSpace> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, AddressSpace> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl PageSource for SharedMm {
+    fn page(&self, addr: GuestAddr) -> PageState {
+        let mut state = self.read().page_state(addr);
+        // A fault below a MAP_GROWSDOWN mapping grows it (Linux's expand_stack), within
+        // RLIMIT_STACK (the guest's limit is the host's: setrlimit passes through).
+        if state == PageStatus::Unmapped && self.read().may_grow_down(addr) {
+            let limit = crate::host::getrlimit(libc::RLIMIT_STACK as i32).map_or(8 << 20, |l| l.0);
+            let mut mm = self.write();
+            if mm.grow_down(addr, limit) {
+                state = mm.page_state(addr);
+            }
+        }
+        match state {
+            PageStatus::Mapped(prot) => PageState::Mapped(prot),
+            PageStatus::Unmapped => PageState::Unmapped,
+            PageStatus::PastObjectEnd => PageState::PastObjectEnd,
+        }
+    }
+}
