@@ -12,8 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str =
-    "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit-5";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop-6";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -25,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 8] = [
+const EDITS: [Edit; 11] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0.
     Edit {
@@ -81,6 +80,30 @@ const EDITS: [Edit; 8] = [
         file: "qemu/tcg/tcg-op.c",
         original: "    if (tcg_ctx->uc->no_exit_request) {\n        return;\n    }",
         patched: "    /* elfvisor: no exit checks between instructions; blocks still check. */\n    if (1) {\n        return;\n    }",
+    },
+    // Stops: a stop asked while no run is in progress, or while `uc_emu_start` is still
+    // resetting its stop and exit requests, was lost (unicorn ignores `uc_emu_stop` outside a
+    // run and clears its requests on entry), and so was one whose exit request the CPU loop
+    // cleared on its restart after a PC written in a hook. The engine keeps its own
+    // pending-stop word (set before every `uc_emu_stop`) and hands unicorn its address; the CPU
+    // loop reads it after a full fence before every entry to `cpu_exec`, i.e. after every reset
+    // of the requests. A stop that loads the word too late for that check finds the run in
+    // progress and its `cpu_exit` is not reset again before the next check. See
+    // `emulator/engine/src/tcg.rs`.
+    Edit {
+        file: "include/uc_priv.h",
+        original: "    bool stop_request;   // request to immediately stop emulation - for\n                         // uc_emu_stop()\n",
+        patched: "    bool stop_request;   // request to immediately stop emulation - for\n                         // uc_emu_stop()\n    /* elfvisor: the embedder's pending-stop word; non-zero ends the run. */\n    const uint32_t *elfvisor_stop_flag;\n",
+    },
+    Edit {
+        file: "uc.c",
+        original: "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n{",
+        patched: "/* elfvisor: registers the embedder's pending-stop word (NULL for none). */\nUNICORN_EXPORT\nvoid uc_elfvisor_set_stop_flag(uc_engine *uc, const uint32_t *flag)\n{\n    uc->elfvisor_stop_flag = flag;\n}\n\nUNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n{",
+    },
+    Edit {
+        file: "qemu/softmmu/cpus.c",
+        original: "            uc->size_recur_mem = 0;\n            r = cpu_exec(uc, cpu);\n",
+        patched: "            uc->size_recur_mem = 0;\n            /* elfvisor: a pending stop ends the run before guest code; after the resets. */\n            if (uc->elfvisor_stop_flag) {\n                __atomic_thread_fence(__ATOMIC_SEQ_CST);\n                if (__atomic_load_n(uc->elfvisor_stop_flag, __ATOMIC_RELAXED)) {\n                    finish = true;\n                    break;\n                }\n            }\n            r = cpu_exec(uc, cpu);\n",
     },
 ];
 
