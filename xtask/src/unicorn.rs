@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop-6";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers-7";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 11] = [
+const EDITS: [Edit; 13] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0.
     Edit {
@@ -104,6 +104,22 @@ const EDITS: [Edit; 11] = [
         file: "qemu/softmmu/cpus.c",
         original: "            uc->size_recur_mem = 0;\n            r = cpu_exec(uc, cpu);\n",
         patched: "            uc->size_recur_mem = 0;\n            /* elfvisor: a pending stop ends the run before guest code; after the resets. */\n            if (uc->elfvisor_stop_flag) {\n                __atomic_thread_fence(__ATOMIC_SEQ_CST);\n                if (__atomic_load_n(uc->elfvisor_stop_flag, __ATOMIC_RELAXED)) {\n                    finish = true;\n                    break;\n                }\n            }\n            r = cpu_exec(uc, cpu);\n",
+    },
+    // Stops, continued: unicorn compiles QEMU's memory barriers to nothing ("we do not really
+    // support multiple CPUs"), but a stop from another thread is a second CPU. The CPU loop
+    // clears the block-entry exit flag and then reads `exit_request`; without a full barrier
+    // between the two (QEMU has one), a `cpu_exit` landing there left `exit_request` set and
+    // the flag cleared, and chained blocks (a guest's `b .`) never looked again. And
+    // `cpu_exit` must publish `exit_request` before the flag that sends the CPU to read it.
+    Edit {
+        file: "qemu/accel/tcg/cpu-exec.c",
+        original: "    cpu_neg(cpu)->icount_decr.u16.high = 0;\n",
+        patched: "    cpu_neg(cpu)->icount_decr.u16.high = 0;\n    /* elfvisor: QEMU's full barrier, before exit_request is read (a stop from another thread). */\n    __atomic_thread_fence(__ATOMIC_SEQ_CST);\n",
+    },
+    Edit {
+        file: "qemu/hw/core/cpu.c",
+        original: "    cpu->tcg_exit_req = 1;\n    cpu->icount_decr_ptr->u16.high = -1;\n",
+        patched: "    cpu->tcg_exit_req = 1;\n    /* elfvisor: QEMU's smp_wmb: exit_request is visible before the flag that leads to it. */\n    __atomic_thread_fence(__ATOMIC_RELEASE);\n    cpu->icount_decr_ptr->u16.high = -1;\n",
     },
 ];
 
