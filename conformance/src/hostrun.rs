@@ -206,12 +206,25 @@ mod tests {
         }
     }
 
+    /// A script that starts `stray` (a shell command) in a session of its own — outside the
+    /// run's process group — and goes on with `then` only once the stray has left the group
+    /// and printed its pid to stderr.
+    fn with_stray(dir: &std::path::Path, stray: &str, then: &str) -> Command {
+        let ready = dir.join("ready");
+        let ready = ready.display();
+        sh(&format!(
+            "setsid -f sh -c 'echo $$ >&2; : > {ready}; {stray}'; \
+             while [ ! -e {ready} ]; do sleep 0.01; done; {then}"
+        ))
+    }
+
     #[test]
     fn test_a_process_outside_the_group_holding_the_pipes_does_not_block_the_run() {
         // A grandchild leaves the group (a new session) and keeps stdout open forever: the run
         // still ends, with what was written and a note.
-        let script = "setsid -f sh -c 'echo $$ >&2; exec sleep infinity'; echo started";
-        let run = run_captured(sh(script), b"", Duration::from_secs(60)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let script = with_stray(dir.path(), "exec sleep infinity", "echo started");
+        let run = run_captured(script, b"", Duration::from_secs(60)).unwrap();
         let _stray = Stray::of(&run);
         assert_eq!(run.status, Status::Exited(0));
         assert_eq!(run.stdout, b"started\n");
@@ -223,8 +236,9 @@ mod tests {
     fn test_an_input_nobody_reads_does_not_block_the_run() {
         // More input than a pipe holds, for a process that never reads it, and a stray outside
         // the group that keeps the input pipe open (but not the output ones).
-        let script = "setsid -f sh -c 'echo $$ >&2; exec sleep infinity >/dev/null 2>&1'; exit 4";
-        let run = run_captured(sh(script), &vec![b'x'; 1 << 20], Duration::from_secs(60)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let script = with_stray(dir.path(), "exec sleep infinity >/dev/null 2>&1", "exit 4");
+        let run = run_captured(script, &vec![b'x'; 1 << 20], Duration::from_secs(60)).unwrap();
         let _stray = Stray::of(&run);
         assert_eq!(run.status, Status::Exited(4));
     }

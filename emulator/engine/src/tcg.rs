@@ -33,6 +33,13 @@
 //! the vCPU's own thread (a signal handler) the same holds in program order. The check costs a
 //! fence per entry to the CPU loop (per run and per PC written in a hook), nothing per block.
 //!
+//! `cpu_exit` itself needs QEMU's memory barriers, which unicorn compiles to nothing: it sets
+//! `exit_request`, then the flag every block entry tests; the CPU loop clears that flag, then
+//! reads `exit_request`. Without a full barrier between the loop's store and load, a
+//! `cpu_exit` from another thread could land between them and leave the request set with the
+//! flag cleared — a guest spinning in chained blocks never looked again (the entry race test
+//! hung on a loaded machine). Two more edits put QEMU's barriers back on both sides.
+//!
 //! A stop that races with the end of a run may also end the next run early: `Interrupted`
 //! promises only that the caller should look at its pending work, never that a stop was asked.
 
