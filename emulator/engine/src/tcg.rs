@@ -1,11 +1,11 @@
 //! The `tcg` engine: QEMU's TCG through unicorn (patched for parallel code, see build.rs).
 //!
 //! The whole arena is handed to unicorn once as one RWX region (`mem_map_ptr`) and unicorn runs
-//! with a virtual TLB whose fill hook asks the kernel's [`PageSource`](crate::PageSource): identity translation,
-//! the VMA's permissions (exec only for executable pages), nothing for unmapped or forbidden
-//! pages. Unicorn thus never touches a host page the guest may not access, and an address-space
-//! change is only a TLB flush. Refused accesses are recorded by that hook, because unicorn itself
-//! reports only "exception" at the faulting pc.
+//! with a virtual TLB whose fill hook asks the kernel's [`PageSource`](crate::PageSource):
+//! identity translation, the VMA's permissions (exec only for executable pages), nothing for
+//! unmapped or forbidden pages. Unicorn thus never touches a host page the guest may not access,
+//! and an address-space change is only a TLB flush. Refused accesses are recorded by that hook,
+//! because unicorn itself reports only "exception" at the faulting pc.
 //!
 //! # Stops
 //!
