@@ -164,13 +164,9 @@ impl Harness {
         }
     }
 
-    /// How long the linux boot took, once it has happened.
-    pub fn linux_elapsed(&self) -> Option<Duration> {
-        self.linux.get().and_then(|b| b.as_ref().ok()).map(|b| b.elapsed)
-    }
-
-    fn boot_linux(&self) -> std::result::Result<LinuxBatch, String> {
-        let selection: Vec<(Libc, usize)> = match self.linux_selection.get() {
+    /// The linux cells the one boot runs: the selection, or every linux cell.
+    fn linux_cells(&self) -> Vec<(Libc, usize)> {
+        match self.linux_selection.get() {
             Some(set) => set.iter().copied().collect(),
             None => self
                 .cells()
@@ -178,8 +174,25 @@ impl Harness {
                 .filter(|c| c.lane == Lane::Linux)
                 .map(|c| (c.libc, c.case))
                 .collect(),
-        };
-        let runnable: Vec<(Libc, usize)> = selection
+        }
+    }
+
+    /// The longest a linux cell may wait for its result: the boot's own limit for the cells it
+    /// runs, plus `build` for building their guests and `/init` first.
+    pub fn linux_limit(&self, build: Duration) -> Duration {
+        let timeouts =
+            self.linux_cells().into_iter().map(|(_, case)| self.cases[case].fixture.timeout_s);
+        linux::boot_limit(timeouts) + build
+    }
+
+    /// How long the linux boot took, once it has happened.
+    pub fn linux_elapsed(&self) -> Option<Duration> {
+        self.linux.get().and_then(|b| b.as_ref().ok()).map(|b| b.elapsed)
+    }
+
+    fn boot_linux(&self) -> std::result::Result<LinuxBatch, String> {
+        let runnable: Vec<(Libc, usize)> = self
+            .linux_cells()
             .into_iter()
             .filter(|&(libc, case)| {
                 self.skip_reason(Cell { lane: Lane::Linux, libc, case }).is_none()

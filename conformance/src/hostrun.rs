@@ -1,10 +1,15 @@
 //! Running a host command that hosts one guest case: stdin fed, stdout/stderr captured, a time
 //! limit enforced on the whole process group.
+//!
+//! Nothing here waits without a bound: a process that escaped the group (a guest's `setsid`) can
+//! keep the output pipes open or never read its input, and a killed process can linger in an
+//! uninterruptible sleep; the run then ends anyway, with what was read and a note in its stderr.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -41,13 +46,12 @@ pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration) -> Result<R
     let mut input = child.stdin.take().expect("stdin is piped");
     let stdin = stdin.to_vec();
     // A guest that never reads its input must not block us: write from a thread, ignore EPIPE.
-    let feeder = std::thread::spawn(move || {
+    // Never joined: a reader outside the group may keep the pipe open and full forever.
+    std::thread::spawn(move || {
         let _ = input.write_all(&stdin);
     });
-    let readers = [
-        reader(child.stdout.take().expect("stdout is piped")),
-        reader(child.stderr.take().expect("stderr is piped")),
-    ];
+    let stdout = PipeReader::start(child.stdout.take().expect("stdout is piped"));
+    let stderr = PipeReader::start(child.stderr.take().expect("stderr is piped"));
 
     let deadline = Instant::now() + limit;
     let status = loop {
@@ -61,17 +65,28 @@ pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration) -> Result<R
     };
     // The group outlives its leader while any member lives; ESRCH just means it is empty.
     let _ = killpg(pgid, Signal::SIGKILL);
-    let status = match status {
-        Some(status) => status,
-        None => {
-            child.wait().context(|| format!("reaping {program}"))?;
-            let _ = feeder.join();
-            let [out, err] = readers.map(|r| r.join().unwrap_or_default());
-            return Ok(RunOutput { stdout: out, stderr: err, status: Status::TimedOut });
-        }
+    let mut notes = Vec::new();
+    if status.is_none()
+        && reap(&mut child, GRACE).context(|| format!("reaping {program}"))?.is_none()
+    {
+        notes.push(format!("{program} was still alive {} s after SIGKILL", GRACE.as_secs()));
+    }
+    let drained = Instant::now() + GRACE;
+    let (stdout, out_ended) = stdout.finish(drained);
+    let (mut stderr, err_ended) = stderr.finish(drained);
+    if !(out_ended && err_ended) {
+        notes.push(format!(
+            "the output pipes were still open {} s after the process group was killed: a \
+             process outside the group holds them, so the output may be cut",
+            GRACE.as_secs()
+        ));
+    }
+    for note in notes {
+        stderr.extend_from_slice(format!("\n[conformance: {note}]\n").as_bytes());
+    }
+    let Some(status) = status else {
+        return Ok(RunOutput { stdout, stderr, status: Status::TimedOut });
     };
-    let _ = feeder.join();
-    let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
     let status = match (status.code(), status.signal()) {
         (Some(code), _) => Status::Exited(code),
         (None, Some(sig)) => Status::Signaled(u8::try_from(sig).unwrap_or(u8::MAX)),
@@ -80,12 +95,61 @@ pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration) -> Result<R
     Ok(RunOutput { stdout, stderr, status })
 }
 
-fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        buf
-    })
+/// How long a run waits, once its process group is killed, for the leader to be reaped and for
+/// the output pipes to reach their end.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+/// Waits at most `limit` for `child` to end; `None` if it has not.
+pub fn reap(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A pipe read to its end on a thread of its own, into a buffer that can be taken at any time,
+/// so that a pipe some stray process keeps open never blocks the harness.
+#[derive(Debug)]
+pub struct PipeReader {
+    buf: Arc<Mutex<Vec<u8>>>,
+    /// Disconnected when the reading thread is done.
+    done: mpsc::Receiver<()>,
+}
+
+impl PipeReader {
+    pub fn start(mut pipe: impl Read + Send + 'static) -> PipeReader {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = mpsc::channel::<()>();
+        let sink = Arc::clone(&buf);
+        std::thread::spawn(move || {
+            let _tx = tx;
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                match pipe.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => sink.lock().unwrap_or_else(|e| e.into_inner()).extend(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+        PipeReader { buf, done }
+    }
+
+    /// What was read, waiting until `deadline` at most for the pipe's end; and whether it came.
+    pub fn finish(self, deadline: Instant) -> (Vec<u8>, bool) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ended =
+            matches!(self.done.recv_timeout(left), Err(mpsc::RecvTimeoutError::Disconnected));
+        let bytes = std::mem::take(&mut *self.buf.lock().unwrap_or_else(|e| e.into_inner()));
+        (bytes, ended)
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +185,62 @@ mod tests {
                 .unwrap();
         assert_eq!(run.status, Status::TimedOut);
         assert_eq!(run.stdout, b"started\n");
+    }
+
+    /// Kills, when dropped, the process whose pid is the first line of a run's stderr: a stray
+    /// that left the run's process group (and so its kill) on purpose.
+    struct Stray(Option<i32>);
+
+    impl Stray {
+        fn of(run: &RunOutput) -> Stray {
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            Stray(stderr.lines().next().and_then(|l| l.trim().parse().ok()))
+        }
+    }
+
+    impl Drop for Stray {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// A script that starts `stray` (a shell command) in a session of its own — outside the
+    /// run's process group — and goes on with `then` only once the stray has left the group
+    /// and printed its pid to stderr.
+    fn with_stray(dir: &std::path::Path, stray: &str, then: &str) -> Command {
+        let ready = dir.join("ready");
+        let ready = ready.display();
+        sh(&format!(
+            "setsid -f sh -c 'echo $$ >&2; : > {ready}; {stray}'; \
+             while [ ! -e {ready} ]; do sleep 0.01; done; {then}"
+        ))
+    }
+
+    #[test]
+    fn test_a_process_outside_the_group_holding_the_pipes_does_not_block_the_run() {
+        // A grandchild leaves the group (a new session) and keeps stdout open forever: the run
+        // still ends, with what was written and a note.
+        let dir = tempfile::tempdir().unwrap();
+        let script = with_stray(dir.path(), "exec sleep infinity", "echo started");
+        let run = run_captured(script, b"", Duration::from_secs(60)).unwrap();
+        let _stray = Stray::of(&run);
+        assert_eq!(run.status, Status::Exited(0));
+        assert_eq!(run.stdout, b"started\n");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains("a process outside the group holds them"), "{stderr}");
+    }
+
+    #[test]
+    fn test_an_input_nobody_reads_does_not_block_the_run() {
+        // More input than a pipe holds, for a process that never reads it, and a stray outside
+        // the group that keeps the input pipe open (but not the output ones).
+        let dir = tempfile::tempdir().unwrap();
+        let script = with_stray(dir.path(), "exec sleep infinity >/dev/null 2>&1", "exit 4");
+        let run = run_captured(script, &vec![b'x'; 1 << 20], Duration::from_secs(60)).unwrap();
+        let _stray = Stray::of(&run);
+        assert_eq!(run.status, Status::Exited(4));
     }
 
     #[test]

@@ -3,13 +3,13 @@
 //! (`runners/linux/init.c`) that runs them and reports on the serial console.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cpio::CpioWriter;
 use crate::error::{Error, IoContext, Result};
+use crate::hostrun::{GRACE, PipeReader, reap};
 use crate::lane::{RunOutput, Status};
 
 const QEMU_SYSTEM: &str = "qemu-system-aarch64";
@@ -107,6 +107,13 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
     Ok(cpio.finish())
 }
 
+/// The time limit of one boot that runs cases with these time limits: the boot itself, plus
+/// every case's own limit, plus slack for the emulated kernel's work between them.
+pub fn boot_limit(timeouts_s: impl IntoIterator<Item = u32>) -> Duration {
+    let total: u64 = timeouts_s.into_iter().map(|t| u64::from(t) + 2).sum();
+    Duration::from_secs(120 + total)
+}
+
 /// Boots the kernel once and runs every case in it.
 pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
     if let Some(why) = unavailable() {
@@ -133,36 +140,19 @@ pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
         .stderr(Stdio::piped())
         .spawn()
         .context(|| format!("starting {QEMU_SYSTEM}"))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    // Boot, plus every case's own limit, plus slack for the emulated kernel's work between them.
-    let total: u64 = cases.iter().map(|c| u64::from(c.timeout_s) + 2).sum();
-    let limit = Duration::from_secs(120 + total);
+    let stdout = PipeReader::start(child.stdout.take().expect("stdout is piped"));
+    let stderr = PipeReader::start(child.stderr.take().expect("stderr is piped"));
+    let limit = boot_limit(cases.iter().map(|c| c.timeout_s));
     let mut timed_out = false;
-    loop {
-        if child.try_wait().context(|| format!("waiting for {QEMU_SYSTEM}"))?.is_some() {
-            break;
-        }
-        if started.elapsed() > limit {
-            timed_out = true;
-            let _ = child.kill();
-            let _ = child.wait();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if reap(&mut child, limit).context(|| format!("waiting for {QEMU_SYSTEM}"))?.is_none() {
+        timed_out = true;
+        let _ = child.kill();
+        // Bounded too: a qemu stuck in an uninterruptible sleep must not hang the harness.
+        let _ = reap(&mut child, GRACE);
     }
-    let console = out_reader.join().unwrap_or_default();
-    let errors = err_reader.join().unwrap_or_default();
+    let drained = Instant::now() + GRACE;
+    let (console, _) = stdout.finish(drained);
+    let (errors, _) = stderr.finish(drained);
     std::fs::write(&console_log, &console)
         .context(|| format!("writing {}", console_log.display()))?;
     let text = String::from_utf8_lossy(&console);

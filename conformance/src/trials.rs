@@ -4,10 +4,17 @@
 //! A cell that cannot run here (missing tool, fixture restricted to other lanes) is reported as
 //! ignored with its reason, never as passed; with `ELFVISOR_REQUIRE_LANES` set, a missing tool
 //! fails the trial instead.
+//!
+//! Every trial runs under a watchdog ([`watchdog`]): one that outlives its limit — its case's own
+//! time limit plus [`TRIAL_MARGIN`]; for the linux lane, the one boot's limit plus building its
+//! guests — fails by its name and is abandoned, so no hang anywhere (a lane process, a pipe, a
+//! build) can hold the binary. The elfvisor release binary is built once before the trials,
+//! under a limit of its own.
 
 use std::panic::AssertUnwindSafe;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
@@ -29,13 +36,97 @@ pub fn main() -> ExitCode {
     let trials: Vec<Trial> = cells.iter().map(|&cell| trial(&harness, cell)).collect();
     // Boot the linux lane only for the cells this invocation will actually run.
     let selected = cells.iter().zip(&trials).filter(|(_, t)| !args.is_filtered_out(t));
-    harness.select_linux(selected.map(|(cell, _)| *cell).collect::<Vec<_>>());
+    let selected: Vec<Cell> = selected.map(|(cell, _)| *cell).collect();
+    harness.select_linux(selected.iter().copied());
+    if !args.list && selected.iter().any(|c| matches!(c.lane, Lane::Elfvisor(_))) {
+        build_elfvisor_first();
+    }
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// What a trial may take beyond its case's own time limit: building its guest (cached across
+/// trials), starting the lane's process, judging the transcript, on a loaded machine.
+pub const TRIAL_MARGIN: Duration = Duration::from_secs(120);
+
+/// What the linux lane's one boot may take beyond its own limit ([`crate::linux::boot_limit`]):
+/// building every selected guest and `/init` first.
+pub const LINUX_BUILD_MARGIN: Duration = Duration::from_secs(600);
+
+/// The limit of building the elfvisor release binary, once, before the trials.
+pub const ELFVISOR_BUILD_LIMIT: Duration = Duration::from_secs(30 * 60);
+
+/// Builds the elfvisor binary before any trial, so that no trial's limit has to hold a build.
+/// Past its limit the build is abandoned: the elfvisor trials then wait for it and fail by their
+/// own limits, each by name. A failed build is reported by each of them.
+fn build_elfvisor_first() {
+    let built = watchdog(ELFVISOR_BUILD_LIMIT, || {
+        crate::elfvisor_lane::binary().map(|_| Completion::Completed).map_err(Failed::from)
+    });
+    if let Err(failed) = built {
+        eprintln!(
+            "conformance: building the elfvisor binary failed: {}",
+            failed.message().unwrap_or("(no message)")
+        );
+    }
 }
 
 fn trial(harness: &Arc<Harness>, cell: Cell) -> Trial {
     let harness = Arc::clone(harness);
-    Trial::ignorable_test(harness.cell_name(cell), move || run_cell(&harness, cell))
+    Trial::ignorable_test(harness.cell_name(cell), move || {
+        let limit = trial_limit(&harness, cell);
+        let harness = Arc::clone(&harness);
+        watchdog(limit, move || run_cell(&harness, cell))
+    })
+}
+
+/// How long a cell's trial may run: its case's limit plus [`TRIAL_MARGIN`]; a linux cell waits
+/// for the one boot, so it gets the boot's whole limit.
+fn trial_limit(harness: &Harness, cell: Cell) -> Duration {
+    let own = Duration::from_secs(harness.cases[cell.case].fixture.timeout_s.into());
+    match cell.lane {
+        Lane::Linux => harness.linux_limit(LINUX_BUILD_MARGIN) + TRIAL_MARGIN,
+        _ => own + TRIAL_MARGIN,
+    }
+}
+
+/// Runs a trial's `body` on a thread of its own and waits for it at most `limit`. A body that
+/// runs longer fails the trial (libtest-mimic names it) and is abandoned — its thread ends with
+/// the process — so a hang costs one trial its limit, never the whole binary. A body that
+/// panics fails the trial with the panic's message.
+pub fn watchdog(
+    limit: Duration,
+    body: impl FnOnce() -> Result<Completion, Failed> + Send + 'static,
+) -> Result<Completion, Failed> {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::Builder::new()
+        .name(std::thread::current().name().unwrap_or("trial").to_owned())
+        .spawn(move || {
+            let _ = tx.send(body());
+        })
+        .map_err(|e| Failed::from(format!("cannot start the trial's thread: {e}")))?;
+    match rx.recv_timeout(limit) {
+        Ok(result) => {
+            let _ = worker.join();
+            result
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "the trial did not finish within its limit of {} s (its case's time limit plus the \
+             harness's margin): abandoned so that the other trials go on",
+            limit.as_secs()
+        )
+        .into()),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            let why = match worker.join() {
+                Err(payload) => payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic without a message".into()),
+                Ok(()) => "it ended without a result".into(),
+            };
+            Err(format!("the trial panicked: {why}").into())
+        }
+    }
 }
 
 /// Set (as `.ci/run` does) to make a missing lane tool fail its trials instead of ignoring them,
@@ -151,6 +242,35 @@ mod tests {
             Trial::ignorable_test("stale", move || outcome(&stale)),
         ]);
         assert_eq!((conclusion.num_passed, conclusion.num_failed), (1, 1));
+    }
+
+    #[test]
+    fn test_a_trial_past_its_limit_fails_by_name_and_the_others_run() {
+        let hangs = || {
+            watchdog(Duration::from_millis(100), || {
+                loop {
+                    std::thread::park();
+                }
+            })
+        };
+        let quick = || watchdog(Duration::from_secs(600), || Ok(Completion::Completed));
+        let (conclusion, log) = run_trials(vec![
+            Trial::ignorable_test("linux/musl/demo/hangs", hangs),
+            Trial::ignorable_test("qemu-user/musl/demo/quick", quick),
+        ]);
+        assert_eq!((conclusion.num_failed, conclusion.num_passed), (1, 1));
+        assert!(log.contains("linux/musl/demo/hangs"), "{log}");
+        assert!(log.contains("did not finish within its limit"), "{log}");
+    }
+
+    #[test]
+    fn test_a_trial_that_panics_fails_with_the_message() {
+        let Err(failed) = watchdog(Duration::from_secs(600), || panic!("the lane broke")) else {
+            panic!("a panicking trial must fail");
+        };
+        assert!(failed.message().unwrap().contains("the lane broke"), "{failed:?}");
+        let ok = watchdog(Duration::from_secs(600), || Ok(Completion::ignored_with("why")));
+        assert!(ok.is_ok());
     }
 
     #[test]

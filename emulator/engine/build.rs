@@ -3,15 +3,15 @@
 //! Unicorn 2.1.5 as published hard-wires `curr_cflags()` to 0, so TCG never generates parallel
 //! code and guest atomics (exclusives and LSE) race between vCPUs; and its TLB-fill hook sees only
 //! the page of a faulting access, not the address a SIGSEGV must report; and it calls a helper
-//! after every guest memory access. `cargo xtask deps` builds
-//! unicorn from the sources in the `unicorn-engine-sys` crate with all three fixed and marks its
+//! after every guest memory access; and it loses a stop asked before or while a run starts (the
+//! engine's pending-stop word needs unicorn to read it, `src/tcg.rs`). `cargo xtask deps` builds
+//! unicorn from the sources in the `unicorn-engine-sys` crate with all of these fixed and marks its
 //! pkg-config file; `.cargo/config.toml` points `PKG_CONFIG_PATH` at it. A silently racy engine
 //! is worse than no build, so anything else is an error here.
 
 /// The pkg-config variable `cargo xtask deps` writes, and its value. Keep in step with xtask.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str =
-    "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit-5";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers-7";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");

@@ -3,8 +3,9 @@
 //! On Debian and Ubuntu the missing packages are installed with apt (as root directly, otherwise
 //! through `sudo -n`; without either the exact commands are printed), and Debian's arm64 kernel
 //! and the prebuilt guest programs (busybox) are fetched with `apt-get download` into the
-//! per-user cache. Elsewhere the missing pieces are listed. When everything is present this only
-//! looks, which takes milliseconds.
+//! per-user cache. Elsewhere the missing pieces are listed. cargo-nextest, the unit tests' runner,
+//! is built with `cargo install` when `cargo nextest` does not run. When everything is present
+//! this only looks, which takes milliseconds (and one `cargo nextest --version`).
 //!
 //! Every need is detected by what its consumer really loads — the compiler and static libc the
 //! guest build invokes, the library bindgen dlopens — and a probe reports the exact path it
@@ -149,6 +150,64 @@ fn libclang() -> Found {
     find_libclang(Path::new("/"), env.as_deref())
 }
 
+/// The cargo-nextest release `cargo xtask deps` installs when `cargo nextest` does not run
+/// (`cargo xtask test` runs every unit test under it, with a hard per-test time limit).
+pub const NEXTEST_VERSION: &str = "0.9.143";
+
+/// The `cargo-nextest` that `cargo nextest` runs: cargo looks in `$CARGO_HOME/bin`, then `PATH`.
+fn nextest_binary() -> Option<PathBuf> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    cargo_home
+        .map(|h| h.join("bin"))
+        .into_iter()
+        .chain(std::env::split_paths(&path))
+        .map(|dir| dir.join("cargo-nextest"))
+        .find(|p| p.is_file())
+}
+
+/// Whether `cargo nextest` runs: detected by running it, as `cargo xtask test` will.
+pub fn nextest() -> Found {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["nextest", "--version"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    let version = String::from_utf8_lossy(&out.stdout);
+    let version = version.lines().next().unwrap_or_default().trim();
+    if !out.status.success() || !version.starts_with("cargo-nextest ") {
+        return Err(format!("`{cargo} nextest --version` failed ({})", out.status));
+    }
+    let at = nextest_binary().map(|p| p.display().to_string()).unwrap_or_else(|| "?".into());
+    Ok(format!("{version} ({at})"))
+}
+
+/// Builds and installs the pinned cargo-nextest (from crates.io, through cargo).
+fn install_nextest() -> Result<()> {
+    println!(
+        "deps: building cargo-nextest {NEXTEST_VERSION} with `cargo install` (it takes several \
+         minutes the first time)"
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["install", "--locked", "cargo-nextest", "--version"])
+        .arg(format!("={NEXTEST_VERSION}"))
+        .stdin(Stdio::null())
+        .status()
+        .context("starting cargo install")?;
+    if !status.success() {
+        bail!(
+            "`cargo install --locked cargo-nextest --version ={NEXTEST_VERSION}` failed with {status}"
+        );
+    }
+    nextest().map_err(|why| anyhow::anyhow!("cargo-nextest was installed, but {why}"))?;
+    Ok(())
+}
+
 fn needs() -> Vec<Need> {
     let static_libc = |libc: Libc| match libc {
         Libc::Musl => file("/usr/lib/aarch64-linux-musl/libc.a"),
@@ -271,6 +330,7 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
         Program::ALL.into_iter().filter(|p| !p.path().is_file()).collect();
     let root = paths::workspace_root();
     let unicorn_missing = !crate::unicorn::installed(&root);
+    let nextest = nextest();
     if explain {
         for (need, found) in all.iter().zip(&found) {
             match found {
@@ -289,10 +349,21 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
         let unicorn = crate::unicorn::pc_file(&root);
         let state = if unicorn_missing { "MISSING or stale at" } else { "found" };
         println!("deps: probe elfvisor's patched unicorn: {state} {}", unicorn.display());
+        match &nextest {
+            Ok(found) => println!("deps: probe cargo-nextest (runs the unit tests): found {found}"),
+            Err(why) => {
+                println!("deps: probe cargo-nextest (runs the unit tests): MISSING ({why})")
+            }
+        }
     }
     let missing: Vec<&Need> =
         all.iter().zip(&found).filter(|(_, f)| f.is_err()).map(|(n, _)| n).collect();
-    if missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing {
+    if missing.is_empty()
+        && !kernel_missing
+        && programs_missing.is_empty()
+        && !unicorn_missing
+        && nextest.is_ok()
+    {
         println!("deps: everything is present");
         return Ok(ExitCode::SUCCESS);
     }
@@ -315,8 +386,20 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
             crate::unicorn::prefix(&root).display()
         );
     }
+    if let Err(why) = &nextest {
+        println!("deps: missing cargo-nextest {NEXTEST_VERSION} ({why}; cargo install builds it)");
+    }
     if check_only {
         return Ok(ExitCode::FAILURE);
+    }
+    // Built by cargo, on any system.
+    if nextest.is_err() {
+        install_nextest()?;
+        if missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing
+        {
+            println!("deps: everything is present");
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     if !is_debian_like() {
         bail!(

@@ -3,16 +3,18 @@
 //! - `deps`: installs what the harness needs (cross compilers, qemu, cmake, libclang) and fetches
 //!   Debian's arm64 kernel; quick when everything is present.
 //! - `conformance`: provisions, then runs the lane × case matrix and writes the report.
-//! - `test`: provisions, then runs `cargo test --workspace`.
+//! - `test`: provisions, then runs every unit test under cargo-nextest (a hard time limit per
+//!   test) and the conformance matrix (a watchdog per trial); `--unit` skips the matrix.
 //! - `bench`: elfvisor against qemu-user on startup, syscalls, ALU and load/store guests.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
 mod deps;
+mod test;
 mod unicorn;
 
 #[derive(Parser)]
@@ -41,12 +43,18 @@ enum Cmd {
         #[arg(long)]
         no_deps: bool,
     },
-    /// Provision, then run `cargo test --workspace` with any extra arguments.
+    /// Provision, then run every unit and integration test with `cargo nextest run` (one
+    /// process and a hard time limit per test, see .config/nextest.toml), then the conformance
+    /// matrix with `cargo test -p elfvisor-conformance --test conformance`.
     Test {
         /// Skip provisioning.
         #[arg(long)]
         no_deps: bool,
-        /// Passed on to `cargo test` (put test-binary arguments after `--`).
+        /// Only the unit and integration tests, not the conformance matrix (quick loops).
+        #[arg(long)]
+        unit: bool,
+        /// Passed on to both runners (put test-binary arguments, e.g. a name filter, after
+        /// `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -74,17 +82,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             conformance(filter.as_deref())
         }
-        Cmd::Test { no_deps, args } => {
+        Cmd::Test { no_deps, unit, args } => {
             if !no_deps {
                 deps::provision(false, false)?;
             }
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["test", "--workspace"])
-                .args(&args)
-                .status()
-                .context("running cargo test")?;
-            Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            test::run_suites(unit, &args)
         }
         Cmd::Bench(opts) => bench::run(&opts).map(|()| ExitCode::SUCCESS),
     }

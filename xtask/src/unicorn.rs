@@ -12,8 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str =
-    "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit-5";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers-7";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -25,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 8] = [
+const EDITS: [Edit; 13] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0.
     Edit {
@@ -81,6 +80,46 @@ const EDITS: [Edit; 8] = [
         file: "qemu/tcg/tcg-op.c",
         original: "    if (tcg_ctx->uc->no_exit_request) {\n        return;\n    }",
         patched: "    /* elfvisor: no exit checks between instructions; blocks still check. */\n    if (1) {\n        return;\n    }",
+    },
+    // Stops: a stop asked while no run is in progress, or while `uc_emu_start` is still
+    // resetting its stop and exit requests, was lost (unicorn ignores `uc_emu_stop` outside a
+    // run and clears its requests on entry), and so was one whose exit request the CPU loop
+    // cleared on its restart after a PC written in a hook. The engine keeps its own
+    // pending-stop word (set before every `uc_emu_stop`) and hands unicorn its address; the CPU
+    // loop reads it after a full fence before every entry to `cpu_exec`, i.e. after every reset
+    // of the requests. A stop that loads the word too late for that check finds the run in
+    // progress and its `cpu_exit` is not reset again before the next check. See
+    // `emulator/engine/src/tcg.rs`.
+    Edit {
+        file: "include/uc_priv.h",
+        original: "    bool stop_request;   // request to immediately stop emulation - for\n                         // uc_emu_stop()\n",
+        patched: "    bool stop_request;   // request to immediately stop emulation - for\n                         // uc_emu_stop()\n    /* elfvisor: the embedder's pending-stop word; non-zero ends the run. */\n    const uint32_t *elfvisor_stop_flag;\n",
+    },
+    Edit {
+        file: "uc.c",
+        original: "UNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n{",
+        patched: "/* elfvisor: registers the embedder's pending-stop word (NULL for none). */\nUNICORN_EXPORT\nvoid uc_elfvisor_set_stop_flag(uc_engine *uc, const uint32_t *flag)\n{\n    uc->elfvisor_stop_flag = flag;\n}\n\nUNICORN_EXPORT\nuc_err uc_emu_stop(uc_engine *uc)\n{",
+    },
+    Edit {
+        file: "qemu/softmmu/cpus.c",
+        original: "            uc->size_recur_mem = 0;\n            r = cpu_exec(uc, cpu);\n",
+        patched: "            uc->size_recur_mem = 0;\n            /* elfvisor: a pending stop ends the run before guest code; after the resets. */\n            if (uc->elfvisor_stop_flag) {\n                __atomic_thread_fence(__ATOMIC_SEQ_CST);\n                if (__atomic_load_n(uc->elfvisor_stop_flag, __ATOMIC_RELAXED)) {\n                    finish = true;\n                    break;\n                }\n            }\n            r = cpu_exec(uc, cpu);\n",
+    },
+    // Stops, continued: unicorn compiles QEMU's memory barriers to nothing ("we do not really
+    // support multiple CPUs"), but a stop from another thread is a second CPU. The CPU loop
+    // clears the block-entry exit flag and then reads `exit_request`; without a full barrier
+    // between the two (QEMU has one), a `cpu_exit` landing there left `exit_request` set and
+    // the flag cleared, and chained blocks (a guest's `b .`) never looked again. And
+    // `cpu_exit` must publish `exit_request` before the flag that sends the CPU to read it.
+    Edit {
+        file: "qemu/accel/tcg/cpu-exec.c",
+        original: "    cpu_neg(cpu)->icount_decr.u16.high = 0;\n",
+        patched: "    cpu_neg(cpu)->icount_decr.u16.high = 0;\n    /* elfvisor: QEMU's full barrier, before exit_request is read (a stop from another thread). */\n    __atomic_thread_fence(__ATOMIC_SEQ_CST);\n",
+    },
+    Edit {
+        file: "qemu/hw/core/cpu.c",
+        original: "    cpu->tcg_exit_req = 1;\n    cpu->icount_decr_ptr->u16.high = -1;\n",
+        patched: "    cpu->tcg_exit_req = 1;\n    /* elfvisor: QEMU's smp_wmb: exit_request is visible before the flag that leads to it. */\n    __atomic_thread_fence(__ATOMIC_RELEASE);\n    cpu->icount_decr_ptr->u16.high = -1;\n",
     },
 ];
 

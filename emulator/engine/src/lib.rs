@@ -6,6 +6,23 @@
 //! (exit, exec, a signal to deliver).
 //!
 //! Backends: [`tcg`] (unicorn, any host) and [`mock`] (scripted, for unit tests of the kernel).
+//!
+//! # Stops are never lost
+//!
+//! A [`Stopper`] (or, on the vCPU's own thread, a signal handler's
+//! [`tcg::stop_current_thread`]) may ask for a stop at any moment: while the vCPU runs guest
+//! code, inside a syscall handler, between two runs, or while [`Vcpu::run`] is entering the
+//! engine. Every backend keeps it as a per-vCPU pending stop:
+//!
+//! - a run in progress returns promptly, with [`Exit::Interrupted`] or the exit it was already
+//!   returning; every stop asked before a run returns is answered by that return;
+//! - a stop asked while no run is in progress makes the next run return
+//!   [`Exit::Interrupted`] at once, registers untouched, and is then spent: the run after that
+//!   runs normally.
+//!
+//! Callers therefore kick once. A stop racing with a run's end may also cut the next run short,
+//! so [`Exit::Interrupted`] only means "look at your pending work, then run again". How the tcg
+//! backend closes the window between its check and unicorn's CPU loop is in [`tcg`]'s docs.
 
 use std::sync::Arc;
 
@@ -125,7 +142,8 @@ pub enum Exit {
     Breakpoint { imm: u16 },
     /// An undefined or unsupported instruction; the pc is at the instruction.
     Undefined,
-    /// Another thread asked this vCPU to stop ([`Stopper::stop`]).
+    /// A stop was asked ([`Stopper::stop`], [`tcg::stop_current_thread`]), before this run or
+    /// during it; the pc is where guest code resumes. Possibly spurious (see the crate docs).
     Interrupted,
 }
 
@@ -175,14 +193,16 @@ impl std::fmt::Debug for GuestMemory {
 
 /// A virtual CPU. Not `Send`: create it on the thread that runs it.
 pub trait Vcpu: Cpu {
-    /// Runs guest code from the current pc until an [`Exit`].
+    /// Runs guest code from the current pc until an [`Exit`]. A stop pending on entry returns
+    /// [`Exit::Interrupted`] at once, running nothing (see the crate docs).
     fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError>;
     /// A handle other threads use to interrupt [`Vcpu::run`].
     fn stopper(&self) -> Stopper;
 }
 
-/// Interrupts a running vCPU from another thread; the vCPU returns [`Exit::Interrupted`]
-/// promptly and resumes from its pc on the next run.
+/// Interrupts a vCPU from another thread; the run in progress returns promptly (with
+/// [`Exit::Interrupted`], or the exit it was already returning), or, when none is, the next run
+/// returns [`Exit::Interrupted`] at once. Never lost; resumes from the pc on the next run.
 #[derive(Clone)]
 pub struct Stopper(Arc<dyn Fn() + Send + Sync>);
 

@@ -4,8 +4,14 @@
 //! the handler (as the tcg engine does inside its hook) and records the x0 it left; an `Exit`
 //! step returns that exit. The run ends when the handler asks to stop or the script runs out
 //! (which reports [`Exit::Interrupted`]).
+//!
+//! Stops follow the crate's contract: a stop pending on entry returns [`Exit::Interrupted`]
+//! before any step, one asked during a run (from a handler, or another thread) ends it at the
+//! next step boundary, and every return answers the stops asked before it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Cpu, EngineError, Exit, Reg, Stopper, SyscallAction, SyscallHandler, Vcpu};
 
@@ -34,6 +40,8 @@ pub struct MockVcpu {
     pub tlb_flushes: usize,
     /// Code ranges the kernel asked to flush.
     pub code_flushes: Vec<(u64, u64)>,
+    /// A stop asked and not yet answered by a return from `run`.
+    stop_pending: Arc<AtomicBool>,
 }
 
 impl MockVcpu {
@@ -86,9 +94,30 @@ impl Cpu for MockVcpu {
 
 impl Vcpu for MockVcpu {
     fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError> {
-        while let Some(step) = self.script.pop_front() {
+        let exit = self.play(handler);
+        // Every stop asked until now is answered by this return.
+        self.stop_pending.store(false, Ordering::SeqCst);
+        Ok(exit)
+    }
+
+    fn stopper(&self) -> Stopper {
+        let pending = Arc::clone(&self.stop_pending);
+        Stopper::new(move || pending.store(true, Ordering::SeqCst))
+    }
+}
+
+impl MockVcpu {
+    /// Plays steps until one ends the run; a pending stop ends it at a step boundary.
+    fn play(&mut self, handler: &mut dyn SyscallHandler) -> Exit {
+        loop {
+            if self.stop_pending.load(Ordering::SeqCst) {
+                return Exit::Interrupted;
+            }
+            let Some(step) = self.script.pop_front() else {
+                return Exit::Interrupted;
+            };
             match step {
-                MockStep::Exit(exit) => return Ok(exit),
+                MockStep::Exit(exit) => return exit,
                 MockStep::Syscall { nr, args } => {
                     self.x[8] = nr;
                     self.x[..6].copy_from_slice(&args);
@@ -96,16 +125,11 @@ impl Vcpu for MockVcpu {
                     let action = handler.syscall(self);
                     self.results.push(self.x[0]);
                     if action == SyscallAction::Stop {
-                        return Ok(Exit::Stopped);
+                        return Exit::Stopped;
                     }
                 }
             }
         }
-        Ok(Exit::Interrupted)
-    }
-
-    fn stopper(&self) -> Stopper {
-        Stopper::new(|| {})
     }
 }
 
@@ -136,5 +160,42 @@ mod tests {
         vcpu.run(&mut Echo).unwrap();
         assert_eq!(vcpu.results.len(), 3);
         assert_eq!(vcpu.run(&mut Echo).unwrap(), Exit::Interrupted);
+    }
+
+    #[test]
+    fn test_a_stop_before_a_run_ends_it_at_once_and_is_spent() {
+        let mut vcpu = MockVcpu::new([
+            MockStep::Syscall { nr: 63, args: [1, 0, 0, 0, 0, 0] },
+            MockStep::Syscall { nr: 94, args: [2, 0, 0, 0, 0, 0] },
+        ]);
+        vcpu.stopper().stop();
+        assert_eq!(vcpu.run(&mut Echo).unwrap(), Exit::Interrupted);
+        assert!(vcpu.results.is_empty(), "no step ran");
+        assert_eq!(vcpu.reg(Reg::Pc), 0, "registers untouched");
+        assert_eq!(vcpu.run(&mut Echo).unwrap(), Exit::Stopped, "the stop was spent");
+        assert_eq!(vcpu.results, vec![631, 942]);
+    }
+
+    /// Asks its own vCPU to stop from inside the first call, as a kernel kicking itself does.
+    struct StopSelf(Stopper);
+
+    impl SyscallHandler for StopSelf {
+        fn syscall(&mut self, _: &mut dyn Cpu) -> SyscallAction {
+            self.0.stop();
+            SyscallAction::Continue
+        }
+    }
+
+    #[test]
+    fn test_a_stop_during_a_run_ends_it_at_the_next_step_and_is_answered() {
+        let mut vcpu = MockVcpu::new([
+            MockStep::Syscall { nr: 63, args: [0; 6] },
+            MockStep::Syscall { nr: 64, args: [0; 6] },
+        ]);
+        let mut handler = StopSelf(vcpu.stopper());
+        assert_eq!(vcpu.run(&mut handler).unwrap(), Exit::Interrupted);
+        assert_eq!(vcpu.results.len(), 1, "the second step waits for the next run");
+        assert_eq!(vcpu.run(&mut Echo).unwrap(), Exit::Interrupted, "the script ran out");
+        assert_eq!(vcpu.results, vec![0, 640]);
     }
 }

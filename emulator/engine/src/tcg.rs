@@ -1,14 +1,51 @@
 //! The `tcg` engine: QEMU's TCG through unicorn (patched for parallel code, see build.rs).
 //!
 //! The whole arena is handed to unicorn once as one RWX region (`mem_map_ptr`) and unicorn runs
-//! with a virtual TLB whose fill hook asks the kernel's [`PageSource`]: identity translation,
-//! the VMA's permissions (exec only for executable pages), nothing for unmapped or forbidden
-//! pages. Unicorn thus never touches a host page the guest may not access, and an address-space
-//! change is only a TLB flush. Refused accesses are recorded by that hook, because unicorn itself
-//! reports only "exception" at the faulting pc.
+//! with a virtual TLB whose fill hook asks the kernel's [`PageSource`](crate::PageSource):
+//! identity translation, the VMA's permissions (exec only for executable pages), nothing for
+//! unmapped or forbidden pages. Unicorn thus never touches a host page the guest may not access,
+//! and an address-space change is only a TLB flush. Refused accesses are recorded by that hook,
+//! because unicorn itself reports only "exception" at the faulting pc.
+//!
+//! # Stops
+//!
+//! Unicorn alone loses stops: `uc_emu_stop` outside `uc_emu_start` only sets a flag that the
+//! next start clears, a stop that lands while `uc_emu_start` is still resetting its requests is
+//! cleared by those resets, and so is one that lands while the CPU loop restarts after a PC
+//! written in a hook. A guest spinning in `b .` then never comes back. So each vCPU has a
+//! pending-stop word (`StopState`) that decides instead:
+//!
+//! 1. A stop (a [`Stopper`], or [`stop_current_thread`] in a signal handler) stores 1 in the
+//!    word, then a full fence, then calls `uc_emu_stop`.
+//! 2. [`Vcpu::run`] swaps the word to 0 on entry; if it was set the run returns
+//!    [`Exit::Interrupted`] at once, without entering unicorn (registers untouched).
+//! 3. Inside `uc_emu_start`, unicorn (elfvisor's edit, `xtask/src/unicorn.rs`) reads the word
+//!    after a full fence before every entry to its CPU loop (`cpu_exec`), which comes after
+//!    every reset of its stop and exit requests: set, the run ends before guest code.
+//! 4. `run` swaps the word to 0 again when unicorn returns: a stop asked before that point is
+//!    answered by this return, whatever its exit; one asked after it is found by step 2.
+//!
+//! Why nothing falls between 2 and 3: if the check of step 3 misses the word, the stop's store
+//! comes after that check in the fences' total order, so the `uc_emu_stop` of step 1 sees the
+//! emulation running (`emulation_done` was cleared before the check) and calls `cpu_exit`,
+//! whose exit request nothing resets before `cpu_exec` honours it at the next block — the only
+//! later reset, on a restart after a PC written in a hook, is followed by the check again. On
+//! the vCPU's own thread (a signal handler) the same holds in program order. The check costs a
+//! fence per entry to the CPU loop (per run and per PC written in a hook), nothing per block.
+//!
+//! `cpu_exit` itself needs QEMU's memory barriers, which unicorn compiles to nothing: it sets
+//! `exit_request`, then the flag every block entry tests; the CPU loop clears that flag, then
+//! reads `exit_request`. Without a full barrier between the loop's store and load, a
+//! `cpu_exit` from another thread could land between them and leave the request set with the
+//! flag cleared — a guest spinning in chained blocks never looked again (the entry race test
+//! hung on a loaded machine). Two more edits put QEMU's barriers back on both sides.
+//!
+//! A stop that races with the end of a run may also end the next run early: `Interrupted`
+//! promises only that the caller should look at its pending work, never that a stop was asked.
 
 use std::cell::Cell;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::sync::{Arc, Mutex};
 
 use elfvisor_abi::{GuestAddr, Prot};
@@ -95,36 +132,75 @@ fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> Engin
     move |e| EngineError::Backend { what, detail: format!("{e:?}") }
 }
 
-thread_local! {
-    /// The unicorn instance running guest code on this thread, while [`Vcpu::run`] runs it.
-    static RUNNING: Cell<*mut unicorn_engine::uc_engine> = const { Cell::new(std::ptr::null_mut()) };
+unsafe extern "C" {
+    /// elfvisor's unicorn edit: registers the word unicorn's CPU loop reads before every entry
+    /// (non-zero ends the run). The word must outlive the instance or be unregistered (NULL).
+    fn uc_elfvisor_set_stop_flag(uc: *mut unicorn_engine::uc_engine, flag: *const u32);
 }
 
-/// Asks the vCPU running guest code on this thread, if any, to stop: [`Vcpu::run`] then
-/// returns [`Exit::Interrupted`] (or the exit it was already returning). Async-signal-safe: for
-/// a host signal handler that must get a spinning guest to its signal promptly.
-///
-/// A stop that lands after the run loop last looked for pending work but before unicorn has
-/// started (a window of well under a microsecond) is lost: the guest then sees the signal at its
-/// next system call or exit. Callers check for pending signals right before each run.
+/// One vCPU's pending stop, shared by the vCPU, its [`Stopper`]s, this thread's signal
+/// handlers (through [`CURRENT`]) and unicorn (which reads `pending`). See the module docs.
+struct StopState {
+    /// 1 while a stop is asked that no return from [`Vcpu::run`] has answered yet.
+    pending: AtomicU32,
+    /// The unicorn instance as an address, for other threads' stoppers; `None` once the vCPU
+    /// is dropped (under this lock, before the instance is closed).
+    handle: Mutex<Option<usize>>,
+    /// The same instance for the signal path, which takes no lock: only used through
+    /// [`CURRENT`], which the vCPU's drop clears before the instance is closed.
+    raw: usize,
+}
+
+impl StopState {
+    /// Step 1's first half: the word, then a full fence before any look at unicorn's state.
+    /// Only an atomic store and a fence: async-signal-safe.
+    fn ask(&self) {
+        self.pending.store(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+    }
+
+    /// Whether a stop was pending, clearing it (steps 2 and 4).
+    fn take(&self) -> bool {
+        self.pending.swap(0, Ordering::SeqCst) != 0
+    }
+}
+
+thread_local! {
+    /// The vCPU this thread runs: the last one created or run on it, until dropped. A signal
+    /// handler's [`stop_current_thread`] stops it.
+    static CURRENT: Cell<*const StopState> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Asks the vCPU of this thread (the last one created or run on it), if any, to stop: the run
+/// in progress returns promptly — [`Exit::Interrupted`], or the exit it was already returning —
+/// and if none is in progress, the next run returns [`Exit::Interrupted`] at once. Never lost,
+/// whenever it lands (see the module docs). Async-signal-safe: for a host signal handler that
+/// must get a spinning guest to its signal promptly; it only stores a word, fences, and asks
+/// unicorn to leave its CPU loop (flag stores).
 pub fn stop_current_thread() {
     // A const-initialised thread-local of a raw pointer: a plain TLS read, no lazy init.
-    let uc = RUNNING.with(Cell::get);
-    if !uc.is_null() {
-        // SAFETY: `RUNNING` holds this thread's instance only while `run` is inside
-        // `emu_start` on this very thread, so it is alive; `uc_emu_stop` only sets flags and
-        // asks the CPU loop to exit (unicorn's own timeout thread calls it asynchronously).
-        unsafe {
-            unicorn_engine::uc_emu_stop(uc);
-        }
+    let state = CURRENT.with(Cell::get);
+    if state.is_null() {
+        return;
+    }
+    // SAFETY: `CURRENT` points at the `StopState` of a vCPU alive on this thread: its drop,
+    // on this thread, clears `CURRENT` before releasing it, and a signal handler runs either
+    // wholly before or wholly after that store.
+    let state = unsafe { &*state };
+    state.ask();
+    // SAFETY: as above, the instance is alive (the vCPU closes it only after clearing
+    // `CURRENT`); `uc_emu_stop` only sets flags and asks the CPU loop to exit (unicorn's own
+    // timeout thread calls it asynchronously).
+    unsafe {
+        unicorn_engine::uc_emu_stop(state.raw as *mut unicorn_engine::uc_engine);
     }
 }
 
 /// A unicorn instance for one guest thread.
 pub struct TcgVcpu {
     uc: Unicorn<'static, HookData>,
-    /// The raw handle for [`Stopper`]s, cleared when this vCPU is dropped.
-    stop_handle: Arc<Mutex<Option<usize>>>,
+    /// The pending stop, unicorn's handle for [`Stopper`]s (cleared when this vCPU is dropped).
+    stop: Arc<StopState>,
 }
 
 impl std::fmt::Debug for TcgVcpu {
@@ -245,14 +321,31 @@ impl TcgVcpu {
         let cpacr = uc.reg_read(RegisterARM64::CPACR_EL1).map_err(backend("read CPACR_EL1"))?;
         uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | (3 << 20))
             .map_err(backend("enable FP/SIMD"))?;
-        let stop_handle = Arc::new(Mutex::new(Some(uc.get_handle() as usize)));
-        Ok(TcgVcpu { uc, stop_handle })
+        let raw = uc.get_handle();
+        let stop = Arc::new(StopState {
+            pending: AtomicU32::new(0),
+            handle: Mutex::new(Some(raw as usize)),
+            raw: raw as usize,
+        });
+        // SAFETY: `raw` is the live instance; the word lives in `stop`, which this vCPU holds
+        // until after the instance is closed, and `drop` unregisters it first anyway.
+        unsafe { uc_elfvisor_set_stop_flag(raw, stop.pending.as_ptr()) };
+        CURRENT.with(|c| c.set(Arc::as_ptr(&stop)));
+        Ok(TcgVcpu { uc, stop })
     }
 }
 
 impl Drop for TcgVcpu {
     fn drop(&mut self) {
-        *self.stop_handle.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // Before the instance goes: this thread's signal handlers stop using it...
+        if CURRENT.with(Cell::get) == Arc::as_ptr(&self.stop) {
+            CURRENT.with(|c| c.set(std::ptr::null()));
+        }
+        std::sync::atomic::compiler_fence(Ordering::SeqCst);
+        // ...and so do other threads' stoppers.
+        *self.stop.handle.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        // SAFETY: the instance is still open (`uc` is dropped after this).
+        unsafe { uc_elfvisor_set_stop_flag(self.uc.get_handle(), std::ptr::null()) };
     }
 }
 
@@ -363,6 +456,11 @@ impl Vcpu for TcgVcpu {
         // SAFETY: only the lifetime is erased. The pointer is cleared below before `run`
         // returns, so no hook can use it after the borrow it came from ends.
         let handler: NonNull<dyn SyscallHandler> = unsafe { std::mem::transmute(handler) };
+        // This thread's signal handlers stop this vCPU from now on (step 2 of the module docs).
+        CURRENT.with(|c| c.set(Arc::as_ptr(&self.stop)));
+        if self.stop.take() {
+            return Ok(Exit::Interrupted);
+        }
         {
             let data = self.uc.get_data_mut();
             data.handler = Some(handler);
@@ -370,9 +468,9 @@ impl Vcpu for TcgVcpu {
             data.refusal = None;
         }
         let pc = read(&self.uc, Reg::Pc);
-        RUNNING.with(|r| r.set(self.uc.get_handle()));
         let result = self.uc.emu_start(pc, UNTIL, 0, 0);
-        RUNNING.with(|r| r.set(std::ptr::null_mut()));
+        // Step 4: every stop asked until now is answered by this return.
+        self.stop.take();
         let stopped_at = read(&self.uc, Reg::Pc);
         let data = self.uc.get_data_mut();
         data.handler = None;
@@ -413,9 +511,10 @@ impl Vcpu for TcgVcpu {
     }
 
     fn stopper(&self) -> Stopper {
-        let handle = Arc::clone(&self.stop_handle);
+        let state = Arc::clone(&self.stop);
         Stopper::new(move || {
-            let guard = handle.lock().unwrap_or_else(|e| e.into_inner());
+            state.ask();
+            let guard = state.handle.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(raw) = *guard {
                 // SAFETY: the handle is live while the Option is Some: `TcgVcpu::drop` clears it
                 // under this lock before the instance is freed. `uc_emu_stop` may be called from
