@@ -24,7 +24,7 @@ const SHEBANG_MAX: usize = 256;
 pub fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     // getrandom(2) on 16 bytes does not fail short on Linux; zeros would still start the guest.
-    let _ = crate::host::getrandom(&mut bytes, 0);
+    let _ = crate::host::getrandom(&mut bytes, false);
     bytes
 }
 
@@ -37,9 +37,7 @@ pub struct PreparedExec {
 
 fn load_errno(err: &LoadError) -> Errno {
     match err {
-        LoadError::Open { source, .. } => {
-            crate::host::guest_errno(source.raw_os_error().unwrap_or(libc::EIO))
-        }
+        LoadError::Open { source, .. } => elfvisor_host::errno_from_io(source),
         LoadError::NotElf { .. } | LoadError::WrongMachine { .. } | LoadError::Malformed { .. } => {
             Errno::ENOEXEC
         }
@@ -80,8 +78,7 @@ pub fn prepare(
     for depth in 0..=MAX_SCRIPT_DEPTH {
         let cpath = CString::new(program.clone()).map_err(|_| Errno::ENOENT)?;
         let host_path = PathBuf::from(std::ffi::OsStr::from_bytes(&program));
-        let meta = std::fs::metadata(&host_path)
-            .map_err(|e| crate::host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let meta = std::fs::metadata(&host_path).map_err(|e| elfvisor_host::errno_from_io(&e))?;
         if meta.is_dir() {
             return Err(Errno::EACCES);
         }
@@ -89,7 +86,7 @@ pub fn prepare(
         let mut head = vec![0u8; SHEBANG_MAX];
         let n = std::fs::File::open(&host_path)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .map_err(|e| crate::host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            .map_err(|e| elfvisor_host::errno_from_io(&e))?;
         head.truncate(n);
         if let Some((interp, arg)) = parse_shebang(&head) {
             if depth == MAX_SCRIPT_DEPTH {

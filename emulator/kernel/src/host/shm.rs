@@ -53,7 +53,7 @@ pub fn memfd_create(name: &CStr, flags: u32) -> Result<OwnedFd, Errno> {
 /// A read-only descriptor on a new memfd holding `contents` (a generated `/proc` file). The
 /// writable descriptor used to fill it is closed before returning.
 pub fn read_only_memfd(name: &CStr, contents: &[u8]) -> Result<OwnedFd, Errno> {
-    let io = |e: std::io::Error| e.raw_os_error().map_or(Errno::EIO, super::errno::guest_errno);
+    let io = |e: std::io::Error| elfvisor_host::errno_from_io(&e);
     let mut file = std::fs::File::from(memfd_create(name, libc::MFD_CLOEXEC)?);
     let fd = file.as_raw_fd();
     file.write_all(contents).map_err(io)?;

@@ -15,10 +15,11 @@ use elfvisor_engine::{Cpu, Reg, SyscallAction, SyscallHandler};
 
 use self::ctx::{Arg, Ctx, SysResult};
 use self::table::{Restart, Row, Support};
-use crate::fork::{CLONE_THREAD, CLONE_VFORK};
-use crate::signal::{delivery, info::SA_RESTART};
+use crate::signal::delivery;
 use crate::task::Task;
 use crate::task::group::Quiesced;
+use elfvisor_abi::sched::{CLONE_THREAD, CLONE_VFORK};
+use elfvisor_abi::signal::SA_RESTART;
 
 pub mod ctx;
 mod procfs;
