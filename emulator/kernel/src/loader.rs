@@ -155,7 +155,7 @@ fn read_image(path: &Path, file: &File) -> Result<Image, LoadError> {
         let in_file = file_end.is_some_and(|end| end <= size);
         if ph.p_type == program_header::PT_INTERP {
             // Linux reads at most PATH_MAX bytes of interpreter path.
-            if !in_file || ph.p_filesz == 0 || ph.p_filesz > 4096 {
+            if !in_file || ph.p_filesz == 0 || ph.p_filesz > elfvisor_abi::limits::PATH_MAX as u64 {
                 return Err(malformed(path, "malformed PT_INTERP segment"));
             }
             let raw = read_at(path, file, ph.p_offset, ph.p_filesz as usize)?;

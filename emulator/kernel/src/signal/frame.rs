@@ -14,9 +14,9 @@
 
 use elfvisor_abi::obj::GuestObj;
 use elfvisor_abi::sigframe::{
-    ESR_MAGIC, EsrContext, FPSIMD_MAGIC, FpsimdContext, PSTATE_NZCV, RT_SIGFRAME_SIZE,
-    RT_SIGFRAME_UC, SC_FAULT_ADDRESS, SC_PC, SC_PSTATE, SC_REGS, SC_RESERVED, SC_SP, UC_MCONTEXT,
-    UC_SIGMASK, UC_STACK,
+    ESR_MAGIC, EsrContext, FPSIMD_MAGIC, FpsimdContext, PSTATE_NZCV, RT_SIGFRAME_MCONTEXT,
+    RT_SIGFRAME_SIZE, RT_SIGFRAME_UC, SC_FAULT_ADDRESS, SC_PC, SC_PSTATE, SC_REGS, SC_RESERVED,
+    SC_SP, UC_SIGMASK, UC_STACK,
 };
 use elfvisor_abi::signal::{
     MINSIGSTKSZ, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
@@ -28,11 +28,6 @@ use elfvisor_engine::{Cpu, Reg};
 use super::info::{Detail, SigInfo};
 use crate::task::types::Termination;
 use crate::task::{ExitScope, Task};
-
-/// Offsets from the frame start (`struct rt_sigframe`): `uc` follows the `siginfo_t`.
-const UC: u64 = RT_SIGFRAME_UC;
-const MCONTEXT: u64 = UC + UC_MCONTEXT;
-const MC_RESERVED: u64 = MCONTEXT + SC_RESERVED;
 
 /// Encodes `value` into `frame` at `off`.
 fn put<T: GuestObj>(frame: &mut [u8], off: u64, value: &T) {
@@ -68,25 +63,25 @@ pub(super) fn setup_frame(
     put(&mut buf, 0, &info.to_guest());
     // uc_stack keeps the alternate stack as it was set (Linux's __save_altstack); an
     // SS_AUTODISARM stack is disarmed while the handler runs, and sigreturn restores it.
-    put(&mut buf, UC + UC_STACK, &altstack);
+    put(&mut buf, RT_SIGFRAME_UC + UC_STACK, &altstack);
     if altstack.flags & SS_AUTODISARM != 0 {
         task.altstack = StackT::DISABLED;
     }
     // After rt_sigsuspend the handler returns to the mask from before the call.
     let saved_mask = task.saved_sigmask.take().unwrap_or(task.sigmask);
-    put(&mut buf, UC + UC_SIGMASK, &saved_mask);
+    put(&mut buf, RT_SIGFRAME_UC + UC_SIGMASK, &saved_mask);
     let fault = match info.detail {
         Detail::Fault { addr } => addr,
         Detail::Sender { .. } | Detail::Child { .. } | Detail::Queued { .. } | Detail::Given(_) => {
             0
         }
     };
-    put(&mut buf, MCONTEXT + SC_FAULT_ADDRESS, &fault);
+    put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_FAULT_ADDRESS, &fault);
     let regs: [u64; 31] = std::array::from_fn(|i| cpu.reg(Reg::X(i as u8)));
-    put(&mut buf, MCONTEXT + SC_REGS, &regs);
-    put(&mut buf, MCONTEXT + SC_SP, &sp);
-    put(&mut buf, MCONTEXT + SC_PC, &cpu.reg(Reg::Pc));
-    put(&mut buf, MCONTEXT + SC_PSTATE, &(cpu.reg(Reg::Nzcv) & PSTATE_NZCV));
+    put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_REGS, &regs);
+    put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_SP, &sp);
+    put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_PC, &cpu.reg(Reg::Pc));
+    put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_PSTATE, &(cpu.reg(Reg::Nzcv) & PSTATE_NZCV));
     // __reserved: fpsimd_context, then esr_context for a fault, then the zero terminator
     // record (magic 0, size 0), which the zeroed buffer already holds.
     let fpsimd = FpsimdContext {
@@ -96,10 +91,10 @@ pub(super) fn setup_frame(
         fpcr: cpu.reg(Reg::Fpcr) as u32,
         vregs: std::array::from_fn(|i| cpu.vreg(i as u8)),
     };
-    put(&mut buf, MC_RESERVED, &fpsimd);
+    put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_RESERVED, &fpsimd);
     if let Detail::Fault { .. } = info.detail {
         let esr = EsrContext { magic: ESR_MAGIC, size: EsrContext::SIZE as u32, esr: 0 };
-        put(&mut buf, MC_RESERVED + FpsimdContext::SIZE as u64, &esr);
+        put(&mut buf, RT_SIGFRAME_MCONTEXT + SC_RESERVED + FpsimdContext::SIZE as u64, &esr);
     }
     // The frame record {fp, lr} above the frame, as x29 will point at it.
     put(&mut buf, record - frame, &[regs[29], regs[30]]);
@@ -113,7 +108,7 @@ pub(super) fn setup_frame(
     cpu.set_reg(Reg::X(0), u64::from(info.signo.0));
     if action.flags & SA_SIGINFO != 0 {
         cpu.set_reg(Reg::X(1), frame);
-        cpu.set_reg(Reg::X(2), frame + UC);
+        cpu.set_reg(Reg::X(2), frame + RT_SIGFRAME_UC);
     }
     cpu.set_reg(Reg::Sp, frame);
     cpu.set_reg(Reg::X(29), record);
@@ -173,16 +168,16 @@ pub fn sigreturn(task: &mut Task, cpu: &mut dyn Cpu) {
         task.request_exit(Termination::Signaled(Signo::SIGSEGV), ExitScope::Group);
         return;
     }
-    let regs: [u64; 31] = get(&buf, MCONTEXT + SC_REGS);
+    let regs: [u64; 31] = get(&buf, RT_SIGFRAME_MCONTEXT + SC_REGS);
     for (i, r) in regs.iter().enumerate() {
         cpu.set_reg(Reg::X(i as u8), *r);
     }
-    let sp: u64 = get(&buf, MCONTEXT + SC_SP);
+    let sp: u64 = get(&buf, RT_SIGFRAME_MCONTEXT + SC_SP);
     cpu.set_reg(Reg::Sp, sp);
-    cpu.set_reg(Reg::Pc, get(&buf, MCONTEXT + SC_PC));
-    cpu.set_reg(Reg::Nzcv, get::<u64>(&buf, MCONTEXT + SC_PSTATE) & PSTATE_NZCV);
-    task.sigmask = get::<u64>(&buf, UC + UC_SIGMASK) & !UNBLOCKABLE;
-    let fpsimd: FpsimdContext = get(&buf, MC_RESERVED);
+    cpu.set_reg(Reg::Pc, get(&buf, RT_SIGFRAME_MCONTEXT + SC_PC));
+    cpu.set_reg(Reg::Nzcv, get::<u64>(&buf, RT_SIGFRAME_MCONTEXT + SC_PSTATE) & PSTATE_NZCV);
+    task.sigmask = get::<u64>(&buf, RT_SIGFRAME_UC + UC_SIGMASK) & !UNBLOCKABLE;
+    let fpsimd: FpsimdContext = get(&buf, RT_SIGFRAME_MCONTEXT + SC_RESERVED);
     if fpsimd.magic == FPSIMD_MAGIC {
         cpu.set_reg(Reg::Fpsr, u64::from(fpsimd.fpsr));
         cpu.set_reg(Reg::Fpcr, u64::from(fpsimd.fpcr));
@@ -191,7 +186,7 @@ pub fn sigreturn(task: &mut Task, cpu: &mut dyn Cpu) {
         }
     }
     // restore_altstack: the stack saved in uc_stack, as of the restored stack pointer.
-    let saved: StackT = get(&buf, UC + UC_STACK);
+    let saved: StackT = get(&buf, RT_SIGFRAME_UC + UC_STACK);
     if set_altstack(task, saved, sp).is_err() {
         task.request_exit(Termination::Signaled(Signo::SIGSEGV), ExitScope::Group);
     }
@@ -205,8 +200,8 @@ mod tests {
     fn test_layout_matches_the_arm64_kernel() {
         // struct rt_sigframe is 4688 bytes; sigcontext.__reserved is 16-aligned at 592.
         assert_eq!(RT_SIGFRAME_SIZE, 4688);
-        assert_eq!(MC_RESERVED, 592);
-        assert_eq!(MCONTEXT % 16, 0);
-        assert_eq!(MC_RESERVED % 16, 0);
+        assert_eq!(RT_SIGFRAME_MCONTEXT + SC_RESERVED, 592);
+        assert_eq!(RT_SIGFRAME_MCONTEXT % 16, 0);
+        assert_eq!((RT_SIGFRAME_MCONTEXT + SC_RESERVED) % 16, 0);
     }
 }

@@ -5,6 +5,7 @@
 //! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
 
 use elfvisor_abi::fcntl::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+use elfvisor_abi::limits::MAX_ARG_STRLEN;
 use elfvisor_abi::sched::{
     self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
     CLONE_PIDFD, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, CSIGNAL,
@@ -163,7 +164,7 @@ fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
             .proc
             .mm
             .read()
-            .read_cstr(GuestAddr(ptr), 128 << 10)
+            .read_cstr(GuestAddr(ptr), MAX_ARG_STRLEN)
             .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
         total += s.len() + 1 + 8;
         if total > MAX_TOTAL {
