@@ -10,6 +10,8 @@
 
 use std::fmt::Write as _;
 
+use elfvisor_abi::sched::{CLONE_THREAD, CLONE_VFORK};
+use elfvisor_abi::signal::SA_RESTART;
 use elfvisor_abi::{Errno, GuestAddr, Sysno};
 use elfvisor_engine::{Cpu, Reg, SyscallAction, SyscallHandler};
 
@@ -18,8 +20,6 @@ use self::table::{Quiesce, Restart, Row, Support};
 use crate::signal::delivery;
 use crate::task::Task;
 use crate::task::group::Quiesced;
-use elfvisor_abi::sched::{CLONE_THREAD, CLONE_VFORK};
-use elfvisor_abi::signal::SA_RESTART;
 
 pub mod ctx;
 mod procfs;

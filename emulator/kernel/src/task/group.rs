@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use elfvisor_abi::GuestAddr;
+use elfvisor_abi::signal::Sigaction;
 use elfvisor_engine::{Cpu, Stopper};
 
 use super::types::{EngineHandle, HwCaps};
@@ -30,7 +31,6 @@ use crate::fork::ForkStrategy;
 use crate::fork::respawn::wire::Channel;
 use crate::host::futex::ShadowRobustList;
 use crate::signal::info::{SigActions, SigInfo};
-use elfvisor_abi::signal::Sigaction;
 
 /// How long a quiesce waits for another vCPU to leave guest code.
 pub const QUIESCE_LIMIT: Duration = Duration::from_secs(2);

@@ -12,6 +12,7 @@ pub mod types;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use elfvisor_abi::prctl::TASK_COMM_LEN;
+use elfvisor_abi::signal::StackT;
 use elfvisor_engine::Cpu;
 use elfvisor_mm::AddressSpace;
 
@@ -21,7 +22,6 @@ use crate::exec::PreparedExec;
 use crate::fdtable::FdTable;
 use crate::fork::vfork::VforkLink;
 use crate::signal::info::SigActions;
-use elfvisor_abi::signal::StackT;
 
 /// How far an exit reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED};
+use elfvisor_abi::sched::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM};
 use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::{Engine, Vcpu};
 use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
@@ -20,7 +21,6 @@ use crate::run::RunError;
 use crate::task::Task;
 use crate::task::group::ProcessInit;
 use crate::task::types::{EngineRef, Termination};
-use elfvisor_abi::sched::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM};
 
 /// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
 pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, RunError> {

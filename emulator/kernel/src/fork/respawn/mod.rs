@@ -23,6 +23,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::process::Command;
 use std::sync::Arc;
 
+use elfvisor_abi::sched::{CLONE_VFORK, CLONE_VM};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 use elfvisor_engine::{Cpu, Registers};
 use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
@@ -31,7 +32,6 @@ use self::image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
 use self::wire::{Channel, WireError, Writer, tag};
 use super::{CloneArgs, ForkStrategy};
 use crate::task::Task;
-use elfvisor_abi::sched::{CLONE_VFORK, CLONE_VM};
 
 /// Names a protocol step to fail on purpose (`ELFVISOR_FORK_FAULT`), for tests.
 pub const FAULT_ENV: &str = "ELFVISOR_FORK_FAULT";
