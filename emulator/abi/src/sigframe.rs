@@ -16,6 +16,8 @@ use crate::guest_struct;
 
 /// Where `struct ucontext` starts in `struct rt_sigframe` (after the 128-byte `siginfo_t`).
 pub const RT_SIGFRAME_UC: u64 = 128;
+/// Where `uc.uc_mcontext` (`struct sigcontext`) starts in `struct rt_sigframe`.
+pub const RT_SIGFRAME_MCONTEXT: u64 = RT_SIGFRAME_UC + UC_MCONTEXT;
 /// `sizeof(struct rt_sigframe)`.
 pub const RT_SIGFRAME_SIZE: u64 = RT_SIGFRAME_UC + UC_MCONTEXT + SC_RESERVED + SC_RESERVED_SIZE;
 

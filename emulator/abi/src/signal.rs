@@ -235,7 +235,8 @@ pub const NSIGSYS: i32 = 2;
 
 guest_struct! {
     /// The kernel's `struct sigaction` as `rt_sigaction` reads and writes it on arm64 (not the C
-    /// library's): 32 bytes.
+    /// library's): 32 bytes. The default is `SIG_DFL` with no flags and an empty mask.
+    #[derive(Default)]
     pub struct Sigaction: 32 {
         /// `sa_handler`/`sa_sigaction`, or [`SIG_DFL`]/[`SIG_IGN`].
         0 => pub handler: u64,

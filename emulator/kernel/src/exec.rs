@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use elfvisor_abi::Errno;
+use elfvisor_abi::limits::{BINPRM_BUF_SIZE, BINPRM_MAX_RECURSION};
 use elfvisor_mm::AddressSpace;
 
 use crate::loader::{self, LoadError, Loaded, Startup};
@@ -15,16 +16,11 @@ use crate::task::types::HwCaps;
 /// The guest arena: 1 TiB of reserved, unbacked host address space.
 pub const ARENA_SIZE: u64 = 1 << 40;
 
-/// Linux's limit on nested `#!` interpreters.
-const MAX_SCRIPT_DEPTH: usize = 4;
-/// The longest `#!` line Linux reads.
-const SHEBANG_MAX: usize = 256;
-
 /// 16 bytes for AT_RANDOM.
 pub fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     // getrandom(2) on 16 bytes does not fail short on Linux; zeros would still start the guest.
-    let _ = crate::host::getrandom(&mut bytes, 0);
+    let _ = crate::host::getrandom(&mut bytes, false);
     bytes
 }
 
@@ -37,9 +33,7 @@ pub struct PreparedExec {
 
 fn load_errno(err: &LoadError) -> Errno {
     match err {
-        LoadError::Open { source, .. } => {
-            crate::host::guest_errno(source.raw_os_error().unwrap_or(libc::EIO))
-        }
+        LoadError::Open { source, .. } => elfvisor_host::errno_from_io(source),
         LoadError::NotElf { .. } | LoadError::WrongMachine { .. } | LoadError::Malformed { .. } => {
             Errno::ENOEXEC
         }
@@ -77,22 +71,21 @@ pub fn prepare(
 ) -> Result<PreparedExec, Errno> {
     let execfn = path.to_vec();
     let mut program = path.to_vec();
-    for depth in 0..=MAX_SCRIPT_DEPTH {
+    for depth in 0..=BINPRM_MAX_RECURSION {
         let cpath = CString::new(program.clone()).map_err(|_| Errno::ENOENT)?;
         let host_path = PathBuf::from(std::ffi::OsStr::from_bytes(&program));
-        let meta = std::fs::metadata(&host_path)
-            .map_err(|e| crate::host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let meta = std::fs::metadata(&host_path).map_err(|e| elfvisor_host::errno_from_io(&e))?;
         if meta.is_dir() {
             return Err(Errno::EACCES);
         }
         crate::host::can_execute(&cpath)?;
-        let mut head = vec![0u8; SHEBANG_MAX];
+        let mut head = vec![0u8; BINPRM_BUF_SIZE];
         let n = std::fs::File::open(&host_path)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .map_err(|e| crate::host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            .map_err(|e| elfvisor_host::errno_from_io(&e))?;
         head.truncate(n);
         if let Some((interp, arg)) = parse_shebang(&head) {
-            if depth == MAX_SCRIPT_DEPTH {
+            if depth == BINPRM_MAX_RECURSION {
                 return Err(Errno::ELOOP);
             }
             // argv becomes: interpreter [arg] script original-argv[1..]

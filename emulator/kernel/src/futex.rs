@@ -7,10 +7,13 @@
 
 use std::sync::atomic::Ordering;
 
+use elfvisor_abi::futex::{
+    FUTEX_OWNER_DIED, FUTEX_TID_MASK, FUTEX_WAITERS, FUTEX_WAKE, ROBUST_LIST_LIMIT, RobustListHead,
+};
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 use elfvisor_mm::AddressSpace;
 
-use crate::host::futex::{FUTEX_WAKE, FutexVal2, futex, futex_atomic, futex_word};
+use crate::host::futex::{FutexVal2, futex, futex_atomic, futex_word};
 
 /// Wakes up to `n` waiters on the futex at guest `addr` (any kind: a thread's
 /// `clear_child_tid`, a robust futex of a dead owner).
@@ -20,28 +23,17 @@ pub fn wake_address(mm: &AddressSpace, addr: u64, n: u32) -> Result<u64, Errno> 
     futex(uaddr, FUTEX_WAKE, n, FutexVal2::None, None, 0)
 }
 
-/// `set_robust_list` heads are `{ next, futex_offset, list_op_pending }`; each entry's futex
-/// word is at entry + futex_offset. Bits Linux defines in the word:
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
-/// Linux stops after this many entries (a loop in a corrupt list).
-const ROBUST_LIST_LIMIT: usize = 2048;
-
-/// Linux's exit_robust_list for the thread `tid` whose list starts at guest `head`: every robust
-/// futex it still owns gets FUTEX_OWNER_DIED and one waiter woken.
+/// Linux's exit_robust_list for the thread `tid` whose list starts at guest `head` (a
+/// `struct robust_list_head`; each entry's futex word is at entry + `futex_offset`): every
+/// robust futex it still owns gets FUTEX_OWNER_DIED and one waiter woken. A head that cannot
+/// be read ends the walk before it starts, as in Linux.
 pub fn exit_robust_list_of(mm: &AddressSpace, head: u64, tid: u32) {
     if head == 0 {
         return;
     }
-    let read = |addr: u64| -> Option<u64> {
-        let mut b = [0u8; 8];
-        mm.copy_in(GuestAddr(addr), &mut b).ok()?;
-        Some(u64::from_le_bytes(b))
-    };
-    let Some(mut entry) = read(head) else { return };
-    let Some(offset) = read(head + 8) else { return };
-    let pending = read(head + 16).unwrap_or(0);
+    let Ok(list) = mm.read_obj::<RobustListHead>(GuestAddr(head)) else { return };
+    let (mut entry, offset, pending) =
+        (list.list_next, list.futex_offset as u64, list.list_op_pending);
     let handle = |entry: u64| {
         // The low bit of an entry pointer marks a PI futex; the word is at entry + offset.
         let addr = (entry & !1).wrapping_add(offset);
@@ -65,7 +57,7 @@ pub fn exit_robust_list_of(mm: &AddressSpace, head: u64, tid: u32) {
         if entry == head || entry == 0 {
             break;
         }
-        let next = read(entry & !1);
+        let next = mm.read_u64(GuestAddr(entry & !1)).ok();
         if entry != pending {
             handle(entry);
         }

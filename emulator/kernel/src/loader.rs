@@ -6,7 +6,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::host::HostCopy;
+use elfvisor_abi::auxv::{
+    AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP,
+    AT_HWCAP2, AT_MINSIGSTKSZ, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM,
+    AT_RANDOM, AT_SECURE, AT_UID,
+};
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE};
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{AddressSpace, MmapRequest, VmaName};
@@ -68,27 +72,6 @@ pub struct Startup<'a> {
     pub random: [u8; 16],
     pub ids: (u32, u32, u32, u32),
 }
-
-const AT_NULL: u64 = 0;
-const AT_PHDR: u64 = 3;
-const AT_PHENT: u64 = 4;
-const AT_PHNUM: u64 = 5;
-const AT_PAGESZ: u64 = 6;
-const AT_BASE: u64 = 7;
-const AT_FLAGS: u64 = 8;
-const AT_ENTRY: u64 = 9;
-const AT_UID: u64 = 11;
-const AT_EUID: u64 = 12;
-const AT_GID: u64 = 13;
-const AT_EGID: u64 = 14;
-const AT_PLATFORM: u64 = 15;
-const AT_HWCAP: u64 = 16;
-const AT_CLKTCK: u64 = 17;
-const AT_SECURE: u64 = 23;
-const AT_RANDOM: u64 = 25;
-const AT_HWCAP2: u64 = 26;
-const AT_EXECFN: u64 = 31;
-const AT_MINSIGSTKSZ: u64 = 51;
 
 fn malformed(path: &Path, detail: impl Into<String>) -> LoadError {
     LoadError::Malformed { path: path.to_owned(), detail: detail.into() }
@@ -172,7 +155,7 @@ fn read_image(path: &Path, file: &File) -> Result<Image, LoadError> {
         let in_file = file_end.is_some_and(|end| end <= size);
         if ph.p_type == program_header::PT_INTERP {
             // Linux reads at most PATH_MAX bytes of interpreter path.
-            if !in_file || ph.p_filesz == 0 || ph.p_filesz > 4096 {
+            if !in_file || ph.p_filesz == 0 || ph.p_filesz > elfvisor_abi::limits::PATH_MAX as u64 {
                 return Err(malformed(path, "malformed PT_INTERP segment"));
             }
             let raw = read_at(path, file, ph.p_offset, ph.p_filesz as usize)?;
@@ -257,8 +240,7 @@ fn map_segments(
             // Bytes past p_filesz in the last file page belong to .bss: zero them.
             let tail = file_pages_end.0 - file_end.0;
             if tail > 0 && ph.p_memsz > ph.p_filesz {
-                crate::host::copy_host_view(mm, file_end, HostCopy::Zero(tail as usize))
-                    .map_err(map_err)?;
+                mm.write_private_pages(file_end, &vec![0u8; tail as usize]).map_err(map_err)?;
             }
         }
         // Whole .bss pages beyond the file: anonymous zero pages.
@@ -337,8 +319,8 @@ fn build_stack(
         .ok_or(elfvisor_abi::Errno::E2BIG)?
         & !15;
     let start = sp;
-    let mut table = Vec::with_capacity(words * 8);
-    let mut push = |v: u64| table.extend_from_slice(&v.to_le_bytes());
+    let mut table: Vec<u64> = Vec::with_capacity(words);
+    let mut push = |v: u64| table.push(v);
     push(arg_ptrs.len() as u64);
     arg_ptrs.iter().for_each(|p| push(*p));
     push(0);
@@ -348,7 +330,7 @@ fn build_stack(
         push(*k);
         push(*v);
     }
-    mm.copy_out(GuestAddr(sp), &table)?;
+    mm.write_objs(GuestAddr(sp), &table)?;
     sp = start;
     Ok(GuestAddr(sp))
 }
@@ -365,8 +347,7 @@ fn map_sigpage(mm: &mut AddressSpace) -> Result<GuestAddr, elfvisor_abi::Errno> 
         file: None,
         name: VmaName::Path("[sigpage]".into()),
     })?;
-    let bytes: Vec<u8> = CODE.iter().flat_map(|w| w.to_le_bytes()).collect();
-    mm.copy_out(page, &bytes)?;
+    mm.write_objs(page, &CODE)?;
     mm.mprotect(page, PAGE_SIZE, Prot::RX)?;
     Ok(page)
 }
@@ -427,7 +408,7 @@ pub fn load(
         (AT_EGID, u64::from(egid)),
         (AT_SECURE, 0),
         (AT_HWCAP2, startup.hwcaps.1),
-        (AT_MINSIGSTKSZ, 5120),
+        (AT_MINSIGSTKSZ, elfvisor_abi::signal::MINSIGSTKSZ),
     ];
     let sp = build_stack(mm, top, &mut auxv, startup)
         .map_err(|_| LoadError::ArgsTooLong { path: path.to_owned() })?;

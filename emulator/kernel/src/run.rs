@@ -4,19 +4,20 @@
 
 use std::sync::Arc;
 
+use elfvisor_abi::sched::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID};
+use elfvisor_abi::signal::{
+    BUS_ADRERR, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SIG_IGN, Sigaction, StackT, TRAP_BRKPT,
+};
 use elfvisor_abi::{Errno, GuestAddr, Signo};
 use elfvisor_engine::{Cpu, Engine, Exit, FaultCause, GuestMemory, Reg, Registers, Vcpu};
 use elfvisor_mm::AddressSpace;
 
 use crate::exec::{ARENA_SIZE, PreparedExec, random_bytes};
 use crate::fdtable::FdTable;
-use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CloneArgs};
+use crate::fork::CloneArgs;
 use crate::loader::{self, LoadError, Loaded, Startup};
 use crate::signal::delivery;
-use crate::signal::info::{
-    AltStack, BUS_ADRERR, Detail, ILL_ILLOPC, SEGV_ACCERR, SEGV_MAPERR, SIG_IGN, SigAction,
-    SigInfo, TRAP_BRKPT,
-};
+use crate::signal::info::{Detail, SigInfo};
 use crate::task::Task;
 use crate::task::group::ProcessInit;
 use crate::task::types::{EngineHandle, EngineRef, RobustList, SharedMm, Termination};
@@ -123,12 +124,12 @@ fn reset_for_exec(task: &mut Task) {
     task.sigactions().update_all(|actions| {
         for action in actions {
             if action.handler != SIG_IGN {
-                *action = SigAction::default();
+                *action = Sigaction::default();
             }
         }
     });
     crate::signal::forward::sigchld_changed(&task.sigactions().get(libc::SIGCHLD as usize - 1));
-    task.altstack = AltStack::NONE;
+    task.altstack = StackT::DISABLED;
     task.clear_child_tid = 0;
     task.set_robust_list(RobustList::default());
     // A vfork parent waits for this: the child no longer shares its image.
@@ -241,13 +242,16 @@ fn release_robust_futexes(task: &Task) {
     }
 }
 
-/// What Linux's exit_mm/exit_robust_list do for an exiting thread.
+/// What Linux's exit_mm/exit_robust_list do for an exiting thread. Runs on the thread's own
+/// host thread.
 fn release_thread_resources(task: &mut Task) {
     let mm = task.mm.read();
     crate::futex::exit_robust_list_of(&mm, task.robust_list().head, task.tid());
-    if task.clear_child_tid != 0
-        && mm.copy_out(GuestAddr(task.clear_child_tid), &0u32.to_le_bytes()).is_ok()
-    {
+    // The guest's list is released; the shadow the host kernel would walk at this host
+    // thread's exit lives in the task's handle, which is freed when the task is dropped, before
+    // the host thread is gone: unregister it first so the host never reads freed memory.
+    task.handle().shadow_robust().unregister();
+    if task.clear_child_tid != 0 && mm.write_u32(GuestAddr(task.clear_child_tid), 0).is_ok() {
         let _ = crate::futex::wake_address(&mm, task.clear_child_tid, 1);
     }
 }
@@ -387,7 +391,7 @@ pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Resu
             }
         };
         if args.has(CLONE_CHILD_SETTID) {
-            let _ = thread.mm.read().copy_out(GuestAddr(args.child_tid), &tid.to_le_bytes());
+            let _ = thread.mm.read().write_u32(GuestAddr(args.child_tid), tid);
         }
         if args.has(CLONE_CHILD_CLEARTID) {
             thread.clear_child_tid = args.child_tid;
@@ -421,8 +425,36 @@ pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Resu
         Err(_) => return Err(Errno::EAGAIN),
     };
     if args.has(CLONE_PARENT_SETTID) {
-        let _ = task.mm.read().copy_out(GuestAddr(args.parent_tid), &tid.to_le_bytes());
+        let _ = task.mm.read().write_u32(GuestAddr(args.parent_tid), tid);
     }
     let _ = go_tx.send(true);
     Ok(tid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::futex::tests::registered_head;
+    use crate::task::ExitScope;
+
+    /// A thread that ends while others run on drops its task (and the shadow robust list in
+    /// its handle) before its host thread exits: the host kernel must no longer hold that
+    /// list by then.
+    #[test]
+    fn test_a_thread_ending_alone_leaves_no_robust_list_with_the_host() {
+        let first = crate::task::test_task();
+        let mut second = first.new_thread(4243);
+        std::thread::spawn(move || {
+            second.group().register(second.handle());
+            second.handle().shadow_robust().register();
+            assert_ne!(registered_head(), 0);
+            second.request_exit(Termination::Exited(0), ExitScope::Thread);
+            assert_eq!(thread_ended(&mut second, Termination::Exited(0)), None);
+            assert_eq!(registered_head(), 0, "the shadow list is unregistered before the drop");
+            drop(second);
+        })
+        .join()
+        .expect("the thread");
+        assert!(!first.group().is_multithreaded());
+    }
 }

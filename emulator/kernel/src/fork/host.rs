@@ -2,14 +2,15 @@
 //! Guest pids are host pids, and a guest child is always its own emulator process, so the host
 //! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
 
+use elfvisor_abi::sched::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK,
+    CLONE_VM,
+};
 use elfvisor_abi::{Errno, GuestAddr};
 use elfvisor_engine::{Cpu, Reg};
 
+use super::CloneArgs;
 use super::vfork::VforkLink;
-use super::{
-    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS, CLONE_VFORK,
-    CLONE_VM, CloneArgs,
-};
 use crate::signal::forward;
 use crate::task::Task;
 
@@ -44,7 +45,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
     drop(quiesced);
     drop(held_signals);
     if args.has(CLONE_PARENT_SETTID) {
-        let _ = task.mm.read().copy_out(GuestAddr(args.parent_tid), &pid.to_le_bytes());
+        let _ = task.mm.read().write_u32(GuestAddr(args.parent_tid), pid);
     }
     if let Some((parent_end, child_end)) = vfork {
         drop(child_end);
@@ -88,10 +89,10 @@ fn become_child(
     let me = task.pid();
     let mm = task.mm.read();
     if args.has(CLONE_CHILD_SETTID) {
-        let _ = mm.copy_out(GuestAddr(args.child_tid), &me.to_le_bytes());
+        let _ = mm.write_u32(GuestAddr(args.child_tid), me);
     }
     if args.has(CLONE_PARENT_SETTID) {
-        let _ = mm.copy_out(GuestAddr(args.parent_tid), &me.to_le_bytes());
+        let _ = mm.write_u32(GuestAddr(args.parent_tid), me);
     }
     drop(mm);
     if args.has(CLONE_CHILD_CLEARTID) {

@@ -7,18 +7,7 @@ pub mod host;
 pub mod respawn;
 pub mod vfork;
 
-pub const CSIGNAL: u64 = 0xff;
-pub const CLONE_VM: u64 = 0x100;
-pub const CLONE_FS: u64 = 0x200;
-pub const CLONE_FILES: u64 = 0x400;
-pub const CLONE_SIGHAND: u64 = 0x800;
-pub const CLONE_PIDFD: u64 = 0x1000;
-pub const CLONE_VFORK: u64 = 0x4000;
-pub const CLONE_THREAD: u64 = 0x10000;
-pub const CLONE_SETTLS: u64 = 0x80000;
-pub const CLONE_PARENT_SETTID: u64 = 0x10_0000;
-pub const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-pub const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+use elfvisor_abi::sched::CLONE_SETTLS;
 
 /// The arguments of a `clone`, whatever the entry point: `clone`'s registers, `clone3`'s
 /// `struct clone_args` (its stack already turned into a stack top).

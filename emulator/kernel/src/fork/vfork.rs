@@ -17,7 +17,6 @@ use elfvisor_abi::{GuestAddr, PAGE_SIZE};
 use elfvisor_mm::AddressSpace;
 
 use super::respawn::wire::{Channel, MAX_PAYLOAD, Reader, WireError, Writer, tag};
-use crate::host::{HostCopy, copy_host_view};
 use crate::task::types::SharedMm;
 
 /// The child's end of the link to its sleeping vfork parent.
@@ -68,8 +67,7 @@ fn send_written(ch: &Channel, mm: &AddressSpace) -> Result<(), WireError> {
             let mut w = Writer::default();
             w.u64(at.0);
             let mut bytes = vec![0u8; n];
-            copy_host_view(mm, at, HostCopy::Read(&mut bytes))
-                .map_err(|_| WireError::Malformed("vma"))?;
+            mm.read_private_pages(at, &mut bytes).map_err(|_| WireError::Malformed("vma"))?;
             w.0.extend_from_slice(&bytes);
             ch.send(tag::MEMORY, &w.0, &[])?;
         }
@@ -112,7 +110,7 @@ fn apply(mm: &AddressSpace, payload: &[u8]) -> Result<(), WireError> {
         // The child mapped this range itself; it is not the parent's.
         return Ok(());
     }
-    copy_host_view(mm, GuestAddr(at), HostCopy::Write(bytes))
+    mm.write_private_pages(GuestAddr(at), bytes)
         .map_err(|_| WireError::Malformed("vfork memory (range)"))?;
     Ok(())
 }

@@ -1,100 +1,9 @@
-//! Errno and flag translation between the host and the guest, and the one way host call
-//! results become guest results.
+//! Flag translation between the host and the guest, and the one way host call results become
+//! guest results. Host errnos become guest errnos through `elfvisor_host`, the one table.
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::fcntl as g;
-
-/// Host errno → guest errno. Identical numbers on Linux hosts; the table keeps other hosts honest.
-pub fn guest_errno(host: i32) -> Errno {
-    macro_rules! map {
-        ($($name:ident),* $(,)?) => {
-            $(if host == libc::$name { return Errno::$name; })*
-        };
-    }
-    map!(
-        EPERM,
-        ENOENT,
-        ESRCH,
-        EINTR,
-        EIO,
-        ENXIO,
-        E2BIG,
-        ENOEXEC,
-        EBADF,
-        ECHILD,
-        EAGAIN,
-        ENOMEM,
-        EACCES,
-        EFAULT,
-        ENOTBLK,
-        EBUSY,
-        EEXIST,
-        EXDEV,
-        ENODEV,
-        ENOTDIR,
-        EISDIR,
-        EINVAL,
-        ENFILE,
-        EMFILE,
-        ENOTTY,
-        ETXTBSY,
-        EFBIG,
-        ENOSPC,
-        ESPIPE,
-        EROFS,
-        EMLINK,
-        EPIPE,
-        EDOM,
-        ERANGE,
-        EDEADLK,
-        ENAMETOOLONG,
-        ENOLCK,
-        ENOSYS,
-        ENOTEMPTY,
-        ELOOP,
-        ENOMSG,
-        EIDRM,
-        ENODATA,
-        ETIME,
-        ENOSR,
-        EOVERFLOW,
-        EILSEQ,
-        EUSERS,
-        ENOTSOCK,
-        EDESTADDRREQ,
-        EMSGSIZE,
-        EPROTOTYPE,
-        ENOPROTOOPT,
-        EPROTONOSUPPORT,
-        EOPNOTSUPP,
-        EAFNOSUPPORT,
-        EADDRINUSE,
-        EADDRNOTAVAIL,
-        ENETDOWN,
-        ENETUNREACH,
-        ECONNABORTED,
-        ECONNRESET,
-        ENOBUFS,
-        EISCONN,
-        ENOTCONN,
-        ETIMEDOUT,
-        ECONNREFUSED,
-        EHOSTUNREACH,
-        EALREADY,
-        EINPROGRESS,
-        ESTALE,
-        EDQUOT,
-        ECANCELED,
-        EOWNERDEAD,
-        ENOTRECOVERABLE,
-    );
-    Errno::EIO
-}
-
-/// The calling thread's last host errno, as a guest errno.
-pub fn last_errno() -> Errno {
-    guest_errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
-}
+use elfvisor_host::last_errno;
 
 /// Turns a host call's `-1` into the guest errno.
 pub(crate) fn check(ret: isize) -> Result<u64, Errno> {
@@ -167,13 +76,6 @@ pub fn open_flags_from_host(host: i32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn test_errno_translation() {
-        assert_eq!(guest_errno(libc::ENOENT), Errno::ENOENT);
-        assert_eq!(guest_errno(libc::EAGAIN), Errno::EAGAIN);
-        assert_eq!(guest_errno(99999), Errno::EIO);
-    }
 
     #[test]
     fn test_open_flags_round_trip_the_aarch64_numbering() {

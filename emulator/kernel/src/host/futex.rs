@@ -3,13 +3,11 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use elfvisor_abi::futex::RobustListHead;
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 use elfvisor_mm::AddressSpace;
 
-use super::errno::last_errno;
-
-pub const FUTEX_WAIT: u32 = 0;
-pub const FUTEX_WAKE: u32 = 1;
+use elfvisor_host::last_errno;
 
 /// An aligned guest futex word, checked mapped, as its host address.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +97,22 @@ impl ShadowRobustList {
         }
     }
 
+    /// Unregisters the calling host thread's robust list (`set_robust_list(NULL, 24)`): from
+    /// then on the host kernel walks nothing when this host thread exits.
+    ///
+    /// A thread that ends alone calls this before its task, and with it this shadow, is
+    /// dropped: its host thread lives on for a moment after that (the rest of the closure, the
+    /// C library's thread exit), and Linux's `exit_robust_list` would then read the freed
+    /// words, and write `OWNER_DIED` into whatever futex word they now seem to name.
+    pub fn unregister(&self) {
+        self.clear();
+        // SAFETY: a null head with the size Linux insists on; the call only stores the head
+        // in the calling thread's task and reads no memory.
+        unsafe {
+            libc::syscall(libc::SYS_set_robust_list, std::ptr::null::<u64>(), 24usize);
+        }
+    }
+
     fn clear(&self) {
         let own = self.words.as_ptr() as u64;
         self.words[0].store(own, Ordering::SeqCst);
@@ -112,18 +126,49 @@ impl ShadowRobustList {
             self.clear();
             return;
         }
-        let mut b = [0u8; 24];
-        if mm.copy_in(GuestAddr(head), &mut b).is_err() {
+        let Ok(list) = mm.read_obj::<RobustListHead>(GuestAddr(head)) else {
             self.clear();
             return;
-        }
-        let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        let (next, offset, pending) = (word(0), word(1), word(2));
+        };
+        let (next, offset, pending) =
+            (list.list_next, list.futex_offset as u64, list.list_op_pending);
         let base = mm.arena_base() as u64;
         // An empty guest list points at its own head: the shadow is empty too.
         let first = if next == head { self.words.as_ptr() as u64 } else { next };
         self.words[0].store(first, Ordering::SeqCst);
         self.words[1].store(offset.wrapping_add(base), Ordering::SeqCst);
         self.words[2].store(pending, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The robust-list head the host kernel holds for the calling host thread
+    /// (`get_robust_list(0, ..)`), as an address (0: none).
+    pub(crate) fn registered_head() -> usize {
+        let mut head: *mut u64 = std::ptr::null_mut();
+        let mut len = 0usize;
+        // SAFETY: both out-pointers are live locals of the types Linux writes (a pointer and a
+        // size_t); pid 0 is the calling thread.
+        let r = unsafe {
+            libc::syscall(libc::SYS_get_robust_list, 0, &mut head as *mut *mut u64, &mut len)
+        };
+        assert_eq!(r, 0, "get_robust_list of the calling thread");
+        head as usize
+    }
+
+    #[test]
+    fn test_unregister_leaves_the_host_thread_no_list() {
+        std::thread::spawn(|| {
+            let shadow = ShadowRobustList::default();
+            shadow.register();
+            assert_eq!(registered_head(), shadow.words.as_ptr() as usize);
+            shadow.unregister();
+            assert_eq!(registered_head(), 0);
+        })
+        .join()
+        .expect("the test thread");
     }
 }

@@ -1,6 +1,6 @@
 //! Guest memory as host memory: the checked ranges host calls transfer into or out of
-//! ([`GuestBuf`]), and the one copy between guest and host memory that bypasses the guest's
-//! protection ([`copy_host_view`]), for the emulator's own use (loading, fork, vfork).
+//! ([`GuestBuf`]). The emulator's own copies that bypass the guest's protection (loading, fork,
+//! vfork) are mm's `read_private_pages`/`write_private_pages`, which need no host pointer.
 
 use elfvisor_abi::{Errno, GuestAddr, Prot};
 use elfvisor_mm::AddressSpace;
@@ -74,56 +74,4 @@ pub fn guest_buffer(
     // the new mapping, as Linux's copy_to_user does under a racing munmap. Only the host
     // kernel touches the range; no Rust reference to it is ever made.
     Ok(unsafe { GuestBuf::checked(ptr, usable) })
-}
-
-/// What [`copy_host_view`] does.
-#[derive(Debug)]
-pub enum HostCopy<'a> {
-    /// Guest memory into this buffer.
-    Read(&'a mut [u8]),
-    /// These bytes into guest memory.
-    Write(&'a [u8]),
-    /// Zeros over this many bytes.
-    Zero(usize),
-}
-
-impl HostCopy<'_> {
-    fn len(&self) -> usize {
-        match self {
-            HostCopy::Read(b) => b.len(),
-            HostCopy::Write(b) => b.len(),
-            HostCopy::Zero(n) => *n,
-        }
-    }
-}
-
-/// Copies between host memory and guest memory at `addr` whatever the guest's protection —
-/// the emulator's own view of the guest's pages, for loading an image (.bss zeroing), sending
-/// memory to a respawned child and receiving it, and a vfork child's writes. The range must
-/// lie in mapped VMAs (EFAULT otherwise), and must not reach file-backed pages past the end of
-/// their file (the host raises SIGBUS there, as it would for the guest). Only private
-/// mappings qualify (EFAULT otherwise): shared ones follow the guest's protection on the host.
-pub fn copy_host_view(mm: &AddressSpace, addr: GuestAddr, op: HostCopy<'_>) -> Result<(), Errno> {
-    let len = op.len();
-    let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-    if mm.vmas().any(|v| v.shared && v.start < end && addr < v.end) {
-        return Err(Errno::EFAULT);
-    }
-    let ptr = mm.host_range(addr, len, Prot::NONE)?;
-    // SAFETY: `host_range` checked that `[addr, addr + len)` is mapped in this address space's
-    // arena (with `Prot::NONE`, whatever the guest's protection), and the check above that no
-    // shared mapping overlaps it: the arena maps private guest pages host-readable and
-    // host-writable whatever the guest protection. `mm` is borrowed (its lock held by the
-    // caller) for the whole copy, so no unmap or remap can run meanwhile. The host buffer is a
-    // Rust slice distinct from the arena. Guest code of other threads may store to the same
-    // bytes concurrently: guest memory is shared memory the emulator never makes a Rust
-    // reference to, and a racing guest store leaves either value, as on Linux.
-    unsafe {
-        match op {
-            HostCopy::Read(out) => std::ptr::copy_nonoverlapping(ptr, out.as_mut_ptr(), len),
-            HostCopy::Write(bytes) => std::ptr::copy_nonoverlapping(bytes.as_ptr(), ptr, len),
-            HostCopy::Zero(n) => std::ptr::write_bytes(ptr, 0, n),
-        }
-    }
-    Ok(())
 }

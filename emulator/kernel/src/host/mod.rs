@@ -14,8 +14,8 @@ pub mod shm;
 pub mod signal;
 pub mod time;
 
-pub use errno::{guest_errno, open_flags_from_host, open_flags_to_host};
+pub use errno::{open_flags_from_host, open_flags_to_host};
 pub use fs::*;
-pub use mem::{GuestBuf, HostCopy, copy_host_view, guest_buffer};
+pub use mem::{GuestBuf, guest_buffer};
 pub use process::*;
 pub use time::*;

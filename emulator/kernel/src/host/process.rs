@@ -4,10 +4,18 @@
 use std::ffi::CStr;
 
 use elfvisor_abi::Errno;
+use elfvisor_abi::obj::GuestObj;
+use elfvisor_abi::resource::Rusage;
+use elfvisor_abi::signal::Siginfo;
+use elfvisor_abi::time::Timeval;
+use elfvisor_host::last_errno;
 
-use super::errno::{check, last_errno, path_call};
+use super::errno::{check, path_call};
 
-pub fn getrandom(buf: &mut [u8], flags: u32) -> Result<u64, Errno> {
+/// `getrandom` from the host's pool; `nonblock` is `GRND_NONBLOCK` (the guest's other flags
+/// change nothing on a host whose pool is initialised).
+pub fn getrandom(buf: &mut [u8], nonblock: bool) -> Result<u64, Errno> {
+    let flags = if nonblock { libc::GRND_NONBLOCK } else { 0 };
     // SAFETY: `buf` is a live, writable slice.
     check(unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), flags) })
 }
@@ -109,9 +117,9 @@ pub fn fork() -> Result<u32, Errno> {
     check(pid as isize).map(|p| p as u32)
 }
 
-/// What `wait4` reports: the pid, the raw status word, and the `struct rusage` bytes (the
-/// 144-byte layout is the same for every 64-bit Linux).
-pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, [u8; 144]), Errno> {
+/// What `wait4` reports: the pid, the raw status word (Linux's encoding on both sides), and
+/// the resource usage.
+pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, Rusage), Errno> {
     let mut status = 0;
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `status` and `ru` are valid out-parameters.
@@ -119,43 +127,38 @@ pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, [u8; 144]), Errno> {
     check(got as isize)?;
     // SAFETY: wait4 filled (or left zeroed) the rusage; it is plain old data.
     let ru = unsafe { ru.assume_init() };
-    Ok((got as u32, status, rusage_bytes(&ru)))
+    Ok((got as u32, status, guest_rusage(&ru)))
 }
 
+/// A host `struct rusage` as the guest's.
 // The field types differ between hosts; the casts say what the guest gets.
 #[allow(clippy::unnecessary_cast)]
-fn rusage_bytes(ru: &libc::rusage) -> [u8; 144] {
-    let mut out = [0u8; 144];
-    let words = [
-        ru.ru_utime.tv_sec,
-        ru.ru_utime.tv_usec,
-        ru.ru_stime.tv_sec,
-        ru.ru_stime.tv_usec,
-        ru.ru_maxrss,
-        ru.ru_ixrss,
-        ru.ru_idrss,
-        ru.ru_isrss,
-        ru.ru_minflt,
-        ru.ru_majflt,
-        ru.ru_nswap,
-        ru.ru_inblock,
-        ru.ru_oublock,
-        ru.ru_msgsnd,
-        ru.ru_msgrcv,
-        ru.ru_nsignals,
-        ru.ru_nvcsw,
-        ru.ru_nivcsw,
-    ];
-    for (i, w) in words.iter().enumerate() {
-        out[i * 8..i * 8 + 8].copy_from_slice(&(*w as i64).to_le_bytes());
+fn guest_rusage(ru: &libc::rusage) -> Rusage {
+    let tv = |t: &libc::timeval| Timeval { sec: t.tv_sec as i64, usec: t.tv_usec as i64 };
+    Rusage {
+        utime: tv(&ru.ru_utime),
+        stime: tv(&ru.ru_stime),
+        maxrss: ru.ru_maxrss as i64,
+        ixrss: ru.ru_ixrss as i64,
+        idrss: ru.ru_idrss as i64,
+        isrss: ru.ru_isrss as i64,
+        minflt: ru.ru_minflt as i64,
+        majflt: ru.ru_majflt as i64,
+        nswap: ru.ru_nswap as i64,
+        inblock: ru.ru_inblock as i64,
+        oublock: ru.ru_oublock as i64,
+        msgsnd: ru.ru_msgsnd as i64,
+        msgrcv: ru.ru_msgrcv as i64,
+        nsignals: ru.ru_nsignals as i64,
+        nvcsw: ru.ru_nvcsw as i64,
+        nivcsw: ru.ru_nivcsw as i64,
     }
-    out
 }
 
-/// `waitid` through the raw system call (it takes a rusage on Linux); returns the 128-byte
-/// `siginfo_t` (same layout for SIGCHLD on every 64-bit Linux) and the rusage bytes.
-pub fn waitid(idtype: i32, id: u32, options: i32) -> Result<([u8; 128], [u8; 144]), Errno> {
-    let mut info = [0u8; 128];
+/// `waitid` through the raw system call (it takes a rusage on Linux); returns the `siginfo_t`
+/// (the host's layout is the guest's on every 64-bit Linux) and the resource usage.
+pub fn waitid(idtype: i32, id: u32, options: i32) -> Result<(Siginfo, Rusage), Errno> {
+    let mut info = [0u8; Siginfo::SIZE];
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `info` has room for a siginfo_t and `ru` for a struct rusage.
     check(unsafe {
@@ -163,7 +166,7 @@ pub fn waitid(idtype: i32, id: u32, options: i32) -> Result<([u8; 128], [u8; 144
     } as isize)?;
     // SAFETY: plain old data, zeroed or filled by the kernel.
     let ru = unsafe { ru.assume_init() };
-    Ok((info, rusage_bytes(&ru)))
+    Ok((Siginfo::decode(&info), guest_rusage(&ru)))
 }
 
 /// `kill(2)` of another process (guest pids are host pids; signal numbers are Linux's).
@@ -177,8 +180,10 @@ pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<u64, Errno> {
     check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) } as isize)
 }
 
-/// `rt_sigqueueinfo` with a siginfo in Linux's layout (the host's for the fields it reads).
-pub fn sigqueueinfo(pid: i32, sig: i32, info: &[u8; 128]) -> Result<u64, Errno> {
+/// `rt_sigqueueinfo` of the guest's siginfo to another process: the guest's `siginfo_t`
+/// layout is the host's on every 64-bit Linux.
+pub fn sigqueueinfo(pid: i32, sig: i32, info: &Siginfo) -> Result<u64, Errno> {
+    let info = info.to_guest_bytes();
     // SAFETY: `info` is 128 live bytes, the size of a siginfo_t.
     check(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, info.as_ptr()) } as isize)
 }

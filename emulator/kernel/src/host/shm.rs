@@ -53,7 +53,7 @@ pub fn memfd_create(name: &CStr, flags: u32) -> Result<OwnedFd, Errno> {
 /// A read-only descriptor on a new memfd holding `contents` (a generated `/proc` file). The
 /// writable descriptor used to fill it is closed before returning.
 pub fn read_only_memfd(name: &CStr, contents: &[u8]) -> Result<OwnedFd, Errno> {
-    let io = |e: std::io::Error| e.raw_os_error().map_or(Errno::EIO, super::errno::guest_errno);
+    let io = |e: std::io::Error| elfvisor_host::errno_from_io(&e);
     let mut file = std::fs::File::from(memfd_create(name, libc::MFD_CLOEXEC)?);
     let fd = file.as_raw_fd();
     file.write_all(contents).map_err(io)?;
@@ -226,6 +226,7 @@ pub fn install_sigbus_handler() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use elfvisor_abi::obj::GuestObj;
 
     #[test]
     fn test_shmid_ds_translation_is_explicit_both_ways() {
@@ -246,9 +247,9 @@ mod tests {
             IpcPerm { key: 0x162e, uid: 1000, gid: 0, cuid: 0, cgid: 7, mode: 0o1600, seq: 3 }
         );
         assert_eq!((g.segsz, g.ctime, g.cpid, g.nattch), (4097, 1_700_000_000, 42, 2));
-        let bytes = g.to_bytes();
-        assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 0o1600);
-        let back = host_shmid_ds(&ShmidDs::from_bytes(&bytes));
+        let bytes = g.to_guest_bytes();
+        assert_eq!(u32::decode(&bytes[20..]), 0o1600);
+        let back = host_shmid_ds(&ShmidDs::decode(&bytes));
         assert_eq!((back.shm_perm.uid, back.shm_perm.mode, back.shm_segsz), (1000, 0o1600, 4097));
     }
 

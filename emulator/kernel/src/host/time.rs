@@ -2,7 +2,7 @@
 
 use elfvisor_abi::Errno;
 
-use super::errno::{guest_errno, path_call};
+use super::errno::path_call;
 
 /// `clock_gettime` / `clock_getres` for a guest clock id (the ids are the same numbers).
 pub fn clock(id: i32, resolution: bool) -> Result<(i64, i64), Errno> {
@@ -26,7 +26,11 @@ pub fn clock_nanosleep(
     let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid timespecs; clock_nanosleep returns the error number instead of setting errno.
     let ret = unsafe { libc::clock_nanosleep(id, flags, &req, &mut rem) };
-    if ret == 0 { Ok(()) } else { Err((guest_errno(ret), (rem.tv_sec, rem.tv_nsec))) }
+    if ret == 0 {
+        Ok(())
+    } else {
+        Err((elfvisor_host::errno_from_host(ret), (rem.tv_sec, rem.tv_nsec)))
+    }
 }
 
 /// `setitimer` on the host: `new` (none: disarm, as Linux does for NULL); returns the old value.

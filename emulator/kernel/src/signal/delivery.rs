@@ -4,10 +4,9 @@
 use elfvisor_abi::Signo;
 use elfvisor_engine::Cpu;
 
-use super::info::{
-    DefaultAction, SA_NODEFER, SA_RESETHAND, SIG_DFL, SIG_IGN, SigAction, SigInfo, bit,
-    default_action,
-};
+use elfvisor_abi::signal::{SA_NODEFER, SA_RESETHAND, SIG_DFL, SIG_IGN, Sigaction};
+
+use super::info::{DefaultAction, SigInfo, bit, default_action};
 use crate::task::group::TaskHandle;
 use crate::task::types::Termination;
 use crate::task::{ExitScope, Task};
@@ -145,7 +144,7 @@ pub fn deliver(task: &mut Task, cpu: &mut dyn Cpu) {
                     return;
                 }
                 if action.flags & SA_RESETHAND != 0 {
-                    task.sigactions().set(slot, SigAction { handler: SIG_DFL, ..action });
+                    task.sigactions().set(slot, Sigaction { handler: SIG_DFL, ..action });
                 }
                 let mut mask = task.sigmask | action.mask;
                 if action.flags & SA_NODEFER == 0 {

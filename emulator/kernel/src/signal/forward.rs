@@ -24,9 +24,9 @@ use crate::host::signal::{self as hs, BlockedSignals, CaughtInfo, Disposition};
 
 use elfvisor_abi::Signo;
 
-use super::info::{
-    Detail, SA_NOCLDSTOP, SA_NOCLDWAIT, SI_QUEUE, SI_TKILL, SIG_IGN, SigAction, SigInfo,
-};
+use elfvisor_abi::signal::{SA_NOCLDSTOP, SA_NOCLDWAIT, SI_QUEUE, SI_TKILL, SIG_IGN, Sigaction};
+
+use super::info::{Detail, SigInfo};
 
 struct Slot {
     code: AtomicI32,
@@ -188,7 +188,7 @@ const CATCH: Disposition = Disposition::Catch { no_child_wait: false, no_child_s
 /// Installs the forwarder for every forwarded signal, with SIGCHLD following the guest's
 /// action (see [`sigchld_changed`]), and starts this process's nudger. Called on the thread that
 /// runs the guest when a process starts (also a respawned child, and a host-forked one).
-pub fn install(sigchld: &SigAction) {
+pub fn install(sigchld: &Sigaction) {
     hs::set_catcher(forward);
     for sig in (1..=64).filter(|&s| forwarded(s)) {
         hs::set_disposition(sig, CATCH);
@@ -264,7 +264,7 @@ fn resend_signal(tid: i32, sig: i32) {
 /// Mirrors the guest's SIGCHLD action on the host where it changes what the host kernel does
 /// with children: SIG_IGN and SA_NOCLDWAIT reap them automatically, SA_NOCLDSTOP sends no
 /// SIGCHLD for stops.
-pub fn sigchld_changed(action: &SigAction) {
+pub fn sigchld_changed(action: &Sigaction) {
     let disposition = if action.handler == SIG_IGN {
         Disposition::Ignore
     } else {

@@ -1,33 +1,11 @@
-//! Signal values: what `siginfo_t` says, a recorded `sigaction`, an alternate stack, the
-//! default actions and the flag and code numbers (Linux's, from `include/uapi/asm-generic`).
+//! Signal values: a signal on its way to the guest and what its `siginfo_t` will say, the
+//! process's recorded `sigaction`s and the default actions. The flag and code numbers and the
+//! guest structures are `elfvisor_abi::signal`'s.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use elfvisor_abi::Signo;
-
-pub const SA_NOCLDSTOP: u64 = 0x1;
-pub const SA_NOCLDWAIT: u64 = 0x2;
-pub const SA_SIGINFO: u64 = 0x4;
-pub const SA_ONSTACK: u64 = 0x0800_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
-pub const SA_RESTORER: u64 = 0x0400_0000;
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
-
-/// `si_code` values.
-pub const SI_USER: i32 = 0;
-pub const SI_TKILL: i32 = -6;
-pub const SI_QUEUE: i32 = -1;
-pub const SEGV_MAPERR: i32 = 1;
-pub const SEGV_ACCERR: i32 = 2;
-pub const BUS_ADRERR: i32 = 2;
-pub const ILL_ILLOPC: i32 = 1;
-pub const TRAP_BRKPT: i32 = 1;
-
-/// sizeof(siginfo_t).
-pub const SIGINFO_SIZE: usize = 128;
+use elfvisor_abi::signal::{SigFields, Sigaction, Siginfo};
 
 /// A signal on its way to the guest: what `siginfo_t` will say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,32 +25,25 @@ pub enum Detail {
     Child { pid: u32, uid: u32, status: i32 },
     /// `sigqueue`/`rt_sigqueueinfo`: the sender's pid and uid and the value it attached.
     Queued { pid: u32, uid: u32, value: u64 },
+    /// `rt_sigqueueinfo` to the caller itself: the fields of the `siginfo_t` it passed, as the
+    /// layout its code selects reads them (Linux hands the caller's siginfo back as given).
+    Given(SigFields),
 }
 
 impl SigInfo {
-    /// The guest's `siginfo_t` bytes.
-    pub fn to_bytes(self) -> [u8; SIGINFO_SIZE] {
-        let mut b = [0u8; SIGINFO_SIZE];
-        b[0..4].copy_from_slice(&i32::from(self.signo.0).to_le_bytes());
-        b[8..12].copy_from_slice(&self.code.to_le_bytes());
-        match self.detail {
-            Detail::Sender { pid, uid } => {
-                b[16..20].copy_from_slice(&pid.to_le_bytes());
-                b[20..24].copy_from_slice(&uid.to_le_bytes());
-            }
-            Detail::Fault { addr } => b[16..24].copy_from_slice(&addr.to_le_bytes()),
+    /// The guest's `siginfo_t` for this signal: the sender, fault address, child or value at
+    /// the offsets Linux gives them.
+    pub fn to_guest(self) -> Siginfo {
+        let fields = match self.detail {
+            Detail::Sender { pid, uid } => SigFields::Kill { pid: pid as i32, uid },
+            Detail::Fault { addr } => SigFields::Fault { addr },
             Detail::Child { pid, uid, status } => {
-                b[16..20].copy_from_slice(&pid.to_le_bytes());
-                b[20..24].copy_from_slice(&uid.to_le_bytes());
-                b[24..28].copy_from_slice(&status.to_le_bytes());
+                SigFields::Chld { pid: pid as i32, uid, status, utime: 0, stime: 0 }
             }
-            Detail::Queued { pid, uid, value } => {
-                b[16..20].copy_from_slice(&pid.to_le_bytes());
-                b[20..24].copy_from_slice(&uid.to_le_bytes());
-                b[24..32].copy_from_slice(&value.to_le_bytes());
-            }
-        }
-        b
+            Detail::Queued { pid, uid, value } => SigFields::Rt { pid: pid as i32, uid, value },
+            Detail::Given(fields) => fields,
+        };
+        Siginfo { signo: i32::from(self.signo.0), errno: 0, code: self.code, fields }
     }
 }
 
@@ -109,68 +80,36 @@ pub fn bit(sig: Signo) -> u64 {
     1 << (sig.0 - 1)
 }
 
-/// A recorded `rt_sigaction` (the guest's `struct sigaction` as the kernel stores it).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
-}
-
 /// The signal actions of a process, shared by its threads (`CLONE_SIGHAND`).
 #[derive(Debug, Clone)]
-pub struct SigActions(Arc<Mutex<[SigAction; 64]>>);
+pub struct SigActions(Arc<Mutex<[Sigaction; 64]>>);
 
 impl SigActions {
-    pub fn new(actions: [SigAction; 64]) -> SigActions {
+    pub fn new(actions: [Sigaction; 64]) -> SigActions {
         SigActions(Arc::new(Mutex::new(actions)))
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, [SigAction; 64]> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, [Sigaction; 64]> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The action of signal slot `slot` (signal number - 1).
-    pub fn get(&self, slot: usize) -> SigAction {
+    pub fn get(&self, slot: usize) -> Sigaction {
         self.lock()[slot]
     }
 
-    pub fn set(&self, slot: usize, action: SigAction) {
+    pub fn set(&self, slot: usize, action: Sigaction) {
         self.lock()[slot] = action;
     }
 
     /// A copy of all 64.
-    pub fn all(&self) -> [SigAction; 64] {
+    pub fn all(&self) -> [Sigaction; 64] {
         *self.lock()
     }
 
     /// Changes every action at once (execve's reset).
-    pub fn update_all(&self, f: impl FnOnce(&mut [SigAction; 64])) {
+    pub fn update_all(&self, f: impl FnOnce(&mut [Sigaction; 64])) {
         f(&mut self.lock());
-    }
-}
-
-pub const SS_ONSTACK: u32 = 1;
-pub const SS_DISABLE: u32 = 2;
-pub const SS_AUTODISARM: u32 = 1 << 31;
-
-/// A thread's alternate signal stack (`stack_t`: `ss_sp`, `ss_flags`, `ss_size`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AltStack {
-    pub sp: u64,
-    pub flags: u32,
-    pub size: u64,
-}
-
-impl AltStack {
-    /// No alternate stack: what a process starts with, execve and a new thread leave.
-    pub const NONE: AltStack = AltStack { sp: 0, flags: SS_DISABLE, size: 0 };
-}
-
-impl Default for AltStack {
-    fn default() -> AltStack {
-        AltStack::NONE
     }
 }
 
@@ -179,24 +118,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_siginfo_bytes() {
+    fn test_siginfo_offsets() {
+        use elfvisor_abi::obj::GuestObj;
+        use elfvisor_abi::signal::{SEGV_MAPERR, SI_QUEUE, SI_TKILL};
         let info = SigInfo {
             signo: Signo::SIGSEGV,
             code: SEGV_MAPERR,
             detail: Detail::Fault { addr: 0x1234 },
         };
-        let b = info.to_bytes();
-        assert_eq!(&b[0..4], &11i32.to_le_bytes());
-        assert_eq!(&b[8..12], &1i32.to_le_bytes());
-        assert_eq!(&b[16..24], &0x1234u64.to_le_bytes());
+        let b = info.to_guest().to_guest_bytes();
+        assert_eq!(i32::decode(&b[0..]), 11);
+        assert_eq!(i32::decode(&b[8..]), SEGV_MAPERR);
+        assert_eq!(u64::decode(&b[16..]), 0x1234);
         let info = SigInfo {
             signo: Signo::SIGUSR1,
             code: SI_TKILL,
             detail: Detail::Sender { pid: 7, uid: 0 },
         };
-        let b = info.to_bytes();
-        assert_eq!(&b[8..12], &(-6i32).to_le_bytes());
-        assert_eq!(&b[16..20], &7u32.to_le_bytes());
+        let b = info.to_guest().to_guest_bytes();
+        assert_eq!(i32::decode(&b[8..]), -6);
+        assert_eq!(u32::decode(&b[16..]), 7);
+        // Every kind keeps the sender at 16 and 20 and a value at 24, whatever the code.
+        for (code, detail) in [
+            (SI_QUEUE, Detail::Queued { pid: 5, uid: 6, value: 0xdead_beef }),
+            (0, Detail::Child { pid: 5, uid: 6, status: 0xdead_beef_u32 as i32 }),
+        ] {
+            let b = SigInfo { signo: Signo::SIGCHLD, code, detail }.to_guest().to_guest_bytes();
+            assert_eq!((u32::decode(&b[16..]), u32::decode(&b[20..])), (5, 6));
+            assert_eq!(u32::decode(&b[24..]), 0xdead_beef);
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::ffi::CString;
 use std::os::fd::RawFd;
 
-use elfvisor_abi::{Errno, GuestAddr, Prot};
+use elfvisor_abi::limits::PATH_MAX;
+use elfvisor_abi::{Errno, GuestAddr, GuestObj, Prot};
 use elfvisor_engine::Cpu;
 
 use crate::host::GuestBuf;
@@ -41,9 +42,6 @@ pub struct Ctx<'a> {
     pub regs_restored: bool,
 }
 
-/// The longest path a guest may pass (PATH_MAX).
-const PATH_MAX: usize = 4096;
-
 impl Ctx<'_> {
     /// A guest path argument: EFAULT if unreadable, ENAMETOOLONG past PATH_MAX.
     pub fn path(&self, addr: u64) -> Result<CString, Errno> {
@@ -78,7 +76,17 @@ impl Ctx<'_> {
     }
 
     pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
-        self.copy_in::<8>(addr).map(u64::from_le_bytes)
+        self.proc.mm.read().read_u64(GuestAddr(addr))
+    }
+
+    /// Reads a guest structure (EFAULT unless all of it is readable).
+    pub fn read_obj<T: GuestObj>(&self, addr: u64) -> Result<T, Errno> {
+        self.proc.mm.read().read_obj(GuestAddr(addr))
+    }
+
+    /// Writes a guest structure (EFAULT unless all of it is writable; then nothing is written).
+    pub fn write_obj<T: GuestObj>(&self, addr: u64, value: &T) -> Result<(), Errno> {
+        self.proc.mm.read().write_obj(GuestAddr(addr), value)
     }
 
     /// A host pointer to `len` bytes of guest memory starting at `addr`, accessible with `need`,

@@ -10,13 +10,14 @@
 
 use std::fmt::Write as _;
 
+use elfvisor_abi::sched::{CLONE_THREAD, CLONE_VFORK};
+use elfvisor_abi::signal::SA_RESTART;
 use elfvisor_abi::{Errno, GuestAddr, Sysno};
 use elfvisor_engine::{Cpu, Reg, SyscallAction, SyscallHandler};
 
 use self::ctx::{Arg, Ctx, SysResult};
-use self::table::{Restart, Row, Support};
-use crate::fork::{CLONE_THREAD, CLONE_VFORK};
-use crate::signal::{delivery, info::SA_RESTART};
+use self::table::{Quiesce, Restart, Row, Support};
+use crate::signal::delivery;
 use crate::task::Task;
 use crate::task::group::Quiesced;
 
@@ -225,27 +226,13 @@ fn should_restart(task: &mut Task, call: &Call) -> bool {
     }
 }
 
-/// Calls that change the address space other vCPUs may have cached, or capture it for a fork.
+/// Whether the call holds the other threads out of guest code first: its row's quiesce
+/// column; a number without a row changes nothing.
 fn needs_quiesce(call: &Call) -> bool {
-    let Ok(nr) = u32::try_from(call.nr) else { return false };
-    match Sysno(nr) {
-        Sysno::munmap
-        | Sysno::mprotect
-        | Sysno::pkey_mprotect
-        | Sysno::mremap
-        | Sysno::madvise
-        | Sysno::brk
-        | Sysno::shmdt
-        | Sysno::shmat
-        | Sysno::mmap
-        | Sysno::execve
-        | Sysno::execveat => true,
-        // A vfork quiesces only for the capture (the clone handler does), not while the caller
-        // waits for its child: Linux stops only the calling thread.
-        Sysno::clone => call.args[0] & (CLONE_THREAD | CLONE_VFORK) == 0,
-        // clone3 keeps its flags in memory: quiesce for every one.
-        Sysno::clone3 => true,
-        _ => false,
+    match call.row.map_or(Quiesce::No, |r| r.quiesce) {
+        Quiesce::No => false,
+        Quiesce::Always => true,
+        Quiesce::Fork => call.args[0] & (CLONE_THREAD | CLONE_VFORK) == 0,
     }
 }
 
@@ -370,6 +357,77 @@ mod tests {
         // A hole after the first step: what came before is reported, then ENOMEM.
         let past = [at, (pages + 1) * PAGE_SIZE, vec, 0, 0, 0];
         assert_eq!(run(&mut task, &[(Sysno::mincore, past)]), vec![err(Errno::ENOMEM)]);
+    }
+
+    /// The call `nr` with its table row, made with `flags` as its first argument.
+    fn call(nr: Sysno, flags: u64) -> Call {
+        Call { nr: u64::from(nr.0), args: [flags, 0, 0, 0, 0, 0], row: table::lookup(nr.0.into()) }
+    }
+
+    #[test]
+    fn test_needs_quiesce_follows_the_row_and_clone_flags() {
+        use elfvisor_abi::sched::{CLONE_SIGHAND, CLONE_VM};
+        assert!(needs_quiesce(&call(Sysno::mmap, 0)));
+        assert!(needs_quiesce(&call(Sysno::clone3, 0)));
+        assert!(!needs_quiesce(&call(Sysno::read, 0)));
+        assert!(!needs_quiesce(&Call { nr: 1000, args: [0; 6], row: None }));
+        let thread = CLONE_VM | CLONE_SIGHAND | CLONE_THREAD;
+        assert!(!needs_quiesce(&call(Sysno::clone, thread)), "a new thread captures nothing");
+        assert!(!needs_quiesce(&call(Sysno::clone, CLONE_VM | CLONE_VFORK)), "vfork: the handler");
+        assert!(needs_quiesce(&call(Sysno::clone, 17)), "a fork captures the address space");
+    }
+
+    /// What follows an EINTR, for each restart kind: with no signal that runs a handler, with
+    /// a handler that has SA_RESTART, and with one that has not (Linux's ERESTARTSYS,
+    /// ERESTARTNOHAND and EINTR cases).
+    #[test]
+    fn test_should_restart_by_kind_and_handler() {
+        use crate::signal::info::{Detail, SigInfo};
+        use elfvisor_abi::Signo;
+        use elfvisor_abi::signal::{SI_USER, SIG_IGN, Sigaction};
+        // A row of each kind: read restarts unless the handler refuses, nanosleep only when no
+        // handler runs, rt_sigsuspend never.
+        let kinds = [
+            (Sysno::read, Restart::UnlessHandlerRefuses),
+            (Sysno::nanosleep, Restart::NoHandler),
+            (Sysno::rt_sigsuspend, Restart::Never),
+        ];
+        // The handler the pending SIGUSR1 finds (None: nothing pending).
+        let handlers = [
+            ("nothing pending", None),
+            ("an ignored signal", Some((SIG_IGN, 0))),
+            ("a handler with SA_RESTART", Some((0x4000, SA_RESTART))),
+            ("a handler without SA_RESTART", Some((0x4000, 0))),
+        ];
+        let expected = |kind: Restart, handler: Option<(u64, u64)>| match (kind, handler) {
+            (Restart::Never, _) => false,
+            (_, None) | (_, Some((SIG_IGN, _))) => true,
+            (Restart::UnlessHandlerRefuses, Some((_, flags))) => flags & SA_RESTART != 0,
+            (Restart::NoHandler, Some(_)) => false,
+        };
+        for (nr, kind) in kinds {
+            let c = call(nr, 0);
+            assert_eq!(c.restart(), kind, "{nr:?}'s row");
+            for (what, handler) in handlers {
+                let mut task = test_task();
+                if let Some((h, flags)) = handler {
+                    let slot = usize::from(Signo::SIGUSR1.0 - 1);
+                    let action = Sigaction { handler: h, flags, ..Default::default() };
+                    task.sigactions().set(slot, action);
+                    let detail = Detail::Sender { pid: 1, uid: 0 };
+                    let info = SigInfo { signo: Signo::SIGUSR1, code: SI_USER, detail };
+                    delivery::send(&mut task, info);
+                }
+                assert_eq!(
+                    should_restart(&mut task, &c),
+                    expected(kind, handler),
+                    "{nr:?} with {what}"
+                );
+            }
+        }
+        // A call without a row restarts as most calls do.
+        let unknown = Call { nr: 1000, args: [0; 6], row: None };
+        assert_eq!(unknown.restart(), Restart::UnlessHandlerRefuses);
     }
 
     #[test]

@@ -4,24 +4,21 @@
 //! Guest pids are host pids, and a guest child is always its own emulator process, so the host
 //! kernel keeps parentage, zombies, exit statuses and deaths by signal exactly as Linux would.
 
+use elfvisor_abi::fcntl::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+use elfvisor_abi::limits::MAX_ARG_STRLEN;
+use elfvisor_abi::sched::{
+    self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
+    CLONE_PIDFD, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, CSIGNAL,
+};
+use elfvisor_abi::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+use elfvisor_abi::wait::{
+    P_PIDFD, WALL, WCLONE, WCONTINUED, WEXITED, WNOHANG, WNOTHREAD, WNOWAIT, WUNTRACED,
+};
 use elfvisor_abi::{Errno, GuestAddr};
 
 use super::ctx::{Ctx, SysResult};
-use crate::fork::{
-    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
-    CLONE_PIDFD, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, CSIGNAL,
-    CloneArgs, ForkStrategy,
-};
+use crate::fork::{CloneArgs, ForkStrategy};
 use crate::host;
-
-const WNOHANG: u64 = 1;
-const WUNTRACED: u64 = 2;
-const WEXITED: u64 = 4;
-const WCONTINUED: u64 = 8;
-const WNOWAIT: u64 = 0x0100_0000;
-const WNOTHREAD: u64 = 0x2000_0000;
-const WALL: u64 = 0x4000_0000;
-const WCLONE: u64 = 0x8000_0000;
 
 /// Every clone: a thread of this process, or a new process by the process's fork strategy.
 fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
@@ -54,7 +51,7 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     }
     let pid = crate::fork::respawn::fork(ctx.proc, ctx.cpu, args)?;
     if args.has(CLONE_PARENT_SETTID) {
-        let _ = ctx.copy_out(args.parent_tid, &pid.to_le_bytes());
+        let _ = ctx.write_obj(args.parent_tid, &pid);
     }
     Ok(u64::from(pid))
 }
@@ -65,29 +62,27 @@ pub fn clone(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     clone_with(ctx, args)
 }
 
-/// The largest `struct clone_args` a guest may pass: a page (Linux's `PAGE_SIZE` bound in
-/// copy_clone_args_from_user); bytes past the 88 it knows must be zero.
-const CLONE_ARGS_MAX: u64 = 4096;
-
 pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size,
-    // tls, set_tid, set_tid_size, cgroup (88 bytes in its latest version).
-    const V0: u64 = 64;
+    // A size below the first version is EINVAL; up to a page is read (Linux's
+    // copy_clone_args_from_user), and bytes past the latest version must be zero (E2BIG).
     let size = a[1];
-    if !(V0..=CLONE_ARGS_MAX).contains(&size) {
+    if !(sched::CLONE_ARGS_SIZE_VER0 as u64..=elfvisor_abi::PAGE_SIZE).contains(&size) {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; size as usize];
-    ctx.proc.mm.read().copy_in(GuestAddr(a[0]), &mut raw)?;
-    let word = |i: usize| {
-        raw.get(i * 8..i * 8 + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8")))
-    };
-    if raw.len() > 88 && raw[88..].iter().any(|&b| b != 0) {
-        return Err(Errno::E2BIG);
-    }
-    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
-        (word(0), word(1), word(2), word(3), word(4));
-    let (stack, stack_size, tls, set_tid_size) = (word(5), word(6), word(7), word(9));
+    let args: sched::CloneArgs =
+        ctx.proc.mm.read().read_extensible(GuestAddr(a[0]), size as usize)?;
+    let sched::CloneArgs {
+        flags,
+        pidfd,
+        child_tid,
+        parent_tid,
+        exit_signal,
+        stack,
+        stack_size,
+        tls,
+        set_tid_size,
+        ..
+    } = args;
     if pidfd != 0 && flags & CLONE_PIDFD != 0 {
         return Err(Errno::ENOSYS);
     }
@@ -101,8 +96,8 @@ pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     )
 }
 
-fn wait_options(options: u64, allowed: u64) -> Result<i32, Errno> {
-    if options & !allowed != 0 {
+fn wait_options(options: u64, allowed: u32) -> Result<i32, Errno> {
+    if options & !u64::from(allowed) != 0 {
         return Err(Errno::EINVAL);
     }
     // The option bits are Linux's on both sides.
@@ -116,10 +111,10 @@ pub fn wait4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         ctx.proc.group().respawn().controls.remove(&pid);
     }
     if pid != 0 && a[1] != 0 {
-        ctx.copy_out(a[1], &status.to_le_bytes())?;
+        ctx.write_obj(a[1], &status)?;
     }
     if a[3] != 0 {
-        ctx.copy_out(a[3], &rusage)?;
+        ctx.write_obj(a[3], &rusage)?;
     }
     Ok(u64::from(pid))
 }
@@ -127,24 +122,26 @@ pub fn wait4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn waitid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let allowed = WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
     let options = wait_options(a[3], allowed)?;
-    if a[3] & (WEXITED | WUNTRACED | WCONTINUED) == 0 {
+    if a[3] & u64::from(WEXITED | WUNTRACED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
-    // P_ALL 0, P_PID 1, P_PGID 2, P_PIDFD 3: Linux's numbers on both sides.
-    if a[0] > 3 {
+    // P_ALL, P_PID, P_PGID, P_PIDFD: Linux's numbers on both sides.
+    if a[0] > u64::from(P_PIDFD) {
         return Err(Errno::EINVAL);
     }
     let (info, rusage) = host::waitid(a[0] as i32, a[1] as u32, options)?;
-    // siginfo_t: si_code at 8 (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3), si_pid at 16.
-    let word = |at: usize| i32::from_le_bytes(info[at..at + 4].try_into().expect("4 bytes"));
-    if a[3] & WNOWAIT == 0 && (1..=3).contains(&word(8)) {
-        ctx.proc.group().respawn().controls.remove(&(word(16) as u32));
+    let ended = matches!(info.code, CLD_EXITED | CLD_KILLED | CLD_DUMPED);
+    if a[3] & u64::from(WNOWAIT) == 0
+        && ended
+        && let Some(pid) = info.pid()
+    {
+        ctx.proc.group().respawn().controls.remove(&(pid as u32));
     }
     if a[2] != 0 {
-        ctx.copy_out(a[2], &info)?;
+        ctx.write_obj(a[2], &info)?;
     }
     if a[4] != 0 {
-        ctx.copy_out(a[4], &rusage)?;
+        ctx.write_obj(a[4], &rusage)?;
     }
     Ok(0)
 }
@@ -167,7 +164,7 @@ fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
             .proc
             .mm
             .read()
-            .read_cstr(GuestAddr(ptr), 128 << 10)
+            .read_cstr(GuestAddr(ptr), MAX_ARG_STRLEN)
             .map_err(|e| if e == Errno::ENAMETOOLONG { Errno::E2BIG } else { e })?;
         total += s.len() + 1 + 8;
         if total > MAX_TOTAL {
@@ -208,9 +205,7 @@ pub fn execve(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn execveat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    const AT_EMPTY_PATH: u64 = 0x1000;
-    const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-    if a[4] & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
+    if a[4] & !u64::from(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
     let path = ctx.path(a[1])?.into_bytes();
@@ -226,7 +221,7 @@ pub fn execveat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         let host_fd = ctx.proc.fds().raw(i64::from(dirfd))?;
         let mut p = format!("/proc/self/fd/{host_fd}").into_bytes();
         if path.is_empty() {
-            if a[4] & AT_EMPTY_PATH == 0 {
+            if a[4] & u64::from(AT_EMPTY_PATH) == 0 {
                 return Err(Errno::ENOENT);
             }
         } else {

@@ -2,16 +2,20 @@
 //! stat, fcntl, dup, pipes, directories, links, terminal ioctls.
 
 use elfvisor_abi::fcntl as g;
-use elfvisor_abi::{Errno, GuestAddr, Prot};
+use elfvisor_abi::ioctl::{
+    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ,
+    TIOCSPGRP, TIOCSWINSZ, Termios, Winsize,
+};
+use elfvisor_abi::limits::MAX_RW_COUNT;
+use elfvisor_abi::poll::Pollfd;
+use elfvisor_abi::signal::SIGSET_SIZE;
+use elfvisor_abi::time::Timespec;
+use elfvisor_abi::uio::{Iovec, UIO_MAXIOV};
+use elfvisor_abi::{Errno, GuestAddr, GuestObj, Prot};
 
 use super::ctx::{Ctx, SysResult};
 use crate::fdtable::FdEntry;
 use crate::host;
-
-/// Linux's IOV_MAX.
-const UIO_MAXIOV: u64 = 1024;
-/// Linux's MAX_RW_COUNT (`INT_MAX & PAGE_MASK`): no single read or write moves more.
-const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 /// A read or write count as Linux's vfs_read/vfs_write clamp it.
 fn rw_count(count: u64) -> usize {
@@ -50,7 +54,7 @@ fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
     if result == Err(Errno::EPIPE) {
         let info = crate::signal::info::SigInfo {
             signo: elfvisor_abi::Signo::SIGPIPE,
-            code: crate::signal::info::SI_USER,
+            code: elfvisor_abi::signal::SI_USER,
             detail: crate::signal::info::Detail::Sender { pid: ctx.proc.pid(), uid: host::ids().0 },
         };
         crate::signal::delivery::send(ctx.proc, info);
@@ -85,16 +89,11 @@ pub fn pwrite64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// Reads a guest iovec array and turns it into checked host iovecs.
 fn iovecs(ctx: &Ctx<'_>, addr: u64, count: u64, need: Prot) -> Result<Vec<host::HostIovec>, Errno> {
-    if count > UIO_MAXIOV || (count as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut raw = vec![0u8; count as usize * 16];
-    ctx.proc.mm.read().copy_in(GuestAddr(addr), &mut raw)?;
-    let mut out = Vec::with_capacity(count as usize);
+    let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
+    let vecs: Vec<Iovec> = ctx.proc.mm.read().read_objs(GuestAddr(addr), count, UIO_MAXIOV)?;
+    let mut out = Vec::with_capacity(vecs.len());
     let mut total: u64 = 0;
-    for chunk in raw.chunks_exact(16) {
-        let base = u64::from_le_bytes(chunk[..8].try_into().expect("8 bytes"));
-        let len = u64::from_le_bytes(chunk[8..].try_into().expect("8 bytes"));
+    for Iovec { base, len } in vecs {
         total = total.checked_add(len).filter(|t| *t <= i64::MAX as u64).ok_or(Errno::EINVAL)?;
         if len == 0 {
             continue;
@@ -169,7 +168,7 @@ fn at_flags(flags: u32) -> Result<i32, Errno> {
 pub fn fstat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
     let st = host::fstatat(fd, c"", libc::AT_EMPTY_PATH)?;
-    ctx.copy_out(a[1], &st.to_bytes())?;
+    ctx.write_obj(a[1], &st)?;
     Ok(0)
 }
 
@@ -177,7 +176,7 @@ pub fn newfstatat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
     let path = ctx.path(a[1])?;
     let st = host::fstatat(dirfd, &path, at_flags(a[3] as u32)?)?;
-    ctx.copy_out(a[2], &st.to_bytes())?;
+    ctx.write_obj(a[2], &st)?;
     Ok(0)
 }
 
@@ -266,7 +265,7 @@ pub fn pipe2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     // Fault before creating anything, so nothing needs undoing.
-    ctx.copy_out(a[0], &[0u8; 8])?;
+    ctx.write_obj(a[0], &[0i32; 2])?;
     let host_flags =
         libc::O_CLOEXEC | host::open_flags_to_host(flags & (g::O_NONBLOCK | g::O_DIRECT));
     let (r, w) = host::pipe2(host_flags)?;
@@ -275,10 +274,7 @@ pub fn pipe2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let gw = ctx.proc.fds().install_host(w, cloexec);
     match (gr, gw) {
         (Ok(gr), Ok(gw)) => {
-            let mut out = [0u8; 8];
-            out[..4].copy_from_slice(&(gr as i32).to_le_bytes());
-            out[4..].copy_from_slice(&(gw as i32).to_le_bytes());
-            ctx.copy_out(a[0], &out)?;
+            ctx.write_obj(a[0], &[gr as i32, gw as i32])?;
             Ok(0)
         }
         (gr, gw) => {
@@ -421,8 +417,7 @@ pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn getcwd(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let cwd = std::env::current_dir()
-        .map_err(|e| host::guest_errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    let cwd = std::env::current_dir().map_err(|e| elfvisor_host::errno_from_io(&e))?;
     let mut bytes = cwd.into_os_string().into_encoded_bytes();
     bytes.push(0);
     if bytes.len() > a[1] as usize {
@@ -470,33 +465,21 @@ pub fn fdatasync(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// Terminal and queue-size ioctls: the argument sizes are the same on aarch64 and x86_64.
 pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    const TCGETS: u64 = 0x5401;
-    const TCSETS: u64 = 0x5402;
-    const TCSETSW: u64 = 0x5403;
-    const TCSETSF: u64 = 0x5404;
-    const TIOCGPGRP: u64 = 0x540f;
-    const TIOCSPGRP: u64 = 0x5410;
-    const TIOCGWINSZ: u64 = 0x5413;
-    const TIOCSWINSZ: u64 = 0x5414;
-    const FIONREAD: u64 = 0x541b;
-    const FIONBIO: u64 = 0x5421;
-    const FIOCLEX: u64 = 0x5451;
-    const FIONCLEX: u64 = 0x5450;
-    /// struct termios as the kernel's ioctls see it: 4 flag words, c_line, 19 control chars.
-    const TERMIOS: usize = 36;
     let fd = i64::from(a[0] as i32);
     let host_fd = ctx.proc.fds().raw(fd)?;
-    let (request, size, need) = match a[1] as u32 as u64 {
-        TCGETS => (libc::TCGETS, TERMIOS, Prot::WRITE),
-        r @ (TCSETS | TCSETSW | TCSETSF) => (r, TERMIOS, Prot::READ),
-        TIOCGPGRP => (libc::TIOCGPGRP, 4, Prot::WRITE),
-        TIOCSPGRP => (libc::TIOCSPGRP, 4, Prot::READ),
-        TIOCGWINSZ => (libc::TIOCGWINSZ, 8, Prot::WRITE),
-        TIOCSWINSZ => (libc::TIOCSWINSZ, 8, Prot::READ),
-        FIONREAD => (libc::FIONREAD, 4, Prot::WRITE),
-        FIONBIO => (libc::FIONBIO, 4, Prot::READ),
+    let (request, size, need) = match a[1] as u32 {
+        TCGETS => (libc::TCGETS, Termios::SIZE, Prot::WRITE),
+        TCSETS => (libc::TCSETS, Termios::SIZE, Prot::READ),
+        TCSETSW => (libc::TCSETSW, Termios::SIZE, Prot::READ),
+        TCSETSF => (libc::TCSETSF, Termios::SIZE, Prot::READ),
+        TIOCGPGRP => (libc::TIOCGPGRP, i32::SIZE, Prot::WRITE),
+        TIOCSPGRP => (libc::TIOCSPGRP, i32::SIZE, Prot::READ),
+        TIOCGWINSZ => (libc::TIOCGWINSZ, Winsize::SIZE, Prot::WRITE),
+        TIOCSWINSZ => (libc::TIOCSWINSZ, Winsize::SIZE, Prot::READ),
+        FIONREAD => (libc::FIONREAD, i32::SIZE, Prot::WRITE),
+        FIONBIO => (libc::FIONBIO, i32::SIZE, Prot::READ),
         FIOCLEX | FIONCLEX => {
-            ctx.proc.fds().get_mut(fd)?.cloexec = a[1] as u32 as u64 == FIOCLEX;
+            ctx.proc.fds().get_mut(fd)?.cloexec = a[1] as u32 == FIOCLEX;
             return Ok(0);
         }
         _ => return Err(Errno::ENOTTY),
@@ -511,39 +494,29 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// the temporary signal mask is checked for validity and otherwise not applied.
 pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let count = a[1] as usize;
-    if count > ctx.proc.fds().limit() {
-        return Err(Errno::EINVAL);
-    }
-    let mut raw = vec![0u8; count * 8];
-    ctx.proc.mm.read().copy_in(GuestAddr(a[0]), &mut raw)?;
+    let limit = ctx.proc.fds().limit();
+    let mut entries: Vec<Pollfd> = ctx.proc.mm.read().read_objs(GuestAddr(a[0]), count, limit)?;
     let timeout = if a[2] != 0 {
-        let b = ctx.copy_in::<16>(a[2])?;
-        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
+        let Timespec { sec, nsec } = ctx.read_obj::<Timespec>(a[2])?.validated()?;
         Some((sec, nsec))
     } else {
         None
     };
-    if a[3] != 0 && a[4] != 8 {
+    if a[3] != 0 && a[4] != SIGSET_SIZE as u64 {
         return Err(Errno::EINVAL);
     }
     let mut polls: Vec<(i32, i16)> = Vec::with_capacity(count);
-    for entry in raw.chunks_exact(8) {
-        let fd = i32::from_le_bytes(entry[..4].try_into().expect("4 bytes"));
-        let events = i16::from_le_bytes(entry[4..6].try_into().expect("2 bytes"));
+    for &Pollfd { fd, events, .. } in &entries {
         // A negative fd is ignored; an fd that is not open reports POLLNVAL.
         let host_fd =
             if fd < 0 { -1 } else { ctx.proc.fds().raw(i64::from(fd)).unwrap_or(i32::MAX) };
         polls.push((host_fd, events));
     }
     let (ready, revents) = host::ppoll(&polls, timeout)?;
-    for (i, rev) in revents.iter().enumerate() {
-        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&rev.to_le_bytes());
+    for (entry, rev) in entries.iter_mut().zip(revents) {
+        entry.revents = rev;
     }
-    ctx.copy_out(a[0], &raw)?;
+    ctx.proc.mm.read().write_objs(GuestAddr(a[0]), &entries)?;
     Ok(ready)
 }
 
@@ -555,6 +528,7 @@ mod tests {
     fn test_reads_and_writes_move_at_most_max_rw_count() {
         assert_eq!(rw_count(10), 10);
         assert_eq!(rw_count(MAX_RW_COUNT + 1), MAX_RW_COUNT as usize);
+        assert_eq!(MAX_RW_COUNT, 0x7fff_f000);
         assert_eq!(rw_count(u64::MAX), 0x7fff_f000);
     }
 }

@@ -8,30 +8,20 @@
 //! timeout semantics are Linux's on both sides, and so are EAGAIN, ETIMEDOUT and EINTR.
 //! Robust lists are `crate::futex`'s.
 
+use elfvisor_abi::futex::{
+    FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_CMP_REQUEUE_PI, FUTEX_LOCK_PI,
+    FUTEX_LOCK_PI2, FUTEX_REQUEUE, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT,
+    FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
+};
+use elfvisor_abi::time::Timespec;
 use elfvisor_abi::{Errno, Prot};
 
 use super::ctx::{Ctx, SysResult};
-use crate::host::futex::{
-    FUTEX_WAIT, FUTEX_WAKE, FutexVal2, futex as host_futex, futex_word as word,
-};
-
-const FUTEX_REQUEUE: u32 = 3;
-const FUTEX_CMP_REQUEUE: u32 = 4;
-const FUTEX_WAKE_OP: u32 = 5;
-const FUTEX_LOCK_PI: u32 = 6;
-const FUTEX_UNLOCK_PI: u32 = 7;
-const FUTEX_TRYLOCK_PI: u32 = 8;
-const FUTEX_WAIT_BITSET: u32 = 9;
-const FUTEX_WAIT_REQUEUE_PI: u32 = 11;
-const FUTEX_CMP_REQUEUE_PI: u32 = 12;
-const FUTEX_LOCK_PI2: u32 = 13;
-const FUTEX_WAKE_BITSET: u32 = 10;
-const FUTEX_PRIVATE_FLAG: u32 = 128;
-const FUTEX_CLOCK_REALTIME: u32 = 256;
+use crate::host::futex::{FutexVal2, futex as host_futex, futex_word as word};
 
 pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let op = a[1] as u32;
-    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let cmd = op & FUTEX_CMD_MASK;
     let timed =
         matches!(cmd, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_LOCK_PI2 | FUTEX_WAIT_REQUEUE_PI);
     if op & FUTEX_CLOCK_REALTIME != 0 && !timed {
@@ -43,9 +33,7 @@ pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         if a[3] == 0 {
             return Ok(FutexVal2::None);
         }
-        let b = ctx.copy_in::<16>(a[3])?;
-        let sec = i64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-        let nsec = i64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
+        let Timespec { sec, nsec } = ctx.read_obj(a[3])?;
         Ok(FutexVal2::Timeout(sec, nsec))
     };
     match cmd {

@@ -10,7 +10,6 @@ use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{MmapRequest, VmaFlags, VmaName};
 
 use super::ctx::{Ctx, SysResult};
-use crate::host;
 
 /// Runs an address-space change, then drops whatever the engine cached for it.
 pub(super) fn changing<T>(
@@ -41,7 +40,7 @@ pub fn mmap(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         let dup: OwnedFd = entry
             .file
             .try_clone()
-            .map_err(|e| e.raw_os_error().map_or(Errno::ENFILE, host::guest_errno))?;
+            .map_err(|e| e.raw_os_error().map_or(Errno::ENFILE, elfvisor_host::errno_from_host))?;
         Some((Arc::new(std::fs::File::from(dup)), offset))
     };
     let name = VmaName::None;

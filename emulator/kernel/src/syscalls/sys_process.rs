@@ -1,11 +1,14 @@
 //! Process identity and limits: exit, ids, uname, rlimits, affinity, sysinfo, getrandom, prctl.
 
-use elfvisor_abi::prctl::{PR_GET_NAME, PR_SET_NAME, TASK_COMM_LEN};
-
-/// `PR_SET_CHILD_SUBREAPER` and `PR_GET_CHILD_SUBREAPER` (include/uapi/linux/prctl.h).
-const PR_SET_CHILD_SUBREAPER: u32 = 36;
-const PR_GET_CHILD_SUBREAPER: u32 = 37;
-use elfvisor_abi::{Errno, GuestAddr};
+use elfvisor_abi::futex::RobustListHead;
+use elfvisor_abi::limits::NGROUPS_MAX;
+use elfvisor_abi::prctl::{
+    PR_GET_CHILD_SUBREAPER, PR_GET_NAME, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, TASK_COMM_LEN,
+};
+use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
+use elfvisor_abi::resource::{RLIM_NLIMITS, Rlimit};
+use elfvisor_abi::system::{Sysinfo, Utsname};
+use elfvisor_abi::{Errno, GuestAddr, GuestObj};
 
 use super::ctx::{Ctx, SysResult};
 use crate::host::{self, SetIds};
@@ -29,8 +32,7 @@ pub fn set_tid_address(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn set_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    // sizeof(struct robust_list_head) on 64-bit.
-    if a[1] != 24 {
+    if a[1] != RobustListHead::SIZE as u64 {
         return Err(Errno::EINVAL);
     }
     ctx.proc.set_robust_list(RobustList { head: a[0], len: a[1] });
@@ -48,9 +50,8 @@ pub fn get_robust_list(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     } else {
         ctx.proc.group().find(tid as u32).ok_or(Errno::ESRCH)?.robust_head()
     };
-    ctx.copy_out(a[1], &head.to_le_bytes())?;
-    // sizeof(struct robust_list_head) on 64-bit.
-    ctx.copy_out(a[2], &24u64.to_le_bytes())?;
+    ctx.write_obj(a[1], &head)?;
+    ctx.write_obj(a[2], &(RobustListHead::SIZE as u64))?;
     Ok(0)
 }
 
@@ -126,7 +127,7 @@ pub fn setfsgid(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 fn get_three(ctx: &mut Ctx<'_>, gid: bool, a: &[u64; 6]) -> SysResult {
     let ids = host::get_res_ids(gid)?;
     for (i, id) in ids.iter().enumerate() {
-        ctx.copy_out(a[i], &id.to_le_bytes())?;
+        ctx.write_obj(a[i], id)?;
     }
     Ok(0)
 }
@@ -139,13 +140,10 @@ pub fn getresgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     get_three(ctx, true, a)
 }
 
-/// Linux's NGROUPS_MAX.
-const NGROUPS_MAX: u64 = 65536;
-
 /// The gids a `getgroups` of `size` may get: never more than NGROUPS_MAX (a process cannot
 /// have more), so a larger guest buffer is only ever partly filled.
 fn groups_room(size: i32) -> usize {
-    (size.max(0) as u64).min(NGROUPS_MAX) as usize
+    (size.max(0) as usize).min(NGROUPS_MAX)
 }
 
 pub fn getgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -156,20 +154,14 @@ pub fn getgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let mut groups = vec![0u32; groups_room(size)];
     let n = host::getgroups(&mut groups)?;
     if size > 0 {
-        let bytes: Vec<u8> = groups[..n].iter().flat_map(|g| g.to_le_bytes()).collect();
-        ctx.copy_out(a[1], &bytes)?;
+        ctx.proc.mm.read().write_objs(GuestAddr(a[1]), &groups[..n])?;
     }
     Ok(n as u64)
 }
 
 pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if a[0] > NGROUPS_MAX {
-        return Err(Errno::EINVAL);
-    }
-    let mut bytes = vec![0u8; a[0] as usize * 4];
-    ctx.proc.mm.read().copy_in(GuestAddr(a[1]), &mut bytes)?;
-    let groups: Vec<u32> =
-        bytes.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    let n = usize::try_from(a[0]).map_err(|_| Errno::EINVAL)?;
+    let groups: Vec<u32> = ctx.proc.mm.read().read_objs(GuestAddr(a[1]), n, NGROUPS_MAX)?;
     host::setgroups(&groups)
 }
 
@@ -231,44 +223,33 @@ pub fn setsid(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 pub const UTS_RELEASE: &str = "6.1.0-elfvisor";
 
 pub fn uname(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    const FIELD: usize = 65;
     let node = host::nodename();
-    let fields: [&[u8]; 6] =
-        [b"Linux", &node, UTS_RELEASE.as_bytes(), b"#1 SMP elfvisor", b"aarch64", b"(none)"];
-    let mut buf = [0u8; FIELD * 6];
-    for (i, field) in fields.iter().enumerate() {
-        let n = field.len().min(FIELD - 1);
-        buf[i * FIELD..i * FIELD + n].copy_from_slice(&field[..n]);
-    }
-    ctx.copy_out(a[0], &buf)?;
+    let uts = Utsname::new(
+        b"Linux",
+        &node,
+        UTS_RELEASE.as_bytes(),
+        b"#1 SMP elfvisor",
+        b"aarch64",
+        b"(none)",
+    );
+    ctx.write_obj(a[0], &uts)?;
     Ok(0)
 }
 
-/// RLIMIT_* numbers: the same on aarch64 and x86_64 Linux (0..=15).
+/// RLIMIT_* numbers: the same on aarch64 and x86_64 Linux (0..RLIM_NLIMITS).
 fn resource(r: u64) -> Result<i32, Errno> {
-    if r < 16 { Ok(r as i32) } else { Err(Errno::EINVAL) }
-}
-
-fn rlimit_bytes(cur: u64, max: u64) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&cur.to_le_bytes());
-    b[8..].copy_from_slice(&max.to_le_bytes());
-    b
+    if r < u64::from(RLIM_NLIMITS) { Ok(r as i32) } else { Err(Errno::EINVAL) }
 }
 
 pub fn getrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let (cur, max) = host::getrlimit(resource(a[0])?)?;
-    ctx.copy_out(a[1], &rlimit_bytes(cur, max))?;
+    ctx.write_obj(a[1], &Rlimit { cur, max })?;
     Ok(0)
 }
 
 pub fn setrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let res = resource(a[0])?;
-    let b = ctx.copy_in::<16>(a[1])?;
-    let (cur, max) = (
-        u64::from_le_bytes(b[..8].try_into().expect("8")),
-        u64::from_le_bytes(b[8..].try_into().expect("8")),
-    );
+    let Rlimit { cur, max } = ctx.read_obj(a[1])?;
     if cur > max {
         return Err(Errno::EINVAL);
     }
@@ -279,9 +260,7 @@ pub fn prlimit64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     own_pid(ctx, a[0])?;
     let res = resource(a[1])?;
     let new = if a[2] != 0 {
-        let b = ctx.copy_in::<16>(a[2])?;
-        let cur = u64::from_le_bytes(b[..8].try_into().expect("8"));
-        let max = u64::from_le_bytes(b[8..].try_into().expect("8"));
+        let Rlimit { cur, max } = ctx.read_obj(a[2])?;
         if cur > max {
             return Err(Errno::EINVAL);
         }
@@ -291,7 +270,7 @@ pub fn prlimit64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     };
     let (cur, max) = host::getrlimit(res)?;
     if a[3] != 0 {
-        ctx.copy_out(a[3], &rlimit_bytes(cur, max))?;
+        ctx.write_obj(a[3], &Rlimit { cur, max })?;
     }
     if let Some((cur, max)) = new {
         host::setrlimit(res, cur, max)?;
@@ -319,23 +298,21 @@ pub fn sched_getaffinity(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 #[allow(clippy::unnecessary_cast)]
 pub fn sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let info = host::sysinfo()?;
-    let mut b = [0u8; 112];
-    let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
-    put(0, &(info.uptime as i64).to_le_bytes());
-    for (i, load) in info.loads.iter().enumerate() {
-        put(8 + 8 * i, &(*load as u64).to_le_bytes());
-    }
-    put(32, &(info.totalram as u64).to_le_bytes());
-    put(40, &(info.freeram as u64).to_le_bytes());
-    put(48, &(info.sharedram as u64).to_le_bytes());
-    put(56, &(info.bufferram as u64).to_le_bytes());
-    put(64, &(info.totalswap as u64).to_le_bytes());
-    put(72, &(info.freeswap as u64).to_le_bytes());
-    put(80, &info.procs.to_le_bytes());
-    put(88, &(info.totalhigh as u64).to_le_bytes());
-    put(96, &(info.freehigh as u64).to_le_bytes());
-    put(104, &info.mem_unit.to_le_bytes());
-    ctx.copy_out(a[0], &b)?;
+    let guest = Sysinfo {
+        uptime: info.uptime as i64,
+        loads: info.loads.map(|l| l as u64),
+        totalram: info.totalram as u64,
+        freeram: info.freeram as u64,
+        sharedram: info.sharedram as u64,
+        bufferram: info.bufferram as u64,
+        totalswap: info.totalswap as u64,
+        freeswap: info.freeswap as u64,
+        procs: info.procs,
+        totalhigh: info.totalhigh as u64,
+        freehigh: info.freehigh as u64,
+        mem_unit: info.mem_unit,
+    };
+    ctx.write_obj(a[0], &guest)?;
     Ok(0)
 }
 
@@ -361,7 +338,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         PR_SET_CHILD_SUBREAPER => host::set_child_subreaper(a[1] != 0),
         PR_GET_CHILD_SUBREAPER => {
             let on = host::child_subreaper()?;
-            ctx.copy_out(a[1], &i32::from(on).to_le_bytes())?;
+            ctx.write_obj(a[1], &i32::from(on))?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
@@ -369,14 +346,14 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    const GRND_ALL: u64 = 1 | 2 | 4;
-    if a[2] & !GRND_ALL != 0 {
+    if a[2] & !u64::from(GRND_ALL) != 0 {
         return Err(Errno::EINVAL);
     }
     // Linux returns at most 32 MiB - 1 per call.
     let len = (a[1] as usize).min((32 << 20) - 1);
     let mut buf = vec![0u8; len];
-    let n = host::getrandom(&mut buf, (a[2] & 1) as u32)? as usize;
+    let nonblock = a[2] & u64::from(GRND_NONBLOCK) != 0;
+    let n = host::getrandom(&mut buf, nonblock)? as usize;
     ctx.copy_out(a[0], &buf[..n])?;
     Ok(n as u64)
 }

@@ -105,22 +105,19 @@ pub fn shmctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 _ => ShmStat::IndexAny,
             };
             let (r, ds) = hs::shm_stat(id, how)?;
-            ctx.copy_out(buf, &ds.to_bytes())?;
+            ctx.write_obj(buf, &ds)?;
             Ok(r)
         }
-        IPC_SET => {
-            let bytes = ctx.copy_in::<{ ShmidDs::SIZE }>(buf)?;
-            hs::shm_set(id, &ShmidDs::from_bytes(&bytes))
-        }
+        IPC_SET => hs::shm_set(id, &ctx.read_obj::<ShmidDs>(buf)?),
         c @ (IPC_RMID | SHM_LOCK | SHM_UNLOCK) => hs::shm_command(id, c),
         IPC_INFO => {
             let (r, limits) = hs::shm_limits()?;
-            ctx.copy_out(buf, &limits.to_bytes())?;
+            ctx.write_obj(buf, &limits)?;
             Ok(r)
         }
         SHM_INFO => {
             let (r, usage) = hs::shm_usage()?;
-            ctx.copy_out(buf, &usage.to_bytes())?;
+            ctx.write_obj(buf, &usage)?;
             Ok(r)
         }
         _ => Err(Errno::EINVAL),

@@ -1,50 +1,40 @@
 //! Signal actions, masks and alternate stacks; signals a process sends itself; `rt_sigreturn`.
 //! Delivery itself (default actions, the handler frame) is `crate::signal`.
 
+use elfvisor_abi::signal::{
+    SI_TKILL, SI_USER, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SIGSET_SIZE, Sigaction, Siginfo,
+    StackT, UNBLOCKABLE,
+};
 use elfvisor_abi::{Errno, Signo};
 
 use super::ctx::{Ctx, SysResult};
-use crate::signal::info::{AltStack, Detail, SI_TKILL, SI_USER, SigAction, SigInfo};
+use crate::signal::info::{Detail, SigInfo};
 use crate::signal::{delivery, forward, frame};
 
-const SIG_BLOCK: u64 = 0;
-const SIG_UNBLOCK: u64 = 1;
-const SIG_SETMASK: u64 = 2;
-/// SIGKILL and SIGSTOP can be neither caught nor blocked.
-const UNBLOCKABLE: u64 = (1 << (9 - 1)) | (1 << (19 - 1));
-
 fn signo(sig: u64) -> Result<u8, Errno> {
-    if (1..=64).contains(&sig) { Ok(sig as u8) } else { Err(Errno::EINVAL) }
+    if (1..=u64::from(Signo::SIGRTMAX)).contains(&sig) { Ok(sig as u8) } else { Err(Errno::EINVAL) }
+}
+
+/// The `sigsetsize` argument of the `rt_sig*` calls: only the kernel's own size.
+fn check_sigset_size(size: u64) -> Result<(), Errno> {
+    if size == SIGSET_SIZE as u64 { Ok(()) } else { Err(Errno::EINVAL) }
 }
 
 pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if a[3] != 8 {
-        return Err(Errno::EINVAL);
-    }
+    check_sigset_size(a[3])?;
     let sig = signo(a[0])?;
     let new = if a[1] != 0 {
         if sig == Signo::SIGKILL.0 || sig == Signo::SIGSTOP.0 {
             return Err(Errno::EINVAL);
         }
-        let b = ctx.copy_in::<32>(a[1])?;
-        let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-        Some(SigAction {
-            handler: word(0),
-            flags: word(1),
-            restorer: word(2),
-            mask: word(3) & !UNBLOCKABLE,
-        })
+        let act: Sigaction = ctx.read_obj(a[1])?;
+        Some(Sigaction { mask: act.mask & !UNBLOCKABLE, ..act })
     } else {
         None
     };
     let slot = usize::from(sig - 1);
     if a[2] != 0 {
-        let old = ctx.proc.sigactions().get(slot);
-        let mut b = [0u8; 32];
-        for (i, v) in [old.handler, old.flags, old.restorer, old.mask].iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        ctx.copy_out(a[2], &b)?;
+        ctx.write_obj(a[2], &ctx.proc.sigactions().get(slot))?;
     }
     if let Some(new) = new {
         ctx.proc.sigactions().set(slot, new);
@@ -56,13 +46,12 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn rt_sigprocmask(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if a[3] != 8 {
-        return Err(Errno::EINVAL);
-    }
+    check_sigset_size(a[3])?;
     let old = ctx.proc.sigmask;
     let new = if a[1] != 0 {
         let set = ctx.read_u64(a[1])?;
-        let mask = match a[0] {
+        let how = u32::try_from(a[0]).map_err(|_| Errno::EINVAL)?;
+        let mask = match how {
             SIG_BLOCK => old | set,
             SIG_UNBLOCK => old & !set,
             SIG_SETMASK => set,
@@ -73,7 +62,7 @@ pub fn rt_sigprocmask(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         None
     };
     if a[2] != 0 {
-        ctx.copy_out(a[2], &old.to_le_bytes())?;
+        ctx.write_obj(a[2], &old)?;
     }
     if let Some(mask) = new {
         ctx.proc.sigmask = mask;
@@ -85,22 +74,9 @@ pub fn rt_sigprocmask(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// (SS_ONSTACK while running on it), and no change is allowed while on it (EPERM).
 pub fn sigaltstack(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let sp = ctx.cpu.reg(elfvisor_engine::Reg::Sp);
-    let new = if a[0] != 0 {
-        let b = ctx.copy_in::<24>(a[0])?;
-        let ss_sp = u64::from_le_bytes(b[..8].try_into().expect("8"));
-        let flags = u32::from_le_bytes(b[8..12].try_into().expect("4"));
-        let size = u64::from_le_bytes(b[16..].try_into().expect("8"));
-        Some(AltStack { sp: ss_sp, flags, size })
-    } else {
-        None
-    };
+    let new = if a[0] != 0 { Some(ctx.read_obj::<StackT>(a[0])?) } else { None };
     if a[1] != 0 {
-        let old = frame::altstack_report(ctx.proc, sp);
-        let mut b = [0u8; 24];
-        b[..8].copy_from_slice(&old.sp.to_le_bytes());
-        b[8..12].copy_from_slice(&old.flags.to_le_bytes());
-        b[16..].copy_from_slice(&old.size.to_le_bytes());
-        ctx.copy_out(a[1], &b)?;
+        ctx.write_obj(a[1], &frame::altstack_report(ctx.proc, sp))?;
     }
     if let Some(ss) = new {
         frame::set_altstack(ctx.proc, ss, sp)?;
@@ -185,24 +161,22 @@ fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResu
 /// one through the host, which keeps the value and code).
 pub fn rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let sig = signo(a[1])?;
-    let raw = ctx.copy_in::<128>(a[2])?;
-    let word = |at: usize| i32::from_le_bytes(raw[at..at + 4].try_into().expect("4 bytes"));
-    let code = word(8);
+    let info: Siginfo = ctx.read_obj(a[2])?;
+    let code = info.code;
     let pid = a[0] as i32;
     // Linux: only a process signalling itself may claim a kernel or tkill origin.
     if pid != ctx.proc.pid() as i32 && (code >= 0 || code == SI_TKILL) {
         return Err(Errno::EPERM);
     }
     if pid == ctx.proc.pid() as i32 {
-        let value = u64::from_le_bytes(raw[24..32].try_into().expect("8 bytes"));
-        let detail = Detail::Queued { pid: word(16) as u32, uid: word(20) as u32, value };
+        let detail = Detail::Given(info.fields);
         delivery::send(ctx.proc, SigInfo { signo: Signo(sig), code, detail });
         return Ok(0);
     }
     if pid <= 0 {
         return Err(Errno::ESRCH);
     }
-    crate::host::sigqueueinfo(pid, i32::from(sig), &raw)
+    crate::host::sigqueueinfo(pid, i32::from(sig), &info)
 }
 
 pub fn rt_sigreturn(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
@@ -212,20 +186,16 @@ pub fn rt_sigreturn(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
 }
 
 pub fn rt_sigpending(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if a[1] != 8 {
-        return Err(Errno::EINVAL);
-    }
+    check_sigset_size(a[1])?;
     let set = delivery::pending_set(ctx.proc) & ctx.proc.sigmask;
-    ctx.copy_out(a[0], &set.to_le_bytes())?;
+    ctx.write_obj(a[0], &set)?;
     Ok(0)
 }
 
 /// `rt_sigsuspend`: waits with `mask` in place until a signal would run a handler or end the
 /// process; always EINTR. The handler's frame keeps the old mask, so it comes back on return.
 pub fn rt_sigsuspend(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if a[1] != 8 {
-        return Err(Errno::EINVAL);
-    }
+    check_sigset_size(a[1])?;
     let mask = ctx.read_u64(a[0])? & !UNBLOCKABLE;
     let old = ctx.proc.sigmask;
     ctx.proc.sigmask = mask;
@@ -242,17 +212,15 @@ pub fn rt_sigsuspend(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// fills its siginfo and returns its number; EAGAIN when the time runs out, EINTR when another
 /// signal runs a handler first.
 pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if a[3] != 8 {
-        return Err(Errno::EINVAL);
-    }
+    check_sigset_size(a[3])?;
     let set = ctx.read_u64(a[0])? & !UNBLOCKABLE;
     let timeout = if a[2] != 0 {
-        let (sec, nsec) = super::sys_time::read_timespec(ctx, a[2])?;
-        Some(std::time::Duration::new(sec as u64, nsec as u32))
+        let t = super::sys_time::read_timespec(ctx, a[2])?;
+        Some(std::time::Duration::new(t.sec as u64, t.nsec as u32))
     } else {
         None
     };
-    let wanted = |i: &SigInfo| set & (1u64 << (i.signo.0 - 1)) != 0;
+    let wanted = |i: &SigInfo| set & i.signo.mask_bit() != 0;
     let task = &mut *ctx.proc;
     let got = forward::wait_until(timeout, || {
         delivery::drain_host(task);
@@ -261,7 +229,7 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     match delivery::take_pending(ctx.proc, wanted) {
         Some(info) => {
             if a[1] != 0 {
-                ctx.copy_out(a[1], &info.to_bytes())?;
+                ctx.write_obj(a[1], &info.to_guest())?;
             }
             Ok(u64::from(info.signo.0))
         }

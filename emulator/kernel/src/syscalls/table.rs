@@ -36,6 +36,22 @@ pub enum Restart {
     Never,
 }
 
+/// Whether a call first holds the process's other threads out of guest code (the quiesce of
+/// `crate::task::group`): when it changes the address space their vCPUs may have cached, or
+/// captures it for a fork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quiesce {
+    /// Other threads run on.
+    No,
+    /// Every call (the mmap family, brk, shmat/shmdt, execve; clone3, whose flags are in
+    /// guest memory, for every kind of clone).
+    Always,
+    /// `clone` by its flags: a fork captures the address space; a thread does not, and a vfork
+    /// quiesces only for the capture (its handler does), not while the caller waits for the
+    /// child, since Linux stops only the calling thread.
+    Fork,
+}
+
 pub type Handler = fn(&mut Ctx<'_>, &[u64; 6]) -> SysResult;
 
 /// One system call.
@@ -49,10 +65,20 @@ pub struct Row {
     pub hex_result: bool,
     /// What an interruption by a signal does to the call.
     pub restart: Restart,
+    /// Whether the call holds the other threads out of guest code first.
+    pub quiesce: Quiesce,
 }
 
 const fn row(nr: Sysno, handler: Handler, args: &'static [Arg], support: Support) -> Row {
-    Row { nr, handler, args, support, hex_result: false, restart: Restart::UnlessHandlerRefuses }
+    Row {
+        nr,
+        handler,
+        args,
+        support,
+        hex_result: false,
+        restart: Restart::UnlessHandlerRefuses,
+        quiesce: Quiesce::No,
+    }
 }
 
 const fn addr_row(nr: Sysno, handler: Handler, args: &'static [Arg], support: Support) -> Row {
@@ -64,12 +90,18 @@ impl Row {
     const fn restart(self, restart: Restart) -> Row {
         Row { restart, ..self }
     }
+
+    /// The row with another [`Quiesce`] column.
+    const fn quiesce(self, quiesce: Quiesce) -> Row {
+        Row { quiesce, ..self }
+    }
 }
 
 fn enosys(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     Err(elfvisor_abi::Errno::ENOSYS)
 }
 
+use Quiesce::{Always, Fork};
 use Restart::{Never, NoHandler};
 use Support::{Enosys, Full, Partial};
 
@@ -195,33 +227,34 @@ pub static TABLE: &[Row] = &[
     row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
     row(Sysno::shmget, shm::shmget, &[Int, Len, Hex], Full),
     row(Sysno::shmctl, shm::shmctl, &[Int, Int, Ptr], Full),
-    addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full),
-    row(Sysno::shmdt, shm::shmdt, &[Ptr], Full),
-    addr_row(Sysno::brk, mm::brk, &[Ptr], Full),
-    row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full),
-    addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full),
-    row(Sysno::clone, clone::clone, &[Hex, Ptr, Ptr, Ptr, Ptr], Partial(CLONE_NOTE)),
-    row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full),
+    addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full).quiesce(Always),
+    row(Sysno::shmdt, shm::shmdt, &[Ptr], Full).quiesce(Always),
+    addr_row(Sysno::brk, mm::brk, &[Ptr], Full).quiesce(Always),
+    row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full).quiesce(Always),
+    addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full).quiesce(Always),
+    row(Sysno::clone, clone::clone, &[Hex, Ptr, Ptr, Ptr, Ptr], Partial(CLONE_NOTE)).quiesce(Fork),
+    row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full).quiesce(Always),
     addr_row(
         Sysno::mmap,
         mm::mmap,
         &[Ptr, Len, Hex, Hex, Fd, Hex],
         Partial("no huge pages: MAP_HUGETLB is ENOMEM"),
-    ),
-    row(Sysno::mprotect, mm::mprotect, &[Ptr, Len, Hex], Full),
+    )
+    .quiesce(Always),
+    row(Sysno::mprotect, mm::mprotect, &[Ptr, Len, Hex], Full).quiesce(Always),
     row(Sysno::msync, mm::msync, &[Ptr, Len, Hex], Full),
     row(Sysno::mlock, mm::mlock, &[Ptr, Len], Partial(LOCKS)),
     row(Sysno::munlock, mm::munlock, &[Ptr, Len], Partial(LOCKS)),
     row(Sysno::mlockall, mm::mlockall, &[Hex], Partial(LOCKS)),
     row(Sysno::munlockall, mm::munlockall, &[], Partial(LOCKS)),
     row(Sysno::mincore, mm::mincore, &[Ptr, Len, Ptr], Full),
-    row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full),
+    row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full).quiesce(Always),
     row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
     row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
     row(Sysno::renameat2, fs::renameat2, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
     row(Sysno::memfd_create, shm::memfd_create, &[Str, Hex], Full),
-    row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full),
+    row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full).quiesce(Always),
     row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
     row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
@@ -230,7 +263,8 @@ pub static TABLE: &[Row] = &[
         clone::clone3,
         &[Ptr, Len],
         Partial("as clone; no CLONE_PIDFD, set_tid or cgroup"),
-    ),
+    )
+    .quiesce(Always),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
 ];
 
@@ -292,6 +326,30 @@ mod tests {
         assert_eq!(restart(Sysno::ppoll), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::rt_sigsuspend), Some(Restart::Never));
         assert_eq!(restart(Sysno::rt_sigtimedwait), Some(Restart::Never));
+    }
+
+    #[test]
+    fn test_quiesce_column() {
+        let quiescing: Vec<(Sysno, Quiesce)> =
+            TABLE.iter().filter(|r| r.quiesce != Quiesce::No).map(|r| (r.nr, r.quiesce)).collect();
+        let always = [
+            Sysno::shmat,
+            Sysno::shmdt,
+            Sysno::brk,
+            Sysno::munmap,
+            Sysno::mremap,
+            Sysno::execve,
+            Sysno::mmap,
+            Sysno::mprotect,
+            Sysno::madvise,
+            Sysno::execveat,
+            Sysno::clone3,
+        ];
+        let mut expected: Vec<(Sysno, Quiesce)> =
+            always.iter().map(|&nr| (nr, Quiesce::Always)).collect();
+        expected.push((Sysno::clone, Quiesce::Fork));
+        expected.sort_by_key(|(nr, _)| *nr);
+        assert_eq!(quiescing, expected);
     }
 
     #[test]

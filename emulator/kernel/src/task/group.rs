@@ -23,13 +23,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use elfvisor_abi::GuestAddr;
+use elfvisor_abi::signal::Sigaction;
 use elfvisor_engine::{Cpu, Stopper};
 
 use super::types::{EngineHandle, HwCaps};
 use crate::fork::ForkStrategy;
 use crate::fork::respawn::wire::Channel;
 use crate::host::futex::ShadowRobustList;
-use crate::signal::info::{SigAction, SigActions, SigInfo};
+use crate::signal::info::{SigActions, SigInfo};
 
 /// How long a quiesce waits for another vCPU to leave guest code.
 pub const QUIESCE_LIMIT: Duration = Duration::from_secs(2);
@@ -187,7 +188,7 @@ pub struct ThreadGroup {
 
 impl ThreadGroup {
     pub fn new(init: ProcessInit) -> Arc<ThreadGroup> {
-        ThreadGroup::with_actions(init, SigActions::new([SigAction::default(); 64]))
+        ThreadGroup::with_actions(init, SigActions::new([Sigaction::default(); 64]))
     }
 
     fn with_actions(init: ProcessInit, sigactions: SigActions) -> Arc<ThreadGroup> {

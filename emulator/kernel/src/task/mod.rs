@@ -12,6 +12,7 @@ pub mod types;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use elfvisor_abi::prctl::TASK_COMM_LEN;
+use elfvisor_abi::signal::StackT;
 use elfvisor_engine::Cpu;
 use elfvisor_mm::AddressSpace;
 
@@ -20,7 +21,7 @@ use self::types::{RobustList, SharedMm, Termination};
 use crate::exec::PreparedExec;
 use crate::fdtable::FdTable;
 use crate::fork::vfork::VforkLink;
-use crate::signal::info::{AltStack, SigActions};
+use crate::signal::info::SigActions;
 
 /// How far an exit reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +57,7 @@ pub struct Task {
     pub sigmask: u64,
     /// The mask `rt_sigsuspend` replaced, restored when its handler returns.
     pub saved_sigmask: Option<u64>,
-    pub altstack: AltStack,
+    pub altstack: StackT,
     /// A program `execve` loaded; the run loop switches to it.
     pub pending_exec: Option<Box<PreparedExec>>,
     /// In a vfork child: the link whose closing (exec or exit) releases the parent.
@@ -85,7 +86,7 @@ impl Task {
             robust_list: RobustList::default(),
             sigmask: 0,
             saved_sigmask: None,
-            altstack: AltStack::NONE,
+            altstack: StackT::DISABLED,
             pending_exec: None,
             vfork_done: None,
             vfork_request: None,
@@ -111,7 +112,7 @@ impl Task {
             sigmask: self.sigmask,
             saved_sigmask: None,
             // A new thread has no alternate stack (clone(2) with CLONE_VM).
-            altstack: AltStack::NONE,
+            altstack: StackT::DISABLED,
             pending_exec: None,
             vfork_done: None,
             vfork_request: None,
@@ -293,7 +294,7 @@ mod tests {
         assert_eq!((second.pid(), second.tid()), (4242, 4243));
         assert_eq!(second.sigmask, 0b110, "a new thread starts with the caller's mask");
         assert_eq!(second.robust_list(), RobustList::default());
-        assert_eq!(second.altstack, AltStack::NONE);
+        assert_eq!(second.altstack, StackT::DISABLED);
         second.group().set_image("/bin/other".into(), 0x2000);
         assert_eq!(first.group().exe(), std::path::Path::new("/bin/other"));
         assert_eq!(first.group().sigreturn_trampoline(), 0x2000);

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, MAP_SHARED};
+use elfvisor_abi::sched::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM};
 use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::{Engine, Vcpu};
 use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
@@ -14,9 +15,8 @@ use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
 use super::{ForkError, fault};
 use crate::fdtable::{FdEntry, FdTable};
+use crate::fork::ForkStrategy;
 use crate::fork::vfork::VforkLink;
-use crate::fork::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_VFORK, CLONE_VM, ForkStrategy};
-use crate::host::HostCopy;
 use crate::run::RunError;
 use crate::task::Task;
 use crate::task::group::ProcessInit;
@@ -176,8 +176,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     process.vfork_request =
         (state.clone_flags & CLONE_VFORK != 0).then_some(state.clone_flags & CLONE_VM != 0);
     if state.clone_flags & CLONE_CHILD_SETTID != 0 {
-        let _ =
-            process.mm.read().copy_out(GuestAddr(state.child_tid), &process.pid().to_le_bytes());
+        let _ = process.mm.read().write_u32(GuestAddr(state.child_tid), process.pid());
     }
     if state.clone_flags & CLONE_CHILD_CLEARTID != 0 {
         process.clear_child_tid = state.child_tid;
@@ -319,6 +318,6 @@ fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Res
         return Err(WireError::Malformed("memory (range)").into());
     }
     let at = GuestAddr(rec.start.0 + offset);
-    crate::host::copy_host_view(mm, at, HostCopy::Write(bytes))?;
+    mm.write_private_pages(at, bytes)?;
     Ok(())
 }

@@ -7,8 +7,8 @@ use elfvisor_engine::Registers;
 use elfvisor_mm::VmaName;
 
 use super::wire::{Reader, WireError, Writer};
-use crate::signal::info::{AltStack, SigAction};
 use crate::task::types::HwCaps;
+use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
 pub const VERSION: u32 = 3;
@@ -70,8 +70,8 @@ pub struct State {
     /// The child's registers (x0 = 0: fork returns 0 there).
     pub regs: Registers,
     pub sigmask: u64,
-    pub altstack: AltStack,
-    pub sigactions: [SigAction; 64],
+    pub altstack: StackT,
+    pub sigactions: [Sigaction; 64],
     pub sigreturn_trampoline: u64,
     pub hwcaps: HwCaps,
     pub brk: Option<(u64, u64)>,
@@ -124,10 +124,10 @@ impl State {
             *v = r.u128()?;
         }
         let sigmask = r.u64()?;
-        let altstack = AltStack { sp: r.u64()?, flags: r.u32()?, size: r.u64()? };
-        let mut sigactions = [SigAction::default(); 64];
+        let altstack = StackT { sp: r.u64()?, flags: r.u32()?, size: r.u64()? };
+        let mut sigactions = [Sigaction::default(); 64];
         for a in &mut sigactions {
-            *a = SigAction {
+            *a = Sigaction {
                 handler: r.u64()?,
                 flags: r.u64()?,
                 restorer: r.u64()?,
@@ -280,8 +280,8 @@ mod tests {
                 q: [9; 32],
             },
             sigmask: 10,
-            altstack: AltStack { sp: 11, flags: 2, size: 12 },
-            sigactions: [SigAction { handler: 1, flags: 2, restorer: 3, mask: 4 }; 64],
+            altstack: StackT { sp: 11, flags: 2, size: 12 },
+            sigactions: [Sigaction { handler: 1, flags: 2, restorer: 3, mask: 4 }; 64],
             sigreturn_trampoline: 13,
             hwcaps: HwCaps { hwcap: 14, hwcap2: 15 },
             brk: Some((0x1000, 0x1800)),

@@ -23,14 +23,14 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::process::Command;
 use std::sync::Arc;
 
+use elfvisor_abi::sched::{CLONE_VFORK, CLONE_VM};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 use elfvisor_engine::{Cpu, Registers};
 use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
 
 use self::image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
 use self::wire::{Channel, WireError, Writer, tag};
-use super::{CLONE_VFORK, CLONE_VM, CloneArgs, ForkStrategy};
-use crate::host::HostCopy;
+use super::{CloneArgs, ForkStrategy};
 use crate::task::Task;
 
 /// Names a protocol step to fail on purpose (`ELFVISOR_FORK_FAULT`), for tests.
@@ -117,7 +117,7 @@ fn readable_len(rec: &VmaRecord, backings: &[Arc<std::fs::File>]) -> u64 {
 fn guest_bytes(task: &Task, rec: &VmaRecord, len: u64) -> Result<Vec<u8>, Errno> {
     let mut out = vec![0u8; len as usize];
     // `len` stops at the end of any file.
-    crate::host::copy_host_view(&task.mm.read(), rec.start, HostCopy::Read(&mut out))?;
+    task.mm.read().read_private_pages(rec.start, &mut out)?;
     Ok(out)
 }
 
