@@ -69,6 +69,29 @@ pub fn getppid() -> u32 {
     unsafe { libc::getppid() as u32 }
 }
 
+/// The CPU time host process `pid` has used, user and system, in host clock ticks
+/// (`/proc/<pid>/stat` fields 14 and 15); `None` when the process is gone or the host has no
+/// such file.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_ticks(&stat)
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line. The command name (field 2) may hold spaces and
+/// parentheses, so the fields are counted from the last `)`: state is field 3, utime 14.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Host clock ticks per second (the unit of [`cpu_ticks`]).
+pub fn clock_ticks_per_second() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().map_or(100, |t| t as u64)
+}
+
 pub fn sysinfo() -> Result<libc::sysinfo, Errno> {
     let mut info = std::mem::MaybeUninit::<libc::sysinfo>::zeroed();
     // SAFETY: `info` has room for a struct sysinfo.
@@ -266,4 +289,17 @@ pub fn setgroups(groups: &[u32]) -> Result<u64, Errno> {
 pub fn getpid() -> i32 {
     // SAFETY: getpid has no preconditions.
     unsafe { libc::getpid() }
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::*;
+
+    #[test]
+    fn test_cpu_ticks_are_counted_after_the_last_parenthesis() {
+        let line = "42 (a) b) (c) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 99 0 0\n";
+        assert_eq!(parse_cpu_ticks(line), Some(12));
+        assert_eq!(parse_cpu_ticks("42 (short) S 1"), None);
+        assert!(cpu_ticks(std::process::id()).is_some(), "this process has a stat line");
+    }
 }

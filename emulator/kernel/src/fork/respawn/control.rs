@@ -9,10 +9,16 @@
 //! answers EACCES itself once its guest has run `execve`.
 //!
 //! A child that has exited cannot move itself, where Linux still moves a zombie. So a child
-//! holds its exit (at most `EXIT_HOLD`) until its parent has made one more system call after
-//! the fork — the parent sends RELEASE on entry to that call, or after it when the call is the
-//! `setpgid` shells make right after `fork`. A parent that moves its child later than that,
-//! after the child exited, still gets the host's EACCES.
+//! holds its exit until its parent has made one more system call after the fork — the parent
+//! sends RELEASE on entry to that call, or after it when the call is the `setpgid` shells make
+//! right after `fork`. A parent that moves its child later than that, after the child exited,
+//! still gets the host's EACCES.
+//!
+//! A parent that computes without a system call would hold its exited child forever, so the
+//! hold also ends once the parent has used `EXIT_HOLD_CPU` of CPU time since the hold began.
+//! The budget is the parent's CPU time, not wall-clock time: a parent that a busy host leaves
+//! waiting for a CPU uses none, so a loaded machine cannot end the hold before the parent's
+//! next system call, and the answer never depends on the host's schedule.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -29,8 +35,14 @@ static GUEST_EXECED: AtomicBool = AtomicBool::new(false);
 /// How long a parent waits for its child's answer (a stopped child cannot answer).
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
 
-/// The longest a child's exit waits for its parent's RELEASE.
-const EXIT_HOLD: Duration = Duration::from_millis(100);
+/// How much CPU time the parent may use without a system call before a held exit goes ahead.
+const EXIT_HOLD_CPU: Duration = Duration::from_millis(100);
+
+/// How often a held exit looks at its parent's CPU time.
+const EXIT_HOLD_POLL: Duration = Duration::from_millis(10);
+
+/// Where the host cannot say how much CPU time the parent used: a wall-clock bound instead.
+const EXIT_HOLD_WALL: Duration = Duration::from_secs(2);
 
 /// Whether this child's parent has released its exit (or can no longer send RELEASE).
 static RELEASED: Mutex<bool> = Mutex::new(false);
@@ -47,10 +59,30 @@ pub fn no_exit_hold() {
 }
 
 /// Called by a respawned child whose guest has ended, before the host process exits: waits
-/// for the parent's RELEASE, within `EXIT_HOLD`.
+/// for the parent's RELEASE, or until the parent has used `EXIT_HOLD_CPU` of CPU time since
+/// (or has gone: its end closes the line, which releases too).
 pub fn hold_exit() {
-    let released = RELEASED.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = RELEASED_CHANGED.wait_timeout_while(released, EXIT_HOLD, |r| !*r);
+    let parent = crate::host::getppid();
+    let ticks = crate::host::cpu_ticks;
+    let budget = EXIT_HOLD_CPU.as_millis() as u64 * crate::host::clock_ticks_per_second() / 1000;
+    let start = ticks(parent);
+    let began = Instant::now();
+    let mut released = RELEASED.lock().unwrap_or_else(|e| e.into_inner());
+    while !*released {
+        let spent = match (start, ticks(parent)) {
+            (Some(start), Some(now)) => now.saturating_sub(start) >= budget.max(1),
+            // The parent is gone (reaped by now, or reparented away).
+            (Some(_), None) => true,
+            (None, _) => began.elapsed() >= EXIT_HOLD_WALL,
+        };
+        if spent {
+            return;
+        }
+        released = RELEASED_CHANGED
+            .wait_timeout(released, EXIT_HOLD_POLL)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
 }
 
 /// The parent's side: lets the children admitted since its last system call exit.
