@@ -188,9 +188,20 @@ pub fn statx(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// Whether a host descriptor was opened with `O_PATH`.
+fn is_path_fd(host_fd: i32) -> Result<bool, Errno> {
+    Ok(host::fcntl_int(host_fd, libc::F_GETFL, 0)? as i32 & libc::O_PATH != 0)
+}
+
 pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = i64::from(a[0] as i32);
     let entry = ctx.proc.fds().get(fd)?.clone();
+    // Linux's fcntl takes O_PATH descriptors (fdget_raw) but serves them only the commands
+    // check_fcntl_cmd lists: anything else is EBADF.
+    let path_ok = [g::F_DUPFD, g::F_DUPFD_CLOEXEC, g::F_GETFD, g::F_SETFD, g::F_GETFL];
+    if !path_ok.contains(&(a[1] as u32)) && is_path_fd(entry.raw())? {
+        return Err(Errno::EBADF);
+    }
     match a[1] as u32 {
         cmd @ (g::F_DUPFD | g::F_DUPFD_CLOEXEC) => {
             let min = usize::try_from(a[2] as i32).map_err(|_| Errno::EINVAL)?;
@@ -250,10 +261,11 @@ pub fn dup3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if flags & !g::O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let entry = ctx.proc.fds().get(i64::from(old))?.clone();
+    // Linux's ksys_dup3: the same descriptor twice is EINVAL before either is looked at.
     if old == new {
         return Err(Errno::EINVAL);
     }
+    let entry = ctx.proc.fds().get(i64::from(old))?.clone();
     let new = usize::try_from(new).map_err(|_| Errno::EBADF)?;
     ctx.proc.fds().install_at(new, FdEntry { cloexec: flags & g::O_CLOEXEC != 0, ..entry })?;
     Ok(new as u64)
@@ -467,6 +479,11 @@ pub fn fdatasync(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = i64::from(a[0] as i32);
     let host_fd = ctx.proc.fds().raw(fd)?;
+    // Linux's ioctl looks the descriptor up with fdget, which does not see O_PATH files: every
+    // request on one, FIOCLEX included, is EBADF.
+    if is_path_fd(host_fd)? {
+        return Err(Errno::EBADF);
+    }
     let (request, size, need) = match a[1] as u32 {
         TCGETS => (libc::TCGETS, Termios::SIZE, Prot::WRITE),
         TCSETS => (libc::TCSETS, Termios::SIZE, Prot::READ),

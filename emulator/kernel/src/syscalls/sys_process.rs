@@ -166,10 +166,11 @@ pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// A pid argument for the process-group calls: guest pids are host pids, so any process the
-/// host lets us name works; negative pids are invalid.
+/// host lets us name works; a negative pid names no process (`find_task_by_vpid` finds none:
+/// ESRCH in Linux's `setpgid`, `do_getpgid` and `getsid`).
 fn any_pid(pid: u64) -> Result<i32, Errno> {
     match pid as i32 {
-        p if p < 0 => Err(Errno::EINVAL),
+        p if p < 0 => Err(Errno::ESRCH),
         p => Ok(p),
     }
 }
@@ -185,10 +186,14 @@ fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
 }
 
 pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (pid, pgid) = (any_pid(a[0])?, a[1] as i32);
-    if pgid < 0 {
+    // Linux's setpgid: pid 0 is the caller, pgid 0 is pid, and only then is a negative pgid
+    // EINVAL, before the pid is looked up (ESRCH): setpgid(-9, 0) is EINVAL, setpgid(-9, 5)
+    // ESRCH.
+    let (pid, pgid) = (a[0] as i32, a[1] as i32);
+    if (if pgid == 0 { pid } else { pgid }) < 0 {
         return Err(Errno::EINVAL);
     }
+    let pid = any_pid(a[0])?;
     // A respawned child moves itself: the host refuses to let its parent do it.
     // The line is taken out while the child answers (up to a few seconds for a stopped one),
     // so the process's other threads never wait for it; it goes back unless the child is gone.
