@@ -41,8 +41,6 @@ pub const CLONE_NEWTIME: u64 = 0x0000_0080;
 pub const CLONE_LEGACY_FLAGS: u64 = 0xffff_ffff;
 /// The most pid namespace levels `clone3`'s `set_tid` may name (`MAX_PID_NS_LEVEL`).
 pub const MAX_PID_NS_LEVEL: u64 = 32;
-/// The highest signal number (`_NSIG`): `clone3`'s `exit_signal` may not exceed it.
-pub const NSIG: u64 = 64;
 
 /// `sizeof(struct clone_args)` as first published (Linux 5.3): up to `tls`.
 pub const CLONE_ARGS_SIZE_VER0: usize = 64;

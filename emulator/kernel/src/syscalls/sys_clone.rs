@@ -146,7 +146,7 @@ pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    if exit_signal & !CSIGNAL != 0 || exit_signal > sched::NSIG {
+    if exit_signal & !CSIGNAL != 0 || exit_signal > elfvisor_abi::signal::NSIG {
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_INTO_CGROUP != 0
@@ -271,6 +271,9 @@ fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -> SysResult {
+    // The new image's name is the last part of the path as given (begin_new_exec:
+    // kbasename(bprm->filename)), taken before /proc/self/exe is resolved.
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec();
     // The host's /proc/self/exe is the emulator; the guest means its own program (busybox's
     // shell runs its applets this way).
     let own = format!("/proc/{}/exe", ctx.proc.pid());
@@ -279,10 +282,17 @@ fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64)
     } else {
         path
     };
-    let argv = string_array(ctx, argv_addr)?;
+    let mut argv = string_array(ctx, argv_addr)?;
+    if argv.is_empty() {
+        // Linux 6.1's do_execveat_common: a program never starts with argc 0; an empty
+        // argv[0] is put in (and the kernel warns once).
+        argv.push(Vec::new());
+    }
     let envp = string_array(ctx, envp_addr)?;
     let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.group().hwcaps())?;
     ctx.proc.pending_exec = Some(Box::new(prepared));
+    ctx.proc.set_comm(&name);
+    host::set_thread_name(ctx.proc.comm());
     // The other threads end; this one goes on as the process's only thread, with its pid as
     // its tid.
     ctx.proc.group().kill_others(ctx.proc.handle());

@@ -243,6 +243,21 @@ pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             };
             host::fcntl_ptr(entry.raw(), host_cmd, buf)
         }
+        // I/O signals, their owner, leases and dnotify: the descriptor is the host's and the
+        // owner a host pid or tid (the guest's), so the host serves them, errors included.
+        g::F_SETOWN => host::fcntl_int(entry.raw(), libc::F_SETOWN, i64::from(a[2] as i32)),
+        g::F_GETOWN => host::fcntl_int(entry.raw(), libc::F_GETOWN, 0),
+        g::F_SETSIG => host::fcntl_int(entry.raw(), host::HOST_F_SETSIG, a[2] as i64),
+        g::F_GETSIG => host::fcntl_int(entry.raw(), host::HOST_F_GETSIG, 0),
+        g::F_SETLEASE => host::fcntl_int(entry.raw(), libc::F_SETLEASE, a[2] as i64),
+        g::F_GETLEASE => host::fcntl_int(entry.raw(), libc::F_GETLEASE, 0),
+        g::F_NOTIFY => host::fcntl_int(entry.raw(), libc::F_NOTIFY, i64::from(a[2] as u32)),
+        cmd @ (g::F_GETOWN_EX | g::F_SETOWN_EX) => {
+            let get = cmd == g::F_GETOWN_EX;
+            let need = if get { Prot::WRITE } else { Prot::READ };
+            let buf = ctx.buffer(a[2], g::F_OWNER_EX_SIZE, need)?;
+            host::fcntl_owner_ex(entry.raw(), get, buf)
+        }
         g::F_GETPIPE_SZ => host::fcntl_int(entry.raw(), libc::F_GETPIPE_SZ, 0),
         g::F_SETPIPE_SZ => host::fcntl_int(entry.raw(), libc::F_SETPIPE_SZ, a[2] as i64),
         g::F_GET_SEALS => host::fcntl_int(entry.raw(), libc::F_GET_SEALS, 0),

@@ -3,7 +3,8 @@
 use elfvisor_abi::futex::RobustListHead;
 use elfvisor_abi::limits::NGROUPS_MAX;
 use elfvisor_abi::prctl::{
-    PR_GET_CHILD_SUBREAPER, PR_GET_NAME, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, TASK_COMM_LEN,
+    PR_GET_CHILD_SUBREAPER, PR_GET_NAME, PR_GET_PDEATHSIG, PR_GET_TIMERSLACK,
+    PR_SET_CHILD_SUBREAPER, PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, TASK_COMM_LEN,
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
 use elfvisor_abi::resource::{RLIM_NLIMITS, Rlimit};
@@ -333,6 +334,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 name => name?,
             };
             ctx.proc.set_comm(&name);
+            host::set_thread_name(ctx.proc.comm());
             Ok(0)
         }
         PR_GET_NAME => {
@@ -346,6 +348,22 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             ctx.write_obj(a[1], &i32::from(on))?;
             Ok(0)
         }
+        // The parent-death signal and the timer slack belong to the host process and host
+        // thread that are the guest's, so the host keeps them (prctl_set_pdeathsig refuses a
+        // signal past _NSIG with EINVAL, as the host does).
+        PR_SET_PDEATHSIG => {
+            if a[1] > elfvisor_abi::signal::NSIG {
+                return Err(Errno::EINVAL);
+            }
+            host::set_pdeathsig(a[1])
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = host::pdeathsig()?;
+            ctx.write_obj(a[1], &sig)?;
+            Ok(0)
+        }
+        PR_SET_TIMERSLACK => host::set_timer_slack(a[1]),
+        PR_GET_TIMERSLACK => host::timer_slack(),
         _ => Err(Errno::EINVAL),
     }
 }
