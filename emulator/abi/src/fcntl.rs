@@ -41,9 +41,22 @@ pub const F_SETLK: u32 = 6;
 pub const F_SETLKW: u32 = 7;
 pub const F_SETOWN: u32 = 8;
 pub const F_GETOWN: u32 = 9;
+/// The signal sent when I/O is possible (0: SIGIO), and the query.
+pub const F_SETSIG: u32 = 10;
+pub const F_GETSIG: u32 = 11;
+/// The owner of the I/O signals as a `struct f_owner_ex` (a thread, process or group).
+pub const F_SETOWN_EX: u32 = 15;
+pub const F_GETOWN_EX: u32 = 16;
+/// `sizeof(struct f_owner_ex)`: `{ int type; pid_t pid; }`.
+pub const F_OWNER_EX_SIZE: usize = 8;
 pub const F_OFD_GETLK: u32 = 36;
 pub const F_OFD_SETLK: u32 = 37;
 pub const F_OFD_SETLKW: u32 = 38;
+/// A lease on the open file (`F_RDLCK`, `F_WRLCK`, `F_UNLCK`), and the query.
+pub const F_SETLEASE: u32 = 1024;
+pub const F_GETLEASE: u32 = 1025;
+/// Directory change notification (dnotify).
+pub const F_NOTIFY: u32 = 1026;
 pub const F_DUPFD_CLOEXEC: u32 = 1030;
 pub const F_SETPIPE_SZ: u32 = 1031;
 pub const F_GETPIPE_SZ: u32 = 1032;

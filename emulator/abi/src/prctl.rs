@@ -1,5 +1,14 @@
 //! Guest `prctl` options (`linux/prctl.h`; the same numbers on every architecture).
 
+/// Sets the signal the caller gets when the thread that created it dies (0: none).
+pub const PR_SET_PDEATHSIG: u32 = 1;
+/// Stores the parent-death signal as an `int` at the pointer.
+pub const PR_GET_PDEATHSIG: u32 = 2;
+/// Returns the calling thread's timer slack in nanoseconds.
+pub const PR_GET_TIMERSLACK: u32 = 30;
+/// Sets the calling thread's timer slack (0: back to its default).
+pub const PR_SET_TIMERSLACK: u32 = 29;
+
 /// Sets the calling thread's name (`comm`) from a string of up to 15 bytes.
 pub const PR_SET_NAME: u32 = 15;
 /// Copies the calling thread's name, NUL-padded, into a 16-byte buffer.

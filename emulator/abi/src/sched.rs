@@ -37,6 +37,10 @@ pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// `clone3` only: a new time namespace (Linux 5.6; shares its value with `CSIGNAL`'s range).
 pub const CLONE_NEWTIME: u64 = 0x0000_0080;
+/// Every flag `clone` can carry: its flags argument is read as 32 bits (`lower_32_bits`).
+pub const CLONE_LEGACY_FLAGS: u64 = 0xffff_ffff;
+/// The most pid namespace levels `clone3`'s `set_tid` may name (`MAX_PID_NS_LEVEL`).
+pub const MAX_PID_NS_LEVEL: u64 = 32;
 
 /// `sizeof(struct clone_args)` as first published (Linux 5.3): up to `tls`.
 pub const CLONE_ARGS_SIZE_VER0: usize = 64;

@@ -95,6 +95,9 @@ impl Signo {
     }
 }
 
+/// The highest signal number (`_NSIG`): what `valid_signal` accepts.
+pub const NSIG: u64 = 64;
+
 /// `sizeof(sigset_t)` as the kernel takes it (`_NSIG / 8`): the size argument of
 /// `rt_sigaction`, `rt_sigprocmask`, `rt_sigpending`, `rt_sigsuspend`, `rt_sigtimedwait`.
 pub const SIGSET_SIZE: usize = 8;

@@ -173,6 +173,8 @@ pub fn run(
     vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
     process.group().set_engine(EngineHandle(engine));
+    // The process's name is its first host thread's, as /proc shows it.
+    crate::host::set_thread_name(process.comm());
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();
@@ -378,6 +380,8 @@ pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Resu
     let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
     let spawned = std::thread::Builder::new().name("elfvisor-vcpu".into()).spawn(move || {
         thread.handle().bind_host_thread();
+        // A new thread starts with its creator's name.
+        crate::host::set_thread_name(thread.comm());
         let tid = thread.handle().host_tid() as u32;
         thread.set_tid(tid);
         let vcpu = match create_vcpu(engine.0, &thread) {

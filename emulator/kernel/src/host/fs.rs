@@ -139,6 +139,24 @@ pub fn fcntl_ptr(fd: RawFd, cmd: i32, buf: GuestBuf) -> Result<u64, Errno> {
     check(unsafe { libc::fcntl(fd, cmd, buf.ptr) } as isize)
 }
 
+/// The host's `fcntl` commands the libc crate does not name on x86_64 (asm-generic values).
+pub const HOST_F_SETSIG: i32 = 10;
+pub const HOST_F_GETSIG: i32 = 11;
+const HOST_F_SETOWN_EX: i32 = 15;
+const HOST_F_GETOWN_EX: i32 = 16;
+
+/// `F_GETOWN_EX` (`get`) or `F_SETOWN_EX` on a checked guest `struct f_owner_ex`
+/// (`{ int type; pid_t pid; }`, 8 bytes on both sides).
+pub fn fcntl_owner_ex(fd: RawFd, get: bool, buf: GuestBuf) -> Result<u64, Errno> {
+    if buf.len < 8 {
+        return Err(Errno::EFAULT);
+    }
+    let cmd = if get { HOST_F_GETOWN_EX } else { HOST_F_SETOWN_EX };
+    // SAFETY: `buf` covers a whole `struct f_owner_ex` of checked guest memory, writable for
+    // the query and readable for the set.
+    check(unsafe { libc::fcntl(fd, cmd, buf.ptr) } as isize)
+}
+
 pub fn dup_min(fd: RawFd, min: RawFd, cloexec: bool) -> Result<OwnedFd, Errno> {
     let cmd = if cloexec { libc::F_DUPFD_CLOEXEC } else { libc::F_DUPFD };
     fcntl_int(fd, cmd, i64::from(min)).map(|v| owned(v as RawFd))

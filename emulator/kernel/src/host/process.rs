@@ -217,6 +217,40 @@ pub fn tgid_of(tid: i32) -> Option<i32> {
     status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }
 
+/// Names the calling host thread (what the host's `/proc/<pid>/task/<tid>/comm` shows, and
+/// `/proc/<pid>/comm` for the first thread): a guest thread's name is its host thread's.
+pub fn set_thread_name(name: &[u8; 16]) {
+    let mut buf = *name;
+    buf[15] = 0;
+    // SAFETY: PR_SET_NAME reads at most 16 bytes from the pointer, a live NUL-terminated array.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
+}
+
+/// `PR_SET_PDEATHSIG` on the calling host thread's process (the guest's signal numbers are
+/// the host's): the host kernel sends it when the thread that created this process dies.
+pub fn set_pdeathsig(sig: u64) -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong) })
+}
+
+pub fn pdeathsig() -> Result<i32, Errno> {
+    let mut sig: libc::c_int = 0;
+    // SAFETY: PR_GET_PDEATHSIG writes one int to the pointer, which is live.
+    path_call(unsafe { libc::prctl(libc::PR_GET_PDEATHSIG, &mut sig as *mut libc::c_int) })?;
+    Ok(sig)
+}
+
+/// `PR_SET_TIMERSLACK` / `PR_GET_TIMERSLACK` of the calling host thread, the guest thread's.
+pub fn set_timer_slack(ns: u64) -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong) })
+}
+
+pub fn timer_slack() -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl; the slack is its return value.
+    path_call(unsafe { libc::prctl(libc::PR_GET_TIMERSLACK) })
+}
+
 pub fn set_child_subreaper(on: bool) -> Result<u64, Errno> {
     // SAFETY: an integer-argument prctl.
     path_call(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, libc::c_ulong::from(on)) })

@@ -7,8 +7,11 @@
 use elfvisor_abi::fcntl::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
 use elfvisor_abi::limits::MAX_ARG_STRLEN;
 use elfvisor_abi::sched::{
-    self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID,
-    CLONE_PIDFD, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM, CSIGNAL,
+    self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_DETACHED,
+    CLONE_FILES, CLONE_FS, CLONE_INTO_CGROUP, CLONE_IO, CLONE_LEGACY_FLAGS, CLONE_NEWNS,
+    CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD,
+    CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED,
+    CLONE_VFORK, CLONE_VM, CSIGNAL,
 };
 use elfvisor_abi::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
 use elfvisor_abi::wait::{
@@ -20,11 +23,63 @@ use super::ctx::{Ctx, SysResult};
 use crate::fork::{CloneArgs, ForkStrategy};
 use crate::host;
 
-/// Every clone: a thread of this process, or a new process by the process's fork strategy.
+/// The flag checks Linux makes before it builds anything, the same for `clone` and `clone3`
+/// (`kernel_clone`, then the start of `copy_process`). They come before any question of what
+/// elfvisor supports, so a combination Linux refuses gets Linux's `EINVAL` whatever it asks for.
+fn check_linux_flags(flags: u64, pidfd: u64, parent_tid: u64) -> Result<(), Errno> {
+    let all = |f: u64| flags & f == f;
+    let any = |f: u64| flags & f != 0;
+    // kernel_clone: the pidfd and the parent's tid cannot share one word.
+    if all(CLONE_PIDFD | CLONE_PARENT_SETTID) && pidfd == parent_tid {
+        return Err(Errno::EINVAL);
+    }
+    // copy_process: a new mount or user namespace cannot share the filesystem context; a
+    // thread shares the signal actions, which need a shared address space; a thread stays in
+    // its pid and user namespace; a pidfd is not for threads, and CLONE_DETACHED is reserved.
+    if all(CLONE_NEWNS | CLONE_FS) || all(CLONE_NEWUSER | CLONE_FS) {
+        return Err(Errno::EINVAL);
+    }
+    if any(CLONE_THREAD) && !any(CLONE_SIGHAND) {
+        return Err(Errno::EINVAL);
+    }
+    if any(CLONE_SIGHAND) && !any(CLONE_VM) {
+        return Err(Errno::EINVAL);
+    }
+    if any(CLONE_THREAD) && any(CLONE_NEWUSER | CLONE_NEWPID) {
+        return Err(Errno::EINVAL);
+    }
+    if any(CLONE_PIDFD) && any(CLONE_DETACHED | CLONE_THREAD) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// Every clone, its arguments past Linux's checks: a thread of this process, or a new process
+/// by the process's fork strategy. Nothing here touches the caller's registers: a clone that
+/// fails changes only x0.
 fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
+    if args.has(CLONE_PIDFD) {
+        // pidfds are not served.
+        return Err(Errno::ENOSYS);
+    }
+    // Flags that change nothing here: CLONE_DETACHED is ignored by Linux, nothing traces a
+    // guest (CLONE_PTRACE, CLONE_UNTRACED), and CLONE_IO only shares I/O scheduling.
+    let harmless = CLONE_DETACHED | CLONE_PTRACE | CLONE_UNTRACED | CLONE_IO;
     if args.has(CLONE_THREAD) {
-        // Linux: a thread shares the signal actions, which needs a shared address space.
-        if !args.has(CLONE_SIGHAND) || !args.has(CLONE_VM) {
+        let known = harmless
+            | CLONE_VM
+            | CLONE_FS
+            | CLONE_FILES
+            | CLONE_SIGHAND
+            | CLONE_THREAD
+            | CLONE_SYSVSEM
+            | CLONE_PARENT
+            | CLONE_VFORK
+            | CLONE_SETTLS
+            | CLONE_PARENT_SETTID
+            | CLONE_CHILD_CLEARTID
+            | CLONE_CHILD_SETTID;
+        if args.flags & !known != 0 {
             return Err(Errno::EINVAL);
         }
         return crate::run::spawn_thread(ctx.proc, ctx.cpu, args).map(u64::from);
@@ -36,7 +91,8 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if args.has(CLONE_VM) && !args.has(CLONE_VFORK) {
         return Err(Errno::ENOSYS);
     }
-    let known = CSIGNAL
+    let known = harmless
+        | CSIGNAL
         | CLONE_VM
         | CLONE_VFORK
         | CLONE_SETTLS
@@ -57,20 +113,20 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
 }
 
 pub fn clone(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    // aarch64: clone(flags, newsp, parent_tidptr, tls, child_tidptr).
-    let args = CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], tls: a[3], child_tid: a[4] };
+    // aarch64: clone(flags, newsp, parent_tidptr, tls, child_tidptr). Linux reads the flags as
+    // 32 bits, the exit signal in their low byte, and a pidfd goes where parent_tidptr points
+    // (the clone syscall in kernel/fork.c).
+    let flags = a[0] & CLONE_LEGACY_FLAGS;
+    check_linux_flags(flags & !CSIGNAL, a[2], a[2])?;
+    let args = CloneArgs { flags, stack: a[1], parent_tid: a[2], tls: a[3], child_tid: a[4] };
     clone_with(ctx, args)
 }
 
 pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    // A size below the first version is EINVAL; up to a page is read (Linux's
-    // copy_clone_args_from_user), and bytes past the latest version must be zero (E2BIG).
-    let size = a[1];
-    if !(sched::CLONE_ARGS_SIZE_VER0 as u64..=elfvisor_abi::PAGE_SIZE).contains(&size) {
-        return Err(Errno::EINVAL);
-    }
-    let args: sched::CloneArgs =
-        ctx.proc.mm.read().read_extensible(GuestAddr(a[0]), size as usize)?;
+    // copy_clone_args_from_user: more than a page is E2BIG, less than the first version
+    // EINVAL; bytes past the latest version must be zero (E2BIG).
+    let size = sched::CloneArgs::check_size(a[1])?;
+    let args: sched::CloneArgs = ctx.proc.mm.read().read_extensible(GuestAddr(a[0]), size)?;
     let sched::CloneArgs {
         flags,
         pidfd,
@@ -80,16 +136,55 @@ pub fn clone3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         stack,
         stack_size,
         tls,
+        set_tid,
         set_tid_size,
-        ..
+        cgroup,
     } = args;
-    if pidfd != 0 && flags & CLONE_PIDFD != 0 {
-        return Err(Errno::ENOSYS);
-    }
-    if set_tid_size != 0 || exit_signal > 64 || flags & CSIGNAL != 0 {
+    if set_tid_size > sched::MAX_PID_NS_LEVEL
+        || (set_tid == 0 && set_tid_size != 0)
+        || (set_tid != 0 && set_tid_size == 0)
+    {
         return Err(Errno::EINVAL);
     }
-    let top = if stack != 0 { stack.checked_add(stack_size).ok_or(Errno::EINVAL)? } else { 0 };
+    if exit_signal & !CSIGNAL != 0 || exit_signal > elfvisor_abi::signal::NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_INTO_CGROUP != 0
+        && (cgroup > i32::MAX as u64 || size < sched::CLONE_ARGS_SIZE_VER2)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if set_tid_size != 0 {
+        // The pids asked for are read before anything is checked against them.
+        let mut tids = vec![0u8; set_tid_size as usize * 4];
+        ctx.proc.mm.read().copy_in(GuestAddr(set_tid), &mut tids)?;
+    }
+    // clone3_args_valid: no unknown flags; CLONE_DETACHED and the CSIGNAL bits (but
+    // CLONE_NEWTIME) are not flags here; CLONE_SIGHAND and CLONE_CLEAR_SIGHAND exclude each
+    // other; a thread or a CLONE_PARENT child sends no exit signal.
+    let valid = sched::CLONE_LEGACY_FLAGS | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
+    if flags & !valid != 0
+        || flags & (CLONE_DETACHED | (CSIGNAL & !CLONE_NEWTIME)) != 0
+        || flags & (CLONE_SIGHAND | CLONE_CLEAR_SIGHAND) == CLONE_SIGHAND | CLONE_CLEAR_SIGHAND
+        || (flags & (CLONE_THREAD | CLONE_PARENT) != 0 && exit_signal != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // clone3_stack_valid: a stack and its size come together, and the range must lie in the
+    // user address space (access_ok); the child starts at its top.
+    let top = match (stack, stack_size) {
+        (0, 0) => 0,
+        (0, _) | (_, 0) => return Err(Errno::EINVAL),
+        (s, n) => match s.checked_add(n) {
+            Some(top) if top <= elfvisor_mm::GUEST_TASK_SIZE => top,
+            _ => return Err(Errno::EINVAL),
+        },
+    };
+    check_linux_flags(flags, pidfd, parent_tid)?;
+    if set_tid_size != 0 || flags & (CLONE_NEWTIME | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
+        // Chosen pids, time namespaces, handler resets and cgroups are not served.
+        return Err(Errno::EINVAL);
+    }
     clone_with(
         ctx,
         CloneArgs { flags: flags | exit_signal, stack: top, parent_tid, child_tid, tls },
@@ -176,6 +271,9 @@ fn string_array(ctx: &Ctx<'_>, addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64) -> SysResult {
+    // The new image's name is the last part of the path as given (begin_new_exec:
+    // kbasename(bprm->filename)), taken before /proc/self/exe is resolved.
+    let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default().to_vec();
     // The host's /proc/self/exe is the emulator; the guest means its own program (busybox's
     // shell runs its applets this way).
     let own = format!("/proc/{}/exe", ctx.proc.pid());
@@ -184,10 +282,17 @@ fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64)
     } else {
         path
     };
-    let argv = string_array(ctx, argv_addr)?;
+    let mut argv = string_array(ctx, argv_addr)?;
+    if argv.is_empty() {
+        // Linux 6.1's do_execveat_common: a program never starts with argc 0; an empty
+        // argv[0] is put in (and the kernel warns once).
+        argv.push(Vec::new());
+    }
     let envp = string_array(ctx, envp_addr)?;
     let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.group().hwcaps())?;
     ctx.proc.pending_exec = Some(Box::new(prepared));
+    ctx.proc.set_comm(&name);
+    host::set_thread_name(ctx.proc.comm());
     // The other threads end; this one goes on as the process's only thread, with its pid as
     // its tid.
     ctx.proc.group().kill_others(ctx.proc.handle());

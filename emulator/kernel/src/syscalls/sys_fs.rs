@@ -188,9 +188,20 @@ pub fn statx(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// Whether a host descriptor was opened with `O_PATH`.
+fn is_path_fd(host_fd: i32) -> Result<bool, Errno> {
+    Ok(host::fcntl_int(host_fd, libc::F_GETFL, 0)? as i32 & libc::O_PATH != 0)
+}
+
 pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = i64::from(a[0] as i32);
     let entry = ctx.proc.fds().get(fd)?.clone();
+    // Linux's fcntl takes O_PATH descriptors (fdget_raw) but serves them only the commands
+    // check_fcntl_cmd lists: anything else is EBADF.
+    let path_ok = [g::F_DUPFD, g::F_DUPFD_CLOEXEC, g::F_GETFD, g::F_SETFD, g::F_GETFL];
+    if !path_ok.contains(&(a[1] as u32)) && is_path_fd(entry.raw())? {
+        return Err(Errno::EBADF);
+    }
     match a[1] as u32 {
         cmd @ (g::F_DUPFD | g::F_DUPFD_CLOEXEC) => {
             let min = usize::try_from(a[2] as i32).map_err(|_| Errno::EINVAL)?;
@@ -232,6 +243,21 @@ pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             };
             host::fcntl_ptr(entry.raw(), host_cmd, buf)
         }
+        // I/O signals, their owner, leases and dnotify: the descriptor is the host's and the
+        // owner a host pid or tid (the guest's), so the host serves them, errors included.
+        g::F_SETOWN => host::fcntl_int(entry.raw(), libc::F_SETOWN, i64::from(a[2] as i32)),
+        g::F_GETOWN => host::fcntl_int(entry.raw(), libc::F_GETOWN, 0),
+        g::F_SETSIG => host::fcntl_int(entry.raw(), host::HOST_F_SETSIG, a[2] as i64),
+        g::F_GETSIG => host::fcntl_int(entry.raw(), host::HOST_F_GETSIG, 0),
+        g::F_SETLEASE => host::fcntl_int(entry.raw(), libc::F_SETLEASE, a[2] as i64),
+        g::F_GETLEASE => host::fcntl_int(entry.raw(), libc::F_GETLEASE, 0),
+        g::F_NOTIFY => host::fcntl_int(entry.raw(), libc::F_NOTIFY, i64::from(a[2] as u32)),
+        cmd @ (g::F_GETOWN_EX | g::F_SETOWN_EX) => {
+            let get = cmd == g::F_GETOWN_EX;
+            let need = if get { Prot::WRITE } else { Prot::READ };
+            let buf = ctx.buffer(a[2], g::F_OWNER_EX_SIZE, need)?;
+            host::fcntl_owner_ex(entry.raw(), get, buf)
+        }
         g::F_GETPIPE_SZ => host::fcntl_int(entry.raw(), libc::F_GETPIPE_SZ, 0),
         g::F_SETPIPE_SZ => host::fcntl_int(entry.raw(), libc::F_SETPIPE_SZ, a[2] as i64),
         g::F_GET_SEALS => host::fcntl_int(entry.raw(), libc::F_GET_SEALS, 0),
@@ -250,10 +276,11 @@ pub fn dup3(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if flags & !g::O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let entry = ctx.proc.fds().get(i64::from(old))?.clone();
+    // Linux's ksys_dup3: the same descriptor twice is EINVAL before either is looked at.
     if old == new {
         return Err(Errno::EINVAL);
     }
+    let entry = ctx.proc.fds().get(i64::from(old))?.clone();
     let new = usize::try_from(new).map_err(|_| Errno::EBADF)?;
     ctx.proc.fds().install_at(new, FdEntry { cloexec: flags & g::O_CLOEXEC != 0, ..entry })?;
     Ok(new as u64)
@@ -467,6 +494,11 @@ pub fn fdatasync(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = i64::from(a[0] as i32);
     let host_fd = ctx.proc.fds().raw(fd)?;
+    // Linux's ioctl looks the descriptor up with fdget, which does not see O_PATH files: every
+    // request on one, FIOCLEX included, is EBADF.
+    if is_path_fd(host_fd)? {
+        return Err(Errno::EBADF);
+    }
     let (request, size, need) = match a[1] as u32 {
         TCGETS => (libc::TCGETS, Termios::SIZE, Prot::WRITE),
         TCSETS => (libc::TCSETS, Termios::SIZE, Prot::READ),

@@ -10,7 +10,7 @@
 
 use elfvisor_abi::futex::{
     FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_CMP_REQUEUE_PI, FUTEX_LOCK_PI,
-    FUTEX_LOCK_PI2, FUTEX_REQUEUE, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT,
+    FUTEX_LOCK_PI2, FUTEX_REQUEUE, FUTEX_TID_MASK, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT,
     FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
 };
 use elfvisor_abi::time::Timespec;
@@ -48,10 +48,26 @@ pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         }
         // Priority-inheritance futexes hold the owner's tid, which the host reads as its own:
         // guest tids are host tids.
-        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI | FUTEX_UNLOCK_PI => {
-            let t = if cmd == FUTEX_UNLOCK_PI { FutexVal2::None } else { timeout(ctx)? };
+        // TRYLOCK_PI takes no timeout (futex_cmd_has_timeout), so its fourth argument is
+        // never read.
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            let t = if cmd == FUTEX_TRYLOCK_PI { FutexVal2::None } else { timeout(ctx)? };
             let uaddr = word(&ctx.proc.mm.read(), a[0], Prot::RW)?;
             host_futex(uaddr, op, val, t, None, 0)
+        }
+        FUTEX_UNLOCK_PI => {
+            // Linux's futex_unlock_pi reads the word before anything else (EFAULT), releases
+            // only a lock the caller owns (EPERM), and only then builds the key, which is
+            // where an unaligned word is EINVAL (get_futex_key).
+            let mm = ctx.proc.mm.read();
+            let mut b = [0u8; 4];
+            mm.copy_in(elfvisor_abi::GuestAddr(a[0]), &mut b)?;
+            if u32::from_le_bytes(b) & FUTEX_TID_MASK != ctx.proc.tid() {
+                return Err(Errno::EPERM);
+            }
+            let uaddr = word(&mm, a[0], Prot::RW)?;
+            drop(mm);
+            host_futex(uaddr, op, val, FutexVal2::None, None, 0)
         }
         FUTEX_WAIT_REQUEUE_PI => {
             let t = timeout(ctx)?;

@@ -3,7 +3,8 @@
 use elfvisor_abi::futex::RobustListHead;
 use elfvisor_abi::limits::NGROUPS_MAX;
 use elfvisor_abi::prctl::{
-    PR_GET_CHILD_SUBREAPER, PR_GET_NAME, PR_SET_CHILD_SUBREAPER, PR_SET_NAME, TASK_COMM_LEN,
+    PR_GET_CHILD_SUBREAPER, PR_GET_NAME, PR_GET_PDEATHSIG, PR_GET_TIMERSLACK,
+    PR_SET_CHILD_SUBREAPER, PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, TASK_COMM_LEN,
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
 use elfvisor_abi::resource::{RLIM_NLIMITS, Rlimit};
@@ -166,10 +167,11 @@ pub fn setgroups(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// A pid argument for the process-group calls: guest pids are host pids, so any process the
-/// host lets us name works; negative pids are invalid.
+/// host lets us name works; a negative pid names no process (`find_task_by_vpid` finds none:
+/// ESRCH in Linux's `setpgid`, `do_getpgid` and `getsid`).
 fn any_pid(pid: u64) -> Result<i32, Errno> {
     match pid as i32 {
-        p if p < 0 => Err(Errno::EINVAL),
+        p if p < 0 => Err(Errno::ESRCH),
         p => Ok(p),
     }
 }
@@ -185,10 +187,14 @@ fn own_pid(ctx: &Ctx<'_>, pid: u64) -> Result<i32, Errno> {
 }
 
 pub fn setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (pid, pgid) = (any_pid(a[0])?, a[1] as i32);
-    if pgid < 0 {
+    // Linux's setpgid: pid 0 is the caller, pgid 0 is pid, and only then is a negative pgid
+    // EINVAL, before the pid is looked up (ESRCH): setpgid(-9, 0) is EINVAL, setpgid(-9, 5)
+    // ESRCH.
+    let (pid, pgid) = (a[0] as i32, a[1] as i32);
+    if (if pgid == 0 { pid } else { pgid }) < 0 {
         return Err(Errno::EINVAL);
     }
+    let pid = any_pid(a[0])?;
     // A respawned child moves itself: the host refuses to let its parent do it.
     // The line is taken out while the child answers (up to a few seconds for a stopped one),
     // so the process's other threads never wait for it; it goes back unless the child is gone.
@@ -328,6 +334,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 name => name?,
             };
             ctx.proc.set_comm(&name);
+            host::set_thread_name(ctx.proc.comm());
             Ok(0)
         }
         PR_GET_NAME => {
@@ -341,6 +348,22 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             ctx.write_obj(a[1], &i32::from(on))?;
             Ok(0)
         }
+        // The parent-death signal and the timer slack belong to the host process and host
+        // thread that are the guest's, so the host keeps them (prctl_set_pdeathsig refuses a
+        // signal past _NSIG with EINVAL, as the host does).
+        PR_SET_PDEATHSIG => {
+            if a[1] > elfvisor_abi::signal::NSIG {
+                return Err(Errno::EINVAL);
+            }
+            host::set_pdeathsig(a[1])
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = host::pdeathsig()?;
+            ctx.write_obj(a[1], &sig)?;
+            Ok(0)
+        }
+        PR_SET_TIMERSLACK => host::set_timer_slack(a[1]),
+        PR_GET_TIMERSLACK => host::timer_slack(),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -121,7 +121,7 @@ pub static TABLE: &[Row] = &[
         Sysno::fcntl,
         fs::fcntl,
         &[Fd, Int, Hex],
-        Partial("no F_SETOWN/F_GETOWN, F_NOTIFY, leases or signal redirection: EINVAL"),
+        Partial("no read/write hints or F_GETOWNER_UIDS: EINVAL"),
     ),
     row(
         Sysno::ioctl,
@@ -215,7 +215,12 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getrlimit, pr::getrlimit, &[Int, Ptr], Full),
     row(Sysno::setrlimit, pr::setrlimit, &[Int, Ptr], Full),
     row(Sysno::umask, fs::umask, &[Mode], Full),
-    row(Sysno::prctl, pr::prctl, &[Int, Ptr], Partial("task name and child subreaper only")),
+    row(
+        Sysno::prctl,
+        pr::prctl,
+        &[Int, Ptr],
+        Partial("task name, child subreaper, parent-death signal and timer slack only"),
+    ),
     row(Sysno::gettimeofday, time::gettimeofday, &[Ptr, Ptr], Full),
     row(Sysno::getpid, pr::getpid, &[], Full),
     row(Sysno::getppid, pr::getppid, &[], Full),

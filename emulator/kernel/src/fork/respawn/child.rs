@@ -170,6 +170,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         trace: hello.trace,
     };
     let mut process = Task::new(mm, fds, init);
+    process.set_comm(&state.comm);
     process.sigactions().update_all(|actions| *actions = state.sigactions);
     process.sigmask = state.sigmask;
     process.altstack = state.altstack;

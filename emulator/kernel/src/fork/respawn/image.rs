@@ -8,10 +8,11 @@ use elfvisor_mm::VmaName;
 
 use super::wire::{Reader, WireError, Writer};
 use crate::task::types::HwCaps;
+use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct State {
     pub hwcaps: HwCaps,
     pub brk: Option<(u64, u64)>,
     pub exe: Vec<u8>,
+    /// The forking thread's name (`comm`), which the child starts with.
+    pub comm: Vec<u8>,
     /// clone flags the child applies to itself (CHILD_SETTID, CHILD_CLEARTID) and their address.
     pub clone_flags: u64,
     pub child_tid: u64,
@@ -103,7 +106,7 @@ impl State {
             Some((start, cur)) => w.u8(1).u64(start).u64(cur),
             None => w.u8(0),
         };
-        w.bytes(&self.exe).u64(self.clone_flags).u64(self.child_tid);
+        w.bytes(&self.exe).bytes(&self.comm).u64(self.clone_flags).u64(self.child_tid);
         w.u32(self.fds.len() as u32);
         for (fd, cloexec) in &self.fds {
             w.u32(*fd).u8(u8::from(*cloexec));
@@ -142,6 +145,10 @@ impl State {
             _ => return Err(WireError::Malformed("state (brk)")),
         };
         let exe = r.bytes()?.to_vec();
+        let comm = r.bytes()?.to_vec();
+        if comm.len() > TASK_COMM_LEN {
+            return Err(WireError::Malformed("state (comm)"));
+        }
         let (clone_flags, child_tid) = (r.u64()?, r.u64()?);
         let n = r.u32()? as usize;
         let mut fds = Vec::with_capacity(n.min(1 << 20));
@@ -172,6 +179,7 @@ impl State {
             hwcaps,
             brk,
             exe,
+            comm,
             clone_flags,
             child_tid,
             fds,
@@ -286,6 +294,7 @@ mod tests {
             hwcaps: HwCaps { hwcap: 14, hwcap2: 15 },
             brk: Some((0x1000, 0x1800)),
             exe: b"/bin/prog".to_vec(),
+            comm: b"worker".to_vec(),
             clone_flags: 16,
             child_tid: 17,
             fds: vec![(0, false), (1, false), (7, true)],

@@ -365,6 +365,7 @@ fn stream(
         hwcaps: group.hwcaps(),
         brk: task.mm.read().brk_state().map(|(s, c)| (s.0, c.0)),
         exe: group.exe().as_os_str().as_encoded_bytes().to_vec(),
+        comm: task.comm().to_vec(),
         clone_flags: args.flags,
         child_tid: args.child_tid,
         fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
