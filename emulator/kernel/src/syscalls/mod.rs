@@ -137,9 +137,12 @@ fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
 /// The dispatch step: the table's handler, ENOSYS for a refused or unknown number (an unknown
 /// one reported once per process), and the `--strace` line.
 fn dispatch(ctx: &mut Ctx<'_>, call: &Call) -> SysResult {
-    // Respawned children admitted since the last call may exit now; a setpgid (the usual
-    // call right after fork) may move them first.
-    let unreleased = ctx.proc.group().has_unreleased();
+    // Respawned children admitted since the parent's fork may exit once it makes a call that
+    // could see them go; a setpgid (the usual call right after fork) may move them first. The
+    // C libraries restore the signal mask right after the clone (musl blocks every signal
+    // around it), and a mask change cannot observe a child, so it releases nothing: the
+    // setpgid that follows still finds its child (`fork::respawn::control`).
+    let unreleased = ctx.proc.group().has_unreleased() && !call.is(Sysno::rt_sigprocmask);
     let release_after = unreleased && call.is(Sysno::setpgid);
     if unreleased && !release_after {
         crate::fork::respawn::control::release_children(ctx.proc.group());

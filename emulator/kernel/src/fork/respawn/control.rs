@@ -9,9 +9,10 @@
 //! answers EACCES itself once its guest has run `execve`.
 //!
 //! A child that has exited cannot move itself, where Linux still moves a zombie. So a child
-//! holds its exit until its parent has made one more system call after the fork — the parent
-//! sends RELEASE on entry to that call, or after it when the call is the `setpgid` shells make
-//! right after `fork`. A parent that moves its child later than that, after the child exited,
+//! holds its exit until its parent has made one more system call after the fork that could see
+//! it go — the parent sends RELEASE on entry to that call, or after it when the call is the
+//! `setpgid` shells make right after `fork`; the C libraries' own `rt_sigprocmask` right after
+//! the clone does not count. A parent that moves its child later than that, after the child exited,
 //! still gets the host's EACCES.
 //!
 //! A parent that computes without a system call would hold its exited child forever, so the
