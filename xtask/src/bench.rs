@@ -6,10 +6,12 @@
 //! machine hits both runtimes alike. A sample is the wall-clock time of the whole process, spawn
 //! to exit. Both runtimes must print the same result line in every run.
 //!
-//! Workloads (musl, plus glibc for startup, where the C library's own start-up code matters):
+//! Workloads (musl, plus glibc for startup and the clock read, where the C library's own code
+//! matters):
 //! `hello` (startup), `getppid COUNT` (raw `svc` round trips), `alu COUNT` (a six-instruction
-//! dependent integer chain) and `loadstore COUNT` (two loads and two stores in eleven
-//! instructions). The loop guests print their instructions per iteration, from which the
+//! dependent integer chain), `loadstore COUNT` (two loads and two stores in eleven
+//! instructions) and `clock_gettime COUNT` (the C library's clock read, through the vDSO where the
+//! runtime maps one). The loop guests print their instructions per iteration, from which the
 //! instruction rates are derived; per-iteration figures subtract each runtime's own median
 //! startup.
 
@@ -163,6 +165,21 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
                 kind: Kind::Ops { count: forks, what, setup: (mib > 0).then_some(BIG_SETUP) },
             });
         }
+    }
+    let clock_reads = opts.work(None, 1_000_000);
+    for libc in [Libc::Musl, Libc::Glibc].into_iter().filter(|l| glibc || *l == Libc::Musl) {
+        list.push(Workload {
+            name: format!("clock_gettime × {} ({libc})", thousands(clock_reads)),
+            program: "clock_gettime",
+            libc,
+            args: vec![clock_reads.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops {
+                count: clock_reads,
+                what: "clock_gettime(CLOCK_MONOTONIC) through the C library",
+                setup: None,
+            },
+        });
     }
     let rounds = if opts.quick { 2_000 } else { 20_000 };
     list.extend([

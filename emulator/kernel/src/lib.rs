@@ -19,6 +19,7 @@ pub(crate) mod signal;
 pub(crate) mod syscalls;
 pub(crate) mod task;
 pub mod testing;
+pub(crate) mod vdso;
 
 pub use fork::ForkStrategy;
 pub use fork::respawn::child::child_main as run_fork_child;

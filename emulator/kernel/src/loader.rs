@@ -9,7 +9,7 @@ use std::sync::Arc;
 use elfvisor_abi::auxv::{
     AT_BASE, AT_CLKTCK, AT_EGID, AT_ENTRY, AT_EUID, AT_EXECFN, AT_FLAGS, AT_GID, AT_HWCAP,
     AT_HWCAP2, AT_MINSIGSTKSZ, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM,
-    AT_RANDOM, AT_SECURE, AT_UID,
+    AT_RANDOM, AT_SECURE, AT_SYSINFO_EHDR, AT_UID,
 };
 use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE};
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
@@ -54,7 +54,7 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct Loaded {
     pub entry: GuestAddr,
-    /// The `[sigpage]` with `mov x8, #139; svc #0`, where handlers without SA_RESTORER return.
+    /// The vDSO's `__kernel_rt_sigreturn`, where handlers without SA_RESTORER return.
     pub sigreturn_trampoline: GuestAddr,
     pub sp: GuestAddr,
     /// The absolute host path of the program (`/proc/self/exe`).
@@ -335,23 +335,6 @@ fn build_stack(
     Ok(GuestAddr(sp))
 }
 
-/// Maps the read+execute page that returns from signal handlers (`rt_sigreturn`).
-fn map_sigpage(mm: &mut AddressSpace) -> Result<GuestAddr, elfvisor_abi::Errno> {
-    /// `mov x8, #139` (rt_sigreturn); `svc #0`.
-    const CODE: [u32; 2] = [0xd2801168, 0xd4000001];
-    let page = mm.mmap(MmapRequest {
-        addr: GuestAddr(0),
-        len: PAGE_SIZE,
-        prot: Prot::RW,
-        flags: MAP_PRIVATE | MAP_ANONYMOUS,
-        file: None,
-        name: VmaName::Path("[sigpage]".into()),
-    })?;
-    mm.write_objs(page, &CODE)?;
-    mm.mprotect(page, PAGE_SIZE, Prot::RX)?;
-    Ok(page)
-}
-
 /// Loads `path` into `mm` (which must be empty) and prepares the stack.
 pub fn load(
     mm: &mut AddressSpace,
@@ -388,11 +371,14 @@ pub fn load(
     })
     .map_err(stack_err)?;
 
-    let sigreturn_trampoline = map_sigpage(mm).map_err(stack_err)?;
+    let vdso = crate::vdso::map(mm).map_err(stack_err)?;
     // Linux does not check the entry point either: a bad one faults on the first fetch.
     let entry = GuestAddr(elf.header.e_entry.wrapping_add(bias));
     let (uid, euid, gid, egid) = startup.ids;
+    // arm64's ARCH_DLINFO entries come first (`create_elf_tables`), then the generic ones.
     let mut auxv = vec![
+        (AT_SYSINFO_EHDR, vdso.base.0),
+        (AT_MINSIGSTKSZ, elfvisor_abi::signal::MINSIGSTKSZ),
         (AT_HWCAP, startup.hwcaps.0),
         (AT_PAGESZ, PAGE_SIZE),
         (AT_CLKTCK, 100),
@@ -408,12 +394,11 @@ pub fn load(
         (AT_EGID, u64::from(egid)),
         (AT_SECURE, 0),
         (AT_HWCAP2, startup.hwcaps.1),
-        (AT_MINSIGSTKSZ, elfvisor_abi::signal::MINSIGSTKSZ),
     ];
     let sp = build_stack(mm, top, &mut auxv, startup)
         .map_err(|_| LoadError::ArgsTooLong { path: path.to_owned() })?;
     let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    Ok(Loaded { entry, sp, exe, sigreturn_trampoline })
+    Ok(Loaded { entry, sp, exe, sigreturn_trampoline: vdso.rt_sigreturn })
 }
 
 #[cfg(test)]

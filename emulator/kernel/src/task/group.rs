@@ -88,7 +88,7 @@ pub struct ProcessInit {
     pub fork_strategy: ForkStrategy,
     /// AT_HWCAP/AT_HWCAP2 of the engine, for the images `execve` loads.
     pub hwcaps: HwCaps,
-    /// Where a handler returns when its action has no SA_RESTORER (the `[sigpage]` mapping).
+    /// Where a handler returns when its action has no SA_RESTORER (the vDSO's `__kernel_rt_sigreturn`).
     pub sigreturn_trampoline: u64,
     /// `--strace`.
     pub trace: bool,
@@ -261,7 +261,7 @@ impl ThreadGroup {
         self.sigreturn_trampoline.load(Ordering::Relaxed)
     }
 
-    /// `execve` replaced the image: its path and its `[sigpage]`.
+    /// `execve` replaced the image: its path and its vDSO's sigreturn.
     pub fn set_image(&self, exe: PathBuf, sigreturn_trampoline: u64) {
         *lock(&self.exe) = exe;
         self.sigreturn_trampoline.store(sigreturn_trampoline, Ordering::Relaxed);
