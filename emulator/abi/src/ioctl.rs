@@ -19,6 +19,15 @@ pub const FIONBIO: u32 = 0x5421;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOCLEX: u32 = 0x5451;
 pub const FIOASYNC: u32 = 0x5452;
+/// Pseudo-terminal requests: packet mode (`int`), the pty number (`_IOR('T', 0x30, unsigned
+/// int)`), the lock (`_IOW`/`_IOR('T', 0x31/0x39, int)`), packet mode read back
+/// (`_IOR('T', 0x38, int)`) and opening the peer (`_IO('T', 0x41)`, the argument is open flags).
+pub const TIOCPKT: u32 = 0x5420;
+pub const TIOCGPTN: u32 = 0x8004_5430;
+pub const TIOCSPTLCK: u32 = 0x4004_5431;
+pub const TIOCGPKT: u32 = 0x8004_5438;
+pub const TIOCGPTLCK: u32 = 0x8004_5439;
+pub const TIOCGPTPEER: u32 = 0x5441;
 
 /// The control characters in the kernel's `struct termios`.
 pub const NCCS: usize = 19;

@@ -27,13 +27,16 @@ impl FdEntry {
 #[derive(Debug)]
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
+    /// The guest's RLIMIT_NOFILE soft limit: new descriptors stay below it.
     limit: usize,
+    /// The guest's RLIMIT_NOFILE hard limit.
+    hard: u64,
 }
 
 impl FdTable {
     /// An empty table that refuses descriptors at or above `limit` (RLIMIT_NOFILE).
     pub fn new(limit: usize) -> FdTable {
-        FdTable { slots: Vec::new(), limit }
+        FdTable { slots: Vec::new(), limit, hard: limit as u64 }
     }
 
     /// A table whose 0, 1 and 2 are duplicates of this process's standard streams (those that
@@ -51,6 +54,21 @@ impl FdTable {
 
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// The guest's RLIMIT_NOFILE (soft, hard). It is the guest's own state: the emulator itself
+    /// runs with the host's hard limit, so its own descriptors (shared mappings, the fork
+    /// socket) never count against the guest's.
+    pub fn nofile(&self) -> (u64, u64) {
+        (self.limit as u64, self.hard)
+    }
+
+    /// Sets the guest's RLIMIT_NOFILE; the caller has checked it as `do_prlimit` does
+    /// (soft <= hard <= nr_open). Descriptors already above a lowered limit stay open, as on
+    /// Linux.
+    pub fn set_nofile(&mut self, soft: u64, hard: u64) {
+        self.limit = usize::try_from(soft).unwrap_or(usize::MAX);
+        self.hard = hard;
     }
 
     pub fn get(&self, fd: i64) -> Result<&FdEntry, Errno> {
@@ -146,6 +164,17 @@ mod tests {
         assert_eq!(t.install(entry(), 0), Ok(1));
         assert!(matches!(t.get(-1), Err(Errno::EBADF)));
         assert!(matches!(t.install_at(4, entry()), Err(Errno::EBADF)));
+    }
+
+    #[test]
+    fn test_a_lowered_limit_keeps_the_fds_above_it() {
+        let mut t = FdTable::new(64);
+        assert!(t.install_at(40, entry()).is_ok());
+        t.set_nofile(8, 64);
+        assert_eq!(t.nofile(), (8, 64));
+        assert!(t.get(40).is_ok());
+        assert!(matches!(t.install_at(8, entry()), Err(Errno::EBADF)));
+        assert!(t.close(40).is_ok());
     }
 
     #[test]

@@ -56,8 +56,8 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
         ids: crate::host::ids(),
     };
     let loaded = loader::load(&mut mm, &opts.program, &startup)?;
-    let nofile = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
-        .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
+    // The guest starts with the host's limit; the emulator itself runs with the hard one.
+    let (nofile, nofile_max) = crate::host::raise_nofile();
     let init = ProcessInit {
         pid: std::process::id(),
         exe: loaded.exe.clone(),
@@ -66,7 +66,9 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
         sigreturn_trampoline: loaded.sigreturn_trampoline.0,
         trace: opts.strace,
     };
-    let process = Task::new(mm, FdTable::with_stdio(nofile), init);
+    let mut fds = FdTable::with_stdio(nofile.min(nofile_max) as usize);
+    fds.set_nofile(nofile, nofile_max);
+    let process = Task::new(mm, fds, init);
     let vcpu = new_vcpu(engine, &process, &loaded)?;
     Ok((process, vcpu))
 }

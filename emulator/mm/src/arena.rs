@@ -159,22 +159,21 @@ impl Arena {
         self.size
     }
 
-    /// Host address of guest range `[off, off + len)`; panics unless it is page aligned and inside
-    /// the arena (callers validate guest input first, so this is a programming error).
-    fn host_pages(&self, off: u64, len: u64) -> (*mut libc::c_void, usize) {
-        assert!(
-            off % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && len > 0,
-            "unaligned arena range {off:#x}+{len:#x}"
-        );
-        assert!(
-            off.checked_add(len).is_some_and(|end| end <= self.size),
-            "arena range {off:#x}+{len:#x} outside {:#x}",
-            self.size
-        );
+    /// Host address of guest range `[off, off + len)`. A range that is empty, not page aligned
+    /// or not inside the arena is `EINVAL`: callers validate guest input first, but a wrong
+    /// range must never take the emulator down.
+    fn host_pages(&self, off: u64, len: u64) -> io::Result<(*mut libc::c_void, usize)> {
+        if off % PAGE_SIZE != 0
+            || len % PAGE_SIZE != 0
+            || len == 0
+            || off.checked_add(len).is_none_or(|end| end > self.size)
+        {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
         // Both fit in usize: they are bounded by `size`, which fit when the arena was created.
         let (off, len) = (off as usize, len as usize);
         // SAFETY: `off + len <= size`, so the result stays inside the reservation.
-        (unsafe { self.base.as_ptr().add(off) }.cast(), len)
+        Ok((unsafe { self.base.as_ptr().add(off) }.cast(), len))
     }
 
     /// `mmap(MAP_FIXED | flags)` over `[off, off + len)` of the reservation.
@@ -187,7 +186,7 @@ impl Arena {
         fd: libc::c_int,
         file_off: u64,
     ) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
+        let (addr, len) = self.host_pages(off, len)?;
         let file_off = libc::off_t::try_from(file_off)
             .map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))?;
         // SAFETY: `MAP_FIXED` replaces only pages inside our own reservation (checked by
@@ -217,7 +216,10 @@ impl Arena {
     #[cfg(target_os = "linux")]
     fn page_map(&self, off: u64, len: u64) -> io::Result<Vec<u64>> {
         use std::os::unix::fs::FileExt;
-        let (addr, n) = self.host_pages(off, len);
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let (addr, n) = self.host_pages(off, len)?;
         let pages = n / PAGE_SIZE as usize;
         let map = File::open("/proc/self/pagemap")?;
         let mut raw = vec![0u8; pages * 8];
@@ -311,7 +313,7 @@ impl Arena {
         shmid: i32,
         readonly: bool,
     ) -> io::Result<()> {
-        let (addr, _) = self.host_pages(off, len);
+        let (addr, _) = self.host_pages(off, len)?;
         let flags = libc::SHM_REMAP | if readonly { libc::SHM_RDONLY } else { 0 };
         // SAFETY: `SHM_REMAP` at an address inside our reservation (checked by `host_pages`,
         // for the `len` the caller computed from the segment's size) replaces only our own pages.
@@ -331,7 +333,7 @@ impl Arena {
 
     /// Sets the host protection of shared pages to follow guest protection `prot`.
     pub(crate) fn protect_shared(&self, off: u64, len: u64, prot: Prot) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
+        let (addr, len) = self.host_pages(off, len)?;
         // SAFETY: the range is inside our reservation; mprotect changes access, not layout.
         let r = unsafe { libc::mprotect(addr, len, shared_host_prot(prot)) };
         if r == 0 { Ok(()) } else { Err(last_error()) }
@@ -339,7 +341,7 @@ impl Arena {
 
     /// Writes shared file pages back: host `msync` with guest `MS_*` flags translated.
     pub(crate) fn sync(&self, off: u64, len: u64, guest_flags: u32) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
+        let (addr, len) = self.host_pages(off, len)?;
         let mut flags = 0;
         if guest_flags & MS_ASYNC != 0 {
             flags |= libc::MS_ASYNC;
@@ -358,7 +360,7 @@ impl Arena {
     /// Frees the object's storage behind shared writable pages (`MADV_REMOVE`): they read as
     /// zero afterwards, in every view of the object.
     pub(crate) fn punch(&self, off: u64, len: u64) -> io::Result<()> {
-        let (addr, len) = self.host_pages(off, len);
+        let (addr, len) = self.host_pages(off, len)?;
         // SAFETY: the range is inside our reservation; MADV_REMOVE changes contents, not layout.
         let r = unsafe { libc::madvise(addr, len, libc::MADV_REMOVE) };
         if r == 0 { Ok(()) } else { Err(last_error()) }
@@ -367,7 +369,7 @@ impl Arena {
     /// Faults `[off, off + len)` in (`MAP_POPULATE`, `MAP_LOCKED`): for writing to break
     /// copy-on-write, or for reading. Best effort, as on Linux: errors are ignored.
     pub(crate) fn populate(&self, off: u64, len: u64, write: bool) {
-        let (addr, len) = self.host_pages(off, len);
+        let Ok((addr, len)) = self.host_pages(off, len) else { return };
         let advice = if write { libc::MADV_POPULATE_WRITE } else { libc::MADV_POPULATE_READ };
         // SAFETY: the range is inside our reservation; populating changes no contents.
         unsafe { libc::madvise(addr, len, advice) };
@@ -375,7 +377,7 @@ impl Arena {
 
     /// Which pages of `[off, off + len)` are resident (one byte per page, bit 0).
     pub(crate) fn residency(&self, off: u64, len: u64) -> io::Result<Vec<u8>> {
-        let (addr, n) = self.host_pages(off, len);
+        let (addr, n) = self.host_pages(off, len)?;
         let mut vec = vec![0u8; n / PAGE_SIZE as usize];
         // SAFETY: the range is inside our reservation, and `vec` has one byte per page of it.
         let r = unsafe { libc::mincore(addr, n, vec.as_mut_ptr()) };
@@ -395,7 +397,7 @@ impl Arena {
         for layer in self.layers(off, len) {
             self.map_anon(layer.start, layer.end - layer.start)?;
         }
-        let (addr, len) = self.host_pages(off, len);
+        let (addr, len) = self.host_pages(off, len)?;
         // SAFETY: the range is inside our reservation; MADV_DONTNEED changes contents, not layout.
         let r = unsafe { libc::madvise(addr, len, libc::MADV_DONTNEED) };
         if r == 0 { Ok(()) } else { Err(last_error()) }
@@ -406,8 +408,8 @@ impl Arena {
     /// (EFAULT: the range spans several host mappings; the caller splits it or copies).
     #[cfg(target_os = "linux")]
     pub(crate) fn move_pages(&self, from: u64, to: u64, len: u64) -> io::Result<()> {
-        let (old, n) = self.host_pages(from, len);
-        let (new, _) = self.host_pages(to, len);
+        let (old, n) = self.host_pages(from, len)?;
+        let (new, _) = self.host_pages(to, len)?;
         // MREMAP_DONTUNMAP (Linux 5.7 anonymous, 5.13 any private mapping) leaves the source
         // mapped, so the reservation never has a hole another host thread's mmap could land in.
         for extra in [libc::MREMAP_DONTUNMAP, 0] {
@@ -459,12 +461,13 @@ impl Arena {
 
     /// Copies `len` bytes from guest offset `from` to `to` (page-aligned, non-overlapping,
     /// both mapped on the host): the fallback for `move_pages`.
-    pub(crate) fn copy_pages(&self, from: u64, to: u64, len: u64) {
-        let (src, n) = self.host_pages(from, len);
-        let (dst, _) = self.host_pages(to, len);
+    pub(crate) fn copy_pages(&self, from: u64, to: u64, len: u64) -> io::Result<()> {
+        let (src, n) = self.host_pages(from, len)?;
+        let (dst, _) = self.host_pages(to, len)?;
         // SAFETY: both ranges are inside the reservation (checked by `host_pages`) and the
         // caller has mapped both host RW; `ptr::copy` is correct even if they overlapped.
-        unsafe { ptr::copy(src.cast::<u8>(), dst.cast::<u8>(), n) }
+        unsafe { ptr::copy(src.cast::<u8>(), dst.cast::<u8>(), n) };
+        Ok(())
     }
 
     /// Host pointer to guest byte range `[off, off + len)`; panics outside the arena.
@@ -549,6 +552,16 @@ mod tests {
         a.write(0x4000, &[1]);
         a.read(0x4000, &mut b);
         assert_eq!(b, [1, 7]);
+    }
+
+    #[test]
+    fn test_a_bad_range_is_einval() {
+        let a = Arena::new(SIZE).unwrap();
+        for (off, len) in [(1, PAGE_SIZE), (0, 1), (SIZE, PAGE_SIZE), (u64::MAX - 4095, PAGE_SIZE)]
+        {
+            assert_eq!(a.map_anon(off, len).unwrap_err().raw_os_error(), Some(libc::EINVAL));
+        }
+        assert_eq!(a.copy_pages(0, 1, PAGE_SIZE).unwrap_err().raw_os_error(), Some(libc::EINVAL));
     }
 
     #[test]

@@ -266,9 +266,11 @@ impl AddressSpace {
                 self.move_host(from, to, half);
                 self.move_host(from + half, to + half, len - half);
             }
+            // A range the arena refuses (never one the VMA checks let through) moves nothing.
             Err(_) => {
-                self.arena.copy_pages(from, to, len);
-                self.release(GuestAddr(from), GuestAddr(from + len));
+                if self.arena.copy_pages(from, to, len).is_ok() {
+                    self.release(GuestAddr(from), GuestAddr(from + len));
+                }
             }
         }
     }

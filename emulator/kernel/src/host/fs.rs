@@ -169,6 +169,17 @@ pub fn pipe2(cloexec_and_flags: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
     Ok((owned(fds[0]), owned(fds[1])))
 }
 
+/// An `ioctl` whose argument is a value, not a pointer.
+pub fn ioctl_value(fd: RawFd, request: u64, arg: u64) -> Result<u64, Errno> {
+    // SAFETY: the request takes its argument by value; no memory is passed.
+    check(unsafe { libc::ioctl(fd, request as libc::c_ulong, arg as libc::c_ulong) } as isize)
+}
+
+/// `TIOCGPTPEER` on a pty master: a new descriptor on its peer, opened with host `flags`.
+pub fn open_pty_peer(fd: RawFd, flags: i32) -> Result<OwnedFd, Errno> {
+    ioctl_value(fd, libc::TIOCGPTPEER, flags as u64).map(|v| owned(v as RawFd))
+}
+
 /// An `ioctl` whose argument is a checked guest buffer of at least `size` bytes.
 pub fn ioctl_buf(fd: RawFd, request: u64, buf: GuestBuf, size: usize) -> Result<u64, Errno> {
     if buf.len < size {

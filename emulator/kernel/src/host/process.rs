@@ -113,6 +113,42 @@ pub fn setrlimit(resource: i32, cur: u64, max: u64) -> Result<u64, Errno> {
     path_call(unsafe { libc::setrlimit(resource as _, &lim) })
 }
 
+/// Raises this process's RLIMIT_NOFILE soft limit to its hard limit and returns the limit as it
+/// was: the guest's own limit starts there, while the emulator keeps room for the host
+/// descriptors it holds for the guest (shared mappings, the fork socket).
+pub fn raise_nofile() -> (u64, u64) {
+    match getrlimit(libc::RLIMIT_NOFILE as i32) {
+        Ok((cur, max)) => {
+            if cur < max {
+                let _ = setrlimit(libc::RLIMIT_NOFILE as i32, max, max);
+            }
+            (cur, max)
+        }
+        Err(_) => (1024, 1024),
+    }
+}
+
+/// The host's `fs.nr_open`: no RLIMIT_NOFILE may exceed it (Linux's default is 1 << 20).
+pub fn nr_open() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1 << 20)
+}
+
+/// Whether this process has CAP_SYS_RESOURCE in its effective set (raising a hard limit).
+pub fn capable_sys_resource() -> bool {
+    /// `_LINUX_CAPABILITY_VERSION_3` and the bit of `CAP_SYS_RESOURCE` (host values).
+    const HOST_CAP_VERSION_3: u32 = 0x2008_0522;
+    const HOST_CAP_SYS_RESOURCE_BIT: u32 = 24;
+    let mut header = [HOST_CAP_VERSION_3, 0u32];
+    let mut data = [0u32; 6];
+    // SAFETY: capget fills two `__user_cap_data_struct`s (3 u32 each) for version 3; both
+    // buffers are live and big enough.
+    let r = unsafe { libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()) };
+    r == 0 && data[0] & (1 << HOST_CAP_SYS_RESOURCE_BIT) != 0
+}
+
 /// Ends this host process by `sig`, the way the guest died: default disposition, no core file.
 pub fn die_by_signal(sig: i32) -> ! {
     let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };

@@ -33,6 +33,43 @@ pub enum Arg {
     Mode,
 }
 
+/// A path into the guest's descriptor directory: the descriptor (None when the name is not one
+/// Linux accepts: leading zeros, or out of range) and what follows it (empty or from a `/`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct FdLink<'p> {
+    pub fd: Option<i32>,
+    pub rest: &'p [u8],
+}
+
+/// Whether `path` goes through the calling process's descriptor directory: `/dev/fd/N`,
+/// `/proc/self/fd/N`, `/proc/thread-self/fd/N`, `/proc/<pid>/fd/N` (its own pid), or
+/// `/dev/stdin`, `/dev/stdout`, `/dev/stderr` (links to its 0, 1 and 2).
+pub fn fd_link(path: &[u8], pid: u32) -> Option<FdLink<'_>> {
+    for (name, fd) in [(&b"/dev/stdin"[..], 0), (b"/dev/stdout", 1), (b"/dev/stderr", 2)] {
+        if let Some(rest) = path.strip_prefix(name) {
+            if rest.is_empty() || rest[0] == b'/' {
+                return Some(FdLink { fd: Some(fd), rest });
+            }
+        }
+    }
+    let own = format!("/proc/{pid}/fd/");
+    let tail = [&b"/dev/fd/"[..], b"/proc/self/fd/", b"/proc/thread-self/fd/", own.as_bytes()]
+        .into_iter()
+        .find_map(|prefix| path.strip_prefix(prefix))?;
+    let digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (number, rest) = tail.split_at(digits);
+    if number.is_empty() || !(rest.is_empty() || rest[0] == b'/') {
+        return None;
+    }
+    // `name_to_int` (fs/proc/util.c): no leading zero, and the value fits an unsigned int.
+    let fd = if number.len() > 1 && number[0] == b'0' {
+        None
+    } else {
+        std::str::from_utf8(number).ok().and_then(|n| n.parse::<i32>().ok())
+    };
+    Some(FdLink { fd, rest })
+}
+
 /// The state a handler works on.
 #[allow(missing_debug_implementations)] // `dyn Cpu` has no Debug.
 pub struct Ctx<'a> {
@@ -44,8 +81,23 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// A guest path argument: EFAULT if unreadable, ENAMETOOLONG past PATH_MAX.
+    ///
+    /// A path through the guest's own descriptor directory (`/dev/fd/N`, `/proc/self/fd/N`,
+    /// `/dev/stdin`…) names the guest's descriptor N: it becomes the host's link to the host
+    /// descriptor behind it, or ENOENT when N is not open (as `proc_fd_instantiate` finds no
+    /// file). The host's own links would name the emulator's descriptor N.
     pub fn path(&self, addr: u64) -> Result<CString, Errno> {
         let bytes = self.proc.mm.read().read_cstr(GuestAddr(addr), PATH_MAX)?;
+        let bytes = match fd_link(&bytes, self.proc.pid()) {
+            Some(link) => {
+                let fd = link.fd.ok_or(Errno::ENOENT)?;
+                let host = self.proc.fds().raw(i64::from(fd)).map_err(|_| Errno::ENOENT)?;
+                let mut path = format!("/proc/self/fd/{host}").into_bytes();
+                path.extend_from_slice(link.rest);
+                path
+            }
+            None => bytes,
+        };
         CString::new(bytes).map_err(|_| Errno::EINVAL)
     }
 
@@ -94,5 +146,27 @@ impl Ctx<'_> {
     /// even the first byte is accessible.
     pub fn buffer(&self, addr: u64, len: usize, need: Prot) -> Result<GuestBuf, Errno> {
         crate::host::guest_buffer(&self.proc.mm.read(), addr, len, need)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_fd_links_name_the_guests_descriptors() {
+        let link = |p: &'static [u8]| fd_link(p, 42).map(|l| (l.fd, l.rest));
+        assert_eq!(link(b"/dev/fd/3"), Some((Some(3), &b""[..])));
+        assert_eq!(link(b"/proc/self/fd/12/sub"), Some((Some(12), &b"/sub"[..])));
+        assert_eq!(link(b"/proc/42/fd/0"), Some((Some(0), &b""[..])));
+        assert_eq!(link(b"/proc/thread-self/fd/1"), Some((Some(1), &b""[..])));
+        assert_eq!(link(b"/dev/stderr"), Some((Some(2), &b""[..])));
+        assert_eq!(link(b"/dev/fd/03"), Some((None, &b""[..])));
+        assert_eq!(link(b"/dev/fd/99999999999"), Some((None, &b""[..])));
+        assert_eq!(link(b"/proc/43/fd/0"), None);
+        assert_eq!(link(b"/dev/fd/"), None);
+        assert_eq!(link(b"/dev/fd/3x"), None);
+        assert_eq!(link(b"/dev/stdinx"), None);
+        assert_eq!(link(b"/tmp/dev/fd/3"), None);
     }
 }

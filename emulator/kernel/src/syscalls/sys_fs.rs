@@ -3,8 +3,9 @@
 
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::ioctl::{
-    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ,
-    TIOCSPGRP, TIOCSWINSZ, Termios, Winsize,
+    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGPKT,
+    TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER, TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY, TIOCSPGRP,
+    TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
 };
 use elfvisor_abi::limits::MAX_RW_COUNT;
 use elfvisor_abi::poll::Pollfd;
@@ -510,11 +511,34 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         TIOCSWINSZ => (libc::TIOCSWINSZ, Winsize::SIZE, Prot::READ),
         FIONREAD => (libc::FIONREAD, i32::SIZE, Prot::WRITE),
         FIONBIO => (libc::FIONBIO, i32::SIZE, Prot::READ),
+        // Pseudo-terminals, served by the host's pty (`/dev/ptmx` is the host's):
+        // `pty_unix98_ioctl` and `tty_ioctl` (drivers/tty/pty.c, tty_io.c).
+        TIOCGPTN => (libc::TIOCGPTN, u32::SIZE, Prot::WRITE),
+        TIOCSPTLCK => (libc::TIOCSPTLCK, i32::SIZE, Prot::READ),
+        TIOCGPTLCK => (libc::TIOCGPTLCK, i32::SIZE, Prot::WRITE),
+        TIOCPKT => (libc::TIOCPKT, i32::SIZE, Prot::READ),
+        TIOCGPKT => (libc::TIOCGPKT, i32::SIZE, Prot::WRITE),
+        TIOCGPTPEER => {
+            // The argument is open flags; `ptm_open_peer` installs the peer like an open.
+            let flags = a[2] as u32;
+            let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
+            let peer = host::open_pty_peer(host_fd, host_flags)?;
+            let guest = ctx.proc.fds().install_host(peer, flags & g::O_CLOEXEC != 0)?;
+            return Ok(guest as u64);
+        }
+        // The argument is a value: TIOCSCTTY's steal flag; TIOCNOTTY takes none.
+        TIOCSCTTY => return host::ioctl_value(host_fd, libc::TIOCSCTTY, a[2]),
+        TIOCNOTTY => return host::ioctl_value(host_fd, libc::TIOCNOTTY, 0),
         FIOCLEX | FIONCLEX => {
             ctx.proc.fds().get_mut(fd)?.cloexec = a[1] as u32 == FIOCLEX;
             return Ok(0);
         }
-        _ => return Err(Errno::ENOTTY),
+        request => {
+            if ctx.proc.group().first_ioctl_report(request) {
+                eprintln!("elfvisor: ioctl {request:#x} is not supported; returning ENOTTY");
+            }
+            return Err(Errno::ENOTTY);
+        }
     };
     let buf = ctx.buffer(a[2], size, need)?;
     host::ioctl_buf(host_fd, request, buf, size)

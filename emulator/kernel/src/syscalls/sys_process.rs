@@ -7,7 +7,7 @@ use elfvisor_abi::prctl::{
     PR_SET_CHILD_SUBREAPER, PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, TASK_COMM_LEN,
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
-use elfvisor_abi::resource::{RLIM_NLIMITS, Rlimit};
+use elfvisor_abi::resource::{RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit};
 use elfvisor_abi::system::{Sysinfo, Utsname};
 use elfvisor_abi::{Errno, GuestAddr, GuestObj};
 
@@ -247,8 +247,42 @@ fn resource(r: u64) -> Result<i32, Errno> {
     if r < u64::from(RLIM_NLIMITS) { Ok(r as i32) } else { Err(Errno::EINVAL) }
 }
 
+/// A limit as the guest sees it: RLIMIT_NOFILE is guest state (kept with the descriptor table,
+/// since the emulator runs with the host's hard limit); every other limit is the host's.
+fn get_limit(ctx: &Ctx<'_>, res: i32) -> Result<(u64, u64), Errno> {
+    if res == RLIMIT_NOFILE as i32 {
+        return Ok(ctx.proc.fds().nofile());
+    }
+    host::getrlimit(res)
+}
+
+/// Sets a limit as Linux's `do_prlimit` (kernel/sys.c) checks it: soft above hard is EINVAL, a
+/// RLIMIT_NOFILE above `fs.nr_open` EPERM, and raising a hard limit needs CAP_SYS_RESOURCE.
+fn set_limit(ctx: &Ctx<'_>, res: i32, cur: u64, max: u64) -> Result<(), Errno> {
+    if cur > max {
+        return Err(Errno::EINVAL);
+    }
+    if res != RLIMIT_NOFILE as i32 {
+        return host::setrlimit(res, cur, max).map(|_| ());
+    }
+    if max > host::nr_open() {
+        return Err(Errno::EPERM);
+    }
+    let (_, old_max) = ctx.proc.fds().nofile();
+    if max > old_max && !host::capable_sys_resource() {
+        return Err(Errno::EPERM);
+    }
+    // The emulator's own limit never falls below the guest's.
+    let (_, host_max) = host::getrlimit(res)?;
+    if max > host_max {
+        host::setrlimit(res, max, max)?;
+    }
+    ctx.proc.fds().set_nofile(cur, max);
+    Ok(())
+}
+
 pub fn getrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (cur, max) = host::getrlimit(resource(a[0])?)?;
+    let (cur, max) = get_limit(ctx, resource(a[0])?)?;
     ctx.write_obj(a[1], &Rlimit { cur, max })?;
     Ok(0)
 }
@@ -256,30 +290,25 @@ pub fn getrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn setrlimit(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let res = resource(a[0])?;
     let Rlimit { cur, max } = ctx.read_obj(a[1])?;
-    if cur > max {
-        return Err(Errno::EINVAL);
-    }
-    host::setrlimit(res, cur, max)
+    set_limit(ctx, res, cur, max).map(|()| 0)
 }
 
+/// `prlimit64` (kernel/sys.c): the old limit is copied out only when the call succeeded.
 pub fn prlimit64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     own_pid(ctx, a[0])?;
     let res = resource(a[1])?;
     let new = if a[2] != 0 {
         let Rlimit { cur, max } = ctx.read_obj(a[2])?;
-        if cur > max {
-            return Err(Errno::EINVAL);
-        }
         Some((cur, max))
     } else {
         None
     };
-    let (cur, max) = host::getrlimit(res)?;
+    let (cur, max) = get_limit(ctx, res)?;
+    if let Some((new_cur, new_max)) = new {
+        set_limit(ctx, res, new_cur, new_max)?;
+    }
     if a[3] != 0 {
         ctx.write_obj(a[3], &Rlimit { cur, max })?;
-    }
-    if let Some((cur, max)) = new {
-        host::setrlimit(res, cur, max)?;
     }
     Ok(0)
 }

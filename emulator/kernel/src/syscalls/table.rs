@@ -127,7 +127,10 @@ pub static TABLE: &[Row] = &[
         Sysno::ioctl,
         fs::ioctl,
         &[Fd, Hex, Ptr],
-        Partial("termios, process group and window size; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX"),
+        Partial(
+            "termios, process group, window size, controlling tty; pty number, lock, packet mode \
+             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY, reported once",
+        ),
     ),
     row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
     row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),

@@ -168,6 +168,8 @@ pub struct ThreadGroup {
     sigactions: SigActions,
     /// Unknown syscall numbers already reported once.
     unknown_seen: Mutex<BTreeSet<u64>>,
+    /// Refused ioctl requests already reported once.
+    ioctl_seen: Mutex<BTreeSet<u32>>,
     respawn: Mutex<RespawnChildren>,
     /// Whether `respawn.unreleased` is non-empty (read without the lock on every call).
     has_unreleased: AtomicBool,
@@ -202,6 +204,7 @@ impl ThreadGroup {
             engine: OnceLock::new(),
             sigactions,
             unknown_seen: Mutex::new(BTreeSet::new()),
+            ioctl_seen: Mutex::new(BTreeSet::new()),
             respawn: Mutex::new(RespawnChildren::default()),
             has_unreleased: AtomicBool::new(false),
             pending: PendingQueue::default(),
@@ -223,6 +226,7 @@ impl ThreadGroup {
             group.set_engine(engine);
         }
         *lock(&group.unknown_seen) = lock(&self.unknown_seen).clone();
+        *lock(&group.ioctl_seen) = lock(&self.ioctl_seen).clone();
         *group.respawn() = std::mem::take(&mut *self.respawn());
         group
     }
@@ -288,6 +292,11 @@ impl ThreadGroup {
     /// Records `nr` as reported; true the first time for this process.
     pub fn first_report_of(&self, nr: u64) -> bool {
         lock(&self.unknown_seen).insert(nr)
+    }
+
+    /// Records ioctl `request` as reported; true the first time for this process.
+    pub fn first_ioctl_report(&self, request: u32) -> bool {
+        lock(&self.ioctl_seen).insert(request)
     }
 
     /// The respawned children's bookkeeping, locked.

@@ -146,13 +146,16 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     }
     mm.check_invariants().map_err(ForkError::Host)?;
 
-    let limit = crate::host::getrlimit(libc::RLIMIT_NOFILE as i32)
-        .map_or(1024, |(cur, _)| cur.min(1 << 20) as usize);
-    let mut fds = FdTable::new(limit);
+    // The guest's limit comes with its state; the emulator runs with the host's hard limit.
+    // Descriptors the guest opened before lowering its limit stay open (every one is below
+    // nr_open), so they are installed before the limit is set.
+    crate::host::raise_nofile();
+    let mut fds = FdTable::new(crate::host::nr_open() as usize);
     for ((number, cloexec), host) in state.fds.iter().zip(guest_fds) {
         fds.install_at(*number as usize, FdEntry { file: Arc::new(host), cloexec: *cloexec })
             .map_err(|e| ForkError::Host(format!("descriptor {number}: {e}")))?;
     }
+    fds.set_nofile(state.nofile.0, state.nofile.1);
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));

@@ -84,6 +84,8 @@ pub struct State {
     pub child_tid: u64,
     /// Guest fd numbers and FD_CLOEXEC, in the order their host descriptors are sent.
     pub fds: Vec<(u32, bool)>,
+    /// The guest's RLIMIT_NOFILE (soft, hard): guest state, not the emulator's host limit.
+    pub nofile: (u64, u64),
 }
 
 impl State {
@@ -111,6 +113,7 @@ impl State {
         for (fd, cloexec) in &self.fds {
             w.u32(*fd).u8(u8::from(*cloexec));
         }
+        w.u64(self.nofile.0).u64(self.nofile.1);
         w.0
     }
 
@@ -161,7 +164,11 @@ impl State {
             };
             fds.push((fd, cloexec));
         }
+        let nofile = (r.u64()?, r.u64()?);
         r.finish()?;
+        if nofile.0 > nofile.1 {
+            return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
+        }
         if let Some((start, cur)) = brk {
             if start % PAGE_SIZE != 0 || cur < start {
                 return Err(WireError::Malformed("state (brk)"));
@@ -183,6 +190,7 @@ impl State {
             clone_flags,
             child_tid,
             fds,
+            nofile,
         })
     }
 }
@@ -298,6 +306,7 @@ mod tests {
             clone_flags: 16,
             child_tid: 17,
             fds: vec![(0, false), (1, false), (7, true)],
+            nofile: (64, 4096),
         }
     }
 

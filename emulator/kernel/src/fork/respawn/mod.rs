@@ -369,6 +369,7 @@ fn stream(
         clone_flags: args.flags,
         child_tid: args.child_tid,
         fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
+        nofile: task.fds().nofile(),
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
 
