@@ -12,7 +12,7 @@ use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
