@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty-8";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch-9";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,13 +24,26 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 26] = [
+const EDITS: [Edit; 28] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
-    // vCPU; stock unicorn hard-wires the flags to 0.
+    // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
+    // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable
+    // memory shared with another process — gets plain code until it is switched back, as
+    // qemu-user does until the first thread. Every caller has the vCPU as `cpu`.
     Edit {
         file: "qemu/include/exec/exec-all.h",
         original: "static inline uint32_t curr_cflags(void)\n{\n    return 0;\n}",
-        patched: "static inline uint32_t curr_cflags(void)\n{\n    /* elfvisor: generate parallel-safe code so guest atomics hold across vCPUs. */\n    return CF_PARALLEL;\n}",
+        patched: "static inline uint32_t curr_cflags(void)\n{\n    /* elfvisor: generate parallel-safe code so guest atomics hold across vCPUs. */\n    return CF_PARALLEL;\n}\n/* elfvisor: per vCPU; plain code only while the embedder says the vCPU runs alone. */\n#define curr_cflags() ((cpu)->elfvisor_serial ? 0u : (uint32_t)CF_PARALLEL)",
+    },
+    Edit {
+        file: "qemu/include/hw/core/cpu.h",
+        original: "    volatile sig_atomic_t tcg_exit_req;\n",
+        patched: "    volatile sig_atomic_t tcg_exit_req;\n    /* elfvisor: the vCPU runs alone: atomics need not be parallel-safe (curr_cflags). */\n    bool elfvisor_serial;\n",
+    },
+    Edit {
+        file: "uc.c",
+        original: "UNICORN_EXPORT\nuc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until,",
+        patched: "/* elfvisor: plain (serial) or parallel-safe code for blocks translated from now on; the\n   embedder drops the translated code when it switches. */\nUNICORN_EXPORT\nvoid uc_elfvisor_set_serial(uc_engine *uc, bool serial)\n{\n    if (uc->cpu != NULL) {\n        uc->cpu->elfvisor_serial = serial;\n    }\n}\n\nUNICORN_EXPORT\nuc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until,",
     },
     // Guest atomics, continued: stock unicorn's helpers for SWP and for LDSMAX/LDUMIN & co.
     // read and then write the word, so with two vCPUs an exchange (glibc's lock slow path,

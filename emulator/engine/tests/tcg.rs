@@ -814,3 +814,118 @@ fn test_code_written_and_then_run_is_the_new_code() {
         assert_eq!(handler.calls.len(), 51);
     }
 }
+
+/// Increments run serially before the switch to parallel code.
+const ALONE: u64 = 1000;
+
+/// On its first call, switches its vCPU to parallel code (as the kernel does when a second
+/// thread is created), restarts the loop for [`ITERATIONS`] more and lets the other vCPU go;
+/// stops on the second.
+struct SwitchToParallel<'a> {
+    go: &'a AtomicUsize,
+    calls: usize,
+}
+
+impl SyscallHandler for SwitchToParallel<'_> {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
+        self.calls += 1;
+        if self.calls > 1 {
+            return SyscallAction::Stop;
+        }
+        cpu.set_parallel(true);
+        cpu.set_reg(Reg::X(1), ITERATIONS);
+        cpu.set_reg(Reg::Pc, CODE);
+        self.go.store(1, Ordering::SeqCst);
+        SyscallAction::Continue
+    }
+}
+
+#[test]
+fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_threads() {
+    let cases: [(&str, &[u32], u64); 3] = [
+        ("ldadd", &LDADD_LOOP, DATA),
+        ("ldaxr/stlxr", &EXCL_LOOP, DATA + 64),
+        ("casal", &CAS_LOOP, DATA + 128),
+    ];
+    for (name, code, target) in cases {
+        let arena = Arena::new();
+        arena.write_code(CODE, code);
+        let go = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let memory = arena.memory();
+            let go = &go;
+            // The first vCPU runs alone with plain atomics, then switches inside its hook.
+            scope.spawn(move || {
+                let mut cpu = Tcg.create_vcpu(memory).unwrap();
+                cpu.set_parallel(false);
+                cpu.set_reg(Reg::Pc, CODE);
+                cpu.set_reg(Reg::X(0), target);
+                cpu.set_reg(Reg::X(1), ALONE);
+                let mut handler = SwitchToParallel { go, calls: 0 };
+                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+            });
+            // The second (parallel from creation) starts once the first has switched.
+            let memory = arena.memory();
+            scope.spawn(move || {
+                spin_until(go, 1);
+                let mut cpu = Tcg.create_vcpu(memory).unwrap();
+                cpu.set_reg(Reg::Pc, CODE);
+                cpu.set_reg(Reg::X(0), target);
+                cpu.set_reg(Reg::X(1), ITERATIONS);
+                let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+            });
+        });
+        assert_eq!(arena.read_u64(target), ALONE + 2 * ITERATIONS, "{name} lost increments");
+    }
+}
+
+#[test]
+fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_processes() {
+    // SAFETY: memfd_create with a NUL-terminated name; the fd is inherited by the child.
+    let fd = unsafe { libc::memfd_create(c"elfvisor-engine-test".as_ptr(), 0) };
+    assert!(fd >= 0);
+    // SAFETY: `fd` is the memfd just created.
+    assert_eq!(unsafe { libc::ftruncate(fd, 0x1_0000) }, 0);
+    let arena = Arena::with_data(Some(fd));
+    let loops = [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)];
+    // Alone first, with plain atomics (the loops at their own addresses: each keeps its code).
+    let mut cpus: Vec<Box<dyn Vcpu>> = Vec::new();
+    for (i, (code, target)) in loops.iter().enumerate() {
+        let at = CODE + 0x100 * i as u64;
+        arena.write_code(at, code);
+        let mut cpu = vcpu(&arena, at);
+        cpu.set_parallel(false);
+        cpu.set_reg(Reg::X(0), *target);
+        cpu.set_reg(Reg::X(1), ALONE);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+        cpus.push(cpu);
+    }
+    // Then parallel, as when a writable shared mapping appears, and raced by another process.
+    for cpu in &mut cpus {
+        cpu.set_parallel(true);
+    }
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "atomic_child_process", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, fd.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for (i, cpu) in cpus.iter_mut().enumerate() {
+        cpu.set_reg(Reg::Pc, CODE + 0x100 * i as u64);
+        cpu.set_reg(Reg::X(0), loops[i].1);
+        cpu.set_reg(Reg::X(1), ITERATIONS);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    }
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success(), "the child process failed: {status}");
+    for (name, (_, target)) in ["ldadd", "ldaxr/stlxr", "casal"].iter().zip(loops) {
+        assert_eq!(
+            arena.read_u64(target),
+            ALONE + 2 * ITERATIONS,
+            "{name} lost increments across processes"
+        );
+    }
+}
