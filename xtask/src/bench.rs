@@ -10,10 +10,16 @@
 //! matters):
 //! `hello` (startup), `getppid COUNT` (raw `svc` round trips), `alu COUNT` (a six-instruction
 //! dependent integer chain), `loadstore COUNT` (two loads and two stores in eleven
-//! instructions) and `clock_gettime COUNT` (the C library's clock read, through the vDSO where the
-//! runtime maps one). The loop guests print their instructions per iteration, from which the
-//! instruction rates are derived; per-iteration figures subtract each runtime's own median
-//! startup.
+//! instructions), `chase COUNT` (a dependent load per step through a random linked list over
+//! 64 MiB, after building it), `fp COUNT` (a dependent chain of scalar double-precision
+//! operations), `atomics lse|llsc COUNT` (single-threaded `ldaddal`, or an `ldaxr`/`stlxr` retry
+//! loop), `rwx COUNT` (the load/store loop on a read-write-execute page holding no code) and
+//! `clock_gettime COUNT` (the C library's clock read, through the vDSO where the runtime maps
+//! one). The loop guests print their instructions per iteration, from which the instruction
+//! rates are derived; per-iteration figures subtract each runtime's own median startup. One more
+//! row runs an `awk` loop under Debian's static busybox (the conformance cases'
+//! `ELFVISOR_BUSYBOX`, or the one `cargo xtask deps` caches), skipped with a note when that binary
+//! is missing.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -82,6 +88,8 @@ enum Kind {
 struct Workload {
     name: String,
     program: &'static str,
+    /// A binary to run as it is (busybox) instead of building `guest-src/bench/PROGRAM.c`.
+    prebuilt: Option<PathBuf>,
     libc: Libc,
     args: Vec<String>,
     /// Options for elfvisor itself (the fork strategy).
@@ -97,6 +105,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         name: "startup (hello, musl)".into(),
         program: "hello",
         libc: Libc::Musl,
+        prebuilt: None,
         args: vec![],
         elfvisor_args: vec![],
         kind: Kind::Startup,
@@ -106,6 +115,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: "startup (hello, glibc)".into(),
             program: "hello",
             libc: Libc::Glibc,
+            prebuilt: None,
             args: vec![],
             elfvisor_args: vec![],
             kind: Kind::Startup,
@@ -116,6 +126,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("getppid × {}", thousands(syscalls)),
             program: "getppid",
             libc: Libc::Musl,
+            prebuilt: None,
             args: vec![syscalls.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Syscalls { count: syscalls },
@@ -124,6 +135,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("alu × {}", thousands(alu)),
             program: "alu",
             libc: Libc::Musl,
+            prebuilt: None,
             args: vec![alu.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Loop { iterations: alu },
@@ -132,11 +144,54 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("load/store × {}", thousands(mem)),
             program: "loadstore",
             libc: Libc::Musl,
+            prebuilt: None,
             args: vec![mem.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Loop { iterations: mem },
         },
     ]);
+    let chase = opts.work(None, 2_000_000);
+    let fp = opts.work(None, 20_000_000);
+    let lse = opts.work(None, 200_000_000);
+    let llsc = opts.work(None, 100_000_000);
+    for (name, program, args, iterations) in [
+        (format!("pointer chase over 64 MiB × {}", thousands(chase)), "chase", vec![], chase),
+        (format!("scalar fp × {}", thousands(fp)), "fp", vec![], fp),
+        (format!("atomics, ldaddal × {}", thousands(lse)), "atomics", vec!["lse"], lse),
+        (format!("atomics, ldaxr/stlxr × {}", thousands(llsc)), "atomics", vec!["llsc"], llsc),
+        (format!("stores to an RWX page × {}", thousands(mem)), "rwx", vec![], mem),
+    ] {
+        let mut args: Vec<String> = args.into_iter().map(String::from).collect();
+        args.push(iterations.to_string());
+        list.push(Workload {
+            name,
+            program,
+            libc: Libc::Musl,
+            prebuilt: None,
+            args,
+            elfvisor_args: vec![],
+            kind: Kind::Loop { iterations },
+        });
+    }
+    let busybox = paths::busybox();
+    if busybox.is_file() {
+        let awk = opts.work(None, 20_000);
+        list.push(Workload {
+            name: format!("busybox awk loop × {}", thousands(awk)),
+            program: "busybox",
+            libc: Libc::Glibc,
+            prebuilt: Some(busybox),
+            args: vec!["awk".into(), awk_script(awk)],
+            elfvisor_args: vec![],
+            kind: Kind::Ops { count: awk, what: "awk loop iteration", setup: None },
+        });
+    } else {
+        eprintln!(
+            "bench: no busybox at {} (set {} or run `cargo xtask deps`): no awk row",
+            busybox.display(),
+            paths::BUSYBOX_ENV
+        );
+    }
     // The 64 MiB rows subtract a run that dirties the memory and forks nothing, so they give
     // the fork alone; the first fork (which freezes the memory in `respawn-snapshot`) is shown
     // on its own as well as averaged in.
@@ -146,6 +201,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         name: "64 MiB dirtied, no fork (setup)".into(),
         program: "fork",
         libc: Libc::Musl,
+        prebuilt: None,
         args: vec!["0".into(), "64".into()],
         elfvisor_args: vec![],
         kind: Kind::Setup { key: BIG_SETUP },
@@ -160,6 +216,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
                 name: format!("fork+exit+wait × {forks}, {mib} MiB dirty ({strategy})"),
                 program: "fork",
                 libc: Libc::Musl,
+                prebuilt: None,
                 args: vec![forks.to_string(), mib.to_string()],
                 elfvisor_args: vec!["--fork-strategy".into(), strategy.into()],
                 kind: Kind::Ops { count: forks, what, setup: (mib > 0).then_some(BIG_SETUP) },
@@ -171,6 +228,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         list.push(Workload {
             name: format!("clock_gettime × {} ({libc})", thousands(clock_reads)),
             program: "clock_gettime",
+            prebuilt: None,
             libc,
             args: vec![clock_reads.to_string()],
             elfvisor_args: vec![],
@@ -187,6 +245,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("mmap+touch+munmap of 16 pages × {}", thousands(rounds)),
             program: "mmap",
             libc: Libc::Musl,
+            prebuilt: None,
             args: vec![rounds.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops { count: rounds, what: "mmap+touch 16 pages+munmap", setup: None },
@@ -195,6 +254,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("MAP_SHARED ping-pong × {}", thousands(rounds)),
             program: "pingpong",
             libc: Libc::Musl,
+            prebuilt: None,
             args: vec![rounds.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops {
@@ -212,6 +272,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("futex ping-pong, 2 {mode} × {}", thousands(rounds)),
             program: "futex",
             libc: Libc::Musl,
+            prebuilt: None,
             args: vec![mode.into(), rounds.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops { count: rounds, what, setup: None },
@@ -223,6 +284,16 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         });
     }
     list
+}
+
+/// The awk row's program: arithmetic, an array and a string function per iteration, as an
+/// interpreter loop mixes them.
+fn awk_script(iterations: u64) -> String {
+    format!(
+        "BEGIN {{ for (i = 0; i < {iterations}; i++) {{ s += i % 7; a[i % 100] += i; \
+         if (substr(\"abcdef\", i % 6 + 1, 1) == \"c\") c++ }} \
+         printf \"awk: %d iterations, sum %d, c %d, a %d\\n\", i, s, c, a[42] }}"
+    )
 }
 
 /// The two runtimes compared.
@@ -302,11 +373,16 @@ pub fn run(opts: &Options) -> Result<()> {
 
     let mut measured = Vec::new();
     for workload in workloads(opts, glibc) {
-        let source = source_dir.join(format!("{}.c", workload.program));
-        let binary = builder
-            .build(workload.libc, &source, workload.program)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("building {}", source.display()))?;
+        let binary = match &workload.prebuilt {
+            Some(binary) => binary.clone(),
+            None => {
+                let source = source_dir.join(format!("{}.c", workload.program));
+                builder
+                    .build(workload.libc, &source, workload.program)
+                    .map_err(|e| anyhow::anyhow!("{e}"))
+                    .with_context(|| format!("building {}", source.display()))?
+            }
+        };
         measured.push(Measured {
             workload,
             binary,
@@ -465,8 +541,10 @@ fn derive(measured: &[Measured]) -> Result<Vec<Derived>> {
                     format!("{} printed no instruction count: {:?}", m.workload.program, m.result)
                 })?;
                 let instructions = iterations.saturating_mul(per);
+                // The result line's label (`atomics lse: …`) names the loop.
+                let label = m.result.split(':').next().unwrap_or(m.workload.program);
                 derived.push(Derived {
-                    what: format!("{} guest instructions/s", m.workload.program),
+                    what: format!("{label} guest instructions/s"),
                     unit: "M/s",
                     elfvisor: mips(e, start_e, instructions),
                     qemu: mips(q, start_q, instructions),

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers-7";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch-9";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,13 +24,26 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 13] = [
+const EDITS: [Edit; 28] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
-    // vCPU; stock unicorn hard-wires the flags to 0.
+    // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
+    // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable
+    // memory shared with another process — gets plain code until it is switched back, as
+    // qemu-user does until the first thread. Every caller has the vCPU as `cpu`.
     Edit {
         file: "qemu/include/exec/exec-all.h",
         original: "static inline uint32_t curr_cflags(void)\n{\n    return 0;\n}",
-        patched: "static inline uint32_t curr_cflags(void)\n{\n    /* elfvisor: generate parallel-safe code so guest atomics hold across vCPUs. */\n    return CF_PARALLEL;\n}",
+        patched: "static inline uint32_t curr_cflags(void)\n{\n    /* elfvisor: generate parallel-safe code so guest atomics hold across vCPUs. */\n    return CF_PARALLEL;\n}\n/* elfvisor: per vCPU; plain code only while the embedder says the vCPU runs alone. */\n#define curr_cflags() ((cpu)->elfvisor_serial ? 0u : (uint32_t)CF_PARALLEL)",
+    },
+    Edit {
+        file: "qemu/include/hw/core/cpu.h",
+        original: "    volatile sig_atomic_t tcg_exit_req;\n",
+        patched: "    volatile sig_atomic_t tcg_exit_req;\n    /* elfvisor: the vCPU runs alone: atomics need not be parallel-safe (curr_cflags). */\n    bool elfvisor_serial;\n",
+    },
+    Edit {
+        file: "uc.c",
+        original: "UNICORN_EXPORT\nuc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until,",
+        patched: "/* elfvisor: plain (serial) or parallel-safe code for blocks translated from now on; the\n   embedder drops the translated code when it switches. */\nUNICORN_EXPORT\nvoid uc_elfvisor_set_serial(uc_engine *uc, bool serial)\n{\n    if (uc->cpu != NULL) {\n        uc->cpu->elfvisor_serial = serial;\n    }\n}\n\nUNICORN_EXPORT\nuc_err uc_emu_start(uc_engine *uc, uint64_t begin, uint64_t until,",
     },
     // Guest atomics, continued: stock unicorn's helpers for SWP and for LDSMAX/LDUMIN & co.
     // read and then write the word, so with two vCPUs an exchange (glibc's lock slow path,
@@ -120,6 +133,102 @@ const EDITS: [Edit; 13] = [
         file: "qemu/hw/core/cpu.c",
         original: "    cpu->tcg_exit_req = 1;\n    cpu->icount_decr_ptr->u16.high = -1;\n",
         patched: "    cpu->tcg_exit_req = 1;\n    /* elfvisor: QEMU's smp_wmb: exit_request is visible before the flag that leads to it. */\n    __atomic_thread_fence(__ATOMIC_RELEASE);\n    cpu->icount_decr_ptr->u16.high = -1;\n",
+    },
+    // Speed (P1): stock unicorn calls a helper at the start of every translated block to test
+    // for an exit request (a third of an ALU loop's time). QEMU inlines that test: one load
+    // of the CPU's exit word and a branch to an exit at the end of the block. A taken branch
+    // leaves the block with TB_EXIT_REQUESTED before any of its instructions ran; the CPU loop
+    // then resets the PC to the block's start and honours the request (`cpu_exit` sets that
+    // word for every stop, and the pending-stop edits above keep it set until honoured).
+    Edit {
+        file: "qemu/include/tcg/tcg.h",
+        original: "    TCGv_i32 delay_slot_flag;\n\n    TCGTempSet free_temps",
+        patched: "    TCGv_i32 delay_slot_flag;\n    /* elfvisor: where a block's inline exit-request test branches to (NULL: none). */\n    TCGLabel *elfvisor_exit_label;\n\n    TCGTempSet free_temps",
+    },
+    Edit {
+        file: "qemu/include/exec/gen-icount.h",
+        original: "    TCGv_ptr puc = tcg_const_ptr(tcg_ctx, tcg_ctx->uc);\n    TCGv_i32 tmp = tcg_const_i32(tcg_ctx, 0);\n    // Unicorn:\n    //    We CANT'T use brcondi_i32 here or we will fail liveness analysis\n    //    because it marks the end of BB\n    if (tcg_ctx->delay_slot_flag != NULL) {\n        tcg_gen_mov_i32(tcg_ctx, tmp, tcg_ctx->delay_slot_flag);\n    }\n    gen_helper_check_exit_request(tcg_ctx, puc, tmp);\n    tcg_temp_free_i32(tcg_ctx, tmp);\n    tcg_temp_free_ptr(tcg_ctx, puc);\n}",
+        patched: "    TCGv_ptr puc;\n    TCGv_i32 tmp;\n\n    tcg_ctx->elfvisor_exit_label = NULL;\n    if (tcg_ctx->delay_slot_flag == NULL) {\n        /* elfvisor: the exit-request word is negative while an exit is asked; nothing is\n           live yet at a block's start, so a branch is safe here. */\n        TCGv_i32 word = tcg_temp_new_i32(tcg_ctx);\n        tcg_ctx->elfvisor_exit_label = gen_new_label(tcg_ctx);\n        tcg_gen_ld_i32(tcg_ctx, word, tcg_ctx->cpu_env,\n                       offsetof(ArchCPU, neg.icount_decr.u32) - offsetof(ArchCPU, env));\n        tcg_gen_brcondi_i32(tcg_ctx, TCG_COND_LT, word, 0, tcg_ctx->elfvisor_exit_label);\n        tcg_temp_free_i32(tcg_ctx, word);\n        return;\n    }\n    puc = tcg_const_ptr(tcg_ctx, tcg_ctx->uc);\n    tmp = tcg_const_i32(tcg_ctx, 0);\n    // Unicorn:\n    //    We CANT'T use brcondi_i32 here or we will fail liveness analysis\n    //    because it marks the end of BB\n    if (tcg_ctx->delay_slot_flag != NULL) {\n        tcg_gen_mov_i32(tcg_ctx, tmp, tcg_ctx->delay_slot_flag);\n    }\n    gen_helper_check_exit_request(tcg_ctx, puc, tmp);\n    tcg_temp_free_i32(tcg_ctx, tmp);\n    tcg_temp_free_ptr(tcg_ctx, puc);\n}",
+    },
+    Edit {
+        file: "qemu/include/exec/gen-icount.h",
+        original: "    tcg_gen_exit_tb(tcg_ctx, tb, TB_EXIT_REQUESTED);\n",
+        patched: "    /* elfvisor: the target of the block's inline exit-request test. */\n    if (tcg_ctx->elfvisor_exit_label != NULL) {\n        gen_set_label(tcg_ctx, tcg_ctx->elfvisor_exit_label);\n        tcg_ctx->elfvisor_exit_label = NULL;\n    }\n    tcg_gen_exit_tb(tcg_ctx, tb, TB_EXIT_REQUESTED);\n",
+    },
+    // Speed (P2): after translating a block unicorn marks its pages "not dirty" in the TLB,
+    // so that stores to them go through the code-invalidating slow path — by walking every
+    // entry of all MMU modes (a sixth of a musl start). A page's entry can only sit in its own
+    // slot of the table or in the small victim table: look at those alone.
+    Edit {
+        file: "qemu/accel/tcg/cputlb.c",
+        original: "    for (mmu_idx = 0; mmu_idx < NB_MMU_MODES; mmu_idx++) {\n        unsigned int i;\n        unsigned int n = tlb_n_entries(&env_tlb(env)->f[mmu_idx]);\n\n        for (i = 0; i < n; i++) {\n            tlb_reset_dirty_range_by_vaddr_locked(uc, &env_tlb(env)->f[mmu_idx].table[i],\n                                                  start1, length);\n        }\n",
+        patched: "    for (mmu_idx = 0; mmu_idx < NB_MMU_MODES; mmu_idx++) {\n        unsigned int i;\n        /* elfvisor: only the slots the range's pages hash to. */\n        target_ulong first = start1 & TARGET_PAGE_MASK;\n        target_ulong pages = length == 0 ? 0\n            : ((start1 + length - 1 - first) >> TARGET_PAGE_BITS) + 1;\n        target_ulong p;\n\n        for (p = 0; p < pages; p++) {\n            tlb_reset_dirty_range_by_vaddr_locked(\n                uc, tlb_entry(env, mmu_idx, first + (p << TARGET_PAGE_BITS)), start1, length);\n        }\n",
+    },
+    // Speed (P3): the TLB-fill path restored the guest state (a search of the block's
+    // instruction table) before every fill, even one that succeeds. elfvisor's fill hook
+    // reads no guest register; a refused fill still restores it before the fault is raised.
+    Edit {
+        file: "qemu/softmmu/unicorn_vtlb.c",
+        original: "    cpu_restore_state(cs, retaddr, false);\n\n    HOOK_FOREACH(uc, hook, UC_HOOK_TLB_FILL) {",
+        patched: "    /* elfvisor: the state is restored only for a refused fill (below). */\n\n    HOOK_FOREACH(uc, hook, UC_HOOK_TLB_FILL) {",
+    },
+    Edit {
+        file: "qemu/softmmu/unicorn_vtlb.c",
+        original: "tlb_miss:\n    if (probe) {\n        return false;\n    }",
+        patched: "tlb_miss:\n    /* elfvisor: the restore a refused fill needs (the raise below restores it too). */\n    cpu_restore_state(cs, retaddr, false);\n    if (probe) {\n        return false;\n    }",
+    },
+    // Speed (P4): an indirect branch or return looks its target up through
+    // `cpu_get_tb_cpu_state`, an out-of-line call that recomputes what an aarch64 vCPU keeps
+    // cached in `hflags`. When nothing else contributes to the flags (AArch64 state, no
+    // single-step, no BTI), probe the jump cache directly with the same comparisons as
+    // `tb_lookup__cpu_state`; anything else, or a miss, takes the full lookup as before.
+    Edit {
+        file: "qemu/accel/tcg/tcg-runtime.c",
+        original: "    struct uc_struct *uc = (struct uc_struct *)cpu->uc;\n\n    tb = tb_lookup__cpu_state(cpu, &pc, &cs_base, &flags, curr_cflags());\n",
+        patched: "    struct uc_struct *uc = (struct uc_struct *)cpu->uc;\n\n#ifdef TARGET_AARCH64\n    /* elfvisor: the jump cache probed with the cached flags (same tests as the full lookup). */\n    if (FIELD_EX32(env->hflags, TBFLAG_ANY, AARCH64_STATE) &&\n        !FIELD_EX32(env->hflags, TBFLAG_ANY, SS_ACTIVE) &&\n        !cpu_isar_feature(aa64_bti, env_archcpu(env))) {\n        uint32_t cf_mask = (curr_cflags() & ~CF_CLUSTER_MASK) |\n                           ((uint32_t)cpu->cluster_index << CF_CLUSTER_SHIFT);\n        pc = env->pc;\n        tb = cpu->tb_jmp_cache[tb_jmp_cache_hash_func(uc, pc)];\n        if (tb && tb->pc == pc && tb->cs_base == 0 && tb->flags == env->hflags &&\n            tb->trace_vcpu_dstate == *cpu->trace_dstate &&\n            (tb_cflags(tb) & (CF_HASH_MASK | CF_INVALID)) == cf_mask) {\n            return tb->tc.ptr;\n        }\n    }\n#endif\n    tb = tb_lookup__cpu_state(cpu, &pc, &cs_base, &flags, curr_cflags());\n",
+    },
+    // Speed (P5): a direct branch to another page went through the out-of-line block lookup
+    // every time, and a block spanning two pages was never chained, because system emulation
+    // must notice a page remapped under a chained jump. elfvisor drops all translated code
+    // whenever an executable mapping changes (see `flush_code` in the engine), chains
+    // included, so branches may chain across pages, as qemu-user's do.
+    Edit {
+        file: "qemu/target/arm/translate-a64.c",
+        original: "    /* Only link tbs from inside the same guest page */\n    if ((s->base.tb->pc & TARGET_PAGE_MASK) != (dest & TARGET_PAGE_MASK)) {\n        return false;\n    }\n",
+        patched: "    /* elfvisor: blocks link across pages; code-mapping changes drop all code. */\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/cpu-exec.c",
+        original: "    if (tb->page_addr[1] != -1) {\n        last_tb = NULL;\n    }\n",
+        patched: "    /* elfvisor: two-page blocks are linked too (code-mapping changes drop all code). */\n",
+    },
+    // Speed (P6): the `max` CPU has BTI, so the translator splits blocks at branch targets
+    // and keys them on the branch type: a second block for every BR/BLR target. elfvisor
+    // does not advertise BTI to the guest (its BTI instructions stay hints).
+    Edit {
+        file: "qemu/target/arm/cpu64.c",
+        original: "    FIELD_DP64(t, ID_AA64PFR1, BT, 1, t);\n",
+        patched: "    /* elfvisor: no BTI (not advertised to the guest; BTI instructions are hints). */\n    FIELD_DP64(t, ID_AA64PFR1, BT, 0, t);\n",
+    },
+    // Speed (P7): a store to a page that the TLB grants execute permission (the arena is one
+    // RWX region to unicorn, and executable stacks and JIT heaps are RWX to the guest) took
+    // the code-invalidating slow path forever, even once the page held no translated code
+    // (nine times slower stores). As QEMU does, the page turns fast again once no block is
+    // left on it; translating a block there marks it slow again (the edit above).
+    Edit {
+        file: "qemu/accel/tcg/translate-all.c",
+        original: "/* user-mode: call with mmap_lock held */\nvoid tb_check_watchpoint(CPUState *cpu, uintptr_t retaddr)",
+        patched: "/* elfvisor: whether any translated block lies on the page of `addr`. */\nbool elfvisor_page_has_code(struct uc_struct *uc, tb_page_addr_t addr)\n{\n    PageDesc *p = page_find(uc, addr >> TARGET_PAGE_BITS);\n\n    return p != NULL && p->first_tb != (uintptr_t)NULL;\n}\n\n/* user-mode: call with mmap_lock held */\nvoid tb_check_watchpoint(CPUState *cpu, uintptr_t retaddr)",
+    },
+    Edit {
+        file: "qemu/accel/tcg/cputlb.c",
+        original: "            !(tlbe->addr_code != -1) &&\n",
+        patched: "            /* elfvisor: an executable page once no code is left on it. */\n            (tlbe->addr_code == -1 || !elfvisor_page_has_code(cpu->uc, ram_addr)) &&\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/cputlb.c",
+        original: "static void notdirty_write(CPUState *cpu, vaddr mem_vaddr, unsigned size,",
+        patched: "bool elfvisor_page_has_code(struct uc_struct *uc, tb_page_addr_t addr);\n\nstatic void notdirty_write(CPUState *cpu, vaddr mem_vaddr, unsigned size,",
     },
 ];
 

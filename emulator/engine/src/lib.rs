@@ -100,6 +100,16 @@ pub trait Cpu {
     fn flush_tlb(&mut self);
     /// Drops translated code for a guest range (after code changes: unmap, protect, exec).
     fn flush_code(&mut self, start: GuestAddr, end: GuestAddr);
+    /// Whether the guest's atomics on this vCPU must hold against other agents: other
+    /// threads, and other processes sharing writable memory. `true` from creation; `false` is
+    /// only correct while the vCPU's process has one thread and no writable memory shared
+    /// with another process, and lets the engine translate atomics as plain accesses
+    /// (qemu-user does the same until the first thread). The caller switches back to `true`
+    /// before a second thread runs or such a mapping exists; the switch drops translated
+    /// code, so none of the other kind runs after it. Engines without a serial mode ignore it.
+    fn set_parallel(&mut self, parallel: bool) {
+        let _ = parallel;
+    }
 }
 
 /// The kind of memory access that faulted.

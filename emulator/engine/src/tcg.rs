@@ -126,6 +126,8 @@ struct HookData {
     handler: Option<NonNull<dyn SyscallHandler>>,
     exit: Option<Exit>,
     refusal: Option<Refusal>,
+    /// Whether unicorn translates atomics as plain accesses ([`Cpu::set_parallel`]).
+    serial: bool,
 }
 
 fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> EngineError {
@@ -136,6 +138,9 @@ unsafe extern "C" {
     /// elfvisor's unicorn edit: registers the word unicorn's CPU loop reads before every entry
     /// (non-zero ends the run). The word must outlive the instance or be unregistered (NULL).
     fn uc_elfvisor_set_stop_flag(uc: *mut unicorn_engine::uc_engine, flag: *const u32);
+    /// elfvisor's unicorn edit: plain (`true`) or parallel-safe atomics in the blocks
+    /// translated from now on; already translated blocks are the caller's to drop.
+    fn uc_elfvisor_set_serial(uc: *mut unicorn_engine::uc_engine, serial: bool);
 }
 
 /// One vCPU's pending stop, shared by the vCPU, its [`Stopper`]s, this thread's signal
@@ -302,7 +307,7 @@ fn interrupt(uc: &mut Unicorn<'_, HookData>, intno: u32) {
 impl TcgVcpu {
     pub fn new(memory: GuestMemory) -> Result<TcgVcpu, EngineError> {
         let (base, size) = (memory.host_base, memory.size);
-        let data = HookData { memory, handler: None, exit: None, refusal: None };
+        let data = HookData { memory, handler: None, exit: None, refusal: None, serial: false };
         let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::ARM, data)
             .map_err(backend("create a unicorn instance"))?;
         uc.ctl_set_cpu_model(Arm64CpuModel::MAX as i32).map_err(backend("select the max CPU"))?;
@@ -412,6 +417,21 @@ impl Cpu for UcCpu<'_, '_> {
     fn flush_code(&mut self, start: GuestAddr, end: GuestAddr) {
         flush_code(self.0, start, end)
     }
+    fn set_parallel(&mut self, parallel: bool) {
+        set_parallel(self.0, parallel)
+    }
+}
+
+/// The serial/parallel switch of [`Cpu::set_parallel`]: the flag for new blocks, then every
+/// translated block dropped, so that no block of the other kind (nor a chain to one) runs.
+fn set_parallel(uc: &mut Unicorn<'_, HookData>, parallel: bool) {
+    if uc.get_data().serial != parallel {
+        return;
+    }
+    // SAFETY: the instance is live (borrowed); the call only stores a flag in its CPU state.
+    unsafe { uc_elfvisor_set_serial(uc.get_handle(), !parallel) };
+    uc.get_data_mut().serial = !parallel;
+    uc.ctl_flush_tb().expect("unicorn drops translated code");
 }
 
 fn flush_tlb(uc: &mut Unicorn<'_, HookData>) {
@@ -447,6 +467,9 @@ impl Cpu for TcgVcpu {
     }
     fn flush_code(&mut self, start: GuestAddr, end: GuestAddr) {
         flush_code(&mut self.uc, start, end)
+    }
+    fn set_parallel(&mut self, parallel: bool) {
+        set_parallel(&mut self.uc, parallel)
     }
 }
 

@@ -1,13 +1,14 @@
 //! The tcg engine against real aarch64 code: syscalls served in the hook, faults with their
 //! address and kind, breakpoints, undefined instructions, FP, guest atomics that lose nothing
 //! across vCPUs on two threads and two processes (the reason elfvisor builds its own unicorn),
-//! and stops that are never lost, wherever they land.
+//! stops that are never lost, wherever they land, and translated code that follows the memory
+//! under it (code written and then run, code pages unmapped or made inaccessible).
 //!
 //! No test here depends on timing: a stop that the engine lost would leave a run spinning
 //! forever, and the test runner's per-test time limit names that test.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::tcg::Tcg;
@@ -49,7 +50,13 @@ const DATA: u64 = 0x2_0000;
 const RODATA: u64 = 0x3_0000;
 /// Inside a mapping but past its object's end.
 const BEYOND: u64 = 0x4_0000;
+/// A second code region (RX), which [`Switchable`] can unmap or make inaccessible.
+const CODE2: u64 = 0x5_0000;
+/// Two read-write-execute regions (executable stacks, JIT heaps).
+const RWX_A: u64 = 0x6_0000;
+const RWX_B: u64 = 0x7_0000;
 const ARENA: u64 = 1 << 24;
+const RWX: Prot = Prot(Prot::RW.0 | Prot::EXEC.0);
 
 /// A fixed page table: code RX, data RW, rodata R, the rest unmapped.
 struct Pages;
@@ -61,7 +68,25 @@ impl PageSource for Pages {
             DATA => PageState::Mapped(Prot::RW),
             RODATA => PageState::Mapped(Prot::READ),
             BEYOND => PageState::PastObjectEnd,
+            CODE2 => PageState::Mapped(Prot::RX),
+            RWX_A | RWX_B => PageState::Mapped(RWX),
             _ => PageState::Unmapped,
+        }
+    }
+}
+
+/// [`Pages`], with [`CODE2`] switchable: RX (0), unmapped (1) or `PROT_NONE` (2).
+#[derive(Default)]
+struct Switchable {
+    code2: AtomicU8,
+}
+
+impl PageSource for Switchable {
+    fn page(&self, addr: GuestAddr) -> PageState {
+        match (addr.0 & !0xffff, self.code2.load(Ordering::SeqCst)) {
+            (CODE2, 1) => PageState::Unmapped,
+            (CODE2, 2) => PageState::Mapped(Prot::NONE),
+            _ => Pages.page(addr),
         }
     }
 }
@@ -90,7 +115,7 @@ impl Arena {
             )
         };
         assert_ne!(base, libc::MAP_FAILED);
-        for region in [CODE, DATA, RODATA] {
+        for region in [CODE, DATA, RODATA, CODE2, RWX_A, RWX_B] {
             let (flags, fd) = match shared {
                 Some(fd) if region == DATA => (libc::MAP_SHARED | libc::MAP_FIXED, fd),
                 _ => (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1),
@@ -112,7 +137,11 @@ impl Arena {
     }
 
     fn memory(&self) -> GuestMemory {
-        GuestMemory { host_base: self.base, size: ARENA, pages: Arc::new(Pages) }
+        self.memory_with(Arc::new(Pages))
+    }
+
+    fn memory_with(&self, pages: Arc<dyn PageSource>) -> GuestMemory {
+        GuestMemory { host_base: self.base, size: ARENA, pages }
     }
 
     fn write_code(&self, addr: u64, words: &[u32]) {
@@ -692,4 +721,211 @@ fn test_a_stop_from_a_signal_handler_leaves_registers_consistent() {
     // The stop asked by a signal handler on the vCPU's own thread (how host signals reach a
     // running guest).
     stop_push_pop_loop(StopBy::Signal);
+}
+
+/// `b CODE2` at CODE, `b CODE` at CODE2: a spin whose blocks chain across pages.
+const SPIN_ACROSS_PAGES: [(u64, u32); 2] = [(CODE, 0x1401_0000), (CODE2, 0x17ff_0000)];
+
+#[test]
+fn test_a_stop_ends_a_spin_across_pages() {
+    // The exit test sits at the start of every block, chained or not, across pages too.
+    for (by, runs) in [(StopBy::Stopper, 3000), (StopBy::Signal, 2000)] {
+        let arena = Arena::new();
+        for (addr, insn) in SPIN_ACROSS_PAGES {
+            arena.write_u32(addr, insn);
+        }
+        let mut cpu = vcpu(&arena, CODE);
+        one_stop_per_run(cpu.as_mut(), runs, by, |cpu, exit| {
+            assert_eq!(exit, Exit::Interrupted, "{by:?}");
+            let pc = cpu.reg(Reg::Pc);
+            assert!(pc == CODE || pc == CODE2, "{by:?}: stopped at pc {pc:#x}");
+        });
+    }
+}
+
+/// At CODE: `bl CODE2; svc #0; b CODE`; at CODE2: `ret`.
+const CALL_ACROSS_PAGES: [(u64, u32); 4] =
+    [(CODE, 0x9401_0000), (CODE + 4, 0xd400_0001), (CODE + 8, 0x17ff_fffe), (CODE2, 0xd65f_03c0)];
+
+/// On its third call, changes CODE2 to `state` as munmap or mprotect does (page table, then
+/// the TLB and the translated code of the range); continues every call.
+struct ChangeCode2 {
+    pages: Arc<Switchable>,
+    state: u8,
+    calls: usize,
+}
+
+impl SyscallHandler for ChangeCode2 {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
+        self.calls += 1;
+        if self.calls == 3 {
+            self.pages.code2.store(self.state, Ordering::SeqCst);
+            cpu.flush_tlb();
+            cpu.flush_code(GuestAddr(CODE2), GuestAddr(CODE2 + 0x1_0000));
+        }
+        // A call that still reached the old code: end the run rather than loop forever.
+        if self.calls > 10 { SyscallAction::Stop } else { SyscallAction::Continue }
+    }
+}
+
+#[test]
+fn test_a_call_into_a_page_just_unmapped_or_made_inaccessible_faults() {
+    // The call's block is chained to the callee's on the other page by the first rounds.
+    for (state, cause) in [(1, FaultCause::Unmapped), (2, FaultCause::Protection)] {
+        let arena = Arena::new();
+        for (addr, insn) in CALL_ACROSS_PAGES {
+            arena.write_u32(addr, insn);
+        }
+        let pages = Arc::new(Switchable::default());
+        let mut cpu = Tcg.create_vcpu(arena.memory_with(pages.clone())).unwrap();
+        cpu.set_reg(Reg::Pc, CODE);
+        let mut handler = ChangeCode2 { pages, state, calls: 0 };
+        let exit = cpu.run(&mut handler).unwrap();
+        assert_eq!(exit, Exit::Fault { addr: GuestAddr(CODE2), access: Access::Fetch, cause });
+        assert_eq!(handler.calls, 3, "the fault is the first call after the change");
+        assert_eq!(cpu.reg(Reg::X(30)), CODE + 4, "the call completed: lr is its return");
+    }
+}
+
+/// x1 = a slot holding `movz x0, #0; ret`, x2 = 0: 50 times, writes `movz x0, #0xffff` and then
+/// `movz x0, #x2` into the slot, calls it, and reports x0 with `svc #0`; then exits (`svc` 93).
+const SMC_LOOP: [u32; 16] = [
+    0x531b6843, 0x52ba5004, 0x2a040063, 0x529fffe5, 0x531b68a5, 0x2a0400a5, 0xb9000025, 0xb9000023,
+    0xd5033fdf, 0xd63f0020, 0xd4000001, 0x91000442, 0xf100c85f, 0x54fffe61, 0xd2800ba8, 0xd4000001,
+];
+
+#[test]
+fn test_code_written_and_then_run_is_the_new_code() {
+    // The writer on an RWX page with the slot right after it; on an RX page writing into an
+    // RWX page; on an RWX page writing into another.
+    for (writer, slot) in [(RWX_A, RWX_A + 0x100), (CODE, RWX_B), (RWX_A, RWX_B + 0x800)] {
+        let arena = Arena::new();
+        arena.write_code(writer, &SMC_LOOP);
+        arena.write_code(slot, &[0xd2800000, 0xd65f03c0]);
+        let mut cpu = vcpu(&arena, writer);
+        cpu.set_reg(Reg::X(1), slot);
+        cpu.set_reg(Reg::X(2), 0);
+        cpu.set_reg(Reg::X(8), 0);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+        let seen: Vec<u64> = handler.calls.iter().take(50).map(|&(_, x0)| x0).collect();
+        let want: Vec<u64> = (0..50).collect();
+        assert_eq!(seen, want, "writer {writer:#x}, slot {slot:#x}: every call ran the new code");
+        assert_eq!(handler.calls.len(), 51);
+    }
+}
+
+/// Increments run serially before the switch to parallel code.
+const ALONE: u64 = 1000;
+
+/// On its first call, switches its vCPU to parallel code (as the kernel does when a second
+/// thread is created), restarts the loop for [`ITERATIONS`] more and lets the other vCPU go;
+/// stops on the second.
+struct SwitchToParallel<'a> {
+    go: &'a AtomicUsize,
+    calls: usize,
+}
+
+impl SyscallHandler for SwitchToParallel<'_> {
+    fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
+        self.calls += 1;
+        if self.calls > 1 {
+            return SyscallAction::Stop;
+        }
+        cpu.set_parallel(true);
+        cpu.set_reg(Reg::X(1), ITERATIONS);
+        cpu.set_reg(Reg::Pc, CODE);
+        self.go.store(1, Ordering::SeqCst);
+        SyscallAction::Continue
+    }
+}
+
+#[test]
+fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_threads() {
+    let cases: [(&str, &[u32], u64); 3] = [
+        ("ldadd", &LDADD_LOOP, DATA),
+        ("ldaxr/stlxr", &EXCL_LOOP, DATA + 64),
+        ("casal", &CAS_LOOP, DATA + 128),
+    ];
+    for (name, code, target) in cases {
+        let arena = Arena::new();
+        arena.write_code(CODE, code);
+        let go = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let memory = arena.memory();
+            let go = &go;
+            // The first vCPU runs alone with plain atomics, then switches inside its hook.
+            scope.spawn(move || {
+                let mut cpu = Tcg.create_vcpu(memory).unwrap();
+                cpu.set_parallel(false);
+                cpu.set_reg(Reg::Pc, CODE);
+                cpu.set_reg(Reg::X(0), target);
+                cpu.set_reg(Reg::X(1), ALONE);
+                let mut handler = SwitchToParallel { go, calls: 0 };
+                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+            });
+            // The second (parallel from creation) starts once the first has switched.
+            let memory = arena.memory();
+            scope.spawn(move || {
+                spin_until(go, 1);
+                let mut cpu = Tcg.create_vcpu(memory).unwrap();
+                cpu.set_reg(Reg::Pc, CODE);
+                cpu.set_reg(Reg::X(0), target);
+                cpu.set_reg(Reg::X(1), ITERATIONS);
+                let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+            });
+        });
+        assert_eq!(arena.read_u64(target), ALONE + 2 * ITERATIONS, "{name} lost increments");
+    }
+}
+
+#[test]
+fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_processes() {
+    // SAFETY: memfd_create with a NUL-terminated name; the fd is inherited by the child.
+    let fd = unsafe { libc::memfd_create(c"elfvisor-engine-test".as_ptr(), 0) };
+    assert!(fd >= 0);
+    // SAFETY: `fd` is the memfd just created.
+    assert_eq!(unsafe { libc::ftruncate(fd, 0x1_0000) }, 0);
+    let arena = Arena::with_data(Some(fd));
+    let loops = [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)];
+    // Alone first, with plain atomics (the loops at their own addresses: each keeps its code).
+    let mut cpus: Vec<Box<dyn Vcpu>> = Vec::new();
+    for (i, (code, target)) in loops.iter().enumerate() {
+        let at = CODE + 0x100 * i as u64;
+        arena.write_code(at, code);
+        let mut cpu = vcpu(&arena, at);
+        cpu.set_parallel(false);
+        cpu.set_reg(Reg::X(0), *target);
+        cpu.set_reg(Reg::X(1), ALONE);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+        cpus.push(cpu);
+    }
+    // Then parallel, as when a writable shared mapping appears, and raced by another process.
+    for cpu in &mut cpus {
+        cpu.set_parallel(true);
+    }
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "atomic_child_process", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, fd.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for (i, cpu) in cpus.iter_mut().enumerate() {
+        cpu.set_reg(Reg::Pc, CODE + 0x100 * i as u64);
+        cpu.set_reg(Reg::X(0), loops[i].1);
+        cpu.set_reg(Reg::X(1), ITERATIONS);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    }
+    let status = child.wait_with_output().unwrap().status;
+    assert!(status.success(), "the child process failed: {status}");
+    for (name, (_, target)) in ["ldadd", "ldaxr/stlxr", "casal"].iter().zip(loops) {
+        assert_eq!(
+            arena.read_u64(target),
+            ALONE + 2 * ITERATIONS,
+            "{name} lost increments across processes"
+        );
+    }
 }
