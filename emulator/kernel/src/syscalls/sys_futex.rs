@@ -60,9 +60,7 @@ pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             // only a lock the caller owns (EPERM), and only then builds the key, which is
             // where an unaligned word is EINVAL (get_futex_key).
             let mm = ctx.proc.mm.read();
-            let mut b = [0u8; 4];
-            mm.copy_in(elfvisor_abi::GuestAddr(a[0]), &mut b)?;
-            if u32::from_le_bytes(b) & FUTEX_TID_MASK != ctx.proc.tid() {
+            if mm.read_u32(elfvisor_abi::GuestAddr(a[0]))? & FUTEX_TID_MASK != ctx.proc.tid() {
                 return Err(Errno::EPERM);
             }
             let uaddr = word(&mm, a[0], Prot::RW)?;
