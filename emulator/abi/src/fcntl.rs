@@ -102,20 +102,6 @@ pub struct Stat {
     pub ctime: (i64, u64),
 }
 
-impl Stat {
-    pub const SIZE: usize = 128;
-
-    /// The bytes the guest sees, in its layout.
-    ///
-    /// Kept for existing callers; [`GuestObj::encode`] (or `AddressSpace::write_obj`) replaces
-    /// it.
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut b = [0u8; Self::SIZE];
-        self.encode(&mut b);
-        b
-    }
-}
-
 /// asm-generic `struct stat`: `st_dev` 0, `st_ino` 8, `st_mode` 16, `st_nlink` 20, `st_uid` 24,
 /// `st_gid` 28, `st_rdev` 32, `__pad1` 40, `st_size` 48, `st_blksize` 56, `__pad2` 60,
 /// `st_blocks` 64, then seconds and nanoseconds of `st_atime` 72, `st_mtime` 88, `st_ctime` 104,
@@ -178,7 +164,7 @@ mod tests {
             blksize: 4096,
             ..Stat::default()
         };
-        let b = st.to_bytes();
+        let b = st.to_guest_bytes();
         assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 2);
         assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), 0o100644);
         assert_eq!(i64::from_le_bytes(b[48..56].try_into().unwrap()), 99);
@@ -199,7 +185,7 @@ mod tests {
                 atime: (t[0], w[5]), mtime: (t[1], w[6]), ctime: (t[2], w[7]),
             };
             crate::obj::testing::round_trip(&st);
-            let b = st.to_bytes();
+            let b = st.to_guest_bytes();
             proptest::prop_assert_eq!(&b[40..48], &[0u8; 8]);
             proptest::prop_assert_eq!(&b[120..], &[0u8; 8]);
             proptest::prop_assert_eq!(i64::from_le_bytes(b[88..96].try_into().unwrap()), t[1]);

@@ -73,69 +73,6 @@ pub struct ShmidDs {
     pub nattch: u64,
 }
 
-fn put(b: &mut [u8], off: usize, bytes: &[u8]) {
-    b[off..off + bytes.len()].copy_from_slice(bytes);
-}
-
-fn get<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    b[off..off + N].try_into().expect("slice of N bytes")
-}
-
-impl ShmidDs {
-    pub const SIZE: usize = 112;
-
-    /// The bytes the guest sees (reserved fields zero).
-    ///
-    /// Kept for existing callers; [`GuestObj::encode`] (or `AddressSpace::write_obj`) replaces
-    /// it.
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut b = [0u8; Self::SIZE];
-        let p = &self.perm;
-        put(&mut b, 0, &p.key.to_le_bytes());
-        put(&mut b, 4, &p.uid.to_le_bytes());
-        put(&mut b, 8, &p.gid.to_le_bytes());
-        put(&mut b, 12, &p.cuid.to_le_bytes());
-        put(&mut b, 16, &p.cgid.to_le_bytes());
-        put(&mut b, 20, &p.mode.to_le_bytes());
-        put(&mut b, 24, &p.seq.to_le_bytes());
-        // 26: __pad2 (u16), 32: __unused1, 40: __unused2.
-        put(&mut b, 48, &self.segsz.to_le_bytes());
-        put(&mut b, 56, &self.atime.to_le_bytes());
-        put(&mut b, 64, &self.dtime.to_le_bytes());
-        put(&mut b, 72, &self.ctime.to_le_bytes());
-        put(&mut b, 80, &self.cpid.to_le_bytes());
-        put(&mut b, 84, &self.lpid.to_le_bytes());
-        put(&mut b, 88, &self.nattch.to_le_bytes());
-        // 96: __unused4, 104: __unused5.
-        b
-    }
-
-    /// Decodes a guest structure (what `IPC_SET` reads).
-    ///
-    /// Kept for existing callers; [`GuestObj::decode`] (or `AddressSpace::read_obj`) replaces
-    /// it.
-    pub fn from_bytes(b: &[u8; Self::SIZE]) -> ShmidDs {
-        ShmidDs {
-            perm: IpcPerm {
-                key: i32::from_le_bytes(get(b, 0)),
-                uid: u32::from_le_bytes(get(b, 4)),
-                gid: u32::from_le_bytes(get(b, 8)),
-                cuid: u32::from_le_bytes(get(b, 12)),
-                cgid: u32::from_le_bytes(get(b, 16)),
-                mode: u32::from_le_bytes(get(b, 20)),
-                seq: u16::from_le_bytes(get(b, 24)),
-            },
-            segsz: u64::from_le_bytes(get(b, 48)),
-            atime: i64::from_le_bytes(get(b, 56)),
-            dtime: i64::from_le_bytes(get(b, 64)),
-            ctime: i64::from_le_bytes(get(b, 72)),
-            cpid: i32::from_le_bytes(get(b, 80)),
-            lpid: i32::from_le_bytes(get(b, 84)),
-            nattch: u64::from_le_bytes(get(b, 88)),
-        }
-    }
-}
-
 /// `struct shminfo64`, what `IPC_INFO` returns: the system's limits. 72 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShmLimits {
@@ -144,22 +81,6 @@ pub struct ShmLimits {
     pub shmmni: u64,
     pub shmseg: u64,
     pub shmall: u64,
-}
-
-impl ShmLimits {
-    pub const SIZE: usize = 72;
-
-    /// Kept for existing callers; [`GuestObj::encode`] replaces it.
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut b = [0u8; Self::SIZE];
-        for (i, v) in [self.shmmax, self.shmmin, self.shmmni, self.shmseg, self.shmall]
-            .into_iter()
-            .enumerate()
-        {
-            put(&mut b, 8 * i, &v.to_le_bytes());
-        }
-        b
-    }
 }
 
 /// `struct shm_info`, what `SHM_INFO` returns: the system's usage. 48 bytes.
@@ -173,31 +94,51 @@ pub struct ShmUsage {
     pub swap_successes: u64,
 }
 
-impl ShmUsage {
-    pub const SIZE: usize = 48;
-
-    /// Kept for existing callers; [`GuestObj::encode`] replaces it.
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut b = [0u8; Self::SIZE];
-        put(&mut b, 0, &self.used_ids.to_le_bytes());
-        let rest =
-            [self.shm_tot, self.shm_rss, self.shm_swp, self.swap_attempts, self.swap_successes];
-        for (i, v) in rest.into_iter().enumerate() {
-            put(&mut b, 8 + 8 * i, &v.to_le_bytes());
-        }
-        b
-    }
-}
-
 impl GuestObj for ShmidDs {
     const SIZE: usize = 112;
 
     fn decode(b: &[u8]) -> Self {
-        ShmidDs::from_bytes(b[..Self::SIZE].try_into().expect("112 bytes"))
+        assert!(b.len() >= Self::SIZE, "{} bytes for a 112-byte shmid64_ds", b.len());
+        ShmidDs {
+            perm: IpcPerm {
+                key: i32::decode(&b[0..]),
+                uid: u32::decode(&b[4..]),
+                gid: u32::decode(&b[8..]),
+                cuid: u32::decode(&b[12..]),
+                cgid: u32::decode(&b[16..]),
+                mode: u32::decode(&b[20..]),
+                seq: u16::decode(&b[24..]),
+            },
+            segsz: u64::decode(&b[48..]),
+            atime: i64::decode(&b[56..]),
+            dtime: i64::decode(&b[64..]),
+            ctime: i64::decode(&b[72..]),
+            cpid: i32::decode(&b[80..]),
+            lpid: i32::decode(&b[84..]),
+            nattch: u64::decode(&b[88..]),
+        }
     }
 
     fn encode(&self, out: &mut [u8]) {
-        out[..Self::SIZE].copy_from_slice(&self.to_bytes());
+        let b = &mut out[..Self::SIZE];
+        b.fill(0);
+        let p = &self.perm;
+        p.key.encode(&mut b[0..]);
+        p.uid.encode(&mut b[4..]);
+        p.gid.encode(&mut b[8..]);
+        p.cuid.encode(&mut b[12..]);
+        p.cgid.encode(&mut b[16..]);
+        p.mode.encode(&mut b[20..]);
+        p.seq.encode(&mut b[24..]);
+        // 26: __pad2 (u16), 32: __unused1, 40: __unused2.
+        self.segsz.encode(&mut b[48..]);
+        self.atime.encode(&mut b[56..]);
+        self.dtime.encode(&mut b[64..]);
+        self.ctime.encode(&mut b[72..]);
+        self.cpid.encode(&mut b[80..]);
+        self.lpid.encode(&mut b[84..]);
+        self.nattch.encode(&mut b[88..]);
+        // 96: __unused4, 104: __unused5.
     }
 }
 
@@ -211,7 +152,12 @@ impl GuestObj for ShmLimits {
     }
 
     fn encode(&self, out: &mut [u8]) {
-        out[..Self::SIZE].copy_from_slice(&self.to_bytes());
+        let b = &mut out[..Self::SIZE];
+        b.fill(0);
+        let words = [self.shmmax, self.shmmin, self.shmmni, self.shmseg, self.shmall];
+        for (i, v) in words.into_iter().enumerate() {
+            v.encode(&mut b[8 * i..]);
+        }
     }
 }
 
@@ -232,7 +178,14 @@ impl GuestObj for ShmUsage {
     }
 
     fn encode(&self, out: &mut [u8]) {
-        out[..Self::SIZE].copy_from_slice(&self.to_bytes());
+        let b = &mut out[..Self::SIZE];
+        b.fill(0);
+        self.used_ids.encode(b);
+        let rest =
+            [self.shm_tot, self.shm_rss, self.shm_swp, self.swap_attempts, self.swap_successes];
+        for (i, v) in rest.into_iter().enumerate() {
+            v.encode(&mut b[8 + 8 * i..]);
+        }
     }
 }
 
@@ -252,7 +205,7 @@ mod tests {
             lpid: 101,
             nattch: 2,
         };
-        let b = ds.to_bytes();
+        let b = ds.to_guest_bytes();
         assert_eq!(i32::from_le_bytes(b[0..4].try_into().unwrap()), 0x162e);
         assert_eq!(u32::from_le_bytes(b[20..24].try_into().unwrap()), 0o1600);
         assert_eq!(u16::from_le_bytes(b[24..26].try_into().unwrap()), 7);
@@ -261,16 +214,17 @@ mod tests {
         assert_eq!(i32::from_le_bytes(b[84..88].try_into().unwrap()), 101);
         assert_eq!(u64::from_le_bytes(b[88..96].try_into().unwrap()), 2);
         assert_eq!(&b[96..], &[0u8; 16]);
-        assert_eq!(ShmidDs::from_bytes(&b), ds);
+        assert_eq!(ShmidDs::decode(&b), ds);
     }
 
     #[test]
     fn test_info_layouts() {
-        let l = ShmLimits { shmmax: 1, shmmin: 2, shmmni: 3, shmseg: 4, shmall: 5 }.to_bytes();
+        let l =
+            ShmLimits { shmmax: 1, shmmin: 2, shmmni: 3, shmseg: 4, shmall: 5 }.to_guest_bytes();
         assert_eq!(u64::from_le_bytes(l[32..40].try_into().unwrap()), 5);
         assert_eq!(&l[40..], &[0u8; 32]);
         let u = ShmUsage { used_ids: 3, shm_tot: 9, swap_successes: 6, ..ShmUsage::default() };
-        let u = u.to_bytes();
+        let u = u.to_guest_bytes();
         assert_eq!(i32::from_le_bytes(u[0..4].try_into().unwrap()), 3);
         assert_eq!(u64::from_le_bytes(u[8..16].try_into().unwrap()), 9);
         assert_eq!(u64::from_le_bytes(u[40..48].try_into().unwrap()), 6);
