@@ -7,9 +7,10 @@
 //!   test) and the conformance matrix (a watchdog per trial); `--unit` skips the matrix.
 //! - `bench`: elfvisor against qemu-user on startup, syscalls, ALU and load/store guests.
 
-use std::process::ExitCode;
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
@@ -90,6 +91,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Bench(opts) => bench::run(&opts).map(|()| ExitCode::SUCCESS),
     }
+}
+
+/// The cargo that runs this xtask (`$CARGO`), or the one on `PATH`.
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// `cargo metadata` of the workspace at `root`, parsed; with `no_deps`, its own packages only.
+fn cargo_metadata(root: &Path, no_deps: bool) -> Result<serde_json::Value> {
+    let mut cmd = cargo();
+    cmd.args(["metadata", "--format-version", "1"]);
+    if no_deps {
+        cmd.arg("--no-deps");
+    }
+    let out = cmd
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed with {}", out.status);
+    }
+    serde_json::from_slice(&out.stdout).context("parsing cargo metadata")
 }
 
 fn conformance(filter: Option<&str>) -> Result<ExitCode> {

@@ -11,9 +11,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
-fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
+use crate::cargo;
 
 fn run(what: &str, cmd: &mut Command) -> Result<bool> {
     println!("test: {what}: {cmd:?}");
@@ -24,15 +22,7 @@ fn run(what: &str, cmd: &mut Command) -> Result<bool> {
 /// Whether any workspace library has doctests enabled (`cargo metadata` says so per target):
 /// nextest does not run doctests, so `cargo test --doc` must.
 fn any_doctests() -> Result<bool> {
-    let out = cargo()
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .output()
-        .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!("cargo metadata failed with {}", out.status);
-    }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let meta = crate::cargo_metadata(&elfvisor_conformance::paths::workspace_root(), true)?;
     let packages = meta["packages"].as_array().context("cargo metadata lists no packages")?;
     Ok(packages
         .iter()

@@ -250,18 +250,7 @@ pub fn installed(root: &Path) -> bool {
 
 /// The directory cargo unpacked `unicorn-engine-sys` into.
 fn sys_crate_dir(root: &Path) -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1"])
-        .current_dir(root)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running cargo metadata")?;
-    if !out.status.success() {
-        bail!("cargo metadata failed with {}", out.status);
-    }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let meta = crate::cargo_metadata(root, false)?;
     let packages = meta["packages"].as_array().context("cargo metadata lists no packages")?;
     let sys = packages
         .iter()
@@ -336,9 +325,8 @@ pub fn build(root: &Path) -> Result<()> {
     }
     // rustc bundled the previous libunicorn.a into the -sys crate's rlib, and cargo does not
     // track the archive: drop those rlibs so every binary links the new library.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     for profile in ["dev", "release"] {
-        run(Command::new(&cargo)
+        run(crate::cargo()
             .args(["clean", "--quiet", "-p", SYS_CRATE, "--profile", profile])
             .current_dir(root))?;
     }
