@@ -332,11 +332,12 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
     let unicorn_missing = !crate::unicorn::installed(&root);
     let nextest = nextest();
     if explain {
+        let show = |what: &str, found: &Found| match found {
+            Ok(path) => println!("deps: probe {what}: found {path}"),
+            Err(why) => println!("deps: probe {what}: MISSING ({why})"),
+        };
         for (need, found) in all.iter().zip(&found) {
-            match found {
-                Ok(path) => println!("deps: probe {}: found {path}", need.what),
-                Err(why) => println!("deps: probe {}: MISSING ({why})", need.what),
-            }
+            show(&need.what, found);
         }
         let file_probe = |what: &str, path: &Path| {
             let state = if path.is_file() { "found" } else { "MISSING at" };
@@ -349,21 +350,14 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
         let unicorn = crate::unicorn::pc_file(&root);
         let state = if unicorn_missing { "MISSING or stale at" } else { "found" };
         println!("deps: probe elfvisor's patched unicorn: {state} {}", unicorn.display());
-        match &nextest {
-            Ok(found) => println!("deps: probe cargo-nextest (runs the unit tests): found {found}"),
-            Err(why) => {
-                println!("deps: probe cargo-nextest (runs the unit tests): MISSING ({why})")
-            }
-        }
+        show("cargo-nextest (runs the unit tests)", &nextest);
     }
     let missing: Vec<&Need> =
         all.iter().zip(&found).filter(|(_, f)| f.is_err()).map(|(n, _)| n).collect();
-    if missing.is_empty()
-        && !kernel_missing
-        && programs_missing.is_empty()
-        && !unicorn_missing
-        && nextest.is_ok()
-    {
+    // Everything but cargo-nextest, which cargo builds on any system.
+    let rest_present =
+        missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing;
+    if rest_present && nextest.is_ok() {
         println!("deps: everything is present");
         return Ok(ExitCode::SUCCESS);
     }
@@ -392,11 +386,9 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
     if check_only {
         return Ok(ExitCode::FAILURE);
     }
-    // Built by cargo, on any system.
     if nextest.is_err() {
         install_nextest()?;
-        if missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing
-        {
+        if rest_present {
             println!("deps: everything is present");
             return Ok(ExitCode::SUCCESS);
         }
