@@ -65,20 +65,23 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     // Flags that change nothing here: CLONE_DETACHED is ignored by Linux, nothing traces a
     // guest (CLONE_PTRACE, CLONE_UNTRACED), and CLONE_IO only shares I/O scheduling.
     let harmless = CLONE_DETACHED | CLONE_PTRACE | CLONE_UNTRACED | CLONE_IO;
+    // What a thread and a process both may ask for: the address space, vfork's wait, the TLS
+    // and the tid words.
+    let common = harmless
+        | CLONE_VM
+        | CLONE_VFORK
+        | CLONE_SETTLS
+        | CLONE_PARENT_SETTID
+        | CLONE_CHILD_CLEARTID
+        | CLONE_CHILD_SETTID;
     if args.has(CLONE_THREAD) {
-        let known = harmless
-            | CLONE_VM
+        let known = common
             | CLONE_FS
             | CLONE_FILES
             | CLONE_SIGHAND
             | CLONE_THREAD
             | CLONE_SYSVSEM
-            | CLONE_PARENT
-            | CLONE_VFORK
-            | CLONE_SETTLS
-            | CLONE_PARENT_SETTID
-            | CLONE_CHILD_CLEARTID
-            | CLONE_CHILD_SETTID;
+            | CLONE_PARENT;
         if args.flags & !known != 0 {
             return Err(Errno::EINVAL);
         }
@@ -91,15 +94,7 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if args.has(CLONE_VM) && !args.has(CLONE_VFORK) {
         return Err(Errno::ENOSYS);
     }
-    let known = harmless
-        | CSIGNAL
-        | CLONE_VM
-        | CLONE_VFORK
-        | CLONE_SETTLS
-        | CLONE_PARENT_SETTID
-        | CLONE_CHILD_CLEARTID
-        | CLONE_CHILD_SETTID;
-    if args.flags & !known != 0 {
+    if args.flags & !(common | CSIGNAL) != 0 {
         return Err(Errno::EINVAL);
     }
     if ctx.proc.group().fork_strategy() == ForkStrategy::Host {
