@@ -104,10 +104,33 @@ impl Call {
         self.nr == u64::from(sysno.0)
     }
 
+    /// When the call lets the respawned children admitted since the parent's fork exit: they
+    /// hold their exit until it makes a call that could see them go (`fork::respawn::control`).
+    /// A setpgid (the usual call right after fork) may move them first. A mask change cannot
+    /// observe a child, so it releases nothing: the C libraries restore the signal mask right
+    /// after the clone (musl blocks every signal around it), and the setpgid that follows
+    /// still finds its child.
+    fn child_release(&self) -> Option<Release> {
+        if self.is(Sysno::rt_sigprocmask) {
+            None
+        } else if self.is(Sysno::setpgid) {
+            Some(Release::After)
+        } else {
+            Some(Release::Before)
+        }
+    }
+
     /// How the call is restarted after a signal interrupted it.
     fn restart(&self) -> Restart {
         self.row.map_or(Restart::UnlessHandlerRefuses, |r| r.restart)
     }
+}
+
+/// Whether a call releases the waiting respawned children before or after its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    Before,
+    After,
 }
 
 impl SyscallHandler for Task {
@@ -135,16 +158,11 @@ fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
 }
 
 /// The dispatch step: the table's handler, ENOSYS for a refused or unknown number (an unknown
-/// one reported once per process), and the `--strace` line.
+/// one reported once per process), the release of waiting respawned children
+/// ([`Call::child_release`]) and the `--strace` line.
 fn dispatch(ctx: &mut Ctx<'_>, call: &Call) -> SysResult {
-    // Respawned children admitted since the parent's fork may exit once it makes a call that
-    // could see them go; a setpgid (the usual call right after fork) may move them first. The
-    // C libraries restore the signal mask right after the clone (musl blocks every signal
-    // around it), and a mask change cannot observe a child, so it releases nothing: the
-    // setpgid that follows still finds its child (`fork::respawn::control`).
-    let unreleased = ctx.proc.group().has_unreleased() && !call.is(Sysno::rt_sigprocmask);
-    let release_after = unreleased && call.is(Sysno::setpgid);
-    if unreleased && !release_after {
+    let release = if ctx.proc.group().has_unreleased() { call.child_release() } else { None };
+    if release == Some(Release::Before) {
         crate::fork::respawn::control::release_children(ctx.proc.group());
     }
     let result = match call.row {
@@ -156,7 +174,7 @@ fn dispatch(ctx: &mut Ctx<'_>, call: &Call) -> SysResult {
             Err(Errno::ENOSYS)
         }
     };
-    if release_after {
+    if release == Some(Release::After) {
         crate::fork::respawn::control::release_children(ctx.proc.group());
     }
     if ctx.proc.trace() {
