@@ -283,6 +283,16 @@ fn test_floating_point_is_enabled() {
 
 const ITERATIONS: u64 = 200_000;
 
+/// Runs the counting loop at `pc` on `cpu` to its exit call: `iterations` increments of the
+/// counter at `target`.
+fn count(cpu: &mut dyn Vcpu, pc: u64, target: u64, iterations: u64) {
+    cpu.set_reg(Reg::Pc, pc);
+    cpu.set_reg(Reg::X(0), target);
+    cpu.set_reg(Reg::X(1), iterations);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+}
+
 /// Runs `code` on `threads` vCPUs at once, each incrementing the counter at `target`.
 fn race(arena: &Arena, code: &[u32], target: u64, threads: usize) {
     arena.write_code(CODE, code);
@@ -291,12 +301,7 @@ fn race(arena: &Arena, code: &[u32], target: u64, threads: usize) {
         for _ in 0..threads {
             let memory = memory.clone();
             scope.spawn(move || {
-                let mut cpu = Tcg.create_vcpu(memory).unwrap();
-                cpu.set_reg(Reg::Pc, CODE);
-                cpu.set_reg(Reg::X(0), target);
-                cpu.set_reg(Reg::X(1), ITERATIONS);
-                let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
-                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+                count(&mut *Tcg.create_vcpu(memory).unwrap(), CODE, target, ITERATIONS);
             });
         }
     });
@@ -323,6 +328,30 @@ fn test_atomics_lose_nothing_across_threads() {
 
 const CHILD_ENV: &str = "ELFVISOR_ENGINE_TEST_CHILD_MEMFD";
 
+/// The loops both processes race on the shared data page, each with its counter.
+const SHARED_LOOPS: [(&[u32], u64); 3] =
+    [(&LDADD_LOOP, DATA), (&EXCL_LOOP, DATA + 64), (&CAS_LOOP, DATA + 128)];
+
+/// A fresh 64 KiB memfd for the data region, inherited by the child process.
+fn shared_memfd() -> i32 {
+    // SAFETY: memfd_create with a NUL-terminated name; the fd is inherited by the child.
+    let fd = unsafe { libc::memfd_create(c"elfvisor-engine-test".as_ptr(), 0) };
+    assert!(fd >= 0);
+    // SAFETY: `fd` is the memfd just created.
+    assert_eq!(unsafe { libc::ftruncate(fd, 0x1_0000) }, 0);
+    fd
+}
+
+/// Starts this test binary again, running only `atomic_child_process` on the memfd `fd`.
+fn spawn_child(fd: i32) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "atomic_child_process", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, fd.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// In the child process of the test below: the same loops on the inherited memfd page.
 #[test]
 fn atomic_child_process() {
@@ -330,30 +359,17 @@ fn atomic_child_process() {
         return; // Only meaningful when started by test_atomics_lose_nothing_across_processes.
     };
     let arena = Arena::with_data(Some(fd));
-    for (code, target) in
-        [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)]
-    {
+    for (code, target) in SHARED_LOOPS {
         race(&arena, code, target, 1);
     }
 }
 
 #[test]
 fn test_atomics_lose_nothing_across_processes() {
-    // SAFETY: memfd_create with a NUL-terminated name; the fd is inherited by the child.
-    let fd = unsafe { libc::memfd_create(c"elfvisor-engine-test".as_ptr(), 0) };
-    assert!(fd >= 0);
-    // SAFETY: `fd` is the memfd just created.
-    assert_eq!(unsafe { libc::ftruncate(fd, 0x1_0000) }, 0);
+    let fd = shared_memfd();
     let arena = Arena::with_data(Some(fd));
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "atomic_child_process", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, fd.to_string())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    for (code, target) in
-        [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)]
-    {
+    let child = spawn_child(fd);
+    for (code, target) in SHARED_LOOPS {
         race(&arena, code, target, 1);
     }
     let status = child.wait_with_output().unwrap().status;
@@ -868,12 +884,7 @@ fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_threads() {
             let memory = arena.memory();
             scope.spawn(move || {
                 spin_until(go, 1);
-                let mut cpu = Tcg.create_vcpu(memory).unwrap();
-                cpu.set_reg(Reg::Pc, CODE);
-                cpu.set_reg(Reg::X(0), target);
-                cpu.set_reg(Reg::X(1), ITERATIONS);
-                let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
-                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+                count(&mut *Tcg.create_vcpu(memory).unwrap(), CODE, target, ITERATIONS);
             });
         });
         assert_eq!(arena.read_u64(target), ALONE + 2 * ITERATIONS, "{name} lost increments");
@@ -882,46 +893,29 @@ fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_threads() {
 
 #[test]
 fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_processes() {
-    // SAFETY: memfd_create with a NUL-terminated name; the fd is inherited by the child.
-    let fd = unsafe { libc::memfd_create(c"elfvisor-engine-test".as_ptr(), 0) };
-    assert!(fd >= 0);
-    // SAFETY: `fd` is the memfd just created.
-    assert_eq!(unsafe { libc::ftruncate(fd, 0x1_0000) }, 0);
+    let fd = shared_memfd();
     let arena = Arena::with_data(Some(fd));
-    let loops = [(&LDADD_LOOP[..], DATA), (&EXCL_LOOP[..], DATA + 64), (&CAS_LOOP[..], DATA + 128)];
     // Alone first, with plain atomics (the loops at their own addresses: each keeps its code).
     let mut cpus: Vec<Box<dyn Vcpu>> = Vec::new();
-    for (i, (code, target)) in loops.iter().enumerate() {
+    for (i, (code, target)) in SHARED_LOOPS.into_iter().enumerate() {
         let at = CODE + 0x100 * i as u64;
         arena.write_code(at, code);
         let mut cpu = vcpu(&arena, at);
         cpu.set_parallel(false);
-        cpu.set_reg(Reg::X(0), *target);
-        cpu.set_reg(Reg::X(1), ALONE);
-        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
-        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+        count(&mut *cpu, at, target, ALONE);
         cpus.push(cpu);
     }
     // Then parallel, as when a writable shared mapping appears, and raced by another process.
     for cpu in &mut cpus {
         cpu.set_parallel(true);
     }
-    let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "atomic_child_process", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, fd.to_string())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_child(fd);
     for (i, cpu) in cpus.iter_mut().enumerate() {
-        cpu.set_reg(Reg::Pc, CODE + 0x100 * i as u64);
-        cpu.set_reg(Reg::X(0), loops[i].1);
-        cpu.set_reg(Reg::X(1), ITERATIONS);
-        let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
-        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+        count(&mut **cpu, CODE + 0x100 * i as u64, SHARED_LOOPS[i].1, ITERATIONS);
     }
     let status = child.wait_with_output().unwrap().status;
     assert!(status.success(), "the child process failed: {status}");
-    for (name, (_, target)) in ["ldadd", "ldaxr/stlxr", "casal"].iter().zip(loops) {
+    for (name, (_, target)) in ["ldadd", "ldaxr/stlxr", "casal"].iter().zip(SHARED_LOOPS) {
         assert_eq!(
             arena.read_u64(target),
             ALONE + 2 * ITERATIONS,
