@@ -6,8 +6,8 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use elfvisor_abi::Errno;
 
-use super::errno::{check, path_call};
 use super::mem::GuestBuf;
+use super::{check, path_call};
 
 /// `read(2)` into checked, writable guest memory.
 pub fn read(fd: RawFd, buf: GuestBuf) -> Result<u64, Errno> {

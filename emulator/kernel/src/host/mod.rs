@@ -5,7 +5,7 @@
 //! Guest values (elfvisor_abi) and host values (libc) never mix outside this module: every
 //! conversion is an explicit table or function in it.
 
-pub mod errno;
+pub mod flags;
 pub mod fs;
 pub mod futex;
 pub mod mem;
@@ -14,8 +14,18 @@ pub mod shm;
 pub mod signal;
 pub mod time;
 
-pub use errno::{open_flags_from_host, open_flags_to_host};
+pub use flags::{open_flags_from_host, open_flags_to_host};
 pub use fs::*;
 pub use mem::{GuestBuf, guest_buffer};
 pub use process::*;
 pub use time::*;
+
+/// Turns a host call's `-1` into the guest errno (through `elfvisor_host`, the one table).
+pub(crate) fn check(ret: isize) -> Result<u64, elfvisor_abi::Errno> {
+    if ret < 0 { Err(elfvisor_host::last_errno()) } else { Ok(ret as u64) }
+}
+
+/// [`check`] for the calls that return a C `int`.
+pub(crate) fn path_call(result: libc::c_int) -> Result<u64, elfvisor_abi::Errno> {
+    check(result as isize)
+}

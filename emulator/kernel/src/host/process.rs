@@ -10,7 +10,7 @@ use elfvisor_abi::signal::Siginfo;
 use elfvisor_abi::time::Timeval;
 use elfvisor_host::last_errno;
 
-use super::errno::{check, path_call};
+use super::{check, path_call};
 
 /// `getrandom` from the host's pool; `nonblock` is `GRND_NONBLOCK` (the guest's other flags
 /// change nothing on a host whose pool is initialised).

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use elfvisor_abi::Errno;
 use elfvisor_abi::shm::{IpcPerm, ShmLimits, ShmUsage, ShmidDs};
 
-use super::errno::check;
+use super::check;
 
 /// Host `shmctl` commands the libc crate does not name (Linux values on every architecture).
 const HOST_SHM_STAT: i32 = 13;

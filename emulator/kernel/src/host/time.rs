@@ -2,7 +2,7 @@
 
 use elfvisor_abi::Errno;
 
-use super::errno::path_call;
+use super::path_call;
 
 /// `clock_gettime` / `clock_getres` for a guest clock id (the ids are the same numbers).
 pub fn clock(id: i32, resolution: bool) -> Result<(i64, i64), Errno> {

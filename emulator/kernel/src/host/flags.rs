@@ -1,18 +1,6 @@
-//! Flag translation between the host and the guest, and the one way host call results become
-//! guest results. Host errnos become guest errnos through `elfvisor_host`, the one table.
+//! Open flag translation between the host and the guest.
 
-use elfvisor_abi::Errno;
 use elfvisor_abi::fcntl as g;
-use elfvisor_host::last_errno;
-
-/// Turns a host call's `-1` into the guest errno.
-pub(crate) fn check(ret: isize) -> Result<u64, Errno> {
-    if ret < 0 { Err(last_errno()) } else { Ok(ret as u64) }
-}
-
-pub(crate) fn path_call(result: libc::c_int) -> Result<u64, Errno> {
-    check(result as isize)
-}
 
 /// Guest open flags → host open flags. Unknown bits are ignored, as Linux does for open.
 pub fn open_flags_to_host(guest: u32) -> i32 {
