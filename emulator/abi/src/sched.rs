@@ -51,7 +51,8 @@ pub const CLONE_ARGS_SIZE_VER2: usize = 88;
 
 guest_struct! {
     /// `struct clone_args`, what `clone3(args, size)` reads; every field is a `__aligned_u64`.
-    /// `size` names a version: read it with [`CloneArgs::from_guest`].
+    /// `size` names a version: read it with
+    /// [`decode_extensible`](crate::obj::decode_extensible) (`AddressSpace::read_extensible`).
     pub struct CloneArgs: 88 {
         0 => pub flags: u64,
         /// Where to store the child's pidfd (`CLONE_PIDFD`).
@@ -81,21 +82,14 @@ impl CloneArgs {
         }
         Ok(size as usize)
     }
-
-    /// Decodes the `size` bytes the guest passed (`size` already checked by
-    /// [`check_size`](Self::check_size)): older versions leave the newer fields zero, and
-    /// bytes past the latest version must be zero (`E2BIG`).
-    pub fn from_guest(b: &[u8]) -> Result<CloneArgs, crate::Errno> {
-        crate::obj::decode_extensible(b)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Errno;
-    use crate::obj::GuestObj;
     use crate::obj::testing::{offset, round_trip};
+    use crate::obj::{GuestObj, decode_extensible};
     use proptest::prelude::*;
 
     #[test]
@@ -116,11 +110,11 @@ mod tests {
         let mut b = vec![0u8; 96];
         b[0] = 0x11;
         b[80] = 5;
-        let v0 = CloneArgs::from_guest(&b[..64]).unwrap();
+        let v0 = decode_extensible::<CloneArgs>(&b[..64]).unwrap();
         assert_eq!((v0.flags, v0.cgroup), (0x11, 0));
-        assert_eq!(CloneArgs::from_guest(&b).unwrap().cgroup, 5);
+        assert_eq!(decode_extensible::<CloneArgs>(&b).unwrap().cgroup, 5);
         b[90] = 1;
-        assert_eq!(CloneArgs::from_guest(&b), Err(Errno::E2BIG));
+        assert_eq!(decode_extensible::<CloneArgs>(&b), Err(Errno::E2BIG));
     }
 
     proptest! {
