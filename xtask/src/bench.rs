@@ -13,7 +13,9 @@
 //! instructions), `chase COUNT` (a dependent load per step through a random linked list over
 //! 64 MiB, after building it), `fp COUNT` (a dependent chain of scalar double-precision
 //! operations), `atomics lse|llsc COUNT` (single-threaded `ldaddal`, or an `ldaxr`/`stlxr` retry
-//! loop), `rwx COUNT` (the load/store loop on a read-write-execute page holding no code) and
+//! loop), `rwx COUNT` (the load/store loop on a read-write-execute page holding no code),
+//! `randread MIB COUNT` (a load from a random word of an MIB MiB buffer per step, after filling
+//! it: more pages than a small TLB covers) and
 //! `clock_gettime COUNT` (the C library's clock read, through the vDSO where the runtime maps
 //! one). The loop guests print their instructions per iteration, from which the instruction
 //! rates are derived; per-iteration figures subtract each runtime's own median startup. One more
@@ -154,12 +156,16 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
     let fp = opts.work(None, 20_000_000);
     let lse = opts.work(None, 200_000_000);
     let llsc = opts.work(None, 100_000_000);
+    let reads = opts.work(None, 20_000_000);
     for (name, program, args, iterations) in [
         (format!("pointer chase over 64 MiB × {}", thousands(chase)), "chase", vec![], chase),
         (format!("scalar fp × {}", thousands(fp)), "fp", vec![], fp),
         (format!("atomics, ldaddal × {}", thousands(lse)), "atomics", vec!["lse"], lse),
         (format!("atomics, ldaxr/stlxr × {}", thousands(llsc)), "atomics", vec!["llsc"], llsc),
         (format!("stores to an RWX page × {}", thousands(mem)), "rwx", vec![], mem),
+        (format!("random reads over 1 MiB × {}", thousands(reads)), "randread", vec!["1"], reads),
+        (format!("random reads over 4 MiB × {}", thousands(reads)), "randread", vec!["4"], reads),
+        (format!("random reads over 64 MiB × {}", thousands(reads)), "randread", vec!["64"], reads),
     ] {
         let mut args: Vec<String> = args.into_iter().map(String::from).collect();
         args.push(iterations.to_string());

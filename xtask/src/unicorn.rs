@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch-9";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 28] = [
+const EDITS: [Edit; 29] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
     // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable
@@ -229,6 +229,20 @@ const EDITS: [Edit; 28] = [
         file: "qemu/accel/tcg/cputlb.c",
         original: "static void notdirty_write(CPUState *cpu, vaddr mem_vaddr, unsigned size,",
         patched: "bool elfvisor_page_has_code(struct uc_struct *uc, tb_page_addr_t addr);\n\nstatic void notdirty_write(CPUState *cpu, vaddr mem_vaddr, unsigned size,",
+    },
+    // Speed (P9): QEMU sizes each MMU mode's TLB (256 entries at first) only when that mode is
+    // flushed, growing it when more than 70% of it was in use. A guest that touches more than
+    // 256 pages between two address-space changes therefore kept 256 entries and refilled
+    // through the fill hook on most accesses (random reads over 4 MiB ran 18 times slower than
+    // under qemu-user). A fill that is about to evict another page's entry from a table more
+    // than 70% full now grows the table first, the way the next flush would (the same
+    // `tlb_mmu_resize_locked`, which also shrinks it again at a flush once use falls), up to
+    // 2^16 entries (256 MiB of guest pages; 5 MiB of table). Every caller of a fill looks its
+    // entry up again afterwards, as it must for a fill that flushes.
+    Edit {
+        file: "qemu/accel/tcg/cputlb.c",
+        original: "    index = tlb_index(env, mmu_idx, vaddr_page);\n    te = tlb_entry(env, mmu_idx, vaddr_page);\n\n    /* Note that the tlb is no longer clean.  */\n",
+        patched: "    /* elfvisor: a crowded table grows before it evicts (resized by the flush). */\n    te = tlb_entry(env, mmu_idx, vaddr_page);\n    if (!tlb_entry_is_empty(te) && !tlb_hit_page_anyprot(env->uc, te, vaddr_page) &&\n        tlb_n_entries(&tlb->f[mmu_idx]) < ((size_t)1 << 16) &&\n        desc->n_used_entries * 10 > tlb_n_entries(&tlb->f[mmu_idx]) * 7) {\n        tlb_flush_one_mmuidx_locked(env, mmu_idx, get_clock_realtime());\n    }\n    index = tlb_index(env, mmu_idx, vaddr_page);\n    te = tlb_entry(env, mmu_idx, vaddr_page);\n\n    /* Note that the tlb is no longer clean.  */\n",
     },
 ];
 

@@ -2,7 +2,8 @@
 //! address and kind, breakpoints, undefined instructions, FP, guest atomics that lose nothing
 //! across vCPUs on two threads and two processes (the reason elfvisor builds its own unicorn),
 //! stops that are never lost, wherever they land, and translated code that follows the memory
-//! under it (code written and then run, code pages unmapped or made inaccessible).
+//! under it (code written and then run, code pages unmapped or made inaccessible), and a TLB
+//! that grows past its first 256 entries and still empties at a flush.
 //!
 //! No test here depends on timing: a stop that the engine lost would leave a run spinning
 //! forever, and the test runner's per-test time limit names that test.
@@ -922,4 +923,115 @@ fn test_atomics_after_the_switch_to_parallel_lose_nothing_across_processes() {
             "{name} lost increments across processes"
         );
     }
+}
+
+/// A region of more pages than unicorn's initial TLB holds (256 entries), above the others.
+const BIG: u64 = 0x80_0000;
+const BIG_PAGES: u64 = 2048;
+/// x0 = base, x1 = pages: stores `i` in page `i` (at word `i % 512`), then `svc` with x8 = 0.
+const FILL_PAGES: [u32; 10] = [
+    0xd2800002, 0xd374cc43, 0x92402044, 0x8b040c63, 0xf8236802, 0x91000442, 0xeb01005f, 0x54ffff41,
+    0xd2800008, 0xd4000001,
+];
+/// x0 = base, x1 = pages: x0 = the sum of every page's word, read in the order `i * 1021`, then
+/// `svc` with x8 = 0.
+const READ_PAGES: [u32; 17] = [
+    0xd2800005, 0xd2800002, 0xd1000426, 0xd2807faa, 0x9b0a7c43, 0x8a060063, 0xd374cc64, 0x92402069,
+    0x8b090c84, 0xf8646809, 0x8b0900a5, 0x91000442, 0xeb01005f, 0x54fffee1, 0xaa0503e0, 0xd2800008,
+    0xd4000001,
+];
+/// `str x1, [x0]`; `brk #0x3e8`.
+const STORE: [u32; 2] = [0xf9000001, 0xd4207d00];
+
+/// [`Pages`] plus [`BIG`] read-write, except one page made unmapped and one read-only; counts
+/// the fills it answers.
+#[derive(Default)]
+struct BigPages {
+    hole: AtomicUsize,
+    read_only: AtomicUsize,
+    fills: AtomicUsize,
+}
+
+impl PageSource for BigPages {
+    fn page(&self, addr: GuestAddr) -> PageState {
+        self.fills.fetch_add(1, Ordering::SeqCst);
+        if !(BIG..BIG + BIG_PAGES * 0x1000).contains(&addr.0) {
+            return Pages.page(addr);
+        }
+        let page = ((addr.0 - BIG) >> 12) as usize;
+        if page == self.hole.load(Ordering::SeqCst) {
+            PageState::Unmapped
+        } else if page == self.read_only.load(Ordering::SeqCst) {
+            PageState::Mapped(Prot::READ)
+        } else {
+            PageState::Mapped(Prot::RW)
+        }
+    }
+}
+
+#[test]
+fn test_a_tlb_grown_past_its_first_size_stays_exact() {
+    let arena = Arena::new();
+    // SAFETY: BIG..BIG+8 MiB lies inside the 16 MiB reservation, clear of the other regions.
+    let got = unsafe {
+        libc::mmap(
+            arena.base.add(BIG as usize).cast(),
+            (BIG_PAGES * 0x1000) as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(got, libc::MAP_FAILED);
+    let (fill, read, store) = (CODE, CODE + 0x100, CODE + 0x200);
+    arena.write_code(fill, &FILL_PAGES);
+    arena.write_code(read, &READ_PAGES);
+    arena.write_code(store, &STORE);
+    let pages = Arc::new(BigPages {
+        hole: usize::MAX.into(),
+        read_only: usize::MAX.into(),
+        ..Default::default()
+    });
+    let mut cpu = Tcg.create_vcpu(arena.memory_with(pages.clone())).unwrap();
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 0 };
+    let mut run = |cpu: &mut dyn Vcpu, pc: u64, x0: u64, x1: u64| {
+        cpu.set_reg(Reg::Pc, pc);
+        cpu.set_reg(Reg::X(0), x0);
+        cpu.set_reg(Reg::X(1), x1);
+        cpu.run(&mut handler).unwrap()
+    };
+
+    // Every page written, then read back out of order: the values are the pages' own.
+    assert_eq!(run(&mut *cpu, fill, BIG, BIG_PAGES), Exit::Stopped);
+    assert_eq!(run(&mut *cpu, read, BIG, BIG_PAGES), Exit::Stopped);
+    assert_eq!(cpu.reg(Reg::X(0)), BIG_PAGES * (BIG_PAGES - 1) / 2);
+    // The last growth (its flush) may come during that pass, when the code's page and a data
+    // page meet in one slot; after one more pass the TLB holds them all, and another pass asks
+    // for (almost) no page. With the first 256 entries it would ask for nearly every one.
+    assert_eq!(run(&mut *cpu, read, BIG, BIG_PAGES), Exit::Stopped);
+    let before = pages.fills.load(Ordering::SeqCst);
+    assert_eq!(run(&mut *cpu, read, BIG, BIG_PAGES), Exit::Stopped);
+    assert_eq!(cpu.reg(Reg::X(0)), BIG_PAGES * (BIG_PAGES - 1) / 2);
+    let refills = pages.fills.load(Ordering::SeqCst) - before;
+    assert!(refills < 64, "a second pass over {BIG_PAGES} pages refilled {refills} times");
+
+    // A flush still empties the grown table: a page unmapped, and one made read-only, fault
+    // at their exact addresses; the read-only one still reads.
+    pages.hole.store(1234, Ordering::SeqCst);
+    pages.read_only.store(777, Ordering::SeqCst);
+    cpu.flush_tlb();
+    // The read pass reaches page 1234 at its word 1234 % 512.
+    let hole = BIG + 1234 * 0x1000 + (1234 % 512) * 8;
+    assert_eq!(
+        run(&mut *cpu, read, BIG, BIG_PAGES),
+        Exit::Fault { addr: GuestAddr(hole), access: Access::Read, cause: FaultCause::Unmapped }
+    );
+    let ro = BIG + 777 * 0x1000 + 0x10;
+    assert_eq!(
+        run(&mut *cpu, store, ro, 5),
+        Exit::Fault { addr: GuestAddr(ro), access: Access::Write, cause: FaultCause::Protection }
+    );
+    assert_eq!(run(&mut *cpu, store, ro + 0x1000, 5), Exit::Breakpoint { imm: 0x3e8 });
+    assert_eq!(arena.read_u64(ro + 0x1000), 5);
 }
