@@ -89,6 +89,28 @@ pub(crate) fn create_vcpu(
     engine.create_vcpu(memory)
 }
 
+/// Whether the process's vCPUs must translate guest atomics parallel-safe: it has a second
+/// thread, or memory another process may write at the same time (a writable shared mapping,
+/// ever). Neither ever turns false again, so a vCPU switched to parallel code stays so.
+///
+/// A process starts with plain atomics ([`start_serial_if_alone`]) and each thread switches at
+/// the end of the system call that made this true (`syscalls::leave`), before it runs guest
+/// code again. That covers every vCPU of the process: a new thread's vCPU is parallel from its
+/// creation, and the call that starts it (or maps the memory) is the only place a process with
+/// one thread could have plain code left.
+pub(crate) fn needs_parallel(task: &Task) -> bool {
+    task.group().is_multithreaded() || task.mm.read().has_writable_shared()
+}
+
+/// The first vCPU of a process (at start, after execve, in a respawned child) translates
+/// atomics as plain accesses while [`needs_parallel`] is false, as qemu-user does until the
+/// first thread: parallel-safe atomics are helper calls.
+pub(crate) fn start_serial_if_alone(vcpu: &mut dyn Vcpu, process: &Task) {
+    if !needs_parallel(process) {
+        vcpu.set_parallel(false);
+    }
+}
+
 /// A vCPU on the process's current address space, at the entry of `loaded`.
 fn new_vcpu(
     engine: &dyn Engine,
@@ -96,6 +118,7 @@ fn new_vcpu(
     loaded: &Loaded,
 ) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
     let mut vcpu = create_vcpu(engine, process)?;
+    start_serial_if_alone(vcpu.as_mut(), process);
     for i in 0..31 {
         vcpu.set_reg(Reg::X(i), 0);
     }

@@ -269,6 +269,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn test_writable_shared_is_noted_by_mmap_and_mprotect_and_stays() {
+        let mut s = space();
+        map_fixed(&mut s, 0x40_0000, 4 * P, Prot::RW);
+        let f = paged(2);
+        let ro = s.mmap(shared_file(0x50_0000, 2 * P, Prot::READ, &f, 0)).unwrap();
+        s.mprotect(GuestAddr(0x40_0000), P, Prot::READ).unwrap();
+        assert!(!s.has_writable_shared(), "private and read-only shared mappings are not");
+        s.mprotect(GuestAddr(ro.0 + P), P, Prot::RW).unwrap();
+        assert!(s.has_writable_shared(), "mprotect made a shared page writable");
+        s.munmap(ro, 2 * P).unwrap();
+        assert!(s.has_writable_shared(), "it stays once seen");
+
+        let mut s = space();
+        s.mmap(shared_anon(0x50_0000, P, Prot::RW)).unwrap();
+        assert!(s.has_writable_shared(), "MAP_SHARED|MAP_ANONYMOUS, writable");
+    }
+
+    #[test]
     fn test_shared_file_is_coherent_with_the_file_and_other_mappings() {
         let f = paged(2);
         let mut s = space();

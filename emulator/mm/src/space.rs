@@ -139,6 +139,15 @@ impl AddressSpace {
         })
     }
 
+    /// Whether this address space has had a writable shared mapping (`MAP_SHARED` files,
+    /// shared anonymous memory, POSIX and SysV shm, memfd; made writable by `mmap`, `mprotect`
+    /// or `mremap`, or inherited across fork) at any time since it was made: memory another
+    /// process may write at the same time, so the engine must keep guest atomics on it
+    /// parallel-safe. It stays true after the mapping goes (a process never switches back).
+    pub fn has_writable_shared(&self) -> bool {
+        self.vmas.has_writable_shared()
+    }
+
     /// Host address of guest address 0. Guest `g` lives at `arena_base() + g`.
     pub fn arena_base(&self) -> *mut u8 {
         self.arena.base()

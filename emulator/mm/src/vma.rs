@@ -185,9 +185,24 @@ impl Vma {
 #[derive(Debug, Default)]
 pub(crate) struct VmaSet {
     map: BTreeMap<u64, Vma>,
+    /// Whether a shared VMA has been writable since the set was made (see
+    /// [`VmaSet::has_writable_shared`]).
+    writable_shared: bool,
 }
 
 impl VmaSet {
+    /// Whether the set has held a writable shared VMA at any time since it was made: kept by
+    /// [`VmaSet::insert`] and [`VmaSet::update_range`], through which every new VMA and every
+    /// protection change passes (mmap, SysV attaches, mremap's moves, mprotect, the mappings a
+    /// respawned child re-creates). It stays set after that VMA goes.
+    pub(crate) fn has_writable_shared(&self) -> bool {
+        self.writable_shared
+    }
+
+    fn note(&mut self, vma: &Vma) {
+        self.writable_shared |= vma.shared && vma.prot.contains(Prot::WRITE);
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Vma> {
         self.map.values()
     }
@@ -264,6 +279,7 @@ impl VmaSet {
     pub(crate) fn insert(&mut self, vma: Vma) {
         debug_assert!(self.is_free(vma.start, vma.end), "insert over {}..{}", vma.start, vma.end);
         let start = vma.start;
+        self.note(&vma);
         self.map.insert(start.0, vma);
         self.merge_around(start);
     }
@@ -308,6 +324,7 @@ impl VmaSet {
             let v = self.map.get_mut(&k).expect("VMA at key");
             f(v);
             at = v.end;
+            self.writable_shared |= v.shared && v.prot.contains(Prot::WRITE);
             touched.push(k);
         }
         for k in touched {

@@ -225,6 +225,10 @@ fn leave(
     if let Some(mask) = ctx.proc.saved_sigmask.take() {
         ctx.proc.sigmask = mask;
     }
+    // A second thread or a writable shared mapping: parallel-safe atomics from here on.
+    if crate::run::needs_parallel(ctx.proc) {
+        ctx.cpu.set_parallel(true);
+    }
     drop(quiesced);
     if !ctx.proc.group().enter_guest(ctx.proc.handle(), ctx.cpu) {
         // Another thread's execve replaced the process image while this call ran.

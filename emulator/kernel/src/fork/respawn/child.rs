@@ -187,6 +187,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     }
     let mut vcpu =
         crate::run::create_vcpu(engine, &process).map_err(|e| ForkError::Host(e.to_string()))?;
+    crate::run::start_serial_if_alone(vcpu.as_mut(), &process);
     state.regs.load(vcpu.as_mut());
     Ok((process, vcpu))
 }
