@@ -47,6 +47,7 @@ pub enum StartError {
 /// Loads the program and builds its process, ready to run.
 pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vcpu>), StartError> {
     let mut mm = AddressSpace::new(ARENA_SIZE)?;
+    mm.set_lock_limit(crate::host::lock_limit);
     let startup = Startup {
         argv: &opts.argv,
         envp: &opts.envp,

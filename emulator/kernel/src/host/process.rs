@@ -9,6 +9,7 @@ use elfvisor_abi::resource::Rusage;
 use elfvisor_abi::signal::Siginfo;
 use elfvisor_abi::time::Timeval;
 use elfvisor_host::last_errno;
+use elfvisor_mm::LockLimit;
 
 use super::{check, path_call};
 
@@ -138,15 +139,35 @@ pub fn nr_open() -> u64 {
 
 /// Whether this process has CAP_SYS_RESOURCE in its effective set (raising a hard limit).
 pub fn capable_sys_resource() -> bool {
-    /// `_LINUX_CAPABILITY_VERSION_3` and the bit of `CAP_SYS_RESOURCE` (host values).
+    /// The bit of `CAP_SYS_RESOURCE` (host value).
+    const HOST_CAP_SYS_RESOURCE: u32 = 24;
+    capable(HOST_CAP_SYS_RESOURCE)
+}
+
+/// How much memory the guest may lock: any amount with CAP_IPC_LOCK, else the soft
+/// RLIMIT_MEMLOCK (the guest's limits other than RLIMIT_NOFILE are the emulator's own).
+pub fn lock_limit() -> LockLimit {
+    /// The bit of `CAP_IPC_LOCK` (host value).
+    const HOST_CAP_IPC_LOCK: u32 = 14;
+    if capable(HOST_CAP_IPC_LOCK) {
+        return LockLimit::Unlimited;
+    }
+    match getrlimit(libc::RLIMIT_MEMLOCK as i32) {
+        Ok((cur, _)) if cur != libc::RLIM_INFINITY => LockLimit::Bytes(cur),
+        _ => LockLimit::Unlimited,
+    }
+}
+
+/// Whether capability `bit` (below 32) is in this process's effective set.
+fn capable(bit: u32) -> bool {
+    /// `_LINUX_CAPABILITY_VERSION_3` (host value).
     const HOST_CAP_VERSION_3: u32 = 0x2008_0522;
-    const HOST_CAP_SYS_RESOURCE_BIT: u32 = 24;
     let mut header = [HOST_CAP_VERSION_3, 0u32];
     let mut data = [0u32; 6];
     // SAFETY: capget fills two `__user_cap_data_struct`s (3 u32 each) for version 3; both
     // buffers are live and big enough.
     let r = unsafe { libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()) };
-    r == 0 && data[0] & (1 << HOST_CAP_SYS_RESOURCE_BIT) != 0
+    r == 0 && data[0] & (1 << bit) != 0
 }
 
 /// Ends this host process by `sig`, the way the guest died: default disposition, no core file.

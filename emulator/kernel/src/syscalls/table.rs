@@ -110,7 +110,8 @@ const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_
      only with CLONE_THREAD, CLONE_VM only with it or CLONE_VFORK; no namespaces";
 
 /// The mlock family's note.
-const LOCKS: &str = "recorded (MADV_DONTNEED refused, dropped at fork); nothing is pinned";
+const LOCKS: &str =
+    "recorded (MADV_DONTNEED refused, dropped at fork), RLIMIT_MEMLOCK enforced; nothing is pinned";
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
