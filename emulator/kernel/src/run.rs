@@ -121,7 +121,7 @@ fn switch_image(
 
 /// What survives `execve` and what does not (execve(2)): close-on-exec descriptors close,
 /// caught signals revert to their default action (ignored ones stay ignored), the alternate
-/// signal stack is gone; the mask and pending signals stay.
+/// signal stack is gone, the process is dumpable again; the mask and pending signals stay.
 fn reset_for_exec(task: &mut Task) {
     task.fds().close_on_exec();
     task.sigactions().update_all(|actions| {
@@ -139,6 +139,8 @@ fn reset_for_exec(task: &mut Task) {
     release_vfork_parent(task);
     // A parent may no longer move this process to another group.
     crate::fork::respawn::control::guest_execed();
+    // begin_new_exec: the new image may dump core again (no set-id images here).
+    let _ = crate::host::set_dumpable(1);
 }
 
 /// A vfork child execs or exits: its parent, asleep in `clone`, gets the child's writes back

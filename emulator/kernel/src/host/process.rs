@@ -170,13 +170,20 @@ fn capable(bit: u32) -> bool {
     r == 0 && data[0] & (1 << bit) != 0
 }
 
-/// Ends this host process by `sig`, the way the guest died: default disposition, no core file.
+/// Ends this host process by `sig`, the way the guest died: default disposition. A signal
+/// whose default action dumps core dumps the emulator's as the host kernel decides it, with
+/// the guest's RLIMIT_CORE (the emulator's own), dumpable flag and working directory, so the
+/// host sets the core bit of the wait status exactly when Linux would have written the
+/// guest's core; [`core_without_memory`] keeps that file to headers and notes.
 pub fn die_by_signal(sig: i32) -> ! {
-    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    if dumps_core(sig) {
+        core_without_memory();
+    } else {
+        no_core();
+    }
     // SAFETY: plain libc calls with valid arguments; `raise` with the default action ends the
     // process, and `abort` covers a signal whose default action is to ignore.
     unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
         libc::signal(sig, libc::SIG_DFL);
         let mut set = std::mem::zeroed::<libc::sigset_t>();
         libc::sigemptyset(&mut set);
@@ -185,6 +192,56 @@ pub fn die_by_signal(sig: i32) -> ! {
         libc::raise(sig);
         libc::abort();
     }
+}
+
+/// Whether `sig`'s default action dumps core (Linux's `SIG_KERNEL_COREDUMP_MASK`; the host
+/// numbers these signals as the guest does).
+fn dumps_core(sig: i32) -> bool {
+    [
+        libc::SIGQUIT,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGSEGV,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGSYS,
+    ]
+    .contains(&sig)
+}
+
+/// No core file at all (a death that must not leave one). Async-signal-safe.
+fn no_core() {
+    let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: setrlimit with a valid, live struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
+}
+
+/// Keeps a core file of this process to its ELF headers and notes: no mapping's contents (the
+/// arena would be the whole guest address space, reserved). Async-signal-safe.
+pub fn core_without_memory() {
+    // SAFETY: open/write/close of a NUL-terminated literal path with a live buffer.
+    unsafe {
+        let fd =
+            libc::open(c"/proc/self/coredump_filter".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+}
+
+/// `PR_SET_DUMPABLE` / `PR_GET_DUMPABLE` of the emulator process, the guest's.
+pub fn set_dumpable(on: u64) -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) })
+}
+
+pub fn dumpable() -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) })
 }
 
 /// `fork(2)` of the whole emulator process (the `host` fork strategy): the child is a
