@@ -8,6 +8,7 @@
 pub mod flags;
 pub mod fs;
 pub mod futex;
+pub mod ipc;
 pub mod mem;
 pub mod process;
 pub mod shm;

@@ -26,6 +26,7 @@ mod procfs;
 mod sys_clone;
 mod sys_fs;
 mod sys_futex;
+mod sys_ipc;
 mod sys_mmap;
 mod sys_process;
 mod sys_shm;

@@ -8,8 +8,8 @@ use elfvisor_abi::Sysno;
 use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
-    sys_clone as clone, sys_fs as fs, sys_futex as futex, sys_mmap as mm, sys_process as pr,
-    sys_shm as shm, sys_signal as sig, sys_time as time,
+    sys_clone as clone, sys_fs as fs, sys_futex as futex, sys_ipc as ipc, sys_mmap as mm,
+    sys_process as pr, sys_shm as shm, sys_signal as sig, sys_time as time,
 };
 
 /// How completely a call is implemented.
@@ -234,6 +234,14 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getegid, pr::getegid, &[], Full),
     row(Sysno::gettid, pr::gettid, &[], Full),
     row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
+    row(Sysno::msgget, ipc::msgget, &[Int, Hex], Full),
+    row(Sysno::msgctl, ipc::msgctl, &[Int, Int, Ptr], Full),
+    row(Sysno::msgrcv, ipc::msgrcv, &[Int, Ptr, Len, Int, Hex], Full).restart(NoHandler),
+    row(Sysno::msgsnd, ipc::msgsnd, &[Int, Ptr, Len, Hex], Full).restart(NoHandler),
+    row(Sysno::semget, ipc::semget, &[Int, Int, Hex], Full),
+    row(Sysno::semctl, ipc::semctl, &[Int, Int, Int, Hex], Full),
+    row(Sysno::semtimedop, ipc::semtimedop, &[Int, Ptr, Len, Ptr], Full).restart(Never),
+    row(Sysno::semop, ipc::semop, &[Int, Ptr, Len], Full).restart(Never),
     row(Sysno::shmget, shm::shmget, &[Int, Len, Hex], Full),
     row(Sysno::shmctl, shm::shmctl, &[Int, Int, Ptr], Full),
     addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full).quiesce(Always),
