@@ -11,6 +11,7 @@ pub mod futex;
 pub mod ipc;
 pub mod mem;
 pub mod process;
+pub mod sched;
 pub mod shm;
 pub mod signal;
 pub mod time;

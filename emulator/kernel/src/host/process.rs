@@ -270,7 +270,7 @@ pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, Rusage), Errno> {
 /// A host `struct rusage` as the guest's.
 // The field types differ between hosts; the casts say what the guest gets.
 #[allow(clippy::unnecessary_cast)]
-fn guest_rusage(ru: &libc::rusage) -> Rusage {
+pub(super) fn guest_rusage(ru: &libc::rusage) -> Rusage {
     let tv = |t: &libc::timeval| Timeval { sec: t.tv_sec as i64, usec: t.tv_usec as i64 };
     Rusage {
         utime: tv(&ru.ru_utime),

@@ -29,6 +29,7 @@ mod sys_futex;
 mod sys_ipc;
 mod sys_mmap;
 mod sys_process;
+mod sys_sched;
 mod sys_shm;
 mod sys_signal;
 mod sys_time;

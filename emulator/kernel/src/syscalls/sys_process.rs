@@ -314,22 +314,6 @@ pub fn prlimit64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn sched_getaffinity(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    own_pid(ctx, a[0])?;
-    let len = a[1] as usize;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let words = cpus.div_ceil(64);
-    if len < words * 8 || len % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut mask = vec![0u8; words * 8];
-    for cpu in 0..cpus {
-        mask[cpu / 8] |= 1 << (cpu % 8);
-    }
-    ctx.copy_out(a[2], &mask)?;
-    Ok(mask.len() as u64)
-}
-
 // The host struct's field types differ between hosts; the casts say what the guest gets.
 #[allow(clippy::unnecessary_cast)]
 pub fn sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
