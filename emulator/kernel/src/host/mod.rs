@@ -7,6 +7,7 @@
 
 pub mod flags;
 pub mod fs;
+pub mod fsmeta;
 pub mod futex;
 pub mod ipc;
 pub mod mem;

@@ -25,6 +25,7 @@ pub mod ctx;
 mod procfs;
 mod sys_clone;
 mod sys_fs;
+mod sys_fsmeta;
 mod sys_futex;
 mod sys_ipc;
 mod sys_mmap;
