@@ -84,6 +84,11 @@ pub const SEEK_END: u32 = 2;
 pub const SEEK_DATA: u32 = 3;
 pub const SEEK_HOLE: u32 = 4;
 
+/// `close_range`: mark the descriptors close-on-exec instead of closing them.
+pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+/// `close_range`: give the caller a private descriptor table first.
+pub const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+
 /// `utimensat`: a `tv_nsec` meaning "the current time".
 pub const UTIME_NOW: i64 = (1 << 30) - 1;
 /// `utimensat`: a `tv_nsec` meaning "leave this time as it is".

@@ -300,6 +300,8 @@ pub static TABLE: &[Row] = &[
     row(Sysno::memfd_create, shm::memfd_create, &[Str, Hex], Full),
     row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full).quiesce(Always),
     row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
+    row(Sysno::preadv2, fs::preadv2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
+    row(Sysno::pwritev2, fs::pwritev2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
     row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
     row(
@@ -309,6 +311,12 @@ pub static TABLE: &[Row] = &[
         Partial("as clone; no CLONE_PIDFD, set_tid or cgroup"),
     )
     .quiesce(Always),
+    row(
+        Sysno::close_range,
+        fs::close_range,
+        &[Fd, Fd, Hex],
+        Partial("CLOSE_RANGE_UNSHARE only in a process with one thread"),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
 ];
 
