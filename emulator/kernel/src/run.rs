@@ -139,8 +139,10 @@ fn reset_for_exec(task: &mut Task) {
     release_vfork_parent(task);
     // A parent may no longer move this process to another group.
     crate::fork::respawn::control::guest_execed();
-    // begin_new_exec: the new image may dump core again (no set-id images here).
+    // begin_new_exec: the new image may dump core again (no set-id images here), and the
+    // process's POSIX timers are gone.
     let _ = crate::host::set_dumpable(1);
+    crate::timers::delete_all(task.group());
 }
 
 /// A vfork child execs or exits: its parent, asleep in `clone`, gets the child's writes back

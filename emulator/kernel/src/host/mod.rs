@@ -12,6 +12,7 @@ pub mod futex;
 pub mod ipc;
 pub mod mem;
 pub mod process;
+pub mod ptimer;
 pub mod sched;
 pub mod shm;
 pub mod signal;

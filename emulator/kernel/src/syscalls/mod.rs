@@ -34,6 +34,7 @@ mod sys_sched;
 mod sys_shm;
 mod sys_signal;
 mod sys_time;
+mod sys_timer;
 pub mod table;
 
 /// Formats one argument for `--strace`.

@@ -10,7 +10,7 @@ use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex, sys_ipc as ipc,
     sys_mmap as mm, sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig,
-    sys_time as time,
+    sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -193,6 +193,11 @@ pub static TABLE: &[Row] = &[
     row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full).restart(NoHandler),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
     row(Sysno::setitimer, time::setitimer, &[Int, Ptr, Ptr], Full),
+    row(Sysno::timer_create, timer::timer_create, &[Int, Ptr, Ptr], Full),
+    row(Sysno::timer_gettime, timer::timer_gettime, &[Int, Ptr], Full),
+    row(Sysno::timer_getoverrun, timer::timer_getoverrun, &[Int], Full),
+    row(Sysno::timer_settime, timer::timer_settime, &[Int, Hex, Ptr, Ptr], Full),
+    row(Sysno::timer_delete, timer::timer_delete, &[Int], Full),
     row(Sysno::clock_gettime, time::clock_gettime, &[Int, Ptr], Full),
     row(Sysno::clock_getres, time::clock_getres, &[Int, Ptr], Full),
     row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full)
