@@ -56,10 +56,9 @@ pub fn settime(id: i32, flags: i32, new: &Itimerspec) -> Result<Itimerspec, Errn
     let new = host_its(new);
     let mut old: libc::itimerspec = host_its(&Itimerspec::default());
     // SAFETY: live input and output itimerspecs.
-    check(
-        unsafe { libc::syscall(libc::SYS_timer_settime, id, flags, &raw const new, &raw mut old) }
-            as isize,
-    )?;
+    let r =
+        unsafe { libc::syscall(libc::SYS_timer_settime, id, flags, &raw const new, &raw mut old) };
+    check(r as isize)?;
     Ok(guest_its(&old))
 }
 
