@@ -12,6 +12,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
@@ -35,9 +36,22 @@ pub fn case_workdir(case: &Case) -> Result<tempfile::TempDir> {
     Ok(workdir)
 }
 
+/// Gives the commands this process starts the limits the linux lane's processes get from a
+/// fresh boot, whatever the shell that started the harness had: a soft RLIMIT_CORE of 0 (the
+/// hard limit stays), so a guest dumps core only where it raised its own limit.
+fn boot_limits() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+            let _ = setrlimit(Resource::RLIMIT_CORE, 0, hard);
+        }
+    });
+}
+
 /// Runs `cmd` as the leader of a new process group. When it exits or the limit passes, anything
 /// left in its group is killed, so a stray grandchild can neither hold the pipes open nor linger.
 pub fn run_captured(mut cmd: Command, stdin: &[u8], limit: Duration) -> Result<RunOutput> {
+    boot_limits();
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let mut child = cmd.spawn().context(|| format!("starting {program}"))?;

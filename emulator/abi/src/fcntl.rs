@@ -84,6 +84,33 @@ pub const SEEK_END: u32 = 2;
 pub const SEEK_DATA: u32 = 3;
 pub const SEEK_HOLE: u32 = 4;
 
+/// `close_range`: mark the descriptors close-on-exec instead of closing them.
+pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+/// `close_range`: give the caller a private descriptor table first.
+pub const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+
+/// `utimensat`: a `tv_nsec` meaning "the current time".
+pub const UTIME_NOW: i64 = (1 << 30) - 1;
+/// `utimensat`: a `tv_nsec` meaning "leave this time as it is".
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+crate::guest_struct! {
+    /// The guest `struct statfs` (asm-generic, 64-bit words): 120 bytes.
+    pub struct Statfs: 120 {
+        0 => pub f_type: i64,
+        8 => pub f_bsize: i64,
+        16 => pub f_blocks: u64,
+        24 => pub f_bfree: u64,
+        32 => pub f_bavail: u64,
+        40 => pub f_files: u64,
+        48 => pub f_ffree: u64,
+        56 => pub f_fsid: [i32; 2],
+        64 => pub f_namelen: i64,
+        72 => pub f_frsize: i64,
+        80 => pub f_flags: i64,
+    }
+}
+
 /// The guest `struct stat` (asm-generic, used by aarch64): 128 bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stat {

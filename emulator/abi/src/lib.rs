@@ -14,6 +14,7 @@ pub mod errno;
 pub mod fcntl;
 pub mod futex;
 pub mod ioctl;
+pub mod ipc;
 pub mod limits;
 pub mod mman;
 pub mod obj;

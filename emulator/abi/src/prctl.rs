@@ -9,6 +9,11 @@ pub const PR_GET_TIMERSLACK: u32 = 30;
 /// Sets the calling thread's timer slack (0: back to its default).
 pub const PR_SET_TIMERSLACK: u32 = 29;
 
+/// Returns whether the process may dump core (`SUID_DUMP_*`: 0 no, 1 yes, 2 root-only).
+pub const PR_GET_DUMPABLE: u32 = 3;
+/// Sets whether the process may dump core: only 0 and 1 are accepted.
+pub const PR_SET_DUMPABLE: u32 = 4;
+
 /// Sets the calling thread's name (`comm`) from a string of up to 15 bytes.
 pub const PR_SET_NAME: u32 = 15;
 /// Copies the calling thread's name, NUL-padded, into a 16-byte buffer.

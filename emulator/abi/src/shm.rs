@@ -2,8 +2,8 @@
 //! (`linux/ipc.h`, `linux/shm.h`, `asm-generic/ipcbuf.h`, `asm-generic/shmbuf.h`), with the
 //! aarch64 layouts of the structures `shmctl` exchanges.
 //!
-//! aarch64 has only the 64-bit IPC interface: the kernel ignores the `IPC_64` bit that libcs
-//! may add to `shmctl` commands.
+//! aarch64 has only the 64-bit IPC interface and does not parse an `IPC_64` bit: a command with
+//! it is unknown (`EINVAL`). The aarch64 libcs never add it.
 
 use crate::obj::GuestObj;
 
@@ -35,8 +35,6 @@ pub const SHM_UNLOCK: u32 = 12;
 pub const SHM_STAT: u32 = 13;
 pub const SHM_INFO: u32 = 14;
 pub const SHM_STAT_ANY: u32 = 15;
-/// Added by libcs to select the 64-bit structures; meaningless (and stripped) on aarch64.
-pub const IPC_64: u32 = 0x100;
 
 pub const SHM_RDONLY: u32 = 0o10000;
 pub const SHM_RND: u32 = 0o20000;
@@ -94,21 +92,43 @@ pub struct ShmUsage {
     pub swap_successes: u64,
 }
 
+impl GuestObj for IpcPerm {
+    const SIZE: usize = 48;
+
+    fn decode(b: &[u8]) -> Self {
+        assert!(b.len() >= Self::SIZE, "{} bytes for a 48-byte ipc64_perm", b.len());
+        IpcPerm {
+            key: i32::decode(&b[0..]),
+            uid: u32::decode(&b[4..]),
+            gid: u32::decode(&b[8..]),
+            cuid: u32::decode(&b[12..]),
+            cgid: u32::decode(&b[16..]),
+            mode: u32::decode(&b[20..]),
+            seq: u16::decode(&b[24..]),
+        }
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        let b = &mut out[..Self::SIZE];
+        b.fill(0);
+        self.key.encode(&mut b[0..]);
+        self.uid.encode(&mut b[4..]);
+        self.gid.encode(&mut b[8..]);
+        self.cuid.encode(&mut b[12..]);
+        self.cgid.encode(&mut b[16..]);
+        self.mode.encode(&mut b[20..]);
+        self.seq.encode(&mut b[24..]);
+        // 26: __pad2 (u16), 32: __unused1, 40: __unused2.
+    }
+}
+
 impl GuestObj for ShmidDs {
     const SIZE: usize = 112;
 
     fn decode(b: &[u8]) -> Self {
         assert!(b.len() >= Self::SIZE, "{} bytes for a 112-byte shmid64_ds", b.len());
         ShmidDs {
-            perm: IpcPerm {
-                key: i32::decode(&b[0..]),
-                uid: u32::decode(&b[4..]),
-                gid: u32::decode(&b[8..]),
-                cuid: u32::decode(&b[12..]),
-                cgid: u32::decode(&b[16..]),
-                mode: u32::decode(&b[20..]),
-                seq: u16::decode(&b[24..]),
-            },
+            perm: IpcPerm::decode(b),
             segsz: u64::decode(&b[48..]),
             atime: i64::decode(&b[56..]),
             dtime: i64::decode(&b[64..]),
@@ -122,15 +142,7 @@ impl GuestObj for ShmidDs {
     fn encode(&self, out: &mut [u8]) {
         let b = &mut out[..Self::SIZE];
         b.fill(0);
-        let p = &self.perm;
-        p.key.encode(&mut b[0..]);
-        p.uid.encode(&mut b[4..]);
-        p.gid.encode(&mut b[8..]);
-        p.cuid.encode(&mut b[12..]);
-        p.cgid.encode(&mut b[16..]);
-        p.mode.encode(&mut b[20..]);
-        p.seq.encode(&mut b[24..]);
-        // 26: __pad2 (u16), 32: __unused1, 40: __unused2.
+        self.perm.encode(b);
         self.segsz.encode(&mut b[48..]);
         self.atime.encode(&mut b[56..]);
         self.dtime.encode(&mut b[64..]);

@@ -1,9 +1,10 @@
 //! Every guest structure with a [`GuestObj`](crate::obj::GuestObj) layout, in one place. Each
 //! is defined beside the values of its area; this module only gathers them.
 
-pub use crate::fcntl::Stat;
+pub use crate::fcntl::{Stat, Statfs};
 pub use crate::futex::RobustListHead;
 pub use crate::ioctl::{Termios, Winsize};
+pub use crate::ipc::{Msginfo, MsqidDs, Sembuf, SemidDs, Seminfo};
 pub use crate::obj::{GuestObj, decode_extensible};
 pub use crate::poll::Pollfd;
 pub use crate::resource::{Rlimit, Rusage};

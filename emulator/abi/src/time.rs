@@ -105,6 +105,26 @@ guest_struct! {
     }
 }
 
+/// `sigevent.sigev_notify`: queue the signal to the process.
+pub const SIGEV_SIGNAL: i32 = 0;
+/// `sigevent.sigev_notify`: no notification.
+pub const SIGEV_NONE: i32 = 1;
+/// `sigevent.sigev_notify`: a C library's thread notification (a signal to the kernel).
+pub const SIGEV_THREAD: i32 = 2;
+/// `sigevent.sigev_notify`: queue the signal to the thread `sigev_notify_thread_id`.
+pub const SIGEV_THREAD_ID: i32 = 4;
+
+guest_struct! {
+    /// `struct sigevent` (`timer_create`, `mq_notify`): 64 bytes; the union after the first
+    /// 16 bytes holds the target thread's id for `SIGEV_THREAD_ID`.
+    pub struct Sigevent: 64 {
+        0 => pub value: u64,
+        8 => pub signo: i32,
+        12 => pub notify: i32,
+        16 => pub tid: i32,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

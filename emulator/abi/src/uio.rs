@@ -14,6 +14,10 @@ guest_struct! {
     }
 }
 
+/// `preadv2`/`pwritev2` flags Linux 6.1 knows (`RWF_SUPPORTED`): high priority, per-call
+/// `O_DSYNC`/`O_SYNC`, no waiting, and append.
+pub const RWF_SUPPORTED: u32 = 0x1f;
+
 #[cfg(test)]
 mod tests {
     use super::*;

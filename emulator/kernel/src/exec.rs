@@ -98,6 +98,7 @@ pub fn prepare(
             continue;
         }
         let mut mm = AddressSpace::new(ARENA_SIZE).map_err(|_| Errno::ENOMEM)?;
+        mm.set_lock_limit(crate::host::lock_limit);
         let startup = Startup {
             argv: &argv,
             envp: &envp,

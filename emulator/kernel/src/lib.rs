@@ -19,6 +19,7 @@ pub(crate) mod signal;
 pub(crate) mod syscalls;
 pub(crate) mod task;
 pub mod testing;
+pub(crate) mod timers;
 pub(crate) mod vdso;
 
 pub use fork::ForkStrategy;

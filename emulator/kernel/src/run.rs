@@ -47,6 +47,7 @@ pub enum StartError {
 /// Loads the program and builds its process, ready to run.
 pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vcpu>), StartError> {
     let mut mm = AddressSpace::new(ARENA_SIZE)?;
+    mm.set_lock_limit(crate::host::lock_limit);
     let startup = Startup {
         argv: &opts.argv,
         envp: &opts.envp,
@@ -143,7 +144,7 @@ fn switch_image(
 
 /// What survives `execve` and what does not (execve(2)): close-on-exec descriptors close,
 /// caught signals revert to their default action (ignored ones stay ignored), the alternate
-/// signal stack is gone; the mask and pending signals stay.
+/// signal stack is gone, the process is dumpable again; the mask and pending signals stay.
 fn reset_for_exec(task: &mut Task) {
     task.fds().close_on_exec();
     task.sigactions().update_all(|actions| {
@@ -161,6 +162,10 @@ fn reset_for_exec(task: &mut Task) {
     release_vfork_parent(task);
     // A parent may no longer move this process to another group.
     crate::fork::respawn::control::guest_execed();
+    // begin_new_exec: the new image may dump core again (no set-id images here), and the
+    // process's POSIX timers are gone.
+    let _ = crate::host::set_dumpable(1);
+    crate::timers::delete_all(task.group());
 }
 
 /// A vfork child execs or exits: its parent, asleep in `clone`, gets the child's writes back

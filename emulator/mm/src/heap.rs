@@ -3,7 +3,7 @@
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
 
 use crate::space::AddressSpace;
-use crate::vma::{Backing, Vma, VmaName};
+use crate::vma::{Backing, Vma, VmaFlags, VmaName};
 
 /// The heap's bounds: `start` (page aligned) and the current break (any byte address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +77,9 @@ impl AddressSpace {
         } else if new_top > old_top {
             // Linux's check_brk: the new heap end plus a guard page must not reach a mapping.
             let guard_end = GuestAddr(new_top.0.saturating_add(PAGE_SIZE).min(self.arena_size()));
-            if !self.vmas.is_free(old_top, guard_end) {
+            if !self.vmas.is_free(old_top, guard_end)
+                || !self.may_lock_more(self.def_flags, new_top.0 - old_top.0)
+            {
                 return b.current;
             }
             let vma = Vma {
@@ -92,6 +94,12 @@ impl AddressSpace {
             };
             if self.place(vma).is_err() {
                 return b.current;
+            }
+            // Linux's brk: memory added under mlockall(MCL_FUTURE) is faulted in.
+            if self.def_flags.contains(VmaFlags::LOCKED)
+                && !self.def_flags.contains(VmaFlags::LOCKONFAULT)
+            {
+                self.populate(old_top, new_top);
             }
         }
         self.brk = Some(Brk { current: requested, ..b });

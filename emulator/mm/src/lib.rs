@@ -38,6 +38,7 @@ pub use layers::{Frozen, Layer};
 pub use layout::{
     GUEST_TASK_SIZE, HEAP_RESERVE, Layout, MIN_ARENA_SIZE, MMAP_MIN_ADDR, STACK_REGION,
 };
+pub use lock::LockLimit;
 pub use object::{ObjectKind, SharedObject};
 pub use shared::{ObjectMapping, PageStatus};
 pub use snapshot::FrozenRange;

@@ -2,8 +2,10 @@
 //! child keeps of the address space (`MADV_DONTFORK`, `MADV_WIPEONFORK`, locks).
 //!
 //! Locks are recorded in the VMAs as Linux's `VM_LOCKED`: locked memory is faulted in, refuses
-//! `MADV_DONTNEED`, and is unlocked in a fork child. Nothing is pinned on the host, and
-//! `RLIMIT_MEMLOCK` is not enforced (the guest behaves as if it had `CAP_IPC_LOCK`).
+//! `MADV_DONTNEED`, and is unlocked in a fork child. Nothing is pinned on the host. How much
+//! may be locked is the caller's [`LockLimit`] (`RLIMIT_MEMLOCK`, or none with `CAP_IPC_LOCK`),
+//! asked through the function given to [`AddressSpace::set_lock_limit`] whenever a lock is
+//! taken; the locked amount is counted from the VMAs, as Linux's `mm->locked_vm` would be.
 
 use elfvisor_abi::mman::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
@@ -13,17 +15,90 @@ use crate::vma::{Backing, VmaFlags};
 
 const LOCK_MASK: VmaFlags = VmaFlags::LOCKED.with(VmaFlags::LOCKONFAULT);
 
+/// How much memory a process may lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockLimit {
+    /// `CAP_IPC_LOCK`: any amount.
+    Unlimited,
+    /// The soft `RLIMIT_MEMLOCK`, in bytes.
+    Bytes(u64),
+}
+
+impl LockLimit {
+    /// Linux `can_do_mlock`: a zero limit forbids locking at all (`EPERM`).
+    pub fn may_lock(self) -> bool {
+        self != LockLimit::Bytes(0)
+    }
+
+    /// The limit in whole pages, as Linux compares it (`rlimit >> PAGE_SHIFT`).
+    fn pages(self) -> Option<u64> {
+        match self {
+            LockLimit::Unlimited => None,
+            LockLimit::Bytes(b) => Some(b / PAGE_SIZE),
+        }
+    }
+}
+
 impl AddressSpace {
+    /// Where the lock limit comes from (the default allows any amount).
+    pub fn set_lock_limit(&mut self, source: fn() -> LockLimit) {
+        self.lock_limit = source;
+    }
+
+    /// Pages in locked VMAs: Linux's `mm->locked_vm`.
+    pub fn locked_pages(&self) -> u64 {
+        self.locked_pages_in(GuestAddr::NULL, GuestAddr(u64::MAX))
+    }
+
+    /// Locked pages inside `[start, end)` (Linux's `count_mm_mlocked_page_nr`).
+    fn locked_pages_in(&self, start: GuestAddr, end: GuestAddr) -> u64 {
+        self.vmas
+            .overlapping(start, end)
+            .filter(|v| v.flags.contains(VmaFlags::LOCKED))
+            .map(|v| (v.end.min(end).0 - v.start.max(start).0) / PAGE_SIZE)
+            .sum()
+    }
+
+    /// Linux `mlock_future_ok`: whether `bytes` more of a mapping with `flags` may be mapped.
+    pub(crate) fn may_lock_more(&self, flags: VmaFlags, bytes: u64) -> bool {
+        if !flags.contains(VmaFlags::LOCKED) {
+            return true;
+        }
+        (self.lock_limit)()
+            .pages()
+            .is_none_or(|limit| self.locked_pages() + bytes / PAGE_SIZE <= limit)
+    }
+
     /// Linux `mlock` (`lock` = `LOCKED`), `mlock2(MLOCK_ONFAULT)` (`LOCKED|LOCKONFAULT`) and
     /// `munlock` (`NONE`): the start is rounded down to its page, the length up. Like Linux,
     /// VMAs before a hole keep their new state and the hole makes the call fail with `ENOMEM`.
+    /// Locking checks the limit as `do_mlock` does: `EPERM` with a zero limit, `ENOMEM` when the
+    /// pages not yet locked would take the total past it.
     pub fn mlock(&mut self, addr: GuestAddr, len: u64, lock: VmaFlags) -> Result<(), Errno> {
+        let limit = if lock.contains(VmaFlags::LOCKED) {
+            let limit = (self.lock_limit)();
+            if !limit.may_lock() {
+                return Err(Errno::EPERM);
+            }
+            limit.pages()
+        } else {
+            None
+        };
         let start = addr.page_down();
         let end = len
             .checked_add(addr.0 - start.0)
             .and_then(|l| l.checked_add(PAGE_SIZE - 1))
             .and_then(|l| start.checked_add(l & !(PAGE_SIZE - 1)))
             .ok_or(Errno::EINVAL)?;
+        if let Some(limit) = limit {
+            let mut locked = (end.0 - start.0) / PAGE_SIZE + self.locked_pages();
+            if locked > limit {
+                locked -= self.locked_pages_in(start, end);
+            }
+            if locked > limit {
+                return Err(Errno::ENOMEM);
+            }
+        }
         if end == start {
             return Ok(());
         }
@@ -48,6 +123,15 @@ impl AddressSpace {
             || flags == MCL_ONFAULT
         {
             return Err(Errno::EINVAL);
+        }
+        let limit = (self.lock_limit)();
+        if !limit.may_lock() {
+            return Err(Errno::EPERM);
+        }
+        // Linux's mlockall: MCL_CURRENT needs every mapped page under the limit.
+        let total: u64 = self.vmas.iter().map(|v| v.len() / PAGE_SIZE).sum();
+        if flags & MCL_CURRENT != 0 && limit.pages().is_some_and(|l| total > l) {
+            return Err(Errno::ENOMEM);
         }
         let lock = if flags & MCL_ONFAULT != 0 { LOCK_MASK } else { VmaFlags::LOCKED };
         self.def_flags = self.def_flags.without(LOCK_MASK);
@@ -111,7 +195,9 @@ impl AddressSpace {
 
 #[cfg(test)]
 mod tests {
-    use elfvisor_abi::mman::{MADV_DONTFORK, MADV_DONTNEED, MADV_WIPEONFORK, MAP_FIXED};
+    use elfvisor_abi::mman::{
+        MADV_DONTFORK, MADV_DONTNEED, MADV_WIPEONFORK, MAP_FIXED, MAP_LOCKED,
+    };
 
     use super::*;
     use crate::space::tests::{P, anon, map_fixed, space};
@@ -134,6 +220,33 @@ mod tests {
         assert_eq!(s.mlock(GuestAddr(0x40_0000), 3 * P, LOCK_MASK), Err(Errno::ENOMEM));
         assert_eq!(s.mlock(GuestAddr(0x40_1000), P, VmaFlags::LOCKED), Err(Errno::ENOMEM));
         assert_eq!(flags_of(&s), vec![(0x40_0000, LOCK_MASK), (0x40_2000, VmaFlags::NONE)]);
+        s.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn test_lock_limit_counts_pages_not_yet_locked() {
+        let mut s = space();
+        s.set_lock_limit(|| LockLimit::Bytes(4 * P));
+        map_fixed(&mut s, 0x40_0000, 8 * P, Prot::RW);
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), 3 * P, VmaFlags::LOCKED), Ok(()));
+        assert_eq!(s.locked_pages(), 3);
+        // Already locked pages count once; new ones push past the limit.
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), 4 * P, VmaFlags::LOCKED), Ok(()));
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), 5 * P, VmaFlags::LOCKED), Err(Errno::ENOMEM));
+        assert_eq!(s.locked_pages(), 4);
+        let locked = anon(0x60_0000, P, Prot::RW, MAP_FIXED | MAP_LOCKED);
+        assert_eq!(s.mmap(locked), Err(Errno::EAGAIN));
+        assert_eq!(s.mlockall(MCL_CURRENT), Err(Errno::ENOMEM));
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), 8 * P, VmaFlags::NONE), Ok(()));
+        assert_eq!(s.locked_pages(), 0);
+        s.set_lock_limit(|| LockLimit::Bytes(P - 1));
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), P, VmaFlags::LOCKED), Err(Errno::ENOMEM));
+        s.set_lock_limit(|| LockLimit::Bytes(0));
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), P, VmaFlags::LOCKED), Err(Errno::EPERM));
+        let locked = anon(0x60_0000, P, Prot::RW, MAP_FIXED | MAP_LOCKED);
+        assert_eq!(s.mmap(locked), Err(Errno::EPERM));
+        assert_eq!(s.mlockall(MCL_FUTURE), Err(Errno::EPERM));
+        assert_eq!(s.mlock(GuestAddr(0x40_0000), P, VmaFlags::NONE), Ok(()));
         s.check_invariants().unwrap();
     }
 

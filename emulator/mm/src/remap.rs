@@ -76,6 +76,10 @@ impl AddressSpace {
                 return Err(Errno::EINVAL);
             }
         }
+        // A locked mapping may not grow past the lock limit.
+        if !self.may_lock_more(v.flags, new_len.saturating_sub(old_len)) {
+            return Err(Errno::EAGAIN);
+        }
         Ok(v.clone())
     }
 

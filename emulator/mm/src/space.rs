@@ -21,6 +21,7 @@ use crate::access::effective;
 use crate::arena::{self, Arena};
 use crate::heap::Brk;
 use crate::layout::{GUEST_TASK_SIZE, Layout, MIN_ARENA_SIZE};
+use crate::lock::LockLimit;
 use crate::object::{FileSizes, SharedObject};
 use crate::vma::{Backing, Vma, VmaFlags, VmaName, VmaSet};
 use crate::{Invalidation, MmError};
@@ -56,6 +57,8 @@ pub struct AddressSpace {
     pub(crate) def_flags: VmaFlags,
     /// Sizes of the files behind private file mappings, for the TLB-fill path.
     pub(crate) file_sizes: FileSizes,
+    /// How much memory the process may lock, asked whenever a lock is to be taken.
+    pub(crate) lock_limit: fn() -> LockLimit,
     invalidations: Vec<Invalidation>,
 }
 
@@ -135,6 +138,7 @@ impl AddressSpace {
             brk: None,
             def_flags: VmaFlags::NONE,
             file_sizes: FileSizes::default(),
+            lock_limit: || LockLimit::Unlimited,
             invalidations: Vec::new(),
         })
     }
@@ -217,6 +221,18 @@ impl AddressSpace {
         if req.flags & MAP_FIXED_NOREPLACE != 0 && !self.vmas.is_free(start, end) {
             return Err(Errno::EEXIST);
         }
+        let flags = if req.flags & MAP_LOCKED != 0 {
+            self.def_flags.with(VmaFlags::LOCKED)
+        } else {
+            self.def_flags
+        };
+        // do_mmap: MAP_LOCKED needs can_do_mlock, and no locked mapping may pass the limit.
+        if req.flags & MAP_LOCKED != 0 && !(self.lock_limit)().may_lock() {
+            return Err(Errno::EPERM);
+        }
+        if !self.may_lock_more(flags, len) {
+            return Err(Errno::EAGAIN);
+        }
         let shared = match req.flags & MAP_TYPE {
             MAP_PRIVATE => false,
             MAP_SHARED | MAP_SHARED_VALIDATE => true,
@@ -232,11 +248,6 @@ impl AddressSpace {
         if fixed {
             self.unmap_range(start, end);
         }
-        let flags = if req.flags & MAP_LOCKED != 0 {
-            self.def_flags.with(VmaFlags::LOCKED)
-        } else {
-            self.def_flags
-        };
         let vma = Vma { start, end, prot, shared, grows_down, flags, backing, name: req.name };
         let result = self.place(vma).map(|()| start);
         // do_mmap: MAP_POPULATE (without MAP_NONBLOCK) and locked mappings are faulted in.

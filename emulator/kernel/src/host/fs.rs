@@ -63,6 +63,20 @@ pub fn writev(fd: RawFd, iov: &[HostIovec], offset: Option<i64>) -> Result<u64, 
     })
 }
 
+/// `preadv2` (`write` false) or `pwritev2` with the guest's `RWF_*` flags; offset `-1` uses
+/// the file position.
+pub fn rw_v2(
+    write: bool,
+    fd: RawFd,
+    iov: &[HostIovec],
+    offset: i64,
+    flags: u32,
+) -> Result<u64, Errno> {
+    let nr = if write { libc::SYS_pwritev2 } else { libc::SYS_preadv2 };
+    // SAFETY: as for `readv`/`writev`: every iovec covers guest memory checked by the caller.
+    check(unsafe { libc::syscall(nr, fd, iov.as_ptr(), iov.len(), offset, 0, flags) } as isize)
+}
+
 /// `getdents64` straight into a checked, writable guest buffer: `struct linux_dirent64` has the
 /// same layout on every Linux architecture.
 pub fn getdents64(fd: RawFd, buf: GuestBuf) -> Result<u64, Errno> {

@@ -7,9 +7,13 @@
 
 pub mod flags;
 pub mod fs;
+pub mod fsmeta;
 pub mod futex;
+pub mod ipc;
 pub mod mem;
 pub mod process;
+pub mod ptimer;
+pub mod sched;
 pub mod shm;
 pub mod signal;
 pub mod time;

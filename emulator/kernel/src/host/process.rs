@@ -9,6 +9,7 @@ use elfvisor_abi::resource::Rusage;
 use elfvisor_abi::signal::Siginfo;
 use elfvisor_abi::time::Timeval;
 use elfvisor_host::last_errno;
+use elfvisor_mm::LockLimit;
 
 use super::{check, path_call};
 
@@ -138,24 +139,51 @@ pub fn nr_open() -> u64 {
 
 /// Whether this process has CAP_SYS_RESOURCE in its effective set (raising a hard limit).
 pub fn capable_sys_resource() -> bool {
-    /// `_LINUX_CAPABILITY_VERSION_3` and the bit of `CAP_SYS_RESOURCE` (host values).
+    /// The bit of `CAP_SYS_RESOURCE` (host value).
+    const HOST_CAP_SYS_RESOURCE: u32 = 24;
+    capable(HOST_CAP_SYS_RESOURCE)
+}
+
+/// How much memory the guest may lock: any amount with CAP_IPC_LOCK, else the soft
+/// RLIMIT_MEMLOCK (the guest's limits other than RLIMIT_NOFILE are the emulator's own).
+pub fn lock_limit() -> LockLimit {
+    /// The bit of `CAP_IPC_LOCK` (host value).
+    const HOST_CAP_IPC_LOCK: u32 = 14;
+    if capable(HOST_CAP_IPC_LOCK) {
+        return LockLimit::Unlimited;
+    }
+    match getrlimit(libc::RLIMIT_MEMLOCK as i32) {
+        Ok((cur, _)) if cur != libc::RLIM_INFINITY => LockLimit::Bytes(cur),
+        _ => LockLimit::Unlimited,
+    }
+}
+
+/// Whether capability `bit` (below 32) is in this process's effective set.
+fn capable(bit: u32) -> bool {
+    /// `_LINUX_CAPABILITY_VERSION_3` (host value).
     const HOST_CAP_VERSION_3: u32 = 0x2008_0522;
-    const HOST_CAP_SYS_RESOURCE_BIT: u32 = 24;
     let mut header = [HOST_CAP_VERSION_3, 0u32];
     let mut data = [0u32; 6];
     // SAFETY: capget fills two `__user_cap_data_struct`s (3 u32 each) for version 3; both
     // buffers are live and big enough.
     let r = unsafe { libc::syscall(libc::SYS_capget, header.as_mut_ptr(), data.as_mut_ptr()) };
-    r == 0 && data[0] & (1 << HOST_CAP_SYS_RESOURCE_BIT) != 0
+    r == 0 && data[0] & (1 << bit) != 0
 }
 
-/// Ends this host process by `sig`, the way the guest died: default disposition, no core file.
+/// Ends this host process by `sig`, the way the guest died: default disposition. A signal
+/// whose default action dumps core dumps the emulator's as the host kernel decides it, with
+/// the guest's RLIMIT_CORE (the emulator's own), dumpable flag and working directory, so the
+/// host sets the core bit of the wait status exactly when Linux would have written the
+/// guest's core; [`core_without_memory`] keeps that file to headers and notes.
 pub fn die_by_signal(sig: i32) -> ! {
-    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    if dumps_core(sig) {
+        core_without_memory();
+    } else {
+        no_core();
+    }
     // SAFETY: plain libc calls with valid arguments; `raise` with the default action ends the
     // process, and `abort` covers a signal whose default action is to ignore.
     unsafe {
-        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
         libc::signal(sig, libc::SIG_DFL);
         let mut set = std::mem::zeroed::<libc::sigset_t>();
         libc::sigemptyset(&mut set);
@@ -164,6 +192,56 @@ pub fn die_by_signal(sig: i32) -> ! {
         libc::raise(sig);
         libc::abort();
     }
+}
+
+/// Whether `sig`'s default action dumps core (Linux's `SIG_KERNEL_COREDUMP_MASK`; the host
+/// numbers these signals as the guest does).
+fn dumps_core(sig: i32) -> bool {
+    [
+        libc::SIGQUIT,
+        libc::SIGILL,
+        libc::SIGTRAP,
+        libc::SIGABRT,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGSEGV,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGSYS,
+    ]
+    .contains(&sig)
+}
+
+/// No core file at all (a death that must not leave one). Async-signal-safe.
+fn no_core() {
+    let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: setrlimit with a valid, live struct.
+    unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
+}
+
+/// Keeps a core file of this process to its ELF headers and notes: no mapping's contents (the
+/// arena would be the whole guest address space, reserved). Async-signal-safe.
+pub fn core_without_memory() {
+    // SAFETY: open/write/close of a NUL-terminated literal path with a live buffer.
+    unsafe {
+        let fd =
+            libc::open(c"/proc/self/coredump_filter".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+}
+
+/// `PR_SET_DUMPABLE` / `PR_GET_DUMPABLE` of the emulator process, the guest's.
+pub fn set_dumpable(on: u64) -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong) })
+}
+
+pub fn dumpable() -> Result<u64, Errno> {
+    // SAFETY: an integer-argument prctl.
+    path_call(unsafe { libc::prctl(libc::PR_GET_DUMPABLE) })
 }
 
 /// `fork(2)` of the whole emulator process (the `host` fork strategy): the child is a
@@ -192,7 +270,7 @@ pub fn wait4(pid: i32, options: i32) -> Result<(u32, i32, Rusage), Errno> {
 /// A host `struct rusage` as the guest's.
 // The field types differ between hosts; the casts say what the guest gets.
 #[allow(clippy::unnecessary_cast)]
-fn guest_rusage(ru: &libc::rusage) -> Rusage {
+pub(super) fn guest_rusage(ru: &libc::rusage) -> Rusage {
     let tv = |t: &libc::timeval| Timeval { sec: t.tv_sec as i64, usec: t.tv_usec as i64 };
     Rusage {
         utime: tv(&ru.ru_utime),

@@ -199,16 +199,15 @@ fn host_shmid_ds(g: &ShmidDs) -> libc::shmid_ds {
 /// The runtime never grants a page past the end of a shared object, but another process may
 /// shrink a file between the size check and the access: the host then raises `SIGBUS` in the
 /// emulator itself (in guest code or in a copy). The guest cannot be resumed there, so the
-/// handler ends the process the way Linux ends a guest without a `SIGBUS` handler: no core
-/// file, default action.
+/// handler ends the process the way Linux ends a guest without a `SIGBUS` handler: default
+/// action, a core as [`die_by_signal`](super::die_by_signal) leaves one.
 pub fn install_sigbus_handler() {
     extern "C" fn on_sigbus(sig: libc::c_int) {
-        let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: setrlimit, signal and raise are async-signal-safe. SIGBUS is blocked while
-        // the handler runs, so the raised one stays pending and kills the process, with the
-        // default action, as soon as the handler returns.
+        super::process::core_without_memory();
+        // SAFETY: signal and raise are async-signal-safe. SIGBUS is blocked while the handler
+        // runs, so the raised one stays pending and kills the process, with the default
+        // action, as soon as the handler returns.
         unsafe {
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
             libc::signal(sig, libc::SIG_DFL);
             libc::raise(sig);
         }

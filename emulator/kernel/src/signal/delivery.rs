@@ -7,7 +7,7 @@ use elfvisor_engine::Cpu;
 use elfvisor_abi::signal::{SA_NODEFER, SA_RESETHAND, SIG_DFL, SIG_IGN, Sigaction};
 
 use super::info::{DefaultAction, SigInfo, bit, default_action};
-use crate::task::group::TaskHandle;
+use crate::task::group::{TaskHandle, ThreadGroup};
 use crate::task::types::Termination;
 use crate::task::{ExitScope, Task};
 
@@ -29,8 +29,13 @@ pub fn force(task: &mut Task, info: SigInfo) {
 /// Queues a signal for the process (a classic signal already pending is not queued twice);
 /// a thread that does not block it takes it.
 pub fn send(task: &mut Task, info: SigInfo) {
-    queue(&mut task.group().pending(), info);
-    task.group().kick_all();
+    send_to_process(task.group(), info);
+}
+
+/// [`send`] from anywhere: a thread of the process or one of the emulator's own.
+pub fn send_to_process(group: &ThreadGroup, info: SigInfo) {
+    queue(&mut group.pending(), info);
+    group.kick_all();
 }
 
 /// Queues a signal for one thread, and interrupts it if it is another one: a running vCPU

@@ -25,12 +25,16 @@ pub mod ctx;
 mod procfs;
 mod sys_clone;
 mod sys_fs;
+mod sys_fsmeta;
 mod sys_futex;
+mod sys_ipc;
 mod sys_mmap;
 mod sys_process;
+mod sys_sched;
 mod sys_shm;
 mod sys_signal;
 mod sys_time;
+mod sys_timer;
 pub mod table;
 
 /// Formats one argument for `--strace`.

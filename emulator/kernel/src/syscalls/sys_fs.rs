@@ -43,6 +43,34 @@ pub fn close(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.proc.fds().close(i64::from(a[0] as i32)).map(|_| 0)
 }
 
+/// `close_range` (fs/file.c `__close_range`): unknown flags or a first descriptor past the
+/// last are `EINVAL`; descriptors in the range that are not open are skipped. The guest's
+/// threads share one table, so `CLOSE_RANGE_UNSHARE` can be honoured only by a process with
+/// one thread (its table is then already its own).
+pub fn close_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2] as u32);
+    if flags & !(g::CLOSE_RANGE_UNSHARE | g::CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    if flags & g::CLOSE_RANGE_UNSHARE != 0 && ctx.proc.group().is_multithreaded() {
+        return Err(Errno::EINVAL);
+    }
+    let mut fds = ctx.proc.fds();
+    let open: Vec<usize> = fds
+        .entries()
+        .map(|(fd, _)| fd)
+        .filter(|&fd| (first as usize..=last as usize).contains(&fd))
+        .collect();
+    for fd in open {
+        if flags & g::CLOSE_RANGE_CLOEXEC != 0 {
+            fds.get_mut(fd as i64)?.cloexec = true;
+        } else {
+            fds.close(fd as i64)?;
+        }
+    }
+    Ok(0)
+}
+
 pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
     let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::WRITE)?;
@@ -131,6 +159,30 @@ pub fn pwritev(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
     let iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
     host::writev(fd, &iov, Some(a[3] as i64))
+}
+
+/// `preadv2`/`pwritev2`: on 64-bit the offset is `pos_l` alone and `-1` means the file
+/// position. The `RWF_*` flags are Linux's numbers everywhere; one the guest's kernel does not
+/// know is `EOPNOTSUPP` (kiocb_set_rw_flags), whatever a newer host would make of it.
+fn rw_flags(flags: u64) -> Result<u32, Errno> {
+    let flags = flags as u32;
+    if flags & !elfvisor_abi::uio::RWF_SUPPORTED != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(flags)
+}
+
+pub fn preadv2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let fd = ctx.fd(a[0])?;
+    let iov = iovecs(ctx, a[1], a[2], Prot::WRITE)?;
+    host::rw_v2(false, fd, &iov, a[3] as i64, rw_flags(a[5])?)
+}
+
+pub fn pwritev2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let fd = ctx.fd(a[0])?;
+    let iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
+    let result = host::rw_v2(true, fd, &iov, a[3] as i64, rw_flags(a[5])?);
+    broken_pipe(ctx, result)
 }
 
 pub fn lseek(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

@@ -3,8 +3,9 @@
 use elfvisor_abi::futex::RobustListHead;
 use elfvisor_abi::limits::NGROUPS_MAX;
 use elfvisor_abi::prctl::{
-    PR_GET_CHILD_SUBREAPER, PR_GET_NAME, PR_GET_PDEATHSIG, PR_GET_TIMERSLACK,
-    PR_SET_CHILD_SUBREAPER, PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_TIMERSLACK, TASK_COMM_LEN,
+    PR_GET_CHILD_SUBREAPER, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_PDEATHSIG, PR_GET_TIMERSLACK,
+    PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_TIMERSLACK,
+    TASK_COMM_LEN,
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
 use elfvisor_abi::resource::{RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit};
@@ -313,22 +314,6 @@ pub fn prlimit64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn sched_getaffinity(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    own_pid(ctx, a[0])?;
-    let len = a[1] as usize;
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let words = cpus.div_ceil(64);
-    if len < words * 8 || len % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut mask = vec![0u8; words * 8];
-    for cpu in 0..cpus {
-        mask[cpu / 8] |= 1 << (cpu % 8);
-    }
-    ctx.copy_out(a[2], &mask)?;
-    Ok(mask.len() as u64)
-}
-
 // The host struct's field types differ between hosts; the casts say what the guest gets.
 #[allow(clippy::unnecessary_cast)]
 pub fn sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -391,6 +376,16 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             ctx.write_obj(a[1], &sig)?;
             Ok(0)
         }
+        // Whether a fatal signal dumps core: the host dumps the emulator in the guest's stead
+        // (host::die_by_signal), so the host keeps it. prctl accepts only SUID_DUMP_DISABLE
+        // and SUID_DUMP_USER.
+        PR_SET_DUMPABLE => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            host::set_dumpable(a[1])
+        }
+        PR_GET_DUMPABLE => host::dumpable(),
         PR_SET_TIMERSLACK => host::set_timer_slack(a[1]),
         PR_GET_TIMERSLACK => host::timer_slack(),
         _ => Err(Errno::EINVAL),

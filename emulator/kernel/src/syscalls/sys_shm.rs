@@ -10,9 +10,9 @@
 use std::ffi::CString;
 
 use elfvisor_abi::shm::{
-    IPC_64, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, MFD_ALLOW_SEALING,
-    MFD_CLOEXEC, MFD_EXEC, MFD_HUGE_BITS, MFD_HUGETLB, MFD_NAME_MAX_LEN, MFD_NOEXEC_SEAL,
-    SHM_HUGETLB, SHM_INFO, SHM_LOCK, SHM_NORESERVE, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, ShmidDs,
+    IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_RMID, IPC_SET, IPC_STAT, MFD_ALLOW_SEALING, MFD_CLOEXEC,
+    MFD_EXEC, MFD_HUGE_BITS, MFD_HUGETLB, MFD_NAME_MAX_LEN, MFD_NOEXEC_SEAL, SHM_HUGETLB, SHM_INFO,
+    SHM_LOCK, SHM_NORESERVE, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, ShmidDs,
 };
 use elfvisor_abi::{Errno, GuestAddr};
 use elfvisor_mm::ShmAttach;
@@ -93,11 +93,12 @@ pub fn shmdt(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn shmctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let (id, cmd, buf) = (a[0] as i32, a[1] as i32, a[2]);
-    // ksys_shmctl: negative ids and commands are EINVAL; aarch64 ignores IPC_64.
+    // ksys_shmctl: negative ids and commands are EINVAL. arm64 parses no IPC_64 bit
+    // (no ipc_parse_version), so a command carrying it is unknown.
     if id < 0 || cmd < 0 {
         return Err(Errno::EINVAL);
     }
-    match cmd as u32 & !IPC_64 {
+    match cmd as u32 {
         c @ (IPC_STAT | SHM_STAT | SHM_STAT_ANY) => {
             let how = match c {
                 IPC_STAT => ShmStat::Id,

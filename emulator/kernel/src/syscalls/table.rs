@@ -8,8 +8,9 @@ use elfvisor_abi::Sysno;
 use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
-    sys_clone as clone, sys_fs as fs, sys_futex as futex, sys_mmap as mm, sys_process as pr,
-    sys_shm as shm, sys_signal as sig, sys_time as time,
+    sys_clone as clone, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex, sys_ipc as ipc,
+    sys_mmap as mm, sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig,
+    sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -110,7 +111,8 @@ const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_
      only with CLONE_THREAD, CLONE_VM only with it or CLONE_VFORK; no namespaces";
 
 /// The mlock family's note.
-const LOCKS: &str = "recorded (MADV_DONTNEED refused, dropped at fork); nothing is pinned";
+const LOCKS: &str =
+    "recorded (MADV_DONTNEED refused, dropped at fork), RLIMIT_MEMLOCK enforced; nothing is pinned";
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
@@ -132,19 +134,25 @@ pub static TABLE: &[Row] = &[
              and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY, reported once",
         ),
     ),
+    row(Sysno::flock, meta::flock, &[Fd, Hex], Full),
     row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
     row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),
     row(Sysno::unlinkat, fs::unlinkat, &[Fd, Str, Hex], Full),
     row(Sysno::symlinkat, fs::symlinkat, &[Str, Fd, Str], Full),
     row(Sysno::linkat, fs::linkat, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::renameat, fs::renameat, &[Fd, Str, Fd, Str], Full),
+    row(Sysno::statfs, meta::statfs, &[Str, Ptr], Full),
+    row(Sysno::fstatfs, meta::fstatfs, &[Fd, Ptr], Full),
     row(Sysno::truncate, fs::truncate, &[Str, Int], Full),
     row(Sysno::ftruncate, fs::ftruncate, &[Fd, Int], Full),
+    row(Sysno::fallocate, meta::fallocate, &[Fd, Hex, Int, Int], Full),
     row(Sysno::faccessat, fs::faccessat, &[Fd, Str, Hex], Full),
     row(Sysno::chdir, fs::chdir, &[Str], Full),
     row(Sysno::fchdir, fs::fchdir, &[Fd], Full),
     row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
     row(Sysno::fchmodat, fs::fchmodat, &[Fd, Str, Mode], Full),
+    row(Sysno::fchownat, meta::fchownat, &[Fd, Str, Int, Int, Hex], Full),
+    row(Sysno::fchown, meta::fchown, &[Fd, Int, Int], Full),
     row(Sysno::openat, fs::openat, &[Fd, Str, Hex, Mode], Full),
     row(Sysno::close, fs::close, &[Fd], Full),
     row(Sysno::pipe2, fs::pipe2, &[Ptr, Hex], Full),
@@ -171,6 +179,10 @@ pub static TABLE: &[Row] = &[
     row(Sysno::sync, fs::sync, &[], Full),
     row(Sysno::fsync, fs::fsync, &[Fd], Full),
     row(Sysno::fdatasync, fs::fdatasync, &[Fd], Full),
+    row(Sysno::sync_file_range, meta::sync_file_range, &[Fd, Int, Int, Hex], Full),
+    row(Sysno::utimensat, meta::utimensat, &[Fd, Str, Ptr, Hex], Full),
+    row(Sysno::capget, sched::capget, &[Ptr, Ptr], Full),
+    row(Sysno::capset, sched::capset, &[Ptr, Ptr], Full),
     row(Sysno::exit, pr::exit, &[Int], Full),
     row(Sysno::exit_group, pr::exit_group, &[Int], Full),
     row(Sysno::waitid, clone::waitid, &[Int, Int, Ptr, Hex, Ptr], Full),
@@ -181,12 +193,25 @@ pub static TABLE: &[Row] = &[
     row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full).restart(NoHandler),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
     row(Sysno::setitimer, time::setitimer, &[Int, Ptr, Ptr], Full),
+    row(Sysno::timer_create, timer::timer_create, &[Int, Ptr, Ptr], Full),
+    row(Sysno::timer_gettime, timer::timer_gettime, &[Int, Ptr], Full),
+    row(Sysno::timer_getoverrun, timer::timer_getoverrun, &[Int], Full),
+    row(Sysno::timer_settime, timer::timer_settime, &[Int, Hex, Ptr, Ptr], Full),
+    row(Sysno::timer_delete, timer::timer_delete, &[Int], Full),
     row(Sysno::clock_gettime, time::clock_gettime, &[Int, Ptr], Full),
     row(Sysno::clock_getres, time::clock_getres, &[Int, Ptr], Full),
     row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full)
         .restart(NoHandler),
-    row(Sysno::sched_getaffinity, pr::sched_getaffinity, &[Int, Len, Ptr], Full),
+    row(Sysno::sched_setparam, sched::sched_setparam, &[Int, Ptr], Full),
+    row(Sysno::sched_setscheduler, sched::sched_setscheduler, &[Int, Int, Ptr], Full),
+    row(Sysno::sched_getscheduler, sched::sched_getscheduler, &[Int], Full),
+    row(Sysno::sched_getparam, sched::sched_getparam, &[Int, Ptr], Full),
+    row(Sysno::sched_setaffinity, sched::sched_setaffinity, &[Int, Len, Ptr], Full),
+    row(Sysno::sched_getaffinity, sched::sched_getaffinity, &[Int, Len, Ptr], Full),
     row(Sysno::sched_yield, pr::sched_yield, &[], Full),
+    row(Sysno::sched_get_priority_max, sched::sched_get_priority_max, &[Int], Full),
+    row(Sysno::sched_get_priority_min, sched::sched_get_priority_min, &[Int], Full),
+    row(Sysno::sched_rr_get_interval, sched::sched_rr_get_interval, &[Int, Ptr], Full),
     row(Sysno::kill, sig::kill, &[Int, Int], Partial("pid -1 (every process) is refused")),
     row(Sysno::tkill, sig::tkill, &[Int, Int], Full),
     row(Sysno::tgkill, sig::tgkill, &[Int, Int, Int], Full),
@@ -198,6 +223,8 @@ pub static TABLE: &[Row] = &[
     row(Sysno::rt_sigtimedwait, sig::rt_sigtimedwait, &[Ptr, Ptr, Ptr, Len], Full).restart(Never),
     row(Sysno::rt_sigqueueinfo, sig::rt_sigqueueinfo, &[Int, Int, Ptr], Full),
     row(Sysno::rt_sigreturn, sig::rt_sigreturn, &[], Full),
+    row(Sysno::setpriority, sched::setpriority, &[Int, Int, Int], Full),
+    row(Sysno::getpriority, sched::getpriority, &[Int, Int], Full),
     row(Sysno::setregid, pr::setregid, &[Int, Int], Full),
     row(Sysno::setgid, pr::setgid, &[Int], Full),
     row(Sysno::setreuid, pr::setreuid, &[Int, Int], Full),
@@ -208,6 +235,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getresgid, pr::getresgid, &[Ptr, Ptr, Ptr], Full),
     row(Sysno::setfsuid, pr::setfsuid, &[Int], Full),
     row(Sysno::setfsgid, pr::setfsgid, &[Int], Full),
+    row(Sysno::times, sched::times, &[Ptr], Full),
     row(Sysno::setpgid, pr::setpgid, &[Int, Int], Full),
     row(Sysno::getpgid, pr::getpgid, &[Int], Full),
     row(Sysno::getsid, pr::getsid, &[Int], Full),
@@ -217,13 +245,15 @@ pub static TABLE: &[Row] = &[
     row(Sysno::uname, pr::uname, &[Ptr], Full),
     row(Sysno::getrlimit, pr::getrlimit, &[Int, Ptr], Full),
     row(Sysno::setrlimit, pr::setrlimit, &[Int, Ptr], Full),
+    row(Sysno::getrusage, sched::getrusage, &[Int, Ptr], Full),
     row(Sysno::umask, fs::umask, &[Mode], Full),
     row(
         Sysno::prctl,
         pr::prctl,
         &[Int, Ptr],
-        Partial("task name, child subreaper, parent-death signal and timer slack only"),
+        Partial("task name, child subreaper, parent-death signal, dumpable and timer slack only"),
     ),
+    row(Sysno::getcpu, sched::getcpu, &[Ptr, Ptr, Ptr], Full),
     row(Sysno::gettimeofday, time::gettimeofday, &[Ptr, Ptr], Full),
     row(Sysno::getpid, pr::getpid, &[], Full),
     row(Sysno::getppid, pr::getppid, &[], Full),
@@ -233,10 +263,19 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getegid, pr::getegid, &[], Full),
     row(Sysno::gettid, pr::gettid, &[], Full),
     row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
+    row(Sysno::msgget, ipc::msgget, &[Int, Hex], Full),
+    row(Sysno::msgctl, ipc::msgctl, &[Int, Int, Ptr], Full),
+    row(Sysno::msgrcv, ipc::msgrcv, &[Int, Ptr, Len, Int, Hex], Full).restart(NoHandler),
+    row(Sysno::msgsnd, ipc::msgsnd, &[Int, Ptr, Len, Hex], Full).restart(NoHandler),
+    row(Sysno::semget, ipc::semget, &[Int, Int, Hex], Full),
+    row(Sysno::semctl, ipc::semctl, &[Int, Int, Int, Hex], Full),
+    row(Sysno::semtimedop, ipc::semtimedop, &[Int, Ptr, Len, Ptr], Full).restart(Never),
+    row(Sysno::semop, ipc::semop, &[Int, Ptr, Len], Full).restart(Never),
     row(Sysno::shmget, shm::shmget, &[Int, Len, Hex], Full),
     row(Sysno::shmctl, shm::shmctl, &[Int, Int, Ptr], Full),
     addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full).quiesce(Always),
     row(Sysno::shmdt, shm::shmdt, &[Ptr], Full).quiesce(Always),
+    row(Sysno::readahead, meta::readahead, &[Fd, Int, Len], Full),
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full).quiesce(Always),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full).quiesce(Always),
     addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full).quiesce(Always),
@@ -249,6 +288,7 @@ pub static TABLE: &[Row] = &[
         Partial("no huge pages: MAP_HUGETLB is ENOMEM"),
     )
     .quiesce(Always),
+    row(Sysno::fadvise64, meta::fadvise64, &[Fd, Int, Len, Int], Full),
     row(Sysno::mprotect, mm::mprotect, &[Ptr, Len, Hex], Full).quiesce(Always),
     row(Sysno::msync, mm::msync, &[Ptr, Len, Hex], Full),
     row(Sysno::mlock, mm::mlock, &[Ptr, Len], Partial(LOCKS)),
@@ -259,11 +299,14 @@ pub static TABLE: &[Row] = &[
     row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full).quiesce(Always),
     row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
     row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
+    row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
     row(Sysno::renameat2, fs::renameat2, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
     row(Sysno::memfd_create, shm::memfd_create, &[Str, Hex], Full),
     row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full).quiesce(Always),
     row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
+    row(Sysno::preadv2, fs::preadv2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
+    row(Sysno::pwritev2, fs::pwritev2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
     row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
     row(
@@ -273,6 +316,12 @@ pub static TABLE: &[Row] = &[
         Partial("as clone; no CLONE_PIDFD, set_tid or cgroup"),
     )
     .quiesce(Always),
+    row(
+        Sysno::close_range,
+        fs::close_range,
+        &[Fd, Fd, Hex],
+        Partial("CLOSE_RANGE_UNSHARE only in a process with one thread"),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
 ];
 

@@ -26,7 +26,7 @@ use elfvisor_abi::GuestAddr;
 use elfvisor_abi::signal::Sigaction;
 use elfvisor_engine::{Cpu, Stopper};
 
-use super::types::{EngineHandle, HwCaps};
+use super::types::{EngineHandle, HwCaps, TimerTable};
 use crate::fork::ForkStrategy;
 use crate::fork::respawn::wire::Channel;
 use crate::host::futex::ShadowRobustList;
@@ -186,6 +186,8 @@ pub struct ThreadGroup {
     /// The thread holding every other out of guest code, if any.
     hold: Mutex<Option<u32>>,
     released: Condvar,
+    /// The POSIX timers (a forked child starts with none).
+    timers: Mutex<TimerTable>,
 }
 
 impl ThreadGroup {
@@ -214,6 +216,7 @@ impl ThreadGroup {
             code_log: Mutex::new(Vec::new()),
             hold: Mutex::new(None),
             released: Condvar::new(),
+            timers: Mutex::new(TimerTable::default()),
         })
     }
 
@@ -342,6 +345,11 @@ impl ThreadGroup {
     /// The thread with guest id `tid`.
     pub fn find(&self, tid: u32) -> Option<Arc<TaskHandle>> {
         lock(&self.threads).iter().find(|t| t.tid() == tid).cloned()
+    }
+
+    /// The POSIX timers, locked.
+    pub fn timers(&self) -> MutexGuard<'_, TimerTable> {
+        lock(&self.timers)
     }
 
     pub fn threads(&self) -> Vec<Arc<TaskHandle>> {

@@ -91,3 +91,35 @@ impl PageSource for SharedMm {
         }
     }
 }
+
+/// Whom a POSIX timer's expiry signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerNotify {
+    /// `SIGEV_NONE`: nobody (the timer is only read).
+    Nobody,
+    /// `SIGEV_SIGNAL` (and a C library's `SIGEV_THREAD`): the process.
+    Process,
+    /// `SIGEV_THREAD_ID`: this thread of the process.
+    Thread(u32),
+}
+
+/// One POSIX timer of a process. Its id is its host timer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerEntry {
+    pub notify: TimerNotify,
+    pub signo: Signo,
+    /// `sigev_value`, handed back as `si_value`.
+    pub value: u64,
+    /// Expiries while its signal waited in a pending queue (it is queued once).
+    pub overrun_queued: i32,
+    /// The overrun its last delivered signal carried (`timer_getoverrun`).
+    pub overrun_last: i32,
+}
+
+/// A process's POSIX timers, by id, and the host thread that turns their expiries into guest
+/// signals once one needs it.
+#[derive(Debug, Default)]
+pub struct TimerTable {
+    pub timers: std::collections::BTreeMap<i32, TimerEntry>,
+    pub service_tid: Option<i32>,
+}

@@ -145,6 +145,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         mm.restore_brk(GuestAddr(start), GuestAddr(current));
     }
     mm.check_invariants().map_err(ForkError::Host)?;
+    mm.set_lock_limit(crate::host::lock_limit);
 
     // The guest's limit comes with its state; the emulator runs with the host's hard limit.
     // Descriptors the guest opened before lowering its limit stay open (every one is below

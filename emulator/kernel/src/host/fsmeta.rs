@@ -1,0 +1,106 @@
+//! File metadata and file-system calls beyond open/stat: times, owners, file-system
+//! statistics, advisory `flock` locks, space allocation and write-back hints. Raw system calls,
+//! so `NULL` paths and the kernel's own argument checks reach the host unchanged.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use elfvisor_abi::Errno;
+use elfvisor_abi::fcntl::Statfs;
+
+use super::check;
+
+fn path_ptr(path: Option<&CStr>) -> libc::c_long {
+    path.map_or(0, |p| p.as_ptr() as libc::c_long)
+}
+
+/// `utimensat` with host `AT_*` flags; `times` holds (seconds, nanoseconds) pairs, with the
+/// `UTIME_NOW`/`UTIME_OMIT` nanosecond values Linux uses on every architecture.
+pub fn utimensat(
+    dirfd: RawFd,
+    path: Option<&CStr>,
+    times: Option<[(i64, i64); 2]>,
+    flags: i32,
+) -> Result<u64, Errno> {
+    let ts = times.map(|t| t.map(|(sec, nsec)| libc::timespec { tv_sec: sec, tv_nsec: nsec }));
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: `path` is null or a live C string, `ts_ptr` null or two live timespecs.
+    let r = unsafe { libc::syscall(libc::SYS_utimensat, dirfd, path_ptr(path), ts_ptr, flags) };
+    check(r as isize)
+}
+
+pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::syscall(libc::SYS_fchown, fd, uid, gid) } as isize)
+}
+
+pub fn fchownat(dirfd: RawFd, path: &CStr, uid: u32, gid: u32, flags: i32) -> Result<u64, Errno> {
+    // SAFETY: `path` is a live C string.
+    check(unsafe { libc::syscall(libc::SYS_fchownat, dirfd, path.as_ptr(), uid, gid, flags) }
+        as isize)
+}
+
+/// The host kernel's `struct statfs` (64-bit words on x86_64 and aarch64 alike; the libc
+/// crate's hides `f_flags` in its spare words).
+#[repr(C)]
+#[derive(Default)]
+struct HostStatfs {
+    f_type: i64,
+    f_bsize: i64,
+    f_blocks: u64,
+    f_bfree: u64,
+    f_bavail: u64,
+    f_files: u64,
+    f_ffree: u64,
+    f_fsid: [i32; 2],
+    f_namelen: i64,
+    f_frsize: i64,
+    f_flags: i64,
+    f_spare: [i64; 4],
+}
+
+fn guest_statfs(s: &HostStatfs) -> Statfs {
+    Statfs {
+        f_type: s.f_type,
+        f_bsize: s.f_bsize,
+        f_blocks: s.f_blocks,
+        f_bfree: s.f_bfree,
+        f_bavail: s.f_bavail,
+        f_files: s.f_files,
+        f_ffree: s.f_ffree,
+        f_fsid: s.f_fsid,
+        f_namelen: s.f_namelen,
+        f_frsize: s.f_frsize,
+        f_flags: s.f_flags,
+    }
+}
+
+pub fn statfs(path: &CStr) -> Result<Statfs, Errno> {
+    let mut s = HostStatfs::default();
+    // SAFETY: `path` is a live C string and `s` a struct statfs.
+    check(unsafe { libc::syscall(libc::SYS_statfs, path.as_ptr(), &raw mut s) } as isize)?;
+    Ok(guest_statfs(&s))
+}
+
+pub fn fstatfs(fd: RawFd) -> Result<Statfs, Errno> {
+    let mut s = HostStatfs::default();
+    // SAFETY: `s` is a struct statfs.
+    check(unsafe { libc::syscall(libc::SYS_fstatfs, fd, &raw mut s) } as isize)?;
+    Ok(guest_statfs(&s))
+}
+
+/// A call on a descriptor with integer arguments only (`flock`, `fallocate`,
+/// `sync_file_range`, `syncfs`, `fadvise64`, `readahead`): their operation, mode, advice and
+/// flag values are Linux's own numbers on both sides, and the host checks them.
+pub fn fd_call(nr: libc::c_long, fd: RawFd, a: [u64; 3]) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::syscall(nr, fd, a[0], a[1], a[2]) } as isize)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn test_host_statfs_is_the_kernels_size() {
+        assert_eq!(std::mem::size_of::<super::HostStatfs>(), 120);
+    }
+}
