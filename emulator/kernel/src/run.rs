@@ -209,8 +209,18 @@ pub fn run(
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();
     crate::signal::forward::install(&process.sigactions().get(libc::SIGCHLD as usize - 1));
-    let end = run_thread(engine, process, vcpu)?;
-    Ok(end_of(process, end))
+    let mut vcpu = vcpu;
+    loop {
+        let end = run_thread(engine, process, vcpu)?;
+        match thread_ended(process, end) {
+            Some(end) => {
+                process_ends(process);
+                return Ok(end);
+            }
+            // This is the process's first thread: it carries on whichever thread runs execve.
+            None => vcpu = take_over(engine, process)?,
+        }
+    }
 }
 
 /// Runs one guest thread until it exits or its process ends.
@@ -227,19 +237,30 @@ pub(crate) fn run_thread(
     end
 }
 
-/// What a thread's end means for its process: `end` when the process ends with it. When only
-/// the thread ended and others run on, this host thread waits for the process to end (the
-/// thread that ends it exits the host process).
-fn end_of(process: &mut Task, end: Termination) -> Termination {
-    match thread_ended(process, end) {
-        Some(end) => {
-            process_ends(process);
-            end
-        }
-        None => loop {
-            std::thread::park();
-        },
-    }
+/// On the process's first host thread (its host tid is the pid), once its guest thread ended
+/// while others run on: waits until another thread's execve hands it the process, then
+/// switches to the new image as that thread (Linux's de_thread gives the execing thread the
+/// leader's pid; here the leader's host thread takes the execing thread's state, so the guest's
+/// pid, its tid and the host thread that runs it stay one number). Waits forever when no execve
+/// comes: the thread that ends the process exits the host process.
+fn take_over(
+    engine: &dyn Engine,
+    process: &mut Task,
+) -> Result<Box<dyn Vcpu>, elfvisor_engine::EngineError> {
+    let succession = {
+        // Signals for the process go straight to a thread that runs guest code meanwhile.
+        let _held = crate::signal::forward::hold_forwarded();
+        process.group().await_successor()
+    };
+    let exec = process.adopt(*succession);
+    crate::host::set_thread_name(process.comm());
+    switch_image(engine, process, *exec)
+}
+
+/// The execing thread's own robust futexes are released before its image goes (Linux's
+/// exec_mm_release → futex_exec_release).
+fn exec_release(task: &Task) {
+    crate::futex::exit_robust_list_of(&task.mm.read(), task.robust_list().head, task.tid());
 }
 
 /// What every end of a process does first, whichever thread ends it: robust futexes released,
@@ -256,7 +277,18 @@ fn thread_ended(task: &mut Task, end: Termination) -> Option<Termination> {
     if !task.exits_alone() {
         return Some(end);
     }
+    // A thread other than the first that ran execve: its last act hands the new image to the
+    // first thread's host thread (see `take_over`).
+    let succession = task.pending_exec.take().map(|exec| task.succession(exec));
     release_thread_resources(task);
+    if let Some(succession) = succession {
+        if task.group().hand_over(task.handle(), succession).is_ok() {
+            return None;
+        }
+        // `run_to_end` hands over only to a seated first thread, and nothing else unseats it.
+        eprintln!("elfvisor: execve from thread {}: no first thread to carry on", task.tid());
+        return Some(Termination::Signaled(Signo::SIGKILL));
+    }
     let left = task.group().unregister(task.handle());
     // The last thread's exit ends the process with its status.
     if left == 0 { Some(end) } else { None }
@@ -321,10 +353,24 @@ fn run_to_end(
         let exit = vcpu.run(process);
         process.handle().leave_guest();
         let exit = exit?;
+        if process.is_killed() && process.exit_status().is_none() {
+            // Another thread's execve: this one takes no signal and runs nothing more.
+            process.vanish();
+        }
         if let Some(end) = process.exit_status() {
             return Ok(end);
         }
-        if let Some(prepared) = process.pending_exec.take() {
+        if process.pending_exec.is_some() {
+            exec_release(process);
+            if process.tid() != process.pid() && process.group().leader_seated() {
+                // The first thread's host thread carries the new image on (`thread_ended`).
+                process.vanish();
+                return Ok(Termination::Exited(0));
+            }
+            // The first thread itself, or (no host thread left to take over) this one as it.
+            let pid = process.pid();
+            process.set_tid(pid);
+            let prepared = process.pending_exec.take().expect("checked above");
             drop(vcpu);
             vcpu = switch_image(engine, process, *prepared)?;
             process.handle().set_stopper(vcpu.stopper());
@@ -408,6 +454,7 @@ pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Resu
     let mut thread = task.new_thread(0);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();
+    let handle = std::sync::Arc::clone(thread.handle());
     let spawned = std::thread::Builder::new().name("elfvisor-vcpu".into()).spawn(move || {
         thread.handle().bind_host_thread();
         // A new thread starts with its creator's name.
@@ -430,25 +477,45 @@ pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Resu
         if args.has(CLONE_CHILD_CLEARTID) {
             thread.clear_child_tid = args.child_tid;
         }
-        thread.group().register(thread.handle());
+        if !thread.group().join(thread.handle()) {
+            // An execve is ending this process's threads.
+            let _ = ready_tx.send(Err("the process is running execve".into()));
+            return;
+        }
         if ready_tx.send(Ok(tid)).is_err() || go_rx.recv() != Ok(true) {
             thread.group().unregister(thread.handle());
             return;
         }
-        let end = match run_thread(engine.0, &mut thread, vcpu) {
-            Ok(end) => end,
-            Err(e) => {
-                eprintln!("elfvisor: thread {tid}: {e}");
-                Termination::Signaled(Signo::SIGSEGV)
+        let mut vcpu = vcpu;
+        loop {
+            let end = match run_thread(engine.0, &mut thread, vcpu) {
+                Ok(end) => end,
+                Err(e) => {
+                    eprintln!("elfvisor: thread {}: {e}", thread.tid());
+                    Termination::Signaled(Signo::SIGSEGV)
+                }
+            };
+            match thread_ended(&mut thread, end) {
+                Some(end) => end_process(&mut thread, end),
+                // The first thread of a child this thread forked on the host: it carries on
+                // whichever thread runs execve, as `run` does for the first process.
+                None if thread.tid() == thread.pid() => match take_over(engine.0, &mut thread) {
+                    Ok(next) => vcpu = next,
+                    Err(e) => {
+                        eprintln!("elfvisor: thread {}: {e}", thread.tid());
+                        end_process(&mut thread, Termination::Signaled(Signo::SIGSEGV));
+                    }
+                },
+                None => return,
             }
-        };
-        if let Some(end) = thread_ended(&mut thread, end) {
-            end_process(&mut thread, end);
         }
     });
-    if let Err(e) = spawned {
-        eprintln!("elfvisor: cannot start a thread: {e}");
-        return Err(Errno::EAGAIN);
+    match spawned {
+        Ok(host_thread) => handle.set_host_thread(host_thread),
+        Err(e) => {
+            eprintln!("elfvisor: cannot start a thread: {e}");
+            return Err(Errno::EAGAIN);
+        }
     }
     let tid = match ready_rx.recv() {
         Ok(Ok(tid)) => tid,

@@ -49,7 +49,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
     }
     if let Some((parent_end, child_end)) = vfork {
         drop(child_end);
-        super::vfork::wait_for_release(&parent_end, &task.mm, task.pid());
+        super::vfork::wait_for_release(&parent_end, &task.mm, task.pid(), task.handle());
     }
     Ok(pid)
 }

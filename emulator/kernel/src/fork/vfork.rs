@@ -17,6 +17,7 @@ use elfvisor_abi::{GuestAddr, PAGE_SIZE};
 use elfvisor_mm::AddressSpace;
 
 use super::respawn::wire::{Channel, MAX_PAYLOAD, Reader, WireError, Writer, tag};
+use crate::task::group::TaskHandle;
 use crate::task::types::SharedMm;
 
 /// The child's end of the link to its sleeping vfork parent.
@@ -84,9 +85,17 @@ fn io_errno(e: &std::io::Error) -> nix::Error {
 }
 
 /// The parent's side: sleeps until the child execs or exits (its end of `ch` closes), writing
-/// the pages a `CLONE_VM` child returns into this process's private mappings.
-pub fn wait_for_release(ch: &Channel, mm: &SharedMm, pid: u32) {
+/// the pages a `CLONE_VM` child returns into this process's private mappings. The wait ends
+/// early when another thread's execve kills the waiting thread `me` (Linux's
+/// wait_for_vfork_done is killable); the child runs on, its hand-back unread.
+pub fn wait_for_release(ch: &Channel, mm: &SharedMm, pid: u32, me: &TaskHandle) {
     loop {
+        // A kick interrupts the sleep (EINTR); the message is read only once one is there.
+        match crate::host::ppoll(&[(ch.raw(), libc::POLLIN)], None) {
+            _ if me.is_killed() => return,
+            Err(elfvisor_abi::Errno::EINTR) => continue,
+            _ => {}
+        }
         match ch.recv() {
             Ok((tag::MEMORY, payload, fds)) if fds.is_empty() => {
                 if let Err(e) = apply(&mm.read(), &payload) {

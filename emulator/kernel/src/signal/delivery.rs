@@ -107,13 +107,18 @@ pub fn next_handler(task: &Task) -> Option<u64> {
 /// Whether a pending, unblocked signal would do something: run a handler or take a default
 /// action other than ignoring.
 pub fn has_deliverable(task: &Task) -> bool {
-    all_pending(task).iter().filter(|p| task.sigmask & bit(p.signo) == 0).any(|p| {
-        match task.sigactions().get(usize::from(p.signo.0 - 1)).handler {
+    // A thread another thread's execve killed has SIGKILL pending, as in Linux's
+    // zap_other_threads: every wait that looks here ends.
+    task.is_killed()
+        || all_pending(task).iter().filter(|p| task.sigmask & bit(p.signo) == 0).any(|p| match task
+            .sigactions()
+            .get(usize::from(p.signo.0 - 1))
+            .handler
+        {
             SIG_IGN => false,
             SIG_DFL => default_action(p.signo) != DefaultAction::Ignore,
             _ => true,
-        }
-    })
+        })
 }
 
 /// The bit set of pending signals (this thread's and the process's).

@@ -141,6 +141,13 @@ impl SyscallHandler for Task {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
         let call = Call::read(cpu);
         let quiesced = enter(self, &call);
+        if self.is_killed() {
+            // Another thread's execve killed this one while it waited to enter: the call is
+            // not made.
+            drop(quiesced);
+            self.vanish();
+            return SyscallAction::Stop;
+        }
         let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
         let result = dispatch(&mut ctx, &call);
         leave(&mut ctx, &call, result, quiesced)
@@ -206,6 +213,12 @@ fn leave(
     // exit/exit_group leave x0 alone: the guest never sees it; a successful execve
     // replaces every register.
     if ctx.proc.exit_status().is_some() || ctx.proc.pending_exec.is_some() {
+        return SyscallAction::Stop;
+    }
+    if ctx.proc.is_killed() {
+        // Another thread's execve killed this one during the call: no restart, no signal
+        // delivery; the thread ends.
+        ctx.proc.vanish();
         return SyscallAction::Stop;
     }
     if result == Err(Errno::EINTR) && should_restart(ctx.proc, call) {

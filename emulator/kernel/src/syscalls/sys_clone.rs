@@ -285,14 +285,15 @@ fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64)
     }
     let envp = string_array(ctx, envp_addr)?;
     let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.group().hwcaps())?;
+    // The point of no return: every other thread ends first (EAGAIN, and this thread's end,
+    // when another thread's execve got there first). The run loop then switches to the new
+    // image, on the process's first host thread (`run::take_over`).
+    if ctx.proc.group().is_multithreaded() || ctx.proc.is_killed() {
+        ctx.proc.group().de_thread(ctx.proc.handle())?;
+    }
     ctx.proc.pending_exec = Some(Box::new(prepared));
     ctx.proc.set_comm(&name);
     host::set_thread_name(ctx.proc.comm());
-    // The other threads end; this one goes on as the process's only thread, with its pid as
-    // its tid.
-    ctx.proc.group().kill_others(ctx.proc.handle());
-    let pid = ctx.proc.pid();
-    ctx.proc.set_tid(pid);
     Ok(0)
 }
 

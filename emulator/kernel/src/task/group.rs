@@ -15,6 +15,10 @@
 //! - A thread's `exit` ends its host thread: `clear_child_tid` is cleared and woken, robust
 //!   futexes it held are marked dead. The last thread's exit, `exit_group` or a fatal signal in
 //!   any thread ends the process from the thread that decided it.
+//! - `execve` in a multithreaded process ([`ThreadGroup::de_thread`]) ends every other thread
+//!   and waits until each has left guest code and every host call. When the caller is not the
+//!   process's first thread, the first thread's host thread (whose host tid is the pid) carries
+//!   the new image on ([`ThreadGroup::hand_over`]), so the guest's pid, tid and host tid agree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -188,6 +192,37 @@ pub struct ThreadGroup {
     released: Condvar,
     /// The POSIX timers (a forked child starts with none).
     timers: Mutex<TimerTable>,
+    /// Notified whenever a thread leaves `threads` (what an execve waits for).
+    ended: Condvar,
+    /// An execve is ending the other threads: no new thread may join.
+    execing: AtomicBool,
+    /// The first thread's host thread once its guest thread ended while others ran on, and
+    /// what it carries on after another thread's execve.
+    seat: Mutex<LeaderSeat>,
+    seated: Condvar,
+}
+
+/// Where the first thread's host thread waits after its guest thread ended.
+#[derive(Debug, Default)]
+struct LeaderSeat {
+    /// Its handle, which becomes the execing thread's.
+    parked: Option<Arc<TaskHandle>>,
+    /// What it carries on: the state of the thread that ran execve.
+    successor: Option<Box<Succession>>,
+}
+
+/// What a thread that ran execve hands to the first thread's host thread: the new image and
+/// the per-thread state that survives execve (execve(2): the mask and pending signals; the
+/// name the image gave it).
+#[derive(Debug)]
+pub struct Succession {
+    pub exec: Box<crate::exec::PreparedExec>,
+    pub sigmask: u64,
+    pub comm: [u8; elfvisor_abi::prctl::TASK_COMM_LEN],
+    /// Signals queued for the execing thread alone.
+    pub pending: Vec<SigInfo>,
+    /// The execing thread's host thread, joined before the new image runs.
+    pub host_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ThreadGroup {
@@ -217,6 +252,10 @@ impl ThreadGroup {
             hold: Mutex::new(None),
             released: Condvar::new(),
             timers: Mutex::new(TimerTable::default()),
+            ended: Condvar::new(),
+            execing: AtomicBool::new(false),
+            seat: Mutex::new(LeaderSeat::default()),
+            seated: Condvar::new(),
         })
     }
 
@@ -328,11 +367,28 @@ impl ThreadGroup {
         self.count.store(threads.len(), Ordering::SeqCst);
     }
 
-    /// Removes a thread; returns how many remain.
+    /// A new thread joins; false while an execve ends the threads (Linux's copy_process fails
+    /// a clone whose caller has a fatal signal pending, and de_thread kills the caller).
+    pub fn join(&self, thread: &Arc<TaskHandle>) -> bool {
+        let mut threads = lock(&self.threads);
+        if self.execing.load(Ordering::SeqCst) {
+            return false;
+        }
+        threads.push(Arc::clone(thread));
+        self.count.store(threads.len(), Ordering::SeqCst);
+        true
+    }
+
+    /// Removes a thread; returns how many remain. The first thread's host thread takes its
+    /// seat first (see [`ThreadGroup::await_successor`]).
     pub fn unregister(&self, thread: &Arc<TaskHandle>) -> usize {
         let mut threads = lock(&self.threads);
+        if thread.tid() == self.pid {
+            lock(&self.seat).parked = Some(Arc::clone(thread));
+        }
         threads.retain(|t| !Arc::ptr_eq(t, thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        self.ended.notify_all();
         threads.len()
     }
 
@@ -374,16 +430,90 @@ impl ThreadGroup {
         }
     }
 
-    /// execve from `me`: every other thread ends when it next would run guest code (Linux's
-    /// de_thread; one blocked in a host call ends when that call returns).
-    pub fn kill_others(&self, me: &Arc<TaskHandle>) {
-        let mut threads = lock(&self.threads);
-        for t in threads.iter().filter(|t| !Arc::ptr_eq(t, me)) {
-            t.killed.store(true, Ordering::SeqCst);
+    /// execve from `me` (Linux's de_thread, fs/exec.c, with zap_other_threads, kernel/signal.c):
+    /// every other thread is killed — its vCPU stopped, a blocking host call interrupted as a
+    /// signal interrupts it, a wait for the quiesce hold abandoned — and this returns once each
+    /// has left the group, that is, has left guest code and every host call and released its
+    /// robust list and `clear_child_tid` as any thread's death does. The wait is a condition
+    /// variable: each thread that ends notifies it, so nothing here depends on timing.
+    ///
+    /// EAGAIN when `me` was itself killed first: another thread's execve won (de_thread returns
+    /// -EAGAIN when a group exit is already under way, and the caller dies of its SIGKILL).
+    pub fn de_thread(&self, me: &Arc<TaskHandle>) -> Result<(), elfvisor_abi::Errno> {
+        let others: Vec<Arc<TaskHandle>> = {
+            let threads = lock(&self.threads);
+            if me.is_killed() {
+                return Err(elfvisor_abi::Errno::EAGAIN);
+            }
+            self.execing.store(true, Ordering::SeqCst);
+            let others: Vec<_> = threads.iter().filter(|t| !Arc::ptr_eq(t, me)).cloned().collect();
+            for t in &others {
+                t.killed.store(true, Ordering::SeqCst);
+            }
+            others
+        };
+        // Threads waiting for the quiesce hold look at `killed` under its lock.
+        drop(lock(&self.hold));
+        self.released.notify_all();
+        for t in &others {
             t.kick();
+            // A blocking host call returns EINTR; the kick is repeated until the thread has
+            // looked at its signals, and a killed thread does not block again.
+            crate::signal::forward::interrupt(t.host_tid());
         }
-        threads.retain(|t| Arc::ptr_eq(t, me));
+        let mut threads = lock(&self.threads);
+        while threads.iter().any(|t| !Arc::ptr_eq(t, me)) {
+            threads = self.ended.wait(threads).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(threads);
+        // Each has left the group as its last act; its host thread is gone once joined (the
+        // first thread's, which has no join handle, waits for a successor instead).
+        for t in &others {
+            t.join_host_thread();
+        }
+        self.execing.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The last step of an execve by `me`, which is not the first thread: the first thread's
+    /// host thread, seated since its guest thread ended, takes `succession` and its own handle
+    /// back into the group in place of `me` (de_thread's exchange of the leader's pid). Returns
+    /// the succession when no host thread is seated (the caller then carries on itself).
+    pub fn hand_over(
+        &self,
+        me: &Arc<TaskHandle>,
+        mut succession: Box<Succession>,
+    ) -> Result<(), Box<Succession>> {
+        let mut threads = lock(&self.threads);
+        let mut seat = lock(&self.seat);
+        let Some(leader) = seat.parked.take() else { return Err(succession) };
+        succession.host_thread = me.take_host_thread();
+        leader.killed.store(false, Ordering::SeqCst);
+        *leader.pending() = std::mem::take(&mut succession.pending);
+        threads.retain(|t| !Arc::ptr_eq(t, me));
+        threads.push(leader);
         self.count.store(threads.len(), Ordering::SeqCst);
+        seat.successor = Some(succession);
+        self.seated.notify_all();
+        Ok(())
+    }
+
+    /// Whether the first thread's host thread is seated (its guest thread has ended).
+    pub fn leader_seated(&self) -> bool {
+        lock(&self.seat).parked.is_some()
+    }
+
+    /// Called on the first thread's host thread after its guest thread ended while others ran
+    /// on: waits until another thread's execve hands it the process (forever if none does; the
+    /// thread that ends the process ends the host process).
+    pub fn await_successor(&self) -> Box<Succession> {
+        let mut seat = lock(&self.seat);
+        loop {
+            if let Some(s) = seat.successor.take() {
+                return s;
+            }
+            seat = self.seated.wait(seat).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Records an address-space change the other vCPUs must flush before running guest code.
@@ -401,10 +531,14 @@ impl ThreadGroup {
     }
 
     /// Gets every other thread out of guest code and keeps it out until the guard drops.
+    /// A thread killed by another's execve while it waits gets a guard that holds nothing.
     pub fn quiesce(self: &Arc<ThreadGroup>, me: &Arc<TaskHandle>) -> Quiesced {
         let mut hold = lock(&self.hold);
         let my_tid = me.tid();
         while hold.is_some_and(|t| t != my_tid) {
+            if me.is_killed() {
+                return Quiesced { group: Arc::clone(self), outer: false };
+            }
             hold = self.released.wait(hold).unwrap_or_else(|e| e.into_inner());
         }
         let outer = hold.is_none();
@@ -431,7 +565,7 @@ impl ThreadGroup {
         loop {
             {
                 let mut hold = lock(&self.hold);
-                while hold.is_some_and(|t| t != me.tid()) {
+                while hold.is_some_and(|t| t != me.tid()) && !me.is_killed() {
                     hold = self.released.wait(hold).unwrap_or_else(|e| e.into_inner());
                 }
                 me.in_guest.store(true, Ordering::SeqCst);
@@ -485,6 +619,8 @@ pub struct TaskHandle {
     in_guest: AtomicBool,
     seen_gen: AtomicU64,
     stopper: Mutex<Option<Stopper>>,
+    /// The host thread running it, for a thread `clone` started.
+    host_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Another thread ran execve: this one ends.
     killed: AtomicBool,
     /// Its `set_robust_list` head, for a sibling's `get_robust_list`.
@@ -502,6 +638,7 @@ impl TaskHandle {
             in_guest: AtomicBool::new(false),
             seen_gen: AtomicU64::new(0),
             stopper: Mutex::new(None),
+            host_thread: Mutex::new(None),
             killed: AtomicBool::new(false),
             robust_head: AtomicU64::new(0),
             shadow_robust: Default::default(),
@@ -518,6 +655,29 @@ impl TaskHandle {
 
     pub fn host_tid(&self) -> i32 {
         self.host_tid.load(Ordering::SeqCst)
+    }
+
+    /// Records the host thread `clone` started for this guest thread.
+    pub fn set_host_thread(&self, thread: std::thread::JoinHandle<()>) {
+        *lock(&self.host_thread) = Some(thread);
+    }
+
+    fn take_host_thread(&self) -> Option<std::thread::JoinHandle<()>> {
+        lock(&self.host_thread).take()
+    }
+
+    /// Waits until its host thread has exited (after the guest thread left the group, nothing
+    /// is left for it but to return).
+    fn join_host_thread(&self) {
+        if let Some(thread) = self.take_host_thread() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Whether another thread's execve killed this one (it runs no more guest code, restarts
+    /// no call and does not block again).
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
     }
 
     /// Records the calling host thread as this guest thread's.

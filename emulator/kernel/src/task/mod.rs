@@ -197,11 +197,48 @@ impl Task {
         )
     }
 
-    /// This thread ends without a trace: another thread's execve replaced the process.
+    /// This thread ends because another thread's execve replaced the process. Its robust list
+    /// and `clear_child_tid` are released as at any thread's death (Linux: the killed thread's
+    /// do_exit → exit_mm → exit_mm_release, futex_exit_release and the clear_child_tid wake).
     pub fn vanish(&mut self) {
         self.exit = Some((Termination::Exited(0), ExitScope::Thread));
+    }
+
+    /// Whether another thread's execve killed this one.
+    pub fn is_killed(&self) -> bool {
+        self.handle.is_killed()
+    }
+
+    /// The state this thread, which ran execve, hands to the first thread's host thread
+    /// (`ThreadGroup::hand_over`); it then ends without writing its `clear_child_tid` (Linux's
+    /// exec_mm_release writes it only while other users share the old mm, and none do after
+    /// de_thread).
+    pub fn succession(&mut self, exec: Box<PreparedExec>) -> Box<group::Succession> {
         self.clear_child_tid = 0;
         self.robust_list = RobustList::default();
+        self.exit = Some((Termination::Exited(0), ExitScope::Thread));
+        Box::new(group::Succession {
+            exec,
+            sigmask: self.sigmask,
+            comm: self.comm,
+            pending: std::mem::take(&mut *self.pending()),
+            host_thread: None,
+        })
+    }
+
+    /// The first thread carries on the thread that ran execve: its mask, name and the image it
+    /// loaded (its pending signals moved to this handle already). Returns the image.
+    pub fn adopt(&mut self, s: group::Succession) -> Box<PreparedExec> {
+        let group::Succession { exec, sigmask, comm, pending: _, host_thread } = s;
+        // The thread that ran execve has left the host too before the new image runs.
+        if let Some(thread) = host_thread {
+            let _ = thread.join();
+        }
+        self.exit = None;
+        self.sigmask = sigmask;
+        self.saved_sigmask = None;
+        self.comm = comm;
+        exec
     }
 
     /// Makes this the only thread of a fresh group (a forked child, whose other threads did

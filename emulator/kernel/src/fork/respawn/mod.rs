@@ -288,7 +288,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
     drop(quiesced);
     if args.has(CLONE_VFORK) {
         // The child holds its end until it execs or exits.
-        super::vfork::wait_for_release(&parent, &task.mm, task.pid());
+        super::vfork::wait_for_release(&parent, &task.mm, task.pid(), task.handle());
     } else {
         // The socket stays as the control line to the child (`control.rs`).
         let mut respawn = task.group().respawn();
