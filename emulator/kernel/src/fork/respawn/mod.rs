@@ -319,7 +319,13 @@ fn spawn(child_end: &Channel) -> Result<std::process::Child, ForkError> {
     // The child's end is the one descriptor it inherits; everything else is close-on-exec.
     crate::host::fcntl_int(fd, libc::F_SETFD, 0)
         .map_err(|e| ForkError::Host(format!("fcntl: {e}")))?;
-    let spawned = Command::new(exe).arg("--fork-child").arg(fd.to_string()).spawn();
+    let mut command = Command::new(exe);
+    command.arg("--fork-child").arg(fd.to_string());
+    // The child sees the guest's files through the same sysroot.
+    if let Some(root) = crate::sysroot::current() {
+        command.env(crate::sysroot::ENV, root.root());
+    }
+    let spawned = command.spawn();
     let _ = crate::host::fcntl_int(fd, libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
     spawned.map_err(|e| ForkError::Host(format!("spawning the child: {e}")))
 }
