@@ -128,7 +128,8 @@ fn send_memory(
     backings: &[Arc<std::fs::File>],
     only_files: bool,
 ) -> Result<(), ForkError> {
-    let chunk_len = wire::MAX_PAYLOAD - 16;
+    // Whole pages, so that a private file mapping's written pages line up with the page map.
+    let chunk_len = (wire::MAX_PAYLOAD - 16) / PAGE_SIZE as usize * PAGE_SIZE as usize;
     for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared && !r.wipe) {
         if only_files && rec.backing.is_none() {
             continue;
