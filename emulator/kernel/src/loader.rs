@@ -598,7 +598,7 @@ mod tests {
         let err = load_bytes(&rebuild_with_interp()).unwrap_err();
         assert!(
             matches!(&err, LoadError::Interp { interp, errno: elfvisor_abi::Errno::ENOENT, .. }
-                if interp == "/lib/ld-linux-aarch64.so.1"),
+                if interp == "/nonexistent/ld-linux-aarch64.so.1"),
             "{err}"
         );
         assert!(err.to_string().contains("--sysroot"));
@@ -606,7 +606,7 @@ mod tests {
 
     /// A tiny ELF with a PT_INTERP header before its PT_LOAD.
     fn rebuild_with_interp() -> Vec<u8> {
-        let interp = b"/lib/ld-linux-aarch64.so.1\0";
+        let interp = b"/nonexistent/ld-linux-aarch64.so.1\0";
         let mut elf = tiny_elf(&[0; 8]);
         let load = elf[64..120].to_vec();
         let phoff = elf.len() as u64;
