@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::limits::{BINPRM_BUF_SIZE, BINPRM_MAX_RECURSION};
@@ -37,8 +37,10 @@ fn load_errno(err: &LoadError) -> Errno {
         LoadError::NotElf { .. } | LoadError::WrongMachine { .. } | LoadError::Malformed { .. } => {
             Errno::ENOEXEC
         }
-        // A dynamic program needs an interpreter elfvisor cannot provide yet.
-        LoadError::Dynamic { .. } => Errno::ENOENT,
+        // load_elf_binary: the interpreter's open_exec error, or ELIBBAD when it is no
+        // aarch64 ELF.
+        LoadError::Interp { errno, .. } => *errno,
+        LoadError::BadInterp { .. } => Errno::ELIBBAD,
         LoadError::OutOfRange { .. } | LoadError::Map { .. } => Errno::ENOMEM,
         LoadError::ArgsTooLong { .. } => Errno::E2BIG,
     }
@@ -72,8 +74,10 @@ pub fn prepare(
     let execfn = path.to_vec();
     let mut program = path.to_vec();
     for depth in 0..=BINPRM_MAX_RECURSION {
-        let cpath = CString::new(program.clone()).map_err(|_| Errno::ENOENT)?;
-        let host_path = PathBuf::from(std::ffi::OsStr::from_bytes(&program));
+        // The program and each `#!` interpreter are guest paths, seen through the sysroot.
+        let host = crate::sysroot::host_path(&program, crate::sysroot::Follow::Last)?;
+        let cpath = CString::new(host.clone()).map_err(|_| Errno::ENOENT)?;
+        let host_path = PathBuf::from(std::ffi::OsStr::from_bytes(&host));
         let meta = std::fs::metadata(&host_path).map_err(|e| elfvisor_host::errno_from_io(&e))?;
         if meta.is_dir() {
             return Err(Errno::EACCES);
@@ -107,9 +111,7 @@ pub fn prepare(
             random: random_bytes(),
             ids: crate::host::ids(),
         };
-        let loaded =
-            loader::load(&mut mm, Path::new(std::ffi::OsStr::from_bytes(&program)), &startup)
-                .map_err(|e| load_errno(&e))?;
+        let loaded = loader::load(&mut mm, &host_path, &startup).map_err(|e| load_errno(&e))?;
         return Ok(PreparedExec { mm, loaded });
     }
     Err(Errno::ELOOP)

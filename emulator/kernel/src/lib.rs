@@ -17,6 +17,7 @@ pub mod loader;
 pub(crate) mod run;
 pub(crate) mod signal;
 pub(crate) mod syscalls;
+pub mod sysroot;
 pub(crate) mod task;
 pub mod testing;
 pub(crate) mod timers;

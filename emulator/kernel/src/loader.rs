@@ -1,7 +1,10 @@
-//! Loading a static aarch64 ELF program into a fresh address space, with the initial stack
-//! Linux builds (argc, argv, envp, auxv) and the registers `execve` leaves.
+//! Loading an aarch64 ELF program into a fresh address space, with the initial stack Linux
+//! builds (argc, argv, envp, auxv) and the registers `execve` leaves. A program with a
+//! PT_INTERP gets its interpreter (the dynamic linker) mapped too, found through the sysroot
+//! (`crate::sysroot`), and starts there.
 
 use std::fs::File;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +21,16 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::program_header::ProgramHeader;
 use goblin::elf::{Elf, Header, header, program_header};
 
-/// Where a static-pie (ET_DYN) program is placed.
+/// Where a static-pie (ET_DYN without PT_INTERP) program is placed.
 pub const PIE_BASE: u64 = 0x55_5555_0000;
+
+/// Where an ET_DYN program with an interpreter is placed: arm64's `ELF_ET_DYN_BASE` is
+/// `2 * DEFAULT_MAP_WINDOW_64 / 3` (arch/arm64/include/asm/elf.h), two thirds of the address
+/// space, which is 0xaaaa_aaaa_0000 on a 48-bit kernel with 64 KiB-aligned programs. The guest's
+/// arena is smaller than 48 bits, so elfvisor takes two thirds of the arena.
+pub fn et_dyn_base(arena_size: u64) -> u64 {
+    (arena_size / 3 * 2) & !(PAGE_SIZE - 1)
+}
 /// The main thread's stack size (RLIMIT_STACK's usual 8 MiB).
 pub const STACK_SIZE: u64 = 8 << 20;
 
@@ -39,9 +50,11 @@ pub enum LoadError {
     #[error("{path}: is a {what} program; elfvisor runs 64-bit little-endian aarch64 programs")]
     WrongMachine { path: PathBuf, what: String },
     #[error(
-        "{path}: is dynamically linked (interpreter {interp}); running it needs --sysroot, which is not supported yet"
+        "{path}: cannot open its interpreter {interp} ({errno}; a dynamically linked program needs --sysroot DIR holding it)"
     )]
-    Dynamic { path: PathBuf, interp: String },
+    Interp { path: PathBuf, interp: String, errno: elfvisor_abi::Errno },
+    #[error("{path}: its interpreter {interp} is unusable: {detail}")]
+    BadInterp { path: PathBuf, interp: String, detail: String },
     #[error("{path}: segment at {vaddr:#x}+{size:#x} lies outside the guest address space")]
     OutOfRange { path: PathBuf, vaddr: u64, size: u64 },
     #[error("{path}: cannot map segment at {vaddr:#x}: {errno}")]
@@ -57,7 +70,8 @@ pub struct Loaded {
     /// The vDSO's `__kernel_rt_sigreturn`, where handlers without SA_RESTORER return.
     pub sigreturn_trampoline: GuestAddr,
     pub sp: GuestAddr,
-    /// The absolute host path of the program (`/proc/self/exe`).
+    /// The program's absolute path as the guest sees it (`/proc/self/exe`): its host path, less
+    /// the sysroot's prefix when it lies inside the sysroot.
     pub exe: PathBuf,
 }
 
@@ -83,6 +97,8 @@ fn malformed(path: &Path, detail: impl Into<String>) -> LoadError {
 struct Image {
     header: Header,
     program_headers: Vec<ProgramHeader>,
+    /// The PT_INTERP path, up to its NUL.
+    interp: Option<Vec<u8>>,
 }
 
 /// The largest program header table Linux accepts (`load_elf_phdrs`).
@@ -150,20 +166,25 @@ fn read_image(path: &Path, file: &File) -> Result<Image, LoadError> {
     let program_headers = ProgramHeader::parse(&table, 0, usize::from(header.e_phnum), ctx)
         .map_err(|e| malformed(path, e.to_string()))?;
 
+    let mut interp = None;
     for ph in &program_headers {
         let file_end = ph.p_offset.checked_add(ph.p_filesz);
         let in_file = file_end.is_some_and(|end| end <= size);
         if ph.p_type == program_header::PT_INTERP {
-            // Linux reads at most PATH_MAX bytes of interpreter path.
-            if !in_file || ph.p_filesz == 0 || ph.p_filesz > elfvisor_abi::limits::PATH_MAX as u64 {
+            // load_elf_binary: the first PT_INTERP counts; its path is 2 to PATH_MAX bytes
+            // and ends in a NUL (ENOEXEC otherwise).
+            if interp.is_some() {
+                continue;
+            }
+            if !in_file || ph.p_filesz < 2 || ph.p_filesz > elfvisor_abi::limits::PATH_MAX as u64 {
                 return Err(malformed(path, "malformed PT_INTERP segment"));
             }
             let raw = read_at(path, file, ph.p_offset, ph.p_filesz as usize)?;
-            let name = raw.split(|&b| b == 0).next().unwrap_or_default();
-            return Err(LoadError::Dynamic {
-                path: path.to_owned(),
-                interp: String::from_utf8_lossy(name).into_owned(),
-            });
+            if raw.last() != Some(&0) {
+                return Err(malformed(path, "PT_INTERP path is not NUL-terminated"));
+            }
+            interp = Some(raw.split(|&b| b == 0).next().unwrap_or_default().to_vec());
+            continue;
         }
         if ph.p_type != program_header::PT_LOAD {
             continue;
@@ -190,7 +211,7 @@ fn read_image(path: &Path, file: &File) -> Result<Image, LoadError> {
     if !program_headers.iter().any(|p| p.p_type == program_header::PT_LOAD) {
         return Err(malformed(path, "no loadable segment"));
     }
-    Ok(Image { header, program_headers })
+    Ok(Image { header, program_headers, interp })
 }
 
 /// Maps every PT_LOAD segment at `bias` and returns the end of the highest one.
@@ -202,7 +223,9 @@ fn map_segments(
     bias: u64,
 ) -> Result<GuestAddr, LoadError> {
     let mut top = GuestAddr(0);
-    let name = VmaName::Path(path.display().to_string());
+    // Mappings show the guest's name for the file, as /proc/self/maps prints them.
+    let guest_name = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let name = VmaName::Path(crate::sysroot::guest_name(&guest_name).display().to_string());
     for ph in elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD) {
         let out_of_range =
             || LoadError::OutOfRange { path: path.to_owned(), vaddr: ph.p_vaddr, size: ph.p_memsz };
@@ -260,6 +283,78 @@ fn map_segments(
         top = top.max(mem_pages_end);
     }
     Ok(top)
+}
+
+/// The PT_LOAD segments' page-aligned span: its lowest address and its length.
+fn load_span(elf: &Image) -> (u64, u64) {
+    let loads = || elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD);
+    let low = loads().map(|p| p.p_vaddr).min().unwrap_or(0) & !(PAGE_SIZE - 1);
+    let high = loads().map(|p| p.p_vaddr.saturating_add(p.p_memsz)).max().unwrap_or(0);
+    (low, high.saturating_sub(low).saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1))
+}
+
+/// The largest PT_LOAD alignment that is a power of two (`maximum_alignment`).
+fn max_alignment(elf: &Image) -> u64 {
+    elf.program_headers
+        .iter()
+        .filter(|p| p.p_type == program_header::PT_LOAD && p.p_align.is_power_of_two())
+        .map(|p| p.p_align)
+        .fold(PAGE_SIZE, u64::max)
+}
+
+/// Opens, checks and maps the interpreter `name` of the program at `path`, as
+/// `load_elf_interp` (fs/binfmt_elf.c) does: an ET_DYN interpreter goes where an mmap of its
+/// whole span would (top-down below the mmap base), an ET_EXEC one at its own addresses.
+/// Returns its load bias (AT_BASE) and its entry point.
+fn map_interp(
+    mm: &mut AddressSpace,
+    path: &Path,
+    name: &[u8],
+) -> Result<(u64, GuestAddr), LoadError> {
+    let interp = String::from_utf8_lossy(name).into_owned();
+    let open_err =
+        |errno| LoadError::Interp { path: path.to_owned(), interp: interp.clone(), errno };
+    let bad = |detail: String| LoadError::BadInterp {
+        path: path.to_owned(),
+        interp: interp.clone(),
+        detail,
+    };
+    let host = crate::sysroot::host_path(name, crate::sysroot::Follow::Last).map_err(open_err)?;
+    let host = PathBuf::from(std::ffi::OsStr::from_bytes(&host));
+    // open_exec: a directory or a file without execute permission is EACCES.
+    let meta = std::fs::metadata(&host).map_err(|e| open_err(elfvisor_host::errno_from_io(&e)))?;
+    if meta.is_dir() {
+        return Err(open_err(elfvisor_abi::Errno::EACCES));
+    }
+    let cpath = std::ffi::CString::new(host.as_os_str().as_bytes())
+        .map_err(|_| open_err(elfvisor_abi::Errno::ENOENT))?;
+    crate::host::can_execute(&cpath).map_err(open_err)?;
+    let file = Arc::new(File::open(&host).map_err(|e| open_err(elfvisor_host::errno_from_io(&e)))?);
+    // Not an ELF, or not an aarch64 one: ELIBBAD (load_elf_binary's interpreter checks).
+    let elf = read_image(&host, &file).map_err(|e| bad(e.to_string()))?;
+    let bias = if elf.header.e_type == header::ET_DYN {
+        let (low, span) = load_span(&elf);
+        let found = mm
+            .mmap(MmapRequest {
+                addr: GuestAddr(0),
+                len: span.max(PAGE_SIZE),
+                prot: Prot::NONE,
+                flags: MAP_PRIVATE | MAP_ANONYMOUS,
+                file: None,
+                name: VmaName::None,
+            })
+            .map_err(|errno| LoadError::Map { path: host.clone(), vaddr: low, errno })?;
+        mm.munmap(found, span.max(PAGE_SIZE)).map_err(|errno| LoadError::Map {
+            path: host.clone(),
+            vaddr: low,
+            errno,
+        })?;
+        found.0.wrapping_sub(low)
+    } else {
+        0
+    };
+    map_segments(mm, &host, &file, &elf, bias)?;
+    Ok((bias, GuestAddr(elf.header.e_entry.wrapping_add(bias))))
 }
 
 /// The guest address of the program headers (AT_PHDR).
@@ -344,8 +439,19 @@ pub fn load(
     let open_err = |source| LoadError::Open { path: path.to_owned(), source };
     let file = Arc::new(File::open(path).map_err(open_err)?);
     let elf = read_image(path, &file)?;
-    let bias = if elf.header.e_type == header::ET_DYN { PIE_BASE } else { 0 };
+    // load_elf_binary: an ET_DYN program with an interpreter goes at ELF_ET_DYN_BASE (aligned
+    // to its largest segment alignment), less its first segment's address; elfvisor places
+    // static-pie programs at PIE_BASE.
+    let bias = match (elf.header.e_type, &elf.interp) {
+        (header::ET_DYN, Some(_)) => {
+            let base = et_dyn_base(mm.arena_size()) & !(max_alignment(&elf) - 1);
+            base.wrapping_sub(load_span(&elf).0)
+        }
+        (header::ET_DYN, None) => PIE_BASE,
+        _ => 0,
+    };
     let image_end = map_segments(mm, path, &file, &elf, bias)?;
+    // The break follows the program, never the interpreter.
     mm.init_brk(image_end);
 
     let stack_err = |errno| LoadError::Map { path: path.to_owned(), vaddr: 0, errno };
@@ -371,9 +477,16 @@ pub fn load(
     })
     .map_err(stack_err)?;
 
+    // The interpreter is mapped after the program and its break, before the vDSO.
+    let interp = match &elf.interp {
+        Some(name) => Some(map_interp(mm, path, name)?),
+        None => None,
+    };
     let vdso = crate::vdso::map(mm).map_err(stack_err)?;
     // Linux does not check the entry point either: a bad one faults on the first fetch.
-    let entry = GuestAddr(elf.header.e_entry.wrapping_add(bias));
+    let program_entry = GuestAddr(elf.header.e_entry.wrapping_add(bias));
+    // A dynamic program starts in its interpreter; AT_ENTRY still names its own entry.
+    let (interp_base, entry) = interp.unwrap_or((0, program_entry));
     let (uid, euid, gid, egid) = startup.ids;
     // arm64's ARCH_DLINFO entries come first (`create_elf_tables`), then the generic ones.
     let mut auxv = vec![
@@ -385,9 +498,9 @@ pub fn load(
         (AT_PHDR, phdr_addr(&elf, bias)),
         (AT_PHENT, u64::from(elf.header.e_phentsize)),
         (AT_PHNUM, elf.program_headers.len() as u64),
-        (AT_BASE, 0),
+        (AT_BASE, interp_base),
         (AT_FLAGS, 0),
-        (AT_ENTRY, entry.0),
+        (AT_ENTRY, program_entry.0),
         (AT_UID, u64::from(uid)),
         (AT_EUID, u64::from(euid)),
         (AT_GID, u64::from(gid)),
@@ -397,7 +510,9 @@ pub fn load(
     ];
     let sp = build_stack(mm, top, &mut auxv, startup)
         .map_err(|_| LoadError::ArgsTooLong { path: path.to_owned() })?;
-    let exe = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    let exe = crate::sysroot::guest_name(
+        &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
+    );
     Ok(Loaded { entry, sp, exe, sigreturn_trampoline: vdso.rt_sigreturn })
 }
 
@@ -479,10 +594,11 @@ mod tests {
     }
 
     #[test]
-    fn test_dynamic_programs_are_refused() {
+    fn test_a_missing_interpreter_is_named() {
         let err = load_bytes(&rebuild_with_interp()).unwrap_err();
         assert!(
-            matches!(&err, LoadError::Dynamic { interp, .. } if interp == "/lib/ld-linux-aarch64.so.1"),
+            matches!(&err, LoadError::Interp { interp, errno: elfvisor_abi::Errno::ENOENT, .. }
+                if interp == "/nonexistent/ld-linux-aarch64.so.1"),
             "{err}"
         );
         assert!(err.to_string().contains("--sysroot"));
@@ -490,7 +606,7 @@ mod tests {
 
     /// A tiny ELF with a PT_INTERP header before its PT_LOAD.
     fn rebuild_with_interp() -> Vec<u8> {
-        let interp = b"/lib/ld-linux-aarch64.so.1\0";
+        let interp = b"/nonexistent/ld-linux-aarch64.so.1\0";
         let mut elf = tiny_elf(&[0; 8]);
         let load = elf[64..120].to_vec();
         let phoff = elf.len() as u64;

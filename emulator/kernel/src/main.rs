@@ -1,4 +1,4 @@
-//! `elfvisor [--strace] [--engine tcg] [--argv0 NAME] PROGRAM [ARGS...]`
+//! `elfvisor [--strace] [--engine tcg] [--argv0 NAME] [--sysroot DIR] PROGRAM [ARGS...]`
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -27,6 +27,11 @@ struct Cli {
     /// respawn-snapshot (a fresh emulator process that receives the state).
     #[arg(long, default_value = "host", value_parser = ["host", "respawn-copy", "respawn-snapshot"])]
     fork_strategy: String,
+    /// The guest's root for absolute paths (a dynamically linked program's interpreter and
+    /// libraries): a path found there is used, anything else is the host's. Default:
+    /// $ELFVISOR_SYSROOT.
+    #[arg(long, value_name = "DIR")]
+    sysroot: Option<PathBuf>,
     /// Print the system call support matrix and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
@@ -51,6 +56,10 @@ fn main() -> ExitCode {
     if cli.syscalls {
         print!("{}", elfvisor::support_matrix());
         return ExitCode::SUCCESS;
+    }
+    if let Err(e) = elfvisor::sysroot::init(cli.sysroot) {
+        eprintln!("elfvisor: {e}");
+        return ExitCode::from(127);
     }
     static ENGINE: elfvisor_engine::tcg::Tcg = elfvisor_engine::tcg::Tcg;
     let engine = &ENGINE;

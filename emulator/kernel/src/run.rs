@@ -2,6 +2,7 @@
 //! `clone` starts — and turn exits into syscalls' effects, faults into signals, an `execve`
 //! into a new image and the end of the program into a [`Termination`].
 
+use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 
 use elfvisor_abi::sched::{CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID};
@@ -56,7 +57,12 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
         random: random_bytes(),
         ids: crate::host::ids(),
     };
-    let loaded = loader::load(&mut mm, &opts.program, &startup)?;
+    // PROGRAM is a guest path: with a sysroot it is looked up there first.
+    let guest = opts.program.as_os_str().as_encoded_bytes();
+    let host = crate::sysroot::host_path(guest, crate::sysroot::Follow::Last)
+        .map(|h| std::path::PathBuf::from(std::ffi::OsString::from_vec(h)))
+        .unwrap_or_else(|_| opts.program.clone());
+    let loaded = loader::load(&mut mm, &host, &startup)?;
     // The guest starts with the host's limit; the emulator itself runs with the hard one.
     let (nofile, nofile_max) = crate::host::raise_nofile();
     let init = ProcessInit {
@@ -442,6 +448,7 @@ pub fn start_failure_status(err: &RunError) -> i32 {
         {
             127
         }
+        RunError::Start(StartError::Load(LoadError::Interp { errno: Errno::ENOENT, .. })) => 127,
         _ => 126,
     }
 }

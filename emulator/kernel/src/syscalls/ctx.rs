@@ -9,6 +9,7 @@ use elfvisor_abi::{Errno, GuestAddr, GuestObj, Prot};
 use elfvisor_engine::Cpu;
 
 use crate::host::GuestBuf;
+use crate::sysroot::Follow;
 use crate::task::Task;
 
 /// What a handler returns: the value for x0, or a guest errno.
@@ -80,13 +81,46 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// A guest path argument: EFAULT if unreadable, ENAMETOOLONG past PATH_MAX.
+    /// A guest path argument as the host names it, for a call that follows a symlink in the
+    /// last component: the guest's name ([`Ctx::guest_path`]) through the sysroot
+    /// (`crate::sysroot`; the identity without one).
+    pub fn path(&self, addr: u64) -> Result<CString, Errno> {
+        self.path_with(addr, Follow::Last)
+    }
+
+    /// [`Ctx::path`] for a call that acts on a symlink in the last component itself (`lstat`,
+    /// `readlink`, `unlink`, `rename`, `mkdir`, `O_NOFOLLOW`…): only the components before it
+    /// are resolved in the sysroot.
+    pub fn path_nofollow(&self, addr: u64) -> Result<CString, Errno> {
+        self.path_with(addr, Follow::NotLast)
+    }
+
+    /// [`Ctx::path`] or [`Ctx::path_nofollow`], as `nofollow` (the call's own flag) says.
+    pub fn path_follow_unless(&self, addr: u64, nofollow: bool) -> Result<CString, Errno> {
+        self.path_with(addr, if nofollow { Follow::NotLast } else { Follow::Last })
+    }
+
+    fn path_with(&self, addr: u64, follow: Follow) -> Result<CString, Errno> {
+        let guest = self.guest_path(addr)?;
+        let host = crate::sysroot::host_path(&guest, follow)?;
+        CString::new(host).map_err(|_| Errno::EINVAL)
+    }
+
+    /// A guest string argument read verbatim (a symlink's target): EFAULT if unreadable,
+    /// ENAMETOOLONG past PATH_MAX.
+    pub fn string(&self, addr: u64) -> Result<CString, Errno> {
+        let bytes = self.proc.mm.read().read_cstr(GuestAddr(addr), PATH_MAX)?;
+        CString::new(bytes).map_err(|_| Errno::EINVAL)
+    }
+
+    /// A guest path argument as the guest names it: EFAULT if unreadable, ENAMETOOLONG past
+    /// PATH_MAX.
     ///
     /// A path through the guest's own descriptor directory (`/dev/fd/N`, `/proc/self/fd/N`,
     /// `/dev/stdin`…) names the guest's descriptor N: it becomes the host's link to the host
     /// descriptor behind it, or ENOENT when N is not open (as `proc_fd_instantiate` finds no
     /// file). The host's own links would name the emulator's descriptor N.
-    pub fn path(&self, addr: u64) -> Result<CString, Errno> {
+    pub fn guest_path(&self, addr: u64) -> Result<Vec<u8>, Errno> {
         let bytes = self.proc.mm.read().read_cstr(GuestAddr(addr), PATH_MAX)?;
         let bytes = match fd_link(&bytes, self.proc.pid()) {
             Some(link) => {
@@ -98,7 +132,10 @@ impl Ctx<'_> {
             }
             None => bytes,
         };
-        CString::new(bytes).map_err(|_| Errno::EINVAL)
+        if bytes.contains(&0) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(bytes)
     }
 
     /// A `dirfd` argument as a host descriptor (`AT_FDCWD` passes through).

@@ -8,6 +8,7 @@
 //! emulator process's, except `/proc/self/exe`, which `readlinkat` answers for the guest.
 
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStringExt;
 
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::{Errno, GuestAddr, Prot};
@@ -81,14 +82,19 @@ pub fn dev_parts(dev: u64) -> (u32, u32) {
 }
 
 /// Device, inode and current path of a host descriptor: the path follows renames and ends in
-/// ` (deleted)` once the file is unlinked, as Linux's `d_path` does.
+/// ` (deleted)` once the file is unlinked, as Linux's `d_path` does; a file inside the sysroot
+/// is named as the guest sees it.
 fn file_identity(fd: std::os::fd::RawFd) -> ((u32, u32), u64, Option<Vec<u8>>) {
     let (dev, ino) = match host::fstatat(fd, c"", libc::AT_EMPTY_PATH) {
         Ok(st) => (dev_parts(st.dev), st.ino),
         Err(_) => ((0, 0), 0),
     };
     let link = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).expect("no NUL in a number");
-    (dev, ino, host::readlinkat(libc::AT_FDCWD, &link).ok())
+    let path = host::readlinkat(libc::AT_FDCWD, &link).ok().map(|p| {
+        let host = std::path::PathBuf::from(std::ffi::OsString::from_vec(p));
+        crate::sysroot::guest_name(&host).into_os_string().into_vec()
+    });
+    (dev, ino, path)
 }
 
 /// The maps line of one VMA.

@@ -298,7 +298,8 @@ fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64)
 }
 
 pub fn execve(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let path = ctx.path(a[0])?.into_bytes();
+    // The guest's name: exec::prepare looks it up through the sysroot, and AT_EXECFN keeps it.
+    let path = ctx.guest_path(a[0])?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -309,7 +310,7 @@ pub fn execveat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[4] & !u64::from(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = ctx.path(a[1])?.into_bytes();
+    let path = ctx.guest_path(a[1])?;
     let dirfd = a[0] as i32;
     let resolved = if path.first() == Some(&b'/') || dirfd == elfvisor_abi::fcntl::AT_FDCWD {
         if path.is_empty() {

@@ -25,8 +25,10 @@ fn rw_count(count: u64) -> usize {
 
 pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
-    let path = ctx.path(a[1])?;
     let flags = a[2] as u32;
+    // O_NOFOLLOW, and O_CREAT|O_EXCL, do not follow a last-component symlink (open_last_lookups).
+    let excl = g::O_CREAT | g::O_EXCL;
+    let path = ctx.path_follow_unless(a[1], flags & g::O_NOFOLLOW != 0 || flags & excl == excl)?;
     if super::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid()) {
         return super::procfs::open_maps(ctx, flags);
     }
@@ -227,7 +229,7 @@ pub fn fstat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn newfstatat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
-    let path = ctx.path(a[1])?;
+    let path = ctx.path_follow_unless(a[1], a[3] as u32 & g::AT_SYMLINK_NOFOLLOW != 0)?;
     let st = host::fstatat(dirfd, &path, at_flags(a[3] as u32)?)?;
     ctx.write_obj(a[2], &st)?;
     Ok(0)
@@ -235,7 +237,7 @@ pub fn newfstatat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn statx(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let dirfd = ctx.dirfd(a[0])?;
-    let path = ctx.path(a[1])?;
+    let path = ctx.path_follow_unless(a[1], a[2] as u32 & g::AT_SYMLINK_NOFOLLOW != 0)?;
     let buf = host::statx(dirfd, &path, at_flags(a[2] as u32)?, a[3] as u32)?;
     ctx.copy_out(a[4], &buf)?;
     Ok(0)
@@ -378,7 +380,7 @@ pub fn unlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let dirfd = ctx.dirfd(a[0])?;
-    let path = ctx.path(a[1])?;
+    let path = ctx.path_nofollow(a[1])?;
     host::unlinkat(dirfd, &path, if flags != 0 { libc::AT_REMOVEDIR } else { 0 })
 }
 
@@ -391,24 +393,25 @@ pub fn renameat2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if flags & !(g::RENAME_NOREPLACE | g::RENAME_EXCHANGE | g::RENAME_WHITEOUT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (olddir, old) = (ctx.dirfd(a[0])?, ctx.path(a[1])?);
-    let (newdir, new) = (ctx.dirfd(a[2])?, ctx.path(a[3])?);
+    let (olddir, old) = (ctx.dirfd(a[0])?, ctx.path_nofollow(a[1])?);
+    let (newdir, new) = (ctx.dirfd(a[2])?, ctx.path_nofollow(a[3])?);
     host::renameat2(olddir, &old, newdir, &new, flags)
 }
 
 pub fn mkdirat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path(a[1])?);
+    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path_nofollow(a[1])?);
     host::mkdirat(dirfd, &path, a[2] as u32 & 0o7777)
 }
 
 pub fn mknodat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path(a[1])?);
+    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path_nofollow(a[1])?);
     host::mknodat(dirfd, &path, a[2] as u32, a[3])
 }
 
 pub fn symlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let target = ctx.path(a[0])?;
-    let (dirfd, path) = (ctx.dirfd(a[1])?, ctx.path(a[2])?);
+    // The target is the link's text, stored as the guest wrote it.
+    let target = ctx.string(a[0])?;
+    let (dirfd, path) = (ctx.dirfd(a[1])?, ctx.path_nofollow(a[2])?);
     host::symlinkat(&target, dirfd, &path)
 }
 
@@ -424,8 +427,9 @@ pub fn linkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if flags & g::AT_EMPTY_PATH != 0 {
         host_flags |= libc::AT_EMPTY_PATH;
     }
-    let (olddir, old) = (ctx.dirfd(a[0])?, ctx.path(a[1])?);
-    let (newdir, new) = (ctx.dirfd(a[2])?, ctx.path(a[3])?);
+    let follow = flags & g::AT_SYMLINK_FOLLOW != 0;
+    let (olddir, old) = (ctx.dirfd(a[0])?, ctx.path_follow_unless(a[1], !follow)?);
+    let (newdir, new) = (ctx.dirfd(a[2])?, ctx.path_nofollow(a[3])?);
     host::linkat(olddir, &old, newdir, &new, host_flags)
 }
 
@@ -470,7 +474,8 @@ pub fn faccessat2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if flags & g::AT_EMPTY_PATH != 0 {
         host_flags |= libc::AT_EMPTY_PATH;
     }
-    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path(a[1])?);
+    let nofollow = flags & g::AT_SYMLINK_NOFOLLOW != 0;
+    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path_follow_unless(a[1], nofollow)?);
     host::faccessat(dirfd, &path, access_mode(a[2])?, host_flags)
 }
 
@@ -485,7 +490,7 @@ pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let dirfd = ctx.dirfd(a[0])?;
-    let path = ctx.path(a[1])?;
+    let path = ctx.path_nofollow(a[1])?;
     let target = if is_own_exe(ctx, path.as_bytes()) {
         ctx.proc.group().exe().as_os_str().as_encoded_bytes().to_vec()
     } else {

@@ -86,7 +86,7 @@ impl Drop for PendingGuard<'_> {
 #[derive(Debug, Clone)]
 pub struct ProcessInit {
     pub pid: u32,
-    /// The program's absolute host path (what `/proc/self/exe` answers).
+    /// The program's absolute path as the guest names it (what `/proc/self/exe` answers).
     pub exe: PathBuf,
     /// How `fork` is carried out.
     pub fork_strategy: ForkStrategy,
@@ -289,7 +289,7 @@ impl ThreadGroup {
         self.pid
     }
 
-    /// The program's absolute host path (what `/proc/self/exe` answers).
+    /// The program's absolute path as the guest names it (what `/proc/self/exe` answers).
     pub fn exe(&self) -> PathBuf {
         lock(&self.exe).clone()
     }

@@ -128,7 +128,8 @@ fn send_memory(
     backings: &[Arc<std::fs::File>],
     only_files: bool,
 ) -> Result<(), ForkError> {
-    let chunk_len = wire::MAX_PAYLOAD - 16;
+    // Whole pages, so that a private file mapping's written pages line up with the page map.
+    let chunk_len = (wire::MAX_PAYLOAD - 16) / PAGE_SIZE as usize * PAGE_SIZE as usize;
     for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared && !r.wipe) {
         if only_files && rec.backing.is_none() {
             continue;
@@ -319,7 +320,13 @@ fn spawn(child_end: &Channel) -> Result<std::process::Child, ForkError> {
     // The child's end is the one descriptor it inherits; everything else is close-on-exec.
     crate::host::fcntl_int(fd, libc::F_SETFD, 0)
         .map_err(|e| ForkError::Host(format!("fcntl: {e}")))?;
-    let spawned = Command::new(exe).arg("--fork-child").arg(fd.to_string()).spawn();
+    let mut command = Command::new(exe);
+    command.arg("--fork-child").arg(fd.to_string());
+    // The child sees the guest's files through the same sysroot.
+    if let Some(root) = crate::sysroot::current() {
+        command.env(crate::sysroot::ENV, root.root());
+    }
+    let spawned = command.spawn();
     let _ = crate::host::fcntl_int(fd, libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
     spawned.map_err(|e| ForkError::Host(format!("spawning the child: {e}")))
 }

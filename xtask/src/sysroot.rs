@@ -1,0 +1,182 @@
+//! `cargo xtask sysroot`: a Debian bookworm arm64 file tree for dynamically linked guests.
+//!
+//! The tree is assembled with `mmdebstrap --variant=extract`, which downloads the named
+//! packages and their dependency closure for arm64 and unpacks them without running any of
+//! their code (no maintainer scripts, so nothing aarch64 runs on the host). mmdebstrap is
+//! installed with apt when it is missing. The result lives under the per-user cache
+//! (`~/.cache/elfvisor/sysroot/`, or `$XDG_CACHE_HOME/elfvisor/sysroot/`) with a `MANIFEST` at
+//! its root: the release, layout and package set asked for on its first line, then one
+//! `package version arch` line per unpacked package. The layout is bookworm's merged `/usr`
+//! (mmdebstrap's `merged-usr` hook). A second run with the same set finds the manifest and does nothing.
+//! Absolute symlinks in the tree are left as Debian ships them: elfvisor resolves them inside
+//! the sysroot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// The packages a sysroot holds unless `--packages` names others: the programs to run and
+/// `dash`, Debian's `/bin/sh`.
+pub const DEFAULT_PACKAGES: &[&str] = &[
+    "libc6",
+    "python3",
+    "perl-base",
+    "bash",
+    "coreutils",
+    "sqlite3",
+    "git",
+    "gawk",
+    "grep",
+    "sed",
+    "findutils",
+    "tar",
+    "gzip",
+    "xz-utils",
+    // /bin/sh, which system(3), popen(3) and tar's compressors run.
+    "dash",
+];
+
+/// The Debian release the sysroot follows.
+const SUITE: &str = "bookworm";
+
+/// `cargo xtask sysroot` options.
+#[derive(clap::Args, Debug)]
+pub struct Options {
+    /// The packages to unpack (their dependencies come along), comma-separated.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    packages: Vec<String>,
+    /// Where to build it (default: the per-user cache's `sysroot/`).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// Where `cargo xtask sysroot` puts the tree by default.
+pub fn default_dir() -> PathBuf {
+    elfvisor_conformance::paths::cache_dir().join("sysroot")
+}
+
+/// The manifest's first line for a package set: the release, the layout and the set, sorted,
+/// so its order does not matter.
+fn wanted_line(packages: &[String]) -> String {
+    let mut sorted = packages.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    format!("{SUITE} arm64 merged-usr packages: {}", sorted.join(","))
+}
+
+/// Whether the tree at `dir` was built for exactly this package set.
+fn up_to_date(dir: &Path, packages: &[String]) -> bool {
+    std::fs::read_to_string(dir.join("MANIFEST"))
+        .is_ok_and(|text| text.lines().next() == Some(wanted_line(packages).as_str()))
+}
+
+fn ensure_mmdebstrap() -> Result<()> {
+    if which::which("mmdebstrap").is_ok() {
+        return Ok(());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        bail!("mmdebstrap is missing: install it with `apt-get install mmdebstrap` (as root)");
+    }
+    for argv in [&["apt-get", "update"][..], &["apt-get", "install", "-y", "mmdebstrap"]] {
+        println!("sysroot: running {}", argv.join(" "));
+        let status = Command::new(argv[0])
+            .args(&argv[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .status()
+            .with_context(|| format!("starting {}", argv[0]))?;
+        if !status.success() {
+            bail!("`{}` failed with {status}", argv.join(" "));
+        }
+    }
+    Ok(())
+}
+
+/// Builds (or finds up to date) the sysroot.
+pub fn run(opts: &Options) -> Result<()> {
+    let packages: Vec<String> = if opts.packages.is_empty() {
+        DEFAULT_PACKAGES.iter().map(|p| p.to_string()).collect()
+    } else {
+        opts.packages.clone()
+    };
+    if let Some(bad) = packages.iter().find(|p| {
+        p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    }) {
+        bail!("{bad:?} is not a Debian package name");
+    }
+    let dir = opts.dir.clone().unwrap_or_else(default_dir);
+    if up_to_date(&dir, &packages) {
+        println!("sysroot: {} is up to date ({})", dir.display(), wanted_line(&packages));
+        return Ok(());
+    }
+    ensure_mmdebstrap()?;
+    let parent = dir.parent().context("the sysroot directory has a parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    // Built beside its final place and renamed in: the tree appears whole or not at all.
+    let partial = parent.join(".sysroot.partial");
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("removing {}", partial.display()))?;
+    }
+    // The hook runs after unpacking, while the downloaded .debs are still there: each one's
+    // name, version and architecture go into the manifest.
+    let hook = format!(
+        "{{ echo '{}'; for d in \"$1\"/var/cache/apt/archives/*.deb; do \
+         dpkg-deb --show --showformat='${{Package}} ${{Version}} ${{Architecture}}\\n' \"$d\"; \
+         done | sort; }} > \"$1\"/MANIFEST",
+        wanted_line(&packages)
+    );
+    println!("sysroot: unpacking {} and their dependencies for arm64", packages.join(", "));
+    let status = Command::new("mmdebstrap")
+        .arg("--variant=extract")
+        .arg("--architectures=arm64")
+        .arg(format!("--include={}", packages.join(",")))
+        // Bookworm's layout: /bin, /sbin and /lib are links into /usr, so a program is found
+        // under both names, as PATH searches expect.
+        .arg("--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr")
+        .arg(format!("--extract-hook={hook}"))
+        .arg(SUITE)
+        .arg(&partial)
+        .stdin(Stdio::null())
+        .status()
+        .context("starting mmdebstrap")?;
+    if !status.success() {
+        let _ = std::fs::remove_dir_all(&partial);
+        bail!("mmdebstrap failed with {status}");
+    }
+    if !partial.join("MANIFEST").is_file() {
+        bail!("mmdebstrap left no MANIFEST in {}", partial.display());
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::rename(&partial, &dir).with_context(|| format!("moving in {}", dir.display()))?;
+    let count = std::fs::read_to_string(dir.join("MANIFEST"))?.lines().count() - 1;
+    println!("sysroot: {} packages in {}", count, dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_the_manifest_line_ignores_order_and_repeats() {
+        let a = wanted_line(&["bash".into(), "libc6".into()]);
+        let b = wanted_line(&["libc6".into(), "bash".into(), "bash".into()]);
+        assert_eq!(a, b);
+        assert_eq!(a, "bookworm arm64 merged-usr packages: bash,libc6");
+    }
+
+    #[test]
+    fn test_up_to_date_reads_the_first_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = vec!["bash".to_string()];
+        assert!(!up_to_date(dir.path(), &set));
+        let manifest = format!("{}\nbash 5.2 arm64\n", wanted_line(&set));
+        std::fs::write(dir.path().join("MANIFEST"), manifest).unwrap();
+        assert!(up_to_date(dir.path(), &set));
+        assert!(!up_to_date(dir.path(), &["bash".into(), "sed".into()]));
+    }
+}
