@@ -39,7 +39,11 @@ pub fn utimensat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         Some(t.map(|t| (t.sec, t.nsec)))
     };
     debug_assert_eq!((UTIME_NOW, UTIME_OMIT), (libc::UTIME_NOW, libc::UTIME_OMIT));
-    let path = if path_addr == 0 { None } else { Some(ctx.path(path_addr)?) };
+    let path = match path_addr {
+        0 => None,
+        _ if flags & g::AT_SYMLINK_NOFOLLOW != 0 => Some(ctx.path_nofollow(path_addr)?),
+        _ => Some(ctx.path(path_addr)?),
+    };
     if path.is_none() && dirfd as i32 != g::AT_FDCWD && flags != 0 {
         return Err(Errno::EINVAL);
     }
@@ -53,7 +57,12 @@ pub fn fchown(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn fchownat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let flags = at_flags(a[4] as u32)?;
-    let (dirfd, path) = (ctx.dirfd(a[0])?, ctx.path(a[1])?);
+    let path = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        ctx.path_nofollow(a[1])?
+    } else {
+        ctx.path(a[1])?
+    };
+    let dirfd = ctx.dirfd(a[0])?;
     hf::fchownat(dirfd, &path, a[2] as u32, a[3] as u32, flags)
 }
 
