@@ -156,7 +156,7 @@ impl AddressSpace {
     }
 
     /// Whether the page at guest offset `at` reads as zero (it is mapped, private).
-    fn page_is_zero(&self, at: u64) -> bool {
+    pub(crate) fn page_is_zero(&self, at: u64) -> bool {
         let host = self.arena.host_bytes(at, PAGE_SIZE as usize);
         // SAFETY: as in `write_and_map`: a mapped private page, read while no vCPU runs.
         page_is_zero(unsafe { std::slice::from_raw_parts(host, PAGE_SIZE as usize) })
