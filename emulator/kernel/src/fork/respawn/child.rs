@@ -11,7 +11,7 @@ use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::{Engine, Vcpu};
 use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
 
-use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
+use super::image::{Hello, LayerRecord, ObjectRecord, ResidentRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
 use super::{ForkError, fault};
 use crate::fdtable::{FdEntry, FdTable};
@@ -122,20 +122,38 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             })?;
         } else {
             map_record(&mut mm, rec, &objects)?;
+            if rec.anon {
+                mm.mark_anon(rec.start, rec.end);
+            }
         }
     }
     if hello.layers {
         receive_layers(ch, &mm, &records)?;
     }
     {
-        // Copy: every private byte. Snapshot: the written pages of private file mappings.
+        // The parent's resident pages, then (copy) the non-zero ones among them and (both) the
+        // written pages of private file mappings.
+        let mut resident: Vec<Vec<(u64, u64)>> = vec![Vec::new(); records.len()];
+        let mut after = None;
+        let mut memory = false;
         loop {
             let (got, payload, fds) = ch.recv()?;
             if !fds.is_empty() {
                 return Err(WireError::Malformed("memory (descriptors)").into());
             }
             match got {
-                tag::MEMORY => apply_memory(&mm, &records, &payload)?,
+                tag::RESIDENT if !memory => {
+                    let rec = ResidentRecord::decode(&payload, &records, after)?;
+                    after = Some(rec.end());
+                    for &(start, end) in &rec.runs {
+                        mm.make_resident(GuestAddr(start), end - start)?;
+                    }
+                    resident[rec.vma as usize].extend(rec.runs);
+                }
+                tag::MEMORY => {
+                    memory = true;
+                    apply_memory(&mm, &records, &resident, &payload)?;
+                }
                 tag::END => break,
                 got => return Err(WireError::UnexpectedTag { expected: "memory", got }.into()),
             }
@@ -309,8 +327,14 @@ fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Res
     Ok(())
 }
 
-/// Writes one MEMORY chunk into its (already mapped, private) VMA.
-fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Result<(), ForkError> {
+/// Writes one MEMORY chunk into its (already mapped, private) VMA; in private anonymous memory
+/// it must lie within one resident run.
+fn apply_memory(
+    mm: &AddressSpace,
+    records: &[VmaRecord],
+    resident: &[Vec<(u64, u64)>],
+    payload: &[u8],
+) -> Result<(), ForkError> {
     let mut r = Reader::new(payload, "memory");
     let index = r.u32()? as usize;
     let offset = r.u64()?;
@@ -322,6 +346,15 @@ fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Res
         return Err(WireError::Malformed("memory (range)").into());
     }
     let at = GuestAddr(rec.start.0 + offset);
+    if rec.backing.is_none() {
+        let end = at.0 + bytes.len() as u64;
+        let runs = &resident[index];
+        // Runs ascend: the one that could hold `at` is the last starting at or before it.
+        let i = runs.partition_point(|r| r.0 <= at.0);
+        if i == 0 || runs[i - 1].1 < end {
+            return Err(WireError::Malformed("memory (not resident in the parent)").into());
+        }
+    }
     mm.write_private_pages(at, bytes)?;
     Ok(())
 }
