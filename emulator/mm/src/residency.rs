@@ -17,6 +17,7 @@
 use std::io;
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
+use elfvisor_host::errno_from_io;
 
 use crate::AddressSpace;
 use crate::vma::{Backing, Vma, VmaFlags};
@@ -106,7 +107,17 @@ impl AddressSpace {
         if !inside || len == 0 || start.0 % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
             return Err(Errno::EINVAL);
         }
-        self.arena.populate(start.0, len, false);
+        // Only what is not resident yet is faulted in: a frozen page is resident already (its
+        // object's page cache), and a child of a big snapshot would fault every one in for
+        // nothing.
+        let present = self.resident_runs(start, GuestAddr(end)).map_err(|e| errno_from_io(&e))?;
+        let mut at = start.0;
+        for (s, e) in present.into_iter().chain([(GuestAddr(end), GuestAddr(end))]) {
+            if s.0 > at {
+                self.arena.populate(at, s.0 - at, false);
+            }
+            at = e.0;
+        }
         Ok(())
     }
 
@@ -203,6 +214,10 @@ mod tests {
         let mut b = [1u8];
         s.copy_in(GuestAddr(a.0 + 2 * P), &mut b).unwrap();
         assert_eq!(b, [0], "made present, still zero");
+        s.make_resident(a, 6 * P).unwrap();
+        assert_eq!(resident(&s, a, 6), [1; 6], "the gaps between resident runs too");
+        s.copy_in(GuestAddr(a.0 + 4 * P), &mut b).unwrap();
+        assert_eq!(b, [7]);
         assert_eq!(s.make_resident(GuestAddr(a.0 + 5 * P), 2 * P), Err(Errno::EINVAL));
         assert_eq!(s.make_resident(GuestAddr(a.0 + 1), P), Err(Errno::EINVAL));
     }

@@ -127,9 +127,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             }
         }
     }
-    if hello.layers {
-        receive_layers(ch, &mm, &records)?;
-    }
+    let layers = if hello.layers { receive_layers(ch, &mm, &records)? } else { Vec::new() };
     {
         // The parent's resident pages, then (copy) the non-zero ones among them and (both) the
         // written pages of private file mappings.
@@ -146,7 +144,12 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
                     let rec = ResidentRecord::decode(&payload, &records, after)?;
                     after = Some(rec.end());
                     for &(start, end) in &rec.runs {
-                        mm.make_resident(GuestAddr(start), end - start)?;
+                        // A frozen page the parent has resident is resident in the object
+                        // (a freeze faults the holes it makes in again): only the rest needs
+                        // faulting in.
+                        for (s, e) in outside(start, end, &layers) {
+                            mm.make_resident(GuestAddr(s), e - s)?;
+                        }
                     }
                     resident[rec.vma as usize].extend(rec.runs);
                 }
@@ -276,9 +279,34 @@ fn map_record(
     Ok(())
 }
 
+/// The parts of `[start, end)` that no range of `covered` (ascending, disjoint) covers.
+fn outside(start: u64, end: u64, covered: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    let first = covered.partition_point(|c| c.1 <= start);
+    for &(s, e) in &covered[first..] {
+        if s >= end {
+            break;
+        }
+        if s > at {
+            out.push((at, s));
+        }
+        at = at.max(e);
+    }
+    if at < end {
+        out.push((at, end));
+    }
+    out
+}
+
 /// The snapshot's frozen objects and layers: each layer is mapped copy-on-write over its
-/// (already mapped, still zero) private anonymous VMA.
-fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Result<(), ForkError> {
+/// (already mapped, still zero) private anonymous VMA. Returns the layers' guest ranges, in
+/// ascending order.
+fn receive_layers(
+    ch: &Channel,
+    mm: &AddressSpace,
+    records: &[VmaRecord],
+) -> Result<Vec<(u64, u64)>, ForkError> {
     let (payload, stray) = ch.expect(tag::LAYERS, "frozen objects")?;
     if !stray.is_empty() {
         return Err(WireError::Malformed("frozen objects (descriptors)").into());
@@ -299,6 +327,7 @@ fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Res
         .zip(sizes)
         .map(|(fd, bytes)| Arc::new(Frozen::new(File::from(fd), bytes)))
         .collect();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
     while layers > 0 {
         let (payload, stray) = ch.expect(tag::LAYERS, "layers")?;
         if !stray.is_empty() {
@@ -320,11 +349,13 @@ fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Res
             .map_err(|e| {
                 ForkError::Host(format!("mapping frozen {:#x}..{:#x}: {e}", l.start, l.end))
             })?;
+            ranges.push((l.start, l.end));
         }
         r.finish()?;
         layers -= n;
     }
-    Ok(())
+    ranges.sort_unstable();
+    Ok(ranges)
 }
 
 /// Writes one MEMORY chunk into its (already mapped, private) VMA; in private anonymous memory
@@ -357,4 +388,21 @@ fn apply_memory(
     }
     mm.write_private_pages(at, bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::outside;
+
+    #[test]
+    fn test_outside_leaves_the_uncovered_parts() {
+        let covered = [(0x2000, 0x4000), (0x6000, 0x7000)];
+        assert_eq!(
+            outside(0x1000, 0x8000, &covered),
+            [(0x1000, 0x2000), (0x4000, 0x6000), (0x7000, 0x8000)]
+        );
+        assert_eq!(outside(0x2000, 0x4000, &covered), []);
+        assert_eq!(outside(0x3000, 0x6000, &covered), [(0x4000, 0x6000)]);
+        assert_eq!(outside(0x8000, 0x9000, &covered), [(0x8000, 0x9000)]);
+    }
 }

@@ -468,12 +468,6 @@ fn stream(
     let resident = residency(task, &records)?;
     if layers {
         send_layers(ch, task, &records)?;
-        // A freeze leaves a page that was zero over an older layer a hole in the new object,
-        // no longer present: the parent keeps its residency too.
-        let mm = task.mm.read();
-        for (s, e) in resident.iter().flatten() {
-            mm.make_resident(GuestAddr(*s), e - s)?;
-        }
     }
     send_residency(ch, &resident)?;
     send_memory(ch, task, &records, &backings, &resident, layers)?;
