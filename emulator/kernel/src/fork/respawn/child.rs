@@ -392,7 +392,39 @@ fn apply_memory(
 
 #[cfg(test)]
 mod tests {
-    use super::outside;
+    use super::*;
+    use crate::fork::respawn::wire::Writer;
+    use elfvisor_mm::VmaName;
+
+    #[test]
+    fn test_memory_of_anonymous_vmas_must_lie_in_resident_runs() {
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        let rec = VmaRecord {
+            start: GuestAddr(0x10000),
+            end: GuestAddr(0x14000),
+            prot: Prot::RW,
+            shared: false,
+            grows_down: false,
+            wipe: false,
+            anon: true,
+            backing: None,
+            name: VmaName::None,
+        };
+        map_record(&mut mm, &rec, &[]).unwrap();
+        let records = [rec];
+        let resident = [vec![(0x11000, 0x12000)]];
+        let payload = |offset: u64, pages: usize| {
+            let mut w = Writer::default();
+            w.u32(0).u64(offset);
+            w.0.extend_from_slice(&vec![1u8; pages * 4096]);
+            w.0
+        };
+        assert!(apply_memory(&mm, &records, &resident, &payload(0x1000, 1)).is_ok());
+        assert!(apply_memory(&mm, &records, &resident, &payload(0, 1)).is_err(), "before");
+        assert!(apply_memory(&mm, &records, &resident, &payload(0x2000, 1)).is_err(), "after");
+        assert!(apply_memory(&mm, &records, &resident, &payload(0x1000, 2)).is_err(), "past");
+        assert!(apply_memory(&mm, &records, &[vec![]], &payload(0x1000, 1)).is_err(), "none");
+    }
 
     #[test]
     fn test_outside_leaves_the_uncovered_parts() {
