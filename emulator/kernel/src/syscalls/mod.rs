@@ -29,6 +29,7 @@ mod sys_fsmeta;
 mod sys_futex;
 mod sys_ipc;
 mod sys_mmap;
+mod sys_poll;
 mod sys_process;
 mod sys_sched;
 mod sys_shm;

@@ -9,8 +9,8 @@ use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex, sys_ipc as ipc,
-    sys_mmap as mm, sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig,
-    sys_time as time, sys_timer as timer,
+    sys_mmap as mm, sys_poll as poll, sys_process as pr, sys_sched as sched, sys_shm as shm,
+    sys_signal as sig, sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -31,9 +31,10 @@ pub enum Restart {
     /// blocking calls).
     UnlessHandlerRefuses,
     /// -ERESTARTNOHAND (and the restart blocks of the sleeps): restarted only when no handler
-    /// runs (nanosleep, clock_nanosleep, ppoll; pselect6 and the epoll waits once they have rows).
+    /// runs (nanosleep, clock_nanosleep, ppoll, pselect6).
     NoHandler,
-    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait).
+    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait; the epoll waits once they
+    /// have rows).
     Never,
 }
 
@@ -166,13 +167,8 @@ pub static TABLE: &[Row] = &[
     row(Sysno::pwrite64, fs::pwrite64, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::preadv, fs::preadv, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
-    row(
-        Sysno::ppoll,
-        fs::ppoll,
-        &[Ptr, Len, Ptr, Ptr, Len],
-        Partial("the signal mask is not applied"),
-    )
-    .restart(NoHandler),
+    row(Sysno::pselect6, poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], Full).restart(NoHandler),
+    row(Sysno::ppoll, poll::ppoll, &[Ptr, Len, Ptr, Ptr, Len], Full).restart(NoHandler),
     row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
     row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
@@ -381,6 +377,7 @@ mod tests {
         assert_eq!(restart(Sysno::nanosleep), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::clock_nanosleep), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::ppoll), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::pselect6), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::rt_sigsuspend), Some(Restart::Never));
         assert_eq!(restart(Sysno::rt_sigtimedwait), Some(Restart::Never));
     }
