@@ -1,8 +1,9 @@
-//! Host event descriptors and waits: `ppoll` with the forwarded signals let through for the
-//! wait only. Guest and host share every
+//! Host event descriptors and waits: `ppoll` and `epoll_pwait2` with the forwarded signals let
+//! through for the wait only, `eventfd`, `epoll` and `timerfd`. Guest and host share every
 //! value these calls take (poll and epoll bits, clock ids), since both are Linux; the flags
 //! with a guest name are translated by the callers.
 
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use elfvisor_abi::Errno;
@@ -31,4 +32,19 @@ pub fn poll_unblocked(
     check(unsafe {
         libc::ppoll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ts_ptr, held.old_mask())
     } as isize)
+}
+
+/// A host `eventfd` with counter `initval`, close-on-exec on the host.
+pub fn eventfd(initval: u32, semaphore: bool, nonblock: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = libc::EFD_CLOEXEC;
+    if semaphore {
+        flags |= libc::EFD_SEMAPHORE;
+    }
+    if nonblock {
+        flags |= libc::EFD_NONBLOCK;
+    }
+    // SAFETY: integers only.
+    let fd = check(unsafe { libc::eventfd(initval, flags) } as isize)?;
+    // SAFETY: a fresh descriptor this process owns alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }

@@ -24,6 +24,7 @@ use crate::task::group::Quiesced;
 pub mod ctx;
 mod procfs;
 mod sys_clone;
+mod sys_event;
 mod sys_fs;
 mod sys_fsmeta;
 mod sys_futex;

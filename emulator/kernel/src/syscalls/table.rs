@@ -8,9 +8,9 @@ use elfvisor_abi::Sysno;
 use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
-    sys_clone as clone, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex, sys_ipc as ipc,
-    sys_mmap as mm, sys_poll as poll, sys_process as pr, sys_sched as sched, sys_shm as shm,
-    sys_signal as sig, sys_time as time, sys_timer as timer,
+    sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
+    sys_ipc as ipc, sys_mmap as mm, sys_poll as poll, sys_process as pr, sys_sched as sched,
+    sys_shm as shm, sys_signal as sig, sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -118,6 +118,7 @@ const LOCKS: &str =
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
+    row(Sysno::eventfd2, ev::eventfd2, &[Int, Hex], Full),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
     row(
