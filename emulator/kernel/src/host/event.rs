@@ -3,7 +3,7 @@
 //! value these calls take (poll and epoll bits, clock ids), since both are Linux; the flags
 //! with a guest name are translated by the callers.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use elfvisor_abi::Errno;
@@ -47,4 +47,90 @@ pub fn eventfd(initval: u32, semaphore: bool, nonblock: bool) -> Result<OwnedFd,
     let fd = check(unsafe { libc::eventfd(initval, flags) } as isize)?;
     // SAFETY: a fresh descriptor this process owns alone.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A host epoll instance, close-on-exec on the host.
+pub fn epoll_create() -> Result<OwnedFd, Errno> {
+    // SAFETY: integers only.
+    let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) } as isize)?;
+    // SAFETY: a fresh descriptor this process owns alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `epoll_ctl` on host descriptors; `event` is (events, data) for ADD and MOD.
+pub fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, event: Option<(u32, u64)>) -> Result<(), Errno> {
+    let mut ev = event.map(|(events, u64)| libc::epoll_event { events, u64 });
+    let ptr = ev.as_mut().map_or(std::ptr::null_mut(), |e| e as *mut libc::epoll_event);
+    // SAFETY: `ptr` is null or a live epoll_event; the host checks the descriptors.
+    check(unsafe { libc::epoll_ctl(epfd, op, fd, ptr) } as isize)?;
+    Ok(())
+}
+
+/// Serialises [`epoll_ctl_keyed`]: its key number must be free while it works.
+static KEY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `epoll_ctl` with every registration keyed at one fixed host descriptor number, the highest
+/// this process may open. Linux keys a registration by (open file, descriptor number)
+/// (`ep_find`, fs/eventpoll.c); the guest's descriptors are host descriptors whose numbers
+/// differ between processes (a respawned child receives them through `SCM_RIGHTS` at numbers of
+/// its own), so keying by them would leave a child unable to modify or delete what its parent
+/// registered, or let it register the same file twice. A duplicate of `fd` is made at exactly
+/// the key number (`F_DUPFD` from it, used only when it lands there, so no descriptor is ever
+/// replaced), the call made with it, and the duplicate closed: the registration holds no
+/// reference, and goes when the guest's last descriptor of the file is closed, as on Linux.
+/// When the key number is taken, the call uses `fd` itself.
+pub fn epoll_ctl_keyed(
+    epfd: RawFd,
+    op: i32,
+    fd: RawFd,
+    event: Option<(u32, u64)>,
+) -> Result<(), Errno> {
+    let _serial = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: a live rlimit to fill.
+    let key = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        RawFd::try_from(limit.rlim_cur.saturating_sub(1)).unwrap_or(RawFd::MAX)
+    } else {
+        return epoll_ctl(epfd, op, fd, event);
+    };
+    // SAFETY: integers only; a descriptor it returns is ours to close.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, key) };
+    if dup < 0 {
+        return epoll_ctl(epfd, op, fd, event);
+    }
+    // SAFETY: a fresh descriptor this process owns alone.
+    let dup = unsafe { OwnedFd::from_raw_fd(dup) };
+    if dup.as_raw_fd() != key {
+        return epoll_ctl(epfd, op, fd, event);
+    }
+    epoll_ctl(epfd, op, key, event)
+}
+
+/// `epoll_pwait2` on a host epoll with the mask `held` replaced for the wait; returns the
+/// ready (events, data) pairs, at most `max`.
+pub fn epoll_wait_unblocked(
+    epfd: RawFd,
+    max: usize,
+    timeout: Option<Duration>,
+    held: &BlockedSignals,
+) -> Result<Vec<(u32, u64)>, Errno> {
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; max];
+    let ts = timeout.map(timespec);
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let mask: *const libc::sigset_t = held.old_mask();
+    // SAFETY: `events` holds `max` entries; `ts_ptr` is null or a live timespec; the mask is a
+    // valid sigset of the kernel's size (8 bytes) at the start of libc's sigset_t.
+    let n = check(unsafe {
+        libc::syscall(
+            libc::SYS_epoll_pwait2,
+            epfd,
+            events.as_mut_ptr(),
+            max as libc::c_int,
+            ts_ptr,
+            mask,
+            8usize,
+        )
+    } as isize)?;
+    events.truncate(n as usize);
+    Ok(events.iter().map(|e| (e.events, e.u64)).collect())
 }

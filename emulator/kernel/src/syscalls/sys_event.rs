@@ -4,10 +4,16 @@
 //! its file) and close behave as Linux's; this module checks arguments in Linux's order,
 //! translates descriptors and `struct epoll_event`, and waits as `super::sys_poll` does.
 
+use std::time::Duration;
+
 use elfvisor_abi::Errno;
-use elfvisor_abi::event::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
+use elfvisor_abi::event::{
+    EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EP_MAX_EVENTS, EPOLL_CLOEXEC, EPOLL_CTL_DEL,
+    EpollEvent,
+};
 
 use super::ctx::{Ctx, SysResult};
+use super::sys_poll::{read_sigmask, read_timeout, wait_interruptibly, with_sigmask};
 use crate::host;
 
 /// `eventfd2(initval, flags)`: a host eventfd (`EFD_SEMAPHORE`, `EFD_NONBLOCK` on the host
@@ -20,4 +26,90 @@ pub fn eventfd2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd =
         host::event::eventfd(a[0] as u32, flags & EFD_SEMAPHORE != 0, flags & EFD_NONBLOCK != 0)?;
     Ok(ctx.proc.fds().install_host(fd, flags & EFD_CLOEXEC != 0)? as u64)
+}
+
+/// `epoll_create1(flags)`: a host epoll instance.
+pub fn epoll_create1(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let flags = a[0] as u32;
+    if flags & !EPOLL_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = host::event::epoll_create()?;
+    Ok(ctx.proc.fds().install_host(fd, flags & EPOLL_CLOEXEC != 0)? as u64)
+}
+
+/// `epoll_ctl(epfd, op, fd, event)`: the event is read first for every op but DEL (EFAULT,
+/// `ep_op_has_event`), then both descriptors are translated (EBADF) and the host checks the
+/// rest as Linux's `do_epoll_ctl` does (EINVAL, EEXIST, ENOENT, EPERM, ELOOP). The guest's
+/// `data` word is the host event's data, so it comes back unchanged from a wait.
+///
+/// Registrations are keyed by host descriptor: two guest descriptors that share one (`dup`)
+/// cannot both be added (EEXIST where Linux accepts the second). Registrations are made under
+/// one host key number ([`host::event::epoll_ctl_keyed`]), so a child on any fork strategy
+/// modifies and deletes what its parent registered, and cannot register it twice.
+pub fn epoll_ctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let op = a[1] as u32;
+    let event = if op != EPOLL_CTL_DEL {
+        let ev: EpollEvent = ctx.read_obj(a[3])?;
+        Some((ev.events, ev.data))
+    } else {
+        None
+    };
+    let epfd = ctx.fd(a[0])?;
+    let fd = ctx.fd(a[2])?;
+    host::event::epoll_ctl_keyed(epfd, op as i32, fd, event)?;
+    Ok(0)
+}
+
+/// The most events one host wait returns: a guest asking for more gets them over several calls.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// The wait of `epoll_pwait` and `epoll_pwait2` (`do_epoll_wait`): `maxevents` in
+/// `1..=EP_MAX_EVENTS` (EINVAL), the epoll descriptor (EBADF; the host says EINVAL when it is
+/// not an epoll), then the events written out as arm64's 16-byte `struct epoll_event`. A guest
+/// buffer that faults on the first event is EFAULT (`ep_send_events`); on a later one, the
+/// count so far. A signal ends the wait with EINTR, never restarted (`ep_poll`).
+fn epoll_wait(
+    ctx: &mut Ctx<'_>,
+    a: &[u64; 6],
+    timeout: Option<Duration>,
+    mask: Option<u64>,
+) -> SysResult {
+    let max = a[2] as i32;
+    if max <= 0 || max as u64 > EP_MAX_EVENTS {
+        return Err(Errno::EINVAL);
+    }
+    let epfd = ctx.fd(a[0])?;
+    let room = (max as usize).min(EVENTS_PER_WAIT);
+    let ready = with_sigmask(ctx.proc, mask, |task| {
+        wait_interruptibly(task, timeout, |_, limit, held| {
+            let events = host::event::epoll_wait_unblocked(epfd, room, limit, held)?;
+            Ok((!events.is_empty()).then_some(events))
+        })
+    })?
+    .unwrap_or_default();
+    for (i, &(events, data)) in ready.iter().enumerate() {
+        let at = a[1].wrapping_add(i as u64 * 16);
+        if ctx.write_obj(at, &EpollEvent { events, data }).is_err() {
+            return if i == 0 { Err(Errno::EFAULT) } else { Ok(i as u64) };
+        }
+    }
+    Ok(ready.len() as u64)
+}
+
+/// `epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize)`: a negative timeout
+/// waits without a limit. The mask is checked first (`do_epoll_pwait`).
+pub fn epoll_pwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let mask = read_sigmask(ctx, a[4], a[5])?;
+    let ms = a[3] as i32;
+    let timeout = (ms >= 0).then(|| Duration::from_millis(ms as u64));
+    epoll_wait(ctx, a, timeout, mask)
+}
+
+/// `epoll_pwait2(epfd, events, maxevents, timeout, sigmask, sigsetsize)`: the timeout is a
+/// `struct timespec` (NULL: no limit), read before the mask.
+pub fn epoll_pwait2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let timeout = read_timeout(ctx, a[3])?;
+    let mask = read_sigmask(ctx, a[4], a[5])?;
+    epoll_wait(ctx, a, timeout, mask)
 }

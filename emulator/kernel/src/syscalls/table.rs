@@ -33,8 +33,7 @@ pub enum Restart {
     /// -ERESTARTNOHAND (and the restart blocks of the sleeps): restarted only when no handler
     /// runs (nanosleep, clock_nanosleep, ppoll, pselect6).
     NoHandler,
-    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait; the epoll waits once they
-    /// have rows).
+    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait, the epoll waits).
     Never,
 }
 
@@ -115,10 +114,18 @@ const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_
 const LOCKS: &str =
     "recorded (MADV_DONTNEED refused, dropped at fork), RLIMIT_MEMLOCK enforced; nothing is pinned";
 
+/// What the epoll calls do not.
+const EPOLL_NOTE: &str = "two descriptors sharing one open file through dup (or fcntl \
+     F_DUPFD) cannot both be registered (EEXIST); at most 1024 events per wait";
+
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
     row(Sysno::eventfd2, ev::eventfd2, &[Int, Hex], Full),
+    row(Sysno::epoll_create1, ev::epoll_create1, &[Hex], Full),
+    row(Sysno::epoll_ctl, ev::epoll_ctl, &[Fd, Int, Fd, Ptr], Partial(EPOLL_NOTE)),
+    row(Sysno::epoll_pwait, ev::epoll_pwait, &[Fd, Ptr, Int, Int, Ptr, Len], Partial(EPOLL_NOTE))
+        .restart(Never),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
     row(
@@ -320,6 +327,8 @@ pub static TABLE: &[Row] = &[
         Partial("CLOSE_RANGE_UNSHARE only in a process with one thread"),
     ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
+    row(Sysno::epoll_pwait2, ev::epoll_pwait2, &[Fd, Ptr, Int, Ptr, Ptr, Len], Partial(EPOLL_NOTE))
+        .restart(Never),
 ];
 
 /// The row for a syscall number.
@@ -379,6 +388,8 @@ mod tests {
         assert_eq!(restart(Sysno::clock_nanosleep), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::ppoll), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::pselect6), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::epoll_pwait), Some(Restart::Never));
+        assert_eq!(restart(Sysno::epoll_pwait2), Some(Restart::Never));
         assert_eq!(restart(Sysno::rt_sigsuspend), Some(Restart::Never));
         assert_eq!(restart(Sysno::rt_sigtimedwait), Some(Restart::Never));
     }
