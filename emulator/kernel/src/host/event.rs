@@ -134,3 +134,58 @@ pub fn epoll_wait_unblocked(
     events.truncate(n as usize);
     Ok(events.iter().map(|e| (e.events, e.u64)).collect())
 }
+
+/// A host timerfd on clock `clock` (a Linux clock id), close-on-exec on the host.
+pub fn timerfd_create(clock: i32, nonblock: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = libc::TFD_CLOEXEC;
+    if nonblock {
+        flags |= libc::TFD_NONBLOCK;
+    }
+    // SAFETY: integers only.
+    let fd = check(unsafe { libc::timerfd_create(clock, flags) } as isize)?;
+    // SAFETY: a fresh descriptor this process owns alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A timer's (interval, value) as (sec, nsec) pairs.
+pub type TimerSpec = ((i64, i64), (i64, i64));
+
+fn to_itimerspec(((isec, insec), (vsec, vnsec)): TimerSpec) -> libc::itimerspec {
+    libc::itimerspec {
+        it_interval: libc::timespec { tv_sec: isec, tv_nsec: insec },
+        it_value: libc::timespec { tv_sec: vsec, tv_nsec: vnsec },
+    }
+}
+
+fn from_itimerspec(t: &libc::itimerspec) -> TimerSpec {
+    ((t.it_interval.tv_sec, t.it_interval.tv_nsec), (t.it_value.tv_sec, t.it_value.tv_nsec))
+}
+
+/// `timerfd_settime`; returns the old setting.
+pub fn timerfd_settime(
+    fd: RawFd,
+    absolute: bool,
+    cancel_on_set: bool,
+    new: TimerSpec,
+) -> Result<TimerSpec, Errno> {
+    let mut flags = 0;
+    if absolute {
+        flags |= libc::TFD_TIMER_ABSTIME;
+    }
+    if cancel_on_set {
+        flags |= libc::TFD_TIMER_CANCEL_ON_SET;
+    }
+    let new = to_itimerspec(new);
+    let mut old = to_itimerspec(((0, 0), (0, 0)));
+    // SAFETY: live input and output structs; the host checks the descriptor.
+    check(unsafe { libc::timerfd_settime(fd, flags, &new, &mut old) } as isize)?;
+    Ok(from_itimerspec(&old))
+}
+
+/// `timerfd_gettime`.
+pub fn timerfd_gettime(fd: RawFd) -> Result<TimerSpec, Errno> {
+    let mut cur = to_itimerspec(((0, 0), (0, 0)));
+    // SAFETY: a live output struct; the host checks the descriptor.
+    check(unsafe { libc::timerfd_gettime(fd, &mut cur) } as isize)?;
+    Ok(from_itimerspec(&cur))
+}

@@ -9,8 +9,9 @@ use std::time::Duration;
 use elfvisor_abi::Errno;
 use elfvisor_abi::event::{
     EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EP_MAX_EVENTS, EPOLL_CLOEXEC, EPOLL_CTL_DEL,
-    EpollEvent,
+    EpollEvent, TFD_CLOEXEC, TFD_NONBLOCK, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET,
 };
+use elfvisor_abi::time::{Itimerspec, Timespec};
 
 use super::ctx::{Ctx, SysResult};
 use super::sys_poll::{read_sigmask, read_timeout, wait_interruptibly, with_sigmask};
@@ -112,4 +113,58 @@ pub fn epoll_pwait2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let timeout = read_timeout(ctx, a[3])?;
     let mask = read_sigmask(ctx, a[4], a[5])?;
     epoll_wait(ctx, a, timeout, mask)
+}
+
+/// `timerfd_create(clockid, flags)`: a host timerfd; the host checks the clock as Linux does
+/// (EINVAL for a clock a timerfd cannot use, EPERM for an alarm clock without the capability).
+pub fn timerfd_create(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let flags = a[1] as u32;
+    if flags & !(TFD_CLOEXEC | TFD_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Guest clock ids are Linux's, and so are the host's.
+    let clock = a[0] as i32;
+    let fd = host::event::timerfd_create(clock, flags & TFD_NONBLOCK != 0)?;
+    Ok(ctx.proc.fds().install_host(fd, flags & TFD_CLOEXEC != 0)? as u64)
+}
+
+fn to_guest(((isec, insec), (vsec, vnsec)): host::event::TimerSpec) -> Itimerspec {
+    Itimerspec {
+        interval: Timespec { sec: isec, nsec: insec },
+        value: Timespec { sec: vsec, nsec: vnsec },
+    }
+}
+
+/// `timerfd_settime(fd, flags, new, old)`: as `do_timerfd_settime`, the new value is read
+/// first (EFAULT), then the flags and the value are checked (EINVAL), then the descriptor
+/// (EBADF; EINVAL from the host when it is not a timerfd); the old value is written after the
+/// timer is set.
+pub fn timerfd_settime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let new: Itimerspec = ctx.read_obj(a[2])?;
+    let flags = a[1] as u32;
+    if flags & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    new.interval.validated()?;
+    new.value.validated()?;
+    let fd = ctx.fd(a[0])?;
+    let spec = ((new.interval.sec, new.interval.nsec), (new.value.sec, new.value.nsec));
+    let old = host::event::timerfd_settime(
+        fd,
+        flags & TFD_TIMER_ABSTIME != 0,
+        flags & TFD_TIMER_CANCEL_ON_SET != 0,
+        spec,
+    )?;
+    if a[3] != 0 {
+        ctx.write_obj(a[3], &to_guest(old))?;
+    }
+    Ok(0)
+}
+
+/// `timerfd_gettime(fd, curr)`: the time left and the interval.
+pub fn timerfd_gettime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let fd = ctx.fd(a[0])?;
+    let cur = host::event::timerfd_gettime(fd)?;
+    ctx.write_obj(a[1], &to_guest(cur))?;
+    Ok(0)
 }
