@@ -49,6 +49,37 @@ pub fn eventfd(initval: u32, semaphore: bool, nonblock: bool) -> Result<OwnedFd,
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Whether an eventfd's counter is non-zero (a poll that does not wait).
+pub fn eventfd_readable(fd: RawFd) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one live pollfd; no wait, no mask.
+    let n = unsafe {
+        libc::ppoll(&mut p, 1, &libc::timespec { tv_sec: 0, tv_nsec: 0 }, std::ptr::null())
+    };
+    n == 1 && p.revents & libc::POLLIN != 0
+}
+
+/// Makes an eventfd readable (adds one to its counter unless it already is). The caller
+/// serialises every access to this eventfd.
+pub fn eventfd_raise(fd: RawFd) {
+    if !eventfd_readable(fd) {
+        let bytes = 1u64.to_ne_bytes();
+        // SAFETY: eight readable bytes; the descriptor is live. A zero counter cannot overflow.
+        unsafe { libc::write(fd, bytes.as_ptr().cast(), 8) };
+    }
+}
+
+/// Empties an eventfd's counter, blocking or not, when it is non-zero. The caller serialises
+/// every access to this eventfd.
+pub fn eventfd_lower(fd: RawFd) {
+    if eventfd_readable(fd) {
+        let mut bytes = [0u8; 8];
+        // SAFETY: eight writable bytes; the descriptor is live and readable, so this does not
+        // block.
+        unsafe { libc::read(fd, bytes.as_mut_ptr().cast(), 8) };
+    }
+}
+
 /// A host epoll instance, close-on-exec on the host.
 pub fn epoll_create() -> Result<OwnedFd, Errno> {
     // SAFETY: integers only.

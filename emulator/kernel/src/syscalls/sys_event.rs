@@ -4,18 +4,25 @@
 //! its file) and close behave as Linux's; this module checks arguments in Linux's order,
 //! translates descriptors and `struct epoll_event`, and waits as `super::sys_poll` does.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use elfvisor_abi::Errno;
+use elfvisor_abi::GuestObj;
 use elfvisor_abi::event::{
     EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EP_MAX_EVENTS, EPOLL_CLOEXEC, EPOLL_CTL_DEL,
-    EpollEvent, TFD_CLOEXEC, TFD_NONBLOCK, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET,
+    EpollEvent, SFD_CLOEXEC, SFD_NONBLOCK, SignalfdSiginfo, TFD_CLOEXEC, TFD_NONBLOCK,
+    TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET,
 };
+use elfvisor_abi::signal::{SIGSET_SIZE, SigFields, UNBLOCKABLE};
 use elfvisor_abi::time::{Itimerspec, Timespec};
 
 use super::ctx::{Ctx, SysResult};
 use super::sys_poll::{read_sigmask, read_timeout, wait_interruptibly, with_sigmask};
+use crate::fdtable::FdEntry;
 use crate::host;
+use crate::signal::info::SigInfo;
+use crate::signal::{delivery, signalfd};
 
 /// `eventfd2(initval, flags)`: a host eventfd (`EFD_SEMAPHORE`, `EFD_NONBLOCK` on the host
 /// file, `EFD_CLOEXEC` on the guest descriptor).
@@ -167,4 +174,131 @@ pub fn timerfd_gettime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let cur = host::event::timerfd_gettime(fd)?;
     ctx.write_obj(a[1], &to_guest(cur))?;
     Ok(0)
+}
+
+/// `signalfd4(fd, mask, sizemask, flags)`: a new signalfd (fd -1) or a new mask for an
+/// existing one (EINVAL when `fd` is open but not a signalfd), as `do_signalfd4`; SIGKILL and
+/// SIGSTOP are never in the mask. The guest descriptor is a host eventfd that
+/// `crate::signal::signalfd` keeps readable while a signal of the mask is pending.
+pub fn signalfd4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[2] != SIGSET_SIZE as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = ctx.read_u64(a[1])? & !UNBLOCKABLE;
+    let flags = a[3] as u32;
+    if flags & !(SFD_CLOEXEC | SFD_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = a[0] as i32;
+    if fd != -1 {
+        let file = ctx.proc.fds().get(i64::from(fd))?.file.clone();
+        let sfd = signalfd::find(&file).ok_or(Errno::EINVAL)?;
+        signalfd::set_mask(ctx.proc, &sfd, mask);
+        return Ok(fd as u64);
+    }
+    let host = host::event::eventfd(0, false, flags & SFD_NONBLOCK != 0)?;
+    let file = Arc::new(host);
+    let entry = FdEntry { file: file.clone(), cloexec: flags & SFD_CLOEXEC != 0 };
+    let guest = ctx.proc.fds().install(entry, 0)?;
+    signalfd::register(ctx.proc, &file, mask);
+    Ok(guest as u64)
+}
+
+/// The signalfd behind guest descriptor `fd`, if it is one.
+pub fn signalfd_of(ctx: &Ctx<'_>, fd: u64) -> Option<Arc<signalfd::SignalFd>> {
+    let file = ctx.proc.fds().get(i64::from(fd as i32)).ok()?.file.clone();
+    signalfd::find(&file)
+}
+
+/// The guest's `struct signalfd_siginfo` for a signal (`signalfd_copyinfo`).
+fn signalfd_info(info: SigInfo) -> SignalfdSiginfo {
+    let guest = info.to_guest();
+    let mut out = SignalfdSiginfo {
+        signo: guest.signo as u32,
+        errno: guest.errno,
+        code: guest.code,
+        ..Default::default()
+    };
+    match guest.fields {
+        SigFields::Kill { pid, uid } => {
+            out.pid = pid as u32;
+            out.uid = uid;
+        }
+        SigFields::Rt { pid, uid, value } => {
+            out.pid = pid as u32;
+            out.uid = uid;
+            out.ptr = value;
+            out.int = value as i32;
+        }
+        SigFields::Timer { tid, overrun, value } => {
+            out.tid = tid as u32;
+            out.overrun = overrun as u32;
+            out.ptr = value;
+            out.int = value as i32;
+        }
+        SigFields::Chld { pid, uid, status, utime, stime } => {
+            out.pid = pid as u32;
+            out.uid = uid;
+            out.status = status;
+            out.utime = utime as u64;
+            out.stime = stime as u64;
+        }
+        SigFields::Fault { addr } => out.addr = addr,
+        SigFields::Poll { band, fd } => {
+            out.band = band as u32;
+            out.fd = fd;
+        }
+        SigFields::Sys { call_addr, syscall, arch } => {
+            out.call_addr = call_addr;
+            out.syscall = syscall;
+            out.arch = arch;
+        }
+    }
+    out
+}
+
+/// `read` of a signalfd (`signalfd_read`): as many 128-byte records as fit (EINVAL for none),
+/// each a pending signal of the mask taken in delivery order, this thread's before the
+/// process's. The first waits unless the descriptor is non-blocking (EAGAIN); a signal that
+/// runs a handler ends the wait (EINTR, restarted as -ERESTARTSYS is).
+pub fn signalfd_read(ctx: &mut Ctx<'_>, a: &[u64; 6], sfd: &signalfd::SignalFd) -> SysResult {
+    let room = (a[2] as usize) / SignalfdSiginfo::SIZE;
+    if room == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let host_fd = ctx.fd(a[0])?;
+    let nonblock = host::fcntl_int(host_fd, libc::F_GETFL, 0)? & libc::O_NONBLOCK as u64 != 0;
+    let mask = sfd.mask();
+    let wanted = |i: &SigInfo| mask & i.signo.mask_bit() != 0;
+    let timeout = nonblock.then_some(Duration::ZERO);
+    let first = wait_interruptibly(ctx.proc, timeout, |task, limit, held| {
+        if let Some(info) = delivery::take_pending(task, wanted) {
+            return Ok(Some(info));
+        }
+        // Readable for a signal pending for another thread: only a new signal (each one
+        // queued for this thread or the process interrupts it) can change what it may take.
+        let fd = if host::event::eventfd_readable(host_fd) { -1 } else { host_fd };
+        let mut poll = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }];
+        host::event::poll_unblocked(&mut poll, limit, held)?;
+        Ok(None)
+    })?
+    .ok_or(Errno::EAGAIN)?;
+    let mut taken = vec![first];
+    while taken.len() < room {
+        match delivery::take_pending(ctx.proc, wanted) {
+            Some(info) => taken.push(info),
+            None => break,
+        }
+    }
+    for (i, info) in taken.iter().enumerate() {
+        let at = a[1].wrapping_add((i * SignalfdSiginfo::SIZE) as u64);
+        if ctx.write_obj(at, &signalfd_info(*info)).is_err() {
+            return if i == 0 {
+                Err(Errno::EFAULT)
+            } else {
+                Ok((i * SignalfdSiginfo::SIZE) as u64)
+            };
+        }
+    }
+    Ok((taken.len() * SignalfdSiginfo::SIZE) as u64)
 }

@@ -69,6 +69,9 @@ pub fn close_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if let Some(sfd) = super::sys_event::signalfd_of(ctx, a[0]) {
+        return super::sys_event::signalfd_read(ctx, a, &sfd);
+    }
     let fd = ctx.fd(a[0])?;
     let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::WRITE)?;
     host::read(fd, buf)

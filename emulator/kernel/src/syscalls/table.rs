@@ -177,6 +177,15 @@ pub static TABLE: &[Row] = &[
     row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::pselect6, poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], Full).restart(NoHandler),
     row(Sysno::ppoll, poll::ppoll, &[Ptr, Len, Ptr, Ptr, Len], Full).restart(NoHandler),
+    row(
+        Sysno::signalfd4,
+        ev::signalfd4,
+        &[Fd, Ptr, Len, Hex],
+        Partial(
+            "the guest's own pending signals through read (not readv); not carried by a \
+             respawn fork",
+        ),
+    ),
     row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
     row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
