@@ -97,11 +97,14 @@ pub fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, event: Option<(u32, u64)>) -> 
     Ok(())
 }
 
+/// One past the highest key number [`epoll_ctl_keyed`] uses.
+const KEY_CEILING: libc::rlim_t = 1 << 16;
+
 /// Serialises [`epoll_ctl_keyed`]: its key number must be free while it works.
 static KEY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// `epoll_ctl` with every registration keyed at one fixed host descriptor number, the highest
-/// this process may open. Linux keys a registration by (open file, descriptor number)
+/// this process may open (at most 65535). Linux keys a registration by (open file, descriptor number)
 /// (`ep_find`, fs/eventpoll.c); the guest's descriptors are host descriptors whose numbers
 /// differ between processes (a respawned child receives them through `SCM_RIGHTS` at numbers of
 /// its own), so keying by them would leave a child unable to modify or delete what its parent
@@ -120,7 +123,8 @@ pub fn epoll_ctl_keyed(
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: a live rlimit to fill.
     let key = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        RawFd::try_from(limit.rlim_cur.saturating_sub(1)).unwrap_or(RawFd::MAX)
+        // Not past 65535: the host grows its descriptor table up to the number used.
+        RawFd::try_from(limit.rlim_cur.min(KEY_CEILING).saturating_sub(1)).unwrap_or(RawFd::MAX)
     } else {
         return epoll_ctl(epfd, op, fd, event);
     };
