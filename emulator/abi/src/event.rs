@@ -1,6 +1,7 @@
 //! Event descriptors and waits: `epoll` (`include/uapi/linux/eventpoll.h`), `eventfd`
 //! (`include/uapi/linux/eventfd.h`), `timerfd` (`include/uapi/linux/timerfd.h`), `signalfd`
-//! (`include/uapi/linux/signalfd.h`) and the fd sets of `pselect6`.
+//! (`include/uapi/linux/signalfd.h`), `inotify` (`include/uapi/linux/inotify.h`) and the fd sets
+//! of `pselect6`.
 
 use crate::fcntl::{O_CLOEXEC, O_NONBLOCK};
 use crate::guest_struct;
@@ -81,6 +82,35 @@ guest_struct! {
     }
 }
 
+pub const IN_CLOEXEC: u32 = O_CLOEXEC;
+pub const IN_NONBLOCK: u32 = O_NONBLOCK;
+/// Every event an inotify watch can ask for (`IN_ACCESS` through `IN_OPEN`).
+pub const IN_ALL_EVENTS: u32 = 0x0000_0fff;
+pub const IN_UNMOUNT: u32 = 0x0000_2000;
+pub const IN_Q_OVERFLOW: u32 = 0x0000_4000;
+pub const IN_IGNORED: u32 = 0x0000_8000;
+pub const IN_ONLYDIR: u32 = 0x0100_0000;
+pub const IN_DONT_FOLLOW: u32 = 0x0200_0000;
+pub const IN_EXCL_UNLINK: u32 = 0x0400_0000;
+pub const IN_MASK_CREATE: u32 = 0x1000_0000;
+pub const IN_MASK_ADD: u32 = 0x2000_0000;
+pub const IN_ISDIR: u32 = 0x4000_0000;
+pub const IN_ONESHOT: u32 = 0x8000_0000;
+/// Every bit `inotify_add_watch` knows (`ALL_INOTIFY_BITS`, include/linux/inotify.h): a mask
+/// with none of them is EINVAL. `struct inotify_event` (wd, mask, cookie, len, then the name) is
+/// the same on every architecture, so reads need no translation.
+pub const ALL_INOTIFY_BITS: u32 = IN_ALL_EVENTS
+    | IN_UNMOUNT
+    | IN_Q_OVERFLOW
+    | IN_IGNORED
+    | IN_ONLYDIR
+    | IN_DONT_FOLLOW
+    | IN_EXCL_UNLINK
+    | IN_MASK_CREATE
+    | IN_MASK_ADD
+    | IN_ISDIR
+    | IN_ONESHOT;
+
 /// The poll bits a descriptor in `pselect6`'s read set waits for (`POLLIN_SET`, fs/select.c).
 pub const SELECT_IN: u32 = EPOLLRDNORM | EPOLLRDBAND | EPOLLIN | EPOLLHUP | EPOLLERR;
 /// The poll bits of the write set (`POLLOUT_SET`).
@@ -105,6 +135,7 @@ mod tests {
         assert_eq!(EPOLL_CLOEXEC, 0x80000);
         assert_eq!(EFD_NONBLOCK, 0x800);
         assert_eq!(EP_MAX_EVENTS, 134_217_727);
+        assert_eq!(ALL_INOTIFY_BITS, 0xf700_efff);
     }
 
     proptest! {

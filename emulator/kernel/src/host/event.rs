@@ -224,3 +224,29 @@ pub fn timerfd_gettime(fd: RawFd) -> Result<TimerSpec, Errno> {
     check(unsafe { libc::timerfd_gettime(fd, &mut cur) } as isize)?;
     Ok(from_itimerspec(&cur))
 }
+
+/// A host inotify instance, close-on-exec on the host.
+pub fn inotify_init(nonblock: bool) -> Result<OwnedFd, Errno> {
+    let mut flags = libc::IN_CLOEXEC;
+    if nonblock {
+        flags |= libc::IN_NONBLOCK;
+    }
+    // SAFETY: integers only.
+    let fd = check(unsafe { libc::inotify_init1(flags) } as isize)?;
+    // SAFETY: a fresh descriptor this process owns alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `inotify_add_watch` on a host inotify (the event bits are the same numbers on every Linux);
+/// returns the watch descriptor.
+pub fn inotify_add_watch(fd: RawFd, path: &std::ffi::CStr, mask: u32) -> Result<u64, Errno> {
+    // SAFETY: a NUL-terminated path; the host checks the descriptor.
+    check(unsafe { libc::inotify_add_watch(fd, path.as_ptr(), mask) } as isize)
+}
+
+/// `inotify_rm_watch` on a host inotify.
+pub fn inotify_rm_watch(fd: RawFd, wd: i32) -> Result<(), Errno> {
+    // SAFETY: integers only; the host checks both.
+    check(unsafe { libc::inotify_rm_watch(fd, wd) } as isize)?;
+    Ok(())
+}

@@ -10,9 +10,10 @@ use std::time::Duration;
 use elfvisor_abi::Errno;
 use elfvisor_abi::GuestObj;
 use elfvisor_abi::event::{
-    EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EP_MAX_EVENTS, EPOLL_CLOEXEC, EPOLL_CTL_DEL,
-    EpollEvent, SFD_CLOEXEC, SFD_NONBLOCK, SignalfdSiginfo, TFD_CLOEXEC, TFD_NONBLOCK,
-    TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET,
+    ALL_INOTIFY_BITS, EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, EP_MAX_EVENTS, EPOLL_CLOEXEC,
+    EPOLL_CTL_DEL, EpollEvent, IN_CLOEXEC, IN_MASK_ADD, IN_MASK_CREATE, IN_NONBLOCK, SFD_CLOEXEC,
+    SFD_NONBLOCK, SignalfdSiginfo, TFD_CLOEXEC, TFD_NONBLOCK, TFD_TIMER_ABSTIME,
+    TFD_TIMER_CANCEL_ON_SET,
 };
 use elfvisor_abi::signal::{SIGSET_SIZE, SigFields, UNBLOCKABLE};
 use elfvisor_abi::time::{Itimerspec, Timespec};
@@ -301,4 +302,36 @@ pub fn signalfd_read(ctx: &mut Ctx<'_>, a: &[u64; 6], sfd: &signalfd::SignalFd) 
         }
     }
     Ok((taken.len() * SignalfdSiginfo::SIZE) as u64)
+}
+
+/// `inotify_init1(flags)`: a host inotify instance. `struct inotify_event` is the same on both
+/// sides, so the guest reads its events through the host descriptor unchanged.
+pub fn inotify_init1(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let flags = a[0] as u32;
+    if flags & !(IN_CLOEXEC | IN_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = host::event::inotify_init(flags & IN_NONBLOCK != 0)?;
+    Ok(ctx.proc.fds().install_host(fd, flags & IN_CLOEXEC != 0)? as u64)
+}
+
+/// `inotify_add_watch(fd, path, mask)`: the mask is checked first (EINVAL for
+/// `IN_MASK_ADD|IN_MASK_CREATE` or no known bit), then the descriptor (EBADF), then the path;
+/// the host says EINVAL for a descriptor that is not an inotify and finds the file.
+pub fn inotify_add_watch(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let mask = a[2] as u32;
+    if (mask & IN_MASK_ADD != 0 && mask & IN_MASK_CREATE != 0) || mask & ALL_INOTIFY_BITS == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = ctx.fd(a[0])?;
+    let path = ctx.path(a[1])?;
+    host::event::inotify_add_watch(fd, &path, mask)
+}
+
+/// `inotify_rm_watch(fd, wd)`: EINVAL from the host for an unknown watch or a descriptor that
+/// is not an inotify.
+pub fn inotify_rm_watch(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let fd = ctx.fd(a[0])?;
+    host::event::inotify_rm_watch(fd, a[1] as i32)?;
+    Ok(0)
 }

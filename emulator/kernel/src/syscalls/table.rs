@@ -134,6 +134,9 @@ pub static TABLE: &[Row] = &[
         &[Fd, Int, Hex],
         Partial("no read/write hints or F_GETOWNER_UIDS: EINVAL"),
     ),
+    row(Sysno::inotify_init1, ev::inotify_init1, &[Hex], Full),
+    row(Sysno::inotify_add_watch, ev::inotify_add_watch, &[Fd, Str, Hex], Full),
+    row(Sysno::inotify_rm_watch, ev::inotify_rm_watch, &[Fd, Int], Full),
     row(
         Sysno::ioctl,
         fs::ioctl,
