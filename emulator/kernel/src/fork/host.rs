@@ -39,8 +39,9 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
     }
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
-        // none that a thread it does not have would never release.
-        let _held = task.fork_locks();
+        // none that a thread it does not have would never release. The signalfd registry
+        // comes first: it is taken before a pending queue's lock everywhere.
+        let _held = (crate::signal::signalfd::fork_lock(), task.fork_locks());
         crate::host::fork()?
     };
     if pid == 0 {

@@ -38,6 +38,13 @@ static REGISTRY: Mutex<Vec<Arc<SignalFd>>> = Mutex::new(Vec::new());
 /// Whether the registry has ever held one: the common process never takes its lock.
 static USED: AtomicBool = AtomicBool::new(false);
 
+/// The registry's lock, held across a host fork (`Task::fork_locks`): a thread the child does
+/// not have could otherwise hold it forever there. Taken before any pending queue's lock, the
+/// order [`settle`] takes them in.
+pub fn fork_lock() -> MutexGuard<'static, Vec<Arc<SignalFd>>> {
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn registry() -> MutexGuard<'static, Vec<Arc<SignalFd>>> {
     let mut list = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     list.retain(|s| s.file.strong_count() > 0);
