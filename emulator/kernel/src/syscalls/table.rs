@@ -120,6 +120,18 @@ const EPOLL_NOTE: &str = "two descriptors sharing one open file through dup (or 
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
+    row(Sysno::setxattr, meta::setxattr, &[Str, Str, Ptr, Len, Hex], Full),
+    row(Sysno::lsetxattr, meta::lsetxattr, &[Str, Str, Ptr, Len, Hex], Full),
+    row(Sysno::fsetxattr, meta::fsetxattr, &[Fd, Str, Ptr, Len, Hex], Full),
+    row(Sysno::getxattr, meta::getxattr, &[Str, Str, Ptr, Len], Full),
+    row(Sysno::lgetxattr, meta::lgetxattr, &[Str, Str, Ptr, Len], Full),
+    row(Sysno::fgetxattr, meta::fgetxattr, &[Fd, Str, Ptr, Len], Full),
+    row(Sysno::listxattr, meta::listxattr, &[Str, Ptr, Len], Full),
+    row(Sysno::llistxattr, meta::llistxattr, &[Str, Ptr, Len], Full),
+    row(Sysno::flistxattr, meta::flistxattr, &[Fd, Ptr, Len], Full),
+    row(Sysno::removexattr, meta::removexattr, &[Str, Str], Full),
+    row(Sysno::lremovexattr, meta::lremovexattr, &[Str, Str], Full),
+    row(Sysno::fremovexattr, meta::fremovexattr, &[Fd, Str], Full),
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
     row(Sysno::eventfd2, ev::eventfd2, &[Int, Hex], Full),
     row(Sysno::epoll_create1, ev::epoll_create1, &[Hex], Full),
