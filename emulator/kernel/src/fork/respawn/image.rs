@@ -12,7 +12,7 @@ use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +86,10 @@ pub struct State {
     pub fds: Vec<(u32, bool)>,
     /// The guest's RLIMIT_NOFILE (soft, hard): guest state, not the emulator's host limit.
     pub nofile: (u64, u64),
+    /// The process's `personality`.
+    pub personality: u32,
+    /// The forking thread's NUMA policy (mode, nodes).
+    pub mempolicy: (u32, u64),
 }
 
 impl State {
@@ -113,7 +117,8 @@ impl State {
         for (fd, cloexec) in &self.fds {
             w.u32(*fd).u8(u8::from(*cloexec));
         }
-        w.u64(self.nofile.0).u64(self.nofile.1);
+        w.u64(self.nofile.0).u64(self.nofile.1).u32(self.personality);
+        w.u32(self.mempolicy.0).u64(self.mempolicy.1);
         w.0
     }
 
@@ -165,6 +170,8 @@ impl State {
             fds.push((fd, cloexec));
         }
         let nofile = (r.u64()?, r.u64()?);
+        let personality = r.u32()?;
+        let mempolicy = (r.u32()?, r.u64()?);
         r.finish()?;
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
@@ -191,6 +198,8 @@ impl State {
             child_tid,
             fds,
             nofile,
+            personality,
+            mempolicy,
         })
     }
 }
@@ -318,6 +327,8 @@ mod tests {
             child_tid: 17,
             fds: vec![(0, false), (1, false), (7, true)],
             nofile: (64, 4096),
+            personality: 0x0040000,
+            mempolicy: (1, 1),
         }
     }
 
