@@ -30,6 +30,7 @@ mod sys_fsmeta;
 mod sys_futex;
 mod sys_ipc;
 mod sys_mmap;
+mod sys_mqueue;
 mod sys_numa;
 mod sys_poll;
 mod sys_process;

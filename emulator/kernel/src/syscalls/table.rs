@@ -9,8 +9,9 @@ use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
-    sys_ipc as ipc, sys_mmap as mm, sys_numa as numa, sys_poll as poll, sys_process as pr,
-    sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_time as time, sys_timer as timer,
+    sys_ipc as ipc, sys_mmap as mm, sys_mqueue as mq, sys_numa as numa, sys_poll as poll,
+    sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_time as time,
+    sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -397,6 +398,19 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getegid, pr::getegid, &[], Full),
     row(Sysno::gettid, pr::gettid, &[], Full),
     row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
+    row(Sysno::mq_open, mq::mq_open, &[Str, Hex, Mode, Ptr], Full),
+    row(Sysno::mq_unlink, mq::mq_unlink, &[Str], Full),
+    row(Sysno::mq_timedsend, mq::mq_timedsend, &[Fd, Ptr, Len, Int, Ptr], Full),
+    row(Sysno::mq_timedreceive, mq::mq_timedreceive, &[Fd, Ptr, Len, Ptr, Ptr], Full),
+    row(
+        Sysno::mq_notify,
+        mq::mq_notify,
+        &[Fd, Ptr],
+        Partial(
+            "a SIGEV_SIGNAL of a signal the emulator keeps for itself (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGPIPE, 32, 33) is EINVAL",
+        ),
+    ),
+    row(Sysno::mq_getsetattr, mq::mq_getsetattr, &[Fd, Ptr, Ptr], Full),
     row(Sysno::msgget, ipc::msgget, &[Int, Hex], Full),
     row(Sysno::msgctl, ipc::msgctl, &[Int, Int, Ptr], Full),
     row(Sysno::msgrcv, ipc::msgrcv, &[Int, Ptr, Len, Int, Hex], Full).restart(NoHandler),
