@@ -555,6 +555,14 @@ pub static TABLE: &[Row] = &[
         &[Fd, Fd, Hex],
         Partial("CLOSE_RANGE_UNSHARE only in a process with one thread"),
     ),
+    row(
+        Sysno::openat2,
+        fs::openat2,
+        &[Fd, Str, Ptr, Len],
+        Partial(
+            "with --sysroot, symlinks the sysroot translation resolves are not seen by RESOLVE_NO_SYMLINKS",
+        ),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
     row(Sysno::epoll_pwait2, ev::epoll_pwait2, &[Fd, Ptr, Int, Ptr, Ptr, Len], Partial(EPOLL_NOTE))
         .restart(Never),
