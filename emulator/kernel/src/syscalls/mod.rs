@@ -22,6 +22,7 @@ use crate::task::Task;
 use crate::task::group::Quiesced;
 
 pub mod ctx;
+mod proc_files;
 mod procfs;
 mod sys_clone;
 mod sys_event;

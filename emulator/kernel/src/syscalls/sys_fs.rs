@@ -26,8 +26,8 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     // O_NOFOLLOW, and O_CREAT|O_EXCL, do not follow a last-component symlink (open_last_lookups).
     let excl = g::O_CREAT | g::O_EXCL;
     let path = ctx.path_follow_unless(a[1], flags & g::O_NOFOLLOW != 0 || flags & excl == excl)?;
-    if super::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid()) {
-        return super::procfs::open_maps(ctx, flags);
+    if let Some(opened) = open_generated(ctx, path.as_bytes(), flags) {
+        return opened;
     }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat(dirfd, &path, host_flags, (a[3] as u32) & 0o7777)?;
@@ -36,6 +36,28 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         super::sys_mmap::file_resized(ctx);
     }
     Ok(guest as u64)
+}
+
+/// An open of one of the guest's own `/proc` files, which the emulator generates (`maps`,
+/// `super::proc_files`); `None` for every other path.
+fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResult> {
+    let pid = ctx.proc.pid();
+    if super::procfs::is_own_maps(path, pid) {
+        return Some(super::procfs::open_maps(ctx, flags));
+    }
+    let group = ctx.proc.group().clone();
+    let file = super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some())?;
+    Some((|| {
+        if flags & g::O_ACCMODE != g::O_RDONLY {
+            return Err(Errno::EACCES);
+        }
+        if flags & g::O_DIRECTORY != 0 {
+            return Err(Errno::ENOTDIR);
+        }
+        let text = super::proc_files::generate(ctx, file)?;
+        let fd = host::shm::read_only_memfd(c"proc", &text)?;
+        Ok(ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)? as u64)
+    })())
 }
 
 /// `openat2` (fs/open.c, the system call and build_open_flags): the size and `struct
@@ -83,6 +105,11 @@ pub fn openat2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         let excl = g::O_CREAT | g::O_EXCL;
         ctx.path_follow_unless(a[1], flags & g::O_NOFOLLOW != 0 || flags & excl == excl)?
     };
+    if resolve & g::RESOLVE_IN_ROOT == 0 {
+        if let Some(opened) = open_generated(ctx, path.as_bytes(), flags) {
+            return opened;
+        }
+    }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat2(dirfd, &path, host_flags, mode, resolve)?;
     let guest = ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)?;

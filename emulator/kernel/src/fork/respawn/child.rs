@@ -162,6 +162,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             }
         }
     }
+    mm.set_startup(state.startup.clone());
     if let Some((start, current)) = state.brk {
         mm.restore_brk(GuestAddr(start), GuestAddr(current));
     }

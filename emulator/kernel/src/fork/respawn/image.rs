@@ -4,7 +4,7 @@
 
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_engine::Registers;
-use elfvisor_mm::VmaName;
+use elfvisor_mm::{Startup, VmaName};
 
 use super::wire::{Reader, WireError, Writer};
 use crate::task::types::HwCaps;
@@ -90,6 +90,8 @@ pub struct State {
     pub personality: u32,
     /// The forking thread's NUMA policy (mode, nodes).
     pub mempolicy: (u32, u64),
+    /// The program's argument and environment ranges and auxiliary vector (`/proc`).
+    pub startup: Startup,
 }
 
 impl State {
@@ -119,6 +121,12 @@ impl State {
         }
         w.u64(self.nofile.0).u64(self.nofile.1).u32(self.personality);
         w.u32(self.mempolicy.0).u64(self.mempolicy.1);
+        let s = &self.startup;
+        w.u64(s.args.0.0).u64(s.args.1.0).u64(s.env.0.0).u64(s.env.1.0).u64(s.stack.0);
+        w.u32(s.auxv.len() as u32);
+        for (k, v) in &s.auxv {
+            w.u64(*k).u64(*v);
+        }
         w.0
     }
 
@@ -172,6 +180,18 @@ impl State {
         let nofile = (r.u64()?, r.u64()?);
         let personality = r.u32()?;
         let mempolicy = (r.u32()?, r.u64()?);
+        let args = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
+        let env = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
+        let stack = GuestAddr(r.u64()?);
+        let n = r.u32()? as usize;
+        if n > 64 {
+            return Err(WireError::Malformed("state (auxv)"));
+        }
+        let mut auxv = Vec::with_capacity(n);
+        for _ in 0..n {
+            auxv.push((r.u64()?, r.u64()?));
+        }
+        let startup = Startup { args, env, auxv, stack };
         r.finish()?;
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
@@ -200,6 +220,7 @@ impl State {
             nofile,
             personality,
             mempolicy,
+            startup,
         })
     }
 }
@@ -329,6 +350,12 @@ mod tests {
             nofile: (64, 4096),
             personality: 0x0040000,
             mempolicy: (1, 1),
+            startup: Startup {
+                args: (GuestAddr(0x100), GuestAddr(0x110)),
+                env: (GuestAddr(0x110), GuestAddr(0x120)),
+                auxv: vec![(6, 4096), (0, 0)],
+                stack: GuestAddr(0xf0),
+            },
         }
     }
 

@@ -438,6 +438,7 @@ fn stream(
         nofile: task.fds().nofile(),
         personality: group.personality(),
         mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
+        startup: task.mm.read().startup().clone(),
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
 
