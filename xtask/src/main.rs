@@ -6,6 +6,7 @@
 //! - `test`: provisions, then runs every unit test under cargo-nextest (a hard time limit per
 //!   test) and the conformance matrix (a watchdog per trial); `--unit` skips the matrix.
 //! - `bench`: elfvisor against qemu-user on startup, syscalls, ALU and load/store guests.
+//! - `coverage`: the system call table elfvisor serves, beside qemu-user.
 //! - `sysroot`: a Debian bookworm arm64 tree for dynamically linked guests (`--sysroot`).
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod coverage;
 mod deps;
 mod sysroot;
 mod test;
@@ -64,6 +66,9 @@ enum Cmd {
     /// Time elfvisor against qemu-user on the bench guests; print medians and ratios; write
     /// target/bench/report.json.
     Bench(bench::Options),
+    /// How much of the system call table elfvisor serves, beside qemu-user (the support
+    /// matrix and a probe of every number under both).
+    Coverage,
     /// Unpack Debian bookworm arm64 packages into ~/.cache/elfvisor/sysroot/ for
     /// `elfvisor --sysroot` (idempotent; the versions go to MANIFEST there).
     Sysroot(sysroot::Options),
@@ -95,6 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             test::run_suites(unit, &args)
         }
         Cmd::Bench(opts) => bench::run(&opts).map(|()| ExitCode::SUCCESS),
+        Cmd::Coverage => coverage::run().map(|()| ExitCode::SUCCESS),
         Cmd::Sysroot(opts) => sysroot::run(&opts).map(|()| ExitCode::SUCCESS),
     }
 }
