@@ -114,6 +114,19 @@ pub fn boot_limit(timeouts_s: impl IntoIterator<Item = u32>) -> Duration {
     Duration::from_secs(120 + total)
 }
 
+/// The qemu-system command that boots the kernel with `initrd`, its console on stdout.
+pub fn boot_command(initrd: &Path) -> Command {
+    let mut cmd = Command::new(QEMU_SYSTEM);
+    cmd.args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "1024"])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
+        .args(["-no-reboot", "-kernel"])
+        .arg(crate::paths::kernel_image())
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", "console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init"]);
+    cmd
+}
+
 /// Boots the kernel once and runs every case in it.
 pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
     if let Some(why) = unavailable() {
@@ -127,14 +140,7 @@ pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
     let console_log = out_dir.join("console.log");
 
     let started = Instant::now();
-    let mut child = Command::new(QEMU_SYSTEM)
-        .args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "1024"])
-        .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
-        .args(["-no-reboot", "-kernel"])
-        .arg(crate::paths::kernel_image())
-        .arg("-initrd")
-        .arg(&initrd)
-        .args(["-append", "console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init"])
+    let mut child = boot_command(&initrd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

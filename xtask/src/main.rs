@@ -6,6 +6,8 @@
 //! - `test`: provisions, then runs every unit test under cargo-nextest (a hard time limit per
 //!   test) and the conformance matrix (a watchdog per trial); `--unit` skips the matrix.
 //! - `bench`: elfvisor against qemu-user on startup, syscalls, ALU and load/store guests.
+//! - `run`: one conformance trial exactly as the harness runs it, its transcript against the
+//!   golden one (`--print` shows the shell command, `--strace` traces the guest).
 //! - `sysroot`: a Debian bookworm arm64 tree for dynamically linked guests (`--sysroot`).
 
 use std::path::Path;
@@ -16,6 +18,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod deps;
+mod run;
 mod sysroot;
 mod test;
 mod unicorn;
@@ -64,6 +67,9 @@ enum Cmd {
     /// Time elfvisor against qemu-user on the bench guests; print medians and ratios; write
     /// target/bench/report.json.
     Bench(bench::Options),
+    /// Run one conformance trial (`<lane>/<libc>/<family>/<case>`) exactly as the harness does
+    /// and show its transcript against the golden one (exit status 0 when identical).
+    Run(run::Options),
     /// Unpack Debian bookworm arm64 packages into ~/.cache/elfvisor/sysroot/ for
     /// `elfvisor --sysroot` (idempotent; the versions go to MANIFEST there).
     Sysroot(sysroot::Options),
@@ -95,6 +101,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             test::run_suites(unit, &args)
         }
         Cmd::Bench(opts) => bench::run(&opts).map(|()| ExitCode::SUCCESS),
+        Cmd::Run(opts) => run::run(&opts),
         Cmd::Sysroot(opts) => sysroot::run(&opts).map(|()| ExitCode::SUCCESS),
     }
 }
