@@ -62,9 +62,14 @@ impl Emulator {
     }
 
     fn with_strategy(strategy: Strategy, program: &Path, args: &[&str]) -> Emulator {
+        Emulator::spawn(&["--fork-strategy", strategy.name(), "--gdb-wait"], program, args)
+    }
+
+    fn spawn(options: &[&str], program: &Path, args: &[&str]) -> Emulator {
         let elfvisor = elfvisor_conformance::elfvisor_lane::binary().expect("the elfvisor binary");
         let mut child = Command::new(elfvisor)
-            .args(["--fork-strategy", strategy.name(), "--gdb", "0", "--gdb-wait"])
+            .args(["--gdb", "0"])
+            .args(options)
             .arg(program)
             .args(args)
             .stdin(Stdio::null())
@@ -203,6 +208,27 @@ fn test_a_fork_child_runs_free_of_the_breakpoints_on_every_strategy() {
         assert!(status.success(), "{}", strategy.name());
         assert_eq!(printed, "child\nparent\n", "{}", strategy.name());
     }
+}
+
+#[test]
+fn test_gdb_attaches_to_a_running_guest_detaches_and_attaches_again() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    // Without --gdb-wait the guest spins from the start; a debugger stops it where it is.
+    let emulator = Emulator::spawn(&[], &program, &["spin"]);
+    let out = gdb(&emulator, &["bt 1", "detach"]);
+    assert!(out.contains("#0  main (argc=2, argv=0x"), "{out}");
+    assert!(out.contains("detached"), "{out}");
+    let out = gdb(&emulator, &["p counter != 41", "detach"]);
+    assert!(out.contains("$1 = 1\n"), "the guest ran before the first attach: {out}");
+    // Still spinning, detached: it ends only when killed.
+    let mut emulator = emulator;
+    emulator.child.kill().unwrap();
+    let (status, _) = emulator.finish();
+    assert_eq!(status.signal(), Some(nix::sys::signal::Signal::SIGKILL as i32));
 }
 
 /// A packet of the remote protocol: `$data#checksum`.

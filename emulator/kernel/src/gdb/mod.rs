@@ -295,11 +295,11 @@ impl Session {
                 match event {
                     Some(Event::Connected(stream)) => self.connect(stream, task, vcpu),
                     Some(_) => continue,
-                    None if self.wait => {
-                        self.wait = false;
+                    None => {
+                        // A debugger that connects while the guest runs stops it at once.
+                        self.watch(vcpu);
                         return None;
                     }
-                    None => return None,
                 }
                 continue;
             };
@@ -318,9 +318,7 @@ impl Session {
                         m.report_stop(&mut self.target, reason)
                     } else {
                         // Bytes that came before the guest was marked running never kicked it.
-                        *self.link.stopper.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some(vcpu.stopper());
-                        self.link.running.store(true, Ordering::SeqCst);
+                        self.watch(vcpu);
                         match self.next_byte(false) {
                             Some(byte) => m.incoming_data(&mut self.target, byte),
                             None => {
@@ -351,6 +349,12 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// From now on, a byte or a connection from the debugger stops this vCPU.
+    fn watch(&self, vcpu: &dyn Vcpu) {
+        *self.link.stopper.lock().unwrap_or_else(|e| e.into_inner()) = Some(vcpu.stopper());
+        self.link.running.store(true, Ordering::SeqCst);
     }
 
     /// The next byte from the debugger: from the backlog, or the channel (waiting for it when
@@ -428,15 +432,15 @@ impl Session {
         }
     }
 
-    /// The debugger is gone: the guest runs on without breakpoints.
+    /// The debugger is gone: the guest runs on without breakpoints until the next one comes.
     fn detach(&mut self, vcpu: &mut dyn Vcpu) {
         self.gdb = None;
         self.stepping = false;
         self.stop = None;
-        self.link.running.store(false, Ordering::SeqCst);
         self.target.remove_all_breakpoints();
         self.target.resume = None;
         self.apply(vcpu);
+        self.watch(vcpu);
     }
 
     fn after_exit(&mut self, pc: u64, exit: &Exit, fault: Option<SigInfo>) -> Option<SigInfo> {
