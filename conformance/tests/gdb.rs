@@ -231,6 +231,24 @@ fn test_gdb_attaches_to_a_running_guest_detaches_and_attaches_again() {
     assert_eq!(status.signal(), Some(nix::sys::signal::Signal::SIGKILL as i32));
 }
 
+#[test]
+fn test_a_signal_the_guest_sends_itself_stops_it_first() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    // The first SIGUSR1 is passed on (its handler runs), the second, taken in sigsuspend, is
+    // discarded with `signal 0`: sigsuspend returns with no handler run.
+    let emulator = Emulator::start(&program, &["kill"]);
+    let out = gdb(&emulator, &["continue", "continue", "signal 0"]);
+    assert_eq!(out.matches("Program received signal SIGUSR1").count(), 2, "{out}");
+    assert!(out.contains("exited normally"), "{out}");
+    let (status, printed) = emulator.finish();
+    assert!(status.success());
+    assert_eq!(printed, "usr1\ndone\n");
+}
+
 /// A packet of the remote protocol: `$data#checksum`.
 fn packet(data: &str) -> Vec<u8> {
     let sum = data.bytes().fold(0u8, |s, b| s.wrapping_add(b));

@@ -1,6 +1,7 @@
 /* The program tests/gdb.rs debugs: a function to break in, a global to print, a handler for
  * a signal the debugger gives, a fault at a known address; with the argument "spin", a loop
- * that only an interrupt ends; with "fork", a child that calls the function too. */
+ * that only an interrupt ends; with "fork", a child that calls the function too; with "kill",
+ * a signal it sends itself, then one it waits for in sigsuspend. */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -41,6 +42,18 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGUSR1, on_usr1);
+    if (argc > 1 && strcmp(argv[1], "kill") == 0) {
+        kill(getpid(), SIGUSR1);
+        sigset_t block, none;
+        sigemptyset(&block);
+        sigaddset(&block, SIGUSR1);
+        sigemptyset(&none);
+        sigprocmask(SIG_BLOCK, &block, NULL);
+        kill(getpid(), SIGUSR1);
+        sigsuspend(&none);
+        write(1, "done\n", 5);
+        return 0;
+    }
     int got = bump(1);
     write(1, "bumped\n", 7);
     volatile int *bad = (volatile int *)0xdead0000;

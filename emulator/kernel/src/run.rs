@@ -355,6 +355,9 @@ fn run_to_end(
         // (a stop request made before the run starts would be lost).
         if crate::signal::forward::any() {
             delivery::drain_host(process);
+            if crate::gdb::signal_stop(process) {
+                continue;
+            }
             delivery::deliver(process, vcpu.as_mut());
             if let Some(end) = process.exit_status() {
                 return Ok(end);
@@ -406,6 +409,9 @@ fn run_to_end(
             delivery::force(process, info);
         }
         delivery::drain_host(process);
+        if crate::gdb::signal_stop(process) {
+            continue;
+        }
         delivery::deliver(process, vcpu.as_mut());
         if let Some(end) = process.exit_status() {
             return Ok(end);

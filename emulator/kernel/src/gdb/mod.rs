@@ -2,8 +2,8 @@
 //! machine) for the program's first thread.
 //!
 //! The server lives on the thread that runs the guest, inside the run loop: at the top of each
-//! turn ([`before_run`]) it serves the debugger for as long as the guest is stopped, and after
-//! each engine exit ([`after_exit`]) it turns a breakpoint, a finished single step, a Ctrl-C or
+//! turn (`before_run`) it serves the debugger for as long as the guest is stopped, and after
+//! each engine exit (`after_exit`) it turns a breakpoint, a finished single step, a Ctrl-C or
 //! a signal into a stop. One thread of its own accepts the connection and reads the socket,
 //! handing every byte over through a channel; while the guest runs it stops the vCPU through
 //! the engine's `Stopper` when a byte comes (gdb's Ctrl-C, or any packet), so an interrupt
@@ -11,11 +11,13 @@
 //!
 //! Software breakpoints are `brk #0` written over the guest's instruction through mm's checked
 //! access (as ptrace's POKE would), translated code dropped when one is set or removed. A signal
-//! the guest takes stops it first; gdb's `continue` passes it on, `signal 0` discards it,
-//! `signal SIGxxx` gives another one. `monitor siginfo` shows the signal's `siginfo_t` fields.
+//! the guest is about to take stops it first (`signal_stop`, and faults in `after_exit`);
+//! gdb's `continue` passes it on, `signal 0` discards it, `signal SIGxxx` gives another one.
+//! `monitor siginfo` shows the signal's `siginfo_t` fields.
 //!
 //! Only the process's first thread is debugged: other threads run on (not all-stop), and a
-//! fork child runs free of the debugger, the breakpoints taken out of its memory.
+//! fork child runs free of the debugger, the breakpoints taken out of its memory around the
+//! fork (`fork_begin`, `fork_end`).
 
 mod target;
 
@@ -25,15 +27,15 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use elfvisor_abi::GuestAddr;
 use elfvisor_abi::signal::SI_USER;
+use elfvisor_abi::{GuestAddr, Signo};
 use elfvisor_engine::{Cpu, Exit, Registers, Stopper, Vcpu};
 use gdbstub::common::Signal;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
 use gdbstub::stub::{DisconnectReason, GdbStub, SingleThreadStopReason};
 
 use crate::signal::delivery;
-use crate::signal::info::{Detail, SigInfo};
+use crate::signal::info::{Detail, SigInfo, bit};
 use crate::task::Task;
 use crate::task::types::Termination;
 
@@ -233,9 +235,14 @@ pub(crate) fn before_run(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
         if matches!(info.detail, Detail::Fault { .. }) {
             delivery::force(task, info);
         } else {
-            delivery::send(task, info);
+            delivery::send_to_thread(task.handle(), info);
         }
         delivery::deliver(task, vcpu);
+    }
+    // A call that waited with a temporary mask (rt_sigsuspend) and whose signal the debugger
+    // held returns to its old mask now, unless the handler's frame took it.
+    if let Some(mask) = task.saved_sigmask.take() {
+        task.sigmask = mask;
     }
     turn
 }
@@ -254,6 +261,29 @@ pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu) {
     {
         cpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
     }
+}
+
+/// Before pending signals are delivered (on the way out of a system call, in the run loop):
+/// while a debugger waits for the guest, the next deliverable one (any but `SIGKILL`, as
+/// ptrace's signal-delivery stop) is taken and held, and the guest stops for it. True when it
+/// was: the caller delivers nothing now and stops the run.
+pub(crate) fn signal_stop(task: &Task) -> bool {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return false;
+    }
+    with_session(task, |s| {
+        if !matches!(s.gdb, Some(GdbStubStateMachine::Running(_))) || s.stop.is_some() {
+            return false;
+        }
+        let mask = task.sigmask;
+        let deliverable = |p: &SigInfo| mask & bit(p.signo) == 0 && p.signo != Signo::SIGKILL;
+        let Some(info) = delivery::take_pending(task, deliverable) else { return false };
+        s.stop = Some(SingleThreadStopReason::Signal(to_gdb(info.signo)));
+        s.target.signal = Some(info);
+        s.stepping = false;
+        true
+    })
+    .unwrap_or(false)
 }
 
 /// After an engine exit: a breakpoint of the debugger's, a finished step, a Ctrl-C or a
@@ -448,6 +478,10 @@ impl Session {
             return fault;
         }
         let stepped = std::mem::take(&mut self.stepping);
+        if self.stop.is_some() {
+            // A signal the system call's exit held for the debugger.
+            return fault;
+        }
         if matches!(exit, Exit::Breakpoint { .. }) && self.target.breakpoints.contains_key(&pc) {
             self.stop = Some(SingleThreadStopReason::SwBreak(()));
             return None;
