@@ -1,12 +1,13 @@
 //! The `elfvisor` lane: the runtime under test, as its release binary, on the host.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crate::error::Result;
 use crate::fixture::{Case, Guest};
+use crate::invocation::Invocation;
 use crate::lane::{RunOutput, Strategy};
 
 /// Set to run a prebuilt elfvisor instead of building the release binary.
@@ -51,29 +52,38 @@ fn build_release() -> std::result::Result<PathBuf, String> {
     if bin.is_file() { Ok(bin) } else { Err(format!("the build left no {}", bin.display())) }
 }
 
+/// What the lane runs for a case: `elfvisor --fork-strategy <s> [extra…] --argv0 <argv[0]>
+/// <binary> args…` with exactly the case's environment, stdin and files (a sysroot program:
+/// `… --sysroot <sysroot> --argv0 <argv[0]> <its guest path> args…`). `extra` holds elfvisor
+/// options (`--strace`, `--gdb PORT`); the harness passes none.
+pub fn invocation(
+    case: &Case,
+    elfvisor: &Path,
+    binary: &Path,
+    strategy: Strategy,
+    extra: &[OsString],
+) -> Invocation {
+    let argv = case.argv();
+    let mut args: Vec<OsString> = vec!["--fork-strategy".into(), strategy.name().into()];
+    args.extend(extra.iter().cloned());
+    match &case.guest {
+        // A sysroot program is named as the guest names it; elfvisor finds it, its
+        // interpreter and its libraries through --sysroot.
+        Guest::Program(program) if program.sysroot_path().is_some() => {
+            args.extend(["--sysroot".into(), crate::paths::sysroot().into_os_string()]);
+            args.extend(["--argv0".into(), argv[0].clone().into()]);
+            args.extend(program.sysroot_path().map(OsString::from));
+        }
+        _ => args.extend(["--argv0".into(), argv[0].clone().into(), binary.as_os_str().to_owned()]),
+    }
+    args.extend(argv[1..].iter().map(OsString::from));
+    Invocation::for_case(case, elfvisor.to_owned(), args)
+}
+
 /// Runs one case: `elfvisor --fork-strategy <s> --argv0 <argv[0]> <binary> args…` in a fresh directory holding the
 /// case's files, with exactly the case's environment. A sysroot program runs as
 /// `elfvisor … --sysroot <sysroot> --argv0 <argv[0]> <its guest path> args…`, so elfvisor finds it,
 /// its interpreter and libraries as the guest names them.
 pub fn run(case: &Case, elfvisor: &Path, binary: &Path, strategy: Strategy) -> Result<RunOutput> {
-    let workdir = crate::hostrun::case_workdir(case)?;
-    let argv = case.argv();
-    let mut cmd = Command::new(elfvisor);
-    cmd.args(["--fork-strategy", strategy.name()]);
-    match &case.guest {
-        Guest::Program(program) if program.sysroot_path().is_some() => {
-            cmd.arg("--sysroot").arg(crate::paths::sysroot());
-            cmd.arg("--argv0").arg(&argv[0]).args(program.sysroot_path());
-        }
-        _ => {
-            cmd.arg("--argv0").arg(&argv[0]).arg(binary);
-        }
-    }
-    cmd.args(&argv[1..]);
-    cmd.env_clear().envs(case.env()).current_dir(workdir.path());
-    crate::hostrun::run_captured(
-        cmd,
-        case.fixture.stdin.as_bytes(),
-        Duration::from_secs(case.fixture.timeout_s.into()),
-    )
+    invocation(case, elfvisor, binary, strategy, &[]).run()
 }

@@ -2,7 +2,9 @@
 //! lane and judges the transcripts.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -10,6 +12,7 @@ use crate::error::Result;
 use crate::fixture::{Case, Guest};
 use crate::golden::{self, Verdict};
 use crate::guest::{GuestBuilder, Libc};
+use crate::invocation::Invocation;
 use crate::lane::{Lane, RunOutput};
 use crate::linux::{self, BatchCase, Executable};
 use crate::program::Program;
@@ -135,19 +138,35 @@ impl Harness {
         }
     }
 
-    /// Runs the cell (for the linux lane: looks it up in the one boot, booting first if needed).
-    pub fn run(&self, cell: Cell) -> std::result::Result<RunOutput, String> {
+    /// What a host lane's cell runs (the guest built first), with `extra` options for the lane's
+    /// tool before the guest (`--strace` for elfvisor, `-strace` for qemu-user): the trials pass
+    /// none, `cargo xtask run` its own. The linux lane runs inside one boot and has none.
+    pub fn invocation(
+        &self,
+        cell: Cell,
+        extra: &[OsString],
+    ) -> std::result::Result<Invocation, String> {
         let case = &self.cases[cell.case];
         match cell.lane {
             Lane::QemuUser => {
                 let binary = self.binary(cell.libc, case)?;
-                crate::qemu_user::run(case, &binary).map_err(|e| e.to_string())
+                Ok(crate::qemu_user::invocation(case, &binary, extra))
             }
             Lane::Elfvisor(strategy) => {
                 let elfvisor = crate::elfvisor_lane::binary()?;
                 let binary = self.binary(cell.libc, case)?;
-                crate::elfvisor_lane::run(case, &elfvisor, &binary, strategy)
-                    .map_err(|e| e.to_string())
+                Ok(crate::elfvisor_lane::invocation(case, &elfvisor, &binary, strategy, extra))
+            }
+            Lane::Linux => Err("the linux lane runs its cases inside one boot".into()),
+        }
+    }
+
+    /// Runs the cell (for the linux lane: looks it up in the one boot, booting first if needed).
+    pub fn run(&self, cell: Cell) -> std::result::Result<RunOutput, String> {
+        let case = &self.cases[cell.case];
+        match cell.lane {
+            Lane::QemuUser | Lane::Elfvisor(_) => {
+                self.invocation(cell, &[])?.run().map_err(|e| e.to_string())
             }
             Lane::Linux => {
                 let batch = self.linux.get_or_init(|| self.boot_linux()).as_ref()?;
@@ -206,18 +225,7 @@ impl Harness {
         for (&(libc, index), binary) in runnable.iter().zip(built) {
             let case = &self.cases[index];
             match binary {
-                Ok(binary) => batch.push(BatchCase {
-                    id: batch_id(libc, case),
-                    binary: match &case.guest {
-                        Guest::Program(Program::Sysroot(path)) => Executable::Sysroot(path.clone()),
-                        _ => Executable::Packed(binary),
-                    },
-                    argv: case.argv(),
-                    env: case.env(),
-                    stdin: case.fixture.stdin.as_bytes().to_vec(),
-                    files: case.fixture.files.clone(),
-                    timeout_s: case.fixture.timeout_s,
-                }),
+                Ok(binary) => batch.push(batch_case(libc, case, binary)),
                 Err(error) => {
                     build_errors.insert(batch_id(libc, case), error);
                 }
@@ -230,6 +238,20 @@ impl Harness {
             console_log: result.console_log,
             elapsed: result.elapsed,
         })
+    }
+
+    /// The qemu-system command that boots the linux lane for exactly `cell` (its initramfs
+    /// written under `target/conformance/linux/`): what `cargo xtask run --print` shows for a
+    /// linux trial. Its console carries `/init`'s framed report.
+    pub fn linux_boot_command(&self, cell: Cell) -> std::result::Result<Command, String> {
+        let case = &self.cases[cell.case];
+        let init = self.init_binary()?;
+        let batch = [batch_case(cell.libc, case, self.binary(cell.libc, case)?)];
+        let dir = crate::paths::output_dir().join("linux");
+        let initrd = dir.join(format!("{}.cpio", batch[0].id.replace('/', "-")));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let memory = linux::write_initramfs(&init, &batch, &initrd).map_err(|e| e.to_string())?;
+        Ok(linux::boot_command(&initrd, memory))
     }
 
     /// `/init` for the linux lane, built with whichever libc's toolchain is present.
@@ -309,6 +331,22 @@ impl Harness {
     /// The path of a source file relative to the workspace, for messages.
     pub fn relative(path: &Path) -> String {
         path.strip_prefix(crate::paths::workspace_root()).unwrap_or(path).display().to_string()
+    }
+}
+
+/// What the linux lane's `/init` needs to run `case` built for `libc` as `binary`.
+fn batch_case(libc: Libc, case: &Case, binary: PathBuf) -> BatchCase {
+    BatchCase {
+        id: batch_id(libc, case),
+        binary: match &case.guest {
+            Guest::Program(Program::Sysroot(path)) => Executable::Sysroot(path.clone()),
+            _ => Executable::Packed(binary),
+        },
+        argv: case.argv(),
+        env: case.env(),
+        stdin: case.fixture.stdin.as_bytes().to_vec(),
+        files: case.fixture.files.clone(),
+        timeout_s: case.fixture.timeout_s,
     }
 }
 

@@ -5,6 +5,7 @@
 //! keep the output pipes open or never read its input, and a killed process can linger in an
 //! uninterruptible sleep; the run then ends anyway, with what was read and a note in its stderr.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -23,11 +24,17 @@ use crate::lane::{RunOutput, Status};
 /// A fresh temporary working directory for one run of `case`, holding the fixture's `files`
 /// (mode 0644, as the linux lane's `/init` creates them). It is removed when dropped.
 pub fn case_workdir(case: &Case) -> Result<tempfile::TempDir> {
+    workdir_with(&case.fixture.files)
+}
+
+/// A fresh temporary working directory holding `files` (name → text, mode 0644). It is removed
+/// when dropped.
+pub fn workdir_with(files: &BTreeMap<String, String>) -> Result<tempfile::TempDir> {
     let workdir = tempfile::Builder::new()
         .prefix("elfvisor-case-")
         .tempdir()
         .context(|| "creating a working directory".to_owned())?;
-    for (name, text) in &case.fixture.files {
+    for (name, text) in files {
         let path = workdir.path().join(name);
         std::fs::write(&path, text).context(|| format!("writing {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))

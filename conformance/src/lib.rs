@@ -19,6 +19,7 @@ pub mod golden;
 pub mod guest;
 pub mod harness;
 pub mod hostrun;
+pub mod invocation;
 pub mod lane;
 pub mod linux;
 pub mod matrix;

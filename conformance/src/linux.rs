@@ -126,6 +126,35 @@ pub fn boot_limit(timeouts_s: impl IntoIterator<Item = u32>) -> Duration {
     Duration::from_secs(120 + total)
 }
 
+/// The qemu-system command that boots the kernel with `initrd`, its console on stdout.
+pub fn boot_command(initrd: &Path, memory_mib: &str) -> Command {
+    let mut cmd = Command::new(QEMU_SYSTEM);
+    cmd.args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", memory_mib])
+        .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
+        .args(["-no-reboot", "-kernel"])
+        .arg(crate::paths::kernel_image())
+        .arg("-initrd")
+        .arg(initrd)
+        .args(["-append", "console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init"]);
+    cmd
+}
+
+/// Writes the initramfs for `cases` to `initrd`; answers the VM's memory in MiB.
+pub fn write_initramfs(init: &Path, cases: &[BatchCase], initrd: &Path) -> Result<&'static str> {
+    let out_dir = initrd.parent().unwrap_or(Path::new("."));
+    let mut archive = initramfs(init, cases)?;
+    // Sysroot programs need the whole sysroot: its cached compressed archive follows the cases'
+    // (the kernel unpacks concatenated archives in turn, each compressed or not), and its
+    // unpacked files live in the VM's RAM beside the archive until that is freed.
+    let with_sysroot = cases.iter().any(|c| matches!(c.binary, Executable::Sysroot(_)));
+    if with_sysroot {
+        let part = crate::sysroot::initramfs_part(&crate::paths::sysroot(), out_dir)?;
+        archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
+    }
+    std::fs::write(initrd, archive).context(|| format!("writing {}", initrd.display()))?;
+    Ok(if with_sysroot { "2048" } else { "1024" })
+}
+
 /// Boots the kernel once and runs every case in it.
 pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
     if let Some(why) = unavailable() {
@@ -134,28 +163,11 @@ pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
     let out_dir = crate::paths::output_dir().join("linux");
     std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
     let initrd = out_dir.join("initramfs.cpio");
-    let mut archive = initramfs(init, cases)?;
-    // Sysroot programs need the whole sysroot: its cached compressed archive follows the cases'
-    // (the kernel unpacks concatenated archives in turn, each compressed or not), and its
-    // unpacked files live in the VM's RAM beside the archive until that is freed.
-    let with_sysroot = cases.iter().any(|c| matches!(c.binary, Executable::Sysroot(_)));
-    if with_sysroot {
-        let part = crate::sysroot::initramfs_part(&crate::paths::sysroot(), &out_dir)?;
-        archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
-    }
-    std::fs::write(&initrd, archive).context(|| format!("writing {}", initrd.display()))?;
-    let memory = if with_sysroot { "2048" } else { "1024" };
+    let memory = write_initramfs(init, cases, &initrd)?;
     let console_log = out_dir.join("console.log");
 
     let started = Instant::now();
-    let mut child = Command::new(QEMU_SYSTEM)
-        .args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", memory])
-        .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
-        .args(["-no-reboot", "-kernel"])
-        .arg(crate::paths::kernel_image())
-        .arg("-initrd")
-        .arg(&initrd)
-        .args(["-append", "console=ttyAMA0 quiet loglevel=1 panic=-1 rdinit=/init"])
+    let mut child = boot_command(&initrd, memory)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

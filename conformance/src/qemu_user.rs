@@ -1,11 +1,11 @@
 //! The `qemu-user` lane: `qemu-aarch64 <binary>` on the host, in a fresh directory per run.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::fixture::{Case, Guest};
+use crate::invocation::Invocation;
 use crate::lane::RunOutput;
 
 const QEMU: &str = "qemu-aarch64";
@@ -17,22 +17,28 @@ pub fn unavailable() -> Option<String> {
         .map(|_| format!("{QEMU} is not installed: run `cargo xtask deps` (installs qemu-user)"))
 }
 
+/// What the lane runs for a case: `qemu-aarch64 [extra…] -0 <argv[0]> <binary> args…` with
+/// exactly the case's environment, stdin and files. `extra` holds qemu options (`-strace`); the
+/// harness passes none.
+pub fn invocation(case: &Case, binary: &Path, extra: &[OsString]) -> Invocation {
+    let argv = case.argv();
+    let mut args: Vec<OsString> = extra.to_vec();
+    // qemu looks up the interpreter and the guest's other absolute paths through -L, but not
+    // the program itself (the binary is its host path inside the sysroot), nor the programs
+    // it execve's.
+    if matches!(&case.guest, Guest::Program(p) if p.sysroot_path().is_some()) {
+        args.extend(["-L".into(), crate::paths::sysroot().into_os_string()]);
+    }
+    args.extend(["-0".into(), argv[0].clone().into(), binary.as_os_str().to_owned()]);
+    args.extend(argv[1..].iter().map(OsString::from));
+    let qemu = which::which(QEMU).unwrap_or_else(|_| PathBuf::from(QEMU));
+    Invocation::for_case(case, qemu, args)
+}
+
 /// Runs one case in a fresh directory holding its files. argv[0] is the case's (`-0`), the
 /// environment is exactly the case's. A sysroot program runs as `qemu-aarch64 -L <sysroot>`
 /// with its host path inside the sysroot (qemu looks up the interpreter and the guest's other
 /// absolute paths through `-L`, but not the program itself, nor the programs it `execve`s).
 pub fn run(case: &Case, binary: &Path) -> Result<RunOutput> {
-    let workdir = crate::hostrun::case_workdir(case)?;
-    let argv = case.argv();
-    let mut cmd = Command::new(QEMU);
-    if matches!(&case.guest, Guest::Program(p) if p.sysroot_path().is_some()) {
-        cmd.arg("-L").arg(crate::paths::sysroot());
-    }
-    cmd.arg("-0").arg(&argv[0]).arg(binary).args(&argv[1..]);
-    cmd.env_clear().envs(case.env()).current_dir(workdir.path());
-    crate::hostrun::run_captured(
-        cmd,
-        case.fixture.stdin.as_bytes(),
-        Duration::from_secs(case.fixture.timeout_s.into()),
-    )
+    invocation(case, binary, &[]).run()
 }

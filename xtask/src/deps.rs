@@ -35,6 +35,24 @@ fn command(name: &'static str) -> Box<dyn Fn() -> Found> {
     })
 }
 
+/// A command that runs: `name args…` exits successfully (a stale alternative or a broken
+/// install on PATH does not count).
+fn runs(name: &'static str, args: &'static [&'static str]) -> Box<dyn Fn() -> Found> {
+    Box::new(move || {
+        let path = which::which(name).map_err(|_| format!("no `{name}` on PATH"))?;
+        let ran = std::process::Command::new(&path)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("`{name}` does not start: {e}"))?;
+        if ran.status.success() {
+            Ok(path.display().to_string())
+        } else {
+            Err(format!("`{name} {}` failed with {}", args.join(" "), ran.status))
+        }
+    })
+}
+
 /// Every probe must find something; the evidence is each one's, joined.
 fn all_present(probes: Vec<Box<dyn Fn() -> Found>>) -> Box<dyn Fn() -> Found> {
     Box::new(move || {
@@ -230,6 +248,11 @@ fn needs() -> Vec<Need> {
     for (what, cmd, package) in tools {
         needs.push(Need { what: what.into(), probe: command(cmd), packages: vec![package] });
     }
+    needs.push(Need {
+        what: "gdb-multiarch (drives `elfvisor --gdb` in its tests)".into(),
+        probe: runs("gdb-multiarch", &["--batch", "-ex", "set architecture aarch64"]),
+        packages: vec!["gdb-multiarch"],
+    });
     needs.push(Need {
         what: "pkg-config (finds the patched unicorn)".into(),
         probe: command("pkg-config"),

@@ -7,6 +7,8 @@
 //!   test) and the conformance matrix (a watchdog per trial); `--unit` skips the matrix.
 //! - `bench`: elfvisor against qemu-user on startup, syscalls, ALU and load/store guests.
 //! - `coverage`: the system call table elfvisor serves, beside qemu-user.
+//! - `run`: one conformance trial exactly as the harness runs it, its transcript against the
+//!   golden one (`--print` shows the shell command, `--strace` traces the guest).
 //! - `sysroot`: a Debian bookworm arm64 tree for dynamically linked guests (`--sysroot`).
 
 use std::path::Path;
@@ -18,6 +20,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod coverage;
 mod deps;
+mod run;
 mod sysroot;
 mod test;
 mod unicorn;
@@ -69,6 +72,9 @@ enum Cmd {
     /// How much of the system call table elfvisor serves, beside qemu-user (the support
     /// matrix and a probe of every number under both).
     Coverage,
+    /// Run one conformance trial (`<lane>/<libc>/<family>/<case>`) exactly as the harness does
+    /// and show its transcript against the golden one (exit status 0 when identical).
+    Run(run::Options),
     /// Unpack Debian bookworm arm64 packages into ~/.cache/elfvisor/sysroot/ for
     /// `elfvisor --sysroot` (idempotent; the versions go to MANIFEST there).
     Sysroot(sysroot::Options),
@@ -101,6 +107,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Bench(opts) => bench::run(&opts).map(|()| ExitCode::SUCCESS),
         Cmd::Coverage => coverage::run().map(|()| ExitCode::SUCCESS),
+        Cmd::Run(opts) => run::run(&opts),
         Cmd::Sysroot(opts) => sysroot::run(&opts).map(|()| ExitCode::SUCCESS),
     }
 }

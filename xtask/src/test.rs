@@ -40,6 +40,12 @@ pub fn run_suites(unit_only: bool, args: &[String]) -> Result<ExitCode> {
 
     let mut nextest = cargo();
     nextest.args(["nextest", "run", "--workspace"]);
+    // Tests that run the elfvisor binary as the harness does (`xtask run`, `--gdb`) use the
+    // release build: built here, before any test's time limit starts.
+    if std::env::var_os(elfvisor_conformance::elfvisor_lane::BIN_ENV).is_none() {
+        let bin = elfvisor_conformance::elfvisor_lane::binary().map_err(anyhow::Error::msg)?;
+        nextest.env(elfvisor_conformance::elfvisor_lane::BIN_ENV, bin);
+    }
     if !args.is_empty() {
         // A name filter may select no unit test at all (it names trials): not a failure then.
         // Unfiltered, finding no test is one.

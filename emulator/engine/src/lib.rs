@@ -206,6 +206,17 @@ pub trait Vcpu: Cpu {
     /// Runs guest code from the current pc until an [`Exit`]. A stop pending on entry returns
     /// [`Exit::Interrupted`] at once, running nothing (see the crate docs).
     fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError>;
+    /// Runs at most one guest instruction from the pc (a debugger's single step), serving a
+    /// system call it makes, and returns as [`Vcpu::run`] does: [`Exit::Interrupted`] when the
+    /// instruction completed (or a pending stop ran nothing; the pc tells which). Engines that
+    /// cannot step refuse.
+    fn step(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError> {
+        let _ = handler;
+        Err(EngineError::Backend {
+            what: "single-step",
+            detail: "this engine cannot run one instruction at a time".into(),
+        })
+    }
     /// A handle other threads use to interrupt [`Vcpu::run`].
     fn stopper(&self) -> Stopper;
 }

@@ -475,6 +475,83 @@ impl Cpu for TcgVcpu {
 
 impl Vcpu for TcgVcpu {
     fn run(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError> {
+        self.run_counted(handler, 0)
+    }
+
+    fn step(&mut self, handler: &mut dyn SyscallHandler) -> Result<Exit, EngineError> {
+        // A stop between two instructions of a block is never honoured (elfvisor's unicorn
+        // checks for exits at block starts only), so unicorn's instruction count cannot end a
+        // step. Its exit addresses can: translation ends a block before any instruction at an
+        // exit. The exits are every address the instruction at the pc may continue at, and
+        // code translated with or without them must not be reused by the other kind of run.
+        let pc = read(&self.uc, Reg::Pc);
+        let insn = self.fetch(pc);
+        let mut exits = vec![UNTIL, pc.wrapping_add(4)];
+        // Register 31 of `BR` is the zero register.
+        let x = |n: u8| if n < 31 { read(&self.uc, Reg::X(n)) } else { 0 };
+        exits.extend(insn.and_then(|insn| branch_target(insn, pc, x)));
+        let set = |uc: &mut Unicorn<'_, HookData>| -> Result<(), EngineError> {
+            uc.ctl_exits_enable().and_then(|()| uc.ctl_set_exits(&exits)).map_err(|e| {
+                EngineError::Backend { what: "set step exits", detail: format!("{e:?}") }
+            })
+        };
+        flush_code(&mut self.uc, GuestAddr(0), GuestAddr(u64::MAX));
+        set(&mut self.uc)?;
+        let exit = self.run_counted(handler, 0);
+        let _ = self.uc.ctl_exits_disable();
+        flush_code(&mut self.uc, GuestAddr(0), GuestAddr(u64::MAX));
+        exit
+    }
+
+    fn stopper(&self) -> Stopper {
+        self.stopper_of()
+    }
+}
+
+/// Where a branch instruction at `pc` may go besides `pc + 4` (A64 encodings: `B`, `BL`,
+/// `B.cond`, `CBZ`/`CBNZ`, `TBZ`/`TBNZ`, and `BR`/`BLR`/`RET` through register `x(n)`).
+fn branch_target(insn: u32, pc: u64, x: impl Fn(u8) -> u64) -> Option<u64> {
+    // A signed field of `bits` bits at `lsb`, in instructions, as a byte offset.
+    let offset = |lsb: u32, bits: u32| -> u64 {
+        let field = (insn >> lsb) & ((1 << bits) - 1);
+        ((i64::from(field) << (64 - bits)) >> (64 - bits - 2)) as u64
+    };
+    if insn & 0x7c00_0000 == 0x1400_0000 {
+        Some(pc.wrapping_add(offset(0, 26)))
+    } else if insn & 0xff00_0010 == 0x5400_0000 || insn & 0x7e00_0000 == 0x3400_0000 {
+        Some(pc.wrapping_add(offset(5, 19)))
+    } else if insn & 0x7e00_0000 == 0x3600_0000 {
+        Some(pc.wrapping_add(offset(5, 14)))
+    } else if insn & 0xfe00_0000 == 0xd600_0000 {
+        Some(x(((insn >> 5) & 31) as u8))
+    } else {
+        None
+    }
+}
+
+impl TcgVcpu {
+    /// The instruction at `pc`, if the guest may execute it.
+    fn fetch(&self, pc: u64) -> Option<u32> {
+        let data = self.uc.get_data();
+        if pc >= data.memory.size {
+            return None;
+        }
+        match data.memory.pages.page(GuestAddr(pc)) {
+            PageState::Mapped(p) if p.contains(Prot::EXEC) && pc % 4 == 0 => {
+                let mut insn = [0u8; 4];
+                self.uc.mem_read(pc, &mut insn).ok()?;
+                Some(u32::from_le_bytes(insn))
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Vcpu::run`], or with `count` > 0 at most that many instructions.
+    fn run_counted(
+        &mut self,
+        handler: &mut dyn SyscallHandler,
+        count: usize,
+    ) -> Result<Exit, EngineError> {
         let handler: NonNull<dyn SyscallHandler + '_> = NonNull::from(handler);
         // SAFETY: only the lifetime is erased. The pointer is cleared below before `run`
         // returns, so no hook can use it after the borrow it came from ends.
@@ -491,7 +568,7 @@ impl Vcpu for TcgVcpu {
             data.refusal = None;
         }
         let pc = read(&self.uc, Reg::Pc);
-        let result = self.uc.emu_start(pc, UNTIL, 0, 0);
+        let result = self.uc.emu_start(pc, UNTIL, 0, count);
         // Step 4: every stop asked until now is answered by this return.
         self.stop.take();
         let stopped_at = read(&self.uc, Reg::Pc);
@@ -533,7 +610,7 @@ impl Vcpu for TcgVcpu {
         }
     }
 
-    fn stopper(&self) -> Stopper {
+    fn stopper_of(&self) -> Stopper {
         let state = Arc::clone(&self.stop);
         Stopper::new(move || {
             state.ask();

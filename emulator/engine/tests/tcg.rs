@@ -206,6 +206,36 @@ fn test_syscalls_are_served_inside_the_run() {
 }
 
 #[test]
+fn test_step_runs_one_instruction_and_serves_its_syscall() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &SYSCALLS);
+    let mut cpu = vcpu(&arena, CODE);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    // A full run first, so translated code without the step's counting exists.
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    handler.calls.clear();
+    cpu.set_reg(Reg::Pc, CODE);
+    cpu.set_reg(Reg::X(8), 0);
+    assert_eq!(cpu.step(&mut handler).unwrap(), Exit::Interrupted);
+    assert_eq!((cpu.reg(Reg::Pc), cpu.reg(Reg::X(8))), (CODE + 4, 64));
+    assert_eq!(cpu.step(&mut handler).unwrap(), Exit::Interrupted);
+    assert_eq!(cpu.reg(Reg::Pc), CODE + 8);
+    assert!(handler.calls.is_empty());
+    assert_eq!(cpu.step(&mut handler).unwrap(), Exit::Interrupted);
+    assert_eq!(handler.calls, vec![(64, 7)], "the svc stepped over was served");
+    assert_eq!((cpu.reg(Reg::Pc), cpu.reg(Reg::X(0))), (CODE + 12, 1007));
+    // A branch: `b .+8` over an instruction, stepped, lands on its target.
+    arena.write_code(CODE + 0x100, &[0x14000002, 0xd2800020, 0xd2800040, 0xd4000001]);
+    cpu.set_reg(Reg::Pc, CODE + 0x100);
+    assert_eq!(cpu.step(&mut handler).unwrap(), Exit::Interrupted);
+    assert_eq!(cpu.reg(Reg::Pc), CODE + 0x100 + 8);
+    cpu.set_reg(Reg::Pc, CODE + 12);
+    // A run after steps runs to the end again.
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(cpu.reg(Reg::Pc), CODE + 24);
+}
+
+#[test]
 fn test_faults_report_address_access_and_cause() {
     let arena = Arena::new();
     arena.write_code(CODE, &FAULTS);

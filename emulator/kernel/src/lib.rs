@@ -12,6 +12,7 @@ pub(crate) mod exec;
 pub(crate) mod fdtable;
 pub(crate) mod fork;
 pub(crate) mod futex;
+pub mod gdb;
 pub(crate) mod host;
 pub mod loader;
 pub(crate) mod run;

@@ -1,4 +1,4 @@
-//! `elfvisor [--strace] [--engine tcg] [--argv0 NAME] [--sysroot DIR] PROGRAM [ARGS...]`
+//! `elfvisor [--strace] [--engine tcg] [--argv0 NAME] [--sysroot DIR] [--gdb PORT [--gdb-wait]] PROGRAM [ARGS...]`
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -32,6 +32,13 @@ struct Cli {
     /// $ELFVISOR_SYSROOT.
     #[arg(long, value_name = "DIR")]
     sysroot: Option<PathBuf>,
+    /// Serve the GDB remote protocol on 127.0.0.1:PORT for the program's first thread (0: a
+    /// port the host picks; the port is printed on stderr).
+    #[arg(long, value_name = "PORT")]
+    gdb: Option<u16>,
+    /// With --gdb: run no guest instruction before a debugger has connected.
+    #[arg(long, requires = "gdb")]
+    gdb_wait: bool,
     /// Print the system call support matrix and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
@@ -65,6 +72,12 @@ fn main() -> ExitCode {
     let engine = &ENGINE;
     if let Some(fd) = cli.fork_child {
         return finish(elfvisor::run_fork_child(fd, engine));
+    }
+    if let Some(port) = cli.gdb {
+        if let Err(e) = elfvisor::gdb::listen(port, cli.gdb_wait) {
+            eprintln!("elfvisor: cannot serve gdb on port {port}: {e}");
+            return ExitCode::from(126);
+        }
     }
     let mut command = cli.command.into_iter();
     let program = PathBuf::from(command.next().expect("clap requires PROGRAM without --syscalls"));

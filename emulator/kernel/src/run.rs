@@ -221,6 +221,7 @@ pub fn run(
         let end = run_thread(engine, process, vcpu)?;
         match thread_ended(process, end) {
             Some(end) => {
+                crate::gdb::process_ended(process, end);
                 process_ends(process);
                 return Ok(end);
             }
@@ -343,10 +344,21 @@ fn run_to_end(
     mut vcpu: Box<dyn Vcpu>,
 ) -> Result<Termination, elfvisor_engine::EngineError> {
     loop {
+        // A debugger (`--gdb`) is served while the guest is stopped for it.
+        let turn = crate::gdb::before_run(process, vcpu.as_mut());
+        if turn == crate::gdb::Turn::Kill {
+            return Ok(Termination::Signaled(Signo::SIGKILL));
+        }
+        if let Some(end) = process.exit_status() {
+            return Ok(end);
+        }
         // Signals that arrived since the last exit are delivered before guest code runs again
         // (a stop request made before the run starts would be lost).
         if crate::signal::forward::any() {
             delivery::drain_host(process);
+            if crate::gdb::signal_stop(process) {
+                continue;
+            }
             delivery::deliver(process, vcpu.as_mut());
             if let Some(end) = process.exit_status() {
                 return Ok(end);
@@ -357,7 +369,8 @@ fn run_to_end(
             process.vanish();
             return Ok(process.exit_status().unwrap_or(Termination::Exited(0)));
         }
-        let exit = vcpu.run(process);
+        let exit =
+            if turn == crate::gdb::Turn::Step { vcpu.step(process) } else { vcpu.run(process) };
         process.handle().leave_guest();
         let exit = exit?;
         if process.is_killed() && process.exit_status().is_none() {
@@ -384,7 +397,8 @@ fn run_to_end(
             continue;
         }
         let pc = vcpu.reg(Reg::Pc);
-        if let Some(info) = fault_signal(&exit, pc) {
+        let fault = crate::gdb::after_exit(process, vcpu.as_ref(), &exit, fault_signal(&exit, pc));
+        if let Some(info) = fault {
             if process.trace() {
                 eprintln!(
                     "[{}] --- {} at pc {} ({exit:?}) ---",
@@ -396,6 +410,9 @@ fn run_to_end(
             delivery::force(process, info);
         }
         delivery::drain_host(process);
+        if crate::gdb::signal_stop(process) {
+            continue;
+        }
         delivery::deliver(process, vcpu.as_mut());
         if let Some(end) = process.exit_status() {
             return Ok(end);

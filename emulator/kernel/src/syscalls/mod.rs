@@ -237,16 +237,22 @@ fn leave(
         ctx.cpu.set_reg(Reg::X(0), result.unwrap_or_else(|e| e.as_return()));
     }
     delivery::drain_host_if_any(ctx.proc);
+    // A debugger (`--gdb`) sees the next signal first: the run stops for it, nothing is
+    // delivered now.
+    let held = signal_pending(ctx.proc) && crate::gdb::signal_stop(ctx.proc);
     // Signals raised by the call (or still pending) are delivered on the way back out.
-    if signal_pending(ctx.proc) {
+    if !held && signal_pending(ctx.proc) {
         delivery::deliver(ctx.proc, ctx.cpu);
         if ctx.proc.exit_status().is_some() {
             return SyscallAction::Stop;
         }
     }
-    // An rt_sigsuspend whose signal ran no handler returns to its old mask here.
-    if let Some(mask) = ctx.proc.saved_sigmask.take() {
-        ctx.proc.sigmask = mask;
+    // An rt_sigsuspend whose signal ran no handler returns to its old mask here (a signal
+    // held for the debugger is delivered later, under the call's temporary mask).
+    if !held {
+        if let Some(mask) = ctx.proc.saved_sigmask.take() {
+            ctx.proc.sigmask = mask;
+        }
     }
     // A second thread or a writable shared mapping: parallel-safe atomics from here on.
     if crate::run::needs_parallel(ctx.proc) {
@@ -258,7 +264,7 @@ fn leave(
         ctx.proc.vanish();
         return SyscallAction::Stop;
     }
-    SyscallAction::Continue
+    if held { SyscallAction::Stop } else { SyscallAction::Continue }
 }
 
 /// A host signal interrupted a blocking call: Linux restarts it unless a handler runs (and for

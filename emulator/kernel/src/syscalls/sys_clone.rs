@@ -97,10 +97,18 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if args.flags & !(common | CSIGNAL) != 0 {
         return Err(Errno::EINVAL);
     }
+    // A debugger's breakpoints (`--gdb`) stay out of the child's memory.
+    crate::gdb::fork_begin(ctx.proc);
+    let forked = if ctx.proc.group().fork_strategy() == ForkStrategy::Host {
+        crate::fork::host::fork(ctx.proc, ctx.cpu, args)
+    } else {
+        crate::fork::respawn::fork(ctx.proc, ctx.cpu, args)
+    };
+    crate::gdb::fork_end(ctx.proc, ctx.cpu);
     if ctx.proc.group().fork_strategy() == ForkStrategy::Host {
-        return crate::fork::host::fork(ctx.proc, ctx.cpu, args).map(u64::from);
+        return forked.map(u64::from);
     }
-    let pid = crate::fork::respawn::fork(ctx.proc, ctx.cpu, args)?;
+    let pid = forked?;
     if args.has(CLONE_PARENT_SETTID) {
         let _ = ctx.write_obj(args.parent_tid, &pid);
     }

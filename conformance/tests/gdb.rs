@@ -1,0 +1,308 @@
+//! `elfvisor --gdb` against a real debugger: `gdb-multiarch -batch` debugs a guest the
+//! harness's cross compiler builds with `-g` (breakpoint, registers, a global, a backtrace, a
+//! signal given on resume, a fault with its address); a raw remote-protocol client interrupts a
+//! spinning guest with Ctrl-C and reads memory the guest does not have. Every wait is bounded: the debugger and the emulator run under
+//! time limits, and a connection is retried a bounded number of times.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use elfvisor_conformance::guest::Libc;
+use elfvisor_conformance::hostrun::{reap, run_captured};
+use elfvisor_conformance::lane::{Status, Strategy};
+
+const GDB: &str = "gdb-multiarch";
+/// The limit of each debugger run and of each emulator's end after it.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Whether the tools are here; without them the test says why and passes, unless
+/// `ELFVISOR_REQUIRE_LANES` is set (as CI sets it), which makes a missing tool a failure.
+fn tools_present() -> bool {
+    let missing: Vec<&str> = [GDB, Libc::Musl.compiler()]
+        .into_iter()
+        .filter(|tool| which::which(tool).is_err())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{} missing: run `cargo xtask deps`", missing.join(", "));
+    assert!(std::env::var_os("ELFVISOR_REQUIRE_LANES").is_none(), "{why}");
+    eprintln!("skipped: {why}");
+    false
+}
+
+/// The debuggee, static, with debug information, built by the musl cross compiler.
+fn debuggee(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gdb/debuggee.c");
+    let out = dir.join("debuggee");
+    let status = Command::new(Libc::Musl.compiler())
+        .args(["-g", "-O0", "-static", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("running the cross compiler");
+    assert!(status.success(), "building {}", source.display());
+    out
+}
+
+/// The emulator and the port its gdb server listens on (read from its first stderr line).
+struct Emulator {
+    child: Child,
+    port: u16,
+}
+
+impl Emulator {
+    fn start(program: &Path, args: &[&str]) -> Emulator {
+        Emulator::with_strategy(Strategy::Host, program, args)
+    }
+
+    fn with_strategy(strategy: Strategy, program: &Path, args: &[&str]) -> Emulator {
+        Emulator::spawn(&["--fork-strategy", strategy.name(), "--gdb-wait"], program, args)
+    }
+
+    fn spawn(options: &[&str], program: &Path, args: &[&str]) -> Emulator {
+        let elfvisor = elfvisor_conformance::elfvisor_lane::binary().expect("the elfvisor binary");
+        let mut child = Command::new(elfvisor)
+            .args(["--gdb", "0"])
+            .args(options)
+            .arg(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("starting elfvisor");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stderr).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(LIMIT).expect("elfvisor names its port");
+        let port = line
+            .trim()
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        Emulator { child, port }
+    }
+
+    /// Waits (bounded) for the end; returns it and what the guest printed.
+    fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let status = reap(&mut self.child, LIMIT).expect("waiting for elfvisor");
+        let Some(status) = status else {
+            let _ = self.child.kill();
+            panic!("elfvisor did not end within {} s", LIMIT.as_secs());
+        };
+        let mut out = String::new();
+        let _ = self.child.stdout.take().expect("piped").read_to_string(&mut out);
+        (status, out)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // Only if still running (a failed assertion): never leave it behind.
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn test_gdb_breaks_reads_state_and_sees_signals() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    let emulator = Emulator::start(&program, &[]);
+    let mut gdb = Command::new(GDB);
+    // No program file: gdb learns it from the server (qXfer:exec-file).
+    gdb.args(["-batch", "-nx", "-ex", "set confirm off"])
+        .arg("-ex")
+        .arg(format!("target remote 127.0.0.1:{}", emulator.port));
+    for command in [
+        "break bump",
+        "continue",
+        "info registers pc x0",
+        "p counter",
+        "bt",
+        "stepi",
+        "p $pc == bump + 12",
+        "signal SIGUSR1",
+        "p counter",
+        "monitor siginfo",
+        "continue",
+    ] {
+        gdb.arg("-ex").arg(command);
+    }
+    let run = run_captured(gdb, b"", LIMIT).expect("running gdb");
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let err = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert_eq!(run.status, Status::Exited(0), "{out}\n{err}");
+    let expect = [
+        "Breakpoint 1, bump (by=1) at ",
+        "pc             0x",
+        "<bump+",
+        "x0             0x1                 1",
+        "$1 = 41",
+        "#0  bump (by=1) at ",
+        "in main (argc=1, argv=0x",
+        "$2 = 1",
+        // The handler ran, the guest came back to bump and went on to its fault.
+        "Program received signal SIGSEGV, Segmentation fault.",
+        "*bad = got;",
+        "$3 = 42",
+        "Program terminated with signal SIGSEGV, Segmentation fault.",
+    ];
+    let mut rest = out.as_str();
+    for want in expect {
+        let at = rest.find(want).unwrap_or_else(|| panic!("no {want:?} after:\n{rest}\n{err}"));
+        rest = &rest[at + want.len()..];
+    }
+    // gdb shows a monitor command's output on its stderr.
+    assert!(err.contains("SIGSEGV si_code 1 si_addr 0xdead0000\n"), "{err}");
+    let (status, printed) = emulator.finish();
+    let sigsegv = nix::sys::signal::Signal::SIGSEGV as i32;
+    assert_eq!(status.signal(), Some(sigsegv), "elfvisor dies as the guest did");
+    assert_eq!(printed, "usr1\nbumped\n");
+}
+
+/// Runs gdb with these commands against the emulator; returns its stdout (gdb must succeed).
+fn gdb(emulator: &Emulator, commands: &[&str]) -> String {
+    let mut gdb = Command::new(GDB);
+    gdb.args(["-batch", "-nx", "-ex", "set confirm off"])
+        .arg("-ex")
+        .arg(format!("target remote 127.0.0.1:{}", emulator.port));
+    for command in commands {
+        gdb.arg("-ex").arg(command);
+    }
+    let run = run_captured(gdb, b"", LIMIT).expect("running gdb");
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status, Status::Exited(0), "{out}\n{err}");
+    out
+}
+
+#[test]
+fn test_a_fork_child_runs_free_of_the_breakpoints_on_every_strategy() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    for strategy in Strategy::ALL {
+        let emulator = Emulator::with_strategy(strategy, &program, &["fork"]);
+        let out = gdb(&emulator, &["break bump", "continue", "p by", "continue"]);
+        // The parent stops in bump(1); the child's bump(5) hit no breakpoint.
+        assert!(out.contains("Breakpoint 1, bump (by=1)"), "{}: {out}", strategy.name());
+        assert!(out.contains("$1 = 1\n"), "{}: {out}", strategy.name());
+        assert!(out.contains("exited normally"), "{}: {out}", strategy.name());
+        let (status, printed) = emulator.finish();
+        assert!(status.success(), "{}", strategy.name());
+        assert_eq!(printed, "child\nparent\n", "{}", strategy.name());
+    }
+}
+
+#[test]
+fn test_gdb_attaches_to_a_running_guest_detaches_and_attaches_again() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    // Without --gdb-wait the guest spins from the start; a debugger stops it where it is.
+    let emulator = Emulator::spawn(&[], &program, &["spin"]);
+    let out = gdb(&emulator, &["bt 1", "detach"]);
+    assert!(out.contains("#0  main (argc=2, argv=0x"), "{out}");
+    assert!(out.contains("detached"), "{out}");
+    let out = gdb(&emulator, &["p counter != 41", "detach"]);
+    assert!(out.contains("$1 = 1\n"), "the guest ran before the first attach: {out}");
+    // Still spinning, detached: it ends only when killed.
+    let mut emulator = emulator;
+    emulator.child.kill().unwrap();
+    let (status, _) = emulator.finish();
+    assert_eq!(status.signal(), Some(nix::sys::signal::Signal::SIGKILL as i32));
+}
+
+#[test]
+fn test_a_signal_the_guest_sends_itself_stops_it_first() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    // The first SIGUSR1 is passed on (its handler runs), the second, taken in sigsuspend, is
+    // discarded with `signal 0`: sigsuspend returns with no handler run.
+    let emulator = Emulator::start(&program, &["kill"]);
+    let out = gdb(&emulator, &["continue", "continue", "signal 0"]);
+    assert_eq!(out.matches("Program received signal SIGUSR1").count(), 2, "{out}");
+    assert!(out.contains("exited normally"), "{out}");
+    let (status, printed) = emulator.finish();
+    assert!(status.success());
+    assert_eq!(printed, "usr1\ndone\n");
+}
+
+/// A packet of the remote protocol: `$data#checksum`.
+fn packet(data: &str) -> Vec<u8> {
+    let sum = data.bytes().fold(0u8, |s, b| s.wrapping_add(b));
+    format!("${data}#{sum:02x}").into_bytes()
+}
+
+/// Reads until one of `want` has arrived (acknowledging packets), under the stream's timeout.
+fn read_until(stream: &mut TcpStream, seen: &mut String, want: &[&str]) {
+    let mut buf = [0u8; 1024];
+    while !want.iter().any(|w| seen.contains(w)) {
+        let n = stream
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("waiting for {want:?}: {e}; got {seen:?}"));
+        assert!(n > 0, "the server closed before {want:?}; got {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if seen.contains('#') {
+            stream.write_all(b"+").unwrap();
+        }
+    }
+}
+
+#[test]
+fn test_ctrl_c_stops_a_spinning_guest() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    let emulator = Emulator::start(&program, &["spin"]);
+    let mut stream = (0..100)
+        .find_map(|_| TcpStream::connect(("127.0.0.1", emulator.port)).ok())
+        .expect("the gdb server accepts");
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut seen = String::new();
+    stream.write_all(&packet("?")).unwrap();
+    read_until(&mut stream, &mut seen, &["$S05", "$T05"]);
+    seen.clear();
+    // Continue: the guest spins until the interrupt byte.
+    stream.write_all(&packet("c")).unwrap();
+    read_until(&mut stream, &mut seen, &["+"]);
+    stream.write_all(b"\x03").unwrap();
+    read_until(&mut stream, &mut seen, &["$S02", "$T02"]);
+    // The guest is stopped where it spun: reading registers works; memory outside the guest's
+    // mappings (page 0, past the address space) is an error, never the host's.
+    seen.clear();
+    stream.write_all(&packet("g")).unwrap();
+    read_until(&mut stream, &mut seen, &["#"]);
+    for bad in ["m0,4", "mffffffffffff0000,8"] {
+        seen.clear();
+        stream.write_all(&packet(bad)).unwrap();
+        read_until(&mut stream, &mut seen, &["#"]);
+        assert!(seen.contains("$E"), "{bad}: {seen:?}");
+    }
+    stream.write_all(&packet("k")).unwrap();
+    let (status, _) = emulator.finish();
+    assert_eq!(status.signal(), Some(nix::sys::signal::Signal::SIGKILL as i32));
+}
