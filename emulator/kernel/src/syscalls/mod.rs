@@ -35,6 +35,7 @@ mod sys_process;
 mod sys_sched;
 mod sys_shm;
 mod sys_signal;
+mod sys_socket;
 mod sys_time;
 mod sys_timer;
 pub mod table;

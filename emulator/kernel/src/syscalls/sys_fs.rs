@@ -81,7 +81,7 @@ pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// A write to a pipe or socket without readers also raises SIGPIPE in the writer (pipe(7));
 /// the emulator itself ignores the host's SIGPIPE, so it is raised here, in the guest.
-fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
+pub(super) fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
     if result == Err(Errno::EPIPE) {
         let info = crate::signal::info::SigInfo {
             signo: elfvisor_abi::Signo::SIGPIPE,
@@ -119,7 +119,12 @@ pub fn pwrite64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// Reads a guest iovec array and turns it into checked host iovecs.
-fn iovecs(ctx: &Ctx<'_>, addr: u64, count: u64, need: Prot) -> Result<Vec<host::HostIovec>, Errno> {
+pub(super) fn iovecs(
+    ctx: &Ctx<'_>,
+    addr: u64,
+    count: u64,
+    need: Prot,
+) -> Result<Vec<host::HostIovec>, Errno> {
     let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
     let vecs: Vec<Iovec> = ctx.proc.mm.read().read_objs(GuestAddr(addr), count, UIO_MAXIOV)?;
     let mut out = Vec::with_capacity(vecs.len());
