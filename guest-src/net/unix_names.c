@@ -98,9 +98,12 @@ int main(void)
     len = path_addr(&a, "seq.sock");
     server("path seqpacket", SOCK_SEQPACKET, &a, len);
     unlink("seq.sock");
-    len = abstract_addr(&a, "elfvisor-net-abstract");
+    /* Abstract names are shared by the whole host: the pid keeps runs apart. */
+    char abstract[64];
+    snprintf(abstract, sizeof abstract, "elfvisor-net-abstract-%d", (int)getpid());
+    len = abstract_addr(&a, abstract);
     server("abstract stream", SOCK_STREAM, &a, len);
-    CHECK_ERR("no file for an abstract name", access("elfvisor-net-abstract", F_OK), ENOENT);
+    CHECK_ERR("no file for an abstract name", access(abstract, F_OK), ENOENT);
 
     /* Refusals. */
     int c = socket(AF_UNIX, SOCK_STREAM, 0);
