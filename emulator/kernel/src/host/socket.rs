@@ -582,6 +582,14 @@ pub fn getsockopt(fd: RawFd, opt: HostOpt, room: usize) -> Result<Vec<u8>, Errno
     Ok(buf)
 }
 
+/// Whether a socket's `SO_RCVTIMEO` (`receive`) or `SO_SNDTIMEO` limits its waits.
+pub fn has_timeout(fd: RawFd, receive: bool) -> bool {
+    let name = if receive { libc::SO_RCVTIMEO } else { libc::SO_SNDTIMEO };
+    let opt = HostOpt { level: libc::SOL_SOCKET, name };
+    getsockopt(fd, opt, std::mem::size_of::<libc::timeval>())
+        .is_ok_and(|v| v.iter().any(|&b| b != 0))
+}
+
 /// `sendfile(out, in, offset, count)`: `offset` None uses and moves the input's file position.
 pub fn sendfile(
     out: RawFd,

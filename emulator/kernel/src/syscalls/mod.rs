@@ -151,7 +151,7 @@ impl SyscallHandler for Task {
             self.vanish();
             return SyscallAction::Stop;
         }
-        let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
+        let mut ctx = Ctx { proc: self, cpu, regs_restored: false, no_restart: false };
         let result = dispatch(&mut ctx, &call);
         leave(&mut ctx, &call, result, quiesced)
     }
@@ -224,7 +224,7 @@ fn leave(
         ctx.proc.vanish();
         return SyscallAction::Stop;
     }
-    if result == Err(Errno::EINTR) && should_restart(ctx.proc, call) {
+    if result == Err(Errno::EINTR) && should_restart(ctx.proc, call) && !ctx.no_restart {
         // Back onto the `svc` with the first argument as it was.
         let pc = ctx.cpu.reg(Reg::Pc);
         ctx.cpu.set_reg(Reg::Pc, pc - 4);

@@ -37,6 +37,21 @@ fn sock(ctx: &Ctx<'_>, fd: u64) -> Result<i32, Errno> {
     Ok(raw)
 }
 
+/// A wait a signal interrupted (`EINTR` from the host) on a socket whose `SO_RCVTIMEO`
+/// (`receive`) or `SO_SNDTIMEO` is set ends with `EINTR`, never restarted: `sock_intr_errno`
+/// (include/net/sock.h) gives -ERESTARTSYS only to an unlimited wait.
+fn timed_wait<T>(
+    ctx: &mut Ctx<'_>,
+    fd: i32,
+    receive: bool,
+    result: Result<T, Errno>,
+) -> Result<T, Errno> {
+    if matches!(result, Err(Errno::EINTR)) && host::socket::has_timeout(fd, receive) {
+        ctx.no_restart = true;
+    }
+    result
+}
+
 /// Reads a guest address of `len` bytes (`move_addr_to_kernel`: `EINVAL` past
 /// `sockaddr_storage`, `EFAULT`) and decodes it by its family. An `AF_UNIX` path name goes
 /// through the sysroot (`follow`: `Last` for connect and send, `NotLast` for bind, which
@@ -230,7 +245,9 @@ pub fn bind(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn connect(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = sock(ctx, a[0])?;
     let addr = read_addr(ctx, a[1], a[2], Follow::Last)?;
-    host::socket::connect(fd, &addr)
+    // `inet_stream_connect` and `unix_stream_connect` wait under `sock_sndtimeo`.
+    let result = host::socket::connect(fd, &addr);
+    timed_wait(ctx, fd, false, result)
 }
 
 pub fn listen(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -243,7 +260,9 @@ fn accept_with(ctx: &mut Ctx<'_>, a: &[u64; 6], flags: u32) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let fd = sock(ctx, a[0])?;
-    let (new, peer) = host::socket::accept(fd, flags & g::SOCK_NONBLOCK != 0)?;
+    // `inet_csk_accept` and `unix_accept` wait under `sock_rcvtimeo`.
+    let accepted = host::socket::accept(fd, flags & g::SOCK_NONBLOCK != 0);
+    let (new, peer) = timed_wait(ctx, fd, true, accepted)?;
     let guest = ctx.proc.fds().install_host(new, flags & g::SOCK_CLOEXEC != 0)?;
     // The address is written after the connection is taken; a fault there drops it
     // (`__sys_accept4_file`).
@@ -281,7 +300,8 @@ pub fn getpeername(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// A send that broke a connection raises the guest's SIGPIPE unless `MSG_NOSIGNAL` says not
 /// (`sk_stream_error`, `unix_stream_sendmsg`): the host is always asked with `MSG_NOSIGNAL`.
-fn sent(ctx: &mut Ctx<'_>, flags: u32, result: SysResult) -> SysResult {
+fn sent(ctx: &mut Ctx<'_>, fd: i32, flags: u32, result: SysResult) -> SysResult {
+    let result = timed_wait(ctx, fd, false, result);
     if flags & g::MSG_NOSIGNAL != 0 { result } else { broken_pipe(ctx, result) }
 }
 
@@ -300,7 +320,7 @@ pub fn sendto(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         &[],
         host::socket::msg_flags_to_host(flags),
     );
-    sent(ctx, flags, result)
+    sent(ctx, fd, flags, result)
 }
 
 /// `recvfrom(fd, buf, len, flags, addr, addrlen)`: the sender's address is written when asked
@@ -316,7 +336,8 @@ pub fn recvfrom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         a[4] != 0,
         0,
         host::socket::msg_flags_to_host(a[3] as u32 & !g::MSG_CMSG_CLOEXEC),
-    )?;
+    );
+    let got = timed_wait(ctx, fd, true, got)?;
     if a[4] != 0 {
         write_addr(ctx, a[4], a[5], got.from.as_ref())?;
     }
@@ -416,7 +437,7 @@ fn send_one(ctx: &mut Ctx<'_>, fd: i32, hdr: &Msghdr, flags: u32) -> SysResult {
         &cmsgs,
         host::socket::msg_flags_to_host(flags),
     );
-    sent(ctx, flags, result)
+    sent(ctx, fd, flags, result)
 }
 
 pub fn sendmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -484,7 +505,8 @@ fn recv_one(ctx: &mut Ctx<'_>, fd: i32, at: u64, hdr: &Msghdr, flags: u32) -> Sy
     let iov = iovecs(ctx, hdr.iov, hdr.iovlen, Prot::WRITE)?;
     let room = (hdr.controllen.min(i32::MAX as u64) as usize).min(CONTROL_ROOM_MAX);
     let host_flags = host::socket::msg_flags_to_host(flags & !g::MSG_CMSG_CLOEXEC);
-    let got = host::socket::recvmsg(fd, &iov, hdr.name != 0, room, host_flags)?;
+    let got = host::socket::recvmsg(fd, &iov, hdr.name != 0, room, host_flags);
+    let got = timed_wait(ctx, fd, true, got)?;
     let (used, extra) = recv_cmsgs(ctx, hdr, got.cmsgs, flags & g::MSG_CMSG_CLOEXEC != 0)?;
     if hdr.name != 0 {
         let bytes = got.from.as_ref().map(encode_addr).unwrap_or_default();

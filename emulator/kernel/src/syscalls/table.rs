@@ -128,12 +128,7 @@ const SOCKOPT_NOTE: &str = "SO_REUSEADDR/REUSEPORT/KEEPALIVE/RCVBUF/SNDBUF/ERROR
      KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TOS, IP_TTL, IPV6_V6ONLY; others ENOPROTOOPT, reported once";
 
 /// What the message calls carry.
-const CMSG_NOTE: &str = "control messages SCM_RIGHTS (guest descriptors) and SCM_CREDENTIALS \
-     only; an SO_RCVTIMEO-limited wait interrupted by a signal restarts like an unlimited one";
-
-/// The receive calls under SO_RCVTIMEO.
-const RCVTIMEO_NOTE: &str =
-    "an SO_RCVTIMEO-limited wait interrupted by a signal restarts like an unlimited one";
+const CMSG_NOTE: &str = "control messages SCM_RIGHTS (guest descriptors) and SCM_CREDENTIALS only";
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
@@ -338,7 +333,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getsockname, net::getsockname, &[Fd, Ptr, Ptr], Full),
     row(Sysno::getpeername, net::getpeername, &[Fd, Ptr, Ptr], Full),
     row(Sysno::sendto, net::sendto, &[Fd, Ptr, Len, Hex, Ptr, Len], Full),
-    row(Sysno::recvfrom, net::recvfrom, &[Fd, Ptr, Len, Hex, Ptr, Ptr], Partial(RCVTIMEO_NOTE)),
+    row(Sysno::recvfrom, net::recvfrom, &[Fd, Ptr, Len, Hex, Ptr, Ptr], Full),
     row(Sysno::setsockopt, net::setsockopt, &[Fd, Int, Int, Ptr, Len], Partial(SOCKOPT_NOTE)),
     row(Sysno::getsockopt, net::getsockopt, &[Fd, Int, Int, Ptr, Ptr], Partial(SOCKOPT_NOTE)),
     row(Sysno::shutdown, net::shutdown, &[Fd, Int], Full),
