@@ -3,9 +3,9 @@
 
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::ioctl::{
-    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGPKT,
-    TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER, TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY, TIOCSPGRP,
-    TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
+    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, IFREQ_SIZE, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFNAME,
+    TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGPKT, TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER,
+    TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
 };
 use elfvisor_abi::limits::MAX_RW_COUNT;
 use elfvisor_abi::uio::{Iovec, UIO_MAXIOV};
@@ -588,6 +588,10 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             let guest = ctx.proc.fds().install_host(peer, flags & g::O_CLOEXEC != 0)?;
             return Ok(guest as u64);
         }
+        // `struct ifreq` in and out: the index (NAME) or name (INDEX, FLAGS) in, the other out.
+        SIOCGIFNAME => (libc::SIOCGIFNAME, IFREQ_SIZE, Prot::READ | Prot::WRITE),
+        SIOCGIFINDEX => (libc::SIOCGIFINDEX, IFREQ_SIZE, Prot::READ | Prot::WRITE),
+        SIOCGIFFLAGS => (libc::SIOCGIFFLAGS, IFREQ_SIZE, Prot::READ | Prot::WRITE),
         // The argument is a value: TIOCSCTTY's steal flag; TIOCNOTTY takes none.
         TIOCSCTTY => return host::ioctl_value(host_fd, libc::TIOCSCTTY, a[2]),
         TIOCNOTTY => return host::ioctl_value(host_fd, libc::TIOCNOTTY, 0),

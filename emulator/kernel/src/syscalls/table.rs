@@ -167,7 +167,8 @@ pub static TABLE: &[Row] = &[
         &[Fd, Hex, Ptr],
         Partial(
             "termios, process group, window size, controlling tty; pty number, lock, packet mode \
-             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY, reported once",
+             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; SIOCGIFNAME, SIOCGIFINDEX, \
+             SIOCGIFFLAGS; others ENOTTY, reported once",
         ),
     ),
     row(Sysno::flock, meta::flock, &[Fd, Hex], Full),
