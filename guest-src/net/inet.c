@@ -377,6 +377,12 @@ static void errors(void)
     CHECK_ERR("setsockopt ENOTSOCK", setsockopt(f, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v),
               ENOTSOCK);
     CHECK_ERR("send ENOTSOCK", send(f, "x", 1, 0), ENOTSOCK);
+    /* The descriptor is looked at before any other argument. */
+    CHECK_ERR("bind ENOTSOCK before EFAULT", bind(f, (struct sockaddr *)8, sizeof a), ENOTSOCK);
+    CHECK_ERR("bind ENOTSOCK before EINVAL", bind(f, (struct sockaddr *)&a, 1), ENOTSOCK);
+    CHECK_ERR("shutdown ENOTSOCK before EINVAL", shutdown(f, 7), ENOTSOCK);
+    CHECK_ERR("getsockopt ENOTSOCK before ENOPROTOOPT",
+              getsockopt(f, SOL_SOCKET, 9999, &v, &(socklen_t){sizeof v}), ENOTSOCK);
     int s = socket(AF_INET, SOCK_STREAM, 0);
     CHECK_ERR("bind short inet address", bind(s, (struct sockaddr *)&a, 8), EINVAL);
     CHECK_ERR("accept unlistened", accept(s, NULL, NULL), EINVAL);

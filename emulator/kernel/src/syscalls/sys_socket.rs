@@ -30,11 +30,25 @@ const CONTROL_MAX: u64 = 128 * 1024;
 /// (`SCM_MAX_FD` descriptors and credentials), so a larger guest buffer truncates nothing.
 const CONTROL_ROOM_MAX: usize = 64 * 1024;
 
-/// The host descriptor of a guest socket argument: `EBADF`, then `ENOTSOCK`.
-fn sock(ctx: &Ctx<'_>, fd: u64) -> Result<i32, Errno> {
-    let raw = ctx.fd(fd)?;
-    host::socket::require_socket(raw)?;
-    Ok(raw)
+/// Runs `body` on the host descriptor of a guest socket argument. Linux looks the socket up
+/// first (`sockfd_lookup`: `EBADF`, then `ENOTSOCK`) and reads the other arguments after; the
+/// host call itself refuses a descriptor that is no socket, so whether it is one is asked of
+/// the host only when the call fails (an `EFAULT` or `EINVAL` from an argument read before the
+/// host call must give way to `ENOTSOCK`; a wait's `EINTR`, `EAGAIN` or `EINPROGRESS` come from
+/// sockets only), which keeps the common path at one host call.
+fn on_socket(
+    ctx: &mut Ctx<'_>,
+    arg: u64,
+    body: impl FnOnce(&mut Ctx<'_>, i32) -> SysResult,
+) -> SysResult {
+    let fd = ctx.fd(arg)?;
+    match body(ctx, fd) {
+        Err(e) if !matches!(e, Errno::EINTR | Errno::EAGAIN | Errno::EINPROGRESS) => {
+            host::socket::require_socket(fd)?;
+            Err(e)
+        }
+        result => result,
+    }
 }
 
 /// A wait a signal interrupted (`EINTR` from the host) on a socket whose `SO_RCVTIMEO`
@@ -235,44 +249,46 @@ pub fn socketpair(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn bind(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let addr = read_addr(ctx, a[1], a[2], Follow::NotLast)?;
-    host::socket::bind(fd, &addr)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let addr = read_addr(ctx, a[1], a[2], Follow::NotLast)?;
+        host::socket::bind(fd, &addr)
+    })
 }
 
 /// `connect`: a blocking connect interrupted by a signal restarts as `-ERESTARTSYS` does
 /// (`inet_stream_connect` → `sock_intr_errno`), which the row's restart column says.
 pub fn connect(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let addr = read_addr(ctx, a[1], a[2], Follow::Last)?;
-    // `inet_stream_connect` and `unix_stream_connect` wait under `sock_sndtimeo`.
-    let result = host::socket::connect(fd, &addr);
-    timed_wait(ctx, fd, false, result)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let addr = read_addr(ctx, a[1], a[2], Follow::Last)?;
+        // `inet_stream_connect` and `unix_stream_connect` wait under `sock_sndtimeo`.
+        let result = host::socket::connect(fd, &addr);
+        timed_wait(ctx, fd, false, result)
+    })
 }
 
 pub fn listen(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    host::socket::listen(fd, a[1] as i32)
+    on_socket(ctx, a[0], |_, fd| host::socket::listen(fd, a[1] as i32))
 }
 
 fn accept_with(ctx: &mut Ctx<'_>, a: &[u64; 6], flags: u32) -> SysResult {
     if flags & !(g::SOCK_NONBLOCK | g::SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let fd = sock(ctx, a[0])?;
-    // `inet_csk_accept` and `unix_accept` wait under `sock_rcvtimeo`.
-    let accepted = host::socket::accept(fd, flags & g::SOCK_NONBLOCK != 0);
-    let (new, peer) = timed_wait(ctx, fd, true, accepted)?;
-    let guest = ctx.proc.fds().install_host(new, flags & g::SOCK_CLOEXEC != 0)?;
-    // The address is written after the connection is taken; a fault there drops it
-    // (`__sys_accept4_file`).
-    if a[1] != 0 {
-        if let Err(e) = write_addr(ctx, a[1], a[2], Some(&peer)) {
-            let _ = ctx.proc.fds().close(guest as i64);
-            return Err(e);
+    on_socket(ctx, a[0], |ctx, fd| {
+        // `inet_csk_accept` and `unix_accept` wait under `sock_rcvtimeo`.
+        let accepted = host::socket::accept(fd, flags & g::SOCK_NONBLOCK != 0);
+        let (new, peer) = timed_wait(ctx, fd, true, accepted)?;
+        let guest = ctx.proc.fds().install_host(new, flags & g::SOCK_CLOEXEC != 0)?;
+        // The address is written after the connection is taken; a fault there drops it
+        // (`__sys_accept4_file`).
+        if a[1] != 0 {
+            if let Err(e) = write_addr(ctx, a[1], a[2], Some(&peer)) {
+                let _ = ctx.proc.fds().close(guest as i64);
+                return Err(e);
+            }
         }
-    }
-    Ok(guest as u64)
+        Ok(guest as u64)
+    })
 }
 
 pub fn accept(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -284,10 +300,11 @@ pub fn accept4(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 fn name(ctx: &mut Ctx<'_>, a: &[u64; 6], peer: bool) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let addr = host::socket::name(fd, peer)?;
-    write_addr(ctx, a[1], a[2], Some(&addr))?;
-    Ok(0)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let addr = host::socket::name(fd, peer)?;
+        write_addr(ctx, a[1], a[2], Some(&addr))?;
+        Ok(0)
+    })
 }
 
 pub fn getsockname(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -307,41 +324,43 @@ fn sent(ctx: &mut Ctx<'_>, fd: i32, flags: u32, result: SysResult) -> SysResult 
 
 /// `sendto(fd, buf, len, flags, addr, addrlen)`: a null address sends without one.
 pub fn sendto(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let len = a[2].min(i32::MAX as u64) as usize;
-    let buf = ctx.buffer(a[1], len, Prot::READ)?;
-    let to = if a[4] != 0 { Some(read_addr(ctx, a[4], a[5], Follow::Last)?) } else { None };
-    let flags = a[3] as u32;
-    let iov = [host::iovec(buf)];
-    let result = host::socket::sendmsg(
-        fd,
-        to.as_ref(),
-        &iov[..usize::from(len > 0)],
-        &[],
-        host::socket::msg_flags_to_host(flags),
-    );
-    sent(ctx, fd, flags, result)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let len = a[2].min(i32::MAX as u64) as usize;
+        let buf = ctx.buffer(a[1], len, Prot::READ)?;
+        let to = if a[4] != 0 { Some(read_addr(ctx, a[4], a[5], Follow::Last)?) } else { None };
+        let flags = a[3] as u32;
+        let iov = [host::iovec(buf)];
+        let result = host::socket::sendmsg(
+            fd,
+            to.as_ref(),
+            &iov[..usize::from(len > 0)],
+            &[],
+            host::socket::msg_flags_to_host(flags),
+        );
+        sent(ctx, fd, flags, result)
+    })
 }
 
 /// `recvfrom(fd, buf, len, flags, addr, addrlen)`: the sender's address is written when asked
 /// for (length 0 from a connected stream).
 pub fn recvfrom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let len = a[2].min(i32::MAX as u64) as usize;
-    let buf = ctx.buffer(a[1], len, Prot::WRITE)?;
-    let iov = [host::iovec(buf)];
-    let got = host::socket::recvmsg(
-        fd,
-        &iov[..usize::from(len > 0)],
-        a[4] != 0,
-        0,
-        host::socket::msg_flags_to_host(a[3] as u32 & !g::MSG_CMSG_CLOEXEC),
-    );
-    let got = timed_wait(ctx, fd, true, got)?;
-    if a[4] != 0 {
-        write_addr(ctx, a[4], a[5], got.from.as_ref())?;
-    }
-    Ok(got.len)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let len = a[2].min(i32::MAX as u64) as usize;
+        let buf = ctx.buffer(a[1], len, Prot::WRITE)?;
+        let iov = [host::iovec(buf)];
+        let got = host::socket::recvmsg(
+            fd,
+            &iov[..usize::from(len > 0)],
+            a[4] != 0,
+            0,
+            host::socket::msg_flags_to_host(a[3] as u32 & !g::MSG_CMSG_CLOEXEC),
+        );
+        let got = timed_wait(ctx, fd, true, got)?;
+        if a[4] != 0 {
+            write_addr(ctx, a[4], a[5], got.from.as_ref())?;
+        }
+        Ok(got.len)
+    })
 }
 
 /// A guest `msghdr` as a send or receive uses it (`__copy_msghdr`): `msg_namelen` clamped to
@@ -441,9 +460,10 @@ fn send_one(ctx: &mut Ctx<'_>, fd: i32, hdr: &Msghdr, flags: u32) -> SysResult {
 }
 
 pub fn sendmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let hdr = read_msghdr(ctx, a[1])?;
-    send_one(ctx, fd, &hdr, a[2] as u32)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let hdr = read_msghdr(ctx, a[1])?;
+        send_one(ctx, fd, &hdr, a[2] as u32)
+    })
 }
 
 /// The received control messages in guest terms, written to the guest's control buffer as
@@ -525,76 +545,86 @@ fn recv_one(ctx: &mut Ctx<'_>, fd: i32, at: u64, hdr: &Msghdr, flags: u32) -> Sy
 }
 
 pub fn recvmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let hdr = read_msghdr(ctx, a[1])?;
-    recv_one(ctx, fd, a[1], &hdr, a[2] as u32)
+    on_socket(ctx, a[0], |ctx, fd| {
+        let hdr = read_msghdr(ctx, a[1])?;
+        recv_one(ctx, fd, a[1], &hdr, a[2] as u32)
+    })
 }
 
 /// `sendmmsg(fd, msgvec, vlen, flags)`: at most `UIO_MAXIOV` messages; each count is written to
 /// its `msg_len`; an error after the first message ends the call with the count so far.
 pub fn sendmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let vlen = (a[2] as u32 as usize).min(g::MMSG_MAX);
-    let flags = a[3] as u32;
-    for i in 0..vlen {
-        let at = a[1].wrapping_add(i as u64 * g::Mmsghdr::SIZE as u64);
-        let step = read_msghdr(ctx, at).and_then(|hdr| send_one(ctx, fd, &hdr, flags));
-        match step.and_then(|n| ctx.write_obj(at + g::MMSGHDR_LEN_OFFSET, &(n as u32)).map(|_| n)) {
-            Ok(_) => {}
-            Err(e) if i == 0 => return Err(e),
-            Err(_) => return Ok(i as u64),
+    on_socket(ctx, a[0], |ctx, fd| {
+        let vlen = (a[2] as u32 as usize).min(g::MMSG_MAX);
+        let flags = a[3] as u32;
+        for i in 0..vlen {
+            let at = a[1].wrapping_add(i as u64 * g::Mmsghdr::SIZE as u64);
+            let step = read_msghdr(ctx, at).and_then(|hdr| send_one(ctx, fd, &hdr, flags));
+            match step
+                .and_then(|n| ctx.write_obj(at + g::MMSGHDR_LEN_OFFSET, &(n as u32)).map(|_| n))
+            {
+                Ok(_) => {}
+                Err(e) if i == 0 => return Err(e),
+                Err(_) => return Ok(i as u64),
+            }
         }
-    }
-    Ok(vlen as u64)
+        Ok(vlen as u64)
+    })
 }
 
 /// `recvmmsg(fd, msgvec, vlen, flags, timeout)`: as `do_recvmmsg`: `MSG_WAITFORONE` makes every
 /// receive after the first non-blocking; the timeout is looked at after each message.
 pub fn recvmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let timeout = if a[4] != 0 {
-        let ts: Timespec = ctx.read_obj(a[4])?;
-        if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
-            return Err(Errno::EINVAL);
+    on_socket(ctx, a[0], |ctx, fd| {
+        let timeout = if a[4] != 0 {
+            let ts: Timespec = ctx.read_obj(a[4])?;
+            if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+                return Err(Errno::EINVAL);
+            }
+            Some(Duration::new(ts.sec as u64, ts.nsec as u32))
+        } else {
+            None
+        };
+        let start = Instant::now();
+        let vlen = (a[2] as u32 as usize).min(g::MMSG_MAX);
+        let mut flags = a[3] as u32;
+        let mut done = 0;
+        while done < vlen {
+            let at = a[1].wrapping_add(done as u64 * g::Mmsghdr::SIZE as u64);
+            let step = read_msghdr(ctx, at).and_then(|hdr| recv_one(ctx, fd, at, &hdr, flags));
+            match step
+                .and_then(|n| ctx.write_obj(at + g::MMSGHDR_LEN_OFFSET, &(n as u32)).map(|_| n))
+            {
+                Ok(_) => done += 1,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+            if flags & g::MSG_WAITFORONE != 0 {
+                flags |= g::MSG_DONTWAIT;
+            }
+            if timeout.is_some_and(|t| start.elapsed() >= t) {
+                break;
+            }
         }
-        Some(Duration::new(ts.sec as u64, ts.nsec as u32))
-    } else {
-        None
-    };
-    let start = Instant::now();
-    let vlen = (a[2] as u32 as usize).min(g::MMSG_MAX);
-    let mut flags = a[3] as u32;
-    let mut done = 0;
-    while done < vlen {
-        let at = a[1].wrapping_add(done as u64 * g::Mmsghdr::SIZE as u64);
-        let step = read_msghdr(ctx, at).and_then(|hdr| recv_one(ctx, fd, at, &hdr, flags));
-        match step.and_then(|n| ctx.write_obj(at + g::MMSGHDR_LEN_OFFSET, &(n as u32)).map(|_| n)) {
-            Ok(_) => done += 1,
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
+        if let Some(t) = timeout {
+            let left = t.saturating_sub(start.elapsed());
+            let ts = Timespec { sec: left.as_secs() as i64, nsec: i64::from(left.subsec_nanos()) };
+            let _ = ctx.write_obj(a[4], &ts);
         }
-        if flags & g::MSG_WAITFORONE != 0 {
-            flags |= g::MSG_DONTWAIT;
-        }
-        if timeout.is_some_and(|t| start.elapsed() >= t) {
-            break;
-        }
-    }
-    if let Some(t) = timeout {
-        let left = t.saturating_sub(start.elapsed());
-        let ts = Timespec { sec: left.as_secs() as i64, nsec: i64::from(left.subsec_nanos()) };
-        let _ = ctx.write_obj(a[4], &ts);
-    }
-    Ok(done as u64)
+        Ok(done as u64)
+    })
 }
 
 pub fn shutdown(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    host::socket::shutdown(fd, a[1] as u32)
+    on_socket(ctx, a[0], |_, fd| host::socket::shutdown(fd, a[1] as u32))
 }
 
 /// An option the emulator does not translate: `ENOPROTOOPT`, reported once per process.
-fn unknown_option(ctx: &Ctx<'_>, level: i32, name: i32) -> Errno {
+/// A descriptor that is no socket is `ENOTSOCK` first, and reports nothing.
+fn unknown_option(ctx: &Ctx<'_>, fd: i32, level: i32, name: i32) -> Errno {
+    if let Err(e) = host::socket::require_socket(fd) {
+        return e;
+    }
     // Keyed past every system call number.
     let key = (1u64 << 40) | (u64::from(level as u32) << 16) | u64::from(name as u16);
     if ctx.proc.group().first_report_of(key) {
@@ -608,94 +638,100 @@ fn unknown_option(ctx: &Ctx<'_>, level: i32, name: i32) -> Errno {
 
 /// `setsockopt(fd, level, name, value, len)`: each option's value translated by its layout.
 pub fn setsockopt(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let len = a[4] as i32;
-    if len < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let (level, name) = (a[1] as i32, a[2] as i32);
-    let Some((opt, kind)) = host::socket::sockopt(level, name) else {
-        return Err(unknown_option(ctx, level, name));
-    };
-    let value = match kind {
-        OptValue::Linger => {
-            if (len as usize) < Linger::SIZE {
-                return Err(Errno::EINVAL);
+    on_socket(ctx, a[0], |ctx, fd| {
+        let len = a[4] as i32;
+        if len < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let (level, name) = (a[1] as i32, a[2] as i32);
+        let Some((opt, kind)) = host::socket::sockopt(level, name) else {
+            return Err(unknown_option(ctx, fd, level, name));
+        };
+        let value = match kind {
+            OptValue::Linger => {
+                if (len as usize) < Linger::SIZE {
+                    return Err(Errno::EINVAL);
+                }
+                let l: Linger = ctx.read_obj(a[3])?;
+                [l.onoff.to_ne_bytes(), l.linger.to_ne_bytes()].concat()
             }
-            let l: Linger = ctx.read_obj(a[3])?;
-            [l.onoff.to_ne_bytes(), l.linger.to_ne_bytes()].concat()
-        }
-        OptValue::Timeval => {
-            if (len as usize) < Timeval::SIZE {
-                return Err(Errno::EINVAL);
+            OptValue::Timeval => {
+                if (len as usize) < Timeval::SIZE {
+                    return Err(Errno::EINVAL);
+                }
+                let t: Timeval = ctx.read_obj(a[3])?;
+                [t.sec.to_ne_bytes(), t.usec.to_ne_bytes()].concat()
             }
-            let t: Timeval = ctx.read_obj(a[3])?;
-            [t.sec.to_ne_bytes(), t.usec.to_ne_bytes()].concat()
-        }
-        // An int (or for IP_TOS/IP_TTL a shorter value the host reads as a char): the bytes
-        // given, up to an int's worth.
-        _ => {
-            let mut bytes = vec![0u8; (len as usize).min(4)];
-            ctx.proc.mm.read().copy_in(GuestAddr(a[3]), &mut bytes)?;
-            bytes
-        }
-    };
-    host::socket::setsockopt(fd, opt, &value)
+            // An int (or for IP_TOS/IP_TTL a shorter value the host reads as a char): the bytes
+            // given, up to an int's worth.
+            _ => {
+                let mut bytes = vec![0u8; (len as usize).min(4)];
+                ctx.proc.mm.read().copy_in(GuestAddr(a[3]), &mut bytes)?;
+                bytes
+            }
+        };
+        host::socket::setsockopt(fd, opt, &value)
+    })
 }
 
 /// `getsockopt(fd, level, name, value, len)`: the host answers into at most the option's size,
 /// the value is translated, and at most `*len` bytes go back with the length written.
 pub fn getsockopt(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let fd = sock(ctx, a[0])?;
-    let len: i32 = ctx.read_obj(a[4])?;
-    if len < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let (level, name) = (a[1] as i32, a[2] as i32);
-    let Some((opt, kind)) = host::socket::sockopt(level, name) else {
-        return Err(unknown_option(ctx, level, name));
-    };
-    let size = match kind {
-        OptValue::Linger => Linger::SIZE,
-        OptValue::Timeval => Timeval::SIZE,
-        OptValue::Ucred => Ucred::SIZE,
-        _ => 4,
-    };
-    let got = host::socket::getsockopt(fd, opt, (len as usize).min(size))?;
-    let int = |b: &[u8]| i32::from_ne_bytes(b[..4].try_into().unwrap());
-    let value: Vec<u8> = if got.len() < size {
-        got
-    } else {
-        match kind {
-            OptValue::Int => int(&got).to_le_bytes().to_vec(),
-            OptValue::SockType => host::socket::type_from_host(int(&got)).to_le_bytes().to_vec(),
-            OptValue::Family => host::socket::family_from_host(int(&got)).to_le_bytes().to_vec(),
-            OptValue::Errno => {
-                let e = int(&got);
-                let guest = if e == 0 { 0 } else { elfvisor_host::errno_from_host(e).0 };
-                guest.to_le_bytes().to_vec()
-            }
-            OptValue::Linger => {
-                Linger { onoff: int(&got), linger: int(&got[4..]) }.to_guest_bytes()
-            }
-            OptValue::Timeval => Timeval {
-                sec: i64::from_ne_bytes(got[..8].try_into().unwrap()),
-                usec: i64::from_ne_bytes(got[8..16].try_into().unwrap()),
-            }
-            .to_guest_bytes(),
-            OptValue::Ucred => Ucred {
-                pid: int(&got) as u32,
-                uid: int(&got[4..]) as u32,
-                gid: int(&got[8..]) as u32,
-            }
-            .to_guest_bytes(),
+    on_socket(ctx, a[0], |ctx, fd| {
+        let len: i32 = ctx.read_obj(a[4])?;
+        if len < 0 {
+            return Err(Errno::EINVAL);
         }
-    };
-    if !value.is_empty() {
-        ctx.copy_out(a[3], &value)?;
-    }
-    ctx.write_obj(a[4], &(value.len() as u32))?;
-    Ok(0)
+        let (level, name) = (a[1] as i32, a[2] as i32);
+        let Some((opt, kind)) = host::socket::sockopt(level, name) else {
+            return Err(unknown_option(ctx, fd, level, name));
+        };
+        let size = match kind {
+            OptValue::Linger => Linger::SIZE,
+            OptValue::Timeval => Timeval::SIZE,
+            OptValue::Ucred => Ucred::SIZE,
+            _ => 4,
+        };
+        let got = host::socket::getsockopt(fd, opt, (len as usize).min(size))?;
+        let int = |b: &[u8]| i32::from_ne_bytes(b[..4].try_into().unwrap());
+        let value: Vec<u8> = if got.len() < size {
+            got
+        } else {
+            match kind {
+                OptValue::Int => int(&got).to_le_bytes().to_vec(),
+                OptValue::SockType => {
+                    host::socket::type_from_host(int(&got)).to_le_bytes().to_vec()
+                }
+                OptValue::Family => {
+                    host::socket::family_from_host(int(&got)).to_le_bytes().to_vec()
+                }
+                OptValue::Errno => {
+                    let e = int(&got);
+                    let guest = if e == 0 { 0 } else { elfvisor_host::errno_from_host(e).0 };
+                    guest.to_le_bytes().to_vec()
+                }
+                OptValue::Linger => {
+                    Linger { onoff: int(&got), linger: int(&got[4..]) }.to_guest_bytes()
+                }
+                OptValue::Timeval => Timeval {
+                    sec: i64::from_ne_bytes(got[..8].try_into().unwrap()),
+                    usec: i64::from_ne_bytes(got[8..16].try_into().unwrap()),
+                }
+                .to_guest_bytes(),
+                OptValue::Ucred => Ucred {
+                    pid: int(&got) as u32,
+                    uid: int(&got[4..]) as u32,
+                    gid: int(&got[8..]) as u32,
+                }
+                .to_guest_bytes(),
+            }
+        };
+        if !value.is_empty() {
+            ctx.copy_out(a[3], &value)?;
+        }
+        ctx.write_obj(a[4], &(value.len() as u32))?;
+        Ok(0)
+    })
 }
 
 /// Reads an optional `loff_t` offset argument (EFAULT).
