@@ -297,6 +297,35 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             setup: None,
         },
     });
+    let (pings, mib) = if opts.quick { (2_000, 32) } else { (20_000, 256) };
+    list.extend([
+        Workload {
+            name: format!("TCP socket ping-pong on loopback, 2 processes × {}", thousands(pings)),
+            program: "sockets",
+            libc: Libc::Musl,
+            prebuilt: None,
+            args: vec!["tcp".into(), pings.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops {
+                count: pings,
+                what: "1-byte TCP round trip on 127.0.0.1, 2 processes",
+                setup: None,
+            },
+        },
+        Workload {
+            name: format!("unix stream socketpair throughput, {mib} MiB"),
+            program: "sockets",
+            libc: Libc::Musl,
+            prebuilt: None,
+            args: vec!["unix".into(), mib.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops {
+                count: mib,
+                what: "MiB through an AF_UNIX stream pair in 64 KiB writes, 2 processes",
+                setup: None,
+            },
+        },
+    ]);
     if let Some(only) = &opts.only {
         list.retain(|w| {
             matches!(w.kind, Kind::Startup | Kind::Setup { .. }) || w.name.contains(only.as_str())
