@@ -7,6 +7,7 @@
 //! guest's own close-on-exec bit lives in its descriptor table.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::socket as g;
@@ -326,8 +327,9 @@ pub fn shutdown(fd: RawFd, how: u32) -> Result<u64, Errno> {
 /// A control message the guest sends or receives, already in host terms.
 #[derive(Debug)]
 pub enum Cmsg {
-    /// `SCM_RIGHTS`: host descriptors (borrowed on send, owned on receive).
-    Rights(Vec<RawFd>),
+    /// `SCM_RIGHTS` to send: the guest's open files, held so that no other thread's close can
+    /// free a descriptor number (and a new open reuse it) before the host has taken them.
+    Rights(Vec<Arc<OwnedFd>>),
     /// Received descriptors, owned: dropping one closes it.
     ReceivedRights(Vec<OwnedFd>),
     /// `SCM_CREDENTIALS`: pid, uid, gid.
@@ -367,7 +369,7 @@ fn build_control(cmsgs: &[Cmsg]) -> Vec<u64> {
                 Cmsg::Rights(fds) => {
                     (*c).cmsg_type = libc::SCM_RIGHTS;
                     for (i, fd) in fds.iter().enumerate() {
-                        data.add(i * 4).cast::<i32>().write_unaligned(*fd);
+                        data.add(i * 4).cast::<i32>().write_unaligned(fd.as_raw_fd());
                     }
                 }
                 Cmsg::ReceivedRights(fds) => {
@@ -699,8 +701,13 @@ mod tests {
         let devnull = std::fs::File::open("/dev/null").unwrap();
         let byte = [7u8];
         let iov = [libc::iovec { iov_base: byte.as_ptr() as *mut _, iov_len: 1 }];
-        let sent =
-            sendmsg(a.as_raw_fd(), None, &iov, &[Cmsg::Rights(vec![devnull.as_raw_fd()])], 0);
+        let sent = sendmsg(
+            a.as_raw_fd(),
+            None,
+            &iov,
+            &[Cmsg::Rights(vec![Arc::new(OwnedFd::from(devnull))])],
+            0,
+        );
         assert_eq!(sent, Ok(1));
         let mut into = [0u8];
         let iov = [libc::iovec { iov_base: into.as_mut_ptr().cast(), iov_len: 1 }];

@@ -418,7 +418,7 @@ fn send_cmsgs(ctx: &Ctx<'_>, hdr: &Msghdr) -> Result<Vec<Cmsg>, Errno> {
                             .map(|i| {
                                 let fd =
                                     i32::from_le_bytes(data[i * 4..i * 4 + 4].try_into().unwrap());
-                                fds.raw(i64::from(fd))
+                                fds.get(i64::from(fd)).map(|e| e.file.clone())
                             })
                             .collect::<Result<Vec<_>, _>>()?;
                         out.push(Cmsg::Rights(host));
