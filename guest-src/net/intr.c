@@ -2,8 +2,10 @@
  * intr — blocking socket calls interrupted by a signal. Without a timeout the waits of accept,
  * recv and send restart under SA_RESTART (the handler makes them complete) and fail with EINTR
  * without it; a wait limited by SO_RCVTIMEO or SO_SNDTIMEO fails with EINTR even under
- * SA_RESTART, and one that runs out fails with EAGAIN. The signals come from a child that
- * repeats them until it is stopped, so a wait is interrupted whenever it starts.
+ * SA_RESTART, and one that runs out fails with EAGAIN. A connect waits while the listener's
+ * backlog is full (`unix_stream_connect`), and is interrupted the same ways. The signals come
+ * from a child that repeats them until it is stopped, so a wait is interrupted whenever it
+ * starts.
  */
 #include "check.h"
 #include <fcntl.h>
@@ -15,7 +17,7 @@
 #include <sys/wait.h>
 
 /* What the handler does, once, to let the interrupted call complete. */
-enum action { NOTHING, WRITE_PEER, CONNECT, DRAIN_PEER };
+enum action { NOTHING, WRITE_PEER, CONNECT, DRAIN_PEER, ACCEPT_ONE };
 
 static volatile sig_atomic_t action_done;
 static enum action action;
@@ -43,6 +45,10 @@ static void on_usr1(int sig)
             _exit(4);
         break; /* left open: the connection waits in the backlog */
     }
+    case ACCEPT_ONE:
+        if (accept4(peer, NULL, NULL, SOCK_NONBLOCK) < 0)
+            _exit(5);
+        break; /* left open: only the backlog's room matters */
     case DRAIN_PEER: {
         char buf[4096];
         while (recv(peer, buf, sizeof buf, MSG_DONTWAIT) > 0)
@@ -199,5 +205,36 @@ int main(void)
     stop(p);
     set_timeo(srv, SO_RCVTIMEO, 0, 20 * 1000);
     CHECK_ERR("accept past SO_RCVTIMEO: EAGAIN", accept(srv, NULL, NULL), EAGAIN);
+
+    /* connect: a backlog of 0 holds one connection; the next connect waits for room. */
+    set_timeo(srv, SO_RCVTIMEO, 0, 0);
+    REQUIRE("backlog 0", listen(srv, 0) == 0);
+    int c1 = socket(AF_UNIX, SOCK_STREAM, 0);
+    REQUIRE("first connect",
+            c1 >= 0 && connect(c1, (struct sockaddr *)&listen_addr, listen_len) == 0);
+    peer = srv;
+    install(SA_RESTART, ACCEPT_ONE);
+    p = pester();
+    int c2 = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_OK("connect under SA_RESTART resumes",
+             connect(c2, (struct sockaddr *)&listen_addr, listen_len));
+    stop(p);
+
+    install(0, NOTHING);
+    p = pester();
+    int c3 = socket(AF_UNIX, SOCK_STREAM, 0);
+    CHECK_ERR("connect without SA_RESTART: EINTR",
+              connect(c3, (struct sockaddr *)&listen_addr, listen_len), EINTR);
+    stop(p);
+
+    set_timeo(c3, SO_SNDTIMEO, 1000, 0);
+    install(SA_RESTART, NOTHING);
+    p = pester();
+    CHECK_ERR("connect under SO_SNDTIMEO and SA_RESTART: EINTR",
+              connect(c3, (struct sockaddr *)&listen_addr, listen_len), EINTR);
+    stop(p);
+    set_timeo(c3, SO_SNDTIMEO, 0, 20 * 1000);
+    CHECK_ERR("connect past SO_SNDTIMEO: EAGAIN",
+              connect(c3, (struct sockaddr *)&listen_addr, listen_len), EAGAIN);
     return check_finish();
 }
