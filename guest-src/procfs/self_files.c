@@ -7,6 +7,7 @@
  */
 #include "../include/check.h"
 #include <fcntl.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -210,6 +211,30 @@ int main(int argc, char **argv)
     CHECK_EQ("its Tgid is the process", num("Tgid"), getpid());
     CHECK_EQ("its Threads", num("Threads"), 3);
     CHECK_EQ("thread-self", slurp("/proc/thread-self/status") > 0 && num("Pid") == getpid(), 1);
+    DIR *task = opendir("/proc/self/task");
+    int tasks = 0, found_worker = 0, found_main = 0, first_is_main = 0;
+    if (task) {
+        struct dirent *d;
+        while ((d = readdir(task)) != NULL) {
+            if (d->d_name[0] == '.')
+                continue;
+            int t = atoi(d->d_name);
+            if (tasks == 0)
+                first_is_main = t == getpid();
+            tasks++;
+            found_worker += t == worker_tid;
+            found_main += t == getpid();
+        }
+        rewinddir(task);
+        int again = 0;
+        while ((d = readdir(task)) != NULL)
+            again += d->d_name[0] != '.';
+        CHECK_EQ("task/ after rewinddir", again, 3);
+        closedir(task);
+    }
+    CHECK_EQ("task/ lists the three threads", tasks, 3);
+    CHECK_EQ("the first is the process's", first_is_main, 1);
+    CHECK_EQ("and the worker", found_worker == 1 && found_main == 1, 1);
     pthread_mutex_lock(&lock);
     release_them = 1;
     pthread_cond_broadcast(&cond);
@@ -224,6 +249,33 @@ int main(int argc, char **argv)
     CHECK_EQ("statm has seven fields", got, 7);
     CHECK_EQ("size at least resident, resident above 0", sm[0] >= sm[1] && sm[1] > 0, 1);
 
+    int extra = open("/proc/self/cmdline", O_RDONLY);
+    NEED("another descriptor", extra >= 0 && dup2(extra, 40) == 40);
+    DIR *fds = opendir("/proc/self/fd");
+    int listed = 0, listed_open = 0, saw_40 = 0, dots = 0;
+    if (fds) {
+        struct dirent *d;
+        while ((d = readdir(fds)) != NULL) {
+            if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) {
+                dots++;
+                continue;
+            }
+            int f = atoi(d->d_name);
+            listed++;
+            listed_open += fcntl(f, F_GETFD) >= 0;
+            saw_40 += f == 40 && d->d_type == DT_LNK;
+        }
+        closedir(fds);
+    }
+    int open_now = 0;
+    for (int f = 0; f < 1024; f++)
+        open_now += fcntl(f, F_GETFD) >= 0;
+    CHECK_EQ("fd/ has . and ..", dots, 2);
+    CHECK_EQ("fd/ lists only open descriptors", listed_open, listed);
+    CHECK_EQ("fd/ lists every one (with its own, now closed)", listed, open_now + 1);
+    CHECK_EQ("fd/ has descriptor 40 as a link", saw_40, 1);
+    close(40);
+    close(extra);
     CHECK_ERR("O_DIRECTORY of status", open("/proc/self/status", O_RDONLY | O_DIRECTORY), ENOTDIR);
 
     NEED("cpuinfo", slurp("/proc/cpuinfo") > 0);

@@ -8,8 +8,8 @@
 //! same thread (its state, ids, credentials, scheduling and CPU times are the guest's own,
 //! since guest threads are host threads) and replace every field that describes the
 //! emulator instead: thread count, signal sets, memory sizes, descriptor table size and the
-//! program's addresses. Another process's files, and the directories (`fd/`, `task/`), are
-//! still the host's.
+//! program's addresses. The `fd/` and `task/` directories list the guest's descriptors and
+//! threads ([`getdents`]). Another process's files are still the host's.
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{AddressSpace, Backing, VmaName};
@@ -385,6 +385,98 @@ fn cpuinfo(hwcaps: (u64, u64)) -> Vec<u8> {
         ));
     }
     out.into_bytes()
+}
+
+/// A `/proc` directory whose entries the guest's view replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcDir {
+    /// `fd/`: the guest's descriptors.
+    Fds,
+    /// `task/`: the guest's threads.
+    Tasks,
+}
+
+/// Which listing a host directory descriptor reads, from where it leads: the emulator's own
+/// `/proc/<pid>/fd` (or a thread's) and `/proc/<pid>/task` are the guest's.
+pub fn dir_of(host_fd: i32) -> Option<ProcDir> {
+    let link = std::ffi::CString::new(format!("/proc/self/fd/{host_fd}")).ok()?;
+    let target = crate::host::readlinkat(libc::AT_FDCWD, &link).ok()?;
+    let own = format!("/proc/{}/", crate::host::getpid());
+    let rest = std::str::from_utf8(target.strip_prefix(own.as_bytes())?).ok()?;
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        ["fd"] | ["task", _, "fd"] => Some(ProcDir::Fds),
+        ["task"] => Some(ProcDir::Tasks),
+        _ => None,
+    }
+}
+
+/// One entry of a generated listing.
+struct Dirent {
+    ino: u64,
+    kind: u8,
+    name: String,
+}
+
+const DT_DIR: u8 = 4;
+const DT_LNK: u8 = 10;
+
+/// A listing's entries, each at its position (Linux's `ctx->pos`): `.` and `..` at 0 and 1,
+/// a descriptor N at N + 2 (fs/proc/fd.c, proc_readfd_common), the i-th thread at i + 2
+/// (fs/proc/base.c, proc_task_readdir).
+fn listing(ctx: &Ctx<'_>, dir: ProcDir) -> Vec<(u64, Dirent)> {
+    let dot =
+        |name: &str, pos: u64| (pos, Dirent { ino: 1 + pos, kind: DT_DIR, name: name.into() });
+    let mut out = vec![dot(".", 0), dot("..", 1)];
+    match dir {
+        ProcDir::Fds => {
+            for (fd, _) in ctx.proc.fds().entries() {
+                let fd = fd as u64;
+                out.push((fd + 2, Dirent { ino: 0x1000 + fd, kind: DT_LNK, name: fd.to_string() }));
+            }
+        }
+        ProcDir::Tasks => {
+            let mut tids: Vec<u32> = ctx.proc.group().threads().iter().map(|t| t.tid()).collect();
+            tids.sort_unstable();
+            let pid = ctx.proc.pid();
+            // The process's first thread leads the list.
+            tids.sort_by_key(|&t| t != pid);
+            for (i, tid) in tids.into_iter().enumerate() {
+                let ino = 0x10_0000 + u64::from(tid);
+                out.push((i as u64 + 2, Dirent { ino, kind: DT_DIR, name: tid.to_string() }));
+            }
+        }
+    }
+    out
+}
+
+/// `getdents64` of a generated listing: the records from the host descriptor's position on
+/// that fit in `room` bytes, and the position after the last; EINVAL when not even one fits.
+pub fn getdents(
+    ctx: &Ctx<'_>,
+    dir: ProcDir,
+    pos: u64,
+    room: usize,
+) -> Result<(Vec<u8>, u64), Errno> {
+    let mut out = Vec::new();
+    let mut next = pos;
+    for (at, e) in listing(ctx, dir).into_iter().filter(|(at, _)| *at >= pos) {
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if out.len() + reclen > room {
+            if out.is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&(at + 1).to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(e.kind);
+        out.extend_from_slice(e.name.as_bytes());
+        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        next = at + 1;
+    }
+    Ok((out, next))
 }
 
 /// The text of a generated file.

@@ -456,6 +456,15 @@ pub fn pipe2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn getdents64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
+    if let Some(dir) = super::proc_files::dir_of(fd) {
+        // The guest's descriptors or threads; the position is the host description's, so
+        // dup, fork and rewinddir share and reset it as for any directory.
+        let pos = host::lseek(fd, 0, libc::SEEK_CUR)?;
+        let (records, next) = super::proc_files::getdents(ctx, dir, pos, a[2] as u32 as usize)?;
+        ctx.copy_out(a[1], &records)?;
+        host::lseek(fd, next as i64, libc::SEEK_SET)?;
+        return Ok(records.len() as u64);
+    }
     let buf = ctx.buffer(a[1], a[2] as u32 as usize, Prot::WRITE)?;
     host::getdents64(fd, buf)
 }
