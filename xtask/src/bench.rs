@@ -321,6 +321,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "sockets",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec!["tcp".into(), pings.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops {
@@ -334,6 +335,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "sockets",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec!["unix".into(), mib.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops {
