@@ -1027,7 +1027,7 @@ mod tests {
         );
         assert_eq!(forks[9].elfvisor_args, ["--fork-strategy", "respawn-snapshot"]);
         assert_eq!(
-            kinds[kinds.len() - 2],
+            kinds[kinds.len() - 4],
             Kind::Ops {
                 count: 2_000,
                 what: "futex round trip, 2 processes (2 wake→wakeup)",
@@ -1035,12 +1035,18 @@ mod tests {
             }
         );
         assert_eq!(
-            kinds.last(),
-            Some(&Kind::Ops {
+            kinds[kinds.len() - 3],
+            Kind::Ops {
                 count: 2_000,
                 what: "eventfd write → epoll_pwait return, 2 threads (2 per round trip)",
                 setup: None
-            })
+            }
         );
+        // The socket rows come last: a tenth of the round trips, an eighth of the MiB.
+        let sockets: Vec<&Workload> = list.iter().filter(|w| w.program == "sockets").collect();
+        assert_eq!(sockets.len(), 2);
+        assert_eq!(sockets[0].args, ["tcp", "2000"]);
+        assert_eq!(sockets[1].args, ["unix", "32"]);
+        assert!(matches!(kinds.last(), Some(Kind::Ops { count: 32, setup: None, .. })));
     }
 }
