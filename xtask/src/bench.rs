@@ -314,6 +314,37 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             setup: None,
         },
     });
+    let (pings, mib) = if opts.quick { (2_000, 32) } else { (20_000, 256) };
+    list.extend([
+        Workload {
+            name: format!("TCP socket ping-pong on loopback, 2 processes × {}", thousands(pings)),
+            program: "sockets",
+            libc: Libc::Musl,
+            prebuilt: None,
+            sysroot: None,
+            args: vec!["tcp".into(), pings.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops {
+                count: pings,
+                what: "1-byte TCP round trip on 127.0.0.1, 2 processes",
+                setup: None,
+            },
+        },
+        Workload {
+            name: format!("unix stream socketpair throughput, {mib} MiB"),
+            program: "sockets",
+            libc: Libc::Musl,
+            prebuilt: None,
+            sysroot: None,
+            args: vec!["unix".into(), mib.to_string()],
+            elfvisor_args: vec![],
+            kind: Kind::Ops {
+                count: mib,
+                what: "MiB through an AF_UNIX stream pair in 64 KiB writes, 2 processes",
+                setup: None,
+            },
+        },
+    ]);
     if let Some(only) = &opts.only {
         list.retain(|w| {
             matches!(w.kind, Kind::Startup | Kind::Setup { .. }) || w.name.contains(only.as_str())
@@ -996,7 +1027,7 @@ mod tests {
         );
         assert_eq!(forks[9].elfvisor_args, ["--fork-strategy", "respawn-snapshot"]);
         assert_eq!(
-            kinds[kinds.len() - 2],
+            kinds[kinds.len() - 4],
             Kind::Ops {
                 count: 2_000,
                 what: "futex round trip, 2 processes (2 wake→wakeup)",
@@ -1004,12 +1035,18 @@ mod tests {
             }
         );
         assert_eq!(
-            kinds.last(),
-            Some(&Kind::Ops {
+            kinds[kinds.len() - 3],
+            Kind::Ops {
                 count: 2_000,
                 what: "eventfd write → epoll_pwait return, 2 threads (2 per round trip)",
                 setup: None
-            })
+            }
         );
+        // The socket rows come last: a tenth of the round trips, an eighth of the MiB.
+        let sockets: Vec<&Workload> = list.iter().filter(|w| w.program == "sockets").collect();
+        assert_eq!(sockets.len(), 2);
+        assert_eq!(sockets[0].args, ["tcp", "2000"]);
+        assert_eq!(sockets[1].args, ["unix", "32"]);
+        assert!(matches!(kinds.last(), Some(Kind::Ops { count: 32, setup: None, .. })));
     }
 }

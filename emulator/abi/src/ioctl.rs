@@ -28,6 +28,13 @@ pub const TIOCSPTLCK: u32 = 0x4004_5431;
 pub const TIOCGPKT: u32 = 0x8004_5438;
 pub const TIOCGPTLCK: u32 = 0x8004_5439;
 pub const TIOCGPTPEER: u32 = 0x5441;
+/// Interface requests on a socket (`sock_ioctl` → `dev_ioctl`, net/core/dev_ioctl.c): the
+/// argument is a `struct ifreq`, [`IFREQ_SIZE`] bytes on both LP64 sides (a 16-byte name, then a
+/// union whose `int` index and `short` flags sit at its start).
+pub const SIOCGIFNAME: u32 = 0x8910;
+pub const SIOCGIFFLAGS: u32 = 0x8913;
+pub const SIOCGIFINDEX: u32 = 0x8933;
+pub const IFREQ_SIZE: usize = 40;
 
 /// The control characters in the kernel's `struct termios`.
 pub const NCCS: usize = 19;

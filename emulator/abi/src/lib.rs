@@ -29,6 +29,7 @@ pub mod sched;
 pub mod shm;
 pub mod sigframe;
 pub mod signal;
+pub mod socket;
 pub mod structs;
 pub mod sysno;
 pub mod system;

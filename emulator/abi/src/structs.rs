@@ -13,6 +13,9 @@ pub use crate::sched::CloneArgs;
 pub use crate::shm::{ShmLimits, ShmUsage, ShmidDs};
 pub use crate::sigframe::{EsrContext, FpsimdContext};
 pub use crate::signal::{SigFields, Sigaction, Siginfo, SiginfoLayout, StackT};
+pub use crate::socket::{
+    Cmsghdr, Linger, Mmsghdr, Msghdr, SockaddrIn, SockaddrIn6, SockaddrNl, Ucred,
+};
 pub use crate::system::{Sysinfo, Utsname};
 pub use crate::time::{Itimerspec, Itimerval, Timespec, Timeval, Timezone, Tms};
 pub use crate::uio::Iovec;

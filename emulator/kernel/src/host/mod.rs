@@ -18,6 +18,7 @@ pub mod ptimer;
 pub mod sched;
 pub mod shm;
 pub mod signal;
+pub mod socket;
 pub mod time;
 
 pub use flags::{open_flags_from_host, open_flags_to_host};

@@ -78,6 +78,9 @@ pub struct Ctx<'a> {
     pub cpu: &'a mut dyn Cpu,
     /// Set by a handler that rewrote the registers itself (`rt_sigreturn`): x0 keeps its value.
     pub regs_restored: bool,
+    /// Set by a handler whose interrupted wait Linux ends with plain -EINTR whatever its row
+    /// says (a socket wait limited by `SO_RCVTIMEO`/`SO_SNDTIMEO`: `sock_intr_errno`).
+    pub no_restart: bool,
 }
 
 impl Ctx<'_> {

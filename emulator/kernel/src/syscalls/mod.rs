@@ -38,6 +38,7 @@ mod sys_process;
 mod sys_sched;
 mod sys_shm;
 mod sys_signal;
+mod sys_socket;
 mod sys_time;
 mod sys_timer;
 pub mod table;
@@ -153,7 +154,7 @@ impl SyscallHandler for Task {
             self.vanish();
             return SyscallAction::Stop;
         }
-        let mut ctx = Ctx { proc: self, cpu, regs_restored: false };
+        let mut ctx = Ctx { proc: self, cpu, regs_restored: false, no_restart: false };
         let result = dispatch(&mut ctx, &call);
         leave(&mut ctx, &call, result, quiesced)
     }
@@ -227,7 +228,7 @@ fn leave(
         ctx.proc.vanish();
         return SyscallAction::Stop;
     }
-    if result == Err(Errno::EINTR) && should_restart(ctx.proc, call) {
+    if result == Err(Errno::EINTR) && should_restart(ctx.proc, call) && !ctx.no_restart {
         // Back onto the `svc` with the first argument as it was.
         let pc = ctx.cpu.reg(Reg::Pc);
         ctx.cpu.set_reg(Reg::Pc, pc - 4);

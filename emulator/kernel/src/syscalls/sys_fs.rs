@@ -3,9 +3,9 @@
 
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::ioctl::{
-    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGPKT,
-    TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER, TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY, TIOCSPGRP,
-    TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
+    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, IFREQ_SIZE, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFNAME,
+    TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGPKT, TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER,
+    TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
 };
 use elfvisor_abi::limits::MAX_RW_COUNT;
 use elfvisor_abi::uio::{Iovec, UIO_MAXIOV};
@@ -162,7 +162,7 @@ pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// A write to a pipe or socket without readers also raises SIGPIPE in the writer (pipe(7));
 /// the emulator itself ignores the host's SIGPIPE, so it is raised here, in the guest.
-fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
+pub(super) fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
     if result == Err(Errno::EPIPE) {
         let info = crate::signal::info::SigInfo {
             signo: elfvisor_abi::Signo::SIGPIPE,
@@ -200,7 +200,12 @@ pub fn pwrite64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// Reads a guest iovec array and turns it into checked host iovecs.
-fn iovecs(ctx: &Ctx<'_>, addr: u64, count: u64, need: Prot) -> Result<Vec<host::HostIovec>, Errno> {
+pub(super) fn iovecs(
+    ctx: &Ctx<'_>,
+    addr: u64,
+    count: u64,
+    need: Prot,
+) -> Result<Vec<host::HostIovec>, Errno> {
     let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
     let vecs: Vec<Iovec> = ctx.proc.mm.read().read_objs(GuestAddr(addr), count, UIO_MAXIOV)?;
     let mut out = Vec::with_capacity(vecs.len());
@@ -673,6 +678,10 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             let guest = ctx.proc.fds().install_host(peer, flags & g::O_CLOEXEC != 0)?;
             return Ok(guest as u64);
         }
+        // `struct ifreq` in and out: the index (NAME) or name (INDEX, FLAGS) in, the other out.
+        SIOCGIFNAME => (libc::SIOCGIFNAME, IFREQ_SIZE, Prot::READ | Prot::WRITE),
+        SIOCGIFINDEX => (libc::SIOCGIFINDEX, IFREQ_SIZE, Prot::READ | Prot::WRITE),
+        SIOCGIFFLAGS => (libc::SIOCGIFFLAGS, IFREQ_SIZE, Prot::READ | Prot::WRITE),
         // The argument is a value: TIOCSCTTY's steal flag; TIOCNOTTY takes none.
         TIOCSCTTY => return host::ioctl_value(host_fd, libc::TIOCSCTTY, a[2]),
         TIOCNOTTY => return host::ioctl_value(host_fd, libc::TIOCNOTTY, 0),

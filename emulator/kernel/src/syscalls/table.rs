@@ -10,8 +10,8 @@ use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
     sys_ipc as ipc, sys_mmap as mm, sys_mqueue as mq, sys_numa as numa, sys_poll as poll,
-    sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_time as time,
-    sys_timer as timer,
+    sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_socket as net,
+    sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -128,6 +128,18 @@ const LOCKS: &str =
 const EPOLL_NOTE: &str = "two descriptors sharing one open file through dup (or fcntl \
      F_DUPFD) cannot both be registered (EEXIST); at most 1024 events per wait";
 
+/// What the socket calls serve.
+const SOCKET_NOTE: &str = "AF_UNIX, AF_INET, AF_INET6; AF_NETLINK with NETLINK_ROUTE only \
+     (other protocols EPROTONOSUPPORT); other families EAFNOSUPPORT";
+
+/// What the option calls translate.
+const SOCKOPT_NOTE: &str = "SO_REUSEADDR/REUSEPORT/KEEPALIVE/RCVBUF/SNDBUF/ERROR/PEERCRED/TYPE/\
+     DOMAIN/PROTOCOL/ACCEPTCONN/LINGER/RCVTIMEO/SNDTIMEO/PASSCRED/BROADCAST, TCP_NODELAY/\
+     KEEPIDLE/KEEPINTVL/KEEPCNT, IP_TOS, IP_TTL, IPV6_V6ONLY; others ENOPROTOOPT, reported once";
+
+/// What the message calls carry.
+const CMSG_NOTE: &str = "control messages SCM_RIGHTS (guest descriptors) and SCM_CREDENTIALS only";
+
 /// Refused as a kernel built without the feature: the programs that use it have a fallback.
 const NO_RSEQ: &str = "as a kernel built without CONFIG_RSEQ; glibc runs without it";
 const NO_AIO: &str = "as a kernel built without CONFIG_AIO; programs fall back to threads";
@@ -193,7 +205,8 @@ pub static TABLE: &[Row] = &[
         &[Fd, Hex, Ptr],
         Partial(
             "termios, process group, window size, controlling tty; pty number, lock, packet mode \
-             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY, reported once",
+             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; SIOCGIFNAME, SIOCGIFINDEX, \
+             SIOCGIFFLAGS; others ENOTTY, reported once",
         ),
     ),
     row(Sysno::ioprio_set, sched::ioprio_set, &[Int, Int, Hex], Full),
@@ -247,6 +260,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::pwrite64, fs::pwrite64, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::preadv, fs::preadv, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::sendfile, net::sendfile, &[Fd, Fd, Ptr, Len], Full),
     row(Sysno::pselect6, poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], Full).restart(NoHandler),
     row(Sysno::ppoll, poll::ppoll, &[Ptr, Len, Ptr, Ptr, Len], Full).restart(NoHandler),
     row(
@@ -258,6 +272,9 @@ pub static TABLE: &[Row] = &[
              respawn fork",
         ),
     ),
+    row(Sysno::vmsplice, net::vmsplice, &[Fd, Ptr, Len, Hex], Full),
+    row(Sysno::splice, net::splice, &[Fd, Ptr, Fd, Ptr, Len, Hex], Full),
+    row(Sysno::tee, net::tee, &[Fd, Fd, Len, Hex], Full),
     row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
     row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
@@ -423,6 +440,21 @@ pub static TABLE: &[Row] = &[
     row(Sysno::shmctl, shm::shmctl, &[Int, Int, Ptr], Full),
     addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full).quiesce(Always),
     row(Sysno::shmdt, shm::shmdt, &[Ptr], Full).quiesce(Always),
+    row(Sysno::socket, net::socket, &[Int, Hex, Int], Partial(SOCKET_NOTE)),
+    row(Sysno::socketpair, net::socketpair, &[Int, Hex, Int, Ptr], Partial(SOCKET_NOTE)),
+    row(Sysno::bind, net::bind, &[Fd, Ptr, Len], Full),
+    row(Sysno::listen, net::listen, &[Fd, Int], Full),
+    row(Sysno::accept, net::accept, &[Fd, Ptr, Ptr], Full),
+    row(Sysno::connect, net::connect, &[Fd, Ptr, Len], Full),
+    row(Sysno::getsockname, net::getsockname, &[Fd, Ptr, Ptr], Full),
+    row(Sysno::getpeername, net::getpeername, &[Fd, Ptr, Ptr], Full),
+    row(Sysno::sendto, net::sendto, &[Fd, Ptr, Len, Hex, Ptr, Len], Full),
+    row(Sysno::recvfrom, net::recvfrom, &[Fd, Ptr, Len, Hex, Ptr, Ptr], Full),
+    row(Sysno::setsockopt, net::setsockopt, &[Fd, Int, Int, Ptr, Len], Partial(SOCKOPT_NOTE)),
+    row(Sysno::getsockopt, net::getsockopt, &[Fd, Int, Int, Ptr, Ptr], Partial(SOCKOPT_NOTE)),
+    row(Sysno::shutdown, net::shutdown, &[Fd, Int], Full),
+    row(Sysno::sendmsg, net::sendmsg, &[Fd, Ptr, Hex], Partial(CMSG_NOTE)),
+    row(Sysno::recvmsg, net::recvmsg, &[Fd, Ptr, Hex], Partial(CMSG_NOTE)),
     row(Sysno::readahead, meta::readahead, &[Fd, Int, Len], Full),
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full).quiesce(Always),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full).quiesce(Always),
@@ -460,6 +492,8 @@ pub static TABLE: &[Row] = &[
         Errno::ENOSYS,
         "no performance counters; as a kernel built without CONFIG_PERF_EVENTS",
     ),
+    row(Sysno::accept4, net::accept4, &[Fd, Ptr, Ptr, Hex], Full),
+    row(Sysno::recvmmsg, net::recvmmsg, &[Fd, Ptr, Len, Hex, Ptr], Partial(CMSG_NOTE)),
     row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
     row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
     refuse(
@@ -489,6 +523,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::clock_adjtime, time::clock_adjtime, &[Int, Ptr], Partial(NO_TIME)),
     row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
     refuse(Sysno::setns, &[Fd, Hex], Errno::EPERM, "no namespaces; as without CAP_SYS_ADMIN"),
+    row(Sysno::sendmmsg, net::sendmmsg, &[Fd, Ptr, Len, Hex], Partial(CMSG_NOTE)),
     refuse(
         Sysno::kcmp,
         &[Int, Int, Int, Hex, Hex],
@@ -522,6 +557,7 @@ pub static TABLE: &[Row] = &[
     ),
     row(Sysno::membarrier, pr::membarrier, &[Int, Hex, Int], Full),
     row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
+    row(Sysno::copy_file_range, net::copy_file_range, &[Fd, Ptr, Fd, Ptr, Len, Hex], Full),
     row(Sysno::preadv2, fs::preadv2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     row(Sysno::pwritev2, fs::pwritev2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     refuse(Sysno::pkey_mprotect, &[Ptr, Len, Hex, Int], Errno::ENOSYS, NO_PKEYS),
