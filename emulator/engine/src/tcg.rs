@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex};
 
 use elfvisor_abi::{GuestAddr, Prot};
 use unicorn_engine::unicorn_const::{Arch, Mode, Prot as UcProt, TlbType};
-use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, TlbEntry, Unicorn};
+use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, RegisterARM64CP, TlbEntry, Unicorn};
 
 use crate::{
     Access, Cpu, Engine, EngineError, Exit, FaultCause, GuestMemory, PageState, Reg, Stopper,
@@ -228,6 +228,15 @@ fn uc_prot(prot: Prot) -> UcProt {
     p
 }
 
+/// A data address without its top-byte tag: bits 63..56 become copies of bit 55 (arm64's
+/// `untagged_addr`).
+fn untag(vaddr: u64) -> u64 {
+    (((vaddr << 8) as i64) >> 8) as u64
+}
+
+/// TCR_EL1.TBI0: top byte ignored for addresses in the lower (user) half.
+const TCR_TBI0: u64 = 1 << 37;
+
 /// The TLB-fill hook: identity translation with the VMA's permissions, or a recorded refusal.
 fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option<TlbEntry> {
     let data = uc.get_data_mut();
@@ -236,6 +245,16 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
         MemType::FETCH => (Access::Fetch, Prot::EXEC),
         _ => (Access::Read, Prot::READ),
     };
+    // Top-byte-ignore (TCR_EL1.TBI0, set in `TcgVcpu::new` as Linux sets it for user space):
+    // QEMU's system-mode translator hands the TLB the tagged address and leaves dropping the tag
+    // to the page-table walk, which this hook replaces. Sign-extending from bit 55 drops the top
+    // byte of every lower-half address (TBI0) and leaves an upper-half one (no TBI1) outside the
+    // arena. It is also the address a fault reports: Linux's `get_signal` clears the tag of a
+    // fault's si_addr through `hide_si_addr_tag_bits` → arm64's `arch_untagged_si_addr`
+    // (`untagged_addr`, the same sign extension) unless the handler asked for
+    // `SA_EXPOSE_TAGBITS`, which elfvisor does not offer. The TLB entry stays keyed by the
+    // tagged page and maps it onto the untagged one.
+    let vaddr = untag(vaddr);
     let state = if vaddr < data.memory.size {
         data.memory.pages.page(GuestAddr(vaddr))
     } else {
@@ -326,6 +345,13 @@ impl TcgVcpu {
         let cpacr = uc.reg_read(RegisterARM64::CPACR_EL1).map_err(backend("read CPACR_EL1"))?;
         uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | (3 << 20))
             .map_err(backend("enable FP/SIMD"))?;
+        // Top-byte-ignore for user addresses, as Linux runs arm64 user space (`__cpu_setup`
+        // sets TCR_EL1.TBI0): translated code then strips tags from branch targets, and the
+        // TLB-fill hook from data addresses. TCR_EL1 is op0 3, op1 0, CRn 2, CRm 0, op2 2.
+        let mut tcr = RegisterARM64CP { crn: 2, crm: 0, op0: 3, op1: 0, op2: 2, val: 0 };
+        uc.reg_read_arm64_coproc(&mut tcr).map_err(backend("read TCR_EL1"))?;
+        tcr.val |= TCR_TBI0;
+        uc.reg_write_arm64_coproc(&tcr).map_err(backend("enable top-byte-ignore"))?;
         let raw = uc.get_handle();
         let stop = Arc::new(StopState {
             pending: AtomicU32::new(0),

@@ -1035,3 +1035,38 @@ fn test_a_tlb_grown_past_its_first_size_stays_exact() {
     assert_eq!(run(&mut *cpu, store, ro + 0x1000, 5), Exit::Breakpoint { imm: 0x3e8 });
     assert_eq!(arena.read_u64(ro + 0x1000), 5);
 }
+
+#[test]
+fn test_tagged_addresses_reach_the_untagged_location_and_fault_untagged() {
+    let arena = Arena::new();
+    // ldr x1, [x0]; str x2, [x0, #8]; svc #0 (x8 = 93: stop)
+    arena.write_code(CODE, &[0xf9400001, 0xf9000402, 0xd4000001]);
+    arena.write_u32(DATA, 0x1234_5678);
+    let tag = 0x5a << 56;
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), tag | DATA);
+    cpu.set_reg(Reg::X(2), 0xabcd);
+    cpu.set_reg(Reg::X(8), 93);
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(cpu.reg(Reg::X(1)), 0x1234_5678, "the tagged load read the untagged word");
+    assert_eq!(arena.read_u64(DATA + 8), 0xabcd, "the tagged store reached the untagged word");
+
+    // Through a tag into a hole and into read-only memory: the untagged address faults.
+    for (addr, access, cause) in [
+        (0x50_0008, Access::Read, FaultCause::Unmapped),
+        (RODATA + 8, Access::Write, FaultCause::Protection),
+    ] {
+        let mut cpu = vcpu(&arena, CODE);
+        let addr_reg = if access == Access::Write { addr - 8 } else { addr };
+        cpu.set_reg(Reg::X(0), tag | addr_reg);
+        if access == Access::Write {
+            cpu.set_reg(Reg::Pc, CODE + 4);
+        }
+        assert_eq!(
+            cpu.run(&mut handler).unwrap(),
+            Exit::Fault { addr: GuestAddr(addr), access, cause },
+            "the fault reports the address without its tag"
+        );
+    }
+}
