@@ -49,7 +49,7 @@ use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::sync::{Arc, Mutex};
 
 use elfvisor_abi::{GuestAddr, Prot};
-use unicorn_engine::unicorn_const::{Arch, Mode, Prot as UcProt, TlbType};
+use unicorn_engine::unicorn_const::{Arch, Arm64Insn, Mode, Prot as UcProt, TlbType};
 use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, RegisterARM64CP, TlbEntry, Unicorn};
 
 use crate::{
@@ -273,6 +273,32 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
     None
 }
 
+/// `IC IVAU` as the SYS instruction hook sees it: op0 1, op1 3, CRn 7, CRm 5, op2 1.
+const IC_IVAU: (u32, u32, u32, u32, u32) = (1, 3, 7, 5, 1);
+
+/// The instruction-cache line of the `max` CPU: CTR_EL0.IminLine is 4, 16 words.
+const ICACHE_LINE: u64 = 64;
+
+/// The SYS instruction hook: reports `IC IVAU` to the handler (see
+/// [`SyscallHandler::code_invalidated`]) and lets every SYS instruction run as before (`false`:
+/// not skipped). Unicorn calls it for every SYS instruction (`DC ZVA` too), only when
+/// executed.
+fn sys_insn(uc: &mut Unicorn<'_, HookData>, _rt: RegisterARM64, op: &RegisterARM64CP) -> bool {
+    if (op.op0, op.op1, op.crn, op.crm, op.op2) != IC_IVAU {
+        return false;
+    }
+    let Some(mut handler) = uc.get_data().handler else {
+        return false;
+    };
+    // SAFETY: as in `interrupt`: `handler` is set only while `emu_start` runs in
+    // `TcgVcpu::run`, from a `&mut dyn SyscallHandler` not otherwise used meanwhile, and hooks
+    // run on that thread inside `emu_start`.
+    let handler = unsafe { handler.as_mut() };
+    let start = untag(op.val) & !(ICACHE_LINE - 1);
+    handler.code_invalidated(GuestAddr(start), GuestAddr(start.wrapping_add(ICACHE_LINE)));
+    false
+}
+
 /// The interrupt hook: serves `svc` through the handler, turns everything else into an exit.
 fn interrupt(uc: &mut Unicorn<'_, HookData>, intno: u32) {
     let exit = match intno {
@@ -341,6 +367,8 @@ impl TcgVcpu {
             .map_err(backend("map the arena"))?;
         uc.add_tlb_hook(0, u64::MAX, tlb_fill).map_err(backend("install the TLB hook"))?;
         uc.add_intr_hook(interrupt).map_err(backend("install the interrupt hook"))?;
+        uc.add_insn_sys_hook_arm64(Arm64Insn::UC_ARM64_INS_SYS, 0, u64::MAX, sys_insn)
+            .map_err(backend("install the SYS instruction hook"))?;
         // FP/SIMD enabled (CPACR_EL1.FPEN = 0b11), as Linux runs user space.
         let cpacr = uc.reg_read(RegisterARM64::CPACR_EL1).map_err(backend("read CPACR_EL1"))?;
         uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | (3 << 20))

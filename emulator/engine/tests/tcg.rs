@@ -1070,3 +1070,37 @@ fn test_tagged_addresses_reach_the_untagged_location_and_fault_untagged() {
         );
     }
 }
+
+/// Records the lines `IC IVAU` reports; stops on any syscall.
+#[derive(Default)]
+struct IcRecorder {
+    lines: Vec<(GuestAddr, GuestAddr)>,
+}
+
+impl SyscallHandler for IcRecorder {
+    fn syscall(&mut self, _cpu: &mut dyn Cpu) -> SyscallAction {
+        SyscallAction::Stop
+    }
+    fn code_invalidated(&mut self, start: GuestAddr, end: GuestAddr) {
+        self.lines.push((start, end));
+    }
+}
+
+#[test]
+fn test_ic_ivau_reports_its_line_and_other_sys_instructions_do_not() {
+    let arena = Arena::new();
+    // ic ivau, x0; dc cvau, x0; ic ivau, x1; svc #0
+    arena.write_code(CODE, &[0xd50b7520, 0xd50b7b20, 0xd50b7521, 0xd4000001]);
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), CODE + 0x44);
+    cpu.set_reg(Reg::X(1), (0x5a << 56) | (CODE + 0x80));
+    let mut handler = IcRecorder::default();
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(
+        handler.lines,
+        vec![
+            (GuestAddr(CODE + 0x40), GuestAddr(CODE + 0x80)),
+            (GuestAddr(CODE + 0x80), GuestAddr(CODE + 0xc0)),
+        ]
+    );
+}
