@@ -284,6 +284,19 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             kind: Kind::Ops { count: rounds, what, setup: None },
         });
     }
+    list.push(Workload {
+        name: format!("epoll wakeup ping-pong, 2 threads × {}", thousands(rounds)),
+        program: "epoll_wakeup",
+        libc: Libc::Musl,
+        prebuilt: None,
+        args: vec![rounds.to_string()],
+        elfvisor_args: vec![],
+        kind: Kind::Ops {
+            count: rounds,
+            what: "eventfd write → epoll_pwait return, 2 threads (2 per round trip)",
+            setup: None,
+        },
+    });
     if let Some(only) = &opts.only {
         list.retain(|w| {
             matches!(w.kind, Kind::Startup | Kind::Setup { .. }) || w.name.contains(only.as_str())
@@ -879,10 +892,18 @@ mod tests {
         );
         assert_eq!(forks[9].elfvisor_args, ["--fork-strategy", "respawn-snapshot"]);
         assert_eq!(
+            kinds[kinds.len() - 2],
+            Kind::Ops {
+                count: 2_000,
+                what: "futex round trip, 2 processes (2 wake→wakeup)",
+                setup: None
+            }
+        );
+        assert_eq!(
             kinds.last(),
             Some(&Kind::Ops {
                 count: 2_000,
-                what: "futex round trip, 2 processes (2 wake→wakeup)",
+                what: "eventfd write → epoll_pwait return, 2 threads (2 per round trip)",
                 setup: None
             })
         );

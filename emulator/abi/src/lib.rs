@@ -11,6 +11,7 @@
 pub mod addr;
 pub mod auxv;
 pub mod errno;
+pub mod event;
 pub mod fcntl;
 pub mod futex;
 pub mod ioctl;

@@ -26,3 +26,14 @@ pub const TASK_COMM_LEN: usize = 16;
 pub const PR_SET_CHILD_SUBREAPER: u32 = 36;
 /// Stores whether the caller is a child subreaper as an `int` at the pointer.
 pub const PR_GET_CHILD_SUBREAPER: u32 = 37;
+
+/// Returns whether the thread keeps its capabilities across a change of uid from 0.
+pub const PR_GET_KEEPCAPS: u32 = 7;
+/// Sets it (0 or 1).
+pub const PR_SET_KEEPCAPS: u32 = 8;
+/// Sets no_new_privs (arg2 must be 1, the rest 0): execve can no longer grant privileges.
+pub const PR_SET_NO_NEW_PRIVS: u32 = 38;
+/// Returns no_new_privs.
+pub const PR_GET_NO_NEW_PRIVS: u32 = 39;
+/// Stores the thread's `clear_child_tid` address at the pointer.
+pub const PR_GET_TID_ADDRESS: u32 = 40;

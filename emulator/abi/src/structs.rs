@@ -1,6 +1,7 @@
 //! Every guest structure with a [`GuestObj`](crate::obj::GuestObj) layout, in one place. Each
 //! is defined beside the values of its area; this module only gathers them.
 
+pub use crate::event::{EpollEvent, SignalfdSiginfo};
 pub use crate::fcntl::{Stat, Statfs};
 pub use crate::futex::RobustListHead;
 pub use crate::ioctl::{Termios, Winsize};

@@ -269,6 +269,35 @@ impl Arena {
         Ok(vec![true; (len / PAGE_SIZE) as usize])
     }
 
+    /// Whether `[off, off + len)` holds a page this process wrote and still maps alone: an
+    /// anonymous page (present, not a file or shared page, `PM_MMAP_EXCLUSIVE`) or a swapped
+    /// one. A page only read is the shared zero page, which is neither. Read in pieces, so a
+    /// huge mapping costs no huge buffer.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn holds_written_page(&self, off: u64, len: u64) -> io::Result<bool> {
+        const PIECE: u64 = 16 * 1024 * PAGE_SIZE;
+        let mut at = off;
+        while at < off + len {
+            let n = PIECE.min(off + len - at);
+            let written = self.page_map(at, n)?.into_iter().any(|v| {
+                v & PM_SWAPPED != 0
+                    || v & (PM_PRESENT | PM_FILE_OR_SHARED | PM_EXCLUSIVE)
+                        == PM_PRESENT | PM_EXCLUSIVE
+            });
+            if written {
+                return Ok(true);
+            }
+            at += n;
+        }
+        Ok(false)
+    }
+
+    /// Without a page map any mapping may have been written.
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn holds_written_page(&self, _off: u64, _len: u64) -> io::Result<bool> {
+        Ok(true)
+    }
+
     /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
     pub(crate) fn map_anon(&self, off: u64, len: u64) -> io::Result<()> {
         let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;

@@ -23,6 +23,7 @@ mod layout;
 mod lock;
 mod object;
 mod remap;
+mod residency;
 mod shared;
 mod snapshot;
 mod space;

@@ -37,6 +37,9 @@ pub struct FrozenRange {
 struct Plan {
     start: u64,
     runs: Vec<(usize, usize)>,
+    /// The pages present before the freeze (the host's page map): one that the freeze leaves a
+    /// hole in the new object is faulted in again, so the process keeps its residency.
+    present: Vec<bool>,
 }
 
 fn page_is_zero(page: &[u8]) -> bool {
@@ -81,6 +84,7 @@ impl AddressSpace {
         for (start, end) in ranges {
             let len = end.0 - start.0;
             let mut take = self.arena.written_pages(start.0, len)?;
+            let present = take.clone();
             let layers = self.arena.layers(start.0, len);
             let mut layered = vec![false; take.len()];
             for l in &layers {
@@ -99,7 +103,7 @@ impl AddressSpace {
                 // Everything with data moves into the new object, as one layer per run.
                 take.iter_mut().zip(&layered).for_each(|(t, l)| *t |= l);
             }
-            plans.push(Plan { start: start.0, runs: runs(&take) });
+            plans.push(Plan { start: start.0, runs: runs(&take), present });
         }
         let total: usize = plans.iter().flat_map(|p| &p.runs).map(|(a, b)| b - a).sum();
         if total > 0 {
@@ -156,7 +160,7 @@ impl AddressSpace {
     }
 
     /// Whether the page at guest offset `at` reads as zero (it is mapped, private).
-    fn page_is_zero(&self, at: u64) -> bool {
+    pub(crate) fn page_is_zero(&self, at: u64) -> bool {
         let host = self.arena.host_bytes(at, PAGE_SIZE as usize);
         // SAFETY: as in `write_and_map`: a mapped private page, read while no vCPU runs.
         page_is_zero(unsafe { std::slice::from_raw_parts(host, PAGE_SIZE as usize) })
@@ -184,6 +188,7 @@ impl AddressSpace {
         let mut at = 0u64;
         let mut bytes = 0u64;
         let mut placed = Vec::new();
+        let mut holes = Vec::new();
         for plan in plans {
             for &(first, last) in &plan.runs {
                 let start = plan.start + first as u64 * PAGE_SIZE;
@@ -198,6 +203,9 @@ impl AddressSpace {
                 let mut i = 0;
                 while i < len / page {
                     if page_is_zero(&data[i * page..(i + 1) * page]) {
+                        if plan.present[first + i] {
+                            holes.push(start + (i * page) as u64);
+                        }
                         i += 1;
                         continue;
                     }
@@ -218,6 +226,9 @@ impl AddressSpace {
                 self.restore(start, len, object.file(), offset);
                 return Err(e);
             }
+        }
+        for hole in holes {
+            self.arena.populate(hole, PAGE_SIZE, false);
         }
         Ok(())
     }
@@ -300,6 +311,21 @@ mod tests {
         fill(&s, a.0 + P, 7);
         fill(&s, a.0 + 3 * P, 8);
         assert_eq!(s.own_pages(a, len).unwrap(), [false, true, false, true]);
+    }
+
+    #[test]
+    fn test_a_page_zeroed_over_a_layer_stays_resident() {
+        let mut s = space();
+        let a = region(&mut s, 2);
+        let range = [(a, GuestAddr(a.0 + 2 * P))];
+        fill(&s, a.0, 1);
+        s.freeze(&range).unwrap();
+        fill(&s, a.0, 0);
+        s.freeze(&range).unwrap();
+        let (resident, r) = s.mincore(a, 2 * P);
+        r.unwrap();
+        assert_eq!(resident, [1, 0], "a hole in the new object, faulted in again");
+        assert_eq!(byte(&s, a.0), 0);
     }
 
     #[test]

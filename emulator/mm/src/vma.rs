@@ -91,6 +91,13 @@ impl VmaFlags {
     pub const DONTFORK: VmaFlags = VmaFlags(4);
     /// `VM_WIPEONFORK`: `MADV_WIPEONFORK`, a fork child gets zero pages.
     pub const WIPEONFORK: VmaFlags = VmaFlags(8);
+    /// The mapping has held a page the process wrote: Linux's `anon_vma`, which a private
+    /// mapping gets on its first write fault (`anon_vma_prepare`) and keeps until it is
+    /// unmapped. A fork child inherits the pages of such a VMA (`vma_needs_copy` in
+    /// mm/memory.c copies its page table), and of no other private anonymous VMA. Recorded at
+    /// each fork from the host's page map (`AddressSpace::note_anon_writes`); sticky, kept by
+    /// splits, moves and merges (`is_mergeable_anon_vma` lets a VMA without one merge).
+    pub const ANON: VmaFlags = VmaFlags(16);
 
     pub const fn contains(self, other: VmaFlags) -> bool {
         self.0 & other.0 == other.0
@@ -112,6 +119,7 @@ impl fmt::Debug for VmaFlags {
             (VmaFlags::LOCKONFAULT, "LOCKONFAULT"),
             (VmaFlags::DONTFORK, "DONTFORK"),
             (VmaFlags::WIPEONFORK, "WIPEONFORK"),
+            (VmaFlags::ANON, "ANON"),
         ];
         let set: Vec<&str> =
             names.iter().filter(|(v, _)| self.contains(*v)).map(|(_, n)| *n).collect();
@@ -175,7 +183,7 @@ impl Vma {
             && self.prot == next.prot
             && self.shared == next.shared
             && self.grows_down == next.grows_down
-            && self.flags == next.flags
+            && self.flags.without(VmaFlags::ANON) == next.flags.without(VmaFlags::ANON)
             && self.name == next.name
             && self.backing.continues_into(self.len(), &next.backing)
     }
@@ -291,7 +299,9 @@ impl VmaSet {
         if let Some((pk, prev)) = prev {
             if prev.mergeable_with(&self.map[&key]) {
                 let cur = self.map.remove(&key).expect("VMA at key");
-                self.map.get_mut(&pk).expect("previous VMA").end = cur.end;
+                let merged = self.map.get_mut(&pk).expect("previous VMA");
+                merged.end = cur.end;
+                merged.flags = merged.flags.with(cur.flags);
                 key = pk;
             }
         }
@@ -299,7 +309,9 @@ impl VmaSet {
         if let Some(next) = self.map.get(&end.0) {
             if self.map[&key].mergeable_with(next) {
                 let next = self.map.remove(&end.0).expect("next VMA");
-                self.map.get_mut(&key).expect("current VMA").end = next.end;
+                let merged = self.map.get_mut(&key).expect("current VMA");
+                merged.end = next.end;
+                merged.flags = merged.flags.with(next.flags);
             }
         }
     }
@@ -422,6 +434,19 @@ mod tests {
         s.insert(anon(0x4000, 0x5000, Prot::READ));
         assert_eq!(ranges(&s), vec![(0x1000, 0x4000), (0x4000, 0x5000)]);
         s.check(1 << 20).unwrap();
+    }
+
+    #[test]
+    fn test_anon_flag_does_not_stop_a_merge_and_survives_splits() {
+        let mut s = VmaSet::default();
+        let written = Vma { flags: VmaFlags::ANON, ..anon(0x1000, 0x3000, Prot::RW) };
+        s.insert(written);
+        s.insert(anon(0x3000, 0x4000, Prot::RW));
+        assert_eq!(ranges(&s), vec![(0x1000, 0x4000)]);
+        assert!(s.find(GuestAddr(0x3000)).unwrap().flags.contains(VmaFlags::ANON));
+        s.update_range(GuestAddr(0x2000), GuestAddr(0x3000), |v| v.prot = Prot::READ);
+        assert_eq!(ranges(&s).len(), 3);
+        assert!(s.iter().all(|v| v.flags.contains(VmaFlags::ANON)), "each piece keeps it");
     }
 
     #[test]

@@ -31,10 +31,17 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
     // The other threads stay out of guest code while the memory is captured (already so unless
     // this is a vfork, whose wait below must not hold them).
     let quiesced = task.group().is_multithreaded().then(|| task.group().quiesce(task.handle()));
+    if !args.has(CLONE_VM) {
+        // Which private anonymous VMAs were written decides which keep their pages in the
+        // child; after the fork every page is shared and the host's page map cannot tell.
+        // Without a page map every VMA counts as written, as before.
+        let _ = task.mm.write().note_anon_writes();
+    }
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
-        // none that a thread it does not have would never release.
-        let _held = task.fork_locks();
+        // none that a thread it does not have would never release. The signalfd registry
+        // comes first: it is taken before a pending queue's lock everywhere.
+        let _held = (crate::signal::signalfd::fork_lock(), task.fork_locks());
         crate::host::fork()?
     };
     if pid == 0 {
@@ -72,7 +79,12 @@ fn become_child(
     drop(held_signals);
     if !args.has(CLONE_VM) {
         // Linux's dup_mmap: no MADV_DONTFORK ranges, zeroed MADV_WIPEONFORK ones, no locks.
-        task.mm.write().after_fork();
+        {
+            let mut mm = task.mm.write();
+            mm.after_fork();
+            // The host copied every page; Linux's child has none of a VMA never written.
+            mm.drop_unwritten_pages();
+        }
         task.flush_mm(cpu);
     }
     // A vfork child's own link to its parent is not this process's.

@@ -97,6 +97,75 @@ pub fn fd_call(nr: libc::c_long, fd: RawFd, a: [u64; 3]) -> Result<u64, Errno> {
     check(unsafe { libc::syscall(nr, fd, a[0], a[1], a[2]) } as isize)
 }
 
+/// What an extended-attribute call acts on: a path (following a final symlink or not) or a
+/// descriptor.
+#[derive(Debug, Clone, Copy)]
+pub enum XattrTarget<'a> {
+    Path(&'a CStr),
+    Link(&'a CStr),
+    Fd(RawFd),
+}
+
+/// `getxattr`/`lgetxattr`/`fgetxattr` into `buf` (empty: ask for the size).
+pub fn getxattr(target: XattrTarget<'_>, name: &CStr, buf: &mut [u8]) -> Result<u64, Errno> {
+    let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+    // SAFETY: live C strings, and `buf` is writable for `len` bytes.
+    let r = unsafe {
+        match target {
+            XattrTarget::Path(p) => libc::getxattr(p.as_ptr(), name.as_ptr(), ptr, len),
+            XattrTarget::Link(p) => libc::lgetxattr(p.as_ptr(), name.as_ptr(), ptr, len),
+            XattrTarget::Fd(fd) => libc::fgetxattr(fd, name.as_ptr(), ptr, len),
+        }
+    };
+    check(r)
+}
+
+/// `setxattr`/`lsetxattr`/`fsetxattr` (`XATTR_CREATE`/`XATTR_REPLACE` are the same numbers).
+pub fn setxattr(
+    target: XattrTarget<'_>,
+    name: &CStr,
+    value: &[u8],
+    flags: i32,
+) -> Result<u64, Errno> {
+    let (ptr, len) = (value.as_ptr().cast(), value.len());
+    // SAFETY: live C strings, and `value` is readable for `len` bytes.
+    let r = unsafe {
+        match target {
+            XattrTarget::Path(p) => libc::setxattr(p.as_ptr(), name.as_ptr(), ptr, len, flags),
+            XattrTarget::Link(p) => libc::lsetxattr(p.as_ptr(), name.as_ptr(), ptr, len, flags),
+            XattrTarget::Fd(fd) => libc::fsetxattr(fd, name.as_ptr(), ptr, len, flags),
+        }
+    };
+    check(r as isize)
+}
+
+/// `listxattr`/`llistxattr`/`flistxattr` into `buf` (empty: ask for the size).
+pub fn listxattr(target: XattrTarget<'_>, buf: &mut [u8]) -> Result<u64, Errno> {
+    let (ptr, len) = (buf.as_mut_ptr().cast(), buf.len());
+    // SAFETY: live C strings, and `buf` is writable for `len` bytes.
+    let r = unsafe {
+        match target {
+            XattrTarget::Path(p) => libc::listxattr(p.as_ptr(), ptr, len),
+            XattrTarget::Link(p) => libc::llistxattr(p.as_ptr(), ptr, len),
+            XattrTarget::Fd(fd) => libc::flistxattr(fd, ptr, len),
+        }
+    };
+    check(r)
+}
+
+/// `removexattr`/`lremovexattr`/`fremovexattr`.
+pub fn removexattr(target: XattrTarget<'_>, name: &CStr) -> Result<u64, Errno> {
+    // SAFETY: live C strings.
+    let r = unsafe {
+        match target {
+            XattrTarget::Path(p) => libc::removexattr(p.as_ptr(), name.as_ptr()),
+            XattrTarget::Link(p) => libc::lremovexattr(p.as_ptr(), name.as_ptr()),
+            XattrTarget::Fd(fd) => libc::fremovexattr(fd, name.as_ptr()),
+        }
+    };
+    check(r as isize)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

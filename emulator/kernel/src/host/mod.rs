@@ -5,6 +5,7 @@
 //! Guest values (elfvisor_abi) and host values (libc) never mix outside this module: every
 //! conversion is an explicit table or function in it.
 
+pub mod event;
 pub mod flags;
 pub mod fs;
 pub mod fsmeta;

@@ -233,6 +233,18 @@ pub fn core_without_memory() {
     }
 }
 
+pub fn membarrier(cmd: i32, flags: u32, cpu: i32) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::syscall(libc::SYS_membarrier, cmd, flags, cpu) } as isize)
+}
+
+/// A `prctl` whose arguments are integers, for the options the host keeps for the guest.
+pub fn prctl_int(option: i32, args: [u64; 4]) -> Result<u64, Errno> {
+    let [a, b, c, d] = args.map(|v| v as libc::c_ulong);
+    // SAFETY: integer arguments only.
+    path_call(unsafe { libc::prctl(option, a, b, c, d) })
+}
+
 /// `PR_SET_DUMPABLE` / `PR_GET_DUMPABLE` of the emulator process, the guest's.
 pub fn set_dumpable(on: u64) -> Result<u64, Errno> {
     // SAFETY: an integer-argument prctl.
@@ -310,6 +322,23 @@ pub fn waitid(idtype: i32, id: u32, options: i32) -> Result<(Siginfo, Rusage), E
 pub fn kill(pid: i32, sig: i32) -> Result<u64, Errno> {
     // SAFETY: no pointers.
     path_call(unsafe { libc::kill(pid, sig) })
+}
+
+/// `pidfd_open` of a process (guest pids are host pids), non-blocking or not; the host
+/// descriptor is close-on-exec (the guest's flag lives in its table).
+pub fn pidfd_open(pid: i32, nonblock: bool) -> Result<std::os::fd::OwnedFd, Errno> {
+    let flags = if nonblock { libc::O_NONBLOCK } else { 0 };
+    // SAFETY: no pointers.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) } as isize)?;
+    Ok(super::fs::owned(fd as i32))
+}
+
+/// `pidfd_send_signal` with an optional `siginfo_t` (the guest's bytes: the layout is the
+/// same on every 64-bit Linux).
+pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: Option<&[u8; 128]>) -> Result<u64, Errno> {
+    let ptr = info.map_or(std::ptr::null(), |i| i.as_ptr());
+    // SAFETY: `ptr` is null or a live 128-byte siginfo.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, ptr, 0) } as isize)
 }
 
 pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<u64, Errno> {

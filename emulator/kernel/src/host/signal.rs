@@ -159,6 +159,12 @@ pub struct BlockedSignals {
 }
 
 impl BlockedSignals {
+    /// The mask from before [`block`]: the one a wait that lets the forwarded signals through
+    /// puts in place for its duration.
+    pub fn old_mask(&self) -> &libc::sigset_t {
+        &self.old
+    }
+
     /// Sleeps until a signal the old mask lets through is caught, or `timeout` passes: the
     /// old mask comes back atomically with the sleep (`ppoll` with a signal mask).
     pub fn sleep_unblocked(&self, timeout: Option<Duration>) {

@@ -35,6 +35,7 @@ pub fn send(task: &mut Task, info: SigInfo) {
 /// [`send`] from anywhere: a thread of the process or one of the emulator's own.
 pub fn send_to_process(group: &ThreadGroup, info: SigInfo) {
     queue(&mut group.pending(), info);
+    super::signalfd::notify(info.signo);
     group.kick_all();
 }
 
@@ -42,6 +43,7 @@ pub fn send_to_process(group: &ThreadGroup, info: SigInfo) {
 /// stops, a blocking host call returns EINTR.
 pub fn send_to_thread(thread: &TaskHandle, info: SigInfo) {
     queue(&mut thread.pending(), info);
+    super::signalfd::notify(info.signo);
     if thread.host_tid() != crate::host::gettid() {
         thread.kick();
         super::forward::interrupt(thread.host_tid());
@@ -84,10 +86,15 @@ pub fn take_pending(task: &Task, want: impl Fn(&SigInfo) -> bool) -> Option<SigI
             .0;
         Some(list.remove(i))
     }
-    if let Some(info) = pick(&mut task.pending(), &want) {
-        return Some(info);
+    let mut taken = pick(&mut task.pending(), &want);
+    if taken.is_none() {
+        taken = pick(&mut task.group().pending(), &want);
     }
-    pick(&mut task.group().pending(), &want)
+    if taken.is_some() {
+        // A signalfd stays readable only while a signal of its mask is left.
+        super::signalfd::settle(task);
+    }
+    taken
 }
 
 /// What delivering the next pending signal would do to an interrupted system call: `Some(flags)`

@@ -219,7 +219,9 @@ pub fn waitid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[0] > u64::from(P_PIDFD) {
         return Err(Errno::EINVAL);
     }
-    let (info, rusage) = host::waitid(a[0] as i32, a[1] as u32, options)?;
+    // A pidfd is the guest's descriptor: the host waits on the host one behind it.
+    let id = if a[0] == u64::from(P_PIDFD) { ctx.fd(a[1])? as u32 } else { a[1] as u32 };
+    let (info, rusage) = host::waitid(a[0] as i32, id, options)?;
     let ended = matches!(info.code, CLD_EXITED | CLD_KILLED | CLD_DUMPED);
     if a[3] & u64::from(WNOWAIT) == 0
         && ended

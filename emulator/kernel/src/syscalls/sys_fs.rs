@@ -8,9 +8,6 @@ use elfvisor_abi::ioctl::{
     TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
 };
 use elfvisor_abi::limits::MAX_RW_COUNT;
-use elfvisor_abi::poll::Pollfd;
-use elfvisor_abi::signal::SIGSET_SIZE;
-use elfvisor_abi::time::Timespec;
 use elfvisor_abi::uio::{Iovec, UIO_MAXIOV};
 use elfvisor_abi::{Errno, GuestAddr, GuestObj, Prot};
 
@@ -74,6 +71,9 @@ pub fn close_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn read(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if let Some(sfd) = super::sys_event::signalfd_of(ctx, a[0]) {
+        return super::sys_event::signalfd_read(ctx, a, &sfd);
+    }
     let fd = ctx.fd(a[0])?;
     let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::WRITE)?;
     host::read(fd, buf)
@@ -599,38 +599,6 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     };
     let buf = ctx.buffer(a[2], size, need)?;
     host::ioctl_buf(host_fd, request, buf, size)
-}
-
-/// `ppoll`: the guest's descriptors are translated to the host's, polled on the host, and the
-/// results copied back (`struct pollfd` and the POLL* bits are the same on every Linux).
-/// A forwarded host signal interrupts the wait (EINTR, restarted only when no handler runs);
-/// the temporary signal mask is checked for validity and otherwise not applied.
-pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let count = a[1] as usize;
-    let limit = ctx.proc.fds().limit();
-    let mut entries: Vec<Pollfd> = ctx.proc.mm.read().read_objs(GuestAddr(a[0]), count, limit)?;
-    let timeout = if a[2] != 0 {
-        let Timespec { sec, nsec } = ctx.read_obj::<Timespec>(a[2])?.validated()?;
-        Some((sec, nsec))
-    } else {
-        None
-    };
-    if a[3] != 0 && a[4] != SIGSET_SIZE as u64 {
-        return Err(Errno::EINVAL);
-    }
-    let mut polls: Vec<(i32, i16)> = Vec::with_capacity(count);
-    for &Pollfd { fd, events, .. } in &entries {
-        // A negative fd is ignored; an fd that is not open reports POLLNVAL.
-        let host_fd =
-            if fd < 0 { -1 } else { ctx.proc.fds().raw(i64::from(fd)).unwrap_or(i32::MAX) };
-        polls.push((host_fd, events));
-    }
-    let (ready, revents) = host::ppoll(&polls, timeout)?;
-    for (entry, rev) in entries.iter_mut().zip(revents) {
-        entry.revents = rev;
-    }
-    ctx.proc.mm.read().write_objs(GuestAddr(a[0]), &entries)?;
-    Ok(ready)
 }
 
 #[cfg(test)]

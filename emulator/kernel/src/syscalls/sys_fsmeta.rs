@@ -8,7 +8,7 @@ use elfvisor_abi::fcntl::{self as g, UTIME_NOW, UTIME_OMIT};
 use elfvisor_abi::time::Timespec;
 
 use super::ctx::{Ctx, SysResult};
-use crate::host::fsmeta as hf;
+use crate::host::fsmeta::{self as hf, XattrTarget};
 
 /// `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH` as host flags; anything else is `EINVAL`.
 fn at_flags(flags: u32) -> Result<i32, Errno> {
@@ -100,4 +100,149 @@ pub fn fadvise64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn readahead(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     hf::fd_call(libc::SYS_readahead, ctx.fd(a[0])?, [a[1], a[2], 0])
+}
+
+/// The largest extended-attribute value and list (`XATTR_SIZE_MAX`, `XATTR_LIST_MAX`), and the
+/// longest name (`XATTR_NAME_MAX`).
+const XATTR_SIZE_MAX: usize = 65536;
+const XATTR_NAME_MAX: usize = 255;
+
+/// How an extended-attribute call names its file: by path (following a final symlink or not),
+/// or by descriptor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Path,
+    Link,
+    Fd,
+}
+
+/// The call's file, as the host names it.
+enum Named {
+    Path(std::ffi::CString),
+    Fd(std::os::fd::RawFd),
+}
+
+impl Named {
+    fn of(ctx: &Ctx<'_>, by: By, arg: u64) -> Result<Named, Errno> {
+        Ok(match by {
+            By::Path => Named::Path(ctx.path(arg)?),
+            By::Link => Named::Path(ctx.path_nofollow(arg)?),
+            By::Fd => Named::Fd(ctx.fd(arg)?),
+        })
+    }
+
+    fn target(&self, by: By) -> XattrTarget<'_> {
+        match (self, by) {
+            (Named::Path(p), By::Link) => XattrTarget::Link(p),
+            (Named::Path(p), _) => XattrTarget::Path(p),
+            (Named::Fd(fd), _) => XattrTarget::Fd(*fd),
+        }
+    }
+}
+
+/// An attribute name (fs/xattr.c `import_xattr_name`): `ERANGE` when empty or past
+/// `XATTR_NAME_MAX`.
+fn xattr_name(ctx: &Ctx<'_>, addr: u64) -> Result<std::ffi::CString, Errno> {
+    let name = match ctx.proc.mm.read().read_cstr(elfvisor_abi::GuestAddr(addr), XATTR_NAME_MAX + 1)
+    {
+        Err(Errno::ENAMETOOLONG) => return Err(Errno::ERANGE),
+        other => other?,
+    };
+    if name.is_empty() {
+        return Err(Errno::ERANGE);
+    }
+    std::ffi::CString::new(name).map_err(|_| Errno::ERANGE)
+}
+
+fn getxattr_by(ctx: &mut Ctx<'_>, a: &[u64; 6], by: By) -> SysResult {
+    let file = Named::of(ctx, by, a[0])?;
+    let name = xattr_name(ctx, a[1])?;
+    // getxattr: a larger buffer is cut to XATTR_SIZE_MAX; size 0 asks for the length.
+    let mut buf = vec![0u8; (a[3] as usize).min(XATTR_SIZE_MAX)];
+    let n = hf::getxattr(file.target(by), &name, &mut buf)? as usize;
+    if !buf.is_empty() {
+        ctx.copy_out(a[2], &buf[..n])?;
+    }
+    Ok(n as u64)
+}
+
+fn setxattr_by(ctx: &mut Ctx<'_>, a: &[u64; 6], by: By) -> SysResult {
+    /// `XATTR_CREATE | XATTR_REPLACE`.
+    const KNOWN: u64 = 0x3;
+    if a[4] & !KNOWN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = Named::of(ctx, by, a[0])?;
+    let name = xattr_name(ctx, a[1])?;
+    let size = a[3] as usize;
+    if size > XATTR_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let mut value = vec![0u8; size];
+    ctx.proc.mm.read().copy_in(elfvisor_abi::GuestAddr(a[2]), &mut value)?;
+    hf::setxattr(file.target(by), &name, &value, a[4] as i32)
+}
+
+fn listxattr_by(ctx: &mut Ctx<'_>, a: &[u64; 6], by: By) -> SysResult {
+    let file = Named::of(ctx, by, a[0])?;
+    let mut buf = vec![0u8; (a[2] as usize).min(XATTR_SIZE_MAX)];
+    let n = hf::listxattr(file.target(by), &mut buf)? as usize;
+    if !buf.is_empty() {
+        ctx.copy_out(a[1], &buf[..n])?;
+    }
+    Ok(n as u64)
+}
+
+fn removexattr_by(ctx: &mut Ctx<'_>, a: &[u64; 6], by: By) -> SysResult {
+    let file = Named::of(ctx, by, a[0])?;
+    let name = xattr_name(ctx, a[1])?;
+    hf::removexattr(file.target(by), &name)
+}
+
+pub fn setxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    setxattr_by(ctx, a, By::Path)
+}
+
+pub fn lsetxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    setxattr_by(ctx, a, By::Link)
+}
+
+pub fn fsetxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    setxattr_by(ctx, a, By::Fd)
+}
+
+pub fn getxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    getxattr_by(ctx, a, By::Path)
+}
+
+pub fn lgetxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    getxattr_by(ctx, a, By::Link)
+}
+
+pub fn fgetxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    getxattr_by(ctx, a, By::Fd)
+}
+
+pub fn listxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    listxattr_by(ctx, a, By::Path)
+}
+
+pub fn llistxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    listxattr_by(ctx, a, By::Link)
+}
+
+pub fn flistxattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    listxattr_by(ctx, a, By::Fd)
+}
+
+pub fn removexattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    removexattr_by(ctx, a, By::Path)
+}
+
+pub fn lremovexattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    removexattr_by(ctx, a, By::Link)
+}
+
+pub fn fremovexattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    removexattr_by(ctx, a, By::Fd)
 }

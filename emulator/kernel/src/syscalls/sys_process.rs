@@ -3,9 +3,10 @@
 use elfvisor_abi::futex::RobustListHead;
 use elfvisor_abi::limits::NGROUPS_MAX;
 use elfvisor_abi::prctl::{
-    PR_GET_CHILD_SUBREAPER, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_PDEATHSIG, PR_GET_TIMERSLACK,
-    PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_PDEATHSIG, PR_SET_TIMERSLACK,
-    TASK_COMM_LEN,
+    PR_GET_CHILD_SUBREAPER, PR_GET_DUMPABLE, PR_GET_KEEPCAPS, PR_GET_NAME, PR_GET_NO_NEW_PRIVS,
+    PR_GET_PDEATHSIG, PR_GET_TID_ADDRESS, PR_GET_TIMERSLACK, PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE, PR_SET_KEEPCAPS, PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG,
+    PR_SET_TIMERSLACK, TASK_COMM_LEN,
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
 use elfvisor_abi::resource::{RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit};
@@ -386,10 +387,43 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             host::set_dumpable(a[1])
         }
         PR_GET_DUMPABLE => host::dumpable(),
+        // Credentials belong to the host process and thread: the host keeps these flags, which
+        // its execs (a respawn) honour as well (prctl in kernel/sys.c checks the same args).
+        PR_SET_KEEPCAPS | PR_SET_NO_NEW_PRIVS | PR_GET_KEEPCAPS | PR_GET_NO_NEW_PRIVS => {
+            let option = match a[0] as u32 {
+                PR_SET_KEEPCAPS => libc::PR_SET_KEEPCAPS,
+                PR_SET_NO_NEW_PRIVS => libc::PR_SET_NO_NEW_PRIVS,
+                PR_GET_KEEPCAPS => libc::PR_GET_KEEPCAPS,
+                _ => libc::PR_GET_NO_NEW_PRIVS,
+            };
+            host::prctl_int(option, [a[1], a[2], a[3], a[4]])
+        }
+        PR_GET_TID_ADDRESS => {
+            ctx.write_obj(a[1], &ctx.proc.clear_child_tid)?;
+            Ok(0)
+        }
         PR_SET_TIMERSLACK => host::set_timer_slack(a[1]),
         PR_GET_TIMERSLACK => host::timer_slack(),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// `membarrier`: a barrier on the process's threads, which are host threads running guest
+/// code directly, so the host's membarrier orders their guest accesses too; the commands,
+/// flags and registrations are the host's (the host process is the guest process).
+pub fn membarrier(_: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    host::membarrier(a[0] as i32, a[1] as u32, a[2] as i32)
+}
+
+/// `pidfd_open` (kernel/pid.c): only `PIDFD_NONBLOCK` (`O_NONBLOCK`); the descriptor is
+/// close-on-exec, as Linux makes it.
+pub fn pidfd_open(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let flags = a[1] as u32;
+    if flags & !elfvisor_abi::fcntl::O_NONBLOCK != 0 || (a[0] as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = host::pidfd_open(a[0] as i32, flags != 0)?;
+    Ok(ctx.proc.fds().install_host(fd, true)? as u64)
 }
 
 pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

@@ -5,7 +5,7 @@ use elfvisor_abi::signal::{
     SI_TKILL, SI_USER, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, SIGSET_SIZE, Sigaction, Siginfo,
     StackT, UNBLOCKABLE,
 };
-use elfvisor_abi::{Errno, Signo};
+use elfvisor_abi::{Errno, GuestObj, Signo};
 
 use super::ctx::{Ctx, SysResult};
 use crate::signal::info::{Detail, SigInfo};
@@ -103,10 +103,32 @@ pub fn kill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         // Every guest is its own emulator process and guest pids are host pids: another process
         // or a process group (0: the caller's, which includes itself) is signalled on the host
         // (Linux numbers its signals the same way); each target's forwarder hands it to its
-        // guest (`crate::signal::forward`).
-        p if p != -1 => crate::host::kill(p, i32::from(sig)),
-        _ => Err(Errno::EPERM),
+        // guest (`crate::signal::forward`). -1 is every process the caller may signal but
+        // itself and init: the host's own answer, since the caller is this emulator process.
+        p => crate::host::kill(p, i32::from(sig)),
     }
+}
+
+/// `pidfd_send_signal` (kernel/signal.c): no flags are defined; a siginfo given must name the
+/// same signal and, sent to another process, may not claim a kernel or tkill origin. The
+/// process behind the descriptor is signalled on the host (this one's own forwarder hands a
+/// signal to itself to its guest, as for `kill`).
+pub fn pidfd_send_signal(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[3] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let fd = ctx.fd(a[0])?;
+    let sig = if a[1] == 0 { 0 } else { signo(a[1])? };
+    let info = if a[2] == 0 {
+        None
+    } else {
+        let info: Siginfo = ctx.read_obj(a[2])?;
+        if info.signo != i32::from(sig) {
+            return Err(Errno::EINVAL);
+        }
+        Some(info.to_guest_bytes().try_into().map_err(|_| Errno::EINVAL)?)
+    };
+    crate::host::pidfd_send_signal(fd, i32::from(sig), info.as_ref())
 }
 
 pub fn tkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

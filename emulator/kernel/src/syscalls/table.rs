@@ -8,9 +8,9 @@ use elfvisor_abi::Sysno;
 use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
-    sys_clone as clone, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex, sys_ipc as ipc,
-    sys_mmap as mm, sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig,
-    sys_time as time, sys_timer as timer,
+    sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
+    sys_ipc as ipc, sys_mmap as mm, sys_poll as poll, sys_process as pr, sys_sched as sched,
+    sys_shm as shm, sys_signal as sig, sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -31,9 +31,9 @@ pub enum Restart {
     /// blocking calls).
     UnlessHandlerRefuses,
     /// -ERESTARTNOHAND (and the restart blocks of the sleeps): restarted only when no handler
-    /// runs (nanosleep, clock_nanosleep, ppoll; pselect6 and the epoll waits once they have rows).
+    /// runs (nanosleep, clock_nanosleep, ppoll, pselect6).
     NoHandler,
-    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait).
+    /// Plain -EINTR: never restarted (rt_sigsuspend, rt_sigtimedwait, the epoll waits).
     Never,
 }
 
@@ -114,9 +114,30 @@ const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_
 const LOCKS: &str =
     "recorded (MADV_DONTNEED refused, dropped at fork), RLIMIT_MEMLOCK enforced; nothing is pinned";
 
+/// What the epoll calls do not.
+const EPOLL_NOTE: &str = "two descriptors sharing one open file through dup (or fcntl \
+     F_DUPFD) cannot both be registered (EEXIST); at most 1024 events per wait";
+
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
+    row(Sysno::setxattr, meta::setxattr, &[Str, Str, Ptr, Len, Hex], Full),
+    row(Sysno::lsetxattr, meta::lsetxattr, &[Str, Str, Ptr, Len, Hex], Full),
+    row(Sysno::fsetxattr, meta::fsetxattr, &[Fd, Str, Ptr, Len, Hex], Full),
+    row(Sysno::getxattr, meta::getxattr, &[Str, Str, Ptr, Len], Full),
+    row(Sysno::lgetxattr, meta::lgetxattr, &[Str, Str, Ptr, Len], Full),
+    row(Sysno::fgetxattr, meta::fgetxattr, &[Fd, Str, Ptr, Len], Full),
+    row(Sysno::listxattr, meta::listxattr, &[Str, Ptr, Len], Full),
+    row(Sysno::llistxattr, meta::llistxattr, &[Str, Ptr, Len], Full),
+    row(Sysno::flistxattr, meta::flistxattr, &[Fd, Ptr, Len], Full),
+    row(Sysno::removexattr, meta::removexattr, &[Str, Str], Full),
+    row(Sysno::lremovexattr, meta::lremovexattr, &[Str, Str], Full),
+    row(Sysno::fremovexattr, meta::fremovexattr, &[Fd, Str], Full),
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
+    row(Sysno::eventfd2, ev::eventfd2, &[Int, Hex], Full),
+    row(Sysno::epoll_create1, ev::epoll_create1, &[Hex], Full),
+    row(Sysno::epoll_ctl, ev::epoll_ctl, &[Fd, Int, Fd, Ptr], Partial(EPOLL_NOTE)),
+    row(Sysno::epoll_pwait, ev::epoll_pwait, &[Fd, Ptr, Int, Int, Ptr, Len], Partial(EPOLL_NOTE))
+        .restart(Never),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
     row(
@@ -125,6 +146,9 @@ pub static TABLE: &[Row] = &[
         &[Fd, Int, Hex],
         Partial("no read/write hints or F_GETOWNER_UIDS: EINVAL"),
     ),
+    row(Sysno::inotify_init1, ev::inotify_init1, &[Hex], Full),
+    row(Sysno::inotify_add_watch, ev::inotify_add_watch, &[Fd, Str, Hex], Full),
+    row(Sysno::inotify_rm_watch, ev::inotify_rm_watch, &[Fd, Int], Full),
     row(
         Sysno::ioctl,
         fs::ioctl,
@@ -166,13 +190,17 @@ pub static TABLE: &[Row] = &[
     row(Sysno::pwrite64, fs::pwrite64, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::preadv, fs::preadv, &[Fd, Ptr, Len, Int], Full),
     row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::pselect6, poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], Full).restart(NoHandler),
+    row(Sysno::ppoll, poll::ppoll, &[Ptr, Len, Ptr, Ptr, Len], Full).restart(NoHandler),
     row(
-        Sysno::ppoll,
-        fs::ppoll,
-        &[Ptr, Len, Ptr, Ptr, Len],
-        Partial("the signal mask is not applied"),
-    )
-    .restart(NoHandler),
+        Sysno::signalfd4,
+        ev::signalfd4,
+        &[Fd, Ptr, Len, Hex],
+        Partial(
+            "the guest's own pending signals through read (not readv); not carried by a \
+             respawn fork",
+        ),
+    ),
     row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
     row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
@@ -180,6 +208,9 @@ pub static TABLE: &[Row] = &[
     row(Sysno::fsync, fs::fsync, &[Fd], Full),
     row(Sysno::fdatasync, fs::fdatasync, &[Fd], Full),
     row(Sysno::sync_file_range, meta::sync_file_range, &[Fd, Int, Int, Hex], Full),
+    row(Sysno::timerfd_create, ev::timerfd_create, &[Int, Hex], Full),
+    row(Sysno::timerfd_settime, ev::timerfd_settime, &[Fd, Hex, Ptr, Ptr], Full),
+    row(Sysno::timerfd_gettime, ev::timerfd_gettime, &[Fd, Ptr], Full),
     row(Sysno::utimensat, meta::utimensat, &[Fd, Str, Ptr, Hex], Full),
     row(Sysno::capget, sched::capget, &[Ptr, Ptr], Full),
     row(Sysno::capset, sched::capset, &[Ptr, Ptr], Full),
@@ -251,7 +282,9 @@ pub static TABLE: &[Row] = &[
         Sysno::prctl,
         pr::prctl,
         &[Int, Ptr],
-        Partial("task name, child subreaper, parent-death signal, dumpable and timer slack only"),
+        Partial(
+            "task name, child subreaper, parent-death signal, dumpable, keepcaps, no_new_privs, tid address and timer slack only",
+        ),
     ),
     row(Sysno::getcpu, sched::getcpu, &[Ptr, Ptr, Ptr], Full),
     row(Sysno::gettimeofday, time::gettimeofday, &[Ptr, Ptr], Full),
@@ -304,11 +337,14 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
     row(Sysno::memfd_create, shm::memfd_create, &[Str, Hex], Full),
     row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full).quiesce(Always),
+    row(Sysno::membarrier, pr::membarrier, &[Int, Hex, Int], Full),
     row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
     row(Sysno::preadv2, fs::preadv2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     row(Sysno::pwritev2, fs::pwritev2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
     row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
+    row(Sysno::pidfd_send_signal, sig::pidfd_send_signal, &[Fd, Int, Ptr, Hex], Full),
+    row(Sysno::pidfd_open, pr::pidfd_open, &[Int, Hex], Full),
     row(
         Sysno::clone3,
         clone::clone3,
@@ -323,6 +359,8 @@ pub static TABLE: &[Row] = &[
         Partial("CLOSE_RANGE_UNSHARE only in a process with one thread"),
     ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
+    row(Sysno::epoll_pwait2, ev::epoll_pwait2, &[Fd, Ptr, Int, Ptr, Ptr, Len], Partial(EPOLL_NOTE))
+        .restart(Never),
 ];
 
 /// The row for a syscall number.
@@ -381,6 +419,9 @@ mod tests {
         assert_eq!(restart(Sysno::nanosleep), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::clock_nanosleep), Some(Restart::NoHandler));
         assert_eq!(restart(Sysno::ppoll), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::pselect6), Some(Restart::NoHandler));
+        assert_eq!(restart(Sysno::epoll_pwait), Some(Restart::Never));
+        assert_eq!(restart(Sysno::epoll_pwait2), Some(Restart::Never));
         assert_eq!(restart(Sysno::rt_sigsuspend), Some(Restart::Never));
         assert_eq!(restart(Sysno::rt_sigtimedwait), Some(Restart::Never));
     }

@@ -11,7 +11,7 @@ use elfvisor_abi::{GuestAddr, Prot};
 use elfvisor_engine::{Engine, Vcpu};
 use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, SharedObject};
 
-use super::image::{Hello, LayerRecord, ObjectRecord, State, VmaRecord};
+use super::image::{Hello, LayerRecord, ObjectRecord, ResidentRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
 use super::{ForkError, fault};
 use crate::fdtable::{FdEntry, FdTable};
@@ -122,20 +122,41 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             })?;
         } else {
             map_record(&mut mm, rec, &objects)?;
+            if rec.anon {
+                mm.mark_anon(rec.start, rec.end);
+            }
         }
     }
-    if hello.layers {
-        receive_layers(ch, &mm, &records)?;
-    }
+    let layers = if hello.layers { receive_layers(ch, &mm, &records)? } else { Vec::new() };
     {
-        // Copy: every private byte. Snapshot: the written pages of private file mappings.
+        // The parent's resident pages, then (copy) the non-zero ones among them and (both) the
+        // written pages of private file mappings.
+        let mut resident: Vec<Vec<(u64, u64)>> = vec![Vec::new(); records.len()];
+        let mut after = None;
+        let mut memory = false;
         loop {
             let (got, payload, fds) = ch.recv()?;
             if !fds.is_empty() {
                 return Err(WireError::Malformed("memory (descriptors)").into());
             }
             match got {
-                tag::MEMORY => apply_memory(&mm, &records, &payload)?,
+                tag::RESIDENT if !memory => {
+                    let rec = ResidentRecord::decode(&payload, &records, after)?;
+                    after = Some(rec.end());
+                    for &(start, end) in &rec.runs {
+                        // A frozen page the parent has resident is resident in the object
+                        // (a freeze faults the holes it makes in again): only the rest needs
+                        // faulting in.
+                        for (s, e) in outside(start, end, &layers) {
+                            mm.make_resident(GuestAddr(s), e - s)?;
+                        }
+                    }
+                    resident[rec.vma as usize].extend(rec.runs);
+                }
+                tag::MEMORY => {
+                    memory = true;
+                    apply_memory(&mm, &records, &resident, &payload)?;
+                }
                 tag::END => break,
                 got => return Err(WireError::UnexpectedTag { expected: "memory", got }.into()),
             }
@@ -260,9 +281,34 @@ fn map_record(
     Ok(())
 }
 
+/// The parts of `[start, end)` that no range of `covered` (ascending, disjoint) covers.
+fn outside(start: u64, end: u64, covered: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let mut at = start;
+    let first = covered.partition_point(|c| c.1 <= start);
+    for &(s, e) in &covered[first..] {
+        if s >= end {
+            break;
+        }
+        if s > at {
+            out.push((at, s));
+        }
+        at = at.max(e);
+    }
+    if at < end {
+        out.push((at, end));
+    }
+    out
+}
+
 /// The snapshot's frozen objects and layers: each layer is mapped copy-on-write over its
-/// (already mapped, still zero) private anonymous VMA.
-fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Result<(), ForkError> {
+/// (already mapped, still zero) private anonymous VMA. Returns the layers' guest ranges, in
+/// ascending order.
+fn receive_layers(
+    ch: &Channel,
+    mm: &AddressSpace,
+    records: &[VmaRecord],
+) -> Result<Vec<(u64, u64)>, ForkError> {
     let (payload, stray) = ch.expect(tag::LAYERS, "frozen objects")?;
     if !stray.is_empty() {
         return Err(WireError::Malformed("frozen objects (descriptors)").into());
@@ -283,6 +329,7 @@ fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Res
         .zip(sizes)
         .map(|(fd, bytes)| Arc::new(Frozen::new(File::from(fd), bytes)))
         .collect();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
     while layers > 0 {
         let (payload, stray) = ch.expect(tag::LAYERS, "layers")?;
         if !stray.is_empty() {
@@ -304,15 +351,23 @@ fn receive_layers(ch: &Channel, mm: &AddressSpace, records: &[VmaRecord]) -> Res
             .map_err(|e| {
                 ForkError::Host(format!("mapping frozen {:#x}..{:#x}: {e}", l.start, l.end))
             })?;
+            ranges.push((l.start, l.end));
         }
         r.finish()?;
         layers -= n;
     }
-    Ok(())
+    ranges.sort_unstable();
+    Ok(ranges)
 }
 
-/// Writes one MEMORY chunk into its (already mapped, private) VMA.
-fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Result<(), ForkError> {
+/// Writes one MEMORY chunk into its (already mapped, private) VMA; in private anonymous memory
+/// it must lie within one resident run.
+fn apply_memory(
+    mm: &AddressSpace,
+    records: &[VmaRecord],
+    resident: &[Vec<(u64, u64)>],
+    payload: &[u8],
+) -> Result<(), ForkError> {
     let mut r = Reader::new(payload, "memory");
     let index = r.u32()? as usize;
     let offset = r.u64()?;
@@ -324,6 +379,64 @@ fn apply_memory(mm: &AddressSpace, records: &[VmaRecord], payload: &[u8]) -> Res
         return Err(WireError::Malformed("memory (range)").into());
     }
     let at = GuestAddr(rec.start.0 + offset);
+    if rec.backing.is_none() {
+        let end = at.0 + bytes.len() as u64;
+        let runs = &resident[index];
+        // Runs ascend: the one that could hold `at` is the last starting at or before it.
+        let i = runs.partition_point(|r| r.0 <= at.0);
+        if i == 0 || runs[i - 1].1 < end {
+            return Err(WireError::Malformed("memory (not resident in the parent)").into());
+        }
+    }
     mm.write_private_pages(at, bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fork::respawn::wire::Writer;
+    use elfvisor_mm::VmaName;
+
+    #[test]
+    fn test_memory_of_anonymous_vmas_must_lie_in_resident_runs() {
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        let rec = VmaRecord {
+            start: GuestAddr(0x10000),
+            end: GuestAddr(0x14000),
+            prot: Prot::RW,
+            shared: false,
+            grows_down: false,
+            wipe: false,
+            anon: true,
+            backing: None,
+            name: VmaName::None,
+        };
+        map_record(&mut mm, &rec, &[]).unwrap();
+        let records = [rec];
+        let resident = [vec![(0x11000, 0x12000)]];
+        let payload = |offset: u64, pages: usize| {
+            let mut w = Writer::default();
+            w.u32(0).u64(offset);
+            w.0.extend_from_slice(&vec![1u8; pages * 4096]);
+            w.0
+        };
+        assert!(apply_memory(&mm, &records, &resident, &payload(0x1000, 1)).is_ok());
+        assert!(apply_memory(&mm, &records, &resident, &payload(0, 1)).is_err(), "before");
+        assert!(apply_memory(&mm, &records, &resident, &payload(0x2000, 1)).is_err(), "after");
+        assert!(apply_memory(&mm, &records, &resident, &payload(0x1000, 2)).is_err(), "past");
+        assert!(apply_memory(&mm, &records, &[vec![]], &payload(0x1000, 1)).is_err(), "none");
+    }
+
+    #[test]
+    fn test_outside_leaves_the_uncovered_parts() {
+        let covered = [(0x2000, 0x4000), (0x6000, 0x7000)];
+        assert_eq!(
+            outside(0x1000, 0x8000, &covered),
+            [(0x1000, 0x2000), (0x4000, 0x6000), (0x7000, 0x8000)]
+        );
+        assert_eq!(outside(0x2000, 0x4000, &covered), []);
+        assert_eq!(outside(0x3000, 0x6000, &covered), [(0x4000, 0x6000)]);
+        assert_eq!(outside(0x8000, 0x9000, &covered), [(0x8000, 0x9000)]);
+    }
 }

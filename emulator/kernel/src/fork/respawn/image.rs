@@ -12,7 +12,7 @@ use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +205,9 @@ pub struct VmaRecord {
     pub grows_down: bool,
     /// `MADV_WIPEONFORK` private anonymous memory: the child gets zero pages, no bytes travel.
     pub wipe: bool,
+    /// Private anonymous memory the parent wrote (`VmaFlags::ANON`, Linux's `anon_vma`): only
+    /// such a VMA has resident pages in the child.
+    pub anon: bool,
     /// Index into the backing descriptors (private file mappings) or the shared objects
     /// (shared mappings), and the offset into it.
     pub backing: Option<(u32, u64)>,
@@ -214,7 +217,10 @@ pub struct VmaRecord {
 impl VmaRecord {
     pub fn encode(&self, w: &mut Writer) {
         w.u64(self.start.0).u64(self.end.0).u32(self.prot.0);
-        w.u8(u8::from(self.shared) | (u8::from(self.grows_down) << 1) | (u8::from(self.wipe) << 2));
+        w.u8(u8::from(self.shared)
+            | (u8::from(self.grows_down) << 1)
+            | (u8::from(self.wipe) << 2)
+            | (u8::from(self.anon) << 3));
         match self.backing {
             Some((i, off)) => w.u8(1).u32(i).u64(off),
             None => w.u8(0),
@@ -250,7 +256,7 @@ impl VmaRecord {
             _ => return Err(WireError::Malformed("vma (name)")),
         };
         let aligned = |v: u64| v % PAGE_SIZE == 0;
-        if !aligned(start) || !aligned(end) || start >= end || end > arena || flags > 7 {
+        if !aligned(start) || !aligned(end) || start >= end || end > arena || flags > 15 {
             return Err(WireError::Malformed("vma (range)"));
         }
         if prot & !Prot::RWX.0 != 0 {
@@ -266,13 +272,18 @@ impl VmaRecord {
         if shared && backing.is_none() {
             return Err(WireError::Malformed("vma (shared without an object)"));
         }
+        let (wipe, anon) = (flags & 4 != 0, flags & 8 != 0);
+        if anon && (shared || wipe || backing.is_some()) {
+            return Err(WireError::Malformed("vma (written, but not private anonymous memory)"));
+        }
         Ok(VmaRecord {
             start: GuestAddr(start),
             end: GuestAddr(end),
             prot: Prot(prot),
             shared,
             grows_down: flags & 2 != 0,
-            wipe: flags & 4 != 0,
+            wipe,
+            anon,
             backing,
             name,
         })
@@ -350,6 +361,7 @@ mod tests {
             shared: false,
             grows_down: false,
             wipe: false,
+            anon: false,
             backing: Some((0, 0x1000)),
             name: VmaName::Path("/x".into()),
         };
@@ -365,9 +377,19 @@ mod tests {
         VmaRecord { start: GuestAddr(0x10001), ..rec.clone() }.encode(&mut w);
         assert!(decode(&w, 1 << 32, 1, 0).is_err(), "unaligned");
         let mut w = Writer::default();
-        VmaRecord { shared: true, ..rec }.encode(&mut w);
+        VmaRecord { shared: true, ..rec.clone() }.encode(&mut w);
         assert!(decode(&w, 1 << 32, 1, 0).is_err(), "no such shared object");
         assert!(decode(&w, 1 << 32, 0, 1).is_ok());
+        let mut w = Writer::default();
+        VmaRecord { anon: true, ..rec.clone() }.encode(&mut w);
+        assert!(decode(&w, 1 << 32, 1, 0).is_err(), "a written file mapping");
+        let anon = VmaRecord { anon: true, backing: None, ..rec };
+        let mut w = Writer::default();
+        anon.encode(&mut w);
+        assert_eq!(decode(&w, 1 << 32, 0, 0).unwrap(), anon);
+        let mut w = Writer::default();
+        VmaRecord { wipe: true, ..anon }.encode(&mut w);
+        assert!(decode(&w, 1 << 32, 0, 0).is_err(), "wiped: nothing of it was written");
     }
 }
 
@@ -475,10 +497,11 @@ mod layer_tests {
             shared: false,
             grows_down: false,
             wipe: false,
+            anon: true,
             backing: None,
             name: VmaName::None,
         };
-        let file = VmaRecord { backing: Some((0, 0)), ..anon.clone() };
+        let file = VmaRecord { backing: Some((0, 0)), anon: false, ..anon.clone() };
         let vmas = [anon, file];
         let rec = LayerRecord { vma: 0, start: 0x11000, end: 0x13000, object: 1, offset: 0x2000 };
         let decode = |rec: LayerRecord, objects| {
@@ -493,5 +516,138 @@ mod layer_tests {
         assert!(decode(LayerRecord { end: 0x15000, ..rec }, 2).is_err(), "past its vma");
         assert!(decode(LayerRecord { offset: 0x10, ..rec }, 2).is_err(), "unaligned");
         assert!(decode(LayerRecord { end: 0x11000, ..rec }, 2).is_err(), "empty");
+    }
+}
+
+/// Which pages of one written private anonymous VMA are resident in the parent (`mincore`),
+/// and so must be in the child, as after Linux's `copy_page_range`: maximal runs of guest
+/// pages `[start, end)`, ascending. A VMA's runs may span several messages, each continuing
+/// after the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResidentRecord {
+    pub vma: u32,
+    pub runs: Vec<(u64, u64)>,
+}
+
+impl ResidentRecord {
+    /// Runs per message: (vma, count) and 16 bytes a run.
+    pub const MAX_RUNS: usize = (super::wire::MAX_PAYLOAD - 8) / 16;
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.u32(self.vma).u32(self.runs.len() as u32);
+        for (start, end) in &self.runs {
+            w.u64(*start).u64(*end);
+        }
+        w.0
+    }
+
+    /// Decodes one message and checks it against the VMA table (a written private anonymous
+    /// VMA that contains every run) and `after`, where the previous message ended (its VMA
+    /// and last run's end): VMAs come in ascending order, runs ascend and never touch (they
+    /// are maximal), none is empty, and a message carries at least one.
+    pub fn decode(
+        b: &[u8],
+        vmas: &[VmaRecord],
+        after: Option<(u32, u64)>,
+    ) -> Result<ResidentRecord, WireError> {
+        let mut r = Reader::new(b, "residency");
+        let (vma, count) = (r.u32()?, r.u32()? as usize);
+        if count == 0 || count > Self::MAX_RUNS {
+            return Err(WireError::Malformed("residency (count)"));
+        }
+        let mut runs = Vec::with_capacity(count);
+        for _ in 0..count {
+            runs.push((r.u64()?, r.u64()?));
+        }
+        r.finish()?;
+        let rec = vmas.get(vma as usize).ok_or(WireError::Malformed("residency (vma index)"))?;
+        if rec.shared || rec.wipe || rec.backing.is_some() || !rec.anon {
+            return Err(WireError::Malformed("residency (not written private anonymous memory)"));
+        }
+        let mut floor = match after {
+            Some((prev, _)) if prev > vma => {
+                return Err(WireError::Malformed("residency (vma order)"));
+            }
+            // The next run must leave a gap after the previous one.
+            Some((prev, end)) if prev == vma => end + 1,
+            _ => rec.start.0,
+        };
+        let aligned = |v: u64| v % PAGE_SIZE == 0;
+        for &(start, end) in &runs {
+            if !aligned(start) || !aligned(end) || start < floor || start >= end || end > rec.end.0
+            {
+                return Err(WireError::Malformed("residency (run)"));
+            }
+            floor = end + 1;
+        }
+        Ok(ResidentRecord { vma, runs })
+    }
+
+    /// Where this message ends, for the next one's `after`.
+    pub fn end(&self) -> (u32, u64) {
+        (self.vma, self.runs.last().map_or(0, |r| r.1))
+    }
+}
+
+#[cfg(test)]
+mod resident_tests {
+    use super::*;
+
+    fn vmas() -> Vec<VmaRecord> {
+        let anon = VmaRecord {
+            start: GuestAddr(0x10000),
+            end: GuestAddr(0x20000),
+            prot: Prot::RW,
+            shared: false,
+            grows_down: false,
+            wipe: false,
+            anon: true,
+            backing: None,
+            name: VmaName::None,
+        };
+        let unwritten = VmaRecord { anon: false, ..anon.clone() };
+        vec![anon, unwritten]
+    }
+
+    fn decode(
+        runs: &[(u64, u64)],
+        vma: u32,
+        after: Option<(u32, u64)>,
+    ) -> Result<ResidentRecord, WireError> {
+        let rec = ResidentRecord { vma, runs: runs.to_vec() };
+        ResidentRecord::decode(&rec.encode(), &vmas(), after)
+    }
+
+    #[test]
+    fn test_resident_runs_round_trip() {
+        let runs = [(0x10000, 0x12000), (0x15000, 0x20000)];
+        let rec = decode(&runs, 0, None).unwrap();
+        assert_eq!(rec.runs, runs);
+        assert_eq!(rec.end(), (0, 0x20000));
+        assert!(decode(&[(0x14000, 0x15000)], 0, Some((0, 0x12000))).is_ok(), "continues");
+    }
+
+    #[test]
+    fn test_resident_runs_are_validated() {
+        assert!(decode(&[], 0, None).is_err(), "no run");
+        assert!(decode(&[(0x10000, 0x11000)], 1, None).is_err(), "a VMA never written");
+        assert!(decode(&[(0x10000, 0x11000)], 2, None).is_err(), "no such VMA");
+        assert!(decode(&[(0x10800, 0x11000)], 0, None).is_err(), "unaligned");
+        assert!(decode(&[(0x11000, 0x11000)], 0, None).is_err(), "empty");
+        assert!(decode(&[(0xf000, 0x11000)], 0, None).is_err(), "before the VMA");
+        assert!(decode(&[(0x1f000, 0x21000)], 0, None).is_err(), "past the VMA");
+        let touching = [(0x10000, 0x11000), (0x11000, 0x12000)];
+        assert!(decode(&touching, 0, None).is_err(), "not maximal");
+        let backwards = [(0x13000, 0x14000), (0x10000, 0x11000)];
+        assert!(decode(&backwards, 0, None).is_err(), "descending");
+        assert!(decode(&[(0x12000, 0x13000)], 0, Some((0, 0x12000))).is_err(), "touches");
+        assert!(decode(&[(0x12000, 0x13000)], 0, Some((1, 0x12000))).is_err(), "vma order");
+        let mut truncated = ResidentRecord { vma: 0, runs: vec![(0x10000, 0x11000)] }.encode();
+        truncated.pop();
+        assert!(ResidentRecord::decode(&truncated, &vmas(), None).is_err());
+        let mut lying = ResidentRecord { vma: 0, runs: vec![(0x10000, 0x11000)] }.encode();
+        lying[4] = 2;
+        assert!(ResidentRecord::decode(&lying, &vmas(), None).is_err(), "count beyond the data");
     }
 }

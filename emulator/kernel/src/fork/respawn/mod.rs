@@ -6,9 +6,11 @@
 //! Protocol (DESIGN §4): HELLO (magic, version, counts) → STATE (registers, signal state, heap,
 //! fd numbers) → VMAS (the table, in batches) → FDS (the guest's descriptors, counted batches)
 //! → FDS (the files behind private file mappings) → the shared objects (descriptions, then
-//! their descriptors) → MEMORY (copy: the private bytes) or LAYERS (snapshot: the private
-//! anonymous memory frozen into objects the child maps copy-on-write, then MEMORY with the
-//! written pages of private file mappings) → END. The child validates everything, rebuilds
+//! their descriptors) → [LAYERS (snapshot: the private anonymous memory frozen into objects the
+//! child maps copy-on-write)] → RESIDENT (which pages of the written private anonymous VMAs are
+//! resident, so the child's are exactly those: `elfvisor_mm`'s `residency.rs`) → MEMORY (copy:
+//! the non-zero resident pages of private anonymous memory; both: the written pages of private
+//! file mappings) → END. The child validates everything, rebuilds
 //! the process, answers READY; the parent records the child and answers ADMIT. The child runs
 //! no guest code before ADMIT, and a fork that fails at any step kills and reaps the child and
 //! returns EAGAIN with the parent unchanged.
@@ -28,7 +30,7 @@ use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 use elfvisor_engine::{Cpu, Registers};
 use elfvisor_mm::{Backing, Frozen, ObjectKind, SharedObject, VmaFlags};
 
-use self::image::{Hello, LayerRecord, ObjectRecord, State, VERSION, VmaRecord};
+use self::image::{Hello, LayerRecord, ObjectRecord, ResidentRecord, State, VERSION, VmaRecord};
 use self::wire::{Channel, WireError, Writer, tag};
 use super::{CloneArgs, ForkStrategy};
 use crate::task::Task;
@@ -50,6 +52,11 @@ struct Collected {
 
 /// Everything a VMA table needs that only the parent knows: the unique backing objects.
 fn collect(task: &Task) -> Result<Collected, ForkError> {
+    // Which private anonymous VMAs were written decides which have pages in the child.
+    task.mm
+        .write()
+        .note_anon_writes()
+        .map_err(|e| ForkError::Host(format!("reading the page map: {e}")))?;
     let mm = task.mm.read();
     let mut backings: Vec<Arc<std::fs::File>> = Vec::new();
     let mut objects: Vec<Arc<SharedObject>> = Vec::new();
@@ -62,6 +69,10 @@ fn collect(task: &Task) -> Result<Collected, ForkError> {
         }
         let wipe =
             vma.flags.contains(VmaFlags::WIPEONFORK) && matches!(vma.backing, Backing::Anonymous);
+        let anon = !wipe
+            && !vma.shared
+            && matches!(vma.backing, Backing::Anonymous)
+            && vma.flags.contains(VmaFlags::ANON);
         let backing = match &vma.backing {
             Backing::Anonymous => None,
             Backing::File { file, offset } => {
@@ -92,6 +103,7 @@ fn collect(task: &Task) -> Result<Collected, ForkError> {
             shared: vma.shared,
             grows_down: vma.grows_down,
             wipe,
+            anon,
             backing,
             name: vma.name.clone(),
         });
@@ -121,60 +133,107 @@ fn guest_bytes(task: &Task, rec: &VmaRecord, len: u64) -> Result<Vec<u8>, Errno>
     Ok(out)
 }
 
+/// The resident runs of every written private anonymous VMA, by record index (empty for the
+/// others: a VMA never written has no pages in a fork child). Read before anything is frozen.
+fn residency(task: &Task, records: &[VmaRecord]) -> Result<Vec<Vec<(u64, u64)>>, ForkError> {
+    let mm = task.mm.read();
+    records
+        .iter()
+        .map(|rec| {
+            if !rec.anon {
+                return Ok(Vec::new());
+            }
+            let runs = mm
+                .resident_runs(rec.start, rec.end)
+                .map_err(|e| ForkError::Host(format!("reading residency: {e}")))?;
+            Ok(runs.into_iter().map(|(s, e)| (s.0, e.0)).collect())
+        })
+        .collect()
+}
+
+/// Sends the resident runs, each VMA's in as many messages as they need.
+fn send_residency(ch: &Channel, resident: &[Vec<(u64, u64)>]) -> Result<(), ForkError> {
+    for (index, runs) in resident.iter().enumerate() {
+        for batch in runs.chunks(ResidentRecord::MAX_RUNS) {
+            let rec = ResidentRecord { vma: index as u32, runs: batch.to_vec() };
+            ch.send(tag::RESIDENT, &rec.encode(), &[])?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends the non-zero pages of the resident runs of private anonymous VMA `index`: the child
+/// has made every page of the runs present, zero, already.
+fn send_anonymous(
+    ch: &Channel,
+    task: &Task,
+    index: usize,
+    start: GuestAddr,
+    runs: &[(u64, u64)],
+) -> Result<(), ForkError> {
+    let page = PAGE_SIZE as usize;
+    let chunk_len = ((wire::MAX_PAYLOAD - 16) / page * page) as u64;
+    let mut buf = vec![0u8; chunk_len as usize];
+    for &(run_start, run_end) in runs {
+        let mut at = run_start;
+        while at < run_end {
+            let len = chunk_len.min(run_end - at) as usize;
+            task.mm.read().read_private_pages(GuestAddr(at), &mut buf[..len])?;
+            let pages: Vec<bool> =
+                buf[..len].chunks(page).map(|p| p.iter().any(|&b| b != 0)).collect();
+            let mut i = 0;
+            while i < pages.len() {
+                if !pages[i] {
+                    i += 1;
+                    continue;
+                }
+                let first = i;
+                while i < pages.len() && pages[i] {
+                    i += 1;
+                }
+                let mut w = Writer::default();
+                w.u32(index as u32).u64(at - start.0 + (first * page) as u64);
+                w.0.extend_from_slice(&buf[first * page..i * page]);
+                ch.send(tag::MEMORY, &w.0, &[])?;
+            }
+            at += len as u64;
+        }
+    }
+    Ok(())
+}
+
 fn send_memory(
     ch: &Channel,
     task: &Task,
     records: &[VmaRecord],
     backings: &[Arc<std::fs::File>],
+    resident: &[Vec<(u64, u64)>],
     only_files: bool,
 ) -> Result<(), ForkError> {
-    // Whole pages, so that a private file mapping's written pages line up with the page map.
-    let chunk_len = (wire::MAX_PAYLOAD - 16) / PAGE_SIZE as usize * PAGE_SIZE as usize;
     for (index, rec) in records.iter().enumerate().filter(|(_, r)| !r.shared && !r.wipe) {
-        if only_files && rec.backing.is_none() {
+        if rec.backing.is_none() {
+            if !only_files {
+                send_anonymous(ch, task, index, rec.start, &resident[index])?;
+            }
             continue;
         }
         let len = readable_len(rec, backings);
         let bytes = guest_bytes(task, rec, len)?;
         // A private file mapping sends only the pages written since they were mapped: the
         // others must keep following the file in the child, as after Linux's fork.
-        let written = match rec.backing {
-            Some(_) => Some(
-                task.mm
-                    .read()
-                    .written_pages(rec.start, len.div_ceil(PAGE_SIZE) * PAGE_SIZE)
-                    .map_err(|e| ForkError::Host(format!("reading the page map: {e}")))?,
-            ),
-            None => None,
-        };
+        let written = task
+            .mm
+            .read()
+            .written_pages(rec.start, len.div_ceil(PAGE_SIZE) * PAGE_SIZE)
+            .map_err(|e| ForkError::Host(format!("reading the page map: {e}")))?;
         let page = PAGE_SIZE as usize;
-        let mut at = 0;
-        while at < bytes.len() {
-            let end = (at + chunk_len).min(bytes.len());
-            let chunk = &bytes[at..end];
-            let send = match &written {
-                // Chunks are whole pages (60 KiB); send each written page on its own.
-                Some(written) => {
-                    for (i, page_bytes) in chunk.chunks(page).enumerate() {
-                        if written[at / page + i] {
-                            let mut w = Writer::default();
-                            w.u32(index as u32).u64((at + i * page) as u64);
-                            w.0.extend_from_slice(page_bytes);
-                            ch.send(tag::MEMORY, &w.0, &[])?;
-                        }
-                    }
-                    false
-                }
-                // Zero pages need not travel: the child's fresh anonymous pages are zero.
-                None => chunk.iter().any(|&b| b != 0),
-            };
-            if send {
+        for (i, page_bytes) in bytes.chunks(page).enumerate() {
+            if written[i] {
                 let mut w = Writer::default();
-                w.u32(index as u32).u64(at as u64);
-                w.0.extend_from_slice(chunk);
+                w.u32(index as u32).u64((i * page) as u64);
+                w.0.extend_from_slice(page_bytes);
                 ch.send(tag::MEMORY, &w.0, &[])?;
             }
-            at = end;
         }
     }
     Ok(())
@@ -412,12 +471,12 @@ fn stream(
     let backing_fds: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
     wire::send_fds(ch, &backing_fds)?;
     send_objects(ch, &objects)?;
+    let resident = residency(task, &records)?;
     if layers {
         send_layers(ch, task, &records)?;
-        send_memory(ch, task, &records, &backings, true)?;
-    } else {
-        send_memory(ch, task, &records, &backings, false)?;
     }
+    send_residency(ch, &resident)?;
+    send_memory(ch, task, &records, &backings, &resident, layers)?;
     ch.send(tag::END, &[], &[])?;
     ch.expect(tag::READY, "ready")?;
     Ok(())

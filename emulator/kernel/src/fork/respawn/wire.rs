@@ -54,6 +54,8 @@ pub mod tag {
     /// After admission, on the control line (`control.rs`).
     pub const SETPGID: u32 = 0x454c_000b;
     pub const RELEASE: u32 = 0x454c_000c;
+    /// Which pages of a written private anonymous VMA are resident (`image::ResidentRecord`).
+    pub const RESIDENT: u32 = 0x454c_000d;
 }
 
 /// One end of the fork socket.
