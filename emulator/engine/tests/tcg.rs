@@ -259,6 +259,65 @@ fn test_write_to_read_only_and_fetch_from_data_fault() {
     assert!(handler.calls.is_empty());
 }
 
+/// Translated code's fast path takes an access running onto the next page only when both pages
+/// allow it: an 8-byte store from the end of a writable page onto a read-only one goes through
+/// the TLB, which checks both pages, and faults at the instruction — after the writable page was
+/// written through the fast path, so its byte in the vCPU's page table is set; the same for a
+/// load onto a page past its object's end (not even mapped in the host here).
+#[test]
+fn test_accesses_running_onto_a_forbidden_page_fault() {
+    let arena = Arena::new();
+    // str x1, [x0]; brk #0x3e8
+    arena.write_code(CODE, &[0xf9000001, 0xd4207d00]);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    let mut cpu = vcpu(&arena, CODE);
+    for _ in 0..3 {
+        cpu.set_reg(Reg::Pc, CODE);
+        cpu.set_reg(Reg::X(0), RODATA - 16);
+        cpu.set_reg(Reg::X(1), 7);
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Breakpoint { imm: 0x3e8 });
+    }
+    assert_eq!(arena.read_u64(RODATA - 16), 7);
+    cpu.set_reg(Reg::Pc, CODE);
+    cpu.set_reg(Reg::X(0), RODATA - 4);
+    let exit = cpu.run(&mut handler).unwrap();
+    assert!(
+        matches!(
+            exit,
+            Exit::Fault { addr, access: Access::Write, cause: FaultCause::Protection }
+                if (RODATA - 4..=RODATA).contains(&addr.0)
+        ),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.reg(Reg::Pc), CODE, "the pc stays at the faulting store");
+
+    // Loads: onto a readable page they read both halves (again and again, once both pages are
+    // in the table); onto a page past its object's end they fault.
+    let load = CODE + 0x100;
+    // ldr x1, [x0]; brk #0x3e8
+    arena.write_code(load, &[0xf9400001, 0xd4207d00]);
+    arena.write_u32(RODATA - 4, 0x1111_2222);
+    arena.write_u32(RODATA, 0x3333_4444);
+    for x0 in [RODATA - 4, BEYOND - 16, RODATA - 4, BEYOND - 16, RODATA - 4] {
+        cpu.set_reg(Reg::Pc, load);
+        cpu.set_reg(Reg::X(0), x0);
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Breakpoint { imm: 0x3e8 });
+    }
+    assert_eq!(cpu.reg(Reg::X(1)), 0x3333_4444_1111_2222);
+    cpu.set_reg(Reg::Pc, load);
+    cpu.set_reg(Reg::X(0), BEYOND - 4);
+    let exit = cpu.run(&mut handler).unwrap();
+    assert!(
+        matches!(
+            exit,
+            Exit::Fault { addr, access: Access::Read, cause: FaultCause::PastObjectEnd }
+                if (BEYOND - 4..=BEYOND).contains(&addr.0)
+        ),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.reg(Reg::Pc), load, "the pc stays at the faulting load");
+}
+
 #[test]
 fn test_access_past_an_object_end_is_reported_as_such() {
     let arena = Arena::new();
