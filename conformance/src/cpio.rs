@@ -11,6 +11,7 @@ pub struct CpioWriter {
 
 const S_IFDIR: u32 = 0o040000;
 const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
 
 impl CpioWriter {
     pub fn new() -> CpioWriter {
@@ -25,6 +26,11 @@ impl CpioWriter {
     /// Adds a regular file.
     pub fn file(&mut self, path: &str, perm: u32, data: &[u8]) {
         self.entry(path, S_IFREG | perm, 1, data);
+    }
+
+    /// Adds a symbolic link to `target` (stored verbatim, as the kernel creates it).
+    pub fn symlink(&mut self, path: &str, target: &str) {
+        self.entry(path, S_IFLNK | 0o777, 1, target.as_bytes());
     }
 
     /// Ends the archive and returns its bytes.

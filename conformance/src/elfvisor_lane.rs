@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::fixture::Case;
+use crate::fixture::{Case, Guest};
 use crate::lane::{RunOutput, Strategy};
 
 /// Set to run a prebuilt elfvisor instead of building the release binary.
@@ -52,13 +52,24 @@ fn build_release() -> std::result::Result<PathBuf, String> {
 }
 
 /// Runs one case: `elfvisor --fork-strategy <s> --argv0 <argv[0]> <binary> args…` in a fresh directory holding the
-/// case's files, with exactly the case's environment.
+/// case's files, with exactly the case's environment. A sysroot program runs as
+/// `elfvisor … --sysroot <sysroot> --argv0 <argv[0]> <its guest path> args…`, so elfvisor finds it,
+/// its interpreter and libraries as the guest names them.
 pub fn run(case: &Case, elfvisor: &Path, binary: &Path, strategy: Strategy) -> Result<RunOutput> {
     let workdir = crate::hostrun::case_workdir(case)?;
     let argv = case.argv();
     let mut cmd = Command::new(elfvisor);
     cmd.args(["--fork-strategy", strategy.name()]);
-    cmd.arg("--argv0").arg(&argv[0]).arg(binary).args(&argv[1..]);
+    match &case.guest {
+        Guest::Program(program) if program.sysroot_path().is_some() => {
+            cmd.arg("--sysroot").arg(crate::paths::sysroot());
+            cmd.arg("--argv0").arg(&argv[0]).args(program.sysroot_path());
+        }
+        _ => {
+            cmd.arg("--argv0").arg(&argv[0]).arg(binary);
+        }
+    }
+    cmd.args(&argv[1..]);
     cmd.env_clear().envs(case.env()).current_dir(workdir.path());
     crate::hostrun::run_captured(
         cmd,

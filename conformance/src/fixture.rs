@@ -26,8 +26,9 @@ pub struct Fixture {
     /// The guest source, relative to `guest-src/` (default: `<family>/<case>.c`).
     #[serde(default)]
     pub source: Option<String>,
-    /// A prebuilt program to run instead of building a source (`busybox`); the case then runs
-    /// with that program's libc only, and argv[0] is the program's name.
+    /// A prebuilt program to run instead of building a source (`busybox`, or a program of the
+    /// sysroot: `{sysroot: /usr/bin/python3}`); the case then runs with that program's libc
+    /// only, and argv[0] is the program's name (a sysroot program's absolute path).
     #[serde(default)]
     pub program: Option<Program>,
     /// Arguments after argv[0] (argv[0] is the case name, or the program's name).
@@ -179,11 +180,16 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
             )));
         }
     }
-    let guest = match (&fixture.source, fixture.program) {
+    let guest = match (&fixture.source, &fixture.program) {
         (Some(_), Some(program)) => {
             return Err(bad(format!("`source` and `program: {program}` exclude each other")));
         }
-        (_, Some(program)) => Guest::Program(program),
+        (_, Some(program)) => {
+            if let Some(why) = program.invalid() {
+                return Err(bad(why));
+            }
+            Guest::Program(program.clone())
+        }
         (source, None) => {
             let source = source.clone().unwrap_or_else(|| format!("{family}/{name}.c"));
             Guest::Source(crate::paths::guest_src().join(source))
@@ -378,6 +384,33 @@ mod tests {
         assert_eq!(case.guest, Guest::Program(Program::Busybox));
         assert_eq!(case.libcs(), [Libc::Glibc]);
         assert_eq!(case.argv(), ["busybox", "echo", "hi"]);
+    }
+
+    #[test]
+    fn test_sysroot_program_runs_glibc_with_its_path_as_argv0() {
+        let case =
+            parse_str("doc: x\nprogram: {sysroot: /usr/bin/python3}\nargs: [-c, pass]\n").unwrap();
+        assert_eq!(case.guest, Guest::Program(Program::Sysroot("/usr/bin/python3".into())));
+        assert_eq!(case.libcs(), [Libc::Glibc]);
+        assert_eq!(case.argv(), ["/usr/bin/python3", "-c", "pass"]);
+        assert!(parse_str("doc: x\nprogram:\n  sysroot: /bin/sh\nlanes: [linux/musl]\n").is_err());
+    }
+
+    #[test]
+    fn test_bad_sysroot_programs_are_rejected() {
+        for path in
+            ["usr/bin/python3", "''", "/", "/usr//bin/x", "/usr/bin/", "/usr/../etc/x", "/./x"]
+        {
+            let err = parse_str(&format!("doc: x\nprogram: {{sysroot: {path}}}\n")).unwrap_err();
+            assert!(
+                matches!(&err, Error::Fixture { message, .. } if message.contains("absolute path")),
+                "{path}: {err}"
+            );
+        }
+        for text in ["program: {sysroot: [a]}", "program: {sysroot: /a, busybox: x}", "program: {}"]
+        {
+            assert!(parse_str(&format!("doc: x\n{text}\n")).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::fixture::{Case, Guest};
 use crate::golden::{self, Verdict};
 use crate::guest::{GuestBuilder, Libc};
 use crate::lane::{Lane, RunOutput};
-use crate::linux::{self, BatchCase};
+use crate::linux::{self, BatchCase, Executable};
+use crate::program::Program;
 use crate::transcript;
 
 /// One (lane, libc, case) cell.
@@ -207,7 +208,10 @@ impl Harness {
             match binary {
                 Ok(binary) => batch.push(BatchCase {
                     id: batch_id(libc, case),
-                    binary,
+                    binary: match &case.guest {
+                        Guest::Program(Program::Sysroot(path)) => Executable::Sysroot(path.clone()),
+                        _ => Executable::Packed(binary),
+                    },
                     argv: case.argv(),
                     env: case.env(),
                     stdin: case.fixture.stdin.as_bytes().to_vec(),

@@ -37,13 +37,22 @@ pub fn unavailable() -> Option<String> {
 pub struct BatchCase {
     /// Unique within the batch, without spaces: `<libc>/<family>/<case>`.
     pub id: String,
-    pub binary: PathBuf,
+    pub binary: Executable,
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub stdin: Vec<u8>,
     /// Files `/init` creates in the case's working directory before it runs: name → text.
     pub files: BTreeMap<String, String>,
     pub timeout_s: u32,
+}
+
+/// What a case of the batch runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executable {
+    /// A host file, packed into the initramfs under `/guests/`.
+    Packed(PathBuf),
+    /// A program of the sysroot, run by its own path: the boot then carries the whole sysroot.
+    Sysroot(String),
 }
 
 /// What a boot produced: a result for every case that reported, and the raw console log.
@@ -74,14 +83,17 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
             return Err(Error::Boot(format!("case id {:?} contains white space", case.id)));
         }
         let next = packed.len();
-        let guest_path = match packed.get(case.binary.as_path()) {
-            Some(path) => path.clone(),
-            None => {
-                let path = format!("/guests/{next}");
-                cpio.file(&path, 0o755, &read(&case.binary)?);
-                packed.insert(&case.binary, path.clone());
-                path
-            }
+        let guest_path = match &case.binary {
+            Executable::Sysroot(path) => path.clone(),
+            Executable::Packed(binary) => match packed.get(binary.as_path()) {
+                Some(path) => path.clone(),
+                None => {
+                    let path = format!("/guests/{next}");
+                    cpio.file(&path, 0o755, &read(binary)?);
+                    packed.insert(binary, path.clone());
+                    path
+                }
+            },
         };
         manifest
             .push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
@@ -122,13 +134,22 @@ pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
     let out_dir = crate::paths::output_dir().join("linux");
     std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
     let initrd = out_dir.join("initramfs.cpio");
-    std::fs::write(&initrd, initramfs(init, cases)?)
-        .context(|| format!("writing {}", initrd.display()))?;
+    let mut archive = initramfs(init, cases)?;
+    // Sysroot programs need the whole sysroot: its cached compressed archive follows the cases'
+    // (the kernel unpacks concatenated archives in turn, each compressed or not), and its
+    // unpacked files live in the VM's RAM beside the archive until that is freed.
+    let with_sysroot = cases.iter().any(|c| matches!(c.binary, Executable::Sysroot(_)));
+    if with_sysroot {
+        let part = crate::sysroot::initramfs_part(&crate::paths::sysroot(), &out_dir)?;
+        archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
+    }
+    std::fs::write(&initrd, archive).context(|| format!("writing {}", initrd.display()))?;
+    let memory = if with_sysroot { "2048" } else { "1024" };
     let console_log = out_dir.join("console.log");
 
     let started = Instant::now();
     let mut child = Command::new(QEMU_SYSTEM)
-        .args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "1024"])
+        .args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", memory])
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
         .args(["-no-reboot", "-kernel"])
         .arg(crate::paths::kernel_image())
@@ -271,7 +292,7 @@ mod tests {
         std::fs::write(&bin, b"BIN").unwrap();
         let case = BatchCase {
             id: "musl/f/c".into(),
-            binary: bin.clone(),
+            binary: Executable::Packed(bin.clone()),
             argv: vec!["c".into(), "two words".into()],
             env: vec![("A".into(), "b c".into())],
             stdin: b"in".to_vec(),

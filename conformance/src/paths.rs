@@ -56,6 +56,18 @@ pub fn busybox() -> PathBuf {
     }
 }
 
+/// Names a sysroot of your own instead of the cached one (the variable elfvisor itself reads).
+pub const SYSROOT_ENV: &str = "ELFVISOR_SYSROOT";
+
+/// The Debian arm64 sysroot that `program: {sysroot: …}` cases run from: `ELFVISOR_SYSROOT`, or
+/// the one that `cargo xtask sysroot` (called by `cargo xtask deps`) keeps in the cache.
+pub fn sysroot() -> PathBuf {
+    match std::env::var_os(SYSROOT_ENV).filter(|s| !s.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => cache_dir().join("sysroot"),
+    }
+}
+
 /// The directory of guest sources.
 pub fn guest_src() -> PathBuf {
     workspace_root().join("guest-src")

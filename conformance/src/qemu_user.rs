@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::fixture::Case;
+use crate::fixture::{Case, Guest};
 use crate::lane::RunOutput;
 
 const QEMU: &str = "qemu-aarch64";
@@ -18,11 +18,16 @@ pub fn unavailable() -> Option<String> {
 }
 
 /// Runs one case in a fresh directory holding its files. argv[0] is the case's (`-0`), the
-/// environment is exactly the case's.
+/// environment is exactly the case's. A sysroot program runs as `qemu-aarch64 -L <sysroot>`
+/// with its host path inside the sysroot (qemu looks up the interpreter and the guest's other
+/// absolute paths through `-L`, but not the program itself, nor the programs it `execve`s).
 pub fn run(case: &Case, binary: &Path) -> Result<RunOutput> {
     let workdir = crate::hostrun::case_workdir(case)?;
     let argv = case.argv();
     let mut cmd = Command::new(QEMU);
+    if matches!(&case.guest, Guest::Program(p) if p.sysroot_path().is_some()) {
+        cmd.arg("-L").arg(crate::paths::sysroot());
+    }
     cmd.arg("-0").arg(&argv[0]).arg(binary).args(&argv[1..]);
     cmd.env_clear().envs(case.env()).current_dir(workdir.path());
     crate::hostrun::run_captured(

@@ -277,6 +277,12 @@ int main(void)
     mount_or_warn("devtmpfs", "/dev", "devtmpfs");
     mount_or_warn("tmpfs", "/tmp", "tmpfs");
     mount_or_warn("tmpfs", "/dev/shm", "tmpfs");
+    /* The links a booted Debian system has in /dev (udev makes them; devtmpfs does not): the
+     * shell's process substitution and programs that open /dev/stdin rely on them. */
+    symlink("/proc/self/fd", "/dev/fd");
+    symlink("/proc/self/fd/0", "/dev/stdin");
+    symlink("/proc/self/fd/1", "/dev/stdout");
+    symlink("/proc/self/fd/2", "/dev/stderr");
     umask(022);
     say("@@ELFVISOR BOOTED\n");
 

@@ -92,6 +92,9 @@ struct Workload {
     program: &'static str,
     /// A binary to run as it is (busybox) instead of building `guest-src/bench/PROGRAM.c`.
     prebuilt: Option<PathBuf>,
+    /// A program of the sysroot, as the guest names it: elfvisor runs it with `--sysroot`,
+    /// qemu-user with `-L` and its host path there (`prebuilt`).
+    sysroot: Option<&'static str>,
     libc: Libc,
     args: Vec<String>,
     /// Options for elfvisor itself (the fork strategy).
@@ -108,6 +111,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         program: "hello",
         libc: Libc::Musl,
         prebuilt: None,
+        sysroot: None,
         args: vec![],
         elfvisor_args: vec![],
         kind: Kind::Startup,
@@ -118,6 +122,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "hello",
             libc: Libc::Glibc,
             prebuilt: None,
+            sysroot: None,
             args: vec![],
             elfvisor_args: vec![],
             kind: Kind::Startup,
@@ -129,6 +134,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "getppid",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec![syscalls.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Syscalls { count: syscalls },
@@ -138,6 +144,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "alu",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec![alu.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Loop { iterations: alu },
@@ -147,6 +154,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "loadstore",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec![mem.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Loop { iterations: mem },
@@ -174,6 +182,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program,
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args,
             elfvisor_args: vec![],
             kind: Kind::Loop { iterations },
@@ -187,6 +196,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "busybox",
             libc: Libc::Glibc,
             prebuilt: Some(busybox),
+            sysroot: None,
             args: vec!["awk".into(), awk_script(awk)],
             elfvisor_args: vec![],
             kind: Kind::Ops { count: awk, what: "awk loop iteration", setup: None },
@@ -208,6 +218,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         program: "fork",
         libc: Libc::Musl,
         prebuilt: None,
+        sysroot: None,
         args: vec!["0".into(), "64".into()],
         elfvisor_args: vec![],
         kind: Kind::Setup { key: BIG_SETUP },
@@ -223,6 +234,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
                 program: "fork",
                 libc: Libc::Musl,
                 prebuilt: None,
+                sysroot: None,
                 args: vec![forks.to_string(), mib.to_string()],
                 elfvisor_args: vec!["--fork-strategy".into(), strategy.into()],
                 kind: Kind::Ops { count: forks, what, setup: (mib > 0).then_some(BIG_SETUP) },
@@ -235,6 +247,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             name: format!("clock_gettime × {} ({libc})", thousands(clock_reads)),
             program: "clock_gettime",
             prebuilt: None,
+            sysroot: None,
             libc,
             args: vec![clock_reads.to_string()],
             elfvisor_args: vec![],
@@ -252,6 +265,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "mmap",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec![rounds.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops { count: rounds, what: "mmap+touch 16 pages+munmap", setup: None },
@@ -261,6 +275,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "pingpong",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec![rounds.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops {
@@ -279,6 +294,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
             program: "futex",
             libc: Libc::Musl,
             prebuilt: None,
+            sysroot: None,
             args: vec![mode.into(), rounds.to_string()],
             elfvisor_args: vec![],
             kind: Kind::Ops { count: rounds, what, setup: None },
@@ -289,6 +305,7 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         program: "epoll_wakeup",
         libc: Libc::Musl,
         prebuilt: None,
+        sysroot: None,
         args: vec![rounds.to_string()],
         elfvisor_args: vec![],
         kind: Kind::Ops {
@@ -301,6 +318,73 @@ fn workloads(opts: &Options, glibc: bool) -> Vec<Workload> {
         list.retain(|w| {
             matches!(w.kind, Kind::Startup | Kind::Setup { .. }) || w.name.contains(only.as_str())
         });
+    }
+    list
+}
+
+/// The rows that run real dynamically linked programs from the sysroot (`cargo xtask sysroot`),
+/// their names ending in "(sysroot)" (`--only sysroot`): the startup of Python, bash and git,
+/// a pure-Python loop and a bash loop of subshells, each after subtracting its interpreter's
+/// own startup. Without a sysroot there are none, with a note.
+fn sysroot_workloads(opts: &Options) -> Vec<Workload> {
+    let root = paths::sysroot();
+    if let Some(why) = elfvisor_conformance::sysroot::unavailable(&root) {
+        eprintln!("bench: no sysroot rows: {why}");
+        return vec![];
+    }
+    let row = |name: String, program: &'static str, args: &[&str], kind: Kind| Workload {
+        name: format!("{name} (sysroot)"),
+        program,
+        prebuilt: Some(elfvisor_conformance::sysroot::resolve(&root, program)),
+        sysroot: Some(program),
+        libc: Libc::Glibc,
+        args: args.iter().map(|a| a.to_string()).collect(),
+        elfvisor_args: vec![],
+        kind,
+    };
+    let loops = opts.work(None, 1_000_000);
+    let subshells = if opts.quick { 20 } else { 200 };
+    let python_loop = format!(
+        "s = 0\nfor i in range({loops}):\n    s += i * i % 7\nprint('python loop:', {loops}, s)"
+    );
+    let bash_loop = format!(
+        "for i in $(seq 1 {subshells}); do v=$(echo $i); s=$((s + v)); done; \
+         echo \"bash subshells: {subshells} $s\""
+    );
+    let mut list = vec![
+        row(
+            "python3 -c pass".into(),
+            "/usr/bin/python3",
+            &["-c", "pass"],
+            Kind::Setup { key: "python3" },
+        ),
+        row("bash -c true".into(), "/bin/bash", &["-c", "true"], Kind::Setup { key: "bash" }),
+        row("git --version".into(), "/usr/bin/git", &["--version"], Kind::Startup),
+        Workload {
+            args: vec!["-c".into(), python_loop],
+            ..row(
+                format!("pure-Python loop × {}", thousands(loops)),
+                "/usr/bin/python3",
+                &[],
+                Kind::Ops {
+                    count: loops,
+                    what: "pure-Python loop iteration",
+                    setup: Some("python3"),
+                },
+            )
+        },
+        Workload {
+            args: vec!["-c".into(), bash_loop],
+            ..row(
+                format!("bash $(…) subshells × {subshells}"),
+                "/bin/bash",
+                &[],
+                Kind::Ops { count: subshells, what: "bash $(…) subshell", setup: Some("bash") },
+            )
+        },
+    ];
+    if let Some(only) = &opts.only {
+        list.retain(|w| matches!(w.kind, Kind::Setup { .. }) || w.name.contains(only.as_str()));
     }
     list
 }
@@ -332,7 +416,27 @@ impl Runtime {
             }
             Runtime::QemuUser => Command::new(QEMU),
         };
-        cmd.arg(program).args(&workload.args);
+        match (self, workload.sysroot) {
+            (Runtime::Elfvisor, Some(guest_path)) => {
+                cmd.arg("--sysroot").arg(paths::sysroot()).arg(guest_path);
+            }
+            (Runtime::QemuUser, Some(_)) => {
+                cmd.arg("-L").arg(paths::sysroot()).arg(program);
+            }
+            (_, None) => {
+                cmd.arg(program);
+            }
+        }
+        // The same environment for both, whatever the shell that runs the bench has: no host
+        // HOME whose dotfiles the guest could read through the sysroot's host fallback.
+        if workload.sysroot.is_some() {
+            cmd.env_clear().envs([
+                ("PATH", "/usr/bin:/bin"),
+                ("LC_ALL", "C"),
+                ("HOME", "/nonexistent"),
+            ]);
+        }
+        cmd.args(&workload.args);
         cmd
     }
 
@@ -391,7 +495,7 @@ pub fn run(opts: &Options) -> Result<()> {
     println!("bench: {host}; {runs} timed runs per workload and runtime, interleaved");
 
     let mut measured = Vec::new();
-    for workload in workloads(opts, glibc) {
+    for workload in workloads(opts, glibc).into_iter().chain(sysroot_workloads(opts)) {
         let binary = match &workload.prebuilt {
             Some(binary) => binary.clone(),
             None => {

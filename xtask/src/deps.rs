@@ -327,7 +327,10 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
     let kernel = paths::kernel_image();
     let kernel_missing = !kernel.is_file();
     let programs_missing: Vec<Program> =
-        Program::ALL.into_iter().filter(|p| !p.path().is_file()).collect();
+        Program::FETCHED.into_iter().filter(|p| !p.path().is_file()).collect();
+    let sysroot = paths::sysroot();
+    // What the harness loads from it: the manifest and the interpreter every program starts in.
+    let sysroot_missing = elfvisor_conformance::sysroot::unavailable(&sysroot);
     let root = paths::workspace_root();
     let unicorn_missing = !crate::unicorn::installed(&root);
     let nextest = nextest();
@@ -344,8 +347,20 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
             println!("deps: probe {what}: {state} {}", path.display());
         };
         file_probe("the arm64 kernel", &kernel);
-        for program in Program::ALL {
+        for program in Program::FETCHED {
             file_probe(&program.to_string(), &program.path());
+        }
+        match &sysroot_missing {
+            None => println!(
+                "deps: probe the arm64 sysroot: found {} and {}",
+                sysroot.join(elfvisor_conformance::sysroot::MANIFEST).display(),
+                elfvisor_conformance::sysroot::resolve(
+                    &sysroot,
+                    elfvisor_conformance::sysroot::INTERPRETER
+                )
+                .display()
+            ),
+            Some(why) => println!("deps: probe the arm64 sysroot: MISSING ({why})"),
         }
         let unicorn = crate::unicorn::pc_file(&root);
         let state = if unicorn_missing { "MISSING or stale at" } else { "found" };
@@ -355,8 +370,11 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
     let missing: Vec<&Need> =
         all.iter().zip(&found).filter(|(_, f)| f.is_err()).map(|(n, _)| n).collect();
     // Everything but cargo-nextest, which cargo builds on any system.
-    let rest_present =
-        missing.is_empty() && !kernel_missing && programs_missing.is_empty() && !unicorn_missing;
+    let rest_present = missing.is_empty()
+        && !kernel_missing
+        && programs_missing.is_empty()
+        && sysroot_missing.is_none()
+        && !unicorn_missing;
     if rest_present && nextest.is_ok() {
         println!("deps: everything is present");
         return Ok(ExitCode::SUCCESS);
@@ -373,6 +391,9 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
             program.path().display(),
             program.debian_package()
         );
+    }
+    if sysroot_missing.is_some() {
+        println!("deps: missing the arm64 sysroot at {}", sysroot.display());
     }
     if unicorn_missing {
         println!(
@@ -436,7 +457,18 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
         fetch_kernel(&kernel)?;
     }
     for program in programs_missing {
-        fetch_program(program)?;
+        fetch_program(&program)?;
+    }
+    if sysroot_missing.is_some() {
+        if std::env::var_os(paths::SYSROOT_ENV).is_some_and(|s| !s.is_empty()) {
+            bail!(
+                "{} names {}, which holds no usable sysroot",
+                paths::SYSROOT_ENV,
+                sysroot.display()
+            );
+        }
+        println!("deps: building the arm64 sysroot (cargo xtask sysroot)");
+        crate::sysroot::run(&crate::sysroot::Options::default())?;
     }
     if unicorn_missing {
         println!("deps: building elfvisor's patched unicorn (cmake + ninja, a few minutes)");
@@ -480,7 +512,7 @@ fn fetch_kernel(dest: &Path) -> Result<()> {
 }
 
 /// Downloads the package that ships a prebuilt guest program and keeps only the program.
-fn fetch_program(program: Program) -> Result<()> {
+fn fetch_program(program: &Program) -> Result<()> {
     let dest = program.path();
     if std::env::var_os(program.path_env()).is_some_and(|p| !p.is_empty()) {
         bail!("{} names {}, which does not exist", program.path_env(), dest.display());

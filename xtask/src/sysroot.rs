@@ -41,7 +41,7 @@ pub const DEFAULT_PACKAGES: &[&str] = &[
 const SUITE: &str = "bookworm";
 
 /// `cargo xtask sysroot` options.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Default)]
 pub struct Options {
     /// The packages to unpack (their dependencies come along), comma-separated.
     #[arg(long, value_delimiter = ',', num_args = 1..)]

@@ -31,6 +31,36 @@ pub const O_SYNC: u32 = 0o4000000 | O_DSYNC;
 pub const O_PATH: u32 = 0o10000000;
 pub const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
 
+/// Every flag `openat2` accepts (`VALID_OPEN_FLAGS`); `openat` ignores the others.
+pub const VALID_OPEN_FLAGS: u32 = O_ACCMODE
+    | O_CREAT
+    | O_EXCL
+    | O_NOCTTY
+    | O_TRUNC
+    | O_APPEND
+    | O_NONBLOCK
+    | O_DSYNC
+    | O_ASYNC
+    | O_DIRECTORY
+    | O_NOFOLLOW
+    | O_DIRECT
+    | O_LARGEFILE
+    | O_NOATIME
+    | O_CLOEXEC
+    | O_SYNC
+    | O_PATH
+    | O_TMPFILE;
+
+/// `struct open_how`'s first version: flags, mode, resolve (three `u64`s).
+pub const OPEN_HOW_SIZE_VER0: usize = 24;
+/// `open_how.resolve` bits (`linux/openat2.h`).
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+pub const RESOLVE_CACHED: u64 = 0x20;
+
 pub const F_DUPFD: u32 = 0;
 pub const F_GETFD: u32 = 1;
 pub const F_SETFD: u32 = 2;

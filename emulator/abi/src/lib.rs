@@ -18,6 +18,8 @@ pub mod ioctl;
 pub mod ipc;
 pub mod limits;
 pub mod mman;
+pub mod mqueue;
+pub mod numa;
 pub mod obj;
 pub mod poll;
 pub mod prctl;

@@ -84,6 +84,9 @@ impl CloneArgs {
     }
 }
 
+/// `struct sched_attr`'s first version: the least `sched_setattr`/`sched_getattr` take.
+pub const SCHED_ATTR_SIZE_VER0: usize = 48;
+
 #[cfg(test)]
 mod tests {
     use super::*;

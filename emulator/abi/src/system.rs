@@ -67,6 +67,21 @@ guest_struct! {
     }
 }
 
+/// The execution-domain byte of a `personality` value (`linux/personality.h`).
+pub const PER_MASK: u32 = 0x00ff;
+/// The default execution domain.
+pub const PER_LINUX: u32 = 0x0000;
+/// 32-bit user space (AArch32 on arm64).
+pub const PER_LINUX32: u32 = 0x0008;
+/// `uname` reports a 2.6.x release.
+pub const UNAME26: u32 = 0x0020000;
+/// Disables address-space randomisation.
+pub const ADDR_NO_RANDOMIZE: u32 = 0x0040000;
+/// PROT_READ mappings are executable too.
+pub const READ_IMPLIES_EXEC: u32 = 0x0400000;
+/// The `personality` argument that only asks.
+pub const PERSONALITY_QUERY: u32 = 0xffff_ffff;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,13 @@ guest_struct! {
     }
 }
 
+/// `struct __kernel_timex`: 208 bytes of the same layout on every 64-bit Linux.
+pub const TIMEX_SIZE: usize = 208;
+/// `timex.modes` bits that decide what an unprivileged caller may do.
+pub const ADJ_OFFSET_SINGLESHOT: u32 = 0x0001;
+pub const ADJ_OFFSET_READONLY: u32 = 0x2000;
+pub const ADJ_ADJTIME: u32 = 0x8000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,6 +100,12 @@ impl FdTable {
         Ok(fd)
     }
 
+    /// Whether a descriptor could be installed now (a call that creates an object checks this
+    /// first, as Linux's `get_unused_fd_flags` comes before the object).
+    pub fn has_free(&self) -> bool {
+        (0..self.limit).any(|i| self.slots.get(i).is_none_or(Option::is_none))
+    }
+
     /// Installs a fresh host descriptor at the lowest free number.
     pub fn install_host(&mut self, owned: OwnedFd, cloexec: bool) -> Result<usize, Errno> {
         // Keep the host side close-on-exec: a guest exec never runs a host exec.

@@ -376,7 +376,7 @@ fn build_stack(
     top: GuestAddr,
     auxv: &mut Vec<(u64, u64)>,
     s: &Startup<'_>,
-) -> Result<GuestAddr, elfvisor_abi::Errno> {
+) -> Result<(GuestAddr, elfvisor_mm::Startup), elfvisor_abi::Errno> {
     let floor = top.0 - STACK_SIZE;
     let mut sp = top.0 - 16;
     let mut push_bytes = |bytes: &[u8]| -> Result<u64, elfvisor_abi::Errno> {
@@ -407,6 +407,17 @@ fn build_stack(
     let random = push_bytes(&s.random)?;
     auxv.extend([(AT_RANDOM, random), (AT_EXECFN, execfn), (AT_PLATFORM, platform), (AT_NULL, 0)]);
 
+    // Arguments then environment, each contiguous (argv[0] lowest), as Linux's
+    // mm->arg_start..arg_end and env_start..env_end.
+    let args_start =
+        arg_ptrs.first().copied().unwrap_or(env_ptrs.first().copied().unwrap_or(execfn));
+    let env_start = env_ptrs.first().copied().unwrap_or(execfn);
+    let mut record = elfvisor_mm::Startup {
+        args: (GuestAddr(args_start), GuestAddr(env_start)),
+        env: (GuestAddr(env_start), GuestAddr(execfn)),
+        auxv: auxv.clone(),
+        stack: GuestAddr(0),
+    };
     let words = 1 + arg_ptrs.len() + 1 + env_ptrs.len() + 1 + 2 * auxv.len();
     let mut sp = sp
         .checked_sub(8 * words as u64)
@@ -427,7 +438,8 @@ fn build_stack(
     }
     mm.write_objs(GuestAddr(sp), &table)?;
     sp = start;
-    Ok(GuestAddr(sp))
+    record.stack = GuestAddr(sp);
+    Ok((GuestAddr(sp), record))
 }
 
 /// Loads `path` into `mm` (which must be empty) and prepares the stack.
@@ -508,8 +520,9 @@ pub fn load(
         (AT_SECURE, 0),
         (AT_HWCAP2, startup.hwcaps.1),
     ];
-    let sp = build_stack(mm, top, &mut auxv, startup)
+    let (sp, record) = build_stack(mm, top, &mut auxv, startup)
         .map_err(|_| LoadError::ArgsTooLong { path: path.to_owned() })?;
+    mm.set_startup(record);
     let exe = crate::sysroot::guest_name(
         &std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
     );

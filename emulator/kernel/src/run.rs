@@ -72,6 +72,7 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
         hwcaps: engine.hwcaps().into(),
         sigreturn_trampoline: loaded.sigreturn_trampoline.0,
         trace: opts.strace,
+        personality: 0,
     };
     let mut fds = FdTable::with_stdio(nofile.min(nofile_max) as usize);
     fds.set_nofile(nofile, nofile_max);

@@ -43,7 +43,7 @@ pub use lock::LockLimit;
 pub use object::{ObjectKind, SharedObject};
 pub use shared::{ObjectMapping, PageStatus};
 pub use snapshot::FrozenRange;
-pub use space::{AddressSpace, MmapRequest};
+pub use space::{AddressSpace, MmapRequest, Startup};
 pub use sysv::ShmAttach;
 pub use vma::{Backing, Vma, VmaFlags, VmaName};
 

@@ -53,6 +53,10 @@ pub struct AddressSpace {
     pub(crate) vmas: VmaSet,
     pub(crate) layout: Layout,
     pub(crate) brk: Option<Brk>,
+    /// Where the program's arguments and environment strings lie, and its auxiliary vector
+    /// (Linux's `mm->arg_start`…`env_end` and `saved_auxv`), for `/proc/<pid>/cmdline`,
+    /// `environ` and `auxv`.
+    startup: Startup,
     /// Flags every new mapping gets (`VM_LOCKED` after `mlockall(MCL_FUTURE)`).
     pub(crate) def_flags: VmaFlags,
     /// Sizes of the files behind private file mappings, for the TLB-fill path.
@@ -117,6 +121,17 @@ pub(crate) fn check_prot(prot: Prot) -> Result<(), Errno> {
     if prot.0 & !PROT_VALID != 0 { Err(Errno::EINVAL) } else { Ok(()) }
 }
 
+/// The program's start as `/proc` shows it: the guest ranges holding the argument and the
+/// environment strings, and the auxiliary vector's pairs (up to and including AT_NULL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Startup {
+    pub args: (GuestAddr, GuestAddr),
+    pub env: (GuestAddr, GuestAddr),
+    pub auxv: Vec<(u64, u64)>,
+    /// The initial stack pointer (at argc).
+    pub stack: GuestAddr,
+}
+
 impl AddressSpace {
     /// Reserves an arena of `arena_size` bytes (a page multiple, at least `MIN_ARENA_SIZE`).
     pub fn new(arena_size: u64) -> Result<AddressSpace, MmError> {
@@ -136,6 +151,7 @@ impl AddressSpace {
             vmas: VmaSet::default(),
             layout: Layout::for_arena(arena_size),
             brk: None,
+            startup: Startup::default(),
             def_flags: VmaFlags::NONE,
             file_sizes: FileSizes::default(),
             lock_limit: || LockLimit::Unlimited,
@@ -159,6 +175,16 @@ impl AddressSpace {
 
     pub fn arena_size(&self) -> u64 {
         self.arena.size()
+    }
+
+    /// What the loader recorded of the program's start (see [`Startup`]).
+    pub fn startup(&self) -> &Startup {
+        &self.startup
+    }
+
+    /// Records it (the loader, and a respawned child rebuilding its parent's).
+    pub fn set_startup(&mut self, startup: Startup) {
+        self.startup = startup;
     }
 
     /// Where the stack, the mmap area and the heap reserve are.

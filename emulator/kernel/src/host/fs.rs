@@ -90,6 +90,29 @@ pub fn openat(dirfd: RawFd, path: &CStr, flags: i32, mode: u32) -> Result<OwnedF
     check(fd as isize).map(|fd| owned(fd as RawFd))
 }
 
+/// `openat2` with host open flags and the guest's mode and resolve bits (the same numbers on
+/// both sides).
+pub fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: i32,
+    mode: u64,
+    resolve: u64,
+) -> Result<OwnedFd, Errno> {
+    let how: [u64; 3] = [flags as u32 as u64, mode, resolve];
+    // SAFETY: a NUL-terminated path and a live 24-byte `struct open_how`.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd,
+            path.as_ptr(),
+            how.as_ptr(),
+            std::mem::size_of_val(&how),
+        )
+    };
+    check(fd as isize).map(|fd| owned(fd as RawFd))
+}
+
 /// A descriptor a host call just created, which nothing else owns.
 pub(super) fn owned(fd: RawFd) -> OwnedFd {
     // SAFETY: every caller passes a descriptor the host call it made just returned.

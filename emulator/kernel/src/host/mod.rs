@@ -12,6 +12,7 @@ pub mod fsmeta;
 pub mod futex;
 pub mod ipc;
 pub mod mem;
+pub mod mqueue;
 pub mod process;
 pub mod ptimer;
 pub mod sched;

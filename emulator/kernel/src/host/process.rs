@@ -354,6 +354,14 @@ pub fn sigqueueinfo(pid: i32, sig: i32, info: &Siginfo) -> Result<u64, Errno> {
     check(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, info.as_ptr()) } as isize)
 }
 
+/// `rt_tgsigqueueinfo` of the guest's siginfo to a thread of another process.
+pub fn tgsigqueueinfo(tgid: i32, tid: i32, sig: i32, info: &Siginfo) -> Result<u64, Errno> {
+    let info = info.to_guest_bytes();
+    // SAFETY: `info` is 128 live bytes, the size of a siginfo_t.
+    check(unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, tgid, tid, sig, info.as_ptr()) }
+        as isize)
+}
+
 /// The process a host thread id belongs to (`/proc/<tid>/status`), if it exists.
 pub fn tgid_of(tid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
@@ -466,6 +474,14 @@ pub fn setgroups(groups: &[u32]) -> Result<u64, Errno> {
 pub fn getpid() -> i32 {
     // SAFETY: getpid has no preconditions.
     unsafe { libc::getpid() }
+}
+
+/// `unshare` of the calling host thread's own state: its file-system context (CLONE_FS) and
+/// SysV undo list (CLONE_SYSVSEM, whose adjustments the host applies as it leaves it). The
+/// numbers are Linux's on both sides.
+pub fn unshare(flags: u64) -> Result<u64, Errno> {
+    // SAFETY: no pointers.
+    check(unsafe { libc::syscall(libc::SYS_unshare, flags as libc::c_long) } as isize)
 }
 
 #[cfg(test)]

@@ -108,3 +108,31 @@ pub fn capability(
     let data = data.map_or(0, |d| d.as_mut_ptr() as libc::c_long);
     raw(nr, [header.as_mut_ptr() as libc::c_long, data, 0])
 }
+
+/// The size of the host's `struct sched_attr` (the last field the kernel knows:
+/// `sched_util_max`).
+pub const SCHED_ATTR_SIZE: usize = 56;
+
+/// `sched_setattr` with the guest's `struct sched_attr` bytes (the same layout on both sides;
+/// the size field says how many). On E2BIG the host writes its own size into them.
+pub fn sched_setattr(tid: i32, attr: &mut [u8], flags: u32) -> Result<u64, Errno> {
+    let p = attr.as_mut_ptr() as libc::c_long;
+    raw(libc::SYS_sched_setattr, [tid as libc::c_long, p, flags as libc::c_long])
+}
+
+/// `sched_getattr` into `attr` (its length is the size passed).
+pub fn sched_getattr(tid: i32, attr: &mut [u8]) -> Result<u64, Errno> {
+    let (p, len) = (attr.as_mut_ptr() as libc::c_long, attr.len() as libc::c_long);
+    // SAFETY: `attr` is a live buffer of `len` bytes.
+    super::check(
+        unsafe { libc::syscall(libc::SYS_sched_getattr, tid as libc::c_long, p, len, 0) } as isize
+    )
+}
+
+pub fn ioprio_get(which: i32, who: i32) -> Result<u64, Errno> {
+    raw(libc::SYS_ioprio_get, [which as libc::c_long, who as libc::c_long, 0])
+}
+
+pub fn ioprio_set(which: i32, who: i32, prio: i32) -> Result<u64, Errno> {
+    raw(libc::SYS_ioprio_set, [which as libc::c_long, who as libc::c_long, prio as libc::c_long])
+}

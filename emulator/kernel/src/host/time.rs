@@ -52,3 +52,10 @@ pub fn getitimer(which: i32) -> Result<libc::itimerval, Errno> {
     path_call(unsafe { libc::getitimer(which, &mut cur) })?;
     Ok(cur)
 }
+
+/// `adjtimex` with the guest's `struct timex` bytes (the same layout on both sides); the
+/// callers only read (modes 0 or the read-only single-shot offset). Answers the clock state.
+pub fn adjtimex(tx: &mut [u8; 208]) -> Result<u64, Errno> {
+    // SAFETY: `tx` is a live buffer of the size of `struct timex`.
+    super::check(unsafe { libc::syscall(libc::SYS_adjtimex, tx.as_mut_ptr()) } as isize)
+}

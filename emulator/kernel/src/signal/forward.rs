@@ -24,7 +24,9 @@ use crate::host::signal::{self as hs, BlockedSignals, CaughtInfo, Disposition};
 
 use elfvisor_abi::Signo;
 
-use elfvisor_abi::signal::{SA_NOCLDSTOP, SA_NOCLDWAIT, SI_QUEUE, SI_TKILL, SIG_IGN, Sigaction};
+use elfvisor_abi::signal::{
+    SA_NOCLDSTOP, SA_NOCLDWAIT, SI_MESGQ, SI_QUEUE, SI_TKILL, SIG_IGN, Sigaction,
+};
 
 use super::info::{Detail, SigInfo};
 
@@ -310,7 +312,7 @@ pub fn take_caught() -> Vec<(SigInfo, bool)> {
         let uid = slot.uid.load(Ordering::Relaxed);
         let detail = if i32::from(sig) == libc::SIGCHLD && code > 0 {
             Detail::Child { pid, uid, status: slot.status.load(Ordering::Relaxed) }
-        } else if code == SI_QUEUE {
+        } else if code == SI_QUEUE || code == SI_MESGQ {
             Detail::Queued { pid, uid, value: slot.value.load(Ordering::Relaxed) }
         } else {
             Detail::Sender { pid, uid }

@@ -22,6 +22,7 @@ use crate::task::Task;
 use crate::task::group::Quiesced;
 
 pub mod ctx;
+mod proc_files;
 mod procfs;
 mod sys_clone;
 mod sys_event;
@@ -30,6 +31,8 @@ mod sys_fsmeta;
 mod sys_futex;
 mod sys_ipc;
 mod sys_mmap;
+mod sys_mqueue;
+mod sys_numa;
 mod sys_poll;
 mod sys_process;
 mod sys_sched;
@@ -187,8 +190,9 @@ fn dispatch(ctx: &mut Ctx<'_>, call: &Call) -> SysResult {
         crate::fork::respawn::control::release_children(ctx.proc.group());
     }
     let result = match call.row {
-        // A row marked ENOSYS is a deliberate, documented refusal (glibc probes rseq, say).
-        Some(row) if row.support == Support::Enosys => Err(Errno::ENOSYS),
+        // A deliberate, documented refusal: Linux's own answer for an unprivileged process or
+        // a kernel without the feature (glibc probes rseq, say).
+        Some(&Row { support: Support::Refused(errno, _), .. }) => Err(errno),
         Some(row) => (row.handler)(ctx, &call.args),
         None => {
             report_unknown(ctx.proc, call.nr);

@@ -8,10 +8,10 @@ use elfvisor_abi::fcntl::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
 use elfvisor_abi::limits::MAX_ARG_STRLEN;
 use elfvisor_abi::sched::{
     self, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_CLEAR_SIGHAND, CLONE_DETACHED,
-    CLONE_FILES, CLONE_FS, CLONE_INTO_CGROUP, CLONE_IO, CLONE_LEGACY_FLAGS, CLONE_NEWNS,
-    CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD,
-    CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED,
-    CLONE_VFORK, CLONE_VM, CSIGNAL,
+    CLONE_FILES, CLONE_FS, CLONE_INTO_CGROUP, CLONE_IO, CLONE_LEGACY_FLAGS, CLONE_NEWCGROUP,
+    CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER,
+    CLONE_NEWUTS, CLONE_PARENT, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_PTRACE, CLONE_SETTLS,
+    CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_UNTRACED, CLONE_VFORK, CLONE_VM, CSIGNAL,
 };
 use elfvisor_abi::signal::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
 use elfvisor_abi::wait::{
@@ -335,4 +335,59 @@ pub fn execveat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         p
     };
     exec_common(ctx, resolved, a[2], a[3])
+}
+
+/// `unshare` (kernel/fork.c, ksys_unshare and check_unshare_flags). The flags each imply what
+/// Linux says they do; leaving threads, signal actions or the address space behind needs a
+/// process with one thread. Namespaces need CAP_SYS_ADMIN, which the emulator never grants.
+/// The working directory, umask and SysV undo list are the host thread's, so the host unshares
+/// them; the descriptor table is already the caller's own in a process with one thread, and
+/// cannot be split from its siblings' in one with more.
+pub fn unshare(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    const NAMESPACES: u64 = CLONE_NEWNS
+        | CLONE_NEWUTS
+        | CLONE_NEWIPC
+        | CLONE_NEWNET
+        | CLONE_NEWUSER
+        | CLONE_NEWPID
+        | CLONE_NEWCGROUP
+        | CLONE_NEWTIME;
+    const KNOWN: u64 = NAMESPACES
+        | CLONE_THREAD
+        | CLONE_FS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM;
+    let mut flags = a[0];
+    if flags & !KNOWN != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NEWUSER != 0 {
+        flags |= CLONE_THREAD | CLONE_FS;
+    }
+    if flags & CLONE_VM != 0 {
+        flags |= CLONE_SIGHAND;
+    }
+    if flags & CLONE_SIGHAND != 0 {
+        flags |= CLONE_THREAD;
+    }
+    if flags & CLONE_NEWNS != 0 {
+        flags |= CLONE_FS;
+    }
+    let alone = !ctx.proc.group().is_multithreaded();
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && !alone {
+        return Err(Errno::EINVAL);
+    }
+    if flags & NAMESPACES != 0 {
+        return Err(Errno::EPERM);
+    }
+    if flags & CLONE_FILES != 0 && !alone {
+        return Err(Errno::EINVAL);
+    }
+    let host_flags = flags & (CLONE_FS | CLONE_SYSVSEM);
+    if host_flags != 0 {
+        host::unshare(host_flags)?;
+    }
+    Ok(0)
 }

@@ -26,11 +26,92 @@ pub fn openat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     // O_NOFOLLOW, and O_CREAT|O_EXCL, do not follow a last-component symlink (open_last_lookups).
     let excl = g::O_CREAT | g::O_EXCL;
     let path = ctx.path_follow_unless(a[1], flags & g::O_NOFOLLOW != 0 || flags & excl == excl)?;
-    if super::procfs::is_own_maps(path.as_bytes(), ctx.proc.pid()) {
-        return super::procfs::open_maps(ctx, flags);
+    if let Some(opened) = open_generated(ctx, path.as_bytes(), flags) {
+        return opened;
     }
     let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
     let fd = host::openat(dirfd, &path, host_flags, (a[3] as u32) & 0o7777)?;
+    let guest = ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)?;
+    if flags & g::O_TRUNC != 0 {
+        super::sys_mmap::file_resized(ctx);
+    }
+    Ok(guest as u64)
+}
+
+/// An open of one of the guest's own `/proc` files, which the emulator generates (`maps`,
+/// `super::proc_files`); `None` for every other path.
+fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResult> {
+    let pid = ctx.proc.pid();
+    if super::procfs::is_own_maps(path, pid) {
+        return Some(super::procfs::open_maps(ctx, flags));
+    }
+    let group = ctx.proc.group().clone();
+    let file = super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some())?;
+    Some((|| {
+        if flags & g::O_ACCMODE != g::O_RDONLY {
+            return Err(Errno::EACCES);
+        }
+        if flags & g::O_DIRECTORY != 0 {
+            return Err(Errno::ENOTDIR);
+        }
+        let text = super::proc_files::generate(ctx, file)?;
+        let fd = host::shm::read_only_memfd(c"proc", &text)?;
+        Ok(ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)? as u64)
+    })())
+}
+
+/// `openat2` (fs/open.c, the system call and build_open_flags): the size and `struct
+/// open_how` are checked first (a tail past the first version must be zero), then unknown
+/// flags and resolve bits, a mode without O_CREAT or O_TMPFILE, and RESOLVE_BENEATH with
+/// RESOLVE_IN_ROOT; the host resolves the rest. Under RESOLVE_IN_ROOT an absolute path is
+/// relative to the directory, so the guest's path goes to the host as it is; any other is
+/// translated like `openat`'s.
+pub fn openat2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let size = a[3] as usize;
+    if size < g::OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > elfvisor_abi::PAGE_SIZE as usize {
+        return Err(Errno::E2BIG);
+    }
+    let mut how = vec![0u8; size];
+    ctx.proc.mm.read().copy_in(GuestAddr(a[2]), &mut how)?;
+    if how[g::OPEN_HOW_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_le_bytes(how[8 * i..8 * i + 8].try_into().unwrap_or_default());
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    let valid_resolve = g::RESOLVE_NO_XDEV
+        | g::RESOLVE_NO_MAGICLINKS
+        | g::RESOLVE_NO_SYMLINKS
+        | g::RESOLVE_BENEATH
+        | g::RESOLVE_IN_ROOT
+        | g::RESOLVE_CACHED;
+    if flags & !u64::from(g::VALID_OPEN_FLAGS) != 0 || resolve & !valid_resolve != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = flags as u32;
+    let creates = flags & g::O_CREAT != 0 || flags & g::O_TMPFILE == g::O_TMPFILE;
+    if (creates && mode & !0o7777 != 0) || (!creates && mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & g::RESOLVE_BENEATH != 0 && resolve & g::RESOLVE_IN_ROOT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dirfd = ctx.dirfd(a[0])?;
+    let path = if resolve & g::RESOLVE_IN_ROOT != 0 {
+        ctx.string(a[1])?
+    } else {
+        let excl = g::O_CREAT | g::O_EXCL;
+        ctx.path_follow_unless(a[1], flags & g::O_NOFOLLOW != 0 || flags & excl == excl)?
+    };
+    if resolve & g::RESOLVE_IN_ROOT == 0 {
+        if let Some(opened) = open_generated(ctx, path.as_bytes(), flags) {
+            return opened;
+        }
+    }
+    let host_flags = host::open_flags_to_host(flags) | libc::O_CLOEXEC;
+    let fd = host::openat2(dirfd, &path, host_flags, mode, resolve)?;
     let guest = ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)?;
     if flags & g::O_TRUNC != 0 {
         super::sys_mmap::file_resized(ctx);
@@ -370,6 +451,15 @@ pub fn pipe2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn getdents64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
+    if let Some(dir) = super::proc_files::dir_of(fd) {
+        // The guest's descriptors or threads; the position is the host description's, so
+        // dup, fork and rewinddir share and reset it as for any directory.
+        let pos = host::lseek(fd, 0, libc::SEEK_CUR)?;
+        let (records, next) = super::proc_files::getdents(ctx, dir, pos, a[2] as u32 as usize)?;
+        ctx.copy_out(a[1], &records)?;
+        host::lseek(fd, next as i64, libc::SEEK_SET)?;
+        return Ok(records.len() as u64);
+    }
     let buf = ctx.buffer(a[1], a[2] as u32 as usize, Prot::WRITE)?;
     host::getdents64(fd, buf)
 }

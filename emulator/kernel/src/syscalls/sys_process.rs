@@ -10,7 +10,7 @@ use elfvisor_abi::prctl::{
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
 use elfvisor_abi::resource::{RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit};
-use elfvisor_abi::system::{Sysinfo, Utsname};
+use elfvisor_abi::system::{PER_LINUX32, PER_MASK, PERSONALITY_QUERY, Sysinfo, UNAME26, Utsname};
 use elfvisor_abi::{Errno, GuestAddr, GuestObj};
 
 use super::ctx::{Ctx, SysResult};
@@ -232,16 +232,44 @@ pub const UTS_RELEASE: &str = "6.1.0-elfvisor";
 
 pub fn uname(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let node = host::nodename();
+    let release = release_for(ctx.proc.group().personality());
     let uts = Utsname::new(
         b"Linux",
         &node,
-        UTS_RELEASE.as_bytes(),
+        release.as_bytes(),
         b"#1 SMP elfvisor",
         b"aarch64",
         b"(none)",
     );
     ctx.write_obj(a[0], &uts)?;
     Ok(0)
+}
+
+/// The release `uname` reports under a personality: with UNAME26 a "2.6.x" one whose x is
+/// 60 above the patch level, the rest kept (kernel/sys.c, override_release).
+fn release_for(personality: u32) -> String {
+    if personality & UNAME26 == 0 {
+        return UTS_RELEASE.to_string();
+    }
+    let numeric = UTS_RELEASE.find(|c: char| !c.is_ascii_digit() && c != '.');
+    let (version, rest) = UTS_RELEASE.split_at(numeric.unwrap_or(UTS_RELEASE.len()));
+    let patchlevel: u32 = version.split('.').nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    format!("2.6.{}{rest}", patchlevel + 60)
+}
+
+/// `personality` (kernel/exec_domain.c; arch/arm64/kernel/sys.c, arm64_personality): answers
+/// the old value and sets the new one unless it is 0xffffffff (a query). PER_LINUX32 needs
+/// 32-bit user code, which this CPU does not run. The value follows the process through fork
+/// and exec; UNAME26 changes what `uname` reports, and the other flags are only recorded.
+pub fn personality(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let value = a[0] as u32;
+    if value & PER_MASK == PER_LINUX32 {
+        return Err(Errno::EINVAL);
+    }
+    let group = ctx.proc.group();
+    let old =
+        if value == PERSONALITY_QUERY { group.personality() } else { group.set_personality(value) };
+    Ok(u64::from(old))
 }
 
 /// RLIMIT_* numbers: the same on aarch64 and x86_64 Linux (0..RLIM_NLIMITS).

@@ -5,6 +5,7 @@
 //! kernel/capability.c) and name threads by their host ids.
 
 use elfvisor_abi::Errno;
+use elfvisor_abi::sched::SCHED_ATTR_SIZE_VER0;
 
 use super::ctx::{Ctx, SysResult};
 use crate::host::sched as hs;
@@ -184,4 +185,82 @@ pub fn capget(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn capset(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     capability(ctx, a, true)
+}
+
+/// The most `sched_getattr` takes, and how much of a larger `sched_setattr` argument is handed
+/// to the host (the rest must be zero, as `copy_struct_from_user` wants).
+const SCHED_ATTR_MAX: usize = 4096;
+
+/// `sched_setattr` (kernel/sched/core.c, sched_copy_attr): a size of 0 means the first
+/// version; a smaller one, or a larger one whose extra bytes are not zero, is E2BIG with the
+/// kernel's size written back. `struct sched_attr` is the same on every architecture, so the
+/// host checks and applies the rest.
+pub fn sched_setattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[1] == 0 || (a[0] as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let tid = host_tid(ctx, a[0])?;
+    let given: u32 = ctx.read_obj(a[1])?;
+    let size = if given == 0 { SCHED_ATTR_SIZE_VER0 } else { given as usize };
+    let too_big = |ctx: &Ctx<'_>| {
+        ctx.write_obj(a[1], &(hs::SCHED_ATTR_SIZE as u32))?;
+        Err(Errno::E2BIG)
+    };
+    if size < SCHED_ATTR_SIZE_VER0 {
+        return too_big(ctx);
+    }
+    let mut attr = vec![0u8; size.min(SCHED_ATTR_MAX)];
+    ctx.proc.mm.read().copy_in(elfvisor_abi::GuestAddr(a[1]), &mut attr)?;
+    let mut rest = vec![0u8; SCHED_ATTR_MAX];
+    let mut at = SCHED_ATTR_MAX;
+    while at < size {
+        let n = (size - at).min(SCHED_ATTR_MAX);
+        ctx.proc.mm.read().copy_in(elfvisor_abi::GuestAddr(a[1] + at as u64), &mut rest[..n])?;
+        if rest[..n].iter().any(|&b| b != 0) {
+            return too_big(ctx);
+        }
+        at += n;
+    }
+    let len = attr.len() as u32;
+    attr[..4].copy_from_slice(&len.to_le_bytes());
+    match hs::sched_setattr(tid, &mut attr, a[2] as u32) {
+        Err(Errno::E2BIG) => too_big(ctx),
+        other => other,
+    }
+}
+
+/// `sched_getattr`: the caller's size is checked first; the host fills as much of
+/// `struct sched_attr` as both know and says how much in its size field.
+pub fn sched_getattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let size = a[2] as usize;
+    if a[1] == 0 || (a[0] as i32) < 0 || !(SCHED_ATTR_SIZE_VER0..=SCHED_ATTR_MAX).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    if a[3] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut attr = vec![0u8; size];
+    hs::sched_getattr(host_tid(ctx, a[0])?, &mut attr)?;
+    let filled = u32::from_le_bytes(attr[..4].try_into().unwrap_or_default()) as usize;
+    ctx.copy_out(a[1], &attr[..filled.clamp(SCHED_ATTR_SIZE_VER0, size)])?;
+    Ok(0)
+}
+
+/// `ioprio_get`/`ioprio_set` (block/ioprio.c): `IOPRIO_WHO_PROCESS` names a thread (0: the
+/// caller), the other kinds process groups and users, the same ids on the host.
+fn ioprio_who(ctx: &Ctx<'_>, which: u64, who: u64) -> Result<i32, Errno> {
+    /// `IOPRIO_WHO_PROCESS` (the same number for every architecture).
+    const IOPRIO_WHO_PROCESS: u64 = 1;
+    if which == IOPRIO_WHO_PROCESS && (who as i32) > 0 {
+        return host_tid(ctx, who);
+    }
+    Ok(who as i32)
+}
+
+pub fn ioprio_get(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    hs::ioprio_get(a[0] as i32, ioprio_who(ctx, a[0], a[1])?)
+}
+
+pub fn ioprio_set(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    hs::ioprio_set(a[0] as i32, ioprio_who(ctx, a[0], a[1])?, a[2] as i32)
 }

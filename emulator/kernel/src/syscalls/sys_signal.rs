@@ -201,6 +201,40 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     crate::host::sigqueueinfo(pid, i32::from(sig), &info)
 }
 
+/// `rt_tgsigqueueinfo` (kernel/signal.c, do_rt_tgsigqueueinfo): a signal with the caller's
+/// siginfo for one thread. Only a thread signalling itself may claim a kernel or tkill
+/// origin. A thread of this process gets it queued as any thread-directed signal; a thread of
+/// another process, through the host (guest tids are host tids).
+pub fn rt_tgsigqueueinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info: Siginfo = ctx.read_obj(a[3])?;
+    let code = info.code;
+    if (code >= 0 || code == SI_TKILL) && tid as u32 != ctx.proc.tid() {
+        return Err(Errno::EPERM);
+    }
+    let sig = if a[2] == 0 { 0 } else { signo(a[2])? };
+    let pid = ctx.proc.pid();
+    if tgid as u32 != pid {
+        return crate::host::tgsigqueueinfo(tgid, tid, i32::from(sig), &info);
+    }
+    let target = ctx.proc.group().find(tid as u32).ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        let detail = Detail::Given(info.fields);
+        delivery::send_to_thread(&target, SigInfo { signo: Signo(sig), code, detail });
+    }
+    Ok(0)
+}
+
+/// `restart_syscall`: the emulator restarts interrupted calls itself and never leaves a
+/// restart block for the guest, so a direct call finds none and answers EINTR, as Linux's
+/// `do_no_restart_syscall` does.
+pub fn restart_syscall(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Err(Errno::EINTR)
+}
+
 pub fn rt_sigreturn(ctx: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
     frame::sigreturn(ctx.proc, ctx.cpu);
     ctx.regs_restored = true;

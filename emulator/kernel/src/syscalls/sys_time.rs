@@ -2,7 +2,8 @@
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::time::{
-    CLOCK_TAI, ITIMER_PROF, Itimerval, TIMER_ABSTIME, Timespec, Timeval, Timezone,
+    ADJ_ADJTIME, ADJ_OFFSET_READONLY, ADJ_OFFSET_SINGLESHOT, CLOCK_TAI, ITIMER_PROF, Itimerval,
+    TIMER_ABSTIME, TIMEX_SIZE, Timespec, Timeval, Timezone,
 };
 
 use super::ctx::{Ctx, SysResult};
@@ -123,4 +124,79 @@ pub fn getitimer(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let cur = host::getitimer(a[0] as i32)?;
     ctx.write_obj(a[1], &guest_itimerval(&cur))?;
     Ok(0)
+}
+
+/// A guest `struct timex`, read whole first as Linux does.
+fn read_timex(ctx: &Ctx<'_>, addr: u64) -> Result<[u8; TIMEX_SIZE], Errno> {
+    let mut tx = [0u8; TIMEX_SIZE];
+    ctx.proc.mm.read().copy_in(elfvisor_abi::GuestAddr(addr), &mut tx)?;
+    Ok(tx)
+}
+
+/// `adjtimex` (kernel/time/timekeeping.c, do_adjtimex and timekeeping_validate_timex): the
+/// guest may read the host's clock state (modes 0, or the read-only single-shot offset) but
+/// not change it, as a process without CAP_SYS_TIME; the answer is the clock state.
+fn adjtime(ctx: &mut Ctx<'_>, addr: u64, mut tx: [u8; TIMEX_SIZE]) -> SysResult {
+    let modes = u32::from_le_bytes([tx[0], tx[1], tx[2], tx[3]]);
+    if modes & ADJ_ADJTIME != 0 {
+        if modes & ADJ_OFFSET_SINGLESHOT == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if modes & ADJ_OFFSET_READONLY == 0 {
+            return Err(Errno::EPERM);
+        }
+    } else if modes != 0 {
+        return Err(Errno::EPERM);
+    }
+    let state = host::adjtimex(&mut tx)?;
+    ctx.copy_out(addr, &tx)?;
+    Ok(state)
+}
+
+pub fn adjtimex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let tx = read_timex(ctx, a[0])?;
+    adjtime(ctx, a[0], tx)
+}
+
+/// `clock_adjtime` (kernel/time/posix-timers.c): the argument is read first; CLOCK_REALTIME
+/// is then `adjtimex`, the other clocks have no adjustment (EOPNOTSUPP), and an id that
+/// names no clock is EINVAL.
+pub fn clock_adjtime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let tx = read_timex(ctx, a[1])?;
+    if clock_id(a[0])? != libc::CLOCK_REALTIME {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    adjtime(ctx, a[1], tx)
+}
+
+/// `clock_settime` (kernel/time/posix-timers.c, posix_clock_realtime_set and
+/// do_sys_settimeofday64): only CLOCK_REALTIME can be set; its time is read and checked
+/// first, then the caller is refused as a process without CAP_SYS_TIME.
+pub fn clock_settime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if clock_id(a[0])? != libc::CLOCK_REALTIME {
+        return Err(Errno::EINVAL);
+    }
+    let ts: Timespec = ctx.read_obj(a[1])?;
+    ts.validated()?;
+    if ts.sec < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
+}
+
+/// `settimeofday` (kernel/time/time.c): both arguments are read and the time checked, then
+/// the caller is refused as a process without CAP_SYS_TIME (Linux checks that before the
+/// time zone's range).
+pub fn settimeofday(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if a[0] != 0 {
+        let tv: Timeval = ctx.read_obj(a[0])?;
+        tv.validated()?;
+        if tv.sec < 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if a[1] != 0 {
+        ctx.read_obj::<Timezone>(a[1])?;
+    }
+    Err(Errno::EPERM)
 }

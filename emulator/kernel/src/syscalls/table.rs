@@ -3,14 +3,15 @@
 
 use std::sync::OnceLock;
 
-use elfvisor_abi::Sysno;
+use elfvisor_abi::{Errno, Sysno};
 
 use super::ctx::Arg::{Fd, Hex, Int, Len, Mode, Ptr, Str};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
-    sys_ipc as ipc, sys_mmap as mm, sys_poll as poll, sys_process as pr, sys_sched as sched,
-    sys_shm as shm, sys_signal as sig, sys_time as time, sys_timer as timer,
+    sys_ipc as ipc, sys_mmap as mm, sys_mqueue as mq, sys_numa as numa, sys_poll as poll,
+    sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_time as time,
+    sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -19,8 +20,10 @@ pub enum Support {
     Full,
     /// Works for what programs commonly need; the note says what is missing.
     Partial(&'static str),
-    /// Listed so the matrix can say why, but answers ENOSYS.
-    Enosys,
+    /// Deliberately refused: every call answers this errno, the one Linux itself gives a process
+    /// without the privilege (EPERM) or a kernel built without the feature (ENOSYS). The note
+    /// says which and why.
+    Refused(Errno, &'static str),
 }
 
 /// How a call a signal interrupted (the host call returned EINTR) goes on, as Linux decides
@@ -98,13 +101,20 @@ impl Row {
     }
 }
 
-fn enosys(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
-    Err(elfvisor_abi::Errno::ENOSYS)
+/// The handler of a refused row; never called, since dispatch answers such a row with its
+/// errno before looking at the handler.
+fn refused(_: &mut Ctx<'_>, _: &[u64; 6]) -> SysResult {
+    Err(Errno::ENOSYS)
+}
+
+/// A refused row (see [`Support::Refused`]).
+const fn refuse(nr: Sysno, args: &'static [Arg], errno: Errno, why: &'static str) -> Row {
+    row(nr, refused, args, Refused(errno, why))
 }
 
 use Quiesce::{Always, Fork};
 use Restart::{Never, NoHandler};
-use Support::{Enosys, Full, Partial};
+use Support::{Full, Partial, Refused};
 
 /// What `clone` does and does not.
 const CLONE_NOTE: &str = "threads; processes by the fork strategy, vfork; CLONE_FS/FILES/SIGHAND \
@@ -118,8 +128,30 @@ const LOCKS: &str =
 const EPOLL_NOTE: &str = "two descriptors sharing one open file through dup (or fcntl \
      F_DUPFD) cannot both be registered (EEXIST); at most 1024 events per wait";
 
+/// Refused as a kernel built without the feature: the programs that use it have a fallback.
+const NO_RSEQ: &str = "as a kernel built without CONFIG_RSEQ; glibc runs without it";
+const NO_AIO: &str = "as a kernel built without CONFIG_AIO; programs fall back to threads";
+const NO_URING: &str = "as a kernel built without CONFIG_IO_URING; programs fall back to epoll";
+const NO_KEYS: &str = "as a kernel built without CONFIG_KEYS";
+const NO_LANDLOCK: &str = "as a kernel built without CONFIG_SECURITY_LANDLOCK";
+const NO_PKEYS: &str = "no memory protection keys, as arm64 kernels without POE";
+/// Refused as Linux refuses a process without the capability: the host's mounts, clock,
+/// modules and power are not the guest's to change.
+const NO_ADMIN: &str = "mounts and swap are the host's; as without CAP_SYS_ADMIN";
+const NO_BOOT: &str = "as without CAP_SYS_BOOT";
+const NO_MODULE: &str = "as without CAP_SYS_MODULE";
+const NO_TIME: &str = "the host's clock is not the guest's to set; as without CAP_SYS_TIME";
+
+/// What the mempolicy calls do not.
+const NUMA: &str = "one node: a range's mbind policy is checked, not kept";
+
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
+    refuse(Sysno::io_setup, &[Int, Ptr], Errno::ENOSYS, NO_AIO),
+    refuse(Sysno::io_destroy, &[Hex], Errno::ENOSYS, NO_AIO),
+    refuse(Sysno::io_submit, &[Hex, Int, Ptr], Errno::ENOSYS, NO_AIO),
+    refuse(Sysno::io_cancel, &[Hex, Ptr, Ptr], Errno::ENOSYS, NO_AIO),
+    refuse(Sysno::io_getevents, &[Hex, Int, Int, Ptr, Ptr], Errno::ENOSYS, NO_AIO),
     row(Sysno::setxattr, meta::setxattr, &[Str, Str, Ptr, Len, Hex], Full),
     row(Sysno::lsetxattr, meta::lsetxattr, &[Str, Str, Ptr, Len, Hex], Full),
     row(Sysno::fsetxattr, meta::fsetxattr, &[Fd, Str, Ptr, Len, Hex], Full),
@@ -133,6 +165,12 @@ pub static TABLE: &[Row] = &[
     row(Sysno::lremovexattr, meta::lremovexattr, &[Str, Str], Full),
     row(Sysno::fremovexattr, meta::fremovexattr, &[Fd, Str], Full),
     row(Sysno::getcwd, fs::getcwd, &[Ptr, Len], Full),
+    refuse(
+        Sysno::lookup_dcookie,
+        &[Hex, Ptr, Len],
+        Errno::ENOSYS,
+        "as every kernel since 6.9, which removed it",
+    ),
     row(Sysno::eventfd2, ev::eventfd2, &[Int, Hex], Full),
     row(Sysno::epoll_create1, ev::epoll_create1, &[Hex], Full),
     row(Sysno::epoll_ctl, ev::epoll_ctl, &[Fd, Int, Fd, Ptr], Partial(EPOLL_NOTE)),
@@ -158,6 +196,8 @@ pub static TABLE: &[Row] = &[
              and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; others ENOTTY, reported once",
         ),
     ),
+    row(Sysno::ioprio_set, sched::ioprio_set, &[Int, Int, Hex], Full),
+    row(Sysno::ioprio_get, sched::ioprio_get, &[Int, Int], Full),
     row(Sysno::flock, meta::flock, &[Fd, Hex], Full),
     row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
     row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),
@@ -165,6 +205,10 @@ pub static TABLE: &[Row] = &[
     row(Sysno::symlinkat, fs::symlinkat, &[Str, Fd, Str], Full),
     row(Sysno::linkat, fs::linkat, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::renameat, fs::renameat, &[Fd, Str, Fd, Str], Full),
+    refuse(Sysno::umount2, &[Str, Hex], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::mount, &[Str, Str, Str, Hex, Ptr], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::pivot_root, &[Str, Str], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::nfsservctl, &[], Errno::ENOSYS, "as every kernel since 3.1, which removed it"),
     row(Sysno::statfs, meta::statfs, &[Str, Ptr], Full),
     row(Sysno::fstatfs, meta::fstatfs, &[Fd, Ptr], Full),
     row(Sysno::truncate, fs::truncate, &[Str, Int], Full),
@@ -173,13 +217,26 @@ pub static TABLE: &[Row] = &[
     row(Sysno::faccessat, fs::faccessat, &[Fd, Str, Hex], Full),
     row(Sysno::chdir, fs::chdir, &[Str], Full),
     row(Sysno::fchdir, fs::fchdir, &[Fd], Full),
+    refuse(
+        Sysno::chroot,
+        &[Str],
+        Errno::EPERM,
+        "a process tree has one root, the sysroot (--sysroot); as without CAP_SYS_CHROOT",
+    ),
     row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
     row(Sysno::fchmodat, fs::fchmodat, &[Fd, Str, Mode], Full),
     row(Sysno::fchownat, meta::fchownat, &[Fd, Str, Int, Int, Hex], Full),
     row(Sysno::fchown, meta::fchown, &[Fd, Int, Int], Full),
     row(Sysno::openat, fs::openat, &[Fd, Str, Hex, Mode], Full),
     row(Sysno::close, fs::close, &[Fd], Full),
+    refuse(Sysno::vhangup, &[], Errno::EPERM, "as without CAP_SYS_TTY_CONFIG"),
     row(Sysno::pipe2, fs::pipe2, &[Ptr, Hex], Full),
+    refuse(
+        Sysno::quotactl,
+        &[Int, Str, Int, Ptr],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_QUOTACTL",
+    ),
     row(Sysno::getdents64, fs::getdents64, &[Fd, Ptr, Len], Full),
     row(Sysno::lseek, fs::lseek, &[Fd, Int, Int], Full),
     row(Sysno::read, fs::read, &[Fd, Ptr, Len], Full),
@@ -212,27 +269,56 @@ pub static TABLE: &[Row] = &[
     row(Sysno::timerfd_settime, ev::timerfd_settime, &[Fd, Hex, Ptr, Ptr], Full),
     row(Sysno::timerfd_gettime, ev::timerfd_gettime, &[Fd, Ptr], Full),
     row(Sysno::utimensat, meta::utimensat, &[Fd, Str, Ptr, Hex], Full),
+    refuse(Sysno::acct, &[Str], Errno::EPERM, "as without CAP_SYS_PACCT"),
     row(Sysno::capget, sched::capget, &[Ptr, Ptr], Full),
     row(Sysno::capset, sched::capset, &[Ptr, Ptr], Full),
+    row(
+        Sysno::personality,
+        pr::personality,
+        &[Hex],
+        Partial("UNAME26 changes uname; the other flags are only recorded"),
+    ),
     row(Sysno::exit, pr::exit, &[Int], Full),
     row(Sysno::exit_group, pr::exit_group, &[Int], Full),
     row(Sysno::waitid, clone::waitid, &[Int, Int, Ptr, Hex, Ptr], Full),
     row(Sysno::set_tid_address, pr::set_tid_address, &[Ptr], Full),
+    row(
+        Sysno::unshare,
+        clone::unshare,
+        &[Hex],
+        Partial("no namespaces (EPERM); CLONE_FILES only in a process with one thread"),
+    ),
     row(Sysno::futex, futex::futex, &[Ptr, Hex, Int, Ptr, Ptr, Hex], Full),
     row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
     row(Sysno::get_robust_list, pr::get_robust_list, &[Int, Ptr, Ptr], Full),
     row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full).restart(NoHandler),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
     row(Sysno::setitimer, time::setitimer, &[Int, Ptr, Ptr], Full),
+    refuse(Sysno::kexec_load, &[Hex, Len, Ptr, Hex], Errno::EPERM, NO_BOOT),
+    refuse(Sysno::init_module, &[Ptr, Len, Str], Errno::EPERM, NO_MODULE),
+    refuse(Sysno::delete_module, &[Str, Hex], Errno::EPERM, NO_MODULE),
     row(Sysno::timer_create, timer::timer_create, &[Int, Ptr, Ptr], Full),
     row(Sysno::timer_gettime, timer::timer_gettime, &[Int, Ptr], Full),
     row(Sysno::timer_getoverrun, timer::timer_getoverrun, &[Int], Full),
     row(Sysno::timer_settime, timer::timer_settime, &[Int, Hex, Ptr, Ptr], Full),
     row(Sysno::timer_delete, timer::timer_delete, &[Int], Full),
+    row(Sysno::clock_settime, time::clock_settime, &[Int, Ptr], Partial(NO_TIME)),
     row(Sysno::clock_gettime, time::clock_gettime, &[Int, Ptr], Full),
     row(Sysno::clock_getres, time::clock_getres, &[Int, Ptr], Full),
     row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full)
         .restart(NoHandler),
+    refuse(
+        Sysno::syslog,
+        &[Int, Ptr, Len],
+        Errno::EPERM,
+        "the host's kernel log is not the guest's; as kernel.dmesg_restrict=1 without CAP_SYSLOG",
+    ),
+    refuse(
+        Sysno::ptrace,
+        &[Int, Int, Hex, Hex],
+        Errno::EPERM,
+        "no tracing (PTRACE_TRACEME included), as under Yama's ptrace_scope 3",
+    ),
     row(Sysno::sched_setparam, sched::sched_setparam, &[Int, Ptr], Full),
     row(Sysno::sched_setscheduler, sched::sched_setscheduler, &[Int, Int, Ptr], Full),
     row(Sysno::sched_getscheduler, sched::sched_getscheduler, &[Int], Full),
@@ -243,6 +329,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::sched_get_priority_max, sched::sched_get_priority_max, &[Int], Full),
     row(Sysno::sched_get_priority_min, sched::sched_get_priority_min, &[Int], Full),
     row(Sysno::sched_rr_get_interval, sched::sched_rr_get_interval, &[Int, Ptr], Full),
+    row(Sysno::restart_syscall, sig::restart_syscall, &[], Full).restart(Never),
     row(Sysno::kill, sig::kill, &[Int, Int], Partial("pid -1 (every process) is refused")),
     row(Sysno::tkill, sig::tkill, &[Int, Int], Full),
     row(Sysno::tgkill, sig::tgkill, &[Int, Int, Int], Full),
@@ -256,6 +343,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::rt_sigreturn, sig::rt_sigreturn, &[], Full),
     row(Sysno::setpriority, sched::setpriority, &[Int, Int, Int], Full),
     row(Sysno::getpriority, sched::getpriority, &[Int, Int], Full),
+    refuse(Sysno::reboot, &[Hex, Hex, Hex, Ptr], Errno::EPERM, NO_BOOT),
     row(Sysno::setregid, pr::setregid, &[Int, Int], Full),
     row(Sysno::setgid, pr::setgid, &[Int], Full),
     row(Sysno::setreuid, pr::setreuid, &[Int, Int], Full),
@@ -274,6 +362,18 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getgroups, pr::getgroups, &[Int, Ptr], Full),
     row(Sysno::setgroups, pr::setgroups, &[Len, Ptr], Full),
     row(Sysno::uname, pr::uname, &[Ptr], Full),
+    refuse(
+        Sysno::sethostname,
+        &[Str, Len],
+        Errno::EPERM,
+        "the host's name is not the guest's to change; as without CAP_SYS_ADMIN",
+    ),
+    refuse(
+        Sysno::setdomainname,
+        &[Str, Len],
+        Errno::EPERM,
+        "the host's name is not the guest's to change; as without CAP_SYS_ADMIN",
+    ),
     row(Sysno::getrlimit, pr::getrlimit, &[Int, Ptr], Full),
     row(Sysno::setrlimit, pr::setrlimit, &[Int, Ptr], Full),
     row(Sysno::getrusage, sched::getrusage, &[Int, Ptr], Full),
@@ -288,6 +388,8 @@ pub static TABLE: &[Row] = &[
     ),
     row(Sysno::getcpu, sched::getcpu, &[Ptr, Ptr, Ptr], Full),
     row(Sysno::gettimeofday, time::gettimeofday, &[Ptr, Ptr], Full),
+    row(Sysno::settimeofday, time::settimeofday, &[Ptr, Ptr], Partial(NO_TIME)),
+    row(Sysno::adjtimex, time::adjtimex, &[Ptr], Partial(NO_TIME)),
     row(Sysno::getpid, pr::getpid, &[], Full),
     row(Sysno::getppid, pr::getppid, &[], Full),
     row(Sysno::getuid, pr::getuid, &[], Full),
@@ -296,6 +398,19 @@ pub static TABLE: &[Row] = &[
     row(Sysno::getegid, pr::getegid, &[], Full),
     row(Sysno::gettid, pr::gettid, &[], Full),
     row(Sysno::sysinfo, pr::sysinfo, &[Ptr], Full),
+    row(Sysno::mq_open, mq::mq_open, &[Str, Hex, Mode, Ptr], Full),
+    row(Sysno::mq_unlink, mq::mq_unlink, &[Str], Full),
+    row(Sysno::mq_timedsend, mq::mq_timedsend, &[Fd, Ptr, Len, Int, Ptr], Full),
+    row(Sysno::mq_timedreceive, mq::mq_timedreceive, &[Fd, Ptr, Len, Ptr, Ptr], Full),
+    row(
+        Sysno::mq_notify,
+        mq::mq_notify,
+        &[Fd, Ptr],
+        Partial(
+            "a SIGEV_SIGNAL of a signal the emulator keeps for itself (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGPIPE, 32, 33) is EINVAL",
+        ),
+    ),
+    row(Sysno::mq_getsetattr, mq::mq_getsetattr, &[Fd, Ptr, Ptr], Full),
     row(Sysno::msgget, ipc::msgget, &[Int, Hex], Full),
     row(Sysno::msgctl, ipc::msgctl, &[Int, Int, Ptr], Full),
     row(Sysno::msgrcv, ipc::msgrcv, &[Int, Ptr, Len, Int, Hex], Full).restart(NoHandler),
@@ -312,6 +427,9 @@ pub static TABLE: &[Row] = &[
     addr_row(Sysno::brk, mm::brk, &[Ptr], Full).quiesce(Always),
     row(Sysno::munmap, mm::munmap, &[Ptr, Len], Full).quiesce(Always),
     addr_row(Sysno::mremap, mm::mremap, &[Ptr, Len, Len, Hex, Ptr], Full).quiesce(Always),
+    refuse(Sysno::add_key, &[Str, Str, Ptr, Len, Int], Errno::ENOSYS, NO_KEYS),
+    refuse(Sysno::request_key, &[Str, Str, Str, Int], Errno::ENOSYS, NO_KEYS),
+    refuse(Sysno::keyctl, &[Int, Hex, Hex, Hex, Hex], Errno::ENOSYS, NO_KEYS),
     row(Sysno::clone, clone::clone, &[Hex, Ptr, Ptr, Ptr, Ptr], Partial(CLONE_NOTE)).quiesce(Fork),
     row(Sysno::execve, clone::execve, &[Str, Ptr, Ptr], Full).quiesce(Always),
     addr_row(
@@ -322,6 +440,8 @@ pub static TABLE: &[Row] = &[
     )
     .quiesce(Always),
     row(Sysno::fadvise64, meta::fadvise64, &[Fd, Int, Len, Int], Full),
+    refuse(Sysno::swapon, &[Str, Hex], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::swapoff, &[Str], Errno::EPERM, NO_ADMIN),
     row(Sysno::mprotect, mm::mprotect, &[Ptr, Len, Hex], Full).quiesce(Always),
     row(Sysno::msync, mm::msync, &[Ptr, Len, Hex], Full),
     row(Sysno::mlock, mm::mlock, &[Ptr, Len], Partial(LOCKS)),
@@ -330,20 +450,97 @@ pub static TABLE: &[Row] = &[
     row(Sysno::munlockall, mm::munlockall, &[], Partial(LOCKS)),
     row(Sysno::mincore, mm::mincore, &[Ptr, Len, Ptr], Full),
     row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full).quiesce(Always),
+    row(Sysno::mbind, numa::mbind, &[Ptr, Len, Hex, Ptr, Int, Hex], Partial(NUMA)),
+    row(Sysno::get_mempolicy, numa::get_mempolicy, &[Ptr, Ptr, Int, Ptr, Hex], Partial(NUMA)),
+    row(Sysno::set_mempolicy, numa::set_mempolicy, &[Hex, Ptr, Int], Full),
+    row(Sysno::rt_tgsigqueueinfo, sig::rt_tgsigqueueinfo, &[Int, Int, Int, Ptr], Full),
+    refuse(
+        Sysno::perf_event_open,
+        &[Ptr, Int, Int, Fd, Hex],
+        Errno::ENOSYS,
+        "no performance counters; as a kernel built without CONFIG_PERF_EVENTS",
+    ),
     row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
     row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
+    refuse(
+        Sysno::fanotify_init,
+        &[Hex, Hex],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_FANOTIFY; inotify is served",
+    ),
+    refuse(
+        Sysno::fanotify_mark,
+        &[Fd, Hex, Hex, Fd, Str],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_FANOTIFY; inotify is served",
+    ),
+    refuse(
+        Sysno::name_to_handle_at,
+        &[Fd, Str, Ptr, Ptr, Hex],
+        Errno::EOPNOTSUPP,
+        "as a file system that cannot export handles",
+    ),
+    refuse(
+        Sysno::open_by_handle_at,
+        &[Fd, Ptr, Hex],
+        Errno::EPERM,
+        "as without CAP_DAC_READ_SEARCH",
+    ),
+    row(Sysno::clock_adjtime, time::clock_adjtime, &[Int, Ptr], Partial(NO_TIME)),
     row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
+    refuse(Sysno::setns, &[Fd, Hex], Errno::EPERM, "no namespaces; as without CAP_SYS_ADMIN"),
+    refuse(
+        Sysno::kcmp,
+        &[Int, Int, Int, Hex, Hex],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_KCMP",
+    ),
+    refuse(Sysno::finit_module, &[Fd, Str, Hex], Errno::EPERM, NO_MODULE),
+    row(Sysno::sched_setattr, sched::sched_setattr, &[Int, Ptr, Hex], Full),
+    row(Sysno::sched_getattr, sched::sched_getattr, &[Int, Ptr, Len, Hex], Full),
     row(Sysno::renameat2, fs::renameat2, &[Fd, Str, Fd, Str, Hex], Full),
+    refuse(
+        Sysno::seccomp,
+        &[Int, Hex, Ptr],
+        Errno::ENOSYS,
+        "no system call filters; as a kernel built without CONFIG_SECCOMP",
+    ),
     row(Sysno::getrandom, pr::getrandom, &[Ptr, Len, Hex], Full),
     row(Sysno::memfd_create, shm::memfd_create, &[Str, Hex], Full),
+    refuse(
+        Sysno::bpf,
+        &[Int, Ptr, Len],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_BPF_SYSCALL",
+    ),
     row(Sysno::execveat, clone::execveat, &[Fd, Str, Ptr, Ptr, Hex], Full).quiesce(Always),
+    refuse(
+        Sysno::userfaultfd,
+        &[Hex],
+        Errno::ENOSYS,
+        "guest page faults are the emulator's; as a kernel built without CONFIG_USERFAULTFD",
+    ),
     row(Sysno::membarrier, pr::membarrier, &[Int, Hex, Int], Full),
     row(Sysno::mlock2, mm::mlock2, &[Ptr, Len, Hex], Partial(LOCKS)),
     row(Sysno::preadv2, fs::preadv2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
     row(Sysno::pwritev2, fs::pwritev2, &[Fd, Ptr, Len, Int, Int, Hex], Full),
+    refuse(Sysno::pkey_mprotect, &[Ptr, Len, Hex, Int], Errno::ENOSYS, NO_PKEYS),
+    refuse(Sysno::pkey_alloc, &[Hex, Hex], Errno::ENOSYS, NO_PKEYS),
+    refuse(Sysno::pkey_free, &[Int], Errno::ENOSYS, NO_PKEYS),
     row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
-    row(Sysno::rseq, enosys, &[Ptr, Len, Hex, Hex], Enosys),
+    refuse(Sysno::io_pgetevents, &[Hex, Int, Int, Ptr, Ptr, Ptr], Errno::ENOSYS, NO_AIO),
+    refuse(Sysno::rseq, &[Ptr, Len, Hex, Hex], Errno::ENOSYS, NO_RSEQ),
+    refuse(Sysno::kexec_file_load, &[Fd, Fd, Len, Str, Hex], Errno::EPERM, NO_BOOT),
     row(Sysno::pidfd_send_signal, sig::pidfd_send_signal, &[Fd, Int, Ptr, Hex], Full),
+    refuse(Sysno::io_uring_setup, &[Int, Ptr], Errno::ENOSYS, NO_URING),
+    refuse(Sysno::io_uring_enter, &[Fd, Int, Int, Hex, Ptr, Len], Errno::ENOSYS, NO_URING),
+    refuse(Sysno::io_uring_register, &[Fd, Int, Ptr, Int], Errno::ENOSYS, NO_URING),
+    refuse(Sysno::open_tree, &[Fd, Str, Hex], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::move_mount, &[Fd, Str, Fd, Str, Hex], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::fsopen, &[Str, Hex], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::fsconfig, &[Fd, Int, Str, Ptr, Int], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::fsmount, &[Fd, Hex, Hex], Errno::EPERM, NO_ADMIN),
+    refuse(Sysno::fspick, &[Fd, Str, Hex], Errno::EPERM, NO_ADMIN),
     row(Sysno::pidfd_open, pr::pidfd_open, &[Int, Hex], Full),
     row(
         Sysno::clone3,
@@ -358,9 +555,32 @@ pub static TABLE: &[Row] = &[
         &[Fd, Fd, Hex],
         Partial("CLOSE_RANGE_UNSHARE only in a process with one thread"),
     ),
+    row(
+        Sysno::openat2,
+        fs::openat2,
+        &[Fd, Str, Ptr, Len],
+        Partial(
+            "with --sysroot, symlinks the sysroot translation resolves are not seen by RESOLVE_NO_SYMLINKS",
+        ),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
     row(Sysno::epoll_pwait2, ev::epoll_pwait2, &[Fd, Ptr, Int, Ptr, Ptr, Len], Partial(EPOLL_NOTE))
         .restart(Never),
+    refuse(
+        Sysno::quotactl_fd,
+        &[Fd, Int, Int, Ptr],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_QUOTACTL",
+    ),
+    refuse(Sysno::landlock_create_ruleset, &[Ptr, Len, Hex], Errno::ENOSYS, NO_LANDLOCK),
+    refuse(Sysno::landlock_add_rule, &[Fd, Int, Ptr, Hex], Errno::ENOSYS, NO_LANDLOCK),
+    refuse(Sysno::landlock_restrict_self, &[Fd, Hex], Errno::ENOSYS, NO_LANDLOCK),
+    refuse(
+        Sysno::memfd_secret,
+        &[Hex],
+        Errno::ENOSYS,
+        "as a kernel built without CONFIG_SECRETMEM",
+    ),
 ];
 
 /// The row for a syscall number.
@@ -383,18 +603,19 @@ pub fn support_matrix() -> String {
     for row in TABLE {
         let name = row.nr.name().unwrap_or("?");
         let (level, note) = match row.support {
-            Full => ("full", ""),
-            Partial(note) => ("partial", note),
-            Enosys => ("ENOSYS", ""),
+            Full => ("full", String::new()),
+            Partial(note) => ("partial", note.to_string()),
+            Refused(errno, why) => ("refused", format!("{}: {why}", errno.name().unwrap_or("?"))),
         };
         text.push_str(&format!("{:<4} {name:<24} {level:<8} {note}\n", row.nr.0));
     }
     let full = TABLE.iter().filter(|r| r.support == Full).count();
     let partial = TABLE.iter().filter(|r| matches!(r.support, Partial(_))).count();
+    let refused = TABLE.len() - full - partial;
     text.push_str(&format!(
-        "{} of {} Linux aarch64 calls have a row: {full} full, {partial} partial; every other \
-         number returns ENOSYS\n",
-        TABLE.iter().filter(|r| r.support != Enosys).count(),
+        "{} of {} Linux aarch64 calls have a row: {full} full, {partial} partial, {refused} \
+         refused with Linux's errno; every other number returns ENOSYS\n",
+        TABLE.len(),
         Sysno::ALL.len()
     ));
     text
@@ -409,6 +630,27 @@ mod tests {
         assert!(TABLE.windows(2).all(|w| w[0].nr < w[1].nr), "rows must be in number order");
         assert!(TABLE.iter().all(|r| r.nr.name().is_some()));
         assert!(TABLE.iter().all(|r| r.args.len() <= 6));
+    }
+
+    #[test]
+    fn test_refusals_are_linux_answers_with_a_reason() {
+        for row in TABLE {
+            if let Refused(errno, why) = row.support {
+                let name = row.nr.name().unwrap_or("?");
+                assert!(
+                    [Errno::ENOSYS, Errno::EPERM, Errno::EOPNOTSUPP].contains(&errno),
+                    "{name}: a refusal answers what Linux gives an unprivileged process or a \
+                     kernel without the feature"
+                );
+                assert!(
+                    why.starts_with("as ") || why.contains(", as ") || why.contains("; as "),
+                    "{name}: {why}"
+                );
+            }
+        }
+        let matrix = support_matrix();
+        assert!(matrix.contains("ptrace                   refused  EPERM: "), "{matrix}");
+        assert!(matrix.contains("io_setup                 refused  ENOSYS: "), "{matrix}");
     }
 
     #[test]
@@ -453,7 +695,7 @@ mod tests {
     #[test]
     fn test_lookup() {
         assert_eq!(lookup(Sysno::write.0.into()).map(|r| r.nr), Some(Sysno::write));
-        assert!(lookup(Sysno::io_setup.0.into()).is_none());
+        assert!(lookup(Sysno::futex_waitv.0.into()).is_none());
         assert!(lookup(u64::MAX).is_none());
         assert!(lookup(100_000).is_none());
     }

@@ -96,6 +96,8 @@ pub struct ProcessInit {
     pub sigreturn_trampoline: u64,
     /// `--strace`.
     pub trace: bool,
+    /// The execution domain and its flags (`personality`): inherited by fork, kept by exec.
+    pub personality: u32,
 }
 
 /// The children a process created by a respawn fork, and the control lines to them
@@ -166,6 +168,8 @@ pub struct ThreadGroup {
     hwcaps: HwCaps,
     sigreturn_trampoline: AtomicU64,
     trace: bool,
+    /// `personality` (Linux keeps it per task; every thread here shares one).
+    personality: AtomicU32,
     /// The engine this process's vCPUs come from (set when it starts running).
     engine: OnceLock<EngineHandle>,
     /// The signal actions (`CLONE_SIGHAND`).
@@ -238,6 +242,7 @@ impl ThreadGroup {
             hwcaps: init.hwcaps,
             sigreturn_trampoline: AtomicU64::new(init.sigreturn_trampoline),
             trace: init.trace,
+            personality: AtomicU32::new(init.personality),
             engine: OnceLock::new(),
             sigactions,
             unknown_seen: Mutex::new(BTreeSet::new()),
@@ -282,7 +287,18 @@ impl ThreadGroup {
             hwcaps: self.hwcaps,
             sigreturn_trampoline: self.sigreturn_trampoline(),
             trace: self.trace,
+            personality: self.personality(),
         }
+    }
+
+    /// The process's `personality` value.
+    pub fn personality(&self) -> u32 {
+        self.personality.load(Ordering::Relaxed)
+    }
+
+    /// Sets it, answering the one it replaces.
+    pub fn set_personality(&self, value: u32) -> u32 {
+        self.personality.swap(value, Ordering::Relaxed)
     }
 
     pub fn pid(&self) -> u32 {

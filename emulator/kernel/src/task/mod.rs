@@ -17,7 +17,7 @@ use elfvisor_engine::Cpu;
 use elfvisor_mm::AddressSpace;
 
 use self::group::{PendingGuard, ProcessInit, TaskHandle, ThreadGroup};
-use self::types::{RobustList, SharedMm, Termination};
+use self::types::{MemPolicy, RobustList, SharedMm, Termination};
 use crate::exec::PreparedExec;
 use crate::fdtable::FdTable;
 use crate::fork::vfork::VforkLink;
@@ -58,6 +58,8 @@ pub struct Task {
     /// The mask `rt_sigsuspend` replaced, restored when its handler returns.
     pub saved_sigmask: Option<u64>,
     pub altstack: StackT,
+    /// The NUMA memory policy (`set_mempolicy`).
+    pub mempolicy: MemPolicy,
     /// A program `execve` loaded; the run loop switches to it.
     pub pending_exec: Option<Box<PreparedExec>>,
     /// In a vfork child: the link whose closing (exec or exit) releases the parent.
@@ -87,6 +89,7 @@ impl Task {
             sigmask: 0,
             saved_sigmask: None,
             altstack: StackT::DISABLED,
+            mempolicy: MemPolicy::default(),
             pending_exec: None,
             vfork_done: None,
             vfork_request: None,
@@ -113,6 +116,7 @@ impl Task {
             saved_sigmask: None,
             // A new thread has no alternate stack (clone(2) with CLONE_VM).
             altstack: StackT::DISABLED,
+            mempolicy: self.mempolicy,
             pending_exec: None,
             vfork_done: None,
             vfork_request: None,
@@ -301,6 +305,7 @@ pub(crate) fn test_task() -> Task {
         hwcaps: Default::default(),
         sigreturn_trampoline: 0x1000,
         trace: false,
+        personality: 0,
     };
     Task::new(mm, FdTable::new(16), init)
 }

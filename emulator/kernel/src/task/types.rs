@@ -123,3 +123,13 @@ pub struct TimerTable {
     pub timers: std::collections::BTreeMap<i32, TimerEntry>,
     pub service_tid: Option<i32>,
 }
+
+/// A thread's NUMA memory policy (`set_mempolicy`): the mode with its flags as given, and the
+/// nodes it names (the host is one node, 0). Inherited by threads and fork, kept by exec.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemPolicy {
+    /// `MPOL_*` with the `MPOL_F_STATIC_NODES`/`MPOL_F_RELATIVE_NODES` flags.
+    pub mode: u32,
+    /// Bit n: node n.
+    pub nodes: u64,
+}

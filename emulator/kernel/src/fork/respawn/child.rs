@@ -20,7 +20,7 @@ use crate::fork::vfork::VforkLink;
 use crate::run::RunError;
 use crate::task::Task;
 use crate::task::group::ProcessInit;
-use crate::task::types::{EngineRef, Termination};
+use crate::task::types::{EngineRef, MemPolicy, Termination};
 
 /// Runs a respawned child to its end. `fd` is the inherited end of the fork socket.
 pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, RunError> {
@@ -162,6 +162,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             }
         }
     }
+    mm.set_startup(state.startup.clone());
     if let Some((start, current)) = state.brk {
         mm.restore_brk(GuestAddr(start), GuestAddr(current));
     }
@@ -193,11 +194,13 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         hwcaps: state.hwcaps,
         sigreturn_trampoline: state.sigreturn_trampoline,
         trace: hello.trace,
+        personality: state.personality,
     };
     let mut process = Task::new(mm, fds, init);
     process.set_comm(&state.comm);
     process.sigactions().update_all(|actions| *actions = state.sigactions);
     process.sigmask = state.sigmask;
+    process.mempolicy = MemPolicy { mode: state.mempolicy.0, nodes: state.mempolicy.1 };
     process.altstack = state.altstack;
     process.vfork_request =
         (state.clone_flags & CLONE_VFORK != 0).then_some(state.clone_flags & CLONE_VM != 0);

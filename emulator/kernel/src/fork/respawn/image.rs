@@ -4,7 +4,7 @@
 
 use elfvisor_abi::{GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_engine::Registers;
-use elfvisor_mm::VmaName;
+use elfvisor_mm::{Startup, VmaName};
 
 use super::wire::{Reader, WireError, Writer};
 use crate::task::types::HwCaps;
@@ -12,7 +12,7 @@ use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +86,12 @@ pub struct State {
     pub fds: Vec<(u32, bool)>,
     /// The guest's RLIMIT_NOFILE (soft, hard): guest state, not the emulator's host limit.
     pub nofile: (u64, u64),
+    /// The process's `personality`.
+    pub personality: u32,
+    /// The forking thread's NUMA policy (mode, nodes).
+    pub mempolicy: (u32, u64),
+    /// The program's argument and environment ranges and auxiliary vector (`/proc`).
+    pub startup: Startup,
 }
 
 impl State {
@@ -113,7 +119,14 @@ impl State {
         for (fd, cloexec) in &self.fds {
             w.u32(*fd).u8(u8::from(*cloexec));
         }
-        w.u64(self.nofile.0).u64(self.nofile.1);
+        w.u64(self.nofile.0).u64(self.nofile.1).u32(self.personality);
+        w.u32(self.mempolicy.0).u64(self.mempolicy.1);
+        let s = &self.startup;
+        w.u64(s.args.0.0).u64(s.args.1.0).u64(s.env.0.0).u64(s.env.1.0).u64(s.stack.0);
+        w.u32(s.auxv.len() as u32);
+        for (k, v) in &s.auxv {
+            w.u64(*k).u64(*v);
+        }
         w.0
     }
 
@@ -165,6 +178,20 @@ impl State {
             fds.push((fd, cloexec));
         }
         let nofile = (r.u64()?, r.u64()?);
+        let personality = r.u32()?;
+        let mempolicy = (r.u32()?, r.u64()?);
+        let args = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
+        let env = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
+        let stack = GuestAddr(r.u64()?);
+        let n = r.u32()? as usize;
+        if n > 64 {
+            return Err(WireError::Malformed("state (auxv)"));
+        }
+        let mut auxv = Vec::with_capacity(n);
+        for _ in 0..n {
+            auxv.push((r.u64()?, r.u64()?));
+        }
+        let startup = Startup { args, env, auxv, stack };
         r.finish()?;
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
@@ -191,6 +218,9 @@ impl State {
             child_tid,
             fds,
             nofile,
+            personality,
+            mempolicy,
+            startup,
         })
     }
 }
@@ -318,6 +348,14 @@ mod tests {
             child_tid: 17,
             fds: vec![(0, false), (1, false), (7, true)],
             nofile: (64, 4096),
+            personality: 0x0040000,
+            mempolicy: (1, 1),
+            startup: Startup {
+                args: (GuestAddr(0x100), GuestAddr(0x110)),
+                env: (GuestAddr(0x110), GuestAddr(0x120)),
+                auxv: vec![(6, 4096), (0, 0)],
+                stack: GuestAddr(0xf0),
+            },
         }
     }
 

@@ -436,6 +436,9 @@ fn stream(
         child_tid: args.child_tid,
         fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
         nofile: task.fds().nofile(),
+        personality: group.personality(),
+        mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
+        startup: task.mm.read().startup().clone(),
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
 

@@ -1,0 +1,280 @@
+//! The sysroot that `program: {sysroot: …}` cases run from (`cargo xtask sysroot`): finding its
+//! files on the host as the guest names them, telling whether it is provisioned, and packing the
+//! whole tree for the linux lane's initramfs.
+//!
+//! Every lane runs such a program with the same files: elfvisor with `--sysroot`, qemu-user with
+//! `-L`, and the linux lane natively, from an initramfs that carries the whole sysroot (never a
+//! selection, so no case can silently see less than the others). That part of the initramfs is
+//! a gzip-compressed cpio archive cached under `target/conformance/linux/`, keyed by a hash of the
+//! tree's listing, and appended to the per-boot archive of cases; the kernel unpacks the two in
+//! turn.
+
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use crate::cpio::CpioWriter;
+use crate::error::{Error, IoContext, Result};
+
+/// The program interpreter of every aarch64 glibc program, as the guest names it.
+pub const INTERPRETER: &str = "/lib/ld-linux-aarch64.so.1";
+
+/// The file `cargo xtask sysroot` writes last: its package versions.
+pub const MANIFEST: &str = "MANIFEST";
+
+/// Symlinks followed in one lookup before giving up, as Linux's `MAXSYMLINKS`.
+const MAX_LINKS: usize = 40;
+
+/// Resolves an absolute guest path to the host file inside `root`, following symlinks inside the
+/// tree: an absolute target starts again at `root`, `..` never leaves it. A missing component
+/// ends the walk; the path is then returned unresolved from there on.
+pub fn resolve(root: &Path, guest_path: &str) -> PathBuf {
+    let mut pending: Vec<String> = components(guest_path);
+    pending.reverse();
+    let mut at: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(name) = pending.pop() {
+        match name.as_str() {
+            "." => continue,
+            ".." => {
+                at.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let here: PathBuf = at.iter().fold(root.to_owned(), |p, c| p.join(c)).join(&name);
+        match std::fs::read_link(&here) {
+            Ok(target) if links < MAX_LINKS => {
+                links += 1;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    at.clear();
+                }
+                pending.extend(components(&target).into_iter().rev());
+            }
+            _ => at.push(name),
+        }
+    }
+    at.iter().fold(root.to_owned(), |p, c| p.join(c))
+}
+
+fn components(path: &str) -> Vec<String> {
+    path.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect()
+}
+
+/// Why the sysroot at `root` cannot run programs, if it cannot: what the harness loads is its
+/// manifest and the interpreter every program starts in.
+pub fn unavailable(root: &Path) -> Option<String> {
+    let manifest = root.join(MANIFEST);
+    let interpreter = resolve(root, INTERPRETER);
+    let missing = if !manifest.is_file() {
+        manifest
+    } else if !interpreter.is_file() {
+        interpreter
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the sysroot is not provisioned ({} is missing): run `cargo xtask deps` (builds it with \
+         `cargo xtask sysroot`)",
+        missing.display()
+    ))
+}
+
+/// One entry of the tree, relative to its root.
+#[derive(Debug)]
+enum Entry {
+    Dir(String, u32),
+    File(String, u32, PathBuf),
+    Link(String, String),
+}
+
+/// Lists the tree under `root` in a stable order, parents before children. Device nodes, FIFOs
+/// and sockets are left out (the booted kernel mounts its own `/dev`).
+fn walk(root: &Path) -> Result<(Vec<Entry>, Sha256)> {
+    let mut entries = Vec::new();
+    // What decides the archive: the format of this listing, then every entry's name, kind,
+    // mode, size, mtime and link target.
+    let mut hasher = Sha256::new();
+    hasher.update(b"elfvisor sysroot initramfs v1\0");
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .context(|| format!("reading {}", dir.display()))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .context(|| format!("reading {}", dir.display()))?;
+        names.sort();
+        let mut subdirs = Vec::new();
+        for path in names {
+            let meta = std::fs::symlink_metadata(&path)
+                .context(|| format!("reading {}", path.display()))?;
+            let rel = path
+                .strip_prefix(root)
+                .map_err(|_| Error::Boot(format!("{} escapes the sysroot", path.display())))?;
+            let rel = format!("/{}", rel.to_string_lossy());
+            let mode = meta.permissions().mode() & 0o7777;
+            let kind = meta.file_type();
+            hasher.update(rel.as_bytes());
+            hasher.update(
+                format!(
+                    "\0{:o} {} {}.{}\0",
+                    meta.mode(),
+                    meta.size(),
+                    meta.mtime(),
+                    meta.mtime_nsec()
+                )
+                .as_bytes(),
+            );
+            if kind.is_dir() {
+                entries.push(Entry::Dir(rel, mode));
+                subdirs.push(path);
+            } else if kind.is_file() {
+                entries.push(Entry::File(rel, mode, path));
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&path)
+                    .context(|| format!("reading the link {}", path.display()))?;
+                let target = target.to_string_lossy().into_owned();
+                hasher.update(target.as_bytes());
+                entries.push(Entry::Link(rel, target));
+            }
+        }
+        // Depth first, in name order: every directory's entries come right after it.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok((entries, hasher))
+}
+
+/// The gzip-compressed cpio archive of the whole sysroot at `root`, built once per tree content
+/// into `dir` (an older one there is removed) and then read from there.
+pub fn initramfs_part(root: &Path, dir: &Path) -> Result<PathBuf> {
+    if let Some(why) = unavailable(root) {
+        return Err(Error::Boot(why));
+    }
+    let (entries, hasher) = walk(root)?;
+    let hash: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let archive = dir.join(format!("sysroot-{hash}.cpio.gz"));
+    if archive.is_file() {
+        return Ok(archive);
+    }
+    std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
+    let mut cpio = CpioWriter::new();
+    for entry in &entries {
+        match entry {
+            Entry::Dir(path, mode) => cpio.dir(path, *mode),
+            Entry::File(path, mode, host) => {
+                let data = std::fs::read(host).context(|| format!("reading {}", host.display()))?;
+                cpio.file(path, *mode, &data);
+            }
+            Entry::Link(path, target) => cpio.symlink(path, target),
+        }
+    }
+    let bytes = cpio.finish();
+    let partial = dir.join(format!(".sysroot-{hash}.partial"));
+    gzip(&bytes, &partial)?;
+    // Only the newest archive is kept: each is tens of megabytes.
+    if let Ok(old) = std::fs::read_dir(dir) {
+        for old in old.flatten() {
+            let name = old.file_name().to_string_lossy().into_owned();
+            if name.starts_with("sysroot-") && name.ends_with(".cpio.gz") {
+                let _ = std::fs::remove_file(old.path());
+            }
+        }
+    }
+    std::fs::rename(&partial, &archive).context(|| format!("writing {}", archive.display()))?;
+    Ok(archive)
+}
+
+/// Compresses `bytes` into `dest` with the host's `gzip` (fast level: the archive is built once
+/// and the booted kernel's inflate speed does not depend on it).
+fn gzip(bytes: &[u8], dest: &Path) -> Result<()> {
+    let out = std::fs::File::create(dest).context(|| format!("creating {}", dest.display()))?;
+    let mut child = Command::new("gzip")
+        .args(["-1", "-n", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context(|| "starting gzip".to_owned())?;
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let written = input.write_all(bytes);
+    drop(input);
+    let status = child.wait().context(|| "waiting for gzip".to_owned())?;
+    written.context(|| "feeding gzip".to_owned())?;
+    if !status.success() {
+        return Err(Error::Boot(format!("gzip failed with {status} writing {}", dest.display())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn test_resolve_follows_links_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(root.join("etc/alternatives")).unwrap();
+        std::fs::write(root.join("usr/bin/gawk"), b"x").unwrap();
+        symlink("usr/bin", root.join("bin")).unwrap();
+        symlink("/etc/alternatives/awk", root.join("usr/bin/awk")).unwrap();
+        symlink("/usr/bin/gawk", root.join("etc/alternatives/awk")).unwrap();
+        symlink("../../../../usr/bin/gawk", root.join("usr/bin/up")).unwrap();
+        assert_eq!(resolve(root, "/bin/awk"), root.join("usr/bin/gawk"));
+        assert_eq!(resolve(root, "/usr/bin/up"), root.join("usr/bin/gawk"));
+        assert_eq!(resolve(root, "/bin/none"), root.join("usr/bin/none"));
+        symlink("loop", root.join("loop")).unwrap();
+        assert_eq!(resolve(root, "/loop"), root.join("loop"), "a loop ends, inside the root");
+        assert_eq!(resolve(root, "/../../etc"), root.join("etc"), "`..` stops at the root");
+    }
+
+    #[test]
+    fn test_unavailable_names_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        assert!(unavailable(root).unwrap().contains("MANIFEST"));
+        std::fs::write(root.join(MANIFEST), b"set\n").unwrap();
+        assert!(unavailable(root).unwrap().contains("ld-linux-aarch64.so.1"));
+        std::fs::create_dir_all(root.join("usr/lib/aarch64-linux-gnu")).unwrap();
+        std::fs::write(root.join("usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1"), b"").unwrap();
+        symlink("usr/lib", root.join("lib")).unwrap();
+        symlink(
+            "aarch64-linux-gnu/ld-linux-aarch64.so.1",
+            root.join("usr/lib/ld-linux-aarch64.so.1"),
+        )
+        .unwrap();
+        assert_eq!(unavailable(root), None);
+    }
+
+    #[test]
+    fn test_the_archive_holds_the_whole_tree_and_is_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("usr/lib")).unwrap();
+        std::fs::write(root.join(MANIFEST), b"set\n").unwrap();
+        std::fs::write(root.join("usr/lib/ld-linux-aarch64.so.1"), b"LDSO").unwrap();
+        symlink("usr/lib", root.join("lib")).unwrap();
+        let out = dir.path().join("out");
+        let first = initramfs_part(&root, &out).unwrap();
+        let modified = std::fs::metadata(&first).unwrap().modified().unwrap();
+        assert_eq!(initramfs_part(&root, &out).unwrap(), first, "the same tree, the same archive");
+        assert_eq!(std::fs::metadata(&first).unwrap().modified().unwrap(), modified);
+        let unpacked = Command::new("gzip").args(["-dc"]).arg(&first).output().unwrap().stdout;
+        let text = String::from_utf8_lossy(&unpacked);
+        for name in ["MANIFEST\0", "usr\0", "usr/lib\0", "usr/lib/ld-linux-aarch64.so.1\0", "lib\0"]
+        {
+            assert!(text.contains(name), "{name:?} is packed");
+        }
+        assert!(text.contains("LDSO"));
+        std::fs::write(root.join("usr/lib/extra"), b"more").unwrap();
+        let second = initramfs_part(&root, &out).unwrap();
+        assert_ne!(second, first, "a changed tree is packed again");
+        assert!(!first.exists(), "the older archive is removed");
+    }
+}
