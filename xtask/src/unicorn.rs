@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-3";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 29] = [
+const EDITS: [Edit; 40] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
     // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable
@@ -243,6 +243,72 @@ const EDITS: [Edit; 29] = [
         file: "qemu/accel/tcg/cputlb.c",
         original: "    index = tlb_index(env, mmu_idx, vaddr_page);\n    te = tlb_entry(env, mmu_idx, vaddr_page);\n\n    /* Note that the tlb is no longer clean.  */\n",
         patched: "    /* elfvisor: a crowded table grows before it evicts (resized by the flush). */\n    te = tlb_entry(env, mmu_idx, vaddr_page);\n    if (!tlb_entry_is_empty(te) && !tlb_hit_page_anyprot(env->uc, te, vaddr_page) &&\n        tlb_n_entries(&tlb->f[mmu_idx]) < ((size_t)1 << 16) &&\n        desc->n_used_entries * 10 > tlb_n_entries(&tlb->f[mmu_idx]) * 7) {\n        tlb_flush_one_mmuidx_locked(env, mmu_idx, get_clock_realtime());\n    }\n    index = tlb_index(env, mmu_idx, vaddr_page);\n    te = tlb_entry(env, mmu_idx, vaddr_page);\n\n    /* Note that the tlb is no longer clean.  */\n",
+    },
+    // Speed, stage 2 (a linear fast path): a guest load or store tested the softmmu TLB
+    // (two loads from the CPU state, the entry's compare and its addend: the data address
+    // depended on three loads). Now it tests one bit of its page's byte in the vCPU's own page
+    // table — read, write, and both again for "this page and the next", so an access of several
+    // bytes needs no page-crossing test inline — and accesses `base + address` directly. The
+    // engine fills the table from the TLB-fill hook's grants and empties it with every TLB
+    // flush. Outside the arena, a tagged address, a clear bit, or an access with an alignment
+    // requirement take the TLB lookup, moved out of line, which decides exactly as before. A
+    // page holding translated code has no write bit (the last two edits: translating a block
+    // clears them, and the engine asks before setting them on an executable page), so stores to
+    // code keep reaching the code-invalidating path.
+    Edit {
+        file: "include/uc_priv.h",
+        original: "    int size_recur_mem; // size for mem access when in a recursive call\n",
+        patched: "    int size_recur_mem; // size for mem access when in a recursive call\n    /* elfvisor: the linear fast path (tcg/i386): one byte per guest page (see the engine's\n       FastPages), the host address of guest address 0, the number of pages; NULL: off. */\n    const uint8_t *elfvisor_fast_table;\n    uintptr_t elfvisor_fast_base;\n    uint64_t elfvisor_fast_pages;\n",
+    },
+    Edit {
+        file: "uc.c",
+        original: "UNICORN_EXPORT\nuc_err uc_close(uc_engine *uc)\n{",
+        patched: "/* elfvisor: the linear fast path for blocks translated from now on (see uc_priv.h). */\nUNICORN_EXPORT\nvoid uc_elfvisor_set_fast_path(uc_engine *uc, const uint8_t *table, uintptr_t base,\n                               uint64_t pages)\n{\n    uc->elfvisor_fast_table = table;\n    uc->elfvisor_fast_base = base;\n    uc->elfvisor_fast_pages = pages;\n}\n\nUNICORN_EXPORT\nuc_err uc_close(uc_engine *uc)\n{",
+    },
+    Edit {
+        file: "qemu/tcg/tcg-ldst.inc.c",
+        original: "    tcg_insn_unit *label_ptr[2]; /* label pointers to be updated */\n",
+        patched: "    tcg_insn_unit *label_ptr[2]; /* label pointers to be updated */\n    /* elfvisor: the linear fast path's two branches out of line (count 0: no fast path). */\n    tcg_insn_unit *elfvisor_fast_ptr[2];\n    int elfvisor_fast_n;\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "static void add_qemu_ldst_label(TCGContext *s, bool is_ld, bool is_64,",
+        patched: "static TCGLabelQemuLdst *add_qemu_ldst_label(TCGContext *s, bool is_ld, bool is_64,",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "    label->label_ptr[0] = label_ptr[0];\n    if (TARGET_LONG_BITS > TCG_TARGET_REG_BITS) {\n        label->label_ptr[1] = label_ptr[1];\n    }\n}\n",
+        patched: "    label->label_ptr[0] = label_ptr[0];\n    if (TARGET_LONG_BITS > TCG_TARGET_REG_BITS) {\n        label->label_ptr[1] = label_ptr[1];\n    }\n    /* elfvisor: no fast path unless the caller records one. */\n    label->elfvisor_fast_n = 0;\n    return label;\n}\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "static bool tcg_out_qemu_ld_slow_path(TCGContext *s, TCGLabelQemuLdst *l)\n{\n    TCGMemOpIdx oi = l->oi;\n    MemOp opc = get_memop(oi);\n    TCGReg data_reg;\n    tcg_insn_unit **label_ptr = &l->label_ptr[0];\n    int rexw = (l->type == TCG_TYPE_I64 ? P_REXW : 0);\n",
+        patched: "/* elfvisor: the linear fast path. A guest load or store tests its page's byte in the\n   embedder's table and then accesses host memory at base + address; anything else goes to the\n   TLB lookup, moved out of line, which decides exactly as before. The byte's bits: 1, the guest\n   may read the page; 2, write it; 4, read it and the next page; 8, write both (an access of\n   more than one byte tests 4 or 8, so it may run onto the next page; without that bit an access\n   that stays on its page still goes direct, out of line). */\nstatic void tcg_out_qemu_ld_direct(TCGContext *s, TCGReg datalo, TCGReg datahi,\n                                   TCGReg base, int index, intptr_t ofs,\n                                   int seg, bool is64, MemOp memop);\nstatic void tcg_out_qemu_st_direct(TCGContext *s, TCGReg datalo, TCGReg datahi,\n                                   TCGReg base, int index, intptr_t ofs,\n                                   int seg, MemOp memop);\n\n/* elfvisor: whether an access takes the fast path: a table is set, no memory hook wants every\n   access, and the access has no alignment requirement (those keep the TLB's check). */\nstatic bool elfvisor_fast_ok(TCGContext *s, MemOp opc)\n{\n    return TCG_TARGET_REG_BITS == 64 && TARGET_LONG_BITS == 64 &&\n           s->uc->elfvisor_fast_table != NULL && !tcg_uc_has_hookmem(s) &&\n           get_alignment_bits(opc) == 0;\n}\n\n/* elfvisor: the page's own bit (1 or 2) for a load or a store. */\nstatic int elfvisor_fast_bit(bool is_ld)\n{\n    return is_ld ? 1 : 2;\n}\n\n/* elfvisor: the fast path's test, inline. Falls through with TCG_REG_L1 = the host address of\n   guest address 0; else branches out of line: ptrs[0] (outside the arena, a tagged address\n   too) to the TLB lookup, ptrs[1] (the bit is clear) with TCG_REG_L0 = the page number and\n   TCG_REG_L1 = the table. Clobbers both, which qemu_ld/st keep free. */\nstatic void elfvisor_fast_check(TCGContext *s, TCGReg addrlo, MemOp opc, bool is_ld,\n                                tcg_insn_unit **ptrs)\n{\n    struct uc_struct *uc = s->uc;\n    const TCGReg r0 = TCG_REG_L0;\n    const TCGReg r1 = TCG_REG_L1;\n    int bit = elfvisor_fast_bit(is_ld);\n\n    if ((opc & MO_SIZE) != 0) {\n        bit <<= 2;\n    }\n    tcg_out_mov(s, TCG_TYPE_I64, r0, addrlo);\n    tcg_out_shifti(s, SHIFT_SHR + P_REXW, r0, TARGET_PAGE_BITS);\n    tgen_arithi(s, ARITH_CMP + P_REXW, r0, (tcg_target_long)uc->elfvisor_fast_pages, 0);\n    tcg_out_opc(s, OPC_JCC_long + JCC_JAE, 0, 0, 0);\n    ptrs[0] = s->code_ptr;\n    s->code_ptr += 4;\n\n    /* testb $bit, (table, page) */\n    tcg_out_movi(s, TCG_TYPE_PTR, r1, (uintptr_t)uc->elfvisor_fast_table);\n    tcg_out_modrm_sib_offset(s, 0xf6 /* TEST r/m8, imm8 */, 0, r1, r0, 0, 0);\n    tcg_out8(s, bit);\n    tcg_out_opc(s, OPC_JCC_long + JCC_JE, 0, 0, 0);\n    ptrs[1] = s->code_ptr;\n    s->code_ptr += 4;\n\n    tcg_out_movi(s, TCG_TYPE_PTR, r1, uc->elfvisor_fast_base);\n}\n\n/* elfvisor: the access itself, at base (TCG_REG_L1) + index, or at TCG_REG_L1 (index -1). */\nstatic void elfvisor_fast_access(TCGContext *s, TCGLabelQemuLdst *l, int index)\n{\n    MemOp opc = get_memop(l->oi);\n\n    if (l->is_ld) {\n        tcg_out_qemu_ld_direct(s, l->datalo_reg, l->datahi_reg, TCG_REG_L1, index, 0, 0,\n                               l->type == TCG_TYPE_I64, opc);\n    } else {\n        tcg_out_qemu_st_direct(s, l->datalo_reg, l->datahi_reg, TCG_REG_L1, index, 0, 0, opc);\n    }\n}\n\n/* elfvisor: a forward jcc whose target is patched later; returns where. */\nstatic tcg_insn_unit *elfvisor_jcc_forward(TCGContext *s, int cond)\n{\n    tcg_insn_unit *ptr;\n\n    tcg_out_opc(s, OPC_JCC_long + cond, 0, 0, 0);\n    ptr = s->code_ptr;\n    s->code_ptr += 4;\n    return ptr;\n}\n\n/* elfvisor: the fast path's out-of-line part, at the end of the block. For an access of more\n   than one byte whose two-page bit was clear: the page's own bit and an access that stays on\n   the page still go direct. Then the TLB lookup and access as before; both return after the\n   inline access, and a TLB miss goes on to the helper call that the slow path emits next. */\nstatic void elfvisor_fast_miss(TCGContext *s, TCGLabelQemuLdst *l)\n{\n    struct uc_struct *uc = s->uc;\n    MemOp opc = get_memop(l->oi);\n    unsigned s_bits = opc & MO_SIZE;\n    tcg_insn_unit *to_tlb[3];\n    int n = 0, i;\n\n    to_tlb[n++] = l->elfvisor_fast_ptr[0];\n    if (s_bits == 0) {\n        to_tlb[n++] = l->elfvisor_fast_ptr[1];\n    } else {\n        const TCGReg r1 = TCG_REG_L1;\n\n        tcg_patch32(l->elfvisor_fast_ptr[1], s->code_ptr - l->elfvisor_fast_ptr[1] - 4);\n        /* TCG_REG_L0 = the page number, TCG_REG_L1 = the table. */\n        tcg_out_modrm_sib_offset(s, 0xf6 /* TEST r/m8, imm8 */, 0, r1, TCG_REG_L0, 0, 0);\n        tcg_out8(s, elfvisor_fast_bit(l->is_ld));\n        to_tlb[n++] = elfvisor_jcc_forward(s, JCC_JE);\n        tcg_out_mov(s, TCG_TYPE_I32, r1, l->addrlo_reg);\n        tgen_arithi(s, ARITH_AND, r1, TARGET_PAGE_SIZE - 1, 0);\n        tgen_arithi(s, ARITH_CMP, r1, TARGET_PAGE_SIZE - (1 << s_bits), 0);\n        to_tlb[n++] = elfvisor_jcc_forward(s, JCC_JA);\n        tcg_out_movi(s, TCG_TYPE_PTR, r1, uc->elfvisor_fast_base);\n        elfvisor_fast_access(s, l, l->addrlo_reg);\n        tcg_out_jmp(s, l->raddr);\n    }\n    for (i = 0; i < n; i++) {\n        tcg_patch32(to_tlb[i], s->code_ptr - to_tlb[i] - 4);\n    }\n    tcg_out_tlb_load(s, l->addrlo_reg, l->addrhi_reg, get_mmuidx(l->oi), opc, l->label_ptr,\n                     l->is_ld ? offsetof(CPUTLBEntry, addr_read)\n                              : offsetof(CPUTLBEntry, addr_write));\n    elfvisor_fast_access(s, l, -1);\n    tcg_out_jmp(s, l->raddr);\n}\n\nstatic bool tcg_out_qemu_ld_slow_path(TCGContext *s, TCGLabelQemuLdst *l)\n{\n    TCGMemOpIdx oi = l->oi;\n    MemOp opc = get_memop(oi);\n    TCGReg data_reg;\n    tcg_insn_unit **label_ptr = &l->label_ptr[0];\n    int rexw = (l->type == TCG_TYPE_I64 ? P_REXW : 0);\n\n    /* elfvisor: the fast path's way to the TLB lookup, before the helper call. */\n    if (l->elfvisor_fast_n > 0) {\n        elfvisor_fast_miss(s, l);\n    }\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "static bool tcg_out_qemu_st_slow_path(TCGContext *s, TCGLabelQemuLdst *l)\n{\n    TCGMemOpIdx oi = l->oi;\n    MemOp opc = get_memop(oi);\n    MemOp s_bits = opc & MO_SIZE;\n    tcg_insn_unit **label_ptr = &l->label_ptr[0];\n    TCGReg retaddr;\n",
+        patched: "static bool tcg_out_qemu_st_slow_path(TCGContext *s, TCGLabelQemuLdst *l)\n{\n    TCGMemOpIdx oi = l->oi;\n    MemOp opc = get_memop(oi);\n    MemOp s_bits = opc & MO_SIZE;\n    tcg_insn_unit **label_ptr = &l->label_ptr[0];\n    TCGReg retaddr;\n\n    /* elfvisor: the fast path's way to the TLB lookup, before the helper call. */\n    if (l->elfvisor_fast_n > 0) {\n        elfvisor_fast_miss(s, l);\n    }\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "    mem_index = get_mmuidx(oi);\n\n    tcg_out_tlb_load(s, addrlo, addrhi, mem_index, opc,\n                     label_ptr, offsetof(CPUTLBEntry, addr_read));\n",
+        patched: "    mem_index = get_mmuidx(oi);\n\n    /* elfvisor: the linear fast path; the TLB lookup moves out of line. */\n    if (elfvisor_fast_ok(s, opc)) {\n        tcg_insn_unit *fast[2];\n        TCGLabelQemuLdst *l;\n\n        elfvisor_fast_check(s, addrlo, opc, true, fast);\n        tcg_out_qemu_ld_direct(s, datalo, datahi, TCG_REG_L1, addrlo, 0, 0, is64, opc);\n        label_ptr[0] = label_ptr[1] = NULL;\n        l = add_qemu_ldst_label(s, true, is64, oi, datalo, datahi, addrlo, addrhi,\n                                s->code_ptr, label_ptr);\n        l->elfvisor_fast_ptr[0] = fast[0];\n        l->elfvisor_fast_ptr[1] = fast[1];\n        l->elfvisor_fast_n = 2;\n        return;\n    }\n\n    tcg_out_tlb_load(s, addrlo, addrhi, mem_index, opc,\n                     label_ptr, offsetof(CPUTLBEntry, addr_read));\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "    mem_index = get_mmuidx(oi);\n\n    tcg_out_tlb_load(s, addrlo, addrhi, mem_index, opc,\n                     label_ptr, offsetof(CPUTLBEntry, addr_write));\n",
+        patched: "    mem_index = get_mmuidx(oi);\n\n    /* elfvisor: the linear fast path; the TLB lookup moves out of line. */\n    if (elfvisor_fast_ok(s, opc)) {\n        tcg_insn_unit *fast[2];\n        TCGLabelQemuLdst *l;\n\n        elfvisor_fast_check(s, addrlo, opc, false, fast);\n        tcg_out_qemu_st_direct(s, datalo, datahi, TCG_REG_L1, addrlo, 0, 0, opc);\n        label_ptr[0] = label_ptr[1] = NULL;\n        l = add_qemu_ldst_label(s, false, is64, oi, datalo, datahi, addrlo, addrhi,\n                                s->code_ptr, label_ptr);\n        l->elfvisor_fast_ptr[0] = fast[0];\n        l->elfvisor_fast_ptr[1] = fast[1];\n        l->elfvisor_fast_n = 2;\n        return;\n    }\n\n    tcg_out_tlb_load(s, addrlo, addrhi, mem_index, opc,\n                     label_ptr, offsetof(CPUTLBEntry, addr_write));\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/translate-all.c",
+        original: "    if (!page_already_protected) {\n        tlb_protect_code(uc, page_addr);\n    }\n}",
+        patched: "    /* elfvisor: a page holding code loses its write bits in the linear fast path's table, so\n       stores to it reach the code-invalidating path (the arena is the only RAM, at address 0:\n       a RAM address is the guest address). */\n    if (uc->elfvisor_fast_table != NULL &&\n        (page_addr >> TARGET_PAGE_BITS) < uc->elfvisor_fast_pages) {\n        uint8_t *table = (uint8_t *)uc->elfvisor_fast_table;\n        uint64_t page = page_addr >> TARGET_PAGE_BITS;\n\n        if (table[page] & (2 | 8)) {\n            table[page] &= ~(2 | 8);\n        }\n        if (page > 0 && (table[page - 1] & 8)) {\n            table[page - 1] &= ~8;\n        }\n    }\n    if (!page_already_protected) {\n        tlb_protect_code(uc, page_addr);\n    }\n}",
+    },
+    Edit {
+        file: "uc.c",
+        original: "UNICORN_EXPORT\nuc_err uc_mem_regions(uc_engine *uc, uc_mem_region **regions, uint32_t *count)",
+        patched: "/* elfvisor: whether translated code lies on the page of guest address `addr` (translate-all.c;\n   the arena is the only RAM, at address 0). */\nbool elfvisor_page_has_code(struct uc_struct *uc, uint64_t addr);\n\nUNICORN_EXPORT\nbool uc_elfvisor_page_has_code(uc_engine *uc, uint64_t addr)\n{\n    return elfvisor_page_has_code(uc, addr);\n}\n\nUNICORN_EXPORT\nuc_err uc_mem_regions(uc_engine *uc, uc_mem_region **regions, uint32_t *count)",
     },
 ];
 

@@ -170,6 +170,13 @@ pub enum SyscallAction {
 /// result goes to x0; the pc already points past the `svc`.
 pub trait SyscallHandler {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction;
+
+    /// The guest executed `IC IVAU` on the instruction-cache line `start..end`: code there may
+    /// have been rewritten. This vCPU's own translations of it are gone already (its stores
+    /// dropped them); other vCPUs sharing the memory must drop theirs before this returns, as
+    /// the `DSB` that follows the invalidation would wait for them. Runs inside guest code,
+    /// between two instructions: it may block, but must not flush this vCPU.
+    fn code_invalidated(&mut self, _start: GuestAddr, _end: GuestAddr) {}
 }
 
 /// Answers "what may the guest do with the page holding this address?" on every TLB miss.

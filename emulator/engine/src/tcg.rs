@@ -7,6 +7,10 @@
 //! and an address-space change is only a TLB flush. Refused accesses are recorded by that hook,
 //! because unicorn itself reports only "exception" at the faulting pc.
 //!
+//! Translated loads and stores do not start with unicorn's TLB: they test this vCPU's page
+//! table ([`FastPages`], filled by the same hook and emptied with the TLB) and access host
+//! memory at `base + address` directly, leaving everything else to the TLB.
+//!
 //! # Stops
 //!
 //! Unicorn alone loses stops: `uc_emu_stop` outside `uc_emu_start` only sets a flag that the
@@ -43,14 +47,15 @@
 //! A stop that races with the end of a run may also end the next run early: `Interrupted`
 //! promises only that the caller should look at its pending work, never that a stop was asked.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::sync::{Arc, Mutex};
 
 use elfvisor_abi::{GuestAddr, Prot};
-use unicorn_engine::unicorn_const::{Arch, Mode, Prot as UcProt, TlbType};
-use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, TlbEntry, Unicorn};
+use unicorn_engine::unicorn_const::{Arch, Arm64Insn, Mode, Prot as UcProt, TlbType};
+use unicorn_engine::{Arm64CpuModel, MemType, RegisterARM64, RegisterARM64CP, TlbEntry, Unicorn};
 
 use crate::{
     Access, Cpu, Engine, EngineError, Exit, FaultCause, GuestMemory, PageState, Reg, Stopper,
@@ -128,6 +133,9 @@ struct HookData {
     refusal: Option<Refusal>,
     /// Whether unicorn translates atomics as plain accesses ([`Cpu::set_parallel`]).
     serial: bool,
+    /// The fast path's page table, if the host gave one. Owned by [`TcgVcpu`], which closes
+    /// the unicorn instance (and so these hooks) first.
+    fast: Option<Rc<FastPages>>,
 }
 
 fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> EngineError {
@@ -141,6 +149,190 @@ unsafe extern "C" {
     /// elfvisor's unicorn edit: plain (`true`) or parallel-safe atomics in the blocks
     /// translated from now on; already translated blocks are the caller's to drop.
     fn uc_elfvisor_set_serial(uc: *mut unicorn_engine::uc_engine, serial: bool);
+    /// elfvisor's unicorn edit: the linear fast path for blocks translated from now on — one
+    /// byte per guest page (see [`FastPages`]), the host address of guest address 0, the
+    /// number of pages. The table must outlive the instance's translated code.
+    /// elfvisor's unicorn edit: whether the instance holds translated code on the page of guest
+    /// address `addr`.
+    fn uc_elfvisor_page_has_code(uc: *mut unicorn_engine::uc_engine, addr: u64) -> bool;
+    fn uc_elfvisor_set_fast_path(
+        uc: *mut unicorn_engine::uc_engine,
+        table: *const u8,
+        base: usize,
+        pages: u64,
+    );
+}
+
+/// The vCPU's page table for the linear fast path (`xtask/src/unicorn.rs`): one byte per guest
+/// page of the arena, [`FastPages::READ`] and [`FastPages::WRITE`] set when the guest may read
+/// or write the page with a direct host access, [`FastPages::READ2`] and [`FastPages::WRITE2`]
+/// when it may do so with the page and the next one. Translated code tests the byte (a one-byte
+/// access the page's bit, a wider one the two-page bit, then out of line the page's bit and
+/// whether the access stays on the page) and accesses `base + address`; a clear bit sends the
+/// access through the softmmu TLB, which decides (and faults) exactly.
+///
+/// It is a second level of this vCPU's TLB, with the same lifetime rules: filled only by
+/// [`tlb_fill`] from the [`PageSource`](crate::PageSource)'s grants, emptied by every TLB
+/// flush. So it grants nothing the TLB could not hold, and a revocation reaches it exactly when
+/// it reaches the TLB: the thread changing the address space flushes its own vCPU before the
+/// call returns, and every other vCPU of the process is held out of guest code by that call's
+/// quiesce and flushes at its next entry (`ThreadGroup::enter_guest`) — no vCPU can be between
+/// the byte's test and its access while a permission is taken away. A grant needs no flush: a
+/// clear byte only costs one trip through the TLB, which sets it.
+///
+/// A page holding this vCPU's translated code never has a write bit: its stores keep taking
+/// the TLB, whose entries for such pages route stores to the code-invalidating slow path. The
+/// fill leaves the bits clear on such a page, and translating a block on a page clears them
+/// (unicorn edit), so an executable page is written directly only while it holds no code.
+///
+/// The table is private anonymous memory reserved without swap (`MAP_NORESERVE`): untouched
+/// parts cost nothing. Emptying it zeroes the few 4 KiB granules written since the last time,
+/// or drops the whole table (`MADV_DONTNEED`) when more were. Private, so a `host` fork child
+/// owns a copy, as it owns a copy of the vCPU.
+struct FastPages {
+    table: NonNull<u8>,
+    len: usize,
+    /// The table's granules ([`FastPages::GRANULE`] bytes) written since the last clear, up to
+    /// [`FastPages::DIRTY_MAX`]; past that, `overflow`. A clear then zeroes a few granules
+    /// instead of asking the host to drop the whole table.
+    dirty: RefCell<Vec<usize>>,
+    overflow: Cell<bool>,
+}
+
+impl FastPages {
+    const READ: u8 = 1;
+    const WRITE: u8 = 2;
+    /// [`FastPages::READ`] for this page and the next: an access of several bytes may run onto
+    /// the next page without a test.
+    const READ2: u8 = 4;
+    /// [`FastPages::WRITE`] for this page and the next.
+    const WRITE2: u8 = 8;
+    /// One host page of the table: 16 MiB of guest pages.
+    const GRANULE: usize = 4096;
+    const DIRTY_MAX: usize = 16;
+
+    /// A table for `pages` guest pages, all clear; `None` if the host refuses the reservation
+    /// (the vCPU then runs without the fast path).
+    fn new(pages: u64) -> Option<FastPages> {
+        let len = usize::try_from(pages).ok()?.max(1);
+        // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        Some(FastPages {
+            table: NonNull::new(ptr.cast())?,
+            len,
+            dirty: RefCell::new(Vec::with_capacity(FastPages::DIRTY_MAX)),
+            overflow: Cell::new(false),
+        })
+    }
+
+    /// Records what the guest may do with the page `page` (a page number inside the arena);
+    /// `code`: the vCPU holds translated code there.
+    fn grant(&self, page: u64, prot: Prot, code: bool) {
+        let Ok(index) = usize::try_from(page) else { return };
+        if index >= self.len {
+            return;
+        }
+        let mut bits = 0;
+        if prot.contains(Prot::READ) {
+            bits |= FastPages::READ;
+        }
+        if prot.contains(Prot::WRITE) && !code {
+            bits |= FastPages::WRITE;
+        }
+        let table = self.table.as_ptr();
+        let both = FastPages::READ | FastPages::WRITE;
+        if index + 1 < self.len {
+            // SAFETY: `index + 1 < len`, inside the table's mapping.
+            let next = unsafe { table.add(index + 1).read() };
+            bits |= FastPages::two_page(bits & next & both);
+        }
+        if index > 0 {
+            // SAFETY: `index - 1 < len`, inside the table's mapping.
+            let prev = unsafe { table.add(index - 1).read() };
+            let shared = bits & prev & both;
+            if shared != 0 {
+                self.mark(index - 1);
+                // SAFETY: as above.
+                unsafe { table.add(index - 1).write(prev | FastPages::two_page(shared)) };
+            }
+        }
+        self.mark(index);
+        // SAFETY: `index < len`, inside the table's mapping, which lives as long as `self`.
+        // Only this vCPU's thread writes it; translated code on the same thread reads it.
+        unsafe { table.add(index).write(bits) };
+    }
+
+    /// The two-page bits for the one-page bits that a page and the next share.
+    fn two_page(shared: u8) -> u8 {
+        let mut bits = 0;
+        if shared & FastPages::READ != 0 {
+            bits |= FastPages::READ2;
+        }
+        if shared & FastPages::WRITE != 0 {
+            bits |= FastPages::WRITE2;
+        }
+        bits
+    }
+
+    /// Notes that the byte at `index` is about to be written (for [`FastPages::clear`]).
+    fn mark(&self, index: usize) {
+        if self.overflow.get() {
+            return;
+        }
+        let granule = index / FastPages::GRANULE;
+        let mut dirty = self.dirty.borrow_mut();
+        if !dirty.contains(&granule) {
+            if dirty.len() < FastPages::DIRTY_MAX {
+                dirty.push(granule);
+            } else {
+                self.overflow.set(true);
+            }
+        }
+    }
+
+    /// Clears every byte (the TLB flush's counterpart).
+    fn clear(&self) {
+        let mut dirty = self.dirty.borrow_mut();
+        if self.overflow.replace(false) {
+            // SAFETY: the whole mapping, private anonymous: DONTNEED makes it read as zeros.
+            let ok =
+                unsafe { libc::madvise(self.table.as_ptr().cast(), self.len, libc::MADV_DONTNEED) };
+            if ok != 0 {
+                // Not expected for a private anonymous mapping; zeroing is always correct.
+                // SAFETY: as above, `len` bytes of the table's mapping.
+                unsafe { std::ptr::write_bytes(self.table.as_ptr(), 0, self.len) };
+            }
+        } else {
+            for &granule in dirty.iter() {
+                let start = granule * FastPages::GRANULE;
+                let n = FastPages::GRANULE.min(self.len - start);
+                // SAFETY: `start < len` (the granule of a written index), and `n` bytes end at
+                // the table's end at the latest.
+                unsafe { std::ptr::write_bytes(self.table.as_ptr().add(start), 0, n) };
+            }
+        }
+        dirty.clear();
+    }
+}
+
+impl Drop for FastPages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`; nothing refers to it any more (the unicorn
+        // instance whose code embeds its address is closed first: field order in `TcgVcpu`).
+        unsafe { libc::munmap(self.table.as_ptr().cast(), self.len) };
+    }
 }
 
 /// One vCPU's pending stop, shared by the vCPU, its [`Stopper`]s, this thread's signal
@@ -206,6 +398,8 @@ pub struct TcgVcpu {
     uc: Unicorn<'static, HookData>,
     /// The pending stop, unicorn's handle for [`Stopper`]s (cleared when this vCPU is dropped).
     stop: Arc<StopState>,
+    /// The fast path's page table, kept until after `uc` (fields drop in order).
+    _fast: Option<Rc<FastPages>>,
 }
 
 impl std::fmt::Debug for TcgVcpu {
@@ -228,14 +422,37 @@ fn uc_prot(prot: Prot) -> UcProt {
     p
 }
 
+/// A data address without its top-byte tag: bits 63..56 become copies of bit 55 (arm64's
+/// `untagged_addr`).
+fn untag(vaddr: u64) -> u64 {
+    (((vaddr << 8) as i64) >> 8) as u64
+}
+
+/// log2 of the guest page size.
+const PAGE_SHIFT: u32 = elfvisor_abi::PAGE_SIZE.trailing_zeros();
+
+/// TCR_EL1.TBI0: top byte ignored for addresses in the lower (user) half.
+const TCR_TBI0: u64 = 1 << 37;
+
 /// The TLB-fill hook: identity translation with the VMA's permissions, or a recorded refusal.
 fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option<TlbEntry> {
+    let handle = uc.get_handle();
     let data = uc.get_data_mut();
     let (access, need) = match kind {
         MemType::WRITE => (Access::Write, Prot::WRITE),
         MemType::FETCH => (Access::Fetch, Prot::EXEC),
         _ => (Access::Read, Prot::READ),
     };
+    // Top-byte-ignore (TCR_EL1.TBI0, set in `TcgVcpu::new` as Linux sets it for user space):
+    // QEMU's system-mode translator hands the TLB the tagged address and leaves dropping the tag
+    // to the page-table walk, which this hook replaces. Sign-extending from bit 55 drops the top
+    // byte of every lower-half address (TBI0) and leaves an upper-half one (no TBI1) outside the
+    // arena. It is also the address a fault reports: Linux's `get_signal` clears the tag of a
+    // fault's si_addr through `hide_si_addr_tag_bits` → arm64's `arch_untagged_si_addr`
+    // (`untagged_addr`, the same sign extension) unless the handler asked for
+    // `SA_EXPOSE_TAGBITS`, which elfvisor does not offer. The TLB entry stays keyed by the
+    // tagged page and maps it onto the untagged one.
+    let vaddr = untag(vaddr);
     let state = if vaddr < data.memory.size {
         data.memory.pages.page(GuestAddr(vaddr))
     } else {
@@ -244,6 +461,15 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
     let cause = match state {
         // Identity: unicorn masks both addresses to the page itself.
         PageState::Mapped(prot) if prot.contains(need) => {
+            if let Some(fast) = &data.fast {
+                let code = prot.contains(Prot::EXEC | Prot::WRITE) && {
+                    let page = vaddr & !(elfvisor_abi::PAGE_SIZE - 1);
+                    // SAFETY: the live instance running this hook; the call only reads its
+                    // page descriptors.
+                    unsafe { uc_elfvisor_page_has_code(handle, page) }
+                };
+                fast.grant(vaddr >> PAGE_SHIFT, prot, code);
+            }
             return Some(TlbEntry { paddr: vaddr, perms: uc_prot(prot) });
         }
         PageState::Mapped(_) => FaultCause::Protection,
@@ -252,6 +478,32 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
     };
     data.refusal = Some(Refusal { addr: vaddr, access, cause });
     None
+}
+
+/// `IC IVAU` as the SYS instruction hook sees it: op0 1, op1 3, CRn 7, CRm 5, op2 1.
+const IC_IVAU: (u32, u32, u32, u32, u32) = (1, 3, 7, 5, 1);
+
+/// The instruction-cache line of the `max` CPU: CTR_EL0.IminLine is 4, 16 words.
+const ICACHE_LINE: u64 = 64;
+
+/// The SYS instruction hook: reports `IC IVAU` to the handler (see
+/// [`SyscallHandler::code_invalidated`]) and lets every SYS instruction run as before (`false`:
+/// not skipped). Unicorn calls it for every SYS instruction (`DC ZVA` too), only when
+/// executed.
+fn sys_insn(uc: &mut Unicorn<'_, HookData>, _rt: RegisterARM64, op: &RegisterARM64CP) -> bool {
+    if (op.op0, op.op1, op.crn, op.crm, op.op2) != IC_IVAU {
+        return false;
+    }
+    let Some(mut handler) = uc.get_data().handler else {
+        return false;
+    };
+    // SAFETY: as in `interrupt`: `handler` is set only while `emu_start` runs in
+    // `TcgVcpu::run`, from a `&mut dyn SyscallHandler` not otherwise used meanwhile, and hooks
+    // run on that thread inside `emu_start`.
+    let handler = unsafe { handler.as_mut() };
+    let start = untag(op.val) & !(ICACHE_LINE - 1);
+    handler.code_invalidated(GuestAddr(start), GuestAddr(start.wrapping_add(ICACHE_LINE)));
+    false
 }
 
 /// The interrupt hook: serves `svc` through the handler, turns everything else into an exit.
@@ -307,7 +559,17 @@ fn interrupt(uc: &mut Unicorn<'_, HookData>, intno: u32) {
 impl TcgVcpu {
     pub fn new(memory: GuestMemory) -> Result<TcgVcpu, EngineError> {
         let (base, size) = (memory.host_base, memory.size);
-        let data = HookData { memory, handler: None, exit: None, refusal: None, serial: false };
+        let pages = size >> PAGE_SHIFT;
+        // The translated test compares the page number with a 32-bit immediate.
+        let fast = (pages <= i32::MAX as u64).then(|| FastPages::new(pages)).flatten().map(Rc::new);
+        let data = HookData {
+            memory,
+            handler: None,
+            exit: None,
+            refusal: None,
+            serial: false,
+            fast: fast.clone(),
+        };
         let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::ARM, data)
             .map_err(backend("create a unicorn instance"))?;
         uc.ctl_set_cpu_model(Arm64CpuModel::MAX as i32).map_err(backend("select the max CPU"))?;
@@ -322,10 +584,19 @@ impl TcgVcpu {
             .map_err(backend("map the arena"))?;
         uc.add_tlb_hook(0, u64::MAX, tlb_fill).map_err(backend("install the TLB hook"))?;
         uc.add_intr_hook(interrupt).map_err(backend("install the interrupt hook"))?;
+        uc.add_insn_sys_hook_arm64(Arm64Insn::UC_ARM64_INS_SYS, 0, u64::MAX, sys_insn)
+            .map_err(backend("install the SYS instruction hook"))?;
         // FP/SIMD enabled (CPACR_EL1.FPEN = 0b11), as Linux runs user space.
         let cpacr = uc.reg_read(RegisterARM64::CPACR_EL1).map_err(backend("read CPACR_EL1"))?;
         uc.reg_write(RegisterARM64::CPACR_EL1, cpacr | (3 << 20))
             .map_err(backend("enable FP/SIMD"))?;
+        // Top-byte-ignore for user addresses, as Linux runs arm64 user space (`__cpu_setup`
+        // sets TCR_EL1.TBI0): translated code then strips tags from branch targets, and the
+        // TLB-fill hook from data addresses. TCR_EL1 is op0 3, op1 0, CRn 2, CRm 0, op2 2.
+        let mut tcr = RegisterARM64CP { crn: 2, crm: 0, op0: 3, op1: 0, op2: 2, val: 0 };
+        uc.reg_read_arm64_coproc(&mut tcr).map_err(backend("read TCR_EL1"))?;
+        tcr.val |= TCR_TBI0;
+        uc.reg_write_arm64_coproc(&tcr).map_err(backend("enable top-byte-ignore"))?;
         let raw = uc.get_handle();
         let stop = Arc::new(StopState {
             pending: AtomicU32::new(0),
@@ -335,8 +606,13 @@ impl TcgVcpu {
         // SAFETY: `raw` is the live instance; the word lives in `stop`, which this vCPU holds
         // until after the instance is closed, and `drop` unregisters it first anyway.
         unsafe { uc_elfvisor_set_stop_flag(raw, stop.pending.as_ptr()) };
+        if let Some(fast) = &fast {
+            // SAFETY: the table lives in `fast`, held by this vCPU (`_fast`, dropped after the
+            // instance) and by the hooks' data; nothing is translated yet.
+            unsafe { uc_elfvisor_set_fast_path(raw, fast.table.as_ptr(), base as usize, pages) };
+        }
         CURRENT.with(|c| c.set(Arc::as_ptr(&stop)));
-        Ok(TcgVcpu { uc, stop })
+        Ok(TcgVcpu { uc, stop, _fast: fast })
     }
 }
 
@@ -436,6 +712,9 @@ fn set_parallel(uc: &mut Unicorn<'_, HookData>, parallel: bool) {
 
 fn flush_tlb(uc: &mut Unicorn<'_, HookData>) {
     uc.ctl_flush_tlb().expect("unicorn flushes its TLB");
+    if let Some(fast) = &uc.get_data().fast {
+        fast.clear();
+    }
 }
 
 fn flush_code(uc: &mut Unicorn<'_, HookData>, start: GuestAddr, end: GuestAddr) {

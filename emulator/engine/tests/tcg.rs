@@ -289,6 +289,65 @@ fn test_write_to_read_only_and_fetch_from_data_fault() {
     assert!(handler.calls.is_empty());
 }
 
+/// Translated code's fast path takes an access running onto the next page only when both pages
+/// allow it: an 8-byte store from the end of a writable page onto a read-only one goes through
+/// the TLB, which checks both pages, and faults at the instruction — after the writable page was
+/// written through the fast path, so its byte in the vCPU's page table is set; the same for a
+/// load onto a page past its object's end (not even mapped in the host here).
+#[test]
+fn test_accesses_running_onto_a_forbidden_page_fault() {
+    let arena = Arena::new();
+    // str x1, [x0]; brk #0x3e8
+    arena.write_code(CODE, &[0xf9000001, 0xd4207d00]);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    let mut cpu = vcpu(&arena, CODE);
+    for _ in 0..3 {
+        cpu.set_reg(Reg::Pc, CODE);
+        cpu.set_reg(Reg::X(0), RODATA - 16);
+        cpu.set_reg(Reg::X(1), 7);
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Breakpoint { imm: 0x3e8 });
+    }
+    assert_eq!(arena.read_u64(RODATA - 16), 7);
+    cpu.set_reg(Reg::Pc, CODE);
+    cpu.set_reg(Reg::X(0), RODATA - 4);
+    let exit = cpu.run(&mut handler).unwrap();
+    assert!(
+        matches!(
+            exit,
+            Exit::Fault { addr, access: Access::Write, cause: FaultCause::Protection }
+                if (RODATA - 4..=RODATA).contains(&addr.0)
+        ),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.reg(Reg::Pc), CODE, "the pc stays at the faulting store");
+
+    // Loads: onto a readable page they read both halves (again and again, once both pages are
+    // in the table); onto a page past its object's end they fault.
+    let load = CODE + 0x100;
+    // ldr x1, [x0]; brk #0x3e8
+    arena.write_code(load, &[0xf9400001, 0xd4207d00]);
+    arena.write_u32(RODATA - 4, 0x1111_2222);
+    arena.write_u32(RODATA, 0x3333_4444);
+    for x0 in [RODATA - 4, BEYOND - 16, RODATA - 4, BEYOND - 16, RODATA - 4] {
+        cpu.set_reg(Reg::Pc, load);
+        cpu.set_reg(Reg::X(0), x0);
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Breakpoint { imm: 0x3e8 });
+    }
+    assert_eq!(cpu.reg(Reg::X(1)), 0x3333_4444_1111_2222);
+    cpu.set_reg(Reg::Pc, load);
+    cpu.set_reg(Reg::X(0), BEYOND - 4);
+    let exit = cpu.run(&mut handler).unwrap();
+    assert!(
+        matches!(
+            exit,
+            Exit::Fault { addr, access: Access::Read, cause: FaultCause::PastObjectEnd }
+                if (BEYOND - 4..=BEYOND).contains(&addr.0)
+        ),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.reg(Reg::Pc), load, "the pc stays at the faulting load");
+}
+
 #[test]
 fn test_access_past_an_object_end_is_reported_as_such() {
     let arena = Arena::new();
@@ -1064,4 +1123,73 @@ fn test_a_tlb_grown_past_its_first_size_stays_exact() {
     );
     assert_eq!(run(&mut *cpu, store, ro + 0x1000, 5), Exit::Breakpoint { imm: 0x3e8 });
     assert_eq!(arena.read_u64(ro + 0x1000), 5);
+}
+
+#[test]
+fn test_tagged_addresses_reach_the_untagged_location_and_fault_untagged() {
+    let arena = Arena::new();
+    // ldr x1, [x0]; str x2, [x0, #8]; svc #0 (x8 = 93: stop)
+    arena.write_code(CODE, &[0xf9400001, 0xf9000402, 0xd4000001]);
+    arena.write_u32(DATA, 0x1234_5678);
+    let tag = 0x5a << 56;
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), tag | DATA);
+    cpu.set_reg(Reg::X(2), 0xabcd);
+    cpu.set_reg(Reg::X(8), 93);
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(cpu.reg(Reg::X(1)), 0x1234_5678, "the tagged load read the untagged word");
+    assert_eq!(arena.read_u64(DATA + 8), 0xabcd, "the tagged store reached the untagged word");
+
+    // Through a tag into a hole and into read-only memory: the untagged address faults.
+    for (addr, access, cause) in [
+        (0x50_0008, Access::Read, FaultCause::Unmapped),
+        (RODATA + 8, Access::Write, FaultCause::Protection),
+    ] {
+        let mut cpu = vcpu(&arena, CODE);
+        let addr_reg = if access == Access::Write { addr - 8 } else { addr };
+        cpu.set_reg(Reg::X(0), tag | addr_reg);
+        if access == Access::Write {
+            cpu.set_reg(Reg::Pc, CODE + 4);
+        }
+        assert_eq!(
+            cpu.run(&mut handler).unwrap(),
+            Exit::Fault { addr: GuestAddr(addr), access, cause },
+            "the fault reports the address without its tag"
+        );
+    }
+}
+
+/// Records the lines `IC IVAU` reports; stops on any syscall.
+#[derive(Default)]
+struct IcRecorder {
+    lines: Vec<(GuestAddr, GuestAddr)>,
+}
+
+impl SyscallHandler for IcRecorder {
+    fn syscall(&mut self, _cpu: &mut dyn Cpu) -> SyscallAction {
+        SyscallAction::Stop
+    }
+    fn code_invalidated(&mut self, start: GuestAddr, end: GuestAddr) {
+        self.lines.push((start, end));
+    }
+}
+
+#[test]
+fn test_ic_ivau_reports_its_line_and_other_sys_instructions_do_not() {
+    let arena = Arena::new();
+    // ic ivau, x0; dc cvau, x0; ic ivau, x1; svc #0
+    arena.write_code(CODE, &[0xd50b7520, 0xd50b7b20, 0xd50b7521, 0xd4000001]);
+    let mut cpu = vcpu(&arena, CODE);
+    cpu.set_reg(Reg::X(0), CODE + 0x44);
+    cpu.set_reg(Reg::X(1), (0x5a << 56) | (CODE + 0x80));
+    let mut handler = IcRecorder::default();
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    assert_eq!(
+        handler.lines,
+        vec![
+            (GuestAddr(CODE + 0x40), GuestAddr(CODE + 0x80)),
+            (GuestAddr(CODE + 0x80), GuestAddr(CODE + 0xc0)),
+        ]
+    );
 }

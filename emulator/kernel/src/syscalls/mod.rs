@@ -158,6 +158,14 @@ impl SyscallHandler for Task {
         let result = dispatch(&mut ctx, &call);
         leave(&mut ctx, &call, result, quiesced)
     }
+
+    /// `IC IVAU`: with other threads, none may go on running a translation of the rewritten
+    /// line (each vCPU has its own translation cache); alone, the store already dropped it.
+    fn code_invalidated(&mut self, start: GuestAddr, end: GuestAddr) {
+        if self.group().is_multithreaded() {
+            self.group().publish_guest_code(self.handle(), start, end);
+        }
+    }
 }
 
 /// The entry step: this thread leaves guest code, the host's copy of its robust list follows

@@ -532,8 +532,25 @@ impl ThreadGroup {
         }
     }
 
-    /// Records an address-space change the other vCPUs must flush before running guest code.
-    pub fn publish(&self, code: &[(GuestAddr, GuestAddr)]) {
+    /// Publishes code that a thread still in guest code rewrote and invalidated (`IC IVAU`)
+    /// and waits until no other thread can run a stale translation of it: each one has either
+    /// flushed up to this generation at an entry to guest code, or is out of guest code (and
+    /// flushes at its next entry). A thread that entered before the publication is stopped.
+    /// No barrier is held, so a thread waiting in `quiesce` for this one is not deadlocked:
+    /// it is itself out of guest code, and this one leaves at the next block after returning.
+    /// Why that is enough: `enter_guest` stores `in_guest` before it loads the generation,
+    /// this publication increments the generation before it loads `in_guest`; all SeqCst, so a
+    /// thread that loaded the old generation is seen in guest code and is stopped.
+    pub fn publish_guest_code(&self, me: &Arc<TaskHandle>, start: GuestAddr, end: GuestAddr) {
+        let generation = self.publish(&[(start, end)]);
+        for t in self.threads().iter().filter(|t| !Arc::ptr_eq(t, me)) {
+            t.wait_flushed(generation);
+        }
+    }
+
+    /// Records an address-space change the other vCPUs must flush before running guest code;
+    /// returns its generation.
+    pub fn publish(&self, code: &[(GuestAddr, GuestAddr)]) -> u64 {
         let mut log = lock(&self.code_log);
         let generation = self.mm_gen.fetch_add(1, Ordering::SeqCst) + 1;
         log.extend(code.iter().map(|&(s, e)| (generation, s, e)));
@@ -544,6 +561,7 @@ impl ThreadGroup {
             .min()
             .unwrap_or(generation);
         log.retain(|(g, _, _)| *g > oldest);
+        generation
     }
 
     /// Gets every other thread out of guest code and keeps it out until the guard drops.
@@ -736,6 +754,26 @@ impl TaskHandle {
     pub fn kick(&self) {
         if let Some(s) = lock(&self.stopper).as_ref() {
             s.stop();
+        }
+    }
+
+    /// Stops its vCPU until it is out of guest code or has flushed up to `generation`
+    /// (bounded by [`QUIESCE_LIMIT`]).
+    fn wait_flushed(&self, generation: u64) {
+        let start = Instant::now();
+        while self.in_guest.load(Ordering::SeqCst)
+            && self.seen_gen.load(Ordering::SeqCst) < generation
+        {
+            self.kick();
+            if start.elapsed() > QUIESCE_LIMIT {
+                eprintln!(
+                    "elfvisor: thread {} did not drop rewritten code within {:?}; going on",
+                    self.tid(),
+                    QUIESCE_LIMIT
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(20));
         }
     }
 
