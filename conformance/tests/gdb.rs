@@ -255,19 +255,52 @@ fn packet(data: &str) -> Vec<u8> {
     format!("${data}#{sum:02x}").into_bytes()
 }
 
-/// Reads until one of `want` has arrived (acknowledging packets), under the stream's timeout.
+/// Reads until one of `want` has arrived, under the stream's timeout. A `want` that starts a
+/// packet (`$…`) is waited for until that packet is whole (`#` and its two checksum digits),
+/// and every whole packet is acknowledged once, so no part of one reply is left to be taken
+/// for the next: how the server's bytes are split into reads never matters.
 fn read_until(stream: &mut TcpStream, seen: &mut String, want: &[&str]) {
     let mut buf = [0u8; 1024];
-    while !want.iter().any(|w| seen.contains(w)) {
+    let mut acked = 0;
+    loop {
+        // Acknowledge each packet that is now whole.
+        let whole = whole_packets(seen);
+        for _ in acked..whole.len() {
+            stream.write_all(b"+").unwrap();
+        }
+        acked = whole.len();
+        let done = want.iter().any(|w| {
+            if w.starts_with('$') {
+                whole.iter().any(|p| p.starts_with(w))
+            } else {
+                seen.contains(w)
+            }
+        });
+        if done {
+            return;
+        }
         let n = stream
             .read(&mut buf)
             .unwrap_or_else(|e| panic!("waiting for {want:?}: {e}; got {seen:?}"));
         assert!(n > 0, "the server closed before {want:?}; got {seen:?}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if seen.contains('#') {
-            stream.write_all(b"+").unwrap();
-        }
     }
+}
+
+/// The packets in `seen` that have arrived whole, each from its `$` to its checksum.
+fn whole_packets(seen: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = seen;
+    while let Some(start) = rest.find('$') {
+        let Some(hash) = rest[start..].find('#') else { break };
+        let end = start + hash + 3;
+        if rest.len() < end {
+            break;
+        }
+        out.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    out
 }
 
 #[test]
@@ -295,11 +328,11 @@ fn test_ctrl_c_stops_a_spinning_guest() {
     // mappings (page 0, past the address space) is an error, never the host's.
     seen.clear();
     stream.write_all(&packet("g")).unwrap();
-    read_until(&mut stream, &mut seen, &["#"]);
+    read_until(&mut stream, &mut seen, &["$"]);
     for bad in ["m0,4", "mffffffffffff0000,8"] {
         seen.clear();
         stream.write_all(&packet(bad)).unwrap();
-        read_until(&mut stream, &mut seen, &["#"]);
+        read_until(&mut stream, &mut seen, &["$"]);
         assert!(seen.contains("$E"), "{bad}: {seen:?}");
     }
     stream.write_all(&packet("k")).unwrap();
