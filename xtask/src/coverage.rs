@@ -249,7 +249,9 @@ fn support_matrix(elfvisor: &std::path::Path) -> Result<Vec<(u32, String, String
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let nr = f.next()?.parse().ok()?;
-            Some((nr, f.next()?.to_string(), f.next()?.to_string()))
+            let (name, level) = (f.next()?.to_string(), f.next()?.to_string());
+            // The closing summary line ("295 of 307 …") is not a row.
+            ["full", "partial", "refused"].contains(&level.as_str()).then_some((nr, name, level))
         })
         .collect())
 }

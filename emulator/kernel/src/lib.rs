@@ -18,6 +18,7 @@ pub mod loader;
 pub(crate) mod run;
 pub(crate) mod signal;
 pub(crate) mod syscalls;
+pub use syscalls::strace;
 pub mod sysroot;
 pub(crate) mod task;
 pub mod testing;

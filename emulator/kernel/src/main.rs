@@ -1,4 +1,4 @@
-//! `elfvisor [--strace] [--engine tcg] [--argv0 NAME] [--sysroot DIR] [--gdb PORT [--gdb-wait]] PROGRAM [ARGS...]`
+//! `elfvisor [--strace] [--strace-filter NAMES] [--strace-file PATH] [--engine tcg] [--argv0 NAME] [--sysroot DIR] [--gdb PORT [--gdb-wait]] PROGRAM [ARGS...]`
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -14,9 +14,16 @@ use elfvisor_engine::Engine;
 #[derive(Parser, Debug)]
 #[command(name = "elfvisor", version, about = "Run a Linux aarch64 program on this host")]
 struct Cli {
-    /// Print every system call, with decoded arguments and result, on stderr.
+    /// Print every system call, with decoded arguments and result, on stderr, laid out as
+    /// `strace -f` prints them.
     #[arg(long)]
     strace: bool,
+    /// With --strace (implied): only these calls (`NAME,NAME…`).
+    #[arg(long, value_name = "NAMES")]
+    strace_filter: Option<String>,
+    /// With --strace (implied): append the lines to PATH instead of stderr.
+    #[arg(long, value_name = "PATH")]
+    strace_file: Option<PathBuf>,
     /// The CPU engine.
     #[arg(long, default_value = "tcg", value_parser = ["tcg"])]
     engine: String,
@@ -93,8 +100,26 @@ fn main() -> ExitCode {
         })
         .collect();
     debug_assert_eq!(engine.name(), cli.engine);
+    let strace = cli.strace || cli.strace_filter.is_some() || cli.strace_file.is_some();
+    if let Some(list) = &cli.strace_filter {
+        let unknown = elfvisor::strace::unknown_names(list);
+        if !unknown.is_empty() {
+            eprintln!("elfvisor: --strace-filter: no system call is named {}", unknown.join(", "));
+            return ExitCode::from(2);
+        }
+    }
+    // The guest's environment is taken above; these reach respawned children only.
+    // SAFETY: no other thread runs yet.
+    unsafe {
+        if let Some(list) = &cli.strace_filter {
+            std::env::set_var(elfvisor::strace::FILTER_ENV, list);
+        }
+        if let Some(path) = &cli.strace_file {
+            std::env::set_var(elfvisor::strace::FILE_ENV, path);
+        }
+    }
     let fork_strategy = ForkStrategy::from_name(&cli.fork_strategy).expect("clap checked the name");
-    let opts = RunOptions { program, argv, envp, strace: cli.strace, fork_strategy };
+    let opts = RunOptions { program, argv, envp, strace, fork_strategy };
     finish(run_program(engine, &opts))
 }
 

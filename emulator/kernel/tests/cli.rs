@@ -122,6 +122,33 @@ fn test_bad_guest_pointer_gets_efault() {
 }
 
 #[test]
+fn test_strace_lines_read_like_strace_f() {
+    let p = TempProgram::new(&EFAULT);
+    let out = elfvisor(&["--strace"], &p.path);
+    let err = stderr(&out);
+    let pid = err.split("[pid").nth(1).and_then(|r| r.split(']').next()).unwrap_or("").trim();
+    assert!(pid.parse::<u32>().is_ok(), "{err}");
+    assert!(err.contains("] write(1, 0x10, 4) = -1 EFAULT (Bad address)\n"), "{err}");
+}
+
+#[test]
+fn test_strace_filter_and_file() {
+    let p = TempProgram::new(&EFAULT);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace");
+    let log_arg = log.to_str().unwrap();
+    let out = elfvisor(&["--strace-filter", "exit_group", "--strace-file", log_arg], &p.path);
+    assert_eq!(out.status.code(), Some(14));
+    assert_eq!(stderr(&out), "", "the lines go to the file");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("exit_group(14)") && !text.contains("write("), "{text}");
+    let out = elfvisor(&["--strace-filter", "write,nosuchcall"], &p.path);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no system call is named nosuchcall"), "{}", stderr(&out));
+}
+
+#[test]
 fn test_fault_kills_the_emulator_with_the_guest_signal() {
     let p = TempProgram::new(&SEGV);
     let out = elfvisor(&[], &p.path);

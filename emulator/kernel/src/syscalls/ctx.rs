@@ -32,6 +32,24 @@ pub enum Arg {
     Len,
     /// A file mode, in octal.
     Mode,
+    /// `open` flags, by name (`O_RDONLY|O_CLOEXEC`).
+    OpenFlags,
+    /// `PROT_*`, by name.
+    Prot,
+    /// `MAP_*`, by name.
+    MapFlags,
+    /// `CLONE_*` with the exit signal, by name.
+    CloneFlags,
+    /// A signal number, by name.
+    Signal,
+    /// `SIG_BLOCK`, `SIG_UNBLOCK` or `SIG_SETMASK`.
+    SigHow,
+    /// `SEEK_SET`, `SEEK_CUR`, `SEEK_END`, `SEEK_DATA` or `SEEK_HOLE`.
+    Whence,
+    /// Bytes the call reads from the guest, as long as the next argument says: shown as a string.
+    InBuf,
+    /// Bytes the call writes for the guest, as many as it returns: shown as a string after it.
+    OutBuf,
 }
 
 /// A path into the guest's descriptor directory: the descriptor (None when the name is not one

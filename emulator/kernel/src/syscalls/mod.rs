@@ -8,14 +8,12 @@
 //! address space or the host. The table is data (`table.rs`); what a handler works with is
 //! `ctx.rs`.
 
-use std::fmt::Write as _;
-
 use elfvisor_abi::sched::{CLONE_THREAD, CLONE_VFORK};
 use elfvisor_abi::signal::SA_RESTART;
 use elfvisor_abi::{Errno, GuestAddr, Sysno};
 use elfvisor_engine::{Cpu, Reg, SyscallAction, SyscallHandler};
 
-use self::ctx::{Arg, Ctx, SysResult};
+use self::ctx::{Ctx, SysResult};
 use self::table::{Quiesce, Restart, Row, Support};
 use crate::signal::delivery;
 use crate::task::Task;
@@ -24,6 +22,7 @@ use crate::task::group::Quiesced;
 pub mod ctx;
 mod proc_files;
 mod procfs;
+pub mod strace;
 mod sys_clone;
 mod sys_event;
 mod sys_fs;
@@ -44,57 +43,6 @@ mod sys_timer;
 pub mod table;
 
 /// Formats one argument for `--strace`.
-fn format_arg(ctx: &Ctx<'_>, kind: Arg, value: u64) -> String {
-    match kind {
-        Arg::Int => (value as i64).to_string(),
-        Arg::Fd if value as i32 == elfvisor_abi::fcntl::AT_FDCWD => "AT_FDCWD".into(),
-        Arg::Fd => (value as i32).to_string(),
-        Arg::Ptr if value == 0 => "NULL".into(),
-        Arg::Ptr => format!("{value:#x}"),
-        Arg::Str => match ctx.proc.mm.read().read_cstr(GuestAddr(value), 256) {
-            Ok(bytes) => format!("{:?}", String::from_utf8_lossy(&bytes)),
-            Err(_) => format!("{value:#x}"),
-        },
-        Arg::Hex => format!("{value:#x}"),
-        Arg::Len => value.to_string(),
-        Arg::Mode => format!("{value:#o}"),
-    }
-}
-
-fn trace_line(
-    ctx: &Ctx<'_>,
-    nr: u64,
-    row: Option<&Row>,
-    args: &[u64; 6],
-    result: &SysResult,
-) -> String {
-    let name = Sysno(nr as u32).name().unwrap_or("unknown");
-    let mut line = format!("[{}] {name}(", ctx.proc.tid());
-    match row {
-        Some(row) => {
-            for (i, kind) in row.args.iter().enumerate() {
-                if i > 0 {
-                    line.push_str(", ");
-                }
-                line.push_str(&format_arg(ctx, *kind, args[i]));
-            }
-        }
-        None => line.push_str(&format!("{:#x}, {:#x}, {:#x}", args[0], args[1], args[2])),
-    }
-    match result {
-        Ok(v) if row.is_some_and(|r| r.hex_result) => {
-            let _ = write!(line, ") = {v:#x}");
-        }
-        Ok(v) => {
-            let _ = write!(line, ") = {}", *v as i64);
-        }
-        Err(e) => {
-            let _ = write!(line, ") = -1 {e}");
-        }
-    }
-    line
-}
-
 /// One system call as the guest made it: its number, its six argument registers and its row.
 #[derive(Debug, Clone, Copy)]
 struct Call {
@@ -204,7 +152,7 @@ fn dispatch(ctx: &mut Ctx<'_>, call: &Call) -> SysResult {
         crate::fork::respawn::control::release_children(ctx.proc.group());
     }
     if ctx.proc.trace() {
-        eprintln!("{}", trace_line(ctx, call.nr, call.row, &call.args, &result));
+        strace::emit(ctx, call.nr, call.row, &call.args, &result);
     }
     result
 }
