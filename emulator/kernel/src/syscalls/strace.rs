@@ -327,7 +327,10 @@ pub fn line(
             let _ = write!(line, "{:#x}, {:#x}, {:#x}", args[0], args[1], args[2]);
         }
     }
+    let ends = nr == u64::from(Sysno::exit.0) || nr == u64::from(Sysno::exit_group.0);
     let _ = match result {
+        // The caller never sees a result.
+        Ok(_) if ends => write!(line, ") = ?"),
         Ok(v) if row.is_some_and(|r| r.hex_result) => write!(line, ") = {v:#x}"),
         Ok(v) => write!(line, ") = {}", *v as i64),
         Err(e) => write!(line, ") = {}", error(*e)),
