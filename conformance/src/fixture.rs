@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::error::{Error, IoContext, Result};
 use crate::guest::Libc;
 use crate::lane::LaneSelector;
-use crate::program::Program;
+use crate::program::{Program, ProgramKey};
 
 /// The environment every lane gives a case, before the fixture's own `env`.
 pub const BASE_ENV: [(&str, &str); 2] = [("PATH", "/usr/bin:/bin"), ("LC_ALL", "C")];
@@ -28,9 +28,11 @@ pub struct Fixture {
     pub source: Option<String>,
     /// A prebuilt program to run instead of building a source (`busybox`, or a program of the
     /// sysroot: `{sysroot: /usr/bin/python3}`); the case then runs with that program's libc
-    /// only, and argv[0] is the program's name (a sysroot program's absolute path).
+    /// only, and argv[0] is the program's name (a sysroot program's absolute path). Or a Go
+    /// source to build, `{go: net/go_http.go}` (relative to `guest-src/`): the case runs in the
+    /// one column of Go programs ([`crate::go::GO_COLUMN`]) and argv[0] is the case name.
     #[serde(default)]
-    pub program: Option<Program>,
+    pub program: Option<ProgramKey>,
     /// Arguments after argv[0] (argv[0] is the case name, or the program's name).
     #[serde(default)]
     pub args: Vec<String>,
@@ -78,6 +80,8 @@ pub enum Guest {
     Source(PathBuf),
     /// A prebuilt program, run with its own libc only.
     Program(Program),
+    /// A Go source under `guest-src/`, built once, run in the Go column only.
+    Go(PathBuf),
 }
 
 /// A loaded, validated case.
@@ -120,7 +124,7 @@ impl Case {
     /// argv, starting with argv[0]: the case name, or a prebuilt program's own name.
     pub fn argv(&self) -> Vec<String> {
         let argv0 = match &self.guest {
-            Guest::Source(_) => self.name.clone(),
+            Guest::Source(_) | Guest::Go(_) => self.name.clone(),
             Guest::Program(program) => program.argv0().to_owned(),
         };
         std::iter::once(argv0).chain(self.fixture.args.iter().cloned()).collect()
@@ -132,6 +136,7 @@ impl Case {
         match &self.guest {
             Guest::Source(_) => Libc::ALL.to_vec(),
             Guest::Program(program) => vec![program.libc()],
+            Guest::Go(_) => vec![crate::go::GO_COLUMN],
         }
     }
 
@@ -184,11 +189,17 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
         (Some(_), Some(program)) => {
             return Err(bad(format!("`source` and `program: {program}` exclude each other")));
         }
-        (_, Some(program)) => {
+        (_, Some(ProgramKey::Prebuilt(program))) => {
             if let Some(why) = program.invalid() {
                 return Err(bad(why));
             }
             Guest::Program(program.clone())
+        }
+        (_, Some(ProgramKey::Go(source))) => {
+            if let Some(why) = crate::go::invalid_source(source) {
+                return Err(bad(why));
+            }
+            Guest::Go(crate::paths::guest_src().join(source))
         }
         (source, None) => {
             let source = source.clone().unwrap_or_else(|| format!("{family}/{name}.c"));
@@ -199,6 +210,10 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
         (Guest::Program(program), Some(libc)) if libc != program.libc() => Err(bad(format!(
             "{program} runs with {} only: a selector naming {libc} never matches",
             program.libc()
+        ))),
+        (Guest::Go(_), Some(libc)) if libc != crate::go::GO_COLUMN => Err(bad(format!(
+            "a Go program runs in the {} column only: a selector naming {libc} never matches",
+            crate::go::GO_COLUMN
         ))),
         _ => Ok(()),
     };
@@ -411,6 +426,28 @@ mod tests {
         {
             assert!(parse_str(&format!("doc: x\n{text}\n")).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn test_go_program_runs_in_one_column_with_the_case_name_as_argv0() {
+        let case = parse_str("doc: x\nprogram: {go: net/go_http.go}\nargs: [a]\n").unwrap();
+        assert_eq!(case.guest, Guest::Go(crate::paths::guest_src().join("net/go_http.go")));
+        assert_eq!(case.libcs(), [crate::go::GO_COLUMN]);
+        assert_eq!(case.argv(), ["case", "a"]);
+        assert!(parse_str("doc: x\nprogram: {go: a.go}\nlanes: [linux/glibc]\n").is_err());
+        assert!(parse_str("doc: x\nprogram: {go: a.go}\nxfail:\n  qemu-user/musl: y\n").is_ok());
+        for path in ["/abs/a.go", "net/../a.go", "net/a.c", "''", "net//a.go"] {
+            let err = parse_str(&format!("doc: x\nprogram: {{go: {path}}}\n")).unwrap_err();
+            assert!(
+                matches!(&err, Error::Fixture { message, .. } if message.contains(".go")),
+                "{path}: {err}"
+            );
+        }
+        for text in ["program: {go: [a]}", "program: {go: a.go, sysroot: /a}", "program: {cc: a}"] {
+            assert!(parse_str(&format!("doc: x\n{text}\n")).is_err(), "{text}");
+        }
+        let err = parse_str("doc: x\nprogram: {go: a.go}\nsource: a/b.c\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("exclude")));
     }
 
     #[test]

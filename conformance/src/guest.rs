@@ -202,6 +202,8 @@ type Shared<T> = Arc<OnceLock<std::result::Result<T, Arc<Error>>>>;
 pub struct GuestBuilder {
     toolchains: Mutex<HashMap<Libc, Shared<Arc<Toolchain>>>>,
     builds: Mutex<HashMap<(Libc, PathBuf), Shared<PathBuf>>>,
+    go: Shared<Arc<crate::go::GoToolchain>>,
+    go_builds: Mutex<HashMap<PathBuf, Shared<PathBuf>>>,
 }
 
 impl GuestBuilder {
@@ -240,6 +242,32 @@ impl GuestBuilder {
             let family = source.parent().and_then(Path::file_name).unwrap_or_default();
             let out_dir = crate::paths::output_dir().join("guests").join(libc.id()).join(family);
             toolchain.build(source, &out_dir, name).map_err(Arc::new)
+        })
+        .clone()
+    }
+
+    /// The `go` command, detected once.
+    pub fn go(&self) -> std::result::Result<Arc<crate::go::GoToolchain>, Arc<Error>> {
+        self.go
+            .get_or_init(|| crate::go::GoToolchain::detect().map(Arc::new).map_err(Arc::new))
+            .clone()
+    }
+
+    /// The binary for the Go source `source`, built if the cache does not have it
+    /// (`target/conformance/guests/go/<family>/<name>-<hash>`).
+    pub fn build_go(&self, source: &Path, name: &str) -> std::result::Result<PathBuf, Arc<Error>> {
+        let cell = self
+            .go_builds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(source.to_owned())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            let go = self.go()?;
+            let family = source.parent().and_then(Path::file_name).unwrap_or_default();
+            let out_dir = crate::paths::output_dir().join("guests").join("go").join(family);
+            go.build(source, &out_dir, name).map_err(Arc::new)
         })
         .clone()
     }

@@ -123,6 +123,7 @@ impl Harness {
         match &case.guest {
             Guest::Source(_) => self.builder.toolchain(cell.libc).err().map(|e| e.to_string()),
             Guest::Program(program) => program.unavailable(),
+            Guest::Go(_) => self.builder.go().err().map(|e| e.to_string()),
         }
     }
 
@@ -135,6 +136,9 @@ impl Harness {
                 None => Ok(program.path()),
                 Some(reason) => Err(reason),
             },
+            Guest::Go(source) => {
+                self.builder.build_go(source, &case.name).map_err(|e| e.to_string())
+            }
         }
     }
 

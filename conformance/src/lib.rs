@@ -15,6 +15,7 @@ pub mod cpio;
 pub mod elfvisor_lane;
 mod error;
 pub mod fixture;
+pub mod go;
 pub mod golden;
 pub mod guest;
 pub mod harness;

@@ -146,11 +146,31 @@ impl fmt::Display for Program {
     }
 }
 
+/// A fixture's `program` key as written: a prebuilt program, or a Go source built for the case
+/// (`{go: net/go_http.go}`, relative to `guest-src/`; see [`crate::go`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramKey {
+    Prebuilt(Program),
+    Go(String),
+}
+
+impl fmt::Display for ProgramKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProgramKey::Prebuilt(program) => program.fmt(f),
+            ProgramKey::Go(source) => write!(f, "go:{source}"),
+        }
+    }
+}
+
 /// The names a fixture may give a program without a path.
 const NAMED: &[&str] = &["busybox"];
 
-impl<'de> Deserialize<'de> for Program {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Program, D::Error> {
+/// The keys of a program given as a one-key map.
+const KEYS: &[&str] = &["sysroot", "go"];
+
+impl<'de> Deserialize<'de> for ProgramKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ProgramKey, D::Error> {
         deserializer.deserialize_any(ProgramVisitor)
     }
 }
@@ -158,32 +178,35 @@ impl<'de> Deserialize<'de> for Program {
 struct ProgramVisitor;
 
 impl<'de> Visitor<'de> for ProgramVisitor {
-    type Value = Program;
+    type Value = ProgramKey;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("`busybox` or `{sysroot: /absolute/path}`")
+        f.write_str("`busybox`, `{sysroot: /absolute/path}` or `{go: family/source.go}`")
     }
 
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Program, E> {
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<ProgramKey, E> {
         match name {
-            "busybox" => Ok(Program::Busybox),
+            "busybox" => Ok(ProgramKey::Prebuilt(Program::Busybox)),
             other => Err(E::unknown_variant(other, NAMED)),
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Program, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ProgramKey, A::Error> {
         let Some(key) = map.next_key::<String>()? else {
-            return Err(de::Error::invalid_length(0, &"one key, `sysroot`"));
+            return Err(de::Error::invalid_length(0, &"one key, `sysroot` or `go`"));
         };
-        if key != "sysroot" {
-            return Err(de::Error::unknown_field(&key, &["sysroot"]));
+        if !KEYS.contains(&key.as_str()) {
+            return Err(de::Error::unknown_field(&key, KEYS));
         }
         let path: String = map.next_value()?;
         if let Some(extra) = map.next_key::<String>()? {
             return Err(de::Error::custom(format!(
-                "a program is `{{sysroot: PATH}}` alone; `{extra}` does not belong beside it"
+                "a program is `{{{key}: PATH}}` alone; `{extra}` does not belong beside it"
             )));
         }
-        Ok(Program::Sysroot(path))
+        Ok(match key.as_str() {
+            "go" => ProgramKey::Go(path),
+            _ => ProgramKey::Prebuilt(Program::Sysroot(path)),
+        })
     }
 }

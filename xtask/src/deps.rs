@@ -254,6 +254,11 @@ fn needs() -> Vec<Need> {
         packages: vec!["gdb-multiarch"],
     });
     needs.push(Need {
+        what: "go (builds the `program: {go: …}` guests)".into(),
+        probe: runs("go", &["version"]),
+        packages: vec![elfvisor_conformance::go::DEBIAN_PACKAGE],
+    });
+    needs.push(Need {
         what: "pkg-config (finds the patched unicorn)".into(),
         probe: command("pkg-config"),
         packages: vec!["pkg-config"],
