@@ -95,12 +95,26 @@ pub fn set_disposition(sig: i32, disposition: Disposition) {
     }
 }
 
-/// Sends `sig` to host thread `tid` of this process (errors ignored: the thread may be gone).
+/// The `si_code` and `si_value` of a nudge ([`nudge_own_thread`]): a queued-signal code no
+/// kernel path and no C library uses, with a value spelling "elfvisor".
+pub const NUDGE_CODE: i32 = -42;
+pub const NUDGE_VALUE: u64 = 0x726f_7369_7666_6c65;
+
+/// Sends `sig` to host thread `tid` of this process as a nudge: a queued signal whose siginfo
+/// (code [`NUDGE_CODE`], value [`NUDGE_VALUE`], this process as sender) tells the catcher it
+/// only interrupts, whenever it arrives (errors ignored: the thread may be gone).
 /// Async-signal-safe.
-pub fn send_to_own_thread(tid: i32, sig: i32) {
-    // SAFETY: tgkill takes integers only.
+pub fn nudge_own_thread(tid: i32, sig: i32) {
+    let mut info = [0u8; 128];
+    // SAFETY: getpid and getuid take nothing; rt_tgsigqueueinfo reads the 128-byte siginfo.
     unsafe {
-        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig);
+        let pid = libc::getpid();
+        info[0..4].copy_from_slice(&sig.to_ne_bytes());
+        info[8..12].copy_from_slice(&NUDGE_CODE.to_ne_bytes());
+        info[16..20].copy_from_slice(&pid.to_ne_bytes());
+        info[20..24].copy_from_slice(&libc::getuid().to_ne_bytes());
+        info[24..32].copy_from_slice(&NUDGE_VALUE.to_ne_bytes());
+        libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, sig, info.as_ptr());
     }
 }
 

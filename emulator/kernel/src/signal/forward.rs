@@ -65,9 +65,9 @@ thread_local! {
 }
 
 /// In a thread's slot, the bit of signal 32 (never forwarded, so never a pending signal there)
-/// marks a kick: until the thread next drains its slot, a tgkill of `KICK_SIGNAL` from this
-/// process only interrupts it, and the nudger repeats it (a kick that lands before the thread
-/// blocks would otherwise be lost, as a caught signal would without the nudger).
+/// marks a kick: until the thread next drains its slot, the nudger repeats the nudge of
+/// `KICK_SIGNAL` that only interrupts it (a kick that lands before the thread blocks would
+/// otherwise be lost, as a caught signal would without the nudger).
 const KICK: u64 = 1 << 31;
 /// The host signal a kick is sent with (any forwarded one would do).
 const KICK_SIGNAL: i32 = libc::SIGURG;
@@ -149,8 +149,8 @@ pub fn forwarded(sig: i32) -> bool {
 
 /// The catcher of every forwarded signal (it runs in the host's signal handler).
 fn forward(sig: i32, info: &CaughtInfo) {
-    if is_nudge(sig, info) {
-        // The nudger's re-send of a signal still pending: only interrupt.
+    if is_nudge(info) {
+        // A re-send of a signal caught before, or a kick: only interrupt.
         elfvisor_engine::tcg::stop_current_thread();
         return;
     }
@@ -173,15 +173,13 @@ fn forward(sig: i32, info: &CaughtInfo) {
     wake_nudger();
 }
 
-/// Whether a caught signal is the nudger's re-send: a tgkill from this process of a signal
-/// that is still recorded as pending.
-fn is_nudge(sig: i32, info: &CaughtInfo) -> bool {
-    let bit = 1u64 << (sig - 1);
-    if info.code != SI_TKILL || info.pid != crate::host::getpid() as u32 {
-        return false;
-    }
-    let mine = MINE.with(Cell::get).map_or(0, |m| m.load(Ordering::SeqCst));
-    (sig == KICK_SIGNAL && mine & KICK != 0) || (PENDING.load(Ordering::SeqCst) | mine) & bit != 0
+/// Whether a caught signal is a nudge (the nudger's re-send, or a kick): its siginfo says so
+/// (`host::signal::nudge_own_thread`), so a nudge that lands after the signal it repeats was
+/// already taken is still only an interruption, never a second signal.
+fn is_nudge(info: &CaughtInfo) -> bool {
+    info.code == hs::NUDGE_CODE
+        && info.value == hs::NUDGE_VALUE
+        && info.pid == crate::host::getpid() as u32
 }
 
 /// The disposition of a forwarded signal other than SIGCHLD.
@@ -260,7 +258,7 @@ fn resend(tid: i32, bits: u64) {
 }
 
 fn resend_signal(tid: i32, sig: i32) {
-    hs::send_to_own_thread(tid, sig);
+    hs::nudge_own_thread(tid, sig);
 }
 
 /// Mirrors the guest's SIGCHLD action on the host where it changes what the host kernel does
@@ -381,5 +379,22 @@ mod tests {
         for sig in [0, 9, 19, 11, 7, 4, 8, 5, 6, 13, 32, 33, 65] {
             assert!(!forwarded(sig), "{sig}");
         }
+    }
+
+    #[test]
+    fn test_a_nudge_is_never_a_signal_whenever_it_lands() {
+        let me = crate::host::getpid() as u32;
+        let nudge =
+            CaughtInfo { code: hs::NUDGE_CODE, pid: me, uid: 0, status: 0, value: hs::NUDGE_VALUE };
+        assert!(is_nudge(&nudge));
+        // The same signal from this process by tgkill, or queued with another value, or from
+        // another process with the nudge's siginfo: real signals.
+        assert!(!is_nudge(&CaughtInfo { code: SI_TKILL, value: 0, ..nudge }));
+        assert!(!is_nudge(&CaughtInfo { value: 7, ..nudge }));
+        assert!(!is_nudge(&CaughtInfo { pid: me + 1, ..nudge }));
+        // A nudge of SIGALRM that arrives after SIGALRM was taken queues nothing.
+        let before = PENDING.load(Ordering::SeqCst);
+        forward(libc::SIGALRM, &nudge);
+        assert_eq!(PENDING.load(Ordering::SeqCst), before);
     }
 }
