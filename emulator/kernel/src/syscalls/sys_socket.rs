@@ -620,10 +620,15 @@ pub fn shutdown(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// An option the emulator does not translate: `ENOPROTOOPT`, reported once per process.
-/// A descriptor that is no socket is `ENOTSOCK` first, and reports nothing.
+/// A descriptor that is no socket is `ENOTSOCK` first, and reports nothing. An AF_UNIX socket
+/// has no handler for any level but `SOL_SOCKET`: `__sys_setsockopt` and `do_sock_getsockopt`
+/// (net/socket.c) answer `EOPNOTSUPP` for it, and nothing is reported.
 fn unknown_option(ctx: &Ctx<'_>, fd: i32, level: i32, name: i32) -> Errno {
     if let Err(e) = host::socket::require_socket(fd) {
         return e;
+    }
+    if level != g::SOL_SOCKET && host::socket::family(fd) == Ok(u32::from(g::AF_UNIX)) {
+        return Errno::EOPNOTSUPP;
     }
     // Keyed past every system call number.
     let key = (1u64 << 40) | (u64::from(level as u32) << 16) | u64::from(name as u16);
