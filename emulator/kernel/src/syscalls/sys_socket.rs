@@ -573,18 +573,21 @@ pub fn sendmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// `recvmmsg(fd, msgvec, vlen, flags, timeout)`: as `do_recvmmsg`: `MSG_WAITFORONE` makes every
-/// receive after the first non-blocking; the timeout is looked at after each message.
+/// receive after the first non-blocking; the timeout is looked at after each message. As
+/// `__sys_recvmmsg` and `do_recvmmsg` (net/socket.c), the timeout is read (`EFAULT`) and
+/// checked (`EINVAL`) before the descriptor is looked up, and the time left is written back
+/// only when a message was received.
 pub fn recvmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let timeout = if a[4] != 0 {
+        let ts: Timespec = ctx.read_obj(a[4])?;
+        if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Duration::new(ts.sec as u64, ts.nsec as u32))
+    } else {
+        None
+    };
     on_socket(ctx, a[0], |ctx, fd| {
-        let timeout = if a[4] != 0 {
-            let ts: Timespec = ctx.read_obj(a[4])?;
-            if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
-                return Err(Errno::EINVAL);
-            }
-            Some(Duration::new(ts.sec as u64, ts.nsec as u32))
-        } else {
-            None
-        };
         let start = Instant::now();
         let vlen = (a[2] as u32 as usize).min(g::MMSG_MAX);
         let mut flags = a[3] as u32;
@@ -606,10 +609,10 @@ pub fn recvmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 break;
             }
         }
-        if let Some(t) = timeout {
+        if let Some(t) = timeout.filter(|_| done > 0) {
             let left = t.saturating_sub(start.elapsed());
             let ts = Timespec { sec: left.as_secs() as i64, nsec: i64::from(left.subsec_nanos()) };
-            let _ = ctx.write_obj(a[4], &ts);
+            ctx.write_obj(a[4], &ts)?;
         }
         Ok(done as u64)
     })
