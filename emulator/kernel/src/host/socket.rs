@@ -592,6 +592,14 @@ pub fn has_timeout(fd: RawFd, receive: bool) -> bool {
         .is_ok_and(|v| v.iter().any(|&b| b != 0))
 }
 
+/// A socket's family (`SO_DOMAIN`) as the guest numbers it.
+pub fn family(fd: RawFd) -> Result<u32, Errno> {
+    let opt = HostOpt { level: libc::SOL_SOCKET, name: libc::SO_DOMAIN };
+    let got = getsockopt(fd, opt, std::mem::size_of::<i32>())?;
+    let bytes: [u8; 4] = got.as_slice().try_into().map_err(|_| Errno::EINVAL)?;
+    Ok(family_from_host(i32::from_ne_bytes(bytes)))
+}
+
 /// `sendfile(out, in, offset, count)`: `offset` None uses and moves the input's file position.
 pub fn sendfile(
     out: RawFd,

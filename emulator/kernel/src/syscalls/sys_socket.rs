@@ -573,18 +573,21 @@ pub fn sendmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// `recvmmsg(fd, msgvec, vlen, flags, timeout)`: as `do_recvmmsg`: `MSG_WAITFORONE` makes every
-/// receive after the first non-blocking; the timeout is looked at after each message.
+/// receive after the first non-blocking; the timeout is looked at after each message. As
+/// `__sys_recvmmsg` and `do_recvmmsg` (net/socket.c), the timeout is read (`EFAULT`) and
+/// checked (`EINVAL`) before the descriptor is looked up, and the time left is written back
+/// only when a message was received.
 pub fn recvmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let timeout = if a[4] != 0 {
+        let ts: Timespec = ctx.read_obj(a[4])?;
+        if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Duration::new(ts.sec as u64, ts.nsec as u32))
+    } else {
+        None
+    };
     on_socket(ctx, a[0], |ctx, fd| {
-        let timeout = if a[4] != 0 {
-            let ts: Timespec = ctx.read_obj(a[4])?;
-            if ts.sec < 0 || !(0..1_000_000_000).contains(&ts.nsec) {
-                return Err(Errno::EINVAL);
-            }
-            Some(Duration::new(ts.sec as u64, ts.nsec as u32))
-        } else {
-            None
-        };
         let start = Instant::now();
         let vlen = (a[2] as u32 as usize).min(g::MMSG_MAX);
         let mut flags = a[3] as u32;
@@ -606,10 +609,10 @@ pub fn recvmmsg(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 break;
             }
         }
-        if let Some(t) = timeout {
+        if let Some(t) = timeout.filter(|_| done > 0) {
             let left = t.saturating_sub(start.elapsed());
             let ts = Timespec { sec: left.as_secs() as i64, nsec: i64::from(left.subsec_nanos()) };
-            let _ = ctx.write_obj(a[4], &ts);
+            ctx.write_obj(a[4], &ts)?;
         }
         Ok(done as u64)
     })
@@ -620,10 +623,15 @@ pub fn shutdown(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// An option the emulator does not translate: `ENOPROTOOPT`, reported once per process.
-/// A descriptor that is no socket is `ENOTSOCK` first, and reports nothing.
+/// A descriptor that is no socket is `ENOTSOCK` first, and reports nothing. An AF_UNIX socket
+/// has no handler for any level but `SOL_SOCKET`: `__sys_setsockopt` and `do_sock_getsockopt`
+/// (net/socket.c) answer `EOPNOTSUPP` for it, and nothing is reported.
 fn unknown_option(ctx: &Ctx<'_>, fd: i32, level: i32, name: i32) -> Errno {
     if let Err(e) = host::socket::require_socket(fd) {
         return e;
+    }
+    if level != g::SOL_SOCKET && host::socket::family(fd) == Ok(u32::from(g::AF_UNIX)) {
+        return Errno::EOPNOTSUPP;
     }
     // Keyed past every system call number.
     let key = (1u64 << 40) | (u64::from(level as u32) << 16) | u64::from(name as u16);
