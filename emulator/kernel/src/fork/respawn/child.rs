@@ -178,6 +178,9 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         fds.install_at(*number as usize, FdEntry { file: Arc::new(host), cloexec: *cloexec })
             .map_err(|e| ForkError::Host(format!("descriptor {number}: {e}")))?;
     }
+    // Each signalfd gets readiness of this process's own, before any signal can be queued.
+    crate::signal::signalfd::renew(&mut fds, &state.signalfds)
+        .map_err(|e| ForkError::Host(format!("renewing the signalfds: {e}")))?;
     fds.set_nofile(state.nofile.0, state.nofile.1);
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),

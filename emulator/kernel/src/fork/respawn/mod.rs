@@ -400,8 +400,14 @@ fn stream(
     let snapshot = strategy == ForkStrategy::RespawnSnapshot;
     let layers = snapshot || args.has(CLONE_VM);
     let Collected { records, backings, objects } = collect(task)?;
-    let guest_fds: Vec<(u32, bool, RawFd)> =
-        task.fds().entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+    // The descriptors and which of them are signalfds, read from one look at the table.
+    let live = crate::signal::signalfd::live();
+    let (guest_fds, signalfds) = {
+        let fds = task.fds();
+        let guest: Vec<(u32, bool, RawFd)> =
+            fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+        (guest, crate::signal::signalfd::in_table(&fds, &live))
+    };
     if fault("emfile") {
         return Err(ForkError::Host("duplicating descriptors: EMFILE (injected)".into()));
     }
@@ -439,6 +445,7 @@ fn stream(
         personality: group.personality(),
         mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
         startup: task.mm.read().startup().clone(),
+        signalfds,
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
 
