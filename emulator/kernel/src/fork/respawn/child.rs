@@ -13,7 +13,7 @@ use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, 
 
 use super::image::{Hello, LayerRecord, ObjectRecord, ResidentRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
-use super::{ForkError, fault};
+use super::{ForkError, fault, kill_point};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::fork::ForkStrategy;
 use crate::fork::vfork::VforkLink;
@@ -63,11 +63,13 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         return Err(WireError::Malformed("hello (descriptors)").into());
     }
     let hello = Hello::decode(&payload)?;
+    kill_point("child", "hello");
     if fault("child-dies") {
         std::process::exit(70);
     }
     let (payload, _) = ch.expect(tag::STATE, "state")?;
     let state = State::decode(&payload)?;
+    kill_point("child", "state");
     if state.fds.len() != hello.fds as usize {
         return Err(WireError::Malformed("state (fd count)").into());
     }
@@ -87,6 +89,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             return Err(WireError::Malformed("vma table (count)").into());
         }
     }
+    kill_point("child", "vmas");
     let room = if fault("truncate-control") { 1 } else { wire::MAX_FDS_PER_MESSAGE };
     let guest_fds = wire::recv_fds_with_room(ch, room)?;
     if guest_fds.len() != hello.fds as usize {
@@ -94,6 +97,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             WireError::FdCount { announced: hello.fds as usize, carried: guest_fds.len() }.into()
         );
     }
+    kill_point("child", "fds");
     let objects = wire::recv_fds(ch)?;
     if objects.len() != hello.backings as usize {
         return Err(WireError::FdCount {
@@ -104,6 +108,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     }
     let objects: Vec<Arc<File>> = objects.into_iter().map(|fd| Arc::new(File::from(fd))).collect();
     let shared = receive_objects(ch, hello.objects)?;
+    kill_point("child", "objects");
 
     let mut mm = AddressSpace::new(arena).map_err(|e| ForkError::Host(e.to_string()))?;
     for rec in &records {
@@ -157,7 +162,10 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
                     memory = true;
                     apply_memory(&mm, &records, &resident, &payload)?;
                 }
-                tag::END => break,
+                tag::END => {
+                    kill_point("child", "memory");
+                    break;
+                }
                 got => return Err(WireError::UnexpectedTag { expected: "memory", got }.into()),
             }
         }

@@ -43,6 +43,21 @@ pub fn fault(name: &str) -> bool {
     std::env::var_os(FAULT_ENV).is_some_and(|v| v == OsStr::new(name))
 }
 
+/// `ELFVISOR_FORK_FAULT=kill-child:STEP` or `kill-parent:STEP`, for tests: that side of a
+/// respawn fork sends itself SIGKILL, a real signal as from the OOM killer or a user, when it
+/// reaches STEP. The parent then returns EAGAIN with nothing leaked; the child of a killed
+/// parent ends without running guest code.
+pub fn kill_point(side: &str, step: &str) {
+    let Some(v) = std::env::var_os(FAULT_ENV) else { return };
+    if v.to_str().and_then(|v| v.strip_prefix("kill-")) == Some(&format!("{side}:{step}")) {
+        let _ = crate::host::kill(std::process::id() as i32, libc::SIGKILL);
+        // A signal a process sends itself is delivered before kill(2) returns; never go on.
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// The VMA table and the unique objects behind file mappings (indexed by the records).
 struct Collected {
     records: Vec<VmaRecord>,
@@ -424,6 +439,7 @@ fn stream(
         objects: objects.len() as u32,
     };
     ch.send(tag::HELLO, &hello.encode(), &[])?;
+    kill_point("parent", "hello");
 
     // fork returns 0 in the child.
     let regs = args.child_registers(Registers::capture(cpu));
@@ -448,6 +464,7 @@ fn stream(
         signalfds,
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
+    kill_point("parent", "state");
 
     // The VMA table, in batches that fit a message.
     let mut batch = Writer::default();
@@ -478,6 +495,7 @@ fn stream(
     } else {
         wire::send_fds(ch, &fds)?;
     }
+    kill_point("parent", "fds");
     let backing_fds: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
     wire::send_fds(ch, &backing_fds)?;
     send_objects(ch, &objects)?;
@@ -488,7 +506,9 @@ fn stream(
     send_residency(ch, &resident)?;
     send_memory(ch, task, &records, &backings, &resident, layers)?;
     ch.send(tag::END, &[], &[])?;
+    kill_point("parent", "memory");
     ch.expect(tag::READY, "ready")?;
+    kill_point("parent", "ready");
     Ok(())
 }
 
