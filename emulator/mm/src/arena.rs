@@ -84,6 +84,31 @@ pub(crate) fn shared_host_prot(prot: Prot) -> libc::c_int {
     host
 }
 
+/// Opens this process's `/proc/self/pagemap`. A process that is not dumpable (the guest's
+/// `PR_SET_DUMPABLE` 0, or credentials it changed with the emulator's) has its `/proc/self`
+/// files owned by root (`task_dump_owner`), so the open fails for any other user although the
+/// reads themselves are allowed to the process's own thread group (`proc_mem_open`); the
+/// process is made dumpable for the open alone.
+#[cfg(target_os = "linux")]
+fn open_page_map() -> io::Result<File> {
+    const PATH: &str = "/proc/self/pagemap";
+    match File::open(PATH) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            // SAFETY: PR_GET_DUMPABLE takes no argument and only reads the process's flag.
+            if unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } != 0 {
+                return Err(e);
+            }
+            // SAFETY: PR_SET_DUMPABLE with 1, then back to 0, changes only the flag.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong) };
+            let map = File::open(PATH);
+            // SAFETY: as above.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) };
+            map
+        }
+        other => other,
+    }
+}
+
 /// A new host memfd of `size` bytes (close-on-exec), for shared anonymous memory.
 pub(crate) fn memfd(name: &CStr, size: u64) -> io::Result<File> {
     // SAFETY: `name` is NUL-terminated; the flags are valid.
@@ -233,7 +258,7 @@ impl Arena {
         }
         let (addr, n) = self.host_pages(off, len)?;
         let pages = n / PAGE_SIZE as usize;
-        let map = File::open("/proc/self/pagemap")?;
+        let map = open_page_map()?;
         let mut raw = vec![0u8; pages * 8];
         map.read_exact_at(&mut raw, (addr as u64 / PAGE_SIZE) * 8)?;
         Ok(raw

@@ -221,6 +221,10 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     if state.clone_flags & CLONE_CHILD_CLEARTID != 0 {
         process.clear_child_tid = state.child_tid;
     }
+    // Dumpable as its parent (PR_SET_DUMPABLE knows only 0 and 1; 2 is not dumpable by it).
+    if state.dumpable != 1 {
+        let _ = crate::host::set_dumpable(0);
+    }
     let mut vcpu =
         crate::run::create_vcpu(engine, &process).map_err(|e| ForkError::Host(e.to_string()))?;
     crate::run::start_serial_if_alone(vcpu.as_mut(), &process);

@@ -96,6 +96,9 @@ pub struct State {
     /// The signalfds among the descriptors: each one's mask and guest numbers. The child
     /// gives each its own readiness eventfd (`signal::signalfd::renew`).
     pub signalfds: Vec<Inherited>,
+    /// `PR_GET_DUMPABLE` (0, 1, or 2 after a credential change under `suid_dumpable` 2): a
+    /// fork child keeps its parent's (the mm's flags), a freshly executed emulator would not.
+    pub dumpable: u8,
 }
 
 impl State {
@@ -138,6 +141,7 @@ impl State {
                 w.u32(*n);
             }
         }
+        w.u8(self.dumpable);
         w.0
     }
 
@@ -229,6 +233,10 @@ impl State {
             }
             signalfds.push(Inherited { mask, fds: numbers });
         }
+        let dumpable = r.u8()?;
+        if dumpable > 2 {
+            return Err(WireError::Malformed("state (dumpable)"));
+        }
         r.finish()?;
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
@@ -259,6 +267,7 @@ impl State {
             mempolicy,
             startup,
             signalfds,
+            dumpable,
         })
     }
 }
@@ -395,6 +404,7 @@ mod tests {
                 stack: GuestAddr(0xf0),
             },
             signalfds: vec![Inherited { mask: 1 << 9, fds: vec![1, 7] }],
+            dumpable: 0,
         }
     }
 

@@ -462,6 +462,7 @@ fn stream(
         mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
         startup: task.mm.read().startup().clone(),
         signalfds,
+        dumpable: crate::host::dumpable().unwrap_or(1) as u8,
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
     kill_point("parent", "state");
@@ -563,7 +564,11 @@ fn fail(task: &Task, child: Option<u32>, err: &ForkError) -> Result<u32, Errno> 
         let _ = crate::host::kill(pid as i32, libc::SIGKILL);
         let _ = crate::host::wait4(pid as i32, 0);
     }
-    if task.trace() || std::env::var_os(FAULT_ENV).is_none() {
+    // Once per process (or every time under --strace): a fork bomb at RLIMIT_NPROC would
+    // otherwise write a line per attempt.
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let first = !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed);
+    if task.trace() || (first && std::env::var_os(FAULT_ENV).is_none()) {
         eprintln!("elfvisor: fork failed, returning EAGAIN: {err}");
     }
     Err(Errno::EAGAIN)
