@@ -337,7 +337,19 @@ impl Arena {
 
     /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
     pub(crate) fn map_anon(&self, off: u64, len: u64) -> io::Result<()> {
-        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        self.map_anon_accounted(off, len, true)
+    }
+
+    /// [`Arena::map_anon`], charged to the host's commit accounting only when `accounted`.
+    /// Linux charges a private mapping only when it is writable (`accountable_mapping`), so a
+    /// guest may reserve far more inaccessible or read-only space than the host has memory
+    /// (language runtimes reserve their heaps so); the host pages are writable either way,
+    /// so such a range is mapped `MAP_NORESERVE`.
+    pub(crate) fn map_anon_accounted(&self, off: u64, len: u64, accounted: bool) -> io::Result<()> {
+        let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        if !accounted {
+            flags |= libc::MAP_NORESERVE;
+        }
         self.map_fixed(off, len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0)
     }
 
