@@ -234,20 +234,24 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
 
 /// The shared objects: descriptions, then descriptors for those that have one, in order.
 fn receive_objects(ch: &Channel, count: u32) -> Result<Vec<Arc<SharedObject>>, ForkError> {
-    let (payload, stray) = ch.expect(tag::VMAS, "shared objects")?;
-    if !stray.is_empty() {
-        return Err(WireError::Malformed("shared objects (descriptors)").into());
-    }
-    let mut r = Reader::new(&payload, "shared objects");
-    if r.u32()? != count {
-        return Err(WireError::Malformed("shared objects (count)").into());
-    }
-    // One message holds them all: the count cannot exceed its size.
+    // Batches of records (each its count, then the records) until `count` have come; every
+    // batch holds at least one, so the count sizes nothing before records arrive.
     let mut recs = Vec::with_capacity((count as usize).min(wire::MAX_PAYLOAD));
-    for _ in 0..count {
-        recs.push(ObjectRecord::decode(&mut r)?);
+    while recs.len() < count as usize {
+        let (payload, stray) = ch.expect(tag::VMAS, "shared objects")?;
+        if !stray.is_empty() {
+            return Err(WireError::Malformed("shared objects (descriptors)").into());
+        }
+        let mut r = Reader::new(&payload, "shared objects");
+        let n = r.u32()?;
+        if n == 0 || recs.len() + n as usize > count as usize {
+            return Err(WireError::Malformed("shared objects (count)").into());
+        }
+        for _ in 0..n {
+            recs.push(ObjectRecord::decode(&mut r)?);
+        }
+        r.finish()?;
     }
-    r.finish()?;
     let fds = wire::recv_fds(ch)?;
     let wanted = recs.iter().filter(|r| r.has_fd()).count();
     if fds.len() != wanted {

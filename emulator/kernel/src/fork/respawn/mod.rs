@@ -513,12 +513,13 @@ fn stream(
     Ok(())
 }
 
-/// The shared objects: their descriptions, then the descriptors of those that have one (SysV
-/// segments are re-attached by id).
+/// The shared objects: their descriptions in batches that fit a message (each its count, then
+/// its records), then the descriptors of those that have one (SysV segments are re-attached by
+/// id).
 fn send_objects(ch: &Channel, objects: &[Arc<SharedObject>]) -> Result<(), ForkError> {
-    let mut w = Writer::default();
-    w.u32(objects.len() as u32);
     let mut fds = Vec::new();
+    let mut batch = Writer::default();
+    let mut in_batch = 0u32;
     for object in objects {
         let (kind, shmid, key) = match object.kind() {
             ObjectKind::File => (0, 0, 0),
@@ -538,15 +539,19 @@ fn send_objects(ch: &Channel, objects: &[Arc<SharedObject>]) -> Result<(), ForkE
                 .ok_or_else(|| ForkError::Host("a shared object lost its descriptor".into()))?;
             fds.push(fd.as_raw_fd());
         }
+        let mut w = Writer::default();
         rec.encode(&mut w);
+        if batch.0.len() + w.0.len() + 4 > wire::MAX_PAYLOAD {
+            send_vma_batch(ch, in_batch, &batch)?;
+            batch = Writer::default();
+            in_batch = 0;
+        }
+        batch.0.extend_from_slice(&w.0);
+        in_batch += 1;
     }
-    if w.0.len() > wire::MAX_PAYLOAD {
-        return Err(ForkError::Host(format!(
-            "{} shared objects do not fit one message",
-            objects.len()
-        )));
+    if in_batch > 0 {
+        send_vma_batch(ch, in_batch, &batch)?;
     }
-    ch.send(tag::VMAS, &w.0, &[])?;
     wire::send_fds(ch, &fds)?;
     Ok(())
 }
