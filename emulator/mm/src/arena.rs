@@ -169,8 +169,7 @@ impl Arena {
         }
         // SAFETY: `GUARD < len`, so the arena starts inside the reservation just made.
         let start = unsafe { p.cast::<u8>().add(GUARD as usize) };
-        let base =
-            NonNull::new(start).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        let base = NonNull::new(start).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
         Ok(Arena { base, size, layers: Mutex::default() })
     }
 

@@ -122,8 +122,7 @@ impl SignalfdPolls {
     fn pick(ctx: &Ctx<'_>, guest: &[i32], polls: &mut [libc::pollfd]) -> SignalfdPolls {
         let mut picked = Vec::new();
         for (i, fd) in guest.iter().enumerate() {
-            if let Some(sfd) = super::sys_event::signalfd_of(ctx, *fd as u64).filter(|_| *fd >= 0)
-            {
+            if let Some(sfd) = super::sys_event::signalfd_of(ctx, *fd as u64).filter(|_| *fd >= 0) {
                 polls[i].fd = -1;
                 picked.push((i, sfd));
             }

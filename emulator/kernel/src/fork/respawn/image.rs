@@ -422,7 +422,8 @@ mod tests {
     #[test]
     fn test_signalfds_must_name_distinct_sent_descriptors() {
         let with = |signalfds: Vec<Inherited>| State { signalfds, ..state() };
-        let ok = with(vec![Inherited { mask: 1, fds: vec![0] }, Inherited { mask: 2, fds: vec![7] }]);
+        let ok =
+            with(vec![Inherited { mask: 1, fds: vec![0] }, Inherited { mask: 2, fds: vec![7] }]);
         assert_eq!(State::decode(&ok.encode()).unwrap(), ok);
         for bad in [
             vec![Inherited { mask: 1, fds: vec![] }],
