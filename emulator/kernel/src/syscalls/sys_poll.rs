@@ -122,7 +122,8 @@ impl SignalfdPolls {
     fn pick(ctx: &Ctx<'_>, guest: &[i32], polls: &mut [libc::pollfd]) -> SignalfdPolls {
         let mut picked = Vec::new();
         for (i, fd) in guest.iter().enumerate() {
-            if let Some(sfd) = super::sys_event::signalfd_of(ctx, *fd as u64).filter(|_| *fd >= 0) {
+            let file = ctx.proc.fds().get(i64::from(*fd)).ok().map(|e| e.file.clone());
+            if let Some(sfd) = file.and_then(|f| crate::signal::signalfd::find(&f)) {
                 polls[i].fd = -1;
                 picked.push((i, sfd));
             }
