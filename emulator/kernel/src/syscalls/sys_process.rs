@@ -473,16 +473,24 @@ pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        if ctx.copy_out(a[0].wrapping_add(done as u64), &buf[..n]).is_err() {
-            if done == 0 {
-                return Err(Errno::EFAULT);
+        // Page by page, so the count stops exactly where the guest's memory does.
+        let mut copied = 0;
+        while copied < n {
+            let at = a[0].wrapping_add((done + copied) as u64);
+            let page = elfvisor_abi::PAGE_SIZE;
+            let piece = (n - copied).min((page - at % page) as usize);
+            if ctx.copy_out(at, &buf[copied..copied + piece]).is_err() {
+                break;
             }
+            copied += piece;
+        }
+        done += copied;
+        if copied < want {
             break;
         }
-        done += n;
-        if n < want {
-            break;
-        }
+    }
+    if done == 0 && len > 0 {
+        return Err(Errno::EFAULT);
     }
     Ok(done as u64)
 }
