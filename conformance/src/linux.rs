@@ -53,6 +53,10 @@ pub enum Executable {
     Packed(PathBuf),
     /// A program of the sysroot, run by its own path: the boot then carries the whole sysroot.
     Sysroot(String),
+    /// The program of a dynamic case's tree (a host path inside it): the whole tree is packed
+    /// under `/guests/`, keeping its layout, and the boot carries the C libraries' root
+    /// ([`crate::dynamic::libc_root`]).
+    Tree(PathBuf),
 }
 
 /// What a boot produced: a result for every case that reported, and the raw console log.
@@ -94,6 +98,18 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
                     path
                 }
             },
+            Executable::Tree(program) => match packed.get(program.as_path()) {
+                Some(path) => path.clone(),
+                None => {
+                    let dir = format!("/guests/{next}");
+                    let tree = program.parent().unwrap_or(Path::new("."));
+                    pack_dir(&mut cpio, tree, &dir)?;
+                    let name = program.file_name().unwrap_or_default().to_string_lossy();
+                    let path = format!("{dir}/{name}");
+                    packed.insert(program, path.clone());
+                    path
+                }
+            },
         };
         manifest
             .push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
@@ -117,6 +133,35 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
     }
     cpio.file("/cases/manifest", 0o644, manifest.as_bytes());
     Ok(cpio.finish())
+}
+
+/// Packs the directory `host` as `guest`, its subdirectories, files (modes kept) and symlinks
+/// included, in name order.
+fn pack_dir(cpio: &mut CpioWriter, host: &Path, guest: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    cpio.dir(guest, 0o755);
+    let mut names: Vec<PathBuf> = std::fs::read_dir(host)
+        .context(|| format!("reading {}", host.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .context(|| format!("reading {}", host.display()))?;
+    names.sort();
+    for path in names {
+        let meta =
+            std::fs::symlink_metadata(&path).context(|| format!("reading {}", path.display()))?;
+        let name = format!("{guest}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        if meta.is_dir() {
+            pack_dir(cpio, &path, &name)?;
+        } else if meta.file_type().is_symlink() {
+            let target =
+                std::fs::read_link(&path).context(|| format!("reading {}", path.display()))?;
+            cpio.symlink(&name, &target.to_string_lossy());
+        } else {
+            let data = std::fs::read(&path).context(|| format!("reading {}", path.display()))?;
+            cpio.file(&name, meta.permissions().mode() & 0o7777, &data);
+        }
+    }
+    Ok(())
 }
 
 /// The time limit of one boot that runs cases with these time limits: the boot itself, plus
@@ -147,6 +192,13 @@ pub fn write_initramfs(init: &Path, cases: &[BatchCase], initrd: &Path) -> Resul
     // (the kernel unpacks concatenated archives in turn, each compressed or not), and its
     // unpacked files live in the VM's RAM beside the archive until that is freed.
     let with_sysroot = cases.iter().any(|c| matches!(c.binary, Executable::Sysroot(_)));
+    // Dynamic guests need their C libraries' root, a few megabytes, cached the same way. It
+    // shares the sysroot's paths and files where the two meet, so their order does not matter.
+    if cases.iter().any(|c| matches!(c.binary, Executable::Tree(_))) {
+        let root = crate::dynamic::libc_root().map_err(Error::Boot)?;
+        let part = crate::sysroot::packed_tree(&root, out_dir, "libc-root")?;
+        archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
+    }
     if with_sysroot {
         let part = crate::sysroot::initramfs_part(&crate::paths::sysroot(), out_dir)?;
         archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
