@@ -10,7 +10,7 @@ static char buf[4096];
 
 static int run_with(const char *ldpath, const char *cwd)
 {
-    char var[PATH_MAX * 3];
+    char var[PATH_MAX * 5];
     char *envp[3] = {NULL, NULL, NULL};
     if (ldpath) {
         snprintf(var, sizeof var, "LD_LIBRARY_PATH=%s", ldpath);
@@ -23,7 +23,7 @@ static int run_with(const char *ldpath, const char *cwd)
 
 int main(void)
 {
-    char path[PATH_MAX * 2];
+    char path[PATH_MAX * 4];
     int status = run_with(NULL, NULL);
     CHECK_EQ("without LD_LIBRARY_PATH the loader gives up with 127", exit_of(status), 127);
     check("without LD_LIBRARY_PATH main never runs", buf[0] == '\0', "printed %s", buf);
