@@ -154,8 +154,12 @@ fn steps<'a>(dynamic: &'a Dynamic, source: &Path, program: &'a str) -> Vec<Step<
         flags: &o.flags,
         links: &o.links,
     });
-    let main =
-        Step { out: program, source: source.to_owned(), flags: &dynamic.flags, links: &dynamic.links };
+    let main = Step {
+        out: program,
+        source: source.to_owned(),
+        flags: &dynamic.flags,
+        links: &dynamic.links,
+    };
     objects.chain(std::iter::once(main)).collect()
 }
 
@@ -323,7 +327,8 @@ fn trace(root: &Path, guest_path: &str) -> Vec<Entry> {
                 if target.starts_with('/') {
                     at.clear();
                 }
-                pending.extend(target.split('/').filter(|c| !c.is_empty()).map(str::to_owned).rev());
+                pending
+                    .extend(target.split('/').filter(|c| !c.is_empty()).map(str::to_owned).rev());
             }
             _ => {
                 if pending.is_empty() {
@@ -378,7 +383,8 @@ fn assemble(out_dir: &Path) -> Result<PathBuf> {
         match entry {
             Entry::File(guest, host) => {
                 hasher.update(format!("F{guest}\0").as_bytes());
-                hasher.update(std::fs::read(host).context(|| format!("reading {}", host.display()))?);
+                hasher
+                    .update(std::fs::read(host).context(|| format!("reading {}", host.display()))?);
             }
             Entry::Link(guest, target) => hasher.update(format!("L{guest}\0{target}\0").as_bytes()),
         }
@@ -399,7 +405,8 @@ fn assemble(out_dir: &Path) -> Result<PathBuf> {
         };
         // The parent as the tree resolves it so far (`/lib` may already be a link to `usr/lib`).
         let (parent, name) = guest.rsplit_once('/').unwrap_or(("", guest));
-        let dir = crate::sysroot::resolve(partial.path(), if parent.is_empty() { "/" } else { parent });
+        let dir =
+            crate::sysroot::resolve(partial.path(), if parent.is_empty() { "/" } else { parent });
         std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
         let at = dir.join(name);
         if std::fs::symlink_metadata(&at).is_ok() {

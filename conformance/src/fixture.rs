@@ -469,6 +469,31 @@ mod tests {
     }
 
     #[test]
+    fn test_dynamic_builds_a_source_only() {
+        let case = parse_str(
+            "doc: x\ndynamic:\n  links: [lib/a.so]\n  objects: [{path: lib/a.so, source: d/a.c}]\n",
+        )
+        .unwrap();
+        let dynamic = case.dynamic().unwrap();
+        assert_eq!(dynamic.links, ["lib/a.so"]);
+        assert_eq!(
+            dynamic.sources().collect::<Vec<_>>(),
+            [crate::paths::guest_src().join("d/a.c")]
+        );
+        assert_eq!(case.libcs(), Libc::ALL);
+        assert!(parse_str("doc: x\n").unwrap().dynamic().is_none());
+        let err = parse_str("doc: x\nprogram: busybox\ndynamic: {}\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("C source")));
+        let err = parse_str("doc: x\ndynamic:\n  links: [a.so]\n").unwrap_err();
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("no shared library"))
+        );
+        let err =
+            parse_str("doc: x\ndynamic:\n  objects: [{path: case, source: d/a.c}]\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("collides")));
+    }
+
+    #[test]
     fn test_unknown_program_is_rejected() {
         let err = parse_str("doc: x\nprogram: toybox\n").unwrap_err();
         assert!(

@@ -426,6 +426,33 @@ mod tests {
     }
 
     #[test]
+    fn test_a_dynamic_case_runs_with_the_libc_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let harness = Harness::with_cases(vec![case("dynamic", "c", "doc: x\ndynamic: {}\n")]);
+        let root = dir.path().join("root");
+        let program = dir.path().join("c-1/c");
+        let case = &harness.cases[0];
+        let elfvisor = crate::elfvisor_lane::invocation(
+            case,
+            Path::new("/bin/elfvisor"),
+            &program,
+            Some(&root),
+            crate::lane::Strategy::Host,
+            &[],
+        );
+        let args: Vec<String> =
+            elfvisor.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let want = ["--fork-strategy", "host", "--sysroot", &root.to_string_lossy(), "--argv0"];
+        assert_eq!(args[..5], want);
+        assert_eq!(args[5..], ["c".to_string(), program.to_string_lossy().into_owned()]);
+        let qemu = crate::qemu_user::invocation(case, &program, Some(&root), &[]);
+        let args: Vec<String> =
+            qemu.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args[..2], ["-L".to_string(), root.to_string_lossy().into_owned()]);
+        assert_eq!(batch_case(Libc::Musl, case, program.clone()).binary, Executable::Tree(program));
+    }
+
+    #[test]
     fn test_parallel_map_keeps_order() {
         let items: Vec<u32> = (0..100).collect();
         assert_eq!(

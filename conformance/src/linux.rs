@@ -378,4 +378,42 @@ mod tests {
         assert!(text.contains("case glibc/f/c\nbin /guests/0\n"), "the binary is packed once");
         assert_eq!(text.matches("BIN").count(), 1);
     }
+
+    #[test]
+    fn test_a_tree_is_packed_whole_and_run_from_inside() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let init = dir.path().join("init");
+        std::fs::write(&init, b"INIT").unwrap();
+        let tree = dir.path().join("case-1234");
+        std::fs::create_dir_all(tree.join("lib")).unwrap();
+        std::fs::write(tree.join("case"), b"PROGRAM").unwrap();
+        std::fs::set_permissions(tree.join("case"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::write(tree.join("lib/libx.so"), b"LIBRARY").unwrap();
+        std::os::unix::fs::symlink("libx.so", tree.join("lib/liby.so")).unwrap();
+        let case = BatchCase {
+            id: "musl/dynamic/case".into(),
+            binary: Executable::Tree(tree.join("case")),
+            argv: vec!["case".into()],
+            env: vec![],
+            stdin: vec![],
+            files: BTreeMap::new(),
+            timeout_s: 5,
+        };
+        let other = BatchCase { id: "glibc/dynamic/case".into(), ..case.clone() };
+        let archive = initramfs(&init, &[case, other]).unwrap();
+        let text = String::from_utf8_lossy(&archive);
+        assert!(text.contains("case musl/dynamic/case\nbin /guests/0/case\n"), "{text:?}");
+        assert!(text.contains("case glibc/dynamic/case\nbin /guests/0/case\n"), "packed once");
+        for name in ["guests/0\0", "guests/0/case\0", "guests/0/lib\0", "guests/0/lib/libx.so\0"] {
+            assert!(text.contains(name), "{name:?} is packed");
+        }
+        assert_eq!(text.matches("PROGRAM").count(), 1);
+        let link = text.find("guests/0/lib/liby.so\0").unwrap();
+        assert!(text[link..link + 32].contains("libx.so"), "the link's target is kept");
+        // The program keeps its mode: the second field of its 110-byte header is 0100755.
+        let at = text.find("guests/0/case\0").unwrap();
+        assert_eq!(&text[at - 110 + 14..at - 110 + 22], "000081ed");
+    }
 }
