@@ -87,8 +87,8 @@ impl Dynamic {
     /// program's file in the tree.
     pub fn validate(&self, program: &str) -> std::result::Result<(), String> {
         let mut built: BTreeSet<&str> = BTreeSet::new();
-        let flags = self.flags.iter().chain(self.objects.iter().flat_map(|o| &o.flags));
-        if let Some(flag) = flags.clone().find(|f| f.contains('\0')) {
+        let mut flags = self.flags.iter().chain(self.objects.iter().flat_map(|o| &o.flags));
+        if let Some(flag) = flags.find(|f| f.contains('\0')) {
             return Err(format!("dynamic: the flag {flag:?} contains NUL"));
         }
         let check_links = |links: &[String], built: &BTreeSet<&str>, who: &str| {
