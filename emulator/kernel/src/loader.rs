@@ -581,6 +581,26 @@ mod tests {
     }
 
     #[test]
+    fn test_an_et_dyn_program_without_an_interpreter_goes_top_down_its_break_apart() {
+        let mut elf = tiny_elf(&[0; 8]);
+        elf[16..18].copy_from_slice(&3u16.to_le_bytes()); // ET_DYN
+        elf[24..32].copy_from_slice(&0x78u64.to_le_bytes()); // e_entry
+        let ph = 64;
+        elf[ph + 16..ph + 32].fill(0); // p_vaddr, p_paddr
+        elf[ph + 48..ph + 56].copy_from_slice(&0x10000u64.to_le_bytes()); // p_align
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prog");
+        std::fs::write(&path, &elf).unwrap();
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        let loaded = load(&mut mm, &path, &startup()).unwrap();
+        // The highest 64 KiB-aligned start whose one page fits below the mmap base.
+        let bias = (mm.layout().mmap_top.0 - PAGE_SIZE) & !0xffff;
+        assert_eq!(loaded.entry, GuestAddr(bias + 0x78));
+        let brk = ((1u64 << 32) / 3 * 2).next_multiple_of(PAGE_SIZE);
+        assert_eq!(mm.brk_state(), Some((GuestAddr(brk), GuestAddr(brk))));
+    }
+
+    #[test]
     fn test_not_an_elf() {
         assert!(matches!(load_bytes(b"#!/bin/sh\n"), Err(LoadError::NotElf { .. })));
         assert!(matches!(load_bytes(b""), Err(LoadError::NotElf { .. })));
