@@ -70,6 +70,7 @@ pub fn prepare(
     mut argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
     hwcaps: HwCaps,
+    randomize: bool,
 ) -> Result<PreparedExec, Errno> {
     let execfn = path.to_vec();
     let mut program = path.to_vec();
@@ -102,6 +103,11 @@ pub fn prepare(
             continue;
         }
         let mut mm = AddressSpace::new(ARENA_SIZE).map_err(|_| Errno::ENOMEM)?;
+        // Linux's randomized layout unless the personality has ADDR_NO_RANDOMIZE
+        // (load_elf_binary sets PF_RANDOMIZE from it).
+        if randomize {
+            let _ = mm.randomize_layout();
+        }
         mm.set_lock_limit(crate::host::lock_limit);
         let startup = Startup {
             argv: &argv,

@@ -48,6 +48,8 @@ pub enum StartError {
 /// Loads the program and builds its process, ready to run.
 pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vcpu>), StartError> {
     let mut mm = AddressSpace::new(ARENA_SIZE)?;
+    // The first program starts with personality 0: address randomisation on.
+    let _ = mm.randomize_layout();
     mm.set_lock_limit(crate::host::lock_limit);
     let startup = Startup {
         argv: &opts.argv,

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   arena_size ┬─────────────────────────────┐
-//!              │ gap (STACK_GAP)             │ free, as Linux's top of user space usually is
+//!              │ gap (STACK_GAP), randomized │ free, as the top of Linux's randomized user
+//!              │ layouts only                │ space usually is
 //!    stack_top ├─────────────────────────────┤
 //!              │ stack region (stack_region) │ the loader maps the main stack here
 //!     mmap_top ├─────────────────────────────┤
@@ -26,10 +27,12 @@ pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
 /// Size of the stack region at the top of the arena that non-fixed mmaps avoid (Linux keeps a
 /// gap of at least 128 MiB between the stack top and `mmap_base`). Smaller arenas use 1/16.
 pub const STACK_REGION: u64 = 128 << 20;
-/// Free room between the end of the arena and the stack top, in arenas of at least 64 GiB (the
-/// runtime's; test arenas have none). Linux's stack top is `TASK_SIZE` less a random number of
-/// pages up to `STACK_RND_MASK` (1 GiB with 4 KiB pages, `randomize_stack_top`), so the last
-/// bytes of user space are unmapped, and an access there faults, unless a program maps them.
+/// Free room between the end of the arena and the stack top in a randomized layout
+/// ([`Layout::randomized`]). Linux's stack top is `TASK_SIZE` itself without address
+/// randomisation (`ADDR_NO_RANDOMIZE`), and with it `TASK_SIZE` less a random number of pages
+/// up to `STACK_RND_MASK` (1 GiB with 4 KiB pages, `randomize_stack_top`), so the last bytes of
+/// user space are then unmapped, and an access there faults, unless a program maps them.
+/// elfvisor does not randomize: its randomized layout takes the largest offset, every time.
 pub const STACK_GAP: u64 = 1 << 30;
 /// The heap may grow this far (or 1/8 of the arena if smaller) before mmaps may take its room.
 pub const HEAP_RESERVE: u64 = 64 << 30;
@@ -42,7 +45,8 @@ pub const GUEST_TASK_SIZE: u64 = 1 << 48;
 /// The fixed regions of one address space, derived from the arena size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
-    /// One past the main stack's highest address: the arena size less [`STACK_GAP`].
+    /// One past the main stack's highest address: the arena size, less [`STACK_GAP`] in a
+    /// randomized layout.
     pub stack_top: GuestAddr,
     /// Non-fixed mappings are placed below this address, highest first.
     pub mmap_top: GuestAddr,
@@ -59,12 +63,24 @@ fn page_down(v: u64) -> u64 {
 impl Layout {
     pub fn for_arena(arena_size: u64) -> Layout {
         let stack = STACK_REGION.min(page_down(arena_size / 16));
-        let gap = if arena_size >= 64 * STACK_GAP { STACK_GAP } else { 0 };
         Layout {
-            stack_top: GuestAddr(arena_size - gap),
-            mmap_top: GuestAddr(arena_size - gap - stack),
+            stack_top: GuestAddr(arena_size),
+            mmap_top: GuestAddr(arena_size - stack),
             mmap_min: GuestAddr(MMAP_MIN_ADDR),
             heap_reserve: HEAP_RESERVE.min(page_down(arena_size / 8)),
+        }
+    }
+
+    /// This layout as Linux randomizes it: the stack top and the mmap area [`STACK_GAP`] lower, in
+    /// arenas of at least 64 GiB (the runtime's; test arenas keep theirs).
+    pub fn randomized(self, arena_size: u64) -> Layout {
+        if arena_size < 64 * STACK_GAP {
+            return self;
+        }
+        Layout {
+            stack_top: GuestAddr(self.stack_top.0 - STACK_GAP),
+            mmap_top: GuestAddr(self.mmap_top.0 - STACK_GAP),
+            ..self
         }
     }
 
@@ -125,8 +141,12 @@ mod tests {
     #[test]
     fn test_layout_for_runtime_and_test_arenas() {
         let l = Layout::for_arena(1 << 40);
-        assert_eq!(l.stack_top, GuestAddr((1 << 40) - (1 << 30)));
-        assert_eq!(l.mmap_top, GuestAddr((1 << 40) - (1 << 30) - (128 << 20)));
+        assert_eq!(l.stack_top, GuestAddr(1 << 40));
+        assert_eq!(l.mmap_top, GuestAddr((1 << 40) - (128 << 20)));
+        let r = l.randomized(1 << 40);
+        assert_eq!(r.stack_top, GuestAddr((1 << 40) - (1 << 30)));
+        assert_eq!(r.mmap_top, GuestAddr((1 << 40) - (1 << 30) - (128 << 20)));
+        assert_eq!(Layout::for_arena(1 << 24).randomized(1 << 24), Layout::for_arena(1 << 24));
         assert_eq!(l.heap_reserve, 64 << 30);
         let l = Layout::for_arena(1 << 24);
         assert_eq!(l.mmap_top, GuestAddr((1 << 24) - (1 << 20)));

@@ -192,6 +192,22 @@ impl AddressSpace {
         self.layout
     }
 
+    /// Takes Linux's randomized layout ([`Layout::randomized`]) for a process without
+    /// `ADDR_NO_RANDOMIZE`, before anything is mapped (at exec, or in a respawned child that
+    /// rebuilds its parent's). EINVAL once something is mapped.
+    pub fn randomize_layout(&mut self) -> Result<(), Errno> {
+        if self.vmas.iter().next().is_some() {
+            return Err(Errno::EINVAL);
+        }
+        self.layout = self.layout.randomized(self.arena.size());
+        Ok(())
+    }
+
+    /// Whether the layout is the randomized one.
+    pub fn layout_randomized(&self) -> bool {
+        self.layout != Layout::for_arena(self.arena.size())
+    }
+
     pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
         self.vmas.iter()
     }

@@ -111,6 +111,10 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     kill_point("child", "objects");
 
     let mut mm = AddressSpace::new(arena).map_err(|e| ForkError::Host(e.to_string()))?;
+    // The parent's layout: a fork child's mmap area is its parent's.
+    if state.randomized {
+        mm.randomize_layout().map_err(|e| ForkError::Host(format!("the layout: {e}")))?;
+    }
     for rec in &records {
         if rec.shared {
             let (index, offset) = rec.backing.ok_or(WireError::Malformed("vma (shared)"))?;

@@ -99,6 +99,8 @@ pub struct State {
     /// `PR_GET_DUMPABLE` (0, 1, or 2 after a credential change under `suid_dumpable` 2): a
     /// fork child keeps its parent's (the mm's flags), a freshly executed emulator would not.
     pub dumpable: u8,
+    /// The address space has Linux's randomized layout (`AddressSpace::randomize_layout`).
+    pub randomized: bool,
 }
 
 impl State {
@@ -141,7 +143,7 @@ impl State {
                 w.u32(*n);
             }
         }
-        w.u8(self.dumpable);
+        w.u8(self.dumpable).u8(u8::from(self.randomized));
         w.0
     }
 
@@ -237,6 +239,11 @@ impl State {
         if dumpable > 2 {
             return Err(WireError::Malformed("state (dumpable)"));
         }
+        let randomized = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Malformed("state (layout)")),
+        };
         r.finish()?;
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
@@ -268,6 +275,7 @@ impl State {
             startup,
             signalfds,
             dumpable,
+            randomized,
         })
     }
 }
@@ -405,6 +413,7 @@ mod tests {
             },
             signalfds: vec![Inherited { mask: 1 << 9, fds: vec![1, 7] }],
             dumpable: 0,
+            randomized: true,
         }
     }
 

@@ -463,6 +463,7 @@ fn stream(
         startup: task.mm.read().startup().clone(),
         signalfds,
         dumpable: crate::host::dumpable().unwrap_or(1) as u8,
+        randomized: task.mm.read().layout_randomized(),
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
     kill_point("parent", "state");
