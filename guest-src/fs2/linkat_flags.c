@@ -1,7 +1,7 @@
 /*
  * linkat's flags (fs/namei.c, do_linkat): without AT_SYMLINK_FOLLOW a symlink is linked as
  * itself, with it its target; AT_EMPTY_PATH links a descriptor (an O_TMPFILE file gets its
- * first name; root only), /proc/self/fd/N with AT_SYMLINK_FOLLOW does the same for anyone; an
+ * first name; root only, for a descriptor it did not open itself), /proc/self/fd/N with AT_SYMLINK_FOLLOW does the same for anyone; an
  * O_EXCL temporary file cannot be linked; directories, cross-device links, existing names and
  * unknown flags are refused.
  */
@@ -12,11 +12,14 @@ static long lnk(int olddir, const char *old, const char *new, int flags)
     return syscall(SYS_linkat, olddir, old, AT_FDCWD, new, flags);
 }
 
+static int roots_tmpfile = -1;
+
 static void not_root(void)
 {
+    CHECK_ERR("AT_EMPTY_PATH as nobody of root's descriptor", lnk(roots_tmpfile, "", "nobody1", AT_EMPTY_PATH),
+              ENOENT);
     int t = open(".", O_TMPFILE | O_RDWR, 0644);
     NEED("nobody's temporary file", t >= 0);
-    CHECK_ERR("AT_EMPTY_PATH as nobody", lnk(t, "", "nobody1", AT_EMPTY_PATH), ENOENT);
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", t);
     CHECK_OK("/proc/self/fd/N with AT_SYMLINK_FOLLOW as nobody", lnk(AT_FDCWD, path, "nobody2", AT_SYMLINK_FOLLOW));
@@ -70,6 +73,8 @@ int main(void)
     int here = open(".", O_RDONLY | O_DIRECTORY);
     CHECK_ERR("across file systems", syscall(SYS_linkat, here, "f", AT_FDCWD, "/tmp/fs2-link", 0), EXDEV);
     CHECK_ERR("an empty path without AT_EMPTY_PATH", lnk(fd, "", "h4", 0), ENOENT);
+    roots_tmpfile = open(".", O_TMPFILE | O_RDWR, 0666);
+    NEED("a temporary file for nobody", roots_tmpfile >= 0);
     as_nobody("what nobody may link", not_root);
     leave_shm_dir();
     return check_finish();

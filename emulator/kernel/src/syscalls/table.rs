@@ -207,9 +207,9 @@ pub static TABLE: &[Row] = &[
         fs::ioctl,
         &[Fd, Hex, Ptr],
         Partial(
-            "termios, process group, window size, controlling tty; pty number, lock, packet mode \
-             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; SIOCGIFNAME, SIOCGIFINDEX, \
-             SIOCGIFFLAGS; others ENOTTY, reported once",
+            "termios and termios2, process group, window size, controlling tty; pty number, \
+             lock, packet mode and peer; FIONREAD, FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX; \
+             SIOCGIFNAME, SIOCGIFINDEX, SIOCGIFFLAGS; others ENOTTY, reported once",
         ),
     ),
     row(Sysno::ioprio_set, sched::ioprio_set, &[Int, Int, Hex], Full),
@@ -233,11 +233,14 @@ pub static TABLE: &[Row] = &[
     row(Sysno::faccessat, fs::faccessat, &[Fd, Str, Hex], Full),
     row(Sysno::chdir, fs::chdir, &[Str], Full),
     row(Sysno::fchdir, fs::fchdir, &[Fd], Full),
-    refuse(
+    row(
         Sysno::chroot,
+        fs::chroot,
         &[Str],
-        Errno::EPERM,
-        "a process tree has one root, the sysroot (--sysroot); as without CAP_SYS_CHROOT",
+        Partial(
+            "the path's checks as Linux makes them, then EPERM as without CAP_SYS_CHROOT: a \
+             process tree has one root, the sysroot (--sysroot)",
+        ),
     ),
     row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
     row(Sysno::fchmodat, fs::fchmodat, &[Fd, Str, Mode], Full),
