@@ -476,6 +476,7 @@ pub fn start_failure_status(err: &RunError) -> i32 {
 pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
     let engine = task.group().engine().ok_or(Errno::EAGAIN)?;
     let regs = args.child_registers(Registers::capture(cpu));
+    task.refresh_comm();
     let mut thread = task.new_thread(0);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();

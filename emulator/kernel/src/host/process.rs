@@ -377,6 +377,16 @@ pub fn set_thread_name(name: &[u8; 16]) {
     unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
 }
 
+/// The calling host thread's name: the guest's, or what the guest wrote since into
+/// `/proc/<pid>/comm` or `/proc/<pid>/task/<tid>/comm`, which are the host thread's files.
+pub fn thread_name() -> [u8; 16] {
+    let mut buf = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes to the pointer, a live 16-byte array.
+    unsafe { libc::prctl(libc::PR_GET_NAME, buf.as_mut_ptr()) };
+    buf[15] = 0;
+    buf
+}
+
 /// `PR_SET_PDEATHSIG` on the calling host thread's process (the guest's signal numbers are
 /// the host's): the host kernel sends it when the thread that created this process dies.
 pub fn set_pdeathsig(sig: u64) -> Result<u64, Errno> {

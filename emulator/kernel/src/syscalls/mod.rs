@@ -122,6 +122,9 @@ impl SyscallHandler for Task {
 fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
     // Out of guest code until the call returns: a quiesce need not wait for this thread.
     task.handle().leave_guest();
+    // The mask the call starts with, as a sibling reading this thread's /proc files sees it
+    // while the call blocks.
+    task.handle().publish_sigmask(task.sigmask);
     let robust = task.robust_list();
     if robust.head != 0 {
         task.handle().shadow_robust().refresh(&task.mm.read(), robust.head);
@@ -211,6 +214,7 @@ fn leave(
             ctx.proc.sigmask = mask;
         }
     }
+    ctx.proc.handle().publish_sigmask(ctx.proc.sigmask);
     // A second thread or a writable shared mapping: parallel-safe atomics from here on.
     if crate::run::needs_parallel(ctx.proc) {
         ctx.cpu.set_parallel(true);

@@ -26,6 +26,7 @@ pub enum OwnFile {
     Status,
     Stat,
     Statm,
+    Limits,
 }
 
 /// What an opened `/proc` path is, when the guest's view replaces the host's.
@@ -73,6 +74,7 @@ pub fn lookup(path: &[u8], pid: u32, tid: u32, ours: impl Fn(u32) -> bool) -> Op
         "status" => OwnFile::Status,
         "stat" => OwnFile::Stat,
         "statm" => OwnFile::Statm,
+        "limits" => OwnFile::Limits,
         _ => return None,
     };
     Some(ProcFile::Own(file, thread))
@@ -194,10 +196,11 @@ fn sig_sets(ctx: &Ctx<'_>, thread: Option<u32>) -> SigSets {
     let handle =
         if me { Some(ctx.proc.handle().clone()) } else { thread.and_then(|t| group.find(t)) };
     SigSets {
-        thread_pending: handle.map_or(0, |h| bits(&h.pending())),
+        thread_pending: handle.as_ref().map_or(0, |h| bits(&h.pending())),
         shared_pending: bits(&group.pending()),
-        // Another thread's mask is its own task's; only the caller's is at hand here.
-        blocked: if me { ctx.proc.sigmask } else { 0 },
+        // Another thread's mask as it published it at its last system call (it is blocked in
+        // one, or running guest code with the mask it had on leaving one).
+        blocked: if me { ctx.proc.sigmask } else { handle.map_or(0, |h| h.sigmask()) },
         ignored,
         caught,
     }
@@ -319,6 +322,30 @@ fn stat(ctx: &Ctx<'_>, thread: Option<u32>) -> Result<Vec<u8>, Errno> {
     set(50, startup.env.0.0);
     set(51, startup.env.1.0);
     Ok(format!("{head} {}\n", fields.join(" ")).into_bytes())
+}
+
+/// One line of `limits` (fs/proc/base.c, proc_pid_limits): the name in 25 columns, each
+/// value in 20 ("unlimited" for RLIM_INFINITY), the unit in 10.
+fn limit_line(name: &str, (soft, hard): (u64, u64), unit: &str) -> String {
+    let value = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+    format!("{name:<25} {:<20} {:<20} {unit:<10}", value(soft), value(hard))
+}
+
+/// `limits`: the host's lines (the guest's limits are the host process's) but for the one
+/// limit the emulator keeps as guest state, RLIMIT_NOFILE (the emulator raises its own).
+fn limits(ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
+    let host = host_text(ctx, None, "limits")?;
+    let nofile = ctx.proc.fds().nofile();
+    let mut out = String::new();
+    for line in host.lines() {
+        if line.starts_with("Max open files ") {
+            out.push_str(&limit_line("Max open files", nofile, "files"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
 }
 
 /// `/proc/cpuinfo` as arm64 Linux prints it (arch/arm64/kernel/cpuinfo.c, c_show): one block
@@ -490,6 +517,7 @@ pub fn generate(ctx: &Ctx<'_>, file: ProcFile) -> Result<Vec<u8>, Errno> {
             OwnFile::Auxv => Ok(auxv(&ctx.proc.mm.read())),
             OwnFile::Status => status(ctx, thread),
             OwnFile::Stat => stat(ctx, thread),
+            OwnFile::Limits => limits(ctx),
             OwnFile::Statm => {
                 let exe = ctx.proc.group().exe().to_string_lossy().into_owned();
                 Ok(statm(&mem_counts(&ctx.proc.mm.read(), &exe)))
@@ -535,6 +563,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(statm(&c), b"10 4 1 2 0 4 0\n");
+        assert_eq!(
+            limit_line("Max open files", (100, u64::MAX), "files"),
+            "Max open files            100                  unlimited            files     "
+        );
         let text = String::from_utf8(cpuinfo((0b11, 1 << 17))).unwrap();
         assert!(
             text.starts_with("processor\t: 0\nBogoMIPS\t: 100.00\nFeatures\t: fp asimd bti\n"),

@@ -659,6 +659,9 @@ pub struct TaskHandle {
     killed: AtomicBool,
     /// Its `set_robust_list` head, for a sibling's `get_robust_list`.
     robust_head: AtomicU64,
+    /// Its signal mask as of its last system call's entry or exit (or signal delivery), for
+    /// a sibling reading its `/proc` `status` or `stat`.
+    sigmask: AtomicU64,
     /// What the host kernel releases if the emulator is killed outright.
     shadow_robust: ShadowRobustList,
 }
@@ -675,6 +678,7 @@ impl TaskHandle {
             host_thread: Mutex::new(None),
             killed: AtomicBool::new(false),
             robust_head: AtomicU64::new(0),
+            sigmask: AtomicU64::new(0),
             shadow_robust: Default::default(),
         })
     }
@@ -739,6 +743,16 @@ impl TaskHandle {
 
     pub fn set_robust_head(&self, head: u64) {
         self.robust_head.store(head, Ordering::SeqCst);
+    }
+
+    /// The thread's signal mask as it last published it.
+    pub fn sigmask(&self) -> u64 {
+        self.sigmask.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the thread's signal mask for its siblings' `/proc` reads.
+    pub fn publish_sigmask(&self, mask: u64) {
+        self.sigmask.store(mask, Ordering::Relaxed);
     }
 
     pub fn set_stopper(&self, stopper: Stopper) {
