@@ -34,6 +34,8 @@ pub enum OwnFile {
 pub enum ProcFile {
     /// A file of this process, for one thread (`None`: the process, answered by the caller).
     Own(OwnFile, Option<u32>),
+    /// `fdinfo/<n>` of one of the guest's descriptors.
+    FdInfo(u32),
     Cpuinfo,
 }
 
@@ -53,6 +55,11 @@ pub fn lookup(path: &[u8], pid: u32, tid: u32, ours: impl Fn(u32) -> bool) -> Op
         _ => return None,
     };
     let mut name = parts.next()?;
+    if name == "fdinfo" {
+        let n = parts.next()?;
+        let fd: u32 = n.parse().ok().filter(|_| n == "0" || !n.starts_with('0'))?;
+        return parts.next().is_none().then_some(ProcFile::FdInfo(fd));
+    }
     let thread = if name == "task" {
         let t = parts.next()?;
         let t_id: u32 = t.parse().ok().filter(|_| !t.starts_with('0'))?;
@@ -348,6 +355,69 @@ fn limits(ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
     Ok(out.into_bytes())
 }
 
+/// The host kernel's own O_LARGEFILE bit, as its `fdinfo` prints it.
+#[cfg(target_arch = "x86_64")]
+const HOST_KERNEL_O_LARGEFILE: u32 = 0o100000;
+#[cfg(not(target_arch = "x86_64"))]
+const HOST_KERNEL_O_LARGEFILE: u32 = libc::O_LARGEFILE as u32;
+
+/// `fdinfo/<n>` (fs/proc/fd.c, seq_show, and the file's show_fdinfo): the host's text for the
+/// host descriptor behind guest `fd`, with `flags` as the guest's O_* bits (close-on-exec
+/// the guest's own; every host descriptor has it), epoll's watched descriptors (`tfd:`) by
+/// their guest numbers, and a signalfd's mask (fs/signalfd.c, signalfd_show_fdinfo) in
+/// place of the eventfd lines of the host eventfd behind it. ENOENT for a closed `fd`.
+fn fdinfo(ctx: &Ctx<'_>, fd: u32) -> Result<Vec<u8>, Errno> {
+    let fds = ctx.proc.fds();
+    let entry = fds.get(i64::from(fd)).map_err(|_| Errno::ENOENT)?;
+    let (raw, cloexec) = (entry.raw(), entry.cloexec);
+    let signalfd = crate::signal::signalfd::find(&entry.file);
+    let host = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}"))
+        .map_err(|e| elfvisor_host::errno_from_io(&e))?;
+    // An epoll's registrations all carry one host key number (host::event::epoll_ctl_keyed):
+    // the n-th line of a number is matched to the guest descriptor of the same open file.
+    let mut seen: Vec<i32> = Vec::new();
+    let mut guest_fd = |host_tfd: i32| {
+        let toff = seen.iter().filter(|&&t| t == host_tfd).count() as u32;
+        seen.push(host_tfd);
+        fds.entries()
+            .find(|(_, e)| crate::host::event::epoll_target_is(raw, host_tfd, toff, e.raw()))
+            .map(|(n, _)| n)
+    };
+    let mut out = String::new();
+    for line in host.lines() {
+        if let Some(octal) = line.strip_prefix("flags:\t") {
+            let host_flags = u32::from_str_radix(octal, 8).map_err(|_| Errno::EIO)?;
+            let mut flags = crate::host::open_flags_from_host((host_flags as i32) & !libc::O_CLOEXEC);
+            // O_LARGEFILE only where the host file has it (open adds it, pipes and O_PATH
+            // descriptors lack it); the C library's constant for it is 0 on x86_64.
+            if host_flags & HOST_KERNEL_O_LARGEFILE == 0 {
+                flags &= !elfvisor_abi::fcntl::O_LARGEFILE;
+            }
+            if cloexec {
+                flags |= elfvisor_abi::fcntl::O_CLOEXEC;
+            }
+            out.push_str(&format!("flags:\t0{flags:o}\n"));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("tfd: ") {
+            let end = rest.find(" events:").unwrap_or(rest.len());
+            if let Some(n) = rest[..end].trim().parse::<i32>().ok().and_then(&mut guest_fd) {
+                out.push_str(&format!("tfd: {n:>8}{}\n", &rest[end..]));
+                continue;
+            }
+        }
+        if signalfd.is_some() && line.starts_with("eventfd-") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if let Some(sfd) = signalfd {
+        out.push_str(&format!("sigmask:\t{:016x}\n", sfd.mask()));
+    }
+    Ok(out.into_bytes())
+}
+
 /// `/proc/cpuinfo` as arm64 Linux prints it (arch/arm64/kernel/cpuinfo.c, c_show): one block
 /// per host CPU, with the features the engine reports in AT_HWCAP/AT_HWCAP2.
 fn cpuinfo(hwcaps: (u64, u64)) -> Vec<u8> {
@@ -419,6 +489,8 @@ fn cpuinfo(hwcaps: (u64, u64)) -> Vec<u8> {
 pub enum ProcDir {
     /// `fd/`: the guest's descriptors.
     Fds,
+    /// `fdinfo/`: a file per guest descriptor.
+    FdInfos,
     /// `task/`: the guest's threads.
     Tasks,
 }
@@ -433,6 +505,7 @@ pub fn dir_of(host_fd: i32) -> Option<ProcDir> {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["fd"] | ["task", _, "fd"] => Some(ProcDir::Fds),
+        ["fdinfo"] | ["task", _, "fdinfo"] => Some(ProcDir::FdInfos),
         ["task"] => Some(ProcDir::Tasks),
         _ => None,
     }
@@ -447,6 +520,7 @@ struct Dirent {
 
 const DT_DIR: u8 = 4;
 const DT_LNK: u8 = 10;
+const DT_REG: u8 = 8;
 
 /// A listing's entries, each at its position (Linux's `ctx->pos`): `.` and `..` at 0 and 1,
 /// a descriptor N at N + 2 (fs/proc/fd.c, proc_readfd_common), the i-th thread at i + 2
@@ -456,10 +530,13 @@ fn listing(ctx: &Ctx<'_>, dir: ProcDir) -> Vec<(u64, Dirent)> {
         |name: &str, pos: u64| (pos, Dirent { ino: 1 + pos, kind: DT_DIR, name: name.into() });
     let mut out = vec![dot(".", 0), dot("..", 1)];
     match dir {
-        ProcDir::Fds => {
+        ProcDir::Fds | ProcDir::FdInfos => {
+            // fd/ holds links, fdinfo/ regular files (fs/proc/fd.c, proc_fd_instantiate and
+            // proc_fdinfo_instantiate).
+            let kind = if dir == ProcDir::Fds { DT_LNK } else { DT_REG };
             for (fd, _) in ctx.proc.fds().entries() {
                 let fd = fd as u64;
-                out.push((fd + 2, Dirent { ino: 0x1000 + fd, kind: DT_LNK, name: fd.to_string() }));
+                out.push((fd + 2, Dirent { ino: 0x1000 + fd, kind, name: fd.to_string() }));
             }
         }
         ProcDir::Tasks => {
@@ -511,6 +588,7 @@ pub fn generate(ctx: &Ctx<'_>, file: ProcFile) -> Result<Vec<u8>, Errno> {
     let hwcaps = ctx.proc.group().hwcaps();
     match file {
         ProcFile::Cpuinfo => Ok(cpuinfo((hwcaps.hwcap, hwcaps.hwcap2))),
+        ProcFile::FdInfo(fd) => fdinfo(ctx, fd),
         ProcFile::Own(f, thread) => match f {
             OwnFile::Cmdline => Ok(cmdline(&ctx.proc.mm.read())),
             OwnFile::Environ => Ok(range(&ctx.proc.mm.read(), ctx.proc.mm.read().startup().env)),
@@ -548,6 +626,10 @@ mod tests {
         assert_eq!(lookup(b"/proc/self/task/44/status", 42, 43, ours), None, "not ours");
         assert_eq!(lookup(b"/proc/self/status/", 42, 43, ours), None);
         assert_eq!(lookup(b"/proc/self/fd", 42, 43, ours), None);
+        assert_eq!(lookup(b"/proc/self/fdinfo/0", 42, 43, ours), Some(ProcFile::FdInfo(0)));
+        assert_eq!(lookup(b"/proc/42/fdinfo/17", 42, 43, ours), Some(ProcFile::FdInfo(17)));
+        assert_eq!(lookup(b"/proc/self/fdinfo/017", 42, 43, ours), None);
+        assert_eq!(lookup(b"/proc/self/fdinfo/1/x", 42, 43, ours), None);
         assert_eq!(lookup(b"/proc/self/maps", 42, 43, ours), None, "maps is procfs's");
     }
 
