@@ -39,7 +39,7 @@ static void show_status(const char *who, pid_t pid, pid_t ppid)
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     CHECK_OK("read its stat", slurp(path, buf, sizeof buf));
     out("%s stat comm: %s\n", who, stat_field(buf, 2));
-    out("%s stat state: %s\n", who, stat_field(buf, 3));
+    /* Not the state: the other process may not have blocked yet after passing the turn. */
     CHECK_PID("its stat's ppid", atoi(stat_field(buf, 4)), ppid);
     out("%s stat num_threads: %s\n", who, stat_field(buf, 20));
     snprintf(path, sizeof path, "/proc/%d/cmdline", pid);

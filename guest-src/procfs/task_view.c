@@ -102,8 +102,7 @@ int main(void)
     NEED("let them go", write(stop[1], "xx", 2) == 2);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
-    slurp("/proc/self/status", buf, sizeof buf);
-    out("Threads after the joins: %s\n", field(buf, "Threads"));
-    CHECK_EQ("task/ lists one thread", tasks_listed(), 1);
+    /* Nothing is read after the joins: a joined thread's tid is cleared a moment before
+     * the kernel takes it off the thread list, so a count then could still include it. */
     return check_finish();
 }
