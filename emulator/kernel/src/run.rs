@@ -146,6 +146,7 @@ fn switch_image(
     reset_for_exec(process);
     process.mm = SharedMm::new(prepared.mm);
     process.group().set_image(prepared.loaded.exe.clone(), prepared.loaded.sigreturn_trampoline.0);
+    crate::board::publish_all(process);
     new_vcpu(engine, process, &prepared.loaded)
 }
 
@@ -212,6 +213,7 @@ pub fn run(
     process.group().set_engine(EngineHandle(engine));
     // The process's name is its first host thread's, as /proc shows it.
     crate::host::set_thread_name(process.comm());
+    crate::board::start(process);
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();

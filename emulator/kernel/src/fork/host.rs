@@ -87,6 +87,8 @@ fn become_child(
         }
         task.flush_mm(cpu);
     }
+    // The parent's board came along; the child publishes its own.
+    crate::board::start(task);
     // A vfork child's own link to its parent is not this process's.
     drop(task.vfork_done.take());
     if let Some(child_end) = vfork {

@@ -20,7 +20,7 @@ use crate::task::Task;
 use crate::task::group::Quiesced;
 
 pub mod ctx;
-mod proc_files;
+pub(crate) mod proc_files;
 mod procfs;
 pub mod strace;
 mod sys_clone;
@@ -125,6 +125,9 @@ fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
     // The mask the call starts with, as a sibling reading this thread's /proc files sees it
     // while the call blocks.
     task.handle().publish_sigmask(task.sigmask);
+    if task.tid() == task.pid() {
+        crate::board::publish_sigmask(task.sigmask);
+    }
     let robust = task.robust_list();
     if robust.head != 0 {
         task.handle().shadow_robust().refresh(&task.mm.read(), robust.head);
@@ -215,6 +218,9 @@ fn leave(
         }
     }
     ctx.proc.handle().publish_sigmask(ctx.proc.sigmask);
+    if ctx.proc.tid() == ctx.proc.pid() {
+        crate::board::publish_sigmask(ctx.proc.sigmask);
+    }
     // A second thread or a writable shared mapping: parallel-safe atomics from here on.
     if crate::run::needs_parallel(ctx.proc) {
         ctx.cpu.set_parallel(true);

@@ -87,6 +87,70 @@ pub fn lookup(path: &[u8], pid: u32, tid: u32, ours: impl Fn(u32) -> bool) -> Op
     Some(ProcFile::Own(file, thread))
 }
 
+/// Which file of another process `path` names, when the guest's view replaces the host's:
+/// `/proc/<pid>/{status,stat,cmdline,environ}` for a pid other than `own`. Whether that
+/// process is a guest one is the board's to say ([`crate::board::read`]).
+pub fn lookup_other(path: &[u8], own: u32) -> Option<(u32, OwnFile)> {
+    let rest = std::str::from_utf8(path.strip_prefix(b"/proc/")?).ok()?;
+    let (pid, name) = rest.split_once('/')?;
+    let pid: u32 = pid.parse().ok().filter(|&p| p != own && p != 0 && !pid.starts_with('0'))?;
+    let file = match name {
+        "status" => OwnFile::Status,
+        "stat" => OwnFile::Stat,
+        "cmdline" => OwnFile::Cmdline,
+        "environ" => OwnFile::Environ,
+        _ => return None,
+    };
+    Some((pid, file))
+}
+
+/// Another guest process's file: the host's text for its emulator process with what the
+/// emulator would get wrong replaced from the process's board — the thread count, the first
+/// thread's mask, the ignored and caught signals, the argument and environment strings.
+/// Its memory sizes and pending signals are still the host's.
+pub fn generate_other(pid: u32, file: OwnFile, view: &crate::board::View) -> Result<Vec<u8>, Errno> {
+    let host = |name: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{name}"))
+            .map_err(|e| elfvisor_host::errno_from_io(&e))
+    };
+    match file {
+        OwnFile::Cmdline => Ok(view.cmdline.clone()),
+        OwnFile::Environ => Ok(view.environ.clone()),
+        OwnFile::Status => {
+            let mut out = String::new();
+            for line in host("status")?.lines() {
+                let key = line.split(':').next().unwrap_or("");
+                let value = match key {
+                    "Threads" => view.threads.to_string(),
+                    "SigBlk" => format!("{:016x}", view.sigmask),
+                    "SigIgn" => format!("{:016x}", view.ignored),
+                    "SigCgt" => format!("{:016x}", view.caught),
+                    _ => {
+                        out.push_str(line);
+                        out.push('\n');
+                        continue;
+                    }
+                };
+                out.push_str(&format!("{key}:\t{value}\n"));
+            }
+            Ok(out.into_bytes())
+        }
+        OwnFile::Stat => {
+            let text = host("stat")?;
+            let close = text.rfind(')').ok_or(Errno::EIO)?;
+            let (head, tail) = text.split_at(close + 1);
+            let mut fields: Vec<String> = tail.split_whitespace().map(str::to_string).collect();
+            for (n, v) in [(20, view.threads), (32, view.sigmask), (33, view.ignored), (34, view.caught)] {
+                if let Some(f) = fields.get_mut(n - 3) {
+                    *f = v.to_string();
+                }
+            }
+            Ok(format!("{head} {}\n", fields.join(" ")).into_bytes())
+        }
+        _ => Err(Errno::ENOENT),
+    }
+}
+
 /// The bytes of a guest range, or none when it cannot be read (Linux then shows nothing).
 fn range(mm: &AddressSpace, (start, end): (GuestAddr, GuestAddr)) -> Vec<u8> {
     let len = end.0.saturating_sub(start.0) as usize;
@@ -100,7 +164,7 @@ fn range(mm: &AddressSpace, (start, end): (GuestAddr, GuestAddr)) -> Vec<u8> {
 /// `cmdline` (fs/proc/base.c, get_mm_cmdline): the argument strings; when the NUL ending them
 /// was overwritten (setproctitle), the text up to the first NUL, running on into the
 /// environment's area.
-fn cmdline(mm: &AddressSpace) -> Vec<u8> {
+pub(crate) fn cmdline(mm: &AddressSpace) -> Vec<u8> {
     let s = mm.startup();
     let args = range(mm, s.args);
     if args.last().is_none_or(|&c| c == 0) {
@@ -111,6 +175,11 @@ fn cmdline(mm: &AddressSpace) -> Vec<u8> {
         all.truncate(nul + 1);
     }
     all
+}
+
+/// `environ`: the environment strings as the loader laid them out.
+pub(crate) fn environ(mm: &AddressSpace) -> Vec<u8> {
+    range(mm, mm.startup().env)
 }
 
 /// `auxv`: the saved vector's pairs as the guest's longs.
@@ -591,7 +660,7 @@ pub fn generate(ctx: &Ctx<'_>, file: ProcFile) -> Result<Vec<u8>, Errno> {
         ProcFile::FdInfo(fd) => fdinfo(ctx, fd),
         ProcFile::Own(f, thread) => match f {
             OwnFile::Cmdline => Ok(cmdline(&ctx.proc.mm.read())),
-            OwnFile::Environ => Ok(range(&ctx.proc.mm.read(), ctx.proc.mm.read().startup().env)),
+            OwnFile::Environ => Ok(environ(&ctx.proc.mm.read())),
             OwnFile::Auxv => Ok(auxv(&ctx.proc.mm.read())),
             OwnFile::Status => status(ctx, thread),
             OwnFile::Stat => stat(ctx, thread),
@@ -631,6 +700,12 @@ mod tests {
         assert_eq!(lookup(b"/proc/self/fdinfo/017", 42, 43, ours), None);
         assert_eq!(lookup(b"/proc/self/fdinfo/1/x", 42, 43, ours), None);
         assert_eq!(lookup(b"/proc/self/maps", 42, 43, ours), None, "maps is procfs's");
+        assert_eq!(lookup_other(b"/proc/7/status", 42), Some((7, OwnFile::Status)));
+        assert_eq!(lookup_other(b"/proc/7/cmdline", 42), Some((7, OwnFile::Cmdline)));
+        assert_eq!(lookup_other(b"/proc/42/status", 42), None, "our own");
+        assert_eq!(lookup_other(b"/proc/07/status", 42), None);
+        assert_eq!(lookup_other(b"/proc/7/maps", 42), None);
+        assert_eq!(lookup_other(b"/proc/self/status", 42), None);
     }
 
     #[test]

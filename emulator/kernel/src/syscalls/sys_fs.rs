@@ -47,7 +47,14 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
         return Some(super::procfs::open_maps(ctx, flags));
     }
     let group = ctx.proc.group().clone();
-    let file = super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some())?;
+    // This process's files, or another guest process's (one that publishes a board).
+    let source = match super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some()) {
+        Some(file) => Ok(file),
+        None => {
+            let (other, file) = super::proc_files::lookup_other(path, pid)?;
+            Err((other, file, crate::board::read(other)?))
+        }
+    };
     Some((|| {
         if flags & g::O_ACCMODE != g::O_RDONLY {
             return Err(Errno::EACCES);
@@ -55,7 +62,10 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
         if flags & g::O_DIRECTORY != 0 {
             return Err(Errno::ENOTDIR);
         }
-        let text = super::proc_files::generate(ctx, file)?;
+        let text = match source {
+            Ok(file) => super::proc_files::generate(ctx, file)?,
+            Err((other, file, view)) => super::proc_files::generate_other(other, file, &view)?,
+        };
         let fd = host::shm::read_only_memfd(c"proc", &text)?;
         Ok(ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)? as u64)
     })())

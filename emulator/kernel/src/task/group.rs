@@ -381,6 +381,7 @@ impl ThreadGroup {
         let mut threads = lock(&self.threads);
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        crate::board::publish_threads(threads.len());
     }
 
     /// A new thread joins; false while an execve ends the threads (Linux's copy_process fails
@@ -392,6 +393,7 @@ impl ThreadGroup {
         }
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        crate::board::publish_threads(threads.len());
         true
     }
 
@@ -404,6 +406,7 @@ impl ThreadGroup {
         }
         threads.retain(|t| !Arc::ptr_eq(t, thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        crate::board::publish_threads(threads.len());
         self.ended.notify_all();
         threads.len()
     }
