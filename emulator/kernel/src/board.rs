@@ -12,9 +12,9 @@
 //! (odd while written) that a reader checks before and after its copy.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, OwnedFd};
 #[cfg(test)]
 use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -8,8 +8,11 @@
 //! same thread (its state, ids, credentials, scheduling and CPU times are the guest's own,
 //! since guest threads are host threads) and replace every field that describes the
 //! emulator instead: thread count, signal sets, memory sizes, descriptor table size and the
-//! program's addresses. The `fd/` and `task/` directories list the guest's descriptors and
-//! threads ([`getdents`]). Another process's files are still the host's.
+//! program's addresses. `limits` carries the guest's RLIMIT_NOFILE, `fdinfo/<n>` the guest's
+//! view of a descriptor. The `fd/`, `fdinfo/` and `task/` directories list the guest's
+//! descriptors and threads ([`getdents`]). Another guest process's `status`, `stat`,
+//! `cmdline` and `environ` come from its board ([`crate::board`], [`generate_other`]); other
+//! processes' other files are the host's.
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{AddressSpace, Backing, VmaName};
@@ -108,7 +111,11 @@ pub fn lookup_other(path: &[u8], own: u32) -> Option<(u32, OwnFile)> {
 /// emulator would get wrong replaced from the process's board — the thread count, the first
 /// thread's mask, the ignored and caught signals, the argument and environment strings.
 /// Its memory sizes and pending signals are still the host's.
-pub fn generate_other(pid: u32, file: OwnFile, view: &crate::board::View) -> Result<Vec<u8>, Errno> {
+pub fn generate_other(
+    pid: u32,
+    file: OwnFile,
+    view: &crate::board::View,
+) -> Result<Vec<u8>, Errno> {
     let host = |name: &str| {
         std::fs::read_to_string(format!("/proc/{pid}/{name}"))
             .map_err(|e| elfvisor_host::errno_from_io(&e))
@@ -140,7 +147,9 @@ pub fn generate_other(pid: u32, file: OwnFile, view: &crate::board::View) -> Res
             let close = text.rfind(')').ok_or(Errno::EIO)?;
             let (head, tail) = text.split_at(close + 1);
             let mut fields: Vec<String> = tail.split_whitespace().map(str::to_string).collect();
-            for (n, v) in [(20, view.threads), (32, view.sigmask), (33, view.ignored), (34, view.caught)] {
+            for (n, v) in
+                [(20, view.threads), (32, view.sigmask), (33, view.ignored), (34, view.caught)]
+            {
                 if let Some(f) = fields.get_mut(n - 3) {
                     *f = v.to_string();
                 }
@@ -456,7 +465,8 @@ fn fdinfo(ctx: &Ctx<'_>, fd: u32) -> Result<Vec<u8>, Errno> {
     for line in host.lines() {
         if let Some(octal) = line.strip_prefix("flags:\t") {
             let host_flags = u32::from_str_radix(octal, 8).map_err(|_| Errno::EIO)?;
-            let mut flags = crate::host::open_flags_from_host((host_flags as i32) & !libc::O_CLOEXEC);
+            let mut flags =
+                crate::host::open_flags_from_host((host_flags as i32) & !libc::O_CLOEXEC);
             // O_LARGEFILE only where the host file has it (open adds it, pipes and O_PATH
             // descriptors lack it); the C library's constant for it is 0 on x86_64.
             if host_flags & HOST_KERNEL_O_LARGEFILE == 0 {

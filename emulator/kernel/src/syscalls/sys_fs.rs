@@ -48,13 +48,14 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
     }
     let group = ctx.proc.group().clone();
     // This process's files, or another guest process's (one that publishes a board).
-    let source = match super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some()) {
-        Some(file) => Ok(file),
-        None => {
-            let (other, file) = super::proc_files::lookup_other(path, pid)?;
-            Err((other, file, crate::board::read(other)?))
-        }
-    };
+    let source =
+        match super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some()) {
+            Some(file) => Ok(file),
+            None => {
+                let (other, file) = super::proc_files::lookup_other(path, pid)?;
+                Err((other, file, crate::board::read(other)?))
+            }
+        };
     Some((|| {
         if flags & g::O_ACCMODE != g::O_RDONLY {
             return Err(Errno::EACCES);
