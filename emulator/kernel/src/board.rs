@@ -24,7 +24,7 @@ use crate::task::Task;
 const NAME: &CStr = c"elfvisor-board";
 /// "EVBORD01".
 const MAGIC: u64 = u64::from_le_bytes(*b"EVBORD01");
-const SIZE: usize = 64 * 1024;
+const BOARD_BYTES: usize = 64 * 1024;
 
 /// Word offsets of the header.
 const W_MAGIC: usize = 0;
@@ -38,8 +38,8 @@ const W_ENVIRON_LEN: usize = 7;
 /// Where the argument strings start, and the environment's; each area holds at most
 /// [`AREA`] bytes (longer strings are cut there).
 const CMDLINE_AT: usize = 64;
-const ENVIRON_AT: usize = SIZE / 2;
-const AREA: usize = SIZE / 2 - CMDLINE_AT;
+const ENVIRON_AT: usize = BOARD_BYTES / 2;
+const AREA: usize = BOARD_BYTES / 2 - CMDLINE_AT;
 
 /// This process's board: its memfd and its shared mapping.
 struct Board {
@@ -55,14 +55,14 @@ impl Board {
     fn create() -> Option<Board> {
         let fd = crate::host::shm::memfd_create(NAME, libc::MFD_CLOEXEC).ok()?;
         // SAFETY: a descriptor this process owns; ftruncate takes no pointers.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), SIZE as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), BOARD_BYTES as libc::off_t) } != 0 {
             return None;
         }
-        // SAFETY: a fresh shared mapping of SIZE bytes of a file just sized to SIZE.
+        // SAFETY: a fresh shared mapping of BOARD_BYTES bytes of a file just sized to BOARD_BYTES.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                SIZE,
+                BOARD_BYTES,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_SHARED,
                 fd.as_raw_fd(),
@@ -80,7 +80,7 @@ impl Board {
     /// Header word `i`.
     fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < CMDLINE_AT / 8);
-        // SAFETY: the mapping is SIZE bytes, page-aligned, and lives as long as `self`; the
+        // SAFETY: the mapping is BOARD_BYTES bytes, page-aligned, and lives as long as `self`; the
         // header's words are only ever accessed as atomics.
         unsafe { AtomicU64::from_ptr(self.base.cast::<u64>().add(i)) }
     }
@@ -88,7 +88,7 @@ impl Board {
     /// Writes one string area and its length.
     fn put_area(&self, at: usize, len_word: usize, bytes: &[u8]) {
         let n = bytes.len().min(AREA);
-        // SAFETY: `at + n` stays inside the mapping (at + AREA <= SIZE); only this process
+        // SAFETY: `at + n` stays inside the mapping (at + AREA <= BOARD_BYTES); only this process
         // writes the areas, under `BOARD`'s lock and the sequence count.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(at), n) };
         self.word(len_word).store(n as u64, Ordering::Release);
@@ -98,7 +98,7 @@ impl Board {
 impl Drop for Board {
     fn drop(&mut self) {
         // SAFETY: the mapping `create` made, unmapped once.
-        unsafe { libc::munmap(self.base.cast(), SIZE) };
+        unsafe { libc::munmap(self.base.cast(), BOARD_BYTES) };
     }
 }
 
@@ -204,7 +204,7 @@ fn read_file(file: &std::fs::File) -> Option<View> {
         u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("eight bytes"))
     };
     for _ in 0..16 {
-        let mut buf = vec![0u8; SIZE];
+        let mut buf = vec![0u8; BOARD_BYTES];
         file.read_exact_at(&mut buf, 0).ok()?;
         if word(&buf, W_MAGIC) != MAGIC {
             return None;
