@@ -44,6 +44,10 @@ int main(int argc, char **argv)
         execve(self_exe(), args, env);
         _exit(127);
     }
+    /* Only the child writes to the parent, and only the parent to the child: a child that
+     * fails to exec ends the parent's wait. */
+    close(to_parent[1]);
+    close(to_child[0]);
     show("the child's, before exec,", pid, "cmdline");
     show("the child's, before exec,", pid, "environ");
     NEED("let it exec", write(to_child[1], "t", 1) == 1);

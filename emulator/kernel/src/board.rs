@@ -131,6 +131,13 @@ pub fn start(task: &Task) {
     publish_all(task);
 }
 
+/// The board at the start of the run loop: made unless this process already has its own (a
+/// respawned child makes it before its parent's fork returns).
+pub fn ensure(task: &Task) {
+    let has = BOARD.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+    if has { publish_all(task) } else { start(task) }
+}
+
 /// Publishes everything: after `start`, and after an `execve` loaded a new image.
 pub fn publish_all(task: &Task) {
     let (cmdline, environ) = {

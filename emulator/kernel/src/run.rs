@@ -213,7 +213,7 @@ pub fn run(
     process.group().set_engine(EngineHandle(engine));
     // The process's name is its first host thread's, as /proc shows it.
     crate::host::set_thread_name(process.comm());
-    crate::board::start(process);
+    crate::board::ensure(process);
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();
