@@ -7,9 +7,11 @@
 //! The board is a host memfd named [`NAME`], mapped shared and close-on-exec; a reader finds
 //! it among `/proc/<pid>/fd` of the other process (which needs the same access as reading
 //! that process's `/proc/<pid>/environ`), so it lives exactly as long as the process. A host
-//! fork child drops its parent's board and makes its own; a respawned child and an `execve`
-//! publish afresh. Counters are single atomic words; the strings sit behind a sequence count
-//! (odd while written) that a reader checks before and after its copy.
+//! fork child starts with a board its parent prepared (it holds the parent's too until it
+//! drops it, so each board names its owner); a respawned child makes its own before its
+//! parent's fork returns; an `execve` publishes afresh. Counters are single atomic words; the
+//! strings sit behind a sequence count (odd while written) that a reader checks before and
+//! after its copy.
 
 use std::ffi::CStr;
 #[cfg(test)]
@@ -35,9 +37,12 @@ const W_CAUGHT: usize = 4;
 const W_THREADS: usize = 5;
 const W_CMDLINE_LEN: usize = 6;
 const W_ENVIRON_LEN: usize = 7;
+/// The host pid of the process whose board it is; 0 while it is handed to a fork child.
+const W_OWNER: usize = 8;
 /// Where the argument strings start, and the environment's; each area holds at most
 /// [`AREA`] bytes (longer strings are cut there).
-const CMDLINE_AT: usize = 64;
+const CMDLINE_AT: usize = 128;
+const _: () = assert!(W_OWNER < CMDLINE_AT / 8, "the header fits before the strings");
 const ENVIRON_AT: usize = BOARD_BYTES / 2;
 const AREA: usize = BOARD_BYTES / 2 - CMDLINE_AT;
 
@@ -74,6 +79,7 @@ impl Board {
         }
         let board = Board { _fd: fd, base: base.cast() };
         board.word(W_MAGIC).store(MAGIC, Ordering::Release);
+        board.word(W_OWNER).store(u64::from(std::process::id()), Ordering::Release);
         Some(board)
     }
 
@@ -140,23 +146,47 @@ pub fn ensure(task: &Task) {
 
 /// Publishes everything: after `start`, and after an `execve` loaded a new image.
 pub fn publish_all(task: &Task) {
+    let threads = task.group().threads().len();
+    with_board(|b| fill(b, task, threads));
+}
+
+/// A fork child's board, made by the parent before a host fork so that the child has it from
+/// its first moment (a reader must never take the parent's, which the child inherits until
+/// it drops it): the parent's state with one thread and no owner yet.
+pub struct ChildBoard(Option<Board>);
+
+pub fn prepare_child(task: &Task) -> ChildBoard {
+    let board = Board::create();
+    if let Some(b) = &board {
+        b.word(W_OWNER).store(0, Ordering::Release);
+        fill(b, task, 1);
+    }
+    ChildBoard(board)
+}
+
+/// In the child of a host fork: the prepared board becomes this process's, the parent's goes.
+pub fn adopt(child: ChildBoard) {
+    if let Some(b) = &child.0 {
+        b.word(W_OWNER).store(u64::from(std::process::id()), Ordering::Release);
+    }
+    *BOARD.lock().unwrap_or_else(|e| e.into_inner()) = child.0;
+}
+
+fn fill(b: &Board, task: &Task, threads: usize) {
     let (cmdline, environ) = {
         let mm = task.mm.read();
         (crate::syscalls::proc_files::cmdline(&mm), crate::syscalls::proc_files::environ(&mm))
     };
     let (ignored, caught) = action_sets(task);
-    let threads = task.group().threads().len().max(1) as u64;
-    with_board(|b| {
-        let seq = b.word(W_SEQ).load(Ordering::Relaxed);
-        b.word(W_SEQ).store(seq + 1, Ordering::Release);
-        b.put_area(CMDLINE_AT, W_CMDLINE_LEN, &cmdline);
-        b.put_area(ENVIRON_AT, W_ENVIRON_LEN, &environ);
-        b.word(W_SEQ).store(seq + 2, Ordering::Release);
-        b.word(W_IGNORED).store(ignored, Ordering::Release);
-        b.word(W_CAUGHT).store(caught, Ordering::Release);
-        b.word(W_THREADS).store(threads, Ordering::Release);
-        b.word(W_SIGMASK).store(task.sigmask, Ordering::Release);
-    });
+    let seq = b.word(W_SEQ).load(Ordering::Relaxed);
+    b.word(W_SEQ).store(seq + 1, Ordering::Release);
+    b.put_area(CMDLINE_AT, W_CMDLINE_LEN, &cmdline);
+    b.put_area(ENVIRON_AT, W_ENVIRON_LEN, &environ);
+    b.word(W_SEQ).store(seq + 2, Ordering::Release);
+    b.word(W_IGNORED).store(ignored, Ordering::Release);
+    b.word(W_CAUGHT).store(caught, Ordering::Release);
+    b.word(W_THREADS).store(threads.max(1) as u64, Ordering::Release);
+    b.word(W_SIGMASK).store(task.sigmask, Ordering::Release);
 }
 
 /// The process's signal actions changed (`rt_sigaction`).
@@ -189,23 +219,33 @@ pub struct View {
     pub environ: Vec<u8>,
 }
 
-/// The board of host process `pid`, if it is an emulator process that has one.
+/// The board of host process `pid`, if it is an emulator process that has one: the board
+/// it owns, else one handed to it by a fork (a host fork child holds its parent's board
+/// too until it drops it, and owns its own from its first instruction).
 pub fn read(pid: u32) -> Option<View> {
     let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
     let want = format!("/memfd:{} (deleted)", NAME.to_str().ok()?);
+    let mut handed = None;
     for entry in dir.flatten() {
         let Ok(target) = std::fs::read_link(entry.path()) else { continue };
         if target.as_os_str().as_encoded_bytes() != want.as_bytes() {
             continue;
         }
-        let file = std::fs::File::open(entry.path()).ok()?;
-        return read_file(&file);
+        let Ok(file) = std::fs::File::open(entry.path()) else { continue };
+        let Some((owner, view)) = read_file(&file) else { continue };
+        if owner == u64::from(pid) {
+            return Some(view);
+        }
+        if owner == 0 {
+            handed = Some(view);
+        }
     }
-    None
+    handed
 }
 
-/// Parses a board from its file, retrying a copy that raced a write of the strings.
-fn read_file(file: &std::fs::File) -> Option<View> {
+/// Parses a board from its file (its owner and what it shows), retrying a copy that raced a
+/// write of the strings.
+fn read_file(file: &std::fs::File) -> Option<(u64, View)> {
     use std::os::unix::fs::FileExt;
     let word = |buf: &[u8], i: usize| {
         u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().expect("eight bytes"))
@@ -227,14 +267,17 @@ fn read_file(file: &std::fs::File) -> Option<View> {
             let n = (word(&buf, len_word) as usize).min(AREA);
             buf[at..at + n].to_vec()
         };
-        return Some(View {
-            sigmask: word(&buf, W_SIGMASK),
-            ignored: word(&buf, W_IGNORED),
-            caught: word(&buf, W_CAUGHT),
-            threads: word(&buf, W_THREADS),
-            cmdline: area(CMDLINE_AT, W_CMDLINE_LEN),
-            environ: area(ENVIRON_AT, W_ENVIRON_LEN),
-        });
+        return Some((
+            word(&buf, W_OWNER),
+            View {
+                sigmask: word(&buf, W_SIGMASK),
+                ignored: word(&buf, W_IGNORED),
+                caught: word(&buf, W_CAUGHT),
+                threads: word(&buf, W_THREADS),
+                cmdline: area(CMDLINE_AT, W_CMDLINE_LEN),
+                environ: area(ENVIRON_AT, W_ENVIRON_LEN),
+            },
+        ));
     }
     None
 }
@@ -259,7 +302,8 @@ mod tests {
         board.put_area(ENVIRON_AT, W_ENVIRON_LEN, &vec![b'e'; AREA + 10]);
         // SAFETY: dup of a live descriptor; the copy is owned by the File below.
         let dup = unsafe { libc::dup(board._fd.as_raw_fd()) };
-        let view = read_file(&from_raw_fd_for_test(dup)).expect("a view");
+        let (owner, view) = read_file(&from_raw_fd_for_test(dup)).expect("a view");
+        assert_eq!(owner, u64::from(std::process::id()));
         assert_eq!(view.sigmask, 0x800);
         assert_eq!(view.threads, 2);
         assert_eq!(view.cmdline, b"prog\0one\0");
