@@ -428,6 +428,13 @@ fn untag(vaddr: u64) -> u64 {
     (((vaddr << 8) as i64) >> 8) as u64
 }
 
+/// The `si_addr` of a fault at `vaddr`: arm64's `untagged_addr` ANDs the address with its sign
+/// extension from bit 55, so a lower-half address loses its tag and an upper-half one keeps its
+/// top byte as it was (a fault at `0x5aff_ffff_ffff_fff8` reports exactly that).
+fn fault_addr(vaddr: u64) -> u64 {
+    vaddr & untag(vaddr)
+}
+
 /// log2 of the guest page size.
 const PAGE_SHIFT: u32 = elfvisor_abi::PAGE_SIZE.trailing_zeros();
 
@@ -447,11 +454,11 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
     // QEMU's system-mode translator hands the TLB the tagged address and leaves dropping the tag
     // to the page-table walk, which this hook replaces. Sign-extending from bit 55 drops the top
     // byte of every lower-half address (TBI0) and leaves an upper-half one (no TBI1) outside the
-    // arena. It is also the address a fault reports: Linux's `get_signal` clears the tag of a
-    // fault's si_addr through `hide_si_addr_tag_bits` → arm64's `arch_untagged_si_addr`
-    // (`untagged_addr`, the same sign extension) unless the handler asked for
-    // `SA_EXPOSE_TAGBITS`, which elfvisor does not offer. The TLB entry stays keyed by the
-    // tagged page and maps it onto the untagged one.
+    // arena. A fault reports the address as Linux's `get_signal` does through
+    // `hide_si_addr_tag_bits` → arm64's `arch_untagged_si_addr` (`untagged_addr`, see
+    // [`fault_addr`]) unless the handler asked for `SA_EXPOSE_TAGBITS`, which elfvisor does not
+    // offer. The TLB entry stays keyed by the tagged page and maps it onto the untagged one.
+    let tagged = vaddr;
     let vaddr = untag(vaddr);
     let state = if vaddr < data.memory.size {
         data.memory.pages.page(GuestAddr(vaddr))
@@ -476,7 +483,7 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
         PageState::Unmapped => FaultCause::Unmapped,
         PageState::PastObjectEnd => FaultCause::PastObjectEnd,
     };
-    data.refusal = Some(Refusal { addr: vaddr, access, cause });
+    data.refusal = Some(Refusal { addr: fault_addr(tagged), access, cause });
     None
 }
 
@@ -903,5 +910,21 @@ impl TcgVcpu {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_fault_addresses_hide_tags_as_linux_does() {
+        assert_eq!(untag(0x5a00_0000_0000_1000), 0x1000);
+        assert_eq!(fault_addr(0x5a00_0000_0000_1000), 0x1000);
+        assert_eq!(fault_addr(0xff00_ffff_ffff_ffff), 0xffff_ffff_ffff);
+        // An upper-half address keeps its top byte, whatever it is.
+        assert_eq!(untag(0x5aff_ffff_ffff_fff8), 0xffff_ffff_ffff_fff8);
+        assert_eq!(fault_addr(0x5aff_ffff_ffff_fff8), 0x5aff_ffff_ffff_fff8);
+        assert_eq!(fault_addr(0xffff_ffff_ffff_fff8), 0xffff_ffff_ffff_fff8);
     }
 }

@@ -73,6 +73,12 @@ fn become_child(
 ) {
     // The child has one thread, this one; nothing is pending for it.
     task.become_single(std::process::id());
+    // Each signalfd's readiness is this process's own from here on (`signal::signalfd`).
+    let live = crate::signal::signalfd::live();
+    let inherited = crate::signal::signalfd::in_table(&task.fds(), &live);
+    if let Err(e) = crate::signal::signalfd::renew(&mut task.fds(), &inherited) {
+        eprintln!("elfvisor: the fork child shares its parent's signalfd readiness: {e}");
+    }
     // fork() gave the child no robust list (the C library registered its own).
     task.handle().shadow_robust().register();
     forward::forget();

@@ -274,8 +274,9 @@ pub static TABLE: &[Row] = &[
         ev::signalfd4,
         &[Fd, Ptr, Len, Hex],
         Partial(
-            "the guest's own pending signals through read (not readv); not carried by a \
-             respawn fork",
+            "the guest's own pending signals through read (not readv); a fork child's \
+             signalfd is its own, so signalfd4 on it changes the child's mask only; one \
+             received over SCM_RIGHTS reads as an eventfd",
         ),
     ),
     row(Sysno::vmsplice, net::vmsplice, &[Fd, Ptr, Len, Hex], Full),
