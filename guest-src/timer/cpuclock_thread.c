@@ -23,6 +23,13 @@ static long long cpu_ns(clockid_t c)
 
 static int go[2], back[2];
 
+static int alarm_pending(void)
+{
+    sigset_t p;
+    sigpending(&p);
+    return sigismember(&p, SIGALRM);
+}
+
 static void *spinner(void *arg)
 {
     (void)arg;
@@ -30,10 +37,16 @@ static void *spinner(void *arg)
     for (;;) {
         if (read(go[0], &c, 1) != 1 || c == 'q')
             return NULL;
-        /* spin 30 ms of this thread's CPU time, then report */
+        /* 'g': spin 30 ms of this thread's CPU time; 't': spin until a timer's signal is
+         * pending (CPU timers are checked at the scheduler's ticks, so a thread that stopped
+         * right at its expiry time might never be seen past it). Then report. */
         long long start = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-        while (cpu_ns(CLOCK_THREAD_CPUTIME_ID) < start + 30000000LL)
-            ;
+        if (c == 't')
+            while (!alarm_pending())
+                ;
+        else
+            while (cpu_ns(CLOCK_THREAD_CPUTIME_ID) < start + 30000000LL)
+                ;
         if (write(back[1], "d", 1) != 1)
             _exit(3);
     }
@@ -79,8 +92,10 @@ int main(void)
     CHECK_OK("timer_gettime", timer_gettime(other, &cur));
     CHECK_EQ("armed, with at most 20 ms to go",
              ns(cur.it_value) > 0 && ns(cur.it_value) <= 20000000LL, 1);
-    NEED("go", write(go[1], "g", 1) == 1);
+    long long armed_at = cpu_ns(tc);
+    NEED("go", write(go[1], "t", 1) == 1);
     NEED("done", read(back[0], &c, 1) == 1);
+    CHECK_EQ("the thread's clock moved on while it spun for it", cpu_ns(tc) > armed_at, 1);
     siginfo_t si;
     CHECK_EQ("it fired after the thread spun", sigwaitinfo(&alrm, &si), SIGALRM);
     CHECK_EQ("with its value", si.si_value.sival_int, 1);
@@ -92,8 +107,10 @@ int main(void)
                                                                       &mine));
     CHECK_OK("arm it for 20 ms", timer_settime(mine, 0, &in20, NULL));
     long long start = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-    while (cpu_ns(CLOCK_THREAD_CPUTIME_ID) < start + 25000000LL)
+    while (!alarm_pending())
         ;
+    CHECK_EQ("our clock moved on while we waited for it", cpu_ns(CLOCK_THREAD_CPUTIME_ID) > start,
+             1);
     CHECK_EQ("it fired after we spun", sigwaitinfo(&alrm, &si), SIGALRM);
     CHECK_EQ("with its value", si.si_value.sival_int, 2);
     CHECK_OK("timer_delete", timer_delete(mine));

@@ -14,11 +14,21 @@ pub(super) fn read_timespec(ctx: &Ctx<'_>, addr: u64) -> Result<Timespec, Errno>
     ctx.read_obj::<Timespec>(addr)?.validated()
 }
 
-/// Guest clock ids are Linux's, and the host is Linux: the same numbers. Ids that name a
-/// process or thread CPU clock of another process are refused.
-fn clock_id(id: u64) -> Result<i32, Errno> {
+/// Guest clock ids are Linux's, and the host is Linux: the same numbers, and the same encoding
+/// of the CPU clock of a process or thread (include/linux/posix-timers.h, `~pid << 3 | which`,
+/// bit 2 for a thread). Every guest process and thread is a host one with the same id, so the
+/// host reads the clock the id names, another process's and another thread's included, and
+/// answers an id of no process or an unknown `which` as Linux does. A negative id whose low
+/// three bits are CLOCKFD (3) names a dynamic clock by descriptor (clockid_to_kclock); the guest's
+/// descriptor numbers are not the host's and no clock device is served, so it is EINVAL, as
+/// Linux answers a descriptor that is no clock (get_clock_desc).
+pub(super) fn clock_id(id: u64) -> Result<i32, Errno> {
+    const CLOCKFD_MASK: i32 = 7;
+    const CLOCKFD: i32 = 3;
     let id = id as i32;
-    if (0..=CLOCK_TAI as i32).contains(&id) { Ok(id) } else { Err(Errno::EINVAL) }
+    let known = (0..=CLOCK_TAI as i32).contains(&id);
+    let cpu_clock = id < 0 && id & CLOCKFD_MASK != CLOCKFD;
+    if known || cpu_clock { Ok(id) } else { Err(Errno::EINVAL) }
 }
 
 pub fn clock_gettime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
