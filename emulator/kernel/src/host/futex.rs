@@ -192,7 +192,11 @@ impl HostWaitv {
 
 /// `futex_waitv(2)` on checked guest words: the index of the word woken, or Linux's errno
 /// (EAGAIN, ETIMEDOUT, EINTR); the timeout is absolute on `clock`.
-pub fn futex_waitv(waiters: &[HostWaitv], timeout: Option<(i64, i64)>, clock: i32) -> Result<u64, Errno> {
+pub fn futex_waitv(
+    waiters: &[HostWaitv],
+    timeout: Option<(i64, i64)>,
+    clock: i32,
+) -> Result<u64, Errno> {
     let ts = timeout.map(|(sec, nsec)| libc::timespec { tv_sec: sec, tv_nsec: nsec });
     let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: every waiter's address is an aligned word checked mapped in the arena (see

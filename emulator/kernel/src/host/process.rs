@@ -344,8 +344,8 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: Option<&[u8; 128]>) -> Resu
 /// The process a host pidfd names, from its `fdinfo` (`Pid:`, -1 once the process has been
 /// reaped); EBADF for a descriptor that is no pidfd, as Linux's `pidfd_pid` answers.
 pub fn pidfd_pid(pidfd: i32) -> Result<i32, Errno> {
-    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{pidfd}"))
-        .map_err(|_| Errno::EBADF)?;
+    let info =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{pidfd}")).map_err(|_| Errno::EBADF)?;
     info.lines()
         .find_map(|l| l.strip_prefix("Pid:"))
         .and_then(|v| v.trim().parse().ok())

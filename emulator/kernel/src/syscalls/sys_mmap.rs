@@ -74,7 +74,11 @@ pub fn remap_file_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 break;
             }
             let same = matches!(&next.backing, Backing::Shared { object: o, .. } if Arc::ptr_eq(o, object));
-            if next.start.0 != reach || !same || next.prot != first.prot || next.flags != first.flags {
+            if next.start.0 != reach
+                || !same
+                || next.prot != first.prot
+                || next.flags != first.flags
+            {
                 return Err(Errno::EINVAL);
             }
             reach = next.end.0;

@@ -273,7 +273,7 @@ pub fn move_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// not mapped (`vma_lookup` finds nothing).
 fn page_status(ctx: &Ctx<'_>, pages: &[u64]) -> Result<Vec<i32>, Errno> {
     let mm = ctx.proc.mm.read();
-    let mut status = vec![-(Errno::EFAULT.0 as i32); pages.len()];
+    let mut status = vec![-Errno::EFAULT.0; pages.len()];
     let mut host_pages = Vec::new();
     let mut slots = Vec::new();
     for (k, &page) in pages.iter().enumerate() {
@@ -285,7 +285,8 @@ fn page_status(ctx: &Ctx<'_>, pages: &[u64]) -> Result<Vec<i32>, Errno> {
     }
     if !host_pages.is_empty() {
         for (slot, st) in slots.into_iter().zip(host::page_nodes(&host_pages)?) {
-            status[slot] = if st >= 0 { 0 } else { st };
+            // Any host node is the guest's one node; a host errno becomes the guest's.
+            status[slot] = if st >= 0 { 0 } else { -elfvisor_host::errno_from_host(-st).0 };
         }
     }
     Ok(status)

@@ -190,7 +190,8 @@ pub fn process_madvise(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     let mut advised = 0;
     for r in ranges {
-        let result = super::sys_mmap::changing(ctx, |mm| mm.madvise(GuestAddr(r.base), r.len, advice));
+        let result =
+            super::sys_mmap::changing(ctx, |mm| mm.madvise(GuestAddr(r.base), r.len, advice));
         if let Err(e) = result {
             return if advised > 0 { Ok(advised) } else { Err(e) };
         }

@@ -13,8 +13,8 @@ use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
     sys_ipc as ipc, sys_mmap as mm, sys_mqueue as mq, sys_numa as numa, sys_poll as poll,
-    sys_process as pr, sys_procmem as pm, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_socket as net,
-    sys_time as time, sys_timer as timer,
+    sys_process as pr, sys_procmem as pm, sys_sched as sched, sys_shm as shm, sys_signal as sig,
+    sys_socket as net, sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -539,8 +539,18 @@ pub static TABLE: &[Row] = &[
     row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
     refuse(Sysno::setns, &[Fd, Hex], Errno::EPERM, "no namespaces; as without CAP_SYS_ADMIN"),
     row(Sysno::sendmmsg, net::sendmmsg, &[Fd, Ptr, Len, Hex], Partial(CMSG_NOTE)),
-    row(Sysno::process_vm_readv, pm::process_vm_readv, &[Int, Ptr, Int, Ptr, Int, Hex], Partial(OWN_MEMORY)),
-    row(Sysno::process_vm_writev, pm::process_vm_writev, &[Int, Ptr, Int, Ptr, Int, Hex], Partial(OWN_MEMORY)),
+    row(
+        Sysno::process_vm_readv,
+        pm::process_vm_readv,
+        &[Int, Ptr, Int, Ptr, Int, Hex],
+        Partial(OWN_MEMORY),
+    ),
+    row(
+        Sysno::process_vm_writev,
+        pm::process_vm_writev,
+        &[Int, Ptr, Int, Ptr, Int, Hex],
+        Partial(OWN_MEMORY),
+    ),
     refuse(
         Sysno::kcmp,
         &[Int, Int, Int, Hex, Hex],
@@ -620,7 +630,9 @@ pub static TABLE: &[Row] = &[
         Sysno::pidfd_getfd,
         pm::pidfd_getfd,
         &[Fd, Int, Hex],
-        Partial("the caller's own descriptors; another process's are EPERM, as under Yama's ptrace scope 3"),
+        Partial(
+            "the caller's own descriptors; another process's are EPERM, as under Yama's ptrace scope 3",
+        ),
     ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
     row(
@@ -635,7 +647,9 @@ pub static TABLE: &[Row] = &[
         Sysno::mount_setattr,
         meta::mount_setattr,
         &[Fd, Str, Hex, Ptr, Len],
-        Partial("mounts are the host's: after Linux's argument checks, EPERM as without CAP_SYS_ADMIN"),
+        Partial(
+            "mounts are the host's: after Linux's argument checks, EPERM as without CAP_SYS_ADMIN",
+        ),
     ),
     refuse(
         Sysno::quotactl_fd,
