@@ -9,11 +9,12 @@
 //! Robust lists are `crate::futex`'s.
 
 use elfvisor_abi::futex::{
-    FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_CMP_REQUEUE_PI, FUTEX_LOCK_PI,
-    FUTEX_LOCK_PI2, FUTEX_PRIVATE_FLAG, FUTEX_REQUEUE, FUTEX_TID_MASK, FUTEX_TRYLOCK_PI,
-    FUTEX_UNLOCK_PI, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_WAKE,
-    FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
+    FUTEX_32, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_CMP_REQUEUE_PI,
+    FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_PRIVATE_FLAG, FUTEX_REQUEUE, FUTEX_TID_MASK,
+    FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI,
+    FUTEX_WAITV_MAX, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP, FutexWaitv,
 };
+use elfvisor_abi::obj::GuestObj;
 use elfvisor_abi::time::Timespec;
 use elfvisor_abi::{Errno, Prot};
 
@@ -21,30 +22,6 @@ use super::ctx::{Ctx, SysResult};
 use crate::host::futex::{
     FutexVal2, HostWaitv, futex as host_futex, futex_waitv as host_waitv, futex_word as word,
 };
-
-/// `struct futex_waitv`'s flags: a 32-bit word (the only size), private or not.
-const FUTEX_32: u32 = 2;
-/// The most words one `futex_waitv` waits on (FUTEX_WAITV_MAX).
-const FUTEX_WAITV_MAX: u64 = 128;
-
-/// One guest `struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 __reserved; }`.
-#[derive(Debug, Clone, Copy)]
-struct Waitv {
-    val: u64,
-    uaddr: u64,
-    flags: u32,
-    reserved: u32,
-}
-
-impl Waitv {
-    const SIZE: u64 = 24;
-
-    fn decode(b: &[u8; 24]) -> Waitv {
-        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or([0; 4]));
-        Waitv { val: u64_at(0), uaddr: u64_at(8), flags: u32_at(16), reserved: u32_at(20) }
-    }
-}
 
 /// `futex_waitv` (kernel/futex/syscalls.c): flags, the count (1 to 128, and a list at all),
 /// the clock and the absolute timeout, then each waiter (only FUTEX_32 and the private flag,
@@ -70,7 +47,7 @@ pub fn futex_waitv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     };
     let mut waiters = Vec::with_capacity(count as usize);
     for i in 0..count {
-        let w = Waitv::decode(&ctx.copy_in::<24>(list + i * Waitv::SIZE)?);
+        let w: FutexWaitv = ctx.read_obj(list + i * FutexWaitv::SIZE as u64)?;
         if w.flags & !(FUTEX_32 | FUTEX_PRIVATE_FLAG) != 0 || w.reserved != 0 {
             return Err(Errno::EINVAL);
         }

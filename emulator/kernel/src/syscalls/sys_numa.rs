@@ -7,7 +7,7 @@
 use elfvisor_abi::numa::{
     MPOL_BIND, MPOL_DEFAULT, MPOL_F_ADDR, MPOL_F_MEMS_ALLOWED, MPOL_F_NODE, MPOL_F_NUMA_BALANCING,
     MPOL_F_RELATIVE_NODES, MPOL_F_STATIC_NODES, MPOL_INTERLEAVE, MPOL_LOCAL, MPOL_MAX,
-    MPOL_MF_VALID, MPOL_MODE_FLAGS, MPOL_PREFERRED,
+    MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_VALID, MPOL_MODE_FLAGS, MPOL_PREFERRED,
 };
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 
@@ -15,9 +15,6 @@ use super::ctx::{Ctx, SysResult};
 use crate::host;
 use crate::task::types::MemPolicy;
 
-/// `move_pages` flags (include/uapi/linux/mempolicy.h).
-const MPOL_MF_MOVE: u64 = 1 << 1;
-const MPOL_MF_MOVE_ALL: u64 = 1 << 2;
 /// How many pages `do_pages_stat` and `do_pages_move` look at per step.
 const PAGES_CHUNK: u64 = 16;
 

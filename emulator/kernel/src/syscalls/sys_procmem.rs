@@ -8,16 +8,13 @@
 //! scope 3, the policy the `ptrace` row follows — and `process_madvise`, whose advice only
 //! hints, answers another process as Linux does without CAP_SYS_NICE.
 
-use elfvisor_abi::mman::{MADV_COLD, MADV_PAGEOUT, MADV_WILLNEED};
+use elfvisor_abi::mman::{MADV_COLD, MADV_COLLAPSE, MADV_PAGEOUT, MADV_WILLNEED};
 use elfvisor_abi::uio::{Iovec, UIO_MAXIOV};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
 use super::ctx::{Ctx, SysResult};
 use crate::fdtable::FdEntry;
 use crate::host;
-
-/// `MADV_COLLAPSE` (include/uapi/asm-generic/mman-common.h).
-const MADV_COLLAPSE: u32 = 25;
 
 /// The pid a guest pidfd names (`pidfd_get_task`): EBADF for no pidfd, ESRCH once reaped.
 fn pidfd_target(ctx: &Ctx<'_>, pidfd: u64) -> Result<i32, Errno> {
