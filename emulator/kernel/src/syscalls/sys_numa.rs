@@ -244,7 +244,6 @@ pub fn move_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     while done < count {
         let n = (count - done).min(PAGES_CHUNK);
         let mut pages = Vec::with_capacity(n as usize);
-        let mut nodes = Vec::with_capacity(n as usize);
         for i in done..done + n {
             pages.push(ctx.read_u64(pages_at.wrapping_add(8 * i))?);
             if nodes_at != 0 {
@@ -253,7 +252,6 @@ pub fn move_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 if node != 0 {
                     return Err(Errno::ENODEV);
                 }
-                nodes.push(node);
             }
         }
         let status = page_status(ctx, &pages)?;
@@ -281,7 +279,13 @@ fn page_status(ctx: &Ctx<'_>, pages: &[u64]) -> Result<Vec<i32>, Errno> {
         }
     }
     if !host_pages.is_empty() {
-        for (slot, st) in slots.into_iter().zip(host::page_nodes(&host_pages)?) {
+        // A host kernel without NUMA has no move_pages: every mapped page then counts as on
+        // node 0, touched or not.
+        let nodes = match host::page_nodes(&host_pages) {
+            Err(Errno::ENOSYS) => vec![0; host_pages.len()],
+            other => other?,
+        };
+        for (slot, st) in slots.into_iter().zip(nodes) {
             // Any host node is the guest's one node; a host errno becomes the guest's.
             status[slot] = if st >= 0 { 0 } else { -elfvisor_host::errno_from_host(-st).0 };
         }
