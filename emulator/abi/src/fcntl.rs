@@ -101,6 +101,8 @@ pub const AT_REMOVEDIR: u32 = 0x200;
 pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
 pub const AT_NO_AUTOMOUNT: u32 = 0x800;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
+/// `mount_setattr`, `open_tree`: the whole mount tree.
+pub const AT_RECURSIVE: u32 = 0x8000;
 pub const AT_EACCESS: u32 = 0x200;
 pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
 

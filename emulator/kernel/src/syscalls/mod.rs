@@ -34,6 +34,7 @@ mod sys_mqueue;
 mod sys_numa;
 mod sys_poll;
 mod sys_process;
+mod sys_procmem;
 mod sys_sched;
 mod sys_shm;
 mod sys_signal;

@@ -13,8 +13,8 @@ use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
     sys_ipc as ipc, sys_mmap as mm, sys_mqueue as mq, sys_numa as numa, sys_poll as poll,
-    sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_socket as net,
-    sys_time as time, sys_timer as timer,
+    sys_process as pr, sys_procmem as pm, sys_sched as sched, sys_shm as shm, sys_signal as sig,
+    sys_socket as net, sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -159,6 +159,13 @@ const NO_TIME: &str = "the host's clock is not the guest's to set; as without CA
 
 /// What the mempolicy calls do not.
 const NUMA: &str = "one node: a range's mbind policy is checked, not kept";
+const MIGRATE: &str = "one node: nothing moves; a target that has exited is answered as a live one";
+const MOVE_PAGES: &str = "one node: pages report node 0; another process's pages are EPERM";
+/// What reaches another process's memory.
+const OWN_MEMORY: &str =
+    "the caller's own memory; another process's is EPERM, as under Yama's ptrace scope 3";
+/// What `remap_file_pages` does not.
+const REMAP: &str = "as Linux's emulation by mmap; a SysV segment's range is EINVAL";
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
@@ -490,9 +497,13 @@ pub static TABLE: &[Row] = &[
     row(Sysno::munlockall, mm::munlockall, &[], Partial(LOCKS)),
     row(Sysno::mincore, mm::mincore, &[Ptr, Len, Ptr], Full),
     row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full).quiesce(Always),
+    row(Sysno::remap_file_pages, mm::remap_file_pages, &[Ptr, Len, Prot, Int, Hex], Partial(REMAP))
+        .quiesce(Always),
     row(Sysno::mbind, numa::mbind, &[Ptr, Len, Hex, Ptr, Int, Hex], Partial(NUMA)),
     row(Sysno::get_mempolicy, numa::get_mempolicy, &[Ptr, Ptr, Int, Ptr, Hex], Partial(NUMA)),
     row(Sysno::set_mempolicy, numa::set_mempolicy, &[Hex, Ptr, Int], Full),
+    row(Sysno::migrate_pages, numa::migrate_pages, &[Int, Int, Ptr, Ptr], Partial(MIGRATE)),
+    row(Sysno::move_pages, numa::move_pages, &[Int, Int, Ptr, Ptr, Ptr, Hex], Partial(MOVE_PAGES)),
     row(Sysno::rt_tgsigqueueinfo, sig::rt_tgsigqueueinfo, &[Int, Int, Signal, Ptr], Full),
     refuse(
         Sysno::perf_event_open,
@@ -532,6 +543,18 @@ pub static TABLE: &[Row] = &[
     row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
     refuse(Sysno::setns, &[Fd, Hex], Errno::EPERM, "no namespaces; as without CAP_SYS_ADMIN"),
     row(Sysno::sendmmsg, net::sendmmsg, &[Fd, Ptr, Len, Hex], Partial(CMSG_NOTE)),
+    row(
+        Sysno::process_vm_readv,
+        pm::process_vm_readv,
+        &[Int, Ptr, Int, Ptr, Int, Hex],
+        Partial(OWN_MEMORY),
+    ),
+    row(
+        Sysno::process_vm_writev,
+        pm::process_vm_writev,
+        &[Int, Ptr, Int, Ptr, Int, Hex],
+        Partial(OWN_MEMORY),
+    ),
     refuse(
         Sysno::kcmp,
         &[Int, Int, Int, Hex, Hex],
@@ -607,9 +630,31 @@ pub static TABLE: &[Row] = &[
             "with --sysroot, symlinks the sysroot translation resolves are not seen by RESOLVE_NO_SYMLINKS",
         ),
     ),
+    row(
+        Sysno::pidfd_getfd,
+        pm::pidfd_getfd,
+        &[Fd, Int, Hex],
+        Partial(
+            "the caller's own descriptors; another process's are EPERM, as under Yama's ptrace scope 3",
+        ),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
+    row(
+        Sysno::process_madvise,
+        pm::process_madvise,
+        &[Fd, Ptr, Int, Int, Hex],
+        Partial("the caller's own memory; another process is EPERM, as without CAP_SYS_NICE"),
+    ),
     row(Sysno::epoll_pwait2, ev::epoll_pwait2, &[Fd, Ptr, Int, Ptr, Ptr, Len], Partial(EPOLL_NOTE))
         .restart(Never),
+    row(
+        Sysno::mount_setattr,
+        meta::mount_setattr,
+        &[Fd, Str, Hex, Ptr, Len],
+        Partial(
+            "mounts are the host's: after Linux's argument checks, EPERM as without CAP_SYS_ADMIN",
+        ),
+    ),
     refuse(
         Sysno::quotactl_fd,
         &[Fd, Int, Int, Ptr],
@@ -624,6 +669,19 @@ pub static TABLE: &[Row] = &[
         &[Hex],
         Errno::ENOSYS,
         "as a kernel built without CONFIG_SECRETMEM",
+    ),
+    row(
+        Sysno::process_mrelease,
+        pm::process_mrelease,
+        &[Fd, Hex],
+        Partial("no process is reaped early: one being killed is answered as a live one (EINVAL)"),
+    ),
+    row(Sysno::futex_waitv, futex::futex_waitv, &[Ptr, Int, Hex, Ptr, Int], Full),
+    row(
+        Sysno::set_mempolicy_home_node,
+        numa::set_mempolicy_home_node,
+        &[Ptr, Len, Int, Hex],
+        Partial("range policies are not kept (see mbind): a range answers as one without (ENOENT)"),
     ),
 ];
 
@@ -726,6 +784,7 @@ mod tests {
             Sysno::mmap,
             Sysno::mprotect,
             Sysno::madvise,
+            Sysno::remap_file_pages,
             Sysno::execveat,
             Sysno::clone3,
         ];
@@ -739,7 +798,7 @@ mod tests {
     #[test]
     fn test_lookup() {
         assert_eq!(lookup(Sysno::write.0.into()).map(|r| r.nr), Some(Sysno::write));
-        assert!(lookup(Sysno::futex_waitv.0.into()).is_none());
+        assert!(lookup(244).is_none(), "arch_specific_syscall names no call");
         assert!(lookup(u64::MAX).is_none());
         assert!(lookup(100_000).is_none());
     }
