@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 40] = [
+const EDITS: [Edit; 46] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
     // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable
@@ -313,6 +313,47 @@ const EDITS: [Edit; 40] = [
         file: "uc.c",
         original: "UNICORN_EXPORT\nuc_err uc_mem_regions(uc_engine *uc, uc_mem_region **regions, uint32_t *count)",
         patched: "/* elfvisor: whether translated code lies on the page of guest address `addr` (translate-all.c;\n   the arena is the only RAM, at address 0). */\nbool elfvisor_page_has_code(struct uc_struct *uc, uint64_t addr);\n\nUNICORN_EXPORT\nbool uc_elfvisor_page_has_code(uc_engine *uc, uint64_t addr)\n{\n    return elfvisor_page_has_code(uc, addr);\n}\n\nUNICORN_EXPORT\nuc_err uc_mem_regions(uc_engine *uc, uc_mem_region **regions, uint32_t *count)",
+    },
+    // Speed, stage 3 (dispatch): an indirect branch or return called `helper_lookup_tb_ptr`
+    // (a quarter of an interpreter loop's time, and a third of that in the hash-table lookup
+    // behind it). Two changes. The jump cache's slot was picked by system emulation's hash,
+    // which keeps a page's blocks in 64 slots of 4,096 so a TLB flush of one page can clear
+    // them: the blocks of an interpreter's hot pages evicted one another. elfvisor never needs
+    // that (its code mappings only change with all translated code dropped), so the slot comes
+    // from every bit of the page offset and page number, as qemu-user's does, and clearing a
+    // page's slots looks at the whole cache. And the block's end probes the jump cache inline,
+    // with the helper's own tests, and jumps straight to the block it finds; a miss jumps to a
+    // stub after the epilogue that calls the helper (globals are saved at a block's end, the
+    // stack is the block's) and jumps where it says.
+    Edit {
+        file: "qemu/include/exec/tb-hash.h",
+        original: "{\n    target_ulong tmp;\n    tmp = pc ^ (pc >> (TARGET_PAGE_BITS - TB_JMP_PAGE_BITS));\n    return (((tmp >> (TARGET_PAGE_BITS - TB_JMP_PAGE_BITS)) & TB_JMP_PAGE_MASK)\n           | (tmp & TB_JMP_ADDR_MASK));\n}\n",
+        patched: "{\n    /* elfvisor: every bit of the page offset and of the page number picks the slot, so that the\n       blocks of a page spread over the whole cache instead of 64 slots (tb_jmp_cache_clear_page\n       then looks at every slot). */\n    return (pc ^ (pc >> TB_JMP_CACHE_BITS)) & (TB_JMP_CACHE_SIZE - 1);\n}\n",
+    },
+    Edit {
+        file: "qemu/accel/tcg/translate-all.c",
+        original: "{\n    unsigned int i, i0 = tb_jmp_cache_hash_page(cpu->uc, page_addr);\n\n    for (i = 0; i < TB_JMP_PAGE_SIZE; i++) {\n        cpu->tb_jmp_cache[i0 + i] = NULL;\n    }\n",
+        patched: "{\n    /* elfvisor: the slots of a page's blocks are spread over the cache (tb-hash.h). */\n    struct uc_struct *uc = cpu->uc;\n    unsigned int i;\n\n    for (i = 0; i < TB_JMP_CACHE_SIZE; i++) {\n        TranslationBlock *tb = cpu->tb_jmp_cache[i];\n\n        if (tb != NULL && (tb->pc & TARGET_PAGE_MASK) == (page_addr & TARGET_PAGE_MASK)) {\n            cpu->tb_jmp_cache[i] = NULL;\n        }\n    }\n",
+    },
+    Edit {
+        file: "qemu/tcg/tcg-op.c",
+        original: "\nvoid tcg_gen_lookup_and_goto_ptr(TCGContext *tcg_ctx)\n{\n#if TCG_TARGET_HAS_goto_ptr\n        TCGv_ptr ptr;\n\n        ptr = tcg_temp_new_ptr(tcg_ctx);\n",
+        patched: "\n#if defined(TARGET_AARCH64) && UINTPTR_MAX == UINT64_MAX\n/* elfvisor: stands in for an empty jump-cache slot, so the probe below reads no NULL. */\nstatic TranslationBlock elfvisor_no_tb;\n\n/* elfvisor: the jump cache probed inline, with the tests of helper_lookup_tb_ptr's probe\n   (tcg-runtime.c): the slot's block has the pc, no cs_base, the cached flags (AArch64 state,\n   no single step), the trace state and the current cflags (translating under other cflags\n   drops all code first), and is valid. All in one basic block: the target is the block's code,\n   or the backend's stub that calls the helper and jumps where it says. */\nstatic bool elfvisor_gen_jump_cache_probe(TCGContext *tcg_ctx)\n{\n    CPUState *cpu = tcg_ctx->uc->cpu;\n    ARMCPU *arm = ARM_CPU(cpu);\n    const intptr_t cpu_ofs = -(intptr_t)offsetof(ArchCPU, env);\n    uint32_t cf_mask = (curr_cflags() & ~CF_CLUSTER_MASK) |\n                       ((uint32_t)cpu->cluster_index << CF_CLUSTER_SHIFT);\n    TCGv_i64 pc, slot, tb, t, u, bad, zero;\n    TCGv_i32 flags, f;\n\n    if (tcg_ctx->elfvisor_lookup_stub == NULL || cpu_isar_feature(aa64_bti, arm)) {\n        return false;\n    }\n    pc = tcg_temp_new_i64(tcg_ctx);\n    slot = tcg_temp_new_i64(tcg_ctx);\n    tb = tcg_temp_new_i64(tcg_ctx);\n    t = tcg_temp_new_i64(tcg_ctx);\n    u = tcg_temp_new_i64(tcg_ctx);\n    bad = tcg_temp_new_i64(tcg_ctx);\n    zero = tcg_const_i64(tcg_ctx, 0);\n    flags = tcg_temp_new_i32(tcg_ctx);\n    f = tcg_temp_new_i32(tcg_ctx);\n\n    tcg_gen_ld_i64(tcg_ctx, pc, tcg_ctx->cpu_env, offsetof(CPUARMState, pc));\n    /* tb_jmp_cache_hash_func (tb-hash.h) */\n    tcg_gen_shri_i64(tcg_ctx, slot, pc, TB_JMP_CACHE_BITS);\n    tcg_gen_xor_i64(tcg_ctx, slot, slot, pc);\n    tcg_gen_andi_i64(tcg_ctx, slot, slot, TB_JMP_CACHE_SIZE - 1);\n    tcg_gen_shli_i64(tcg_ctx, slot, slot, 3);\n    tcg_gen_add_i64(tcg_ctx, slot, slot, (TCGv_i64)tcg_ctx->cpu_env);\n    tcg_gen_ld_i64(tcg_ctx, tb, (TCGv_ptr)slot, cpu_ofs + offsetof(CPUState, tb_jmp_cache));\n    tcg_gen_setcondi_i64(tcg_ctx, TCG_COND_EQ, bad, tb, 0);\n    tcg_gen_movi_i64(tcg_ctx, t, (uintptr_t)&elfvisor_no_tb);\n    tcg_gen_movcond_i64(tcg_ctx, TCG_COND_EQ, tb, tb, zero, t, tb);\n    /* tb->pc == pc && tb->cs_base == 0 */\n    tcg_gen_ld_i64(tcg_ctx, t, (TCGv_ptr)tb, offsetof(TranslationBlock, pc));\n    tcg_gen_setcond_i64(tcg_ctx, TCG_COND_NE, t, t, pc);\n    tcg_gen_or_i64(tcg_ctx, bad, bad, t);\n    tcg_gen_ld_i64(tcg_ctx, t, (TCGv_ptr)tb, offsetof(TranslationBlock, cs_base));\n    tcg_gen_or_i64(tcg_ctx, bad, bad, t);\n    /* tb->flags == env->hflags, AArch64 state without single step */\n    tcg_gen_ld_i32(tcg_ctx, flags, tcg_ctx->cpu_env, offsetof(CPUARMState, hflags));\n    tcg_gen_ld_i32(tcg_ctx, f, (TCGv_ptr)tb, offsetof(TranslationBlock, flags));\n    tcg_gen_xor_i32(tcg_ctx, f, f, flags);\n    tcg_gen_andi_i32(tcg_ctx, flags, flags,\n                     R_TBFLAG_ANY_AARCH64_STATE_MASK | R_TBFLAG_ANY_SS_ACTIVE_MASK);\n    tcg_gen_xori_i32(tcg_ctx, flags, flags, R_TBFLAG_ANY_AARCH64_STATE_MASK);\n    tcg_gen_or_i32(tcg_ctx, f, f, flags);\n    /* (tb->cflags & (CF_HASH_MASK | CF_INVALID)) == cf_mask */\n    tcg_gen_ld_i32(tcg_ctx, flags, (TCGv_ptr)tb, offsetof(TranslationBlock, cflags));\n    tcg_gen_andi_i32(tcg_ctx, flags, flags, CF_HASH_MASK | CF_INVALID);\n    tcg_gen_xori_i32(tcg_ctx, flags, flags, cf_mask);\n    tcg_gen_or_i32(tcg_ctx, f, f, flags);\n    tcg_gen_extu_i32_i64(tcg_ctx, t, f);\n    tcg_gen_or_i64(tcg_ctx, bad, bad, t);\n    /* tb->trace_vcpu_dstate == *cpu->trace_dstate */\n    tcg_gen_ld32u_i64(tcg_ctx, t, (TCGv_ptr)tb, offsetof(TranslationBlock, trace_vcpu_dstate));\n    tcg_gen_ld_i64(tcg_ctx, u, tcg_ctx->cpu_env, cpu_ofs + offsetof(CPUState, trace_dstate));\n    tcg_gen_xor_i64(tcg_ctx, t, t, u);\n    tcg_gen_or_i64(tcg_ctx, bad, bad, t);\n    /* the block's code, or the stub */\n    tcg_gen_ld_i64(tcg_ctx, t, (TCGv_ptr)tb, offsetof(TranslationBlock, tc.ptr));\n    tcg_gen_movi_i64(tcg_ctx, u, (uintptr_t)tcg_ctx->elfvisor_lookup_stub);\n    tcg_gen_movcond_i64(tcg_ctx, TCG_COND_NE, t, bad, zero, u, t);\n    tcg_gen_op1i(tcg_ctx, INDEX_op_goto_ptr, tcgv_i64_arg(tcg_ctx, t));\n\n    tcg_temp_free_i64(tcg_ctx, pc);\n    tcg_temp_free_i64(tcg_ctx, slot);\n    tcg_temp_free_i64(tcg_ctx, tb);\n    tcg_temp_free_i64(tcg_ctx, t);\n    tcg_temp_free_i64(tcg_ctx, u);\n    tcg_temp_free_i64(tcg_ctx, bad);\n    tcg_temp_free_i64(tcg_ctx, zero);\n    tcg_temp_free_i32(tcg_ctx, flags);\n    tcg_temp_free_i32(tcg_ctx, f);\n    return true;\n}\n#endif\n\nvoid tcg_gen_lookup_and_goto_ptr(TCGContext *tcg_ctx)\n{\n#if TCG_TARGET_HAS_goto_ptr\n        TCGv_ptr ptr;\n\n#if defined(TARGET_AARCH64) && UINTPTR_MAX == UINT64_MAX\n        if (elfvisor_gen_jump_cache_probe(tcg_ctx)) {\n            return;\n        }\n#endif\n        ptr = tcg_temp_new_ptr(tcg_ctx);\n",
+    },
+    Edit {
+        file: "qemu/include/tcg/tcg.h",
+        original: "    void *code_gen_epilogue;\n    void *code_gen_buffer;\n",
+        patched: "    void *code_gen_epilogue;\n    /* elfvisor: code that calls helper_lookup_tb_ptr and jumps to the result (NULL: none). */\n    void *elfvisor_lookup_stub;\n    void *code_gen_buffer;\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "/* Generate global QEMU prologue and epilogue code */\nstatic void tcg_target_qemu_prologue(TCGContext *s)\n",
+        patched: "/* Generate global QEMU prologue and epilogue code */\n#if TCG_TARGET_REG_BITS == 64 && defined(TARGET_AARCH64)\n/* elfvisor: the block lookup the stub below calls (accel/tcg/tcg-runtime.c). */\nvoid *helper_lookup_tb_ptr(CPUArchState *env);\n#endif\n\nstatic void tcg_target_qemu_prologue(TCGContext *s)\n",
+    },
+    Edit {
+        file: "qemu/tcg/i386/tcg-target.inc.c",
+        original: "    tcg_out_opc(s, OPC_RET, 0, 0, 0);\n}\n",
+        patched: "    tcg_out_opc(s, OPC_RET, 0, 0, 0);\n\n#if TCG_TARGET_REG_BITS == 64 && defined(TARGET_AARCH64)\n    /* elfvisor: the way out of an inline jump-cache probe that missed (tcg-op.c): reached by a\n       jump from a block's end, where a helper call may be made (globals saved, the stack as in\n       the block), it looks the block up and jumps to it, or to the epilogue. */\n    s->elfvisor_lookup_stub = s->code_ptr;\n    tcg_out_mov(s, TCG_TYPE_PTR, tcg_target_call_iarg_regs[0], TCG_AREG0);\n    tcg_out_call(s, (tcg_insn_unit *)helper_lookup_tb_ptr);\n    tcg_out_modrm(s, OPC_GRP5, EXT5_JMPN_Ev, TCG_REG_EAX);\n#endif\n}\n",
     },
 ];
 

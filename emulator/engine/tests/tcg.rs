@@ -960,6 +960,30 @@ fn test_a_call_into_a_page_just_unmapped_or_made_inaccessible_faults() {
 
 /// x1 = a slot holding `movz x0, #0; ret`, x2 = 0: 50 times, writes `movz x0, #0xffff` and then
 /// `movz x0, #x2` into the slot, calls it, and reports x0 with `svc #0`; then exits (`svc` 93).
+/// `br x0` at [`CODE`] and `ret` at [`CODE2`]: with x0 = CODE2 and x30 = CODE, a spin through
+/// indirect branches only, whose targets translated code finds in the jump cache itself.
+const SPIN_INDIRECT: [(u64, u32); 2] = [(CODE, 0xd61f_0000), (CODE2, 0xd65f_03c0)];
+
+#[test]
+fn test_a_stop_ends_a_spin_through_indirect_branches() {
+    // The inline jump-cache probe enters the target block at its start, where the exit test is.
+    for (by, runs) in [(StopBy::Stopper, 3000), (StopBy::Signal, 2000)] {
+        let arena = Arena::new();
+        for (addr, insn) in SPIN_INDIRECT {
+            arena.write_u32(addr, insn);
+        }
+        let mut cpu = vcpu(&arena, CODE);
+        cpu.set_reg(Reg::X(0), CODE2);
+        cpu.set_reg(Reg::X(30), CODE);
+        one_stop_per_run(cpu.as_mut(), runs, by, |cpu, exit| {
+            assert_eq!(exit, Exit::Interrupted, "{by:?}");
+            let pc = cpu.reg(Reg::Pc);
+            assert!(pc == CODE || pc == CODE2, "{by:?}: stopped at pc {pc:#x}");
+            assert_eq!((cpu.reg(Reg::X(0)), cpu.reg(Reg::X(30))), (CODE2, CODE));
+        });
+    }
+}
+
 const SMC_LOOP: [u32; 16] = [
     0x531b6843, 0x52ba5004, 0x2a040063, 0x529fffe5, 0x531b68a5, 0x2a0400a5, 0xb9000025, 0xb9000023,
     0xd5033fdf, 0xd63f0020, 0xd4000001, 0x91000442, 0xf100c85f, 0x54fffe61, 0xd2800ba8, 0xd4000001,
