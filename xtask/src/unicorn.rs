@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline+xregs";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 const SYS_VERSION: &str = "2.1.5";
 
@@ -24,7 +24,7 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 46] = [
+const EDITS: [Edit; 47] = [
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
     // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable
@@ -354,6 +354,15 @@ const EDITS: [Edit; 46] = [
         file: "qemu/tcg/i386/tcg-target.inc.c",
         original: "    tcg_out_opc(s, OPC_RET, 0, 0, 0);\n}\n",
         patched: "    tcg_out_opc(s, OPC_RET, 0, 0, 0);\n\n#if TCG_TARGET_REG_BITS == 64 && defined(TARGET_AARCH64)\n    /* elfvisor: the way out of an inline jump-cache probe that missed (tcg-op.c): reached by a\n       jump from a block's end, where a helper call may be made (globals saved, the stack as in\n       the block), it looks the block up and jumps to it, or to the epilogue. */\n    s->elfvisor_lookup_stub = s->code_ptr;\n    tcg_out_mov(s, TCG_TYPE_PTR, tcg_target_call_iarg_regs[0], TCG_AREG0);\n    tcg_out_call(s, (tcg_insn_unit *)helper_lookup_tb_ptr);\n    tcg_out_modrm(s, OPC_GRP5, EXT5_JMPN_Ev, TCG_REG_EAX);\n#endif\n}\n",
+    },
+    // Speed (system calls): the engine read the seven registers of every system call and
+    // wrote its result through `uc_reg_read`/`uc_reg_write`, a call and a switch each (an
+    // eighth of a `clock_gettime` round trip). For x0-x30 those calls only load and store the
+    // CPU state's array, so the engine gets its address once and does the same.
+    Edit {
+        file: "qemu/target/arm/unicorn_aarch64.c",
+        original: "    }\n\n    return UC_ERR_OK;\n}\n\nDEFAULT_VISIBILITY\n",
+        patched: "    }\n\n    return UC_ERR_OK;\n}\n\n/* elfvisor: x0-x30 of the instance's vCPU, where reg_read and reg_write below read and write\n   them without side effects, for an embedder's system-call path (a load instead of a call). */\nUNICORN_EXPORT\nuint64_t *uc_elfvisor_xregs(uc_engine *uc)\n{\n    return ((CPUARMState *)uc->cpu->env_ptr)->xregs;\n}\n\nDEFAULT_VISIBILITY\n",
     },
 ];
 

@@ -137,6 +137,9 @@ struct HookData {
     /// The fast path's page table, if the host gave one. Owned by [`TcgVcpu`], which closes
     /// the unicorn instance (and so these hooks) first.
     fast: Option<Rc<FastPages>>,
+    /// x0-x30 in the instance's CPU state (`uc_elfvisor_xregs`), which lives as long as the
+    /// instance; null until set after its creation.
+    xregs: *mut u64,
 }
 
 fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> EngineError {
@@ -158,6 +161,9 @@ unsafe extern "C" {
     /// elfvisor's unicorn edit: whether the instance holds translated code on the page of guest
     /// address `addr`.
     fn uc_elfvisor_page_has_code(uc: *mut unicorn_engine::uc_engine, addr: u64) -> bool;
+    /// elfvisor's unicorn edit: x0-x30 of the instance's CPU state, which unicorn's register
+    /// calls read and write without side effects.
+    fn uc_elfvisor_xregs(uc: *mut unicorn_engine::uc_engine) -> *mut u64;
     fn uc_elfvisor_set_fast_path(
         uc: *mut unicorn_engine::uc_engine,
         table: *const u8,
@@ -640,6 +646,7 @@ impl TcgVcpu {
             refusal: None,
             serial: false,
             fast: fast.clone(),
+            xregs: std::ptr::null_mut(),
         };
         let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::ARM, data)
             .map_err(backend("create a unicorn instance"))?;
@@ -669,6 +676,9 @@ impl TcgVcpu {
         tcr.val |= TCR_TBI0;
         uc.reg_write_arm64_coproc(&tcr).map_err(backend("enable top-byte-ignore"))?;
         let raw = uc.get_handle();
+        // SAFETY: `raw` is the live instance; the pointer is into its CPU state, which lives
+        // until the instance is closed, with the hooks that use it.
+        uc.get_data_mut().xregs = unsafe { uc_elfvisor_xregs(raw) };
         let stop = Arc::new(StopState {
             pending: AtomicU32::new(0),
             handle: Mutex::new(Some(raw as usize)),
@@ -722,13 +732,29 @@ fn reg_id(reg: Reg) -> i32 {
     }
 }
 
+/// x0-x30 straight from the CPU state (a system call reads seven of them and writes one), the
+/// rest through unicorn's register calls.
 fn read(uc: &Unicorn<'_, HookData>, reg: Reg) -> u64 {
-    uc.reg_read(reg_id(reg)).expect("unicorn reads every aarch64 register the kernel names")
+    let xregs = uc.get_data().xregs;
+    match reg {
+        // SAFETY: `xregs` points at the 31 (and more) registers of the live instance's state;
+        // unicorn reads them there, with no other effect, and no other thread runs this vCPU.
+        Reg::X(n @ 0..=30) if !xregs.is_null() => unsafe { xregs.add(usize::from(n)).read() },
+        _ => {
+            uc.reg_read(reg_id(reg)).expect("unicorn reads every aarch64 register the kernel names")
+        }
+    }
 }
 
 fn write(uc: &mut Unicorn<'_, HookData>, reg: Reg, value: u64) {
-    uc.reg_write(reg_id(reg), value)
-        .expect("unicorn writes every aarch64 register the kernel names");
+    let xregs = uc.get_data().xregs;
+    match reg {
+        // SAFETY: as in `read`; unicorn's write of x0-x30 is this store alone.
+        Reg::X(n @ 0..=30) if !xregs.is_null() => unsafe { xregs.add(usize::from(n)).write(value) },
+        _ => uc
+            .reg_write(reg_id(reg), value)
+            .expect("unicorn writes every aarch64 register the kernel names"),
+    }
 }
 
 fn read_q(uc: &Unicorn<'_, HookData>, index: u8) -> u128 {
