@@ -79,7 +79,8 @@ pub fn futex(
 /// futex offset: the host then finds the futex words of those two, marks them OWNER_DIED and
 /// wakes a waiter, and stops at the next link it cannot read. That covers the usual case, a
 /// process killed while holding its most recently locked robust mutex (glibc and musl put it
-/// first). It is refreshed at every system call, when the guest's list is what it was since
+/// first). It is refreshed at every system call of a process with a writable shared mapping
+/// (a private futex word dies with the process), when the guest's list is what it was since
 /// the last one.
 #[derive(Debug, Default)]
 pub struct ShadowRobustList {

@@ -118,8 +118,9 @@ impl SyscallHandler for Task {
 }
 
 /// The entry step: this thread leaves guest code, the host's copy of its robust list follows
-/// the guest's, and a call that changes what other vCPUs may have cached (or captures the
-/// address space for a fork) holds the other threads out of guest code until it returns.
+/// the guest's (once the process shares writable memory), and a call that changes what other
+/// vCPUs may have cached (or captures the address space for a fork) holds the other threads
+/// out of guest code until it returns.
 fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
     // Out of guest code until the call returns: a quiesce need not wait for this thread.
     task.handle().leave_guest();
@@ -131,7 +132,14 @@ fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
     }
     let robust = task.robust_list();
     if robust.head != 0 {
-        task.handle().shadow_robust().refresh(&task.mm.read(), robust.head);
+        // The host walks the shadow only when the emulator dies without a word (SIGKILL), and
+        // then the whole process dies: a futex word only another process could wait on, in a
+        // writable shared mapping, needs it. Until the process has one (it never loses it),
+        // the shadow stays empty and a call does not read the guest's list head.
+        let mm = task.mm.read();
+        if mm.has_writable_shared() {
+            task.handle().shadow_robust().refresh(&mm, robust.head);
+        }
     }
     (task.group().is_multithreaded() && needs_quiesce(call))
         .then(|| task.group().quiesce(task.handle()))
