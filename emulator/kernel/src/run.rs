@@ -222,6 +222,9 @@ pub fn run(
         match thread_ended(process, end) {
             Some(end) => {
                 crate::gdb::process_ended(process, end);
+                if process.trace() {
+                    crate::syscalls::strace::exited(process.tid(), end);
+                }
                 process_ends(process);
                 return Ok(end);
             }
