@@ -333,6 +333,7 @@ fn release_thread_resources(task: &mut Task) {
 
 /// Ends the host process from any thread, as `main` does for the first one.
 pub(crate) fn end_process(process: &mut Task, end: Termination) -> ! {
+    crate::gdb::process_ended(process, end);
     process_ends(process);
     crate::fork::respawn::control::hold_exit();
     match end {
@@ -374,6 +375,7 @@ fn run_to_end(
         }
         let exit =
             if turn == crate::gdb::Turn::Step { vcpu.step(process) } else { vcpu.run(process) };
+        crate::gdb::left_guest(process, vcpu.as_mut());
         process.handle().leave_guest();
         let exit = exit?;
         if process.is_killed() && process.exit_status().is_none() {
