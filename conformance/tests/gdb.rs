@@ -474,3 +474,26 @@ fn qemu_session(program: &Path, commands: &[&str]) -> String {
     let _ = reap(&mut qemu, LIMIT);
     String::from_utf8_lossy(&run.stdout).into_owned()
 }
+
+/// An execve is reported as gdb's exec event: gdb says which program the process now runs,
+/// drops the old image's breakpoints and sets them again in the new one from its symbols.
+/// (qemu-user cannot be compared: its guest's execve of an aarch64 program fails without
+/// binfmt_misc, and its gdb stub knows no exec event.)
+#[test]
+fn test_exec_is_reported_and_breakpoints_follow_the_new_image() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    let emulator = Emulator::start(&program, &["exec"]);
+    let out = gdb(&emulator, &["break bump", "continue", "p by", "continue"]);
+    let executing = format!("is executing new program: {}", program.display());
+    assert_in_order(
+        &out,
+        &[&executing, "Breakpoint 1, bump (by=100)", "$1 = 100", "exited normally]"],
+    );
+    let (status, printed) = emulator.finish();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(printed, "execed\n");
+}

@@ -265,7 +265,9 @@ fn take_over(
     };
     let exec = process.adopt(*succession);
     crate::host::set_thread_name(process.comm());
-    switch_image(engine, process, *exec)
+    let vcpu = switch_image(engine, process, *exec)?;
+    crate::gdb::exec_done(process);
+    Ok(vcpu)
 }
 
 /// The execing thread's own robust futexes are released before its image goes (Linux's
@@ -399,6 +401,7 @@ fn run_to_end(
             drop(vcpu);
             vcpu = switch_image(engine, process, *prepared)?;
             process.handle().set_stopper(vcpu.stopper());
+            crate::gdb::exec_done(process);
             continue;
         }
         let pc = vcpu.reg(Reg::Pc);

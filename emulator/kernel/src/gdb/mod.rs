@@ -29,6 +29,7 @@
 //! fork (`fork_begin`, `fork_end`).
 
 mod target;
+mod wire;
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -242,7 +243,7 @@ fn socket_thread(listener: TcpListener, link: &Link, tx: &mpsc::Sender<Event>) {
     }
 }
 
-type Machine = GdbStubStateMachine<'static, Debuggee, TcpStream>;
+type Machine = GdbStubStateMachine<'static, Debuggee, wire::Wire>;
 
 /// The debugger's side of the process.
 struct Session {
@@ -546,6 +547,26 @@ pub(crate) fn after_exit(
     None
 }
 
+/// The thread loaded a new program (`execve`): the old image's breakpoints went with it, and
+/// the debugger hears of the exec (and which program) as the thread stops with `SIGTRAP`, as a
+/// ptraced process does after a successful execve.
+pub(crate) fn exec_done(task: &Task) {
+    if !active() {
+        return;
+    }
+    if let Some(Some(target)) = session().as_mut().map(|s| s.target.as_mut()) {
+        target.forget_breakpoints();
+    }
+    let mut w = world();
+    if !w.attached || w.claim.is_some() {
+        return;
+    }
+    wire::report_exec(task.group().exe().as_os_str().as_encoded_bytes());
+    let tid = gdb_tid(task.tid());
+    let signal = Signal::SIGTRAP;
+    w.claim(task.tid(), Some(MultiThreadStopReason::SignalWithThread { tid, signal }), None);
+}
+
 /// The process ended: the debugger hears how.
 pub(crate) fn process_ended(task: &Task, end: Termination) {
     let _ = task;
@@ -729,7 +750,7 @@ impl Session {
         world().waiting = false;
         self.backlog.clear();
         let target = self.target.as_mut().expect("made before serving");
-        match GdbStub::new(stream).run_state_machine(target) {
+        match GdbStub::new(wire::Wire::new(stream)).run_state_machine(target) {
             Ok(machine) => {
                 self.gdb = Some(machine);
                 world().attached = true;

@@ -262,6 +262,12 @@ impl Debuggee {
         }
     }
 
+    /// The image the breakpoints were in is gone (an execve): nothing is put back.
+    pub fn forget_breakpoints(&mut self) {
+        self.breakpoints.clear();
+        super::set_breakpoint_addrs(Default::default());
+    }
+
     /// Puts every replaced instruction back (a host fork child must not inherit the traps).
     pub fn remove_all_breakpoints(&mut self) {
         for (addr, saved) in std::mem::take(&mut self.breakpoints) {
@@ -294,6 +300,19 @@ impl Target for Debuggee {
 
     fn guard_rail_implicit_sw_breakpoints(&self) -> bool {
         true
+    }
+
+    // Fork and vfork are not reported (a fork child runs free of the debugger).
+    fn use_fork_stop_reason(&self) -> bool {
+        false
+    }
+
+    fn use_vfork_stop_reason(&self) -> bool {
+        false
+    }
+
+    fn use_vforkdone_stop_reason(&self) -> bool {
+        false
     }
 }
 
