@@ -497,3 +497,31 @@ fn test_exec_is_reported_and_breakpoints_follow_the_new_image() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(printed, "execed\n");
 }
+
+/// `--gdb-follow child` (host strategy): the debugger stays with the fork's child, its
+/// breakpoints included; the parent runs free of them; another strategy is refused.
+#[test]
+fn test_gdb_follows_the_fork_child_when_asked() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    let emulator = Emulator::spawn(&["--gdb-wait", "--gdb-follow", "child"], &program, &["fork"]);
+    let out = gdb(&emulator, &["break bump", "continue", "p by", "continue"]);
+    // The child stops in bump(5), then ends with 3; the parent's bump(1) stops nobody.
+    assert_in_order(&out, &["hit Breakpoint 1, bump (by=5)", "$1 = 5", "exited with code 03]"]);
+    assert!(!out.contains("by=1"), "{out}");
+    let (status, printed) = emulator.finish();
+    assert_eq!(status.code(), Some(0), "the parent ends as it does alone");
+    assert_eq!(printed, "child\nparent\n");
+
+    let elfvisor = elfvisor_conformance::elfvisor_lane::binary().expect("the elfvisor binary");
+    let mut cmd = Command::new(elfvisor);
+    cmd.args(["--gdb", "0", "--gdb-follow", "child", "--fork-strategy", "respawn-copy"])
+        .arg(&program);
+    let run = run_captured(cmd, b"", LIMIT).unwrap();
+    assert_eq!(run.status, Status::Exited(2));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("--gdb-follow child needs --fork-strategy host"), "{err}");
+}

@@ -167,6 +167,10 @@ enum Event {
 struct Link {
     /// Something came from the socket that no thread has looked at yet.
     input: AtomicBool,
+    /// The connection goes to a fork child (`--gdb-follow child`): this process stops reading.
+    hand_over: AtomicBool,
+    /// The thread that reads the socket.
+    reader: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The threads to stop when it does.
     group: Mutex<Option<Arc<ThreadGroup>>>,
 }
@@ -197,14 +201,28 @@ fn link() -> Option<Arc<Link>> {
 pub fn listen(port: u16, wait: bool) -> std::io::Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     let port = listener.local_addr()?.port();
-    let link = Arc::new(Link { input: AtomicBool::new(false), group: Mutex::new(None) });
+    let link = Arc::new(Link {
+        input: AtomicBool::new(false),
+        hand_over: AtomicBool::new(false),
+        reader: Mutex::new(None),
+        group: Mutex::new(None),
+    });
     let (tx, events) = mpsc::channel();
     let socket_link = Arc::clone(&link);
-    std::thread::Builder::new()
+    let socket_tx = tx.clone();
+    let reader = std::thread::Builder::new()
         .name("gdb-socket".into())
-        .spawn(move || socket_thread(listener, &socket_link, &tx))?;
+        .spawn(move || socket_thread(listener, &socket_link, &socket_tx))?;
+    *link.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(reader);
     *LINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
-    *session() = Some(Session { events, backlog: Default::default(), gdb: None, target: None });
+    *session() = Some(Session {
+        events,
+        tx,
+        stream: None,
+        backlog: Default::default(),
+        gdb: None,
+        target: None,
+    });
     world().waiting = wait;
     OWNER.store(std::process::id(), Ordering::SeqCst);
     ENABLED.store(true, Ordering::SeqCst);
@@ -217,30 +235,54 @@ fn socket_thread(listener: TcpListener, link: &Link, tx: &mpsc::Sender<Event>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let _ = stream.set_nodelay(true);
-        let Ok(mut reader) = stream.try_clone() else { continue };
+        let Ok(reader) = stream.try_clone() else { continue };
         if tx.send(Event::Connected(stream)).is_err() {
             return;
         }
         link.kick();
-        let mut buf = [0u8; 4096];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx.send(Event::Bytes(buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                    link.kick();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if tx.send(Event::Closed).is_err() {
+        if !read_connection(reader, link, tx) {
             return;
         }
-        link.kick();
     }
+}
+
+/// Forwards what the debugger sends until it closes the connection (true) or this process
+/// hands the connection to a fork child (false: the reading stops here).
+fn read_connection(mut reader: TcpStream, link: &Link, tx: &mpsc::Sender<Event>) -> bool {
+    // Bounded reads, so a hand-over is seen (the reading is not timed: a read that times out
+    // is simply made again).
+    let _ = reader.set_read_timeout(Some(std::time::Duration::from_millis(50)));
+    let mut buf = [0u8; 4096];
+    loop {
+        if link.hand_over.load(Ordering::SeqCst) {
+            return false;
+        }
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx.send(Event::Bytes(buf[..n].to_vec())).is_err() {
+                    return false;
+                }
+                link.kick();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => break,
+        }
+    }
+    if tx.send(Event::Closed).is_err() {
+        return false;
+    }
+    link.kick();
+    true
 }
 
 type Machine = GdbStubStateMachine<'static, Debuggee, wire::Wire>;
@@ -248,6 +290,10 @@ type Machine = GdbStubStateMachine<'static, Debuggee, wire::Wire>;
 /// The debugger's side of the process.
 struct Session {
     events: mpsc::Receiver<Event>,
+    /// For a reading thread of a fork child that took the connection over.
+    tx: mpsc::Sender<Event>,
+    /// The connection (a second handle to it), for that thread.
+    stream: Option<TcpStream>,
     /// Bytes received but not yet fed to the state machine.
     backlog: std::collections::VecDeque<u8>,
     gdb: Option<Machine>,
@@ -450,22 +496,99 @@ fn serve(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     turn
 }
 
-/// Before a fork (or vfork) of the process: the breakpoints leave its memory, which every
-/// strategy copies or shares with the child.
-pub(crate) fn fork_begin(task: &Task) {
+/// With `--gdb-follow child`: the debugger goes with a fork's child.
+static FOLLOW_CHILD: AtomicBool = AtomicBool::new(false);
+
+pub fn set_follow_child(child: bool) {
+    FOLLOW_CHILD.store(child, Ordering::SeqCst);
+}
+
+/// A fork in progress while a debugger is attached, with `--gdb-follow child`: the session and
+/// the world stay locked across the host fork, so the child gets them whole (its copy of this
+/// thread unlocks them).
+pub(crate) struct Handover {
+    session: MutexGuard<'static, Option<Session>>,
+    world: MutexGuard<'static, World>,
+}
+
+/// Before a fork (or vfork) of the process. Following the parent (the default), the
+/// breakpoints leave its memory, which every strategy copies or shares with the child.
+/// Following the child (host strategy), the reading of the connection stops here and the
+/// session goes to the child whole, breakpoints included.
+pub(crate) fn fork_begin(task: &Task) -> Option<Handover> {
     let _ = task;
     if !active() {
-        return;
+        return None;
+    }
+    if FOLLOW_CHILD.load(Ordering::SeqCst) && world().attached {
+        if let Some(link) = link() {
+            link.hand_over.store(true, Ordering::SeqCst);
+            let reader = link.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(reader) = reader {
+                let _ = reader.join();
+            }
+        }
+        return Some(Handover { session: session(), world: world() });
     }
     if let Some(Some(target)) = session().as_ref().map(|s| s.target.as_ref()) {
         target.lift_breakpoints();
     }
+    None
 }
 
-/// After the fork, on both sides: the parent sets its breakpoints again; the child (a host
-/// fork's copy of the session is left alone) runs none of the translated code that holds them.
-pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu) {
-    let _ = task;
+/// After the fork, on both sides. Following the parent: the parent sets its breakpoints again;
+/// the child (a host fork's copy of the session is left alone) runs none of the translated code
+/// that holds them. Following the child: the child adopts the session and reads the connection;
+/// the parent puts its instructions back and runs free of the debugger.
+pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu, handover: Option<Handover>) {
+    if let Some(Handover { mut session, mut world }) = handover {
+        if OWNER.load(Ordering::SeqCst) == std::process::id() {
+            // The parent: the child has the debugger now.
+            world.attached = false;
+            world.claim = None;
+            world.resume = Resume::default();
+            world.generation = world.generation.wrapping_add(1);
+            WAKE.notify_all();
+            drop(world);
+            if let Some(target) = session.as_mut().and_then(|s| s.target.as_mut()) {
+                target.mm = task.mm.clone();
+                target.remove_all_breakpoints();
+            }
+            // Dropping the session closes only this process's handles of the connection.
+            *session = None;
+            ENABLED.store(false, Ordering::SeqCst);
+            drop(session);
+            cpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
+            if task.group().is_multithreaded() {
+                task.group().publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
+            }
+        } else {
+            // The child: this process is the debugger's now, its one thread the only one.
+            OWNER.store(std::process::id(), Ordering::SeqCst);
+            ENABLED.store(true, Ordering::SeqCst);
+            CHILD_FLUSH.store(false, Ordering::SeqCst);
+            world.regs.clear();
+            let reading = session
+                .as_ref()
+                .and_then(|s| Some((s.stream.as_ref()?.try_clone().ok()?, s.tx.clone())));
+            if let Some(s) = session.as_mut().and_then(|s| s.target.as_mut()) {
+                s.mm = task.mm.clone();
+            }
+            drop((session, world));
+            if let (Some(link), Some((stream, tx))) = (link(), reading) {
+                link.hand_over.store(false, Ordering::SeqCst);
+                *link.group.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Arc::clone(task.group()));
+                let reader_link = Arc::clone(&link);
+                let reader =
+                    std::thread::Builder::new().name("gdb-socket".into()).spawn(move || {
+                        read_connection(stream, &reader_link, &tx);
+                    });
+                *link.reader.lock().unwrap_or_else(|e| e.into_inner()) = reader.ok();
+            }
+        }
+        return;
+    }
     if active() {
         if let Some(Some(target)) = session().as_ref().map(|s| s.target.as_ref()) {
             target.replant_breakpoints();
@@ -750,6 +873,7 @@ impl Session {
         world().waiting = false;
         self.backlog.clear();
         let target = self.target.as_mut().expect("made before serving");
+        self.stream = stream.try_clone().ok();
         match GdbStub::new(wire::Wire::new(stream)).run_state_machine(target) {
             Ok(machine) => {
                 self.gdb = Some(machine);
