@@ -525,3 +525,28 @@ fn test_gdb_follows_the_fork_child_when_asked() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("--gdb-follow child needs --fork-strategy host"), "{err}");
 }
+
+/// Watching a variable: elfvisor offers no hardware watchpoints (`Z2`; see
+/// docs/ARCHITECTURE.md §13), so gdb watches by single-stepping the guest and comparing, which
+/// rests on the stub's steps and memory reads.
+#[test]
+fn test_a_variable_is_watched_by_stepping() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    let emulator = Emulator::start(&program, &[]);
+    let mut gdb = Command::new(GDB);
+    gdb.args(["-batch", "-nx", "-ex", "set confirm off", "-ex", "set can-use-hw-watchpoints 0"])
+        .arg("-ex")
+        .arg(format!("target remote 127.0.0.1:{}", emulator.port));
+    for command in ["break bump", "continue", "watch counter", "continue", "delete", "kill"] {
+        gdb.arg("-ex").arg(command);
+    }
+    let run = run_captured(gdb, b"", LIMIT).expect("running gdb");
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert_in_order(&out, &["Watchpoint 2: counter", "Old value = 41", "New value = 42", "22\t"]);
+    let (status, _) = emulator.finish();
+    assert_eq!(status.signal(), Some(nix::sys::signal::Signal::SIGKILL as i32));
+}
