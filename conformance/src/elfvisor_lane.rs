@@ -55,11 +55,13 @@ fn build_release() -> std::result::Result<PathBuf, String> {
 /// What the lane runs for a case: `elfvisor --fork-strategy <s> [extra…] --argv0 <argv[0]>
 /// <binary> args…` with exactly the case's environment, stdin and files (a sysroot program:
 /// `… --sysroot <sysroot> --argv0 <argv[0]> <its guest path> args…`). `extra` holds elfvisor
-/// options (`--strace`, `--gdb PORT`); the harness passes none.
+/// options (`--strace`, `--gdb PORT`); the harness passes none. A dynamic guest
+/// ([`crate::dynamic`]) runs by its host path with its C library's root as `--sysroot`.
 pub fn invocation(
     case: &Case,
     elfvisor: &Path,
     binary: &Path,
+    libc_root: Option<&Path>,
     strategy: Strategy,
     extra: &[OsString],
 ) -> Invocation {
@@ -74,7 +76,12 @@ pub fn invocation(
             args.extend(["--argv0".into(), argv[0].clone().into()]);
             args.extend(program.sysroot_path().map(OsString::from));
         }
-        _ => args.extend(["--argv0".into(), argv[0].clone().into(), binary.as_os_str().to_owned()]),
+        _ => {
+            if let Some(root) = libc_root {
+                args.extend(["--sysroot".into(), root.as_os_str().to_owned()]);
+            }
+            args.extend(["--argv0".into(), argv[0].clone().into(), binary.as_os_str().to_owned()]);
+        }
     }
     args.extend(argv[1..].iter().map(OsString::from));
     Invocation::for_case(case, elfvisor.to_owned(), args)
@@ -84,6 +91,12 @@ pub fn invocation(
 /// case's files, with exactly the case's environment. A sysroot program runs as
 /// `elfvisor … --sysroot <sysroot> --argv0 <argv[0]> <its guest path> args…`, so elfvisor finds it,
 /// its interpreter and libraries as the guest names them.
-pub fn run(case: &Case, elfvisor: &Path, binary: &Path, strategy: Strategy) -> Result<RunOutput> {
-    invocation(case, elfvisor, binary, strategy, &[]).run()
+pub fn run(
+    case: &Case,
+    elfvisor: &Path,
+    binary: &Path,
+    libc_root: Option<&Path>,
+    strategy: Strategy,
+) -> Result<RunOutput> {
+    invocation(case, elfvisor, binary, libc_root, strategy, &[]).run()
 }

@@ -59,6 +59,10 @@ pub struct Fixture {
     /// Lanes (`qemu-user`, or `qemu-user/glibc`) known to differ from Linux, with the reason.
     #[serde(default)]
     pub xfail: BTreeMap<String, String>,
+    /// Builds the source as a dynamically linked program, with the shared libraries and helper
+    /// programs of its tree (see [`crate::dynamic`]); without it every guest is static.
+    #[serde(default)]
+    pub dynamic: Option<crate::dynamic::Dynamic>,
 }
 
 fn default_timeout() -> u32 {
@@ -128,6 +132,11 @@ impl Case {
             Guest::Program(program) => program.argv0().to_owned(),
         };
         std::iter::once(argv0).chain(self.fixture.args.iter().cloned()).collect()
+    }
+
+    /// The dynamic build of the case's source, if it has one.
+    pub fn dynamic(&self) -> Option<&crate::dynamic::Dynamic> {
+        self.fixture.dynamic.as_ref()
     }
 
     /// The C libraries the case runs with: every one for a source, the program's own for a
@@ -206,6 +215,12 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
             Guest::Source(crate::paths::guest_src().join(source))
         }
     };
+    if let Some(dynamic) = &fixture.dynamic {
+        if !matches!(guest, Guest::Source(_)) {
+            return Err(bad("`dynamic` builds a C source: it cannot go with `program`".into()));
+        }
+        dynamic.validate(name).map_err(bad)?;
+    }
     let libc_ok = |sel: &LaneSelector| match (&guest, sel.libc) {
         (Guest::Program(program), Some(libc)) if libc != program.libc() => Err(bad(format!(
             "{program} runs with {} only: a selector naming {libc} never matches",
@@ -295,11 +310,14 @@ pub fn load_all(dir: &Path) -> Result<Vec<Case>> {
                 std::fs::read_to_string(&path).context(|| format!("reading {}", path.display()))?;
             let case = parse(&text, &path, &family_name, &name)?;
             if let Guest::Source(source) = &case.guest {
-                if !source.is_file() {
-                    return Err(Error::Fixture {
-                        path,
-                        message: format!("guest source {} does not exist", source.display()),
-                    });
+                let objects = case.fixture.dynamic.iter().flat_map(|d| d.sources());
+                for source in std::iter::once(source.clone()).chain(objects) {
+                    if !source.is_file() {
+                        return Err(Error::Fixture {
+                            path,
+                            message: format!("guest source {} does not exist", source.display()),
+                        });
+                    }
                 }
             }
             cases.push(case);
@@ -448,6 +466,31 @@ mod tests {
         }
         let err = parse_str("doc: x\nprogram: {go: a.go}\nsource: a/b.c\n").unwrap_err();
         assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("exclude")));
+    }
+
+    #[test]
+    fn test_dynamic_builds_a_source_only() {
+        let case = parse_str(
+            "doc: x\ndynamic:\n  links: [lib/a.so]\n  objects: [{path: lib/a.so, source: d/a.c}]\n",
+        )
+        .unwrap();
+        let dynamic = case.dynamic().unwrap();
+        assert_eq!(dynamic.links, ["lib/a.so"]);
+        assert_eq!(
+            dynamic.sources().collect::<Vec<_>>(),
+            [crate::paths::guest_src().join("d/a.c")]
+        );
+        assert_eq!(case.libcs(), Libc::ALL);
+        assert!(parse_str("doc: x\n").unwrap().dynamic().is_none());
+        let err = parse_str("doc: x\nprogram: busybox\ndynamic: {}\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("C source")));
+        let err = parse_str("doc: x\ndynamic:\n  links: [a.so]\n").unwrap_err();
+        assert!(
+            matches!(&err, Error::Fixture { message, .. } if message.contains("no shared library"))
+        );
+        let err =
+            parse_str("doc: x\ndynamic:\n  objects: [{path: case, source: d/a.c}]\n").unwrap_err();
+        assert!(matches!(&err, Error::Fixture { message, .. } if message.contains("collides")));
     }
 
     #[test]

@@ -109,54 +109,48 @@ impl Toolchain {
     /// The full command line that compiles `source` into `output`.
     fn command(&self, source: &Path, output: &Path) -> Command {
         let mut cmd = self.tool.to_command();
+        cmd.arg("-static");
+        self.common_flags(&mut cmd, source);
+        cmd.arg("-o").arg(output).arg(source);
+        cmd
+    }
+
+    /// The flags every guest is compiled with: warnings as errors, threads, `check.h` and the
+    /// source's own folder on the include path.
+    fn common_flags(&self, cmd: &mut Command, source: &Path) {
         let include = crate::paths::guest_src().join("include");
-        cmd.args(["-static", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-pthread"])
+        cmd.args(["-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-pthread"])
             .arg("-I")
             .arg(include)
             .arg("-I")
-            .arg(source.parent().unwrap_or(Path::new(".")))
-            .arg("-o")
-            .arg(output)
-            .arg(source);
+            .arg(source.parent().unwrap_or(Path::new(".")));
+    }
+
+    /// The compiler with the common flags for one object of a dynamic tree (not static); the
+    /// caller adds the output, the source and what the object links.
+    pub(crate) fn dynamic_command(&self, source: &Path) -> Command {
+        let mut cmd = self.tool.to_command();
+        self.common_flags(&mut cmd, source);
         cmd
+    }
+
+    /// Feeds the compiler's identity (path and version) to a cache key.
+    pub(crate) fn hash_identity(&self, hasher: &mut Sha256) {
+        hasher.update(self.tool.path().as_os_str().as_encoded_bytes());
+        hasher.update(self.version.as_bytes());
     }
 
     /// A hash of everything that decides the binary: compiler, flags, source and headers.
     fn cache_key(&self, source: &Path) -> Result<String> {
         let mut hasher = Sha256::new();
-        hasher.update(self.tool.path().as_os_str().as_encoded_bytes());
-        hasher.update(self.version.as_bytes());
+        self.hash_identity(&mut hasher);
         let cmd = self.command(source, Path::new("out"));
         for arg in cmd.get_args() {
             hasher.update(arg.as_encoded_bytes());
             hasher.update([0]);
         }
         hasher.update(std::fs::read(source).context(|| format!("reading {}", source.display()))?);
-        // A source may include any header of the tree (`../fork/fork.h`), so all of them count:
-        // those of every family folder and of the source's own folder.
-        let root = crate::paths::guest_src();
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-            .context(|| format!("reading {}", root.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.push(source.parent().unwrap_or(Path::new(".")).to_path_buf());
-        dirs.sort();
-        dirs.dedup();
-        for dir in &dirs {
-            let mut headers: Vec<PathBuf> = std::fs::read_dir(dir)
-                .context(|| format!("reading {}", dir.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "h"))
-                .collect();
-            headers.sort();
-            for header in headers {
-                hasher.update(header.as_os_str().as_encoded_bytes());
-                hasher.update(
-                    std::fs::read(&header).context(|| format!("reading {}", header.display()))?,
-                );
-            }
-        }
+        hash_headers(&mut hasher, source)?;
         let digest = hasher.finalize();
         Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
     }
@@ -195,6 +189,36 @@ impl Toolchain {
     }
 }
 
+/// Feeds every header a guest source may include to a cache key: a source may include any
+/// header of the tree (`../fork/fork.h`), so those of every family folder and of the source's
+/// own folder count.
+pub(crate) fn hash_headers(hasher: &mut Sha256, source: &Path) -> Result<()> {
+    let root = crate::paths::guest_src();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .context(|| format!("reading {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.push(source.parent().unwrap_or(Path::new(".")).to_path_buf());
+    dirs.sort();
+    dirs.dedup();
+    for dir in &dirs {
+        let mut headers: Vec<PathBuf> = std::fs::read_dir(dir)
+            .context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "h"))
+            .collect();
+        headers.sort();
+        for header in headers {
+            hasher.update(header.as_os_str().as_encoded_bytes());
+            hasher.update(
+                std::fs::read(&header).context(|| format!("reading {}", header.display()))?,
+            );
+        }
+    }
+    Ok(())
+}
+
 type Shared<T> = Arc<OnceLock<std::result::Result<T, Arc<Error>>>>;
 
 /// Builds guests on demand, each at most once per process, from any number of threads.
@@ -202,6 +226,7 @@ type Shared<T> = Arc<OnceLock<std::result::Result<T, Arc<Error>>>>;
 pub struct GuestBuilder {
     toolchains: Mutex<HashMap<Libc, Shared<Arc<Toolchain>>>>,
     builds: Mutex<HashMap<(Libc, PathBuf), Shared<PathBuf>>>,
+    trees: Mutex<HashMap<(Libc, String), Shared<PathBuf>>>,
     go: Shared<Arc<crate::go::GoToolchain>>,
     go_builds: Mutex<HashMap<PathBuf, Shared<PathBuf>>>,
 }
@@ -242,6 +267,32 @@ impl GuestBuilder {
             let family = source.parent().and_then(Path::file_name).unwrap_or_default();
             let out_dir = crate::paths::output_dir().join("guests").join(libc.id()).join(family);
             toolchain.build(source, &out_dir, name).map_err(Arc::new)
+        })
+        .clone()
+    }
+
+    /// The program of a dynamic case's tree under `libc` (see [`crate::dynamic`]), built if the
+    /// cache does not have it: `target/conformance/guests/<libc>/<family>/<case>-<hash>/<case>`.
+    pub fn build_tree(
+        &self,
+        libc: Libc,
+        case: &crate::fixture::Case,
+        dynamic: &crate::dynamic::Dynamic,
+        source: &Path,
+    ) -> std::result::Result<PathBuf, Arc<Error>> {
+        let cell = self
+            .trees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((libc, case.id()))
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            let toolchain = self.toolchain(libc)?;
+            let out_dir =
+                crate::paths::output_dir().join("guests").join(libc.id()).join(&case.family);
+            crate::dynamic::build_tree(&toolchain, dynamic, source, &out_dir, &case.name)
+                .map_err(Arc::new)
         })
         .clone()
     }

@@ -124,7 +124,11 @@ impl Harness {
             return Some(reason);
         }
         match &case.guest {
-            Guest::Source(_) => self.builder.toolchain(cell.libc).err().map(|e| e.to_string()),
+            Guest::Source(_) => {
+                let toolchain = self.builder.toolchain(cell.libc).err().map(|e| e.to_string());
+                let libc = || case.dynamic().and_then(|_| crate::dynamic::unavailable(cell.libc));
+                toolchain.or_else(libc)
+            }
             Guest::Program(program) => program.unavailable(),
             Guest::Go(_) => self.builder.go().err().map(|e| e.to_string()),
         }
@@ -132,9 +136,11 @@ impl Harness {
 
     fn binary(&self, libc: Libc, case: &Case) -> std::result::Result<PathBuf, String> {
         match &case.guest {
-            Guest::Source(source) => {
-                self.builder.build(libc, source, &case.name).map_err(|e| e.to_string())
+            Guest::Source(source) => match case.dynamic() {
+                Some(dynamic) => self.builder.build_tree(libc, case, dynamic, source),
+                None => self.builder.build(libc, source, &case.name),
             }
+            .map_err(|e| e.to_string()),
             Guest::Program(program) => match program.unavailable() {
                 None => Ok(program.path()),
                 Some(reason) => Err(reason),
@@ -154,15 +160,19 @@ impl Harness {
         extra: &[OsString],
     ) -> std::result::Result<Invocation, String> {
         let case = &self.cases[cell.case];
+        let libc_root = case.dynamic().map(|_| crate::dynamic::libc_root()).transpose()?;
+        let libc_root = libc_root.as_deref();
         match cell.lane {
             Lane::QemuUser => {
                 let binary = self.binary(cell.libc, case)?;
-                Ok(crate::qemu_user::invocation(case, &binary, extra))
+                Ok(crate::qemu_user::invocation(case, &binary, libc_root, extra))
             }
             Lane::Elfvisor(strategy) => {
                 let elfvisor = crate::elfvisor_lane::binary()?;
                 let binary = self.binary(cell.libc, case)?;
-                Ok(crate::elfvisor_lane::invocation(case, &elfvisor, &binary, strategy, extra))
+                Ok(crate::elfvisor_lane::invocation(
+                    case, &elfvisor, &binary, libc_root, strategy, extra,
+                ))
             }
             Lane::Linux => Err("the linux lane runs its cases inside one boot".into()),
         }
@@ -387,6 +397,7 @@ fn batch_case(libc: Libc, case: &Case, binary: PathBuf) -> BatchCase {
         id: batch_id(libc, case),
         binary: match &case.guest {
             Guest::Program(Program::Sysroot(path)) => Executable::Sysroot(path.clone()),
+            Guest::Source(_) if case.dynamic().is_some() => Executable::Tree(binary),
             _ => Executable::Packed(binary),
         },
         argv: case.argv(),
@@ -461,6 +472,33 @@ mod tests {
             assert!(!names.contains(&format!("{lane}/musl/busybox/echo")));
             assert!(names.contains(&format!("{lane}/musl/demo/c")));
         }
+    }
+
+    #[test]
+    fn test_a_dynamic_case_runs_with_the_libc_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let harness = Harness::with_cases(vec![case("dynamic", "c", "doc: x\ndynamic: {}\n")]);
+        let root = dir.path().join("root");
+        let program = dir.path().join("c-1/c");
+        let case = &harness.cases[0];
+        let elfvisor = crate::elfvisor_lane::invocation(
+            case,
+            Path::new("/bin/elfvisor"),
+            &program,
+            Some(&root),
+            crate::lane::Strategy::Host,
+            &[],
+        );
+        let args: Vec<String> =
+            elfvisor.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let want = ["--fork-strategy", "host", "--sysroot", &root.to_string_lossy(), "--argv0"];
+        assert_eq!(args[..5], want);
+        assert_eq!(args[5..], ["c".to_string(), program.to_string_lossy().into_owned()]);
+        let qemu = crate::qemu_user::invocation(case, &program, Some(&root), &[]);
+        let args: Vec<String> =
+            qemu.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args[..2], ["-L".to_string(), root.to_string_lossy().into_owned()]);
+        assert_eq!(batch_case(Libc::Musl, case, program.clone()).binary, Executable::Tree(program));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpio;
+pub mod dynamic;
 pub mod elfvisor_lane;
 mod error;
 pub mod fixture;

@@ -53,6 +53,10 @@ pub enum Executable {
     Packed(PathBuf),
     /// A program of the sysroot, run by its own path: the boot then carries the whole sysroot.
     Sysroot(String),
+    /// The program of a dynamic case's tree (a host path inside it): the whole tree is packed
+    /// under `/guests/`, keeping its layout, and the boot carries the C libraries' root
+    /// ([`crate::dynamic::libc_root`]).
+    Tree(PathBuf),
 }
 
 /// What a boot produced: a result for every case that reported, and the raw console log.
@@ -94,6 +98,18 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
                     path
                 }
             },
+            Executable::Tree(program) => match packed.get(program.as_path()) {
+                Some(path) => path.clone(),
+                None => {
+                    let dir = format!("/guests/{next}");
+                    let tree = program.parent().unwrap_or(Path::new("."));
+                    pack_dir(&mut cpio, tree, &dir)?;
+                    let name = program.file_name().unwrap_or_default().to_string_lossy();
+                    let path = format!("{dir}/{name}");
+                    packed.insert(program, path.clone());
+                    path
+                }
+            },
         };
         manifest
             .push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
@@ -117,6 +133,35 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
     }
     cpio.file("/cases/manifest", 0o644, manifest.as_bytes());
     Ok(cpio.finish())
+}
+
+/// Packs the directory `host` as `guest`, its subdirectories, files (modes kept) and symlinks
+/// included, in name order.
+fn pack_dir(cpio: &mut CpioWriter, host: &Path, guest: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    cpio.dir(guest, 0o755);
+    let mut names: Vec<PathBuf> = std::fs::read_dir(host)
+        .context(|| format!("reading {}", host.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .context(|| format!("reading {}", host.display()))?;
+    names.sort();
+    for path in names {
+        let meta =
+            std::fs::symlink_metadata(&path).context(|| format!("reading {}", path.display()))?;
+        let name = format!("{guest}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        if meta.is_dir() {
+            pack_dir(cpio, &path, &name)?;
+        } else if meta.file_type().is_symlink() {
+            let target =
+                std::fs::read_link(&path).context(|| format!("reading {}", path.display()))?;
+            cpio.symlink(&name, &target.to_string_lossy());
+        } else {
+            let data = std::fs::read(&path).context(|| format!("reading {}", path.display()))?;
+            cpio.file(&name, meta.permissions().mode() & 0o7777, &data);
+        }
+    }
+    Ok(())
 }
 
 /// The time limit of one boot that runs cases with these time limits: the boot itself, plus
@@ -147,6 +192,13 @@ pub fn write_initramfs(init: &Path, cases: &[BatchCase], initrd: &Path) -> Resul
     // (the kernel unpacks concatenated archives in turn, each compressed or not), and its
     // unpacked files live in the VM's RAM beside the archive until that is freed.
     let with_sysroot = cases.iter().any(|c| matches!(c.binary, Executable::Sysroot(_)));
+    // Dynamic guests need their C libraries' root, a few megabytes, cached the same way. It
+    // shares the sysroot's paths and files where the two meet, so their order does not matter.
+    if cases.iter().any(|c| matches!(c.binary, Executable::Tree(_))) {
+        let root = crate::dynamic::libc_root().map_err(Error::Boot)?;
+        let part = crate::sysroot::packed_tree(&root, out_dir, "libc-root")?;
+        archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
+    }
     if with_sysroot {
         let part = crate::sysroot::initramfs_part(&crate::paths::sysroot(), out_dir)?;
         archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
@@ -325,5 +377,43 @@ mod tests {
         assert!(text.contains("AY") && text.contains("BEE"));
         assert!(text.contains("case glibc/f/c\nbin /guests/0\n"), "the binary is packed once");
         assert_eq!(text.matches("BIN").count(), 1);
+    }
+
+    #[test]
+    fn test_a_tree_is_packed_whole_and_run_from_inside() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let init = dir.path().join("init");
+        std::fs::write(&init, b"INIT").unwrap();
+        let tree = dir.path().join("case-1234");
+        std::fs::create_dir_all(tree.join("lib")).unwrap();
+        std::fs::write(tree.join("case"), b"PROGRAM").unwrap();
+        std::fs::set_permissions(tree.join("case"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        std::fs::write(tree.join("lib/libx.so"), b"LIBRARY").unwrap();
+        std::os::unix::fs::symlink("libx.so", tree.join("lib/liby.so")).unwrap();
+        let case = BatchCase {
+            id: "musl/dynamic/case".into(),
+            binary: Executable::Tree(tree.join("case")),
+            argv: vec!["case".into()],
+            env: vec![],
+            stdin: vec![],
+            files: BTreeMap::new(),
+            timeout_s: 5,
+        };
+        let other = BatchCase { id: "glibc/dynamic/case".into(), ..case.clone() };
+        let archive = initramfs(&init, &[case, other]).unwrap();
+        let text = String::from_utf8_lossy(&archive);
+        assert!(text.contains("case musl/dynamic/case\nbin /guests/0/case\n"), "{text:?}");
+        assert!(text.contains("case glibc/dynamic/case\nbin /guests/0/case\n"), "packed once");
+        for name in ["guests/0\0", "guests/0/case\0", "guests/0/lib\0", "guests/0/lib/libx.so\0"] {
+            assert!(text.contains(name), "{name:?} is packed");
+        }
+        assert_eq!(text.matches("PROGRAM").count(), 1);
+        let link = text.find("guests/0/lib/liby.so\0").unwrap();
+        assert!(text[link..link + 32].contains("libx.so"), "the link's target is kept");
+        // The program keeps its mode: the second field of its 110-byte header is 0100755.
+        let at = text.find("guests/0/case\0").unwrap();
+        assert_eq!(&text[at - 110 + 14..at - 110 + 22], "000081ed");
     }
 }

@@ -19,8 +19,14 @@ pub fn unavailable() -> Option<String> {
 
 /// What the lane runs for a case: `qemu-aarch64 [extra…] -0 <argv[0]> <binary> args…` with
 /// exactly the case's environment, stdin and files. `extra` holds qemu options (`-strace`); the
-/// harness passes none.
-pub fn invocation(case: &Case, binary: &Path, extra: &[OsString]) -> Invocation {
+/// harness passes none. `libc_root` is the C library's root of a dynamic guest
+/// ([`crate::dynamic`]), given as `-L`.
+pub fn invocation(
+    case: &Case,
+    binary: &Path,
+    libc_root: Option<&Path>,
+    extra: &[OsString],
+) -> Invocation {
     let argv = case.argv();
     let mut args: Vec<OsString> = extra.to_vec();
     // qemu looks up the interpreter and the guest's other absolute paths through -L, but not
@@ -28,6 +34,8 @@ pub fn invocation(case: &Case, binary: &Path, extra: &[OsString]) -> Invocation 
     // it execve's.
     if matches!(&case.guest, Guest::Program(p) if p.sysroot_path().is_some()) {
         args.extend(["-L".into(), crate::paths::sysroot().into_os_string()]);
+    } else if let Some(root) = libc_root {
+        args.extend(["-L".into(), root.as_os_str().to_owned()]);
     }
     args.extend(["-0".into(), argv[0].clone().into(), binary.as_os_str().to_owned()]);
     args.extend(argv[1..].iter().map(OsString::from));
@@ -39,6 +47,6 @@ pub fn invocation(case: &Case, binary: &Path, extra: &[OsString]) -> Invocation 
 /// environment is exactly the case's. A sysroot program runs as `qemu-aarch64 -L <sysroot>`
 /// with its host path inside the sysroot (qemu looks up the interpreter and the guest's other
 /// absolute paths through `-L`, but not the program itself, nor the programs it `execve`s).
-pub fn run(case: &Case, binary: &Path) -> Result<RunOutput> {
-    invocation(case, binary, &[]).run()
+pub fn run(case: &Case, binary: &Path, libc_root: Option<&Path>) -> Result<RunOutput> {
+    invocation(case, binary, libc_root, &[]).run()
 }

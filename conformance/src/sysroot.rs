@@ -154,9 +154,16 @@ pub fn initramfs_part(root: &Path, dir: &Path) -> Result<PathBuf> {
     if let Some(why) = unavailable(root) {
         return Err(Error::Boot(why));
     }
+    packed_tree(root, dir, "sysroot")
+}
+
+/// The gzip-compressed cpio archive of the whole tree at `root`, to be unpacked at `/`: built
+/// once per tree content into `dir` as `<name>-<hash>.cpio.gz` (an older `<name>-…` archive
+/// there is removed) and then read from there.
+pub fn packed_tree(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     let (entries, hasher) = walk(root)?;
     let hash: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let archive = dir.join(format!("sysroot-{hash}.cpio.gz"));
+    let archive = dir.join(format!("{name}-{hash}.cpio.gz"));
     if archive.is_file() {
         return Ok(archive);
     }
@@ -173,13 +180,13 @@ pub fn initramfs_part(root: &Path, dir: &Path) -> Result<PathBuf> {
         }
     }
     let bytes = cpio.finish();
-    let partial = dir.join(format!(".sysroot-{hash}.partial"));
+    let partial = dir.join(format!(".{name}-{hash}.partial"));
     gzip(&bytes, &partial)?;
-    // Only the newest archive is kept: each is tens of megabytes.
+    // Only the newest archive is kept: a sysroot's is tens of megabytes.
     if let Ok(old) = std::fs::read_dir(dir) {
         for old in old.flatten() {
-            let name = old.file_name().to_string_lossy().into_owned();
-            if name.starts_with("sysroot-") && name.ends_with(".cpio.gz") {
+            let file = old.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&format!("{name}-")) && file.ends_with(".cpio.gz") {
                 let _ = std::fs::remove_file(old.path());
             }
         }

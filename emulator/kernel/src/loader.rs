@@ -21,9 +21,6 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::program_header::ProgramHeader;
 use goblin::elf::{Elf, Header, header, program_header};
 
-/// Where a static-pie (ET_DYN without PT_INTERP) program is placed.
-pub const PIE_BASE: u64 = 0x55_5555_0000;
-
 /// Where an ET_DYN program with an interpreter is placed: arm64's `ELF_ET_DYN_BASE` is
 /// `2 * DEFAULT_MAP_WINDOW_64 / 3` (arch/arm64/include/asm/elf.h), two thirds of the address
 /// space, which is 0xaaaa_aaaa_0000 on a 48-bit kernel with 64 KiB-aligned programs. The guest's
@@ -332,29 +329,44 @@ fn map_interp(
     let file = Arc::new(File::open(&host).map_err(|e| open_err(elfvisor_host::errno_from_io(&e)))?);
     // Not an ELF, or not an aarch64 one: ELIBBAD (load_elf_binary's interpreter checks).
     let elf = read_image(&host, &file).map_err(|e| bad(e.to_string()))?;
+    // load_elf_interp maps an ET_DYN interpreter at no particular alignment.
     let bias = if elf.header.e_type == header::ET_DYN {
-        let (low, span) = load_span(&elf);
-        let found = mm
-            .mmap(MmapRequest {
-                addr: GuestAddr(0),
-                len: span.max(PAGE_SIZE),
-                prot: Prot::NONE,
-                flags: MAP_PRIVATE | MAP_ANONYMOUS,
-                file: None,
-                name: VmaName::None,
-            })
-            .map_err(|errno| LoadError::Map { path: host.clone(), vaddr: low, errno })?;
-        mm.munmap(found, span.max(PAGE_SIZE)).map_err(|errno| LoadError::Map {
-            path: host.clone(),
-            vaddr: low,
-            errno,
-        })?;
-        found.0.wrapping_sub(low)
+        top_down_bias(mm, &host, &elf, PAGE_SIZE)?
     } else {
         0
     };
     map_segments(mm, &host, &file, &elf, bias)?;
     Ok((bias, GuestAddr(elf.header.e_entry.wrapping_add(bias))))
+}
+
+/// The load bias that puts an ET_DYN image where an mmap of its whole span would go, top-down
+/// below the mmap base, its start aligned to `align`: `elf_map` with no address and
+/// `total_mapping_size` (fs/binfmt_elf.c).
+fn top_down_bias(
+    mm: &mut AddressSpace,
+    path: &Path,
+    elf: &Image,
+    align: u64,
+) -> Result<u64, LoadError> {
+    let (low, span) = load_span(elf);
+    let span = span.max(PAGE_SIZE);
+    let map_err = |errno| LoadError::Map { path: path.to_owned(), vaddr: low, errno };
+    // Room for the span at any alignment: the highest aligned start in it is the answer.
+    let len = span.checked_add(align - PAGE_SIZE).ok_or(map_err(elfvisor_abi::Errno::ENOMEM))?;
+    let found = mm
+        .mmap(MmapRequest {
+            addr: GuestAddr(0),
+            len,
+            prot: Prot::NONE,
+            flags: MAP_PRIVATE | MAP_ANONYMOUS,
+            file: None,
+            name: VmaName::None,
+        })
+        .map_err(map_err)?;
+    mm.munmap(found, len).map_err(map_err)?;
+    // In bounds: `found + len` is the end of a mapping that was just made.
+    let start = (found.0 + len - span) & !(align - 1);
+    Ok(start.wrapping_sub(low))
 }
 
 /// The guest address of the program headers (AT_PHDR).
@@ -452,19 +464,27 @@ pub fn load(
     let file = Arc::new(File::open(path).map_err(open_err)?);
     let elf = read_image(path, &file)?;
     // load_elf_binary: an ET_DYN program with an interpreter goes at ELF_ET_DYN_BASE (aligned
-    // to its largest segment alignment), less its first segment's address; elfvisor places
-    // static-pie programs at PIE_BASE.
+    // to its largest segment alignment), less its first segment's address; one without (a
+    // static-pie program, or the dynamic loader run as a command) where an mmap of its span
+    // would go, top-down below the mmap base, aligned to its largest segment alignment.
     let bias = match (elf.header.e_type, &elf.interp) {
         (header::ET_DYN, Some(_)) => {
             let base = et_dyn_base(mm.arena_size()) & !(max_alignment(&elf) - 1);
             base.wrapping_sub(load_span(&elf).0)
         }
-        (header::ET_DYN, None) => PIE_BASE,
+        (header::ET_DYN, None) => top_down_bias(mm, path, &elf, max_alignment(&elf))?,
         _ => 0,
     };
     let image_end = map_segments(mm, path, &file, &elf, bias)?;
-    // The break follows the program, never the interpreter.
-    mm.init_brk(image_end);
+    // The break follows the program, never the interpreter; for an ET_DYN program without an
+    // interpreter it moves out of the mmap area (where it would soon meet the stack) to
+    // ELF_ET_DYN_BASE, page aligned up, with or without address randomisation
+    // (load_elf_binary, since "binfmt_elf: Move brk for static PIE even if ASLR disabled").
+    let brk_start = match (elf.header.e_type, &elf.interp) {
+        (header::ET_DYN, None) => GuestAddr((mm.arena_size() / 3 * 2).next_multiple_of(PAGE_SIZE)),
+        _ => image_end,
+    };
+    mm.init_brk(brk_start);
 
     let stack_err = |errno| LoadError::Map { path: path.to_owned(), vaddr: 0, errno };
     let top = mm.layout().stack_top;
@@ -558,6 +578,26 @@ mod tests {
         let loaded = load_bytes(&tiny_elf(&[0; 8])).unwrap();
         assert_eq!(loaded.entry, GuestAddr(0x400078));
         assert_eq!(loaded.sp.0 % 16, 0);
+    }
+
+    #[test]
+    fn test_an_et_dyn_program_without_an_interpreter_goes_top_down_its_break_apart() {
+        let mut elf = tiny_elf(&[0; 8]);
+        elf[16..18].copy_from_slice(&3u16.to_le_bytes()); // ET_DYN
+        elf[24..32].copy_from_slice(&0x78u64.to_le_bytes()); // e_entry
+        let ph = 64;
+        elf[ph + 16..ph + 32].fill(0); // p_vaddr, p_paddr
+        elf[ph + 48..ph + 56].copy_from_slice(&0x10000u64.to_le_bytes()); // p_align
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prog");
+        std::fs::write(&path, &elf).unwrap();
+        let mut mm = AddressSpace::new(1 << 32).unwrap();
+        let loaded = load(&mut mm, &path, &startup()).unwrap();
+        // The highest 64 KiB-aligned start whose one page fits below the mmap base.
+        let bias = (mm.layout().mmap_top.0 - PAGE_SIZE) & !0xffff;
+        assert_eq!(loaded.entry, GuestAddr(bias + 0x78));
+        let brk = ((1u64 << 32) / 3 * 2).next_multiple_of(PAGE_SIZE);
+        assert_eq!(mm.brk_state(), Some((GuestAddr(brk), GuestAddr(brk))));
     }
 
     #[test]

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
     }
     if let Err(e) = elfvisor::sysroot::init(cli.sysroot) {
         eprintln!("elfvisor: {e}");
-        return ExitCode::from(127);
+        return ExitCode::from(e.exit_status());
     }
     static ENGINE: elfvisor_engine::tcg::Tcg = elfvisor_engine::tcg::Tcg;
     let engine = &ENGINE;

@@ -55,6 +55,21 @@ pub enum SysrootError {
     NotDir { path: PathBuf },
 }
 
+impl SysrootError {
+    /// The status elfvisor exits with, as a shell would: 127 when the sysroot does not exist,
+    /// 126 when it exists but cannot be used (not a directory, not searchable).
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            SysrootError::Missing { source, .. }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                127
+            }
+            SysrootError::Missing { .. } | SysrootError::NotDir { .. } => 126,
+        }
+    }
+}
+
 /// A sysroot: the canonical host path of its root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sysroot {

@@ -117,3 +117,68 @@ fn test_start_failures_are_one_line_with_a_shell_status() {
         assert!(text.contains(words), "{args:?}: {text}");
     }
 }
+
+/// One line on stderr, the status, no output and no panic, on every fork strategy.
+fn assert_refused(args: &[&str], env: Option<&str>, status: i32, words: &str) {
+    for strategy in ["host", "respawn-copy", "respawn-snapshot"] {
+        let mut cmd = Command::new(ELFVISOR);
+        cmd.args(["--fork-strategy", strategy]).args(args).env_remove("ELFVISOR_SYSROOT");
+        if let Some(dir) = env {
+            cmd.env("ELFVISOR_SYSROOT", dir);
+        }
+        let out = cmd.output().unwrap();
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(status), "{strategy} {args:?}: {text}");
+        assert_eq!(text.lines().count(), 1, "{strategy} {args:?}: {text}");
+        assert!(text.contains(words), "{strategy} {args:?}: {text}");
+        assert!(!text.contains("panicked"), "{strategy} {args:?}: {text}");
+        assert!(out.stdout.is_empty(), "{strategy} {args:?}");
+    }
+}
+
+#[test]
+fn test_a_missing_or_unusable_sysroot_is_refused_like_a_shell() {
+    let root = tempfile::tempdir().unwrap();
+    install(root.path(), "/bin/prog", &tiny_elf(&code(&HELLO)));
+    let file = root.path().join("bin/prog");
+    let file = file.to_str().unwrap();
+    let missing = root.path().join("none");
+    let missing = missing.to_str().unwrap();
+    let under_file = format!("{file}/sub");
+    assert_refused(&["--sysroot", missing, "/bin/prog"], None, 127, "cannot use sysroot");
+    assert_refused(&["/bin/prog"], Some(missing), 127, "cannot use sysroot");
+    assert_refused(&["--sysroot", file, "/bin/prog"], None, 126, "not a directory");
+    assert_refused(&["/bin/prog"], Some(file), 126, "not a directory");
+    assert_refused(&["--sysroot", &under_file, "/bin/prog"], None, 126, "cannot use sysroot");
+}
+
+#[test]
+fn test_an_interpreter_of_another_architecture_or_unusable_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().to_str().unwrap();
+    let interp = "/lib/ld-linux-aarch64.so.1";
+    install(root.path(), "/bin/prog", &with_interp(&code(&EXIT_9), interp));
+    // A sysroot of another architecture: an x86-64 tree has no aarch64 loader at all.
+    install(root.path(), "/lib64/ld-linux-x86-64.so.2", &tiny_elf(&code(&HELLO)));
+    assert_refused(&["--sysroot", dir, "/bin/prog"], None, 127, "cannot open its interpreter");
+    // A 32-bit Arm tree holding a loader by that name.
+    let mut arm32 = tiny_elf(&code(&HELLO));
+    arm32[4] = 1; // ELFCLASS32
+    arm32[18..20].copy_from_slice(&40u16.to_le_bytes()); // EM_ARM
+    install(root.path(), interp, &arm32);
+    assert_refused(&["--sysroot", dir, "/bin/prog"], None, 126, interp);
+    // An x86-64 loader under the aarch64 name.
+    let mut x86 = tiny_elf(&code(&HELLO));
+    x86[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    install(root.path(), interp, &x86);
+    assert_refused(&["--sysroot", dir, "/bin/prog"], None, 126, "X86_64");
+    // An empty loader, a truncated one, a directory.
+    install(root.path(), interp, b"");
+    assert_refused(&["--sysroot", dir, "/bin/prog"], None, 126, interp);
+    install(root.path(), interp, &tiny_elf(&code(&HELLO))[..40]);
+    assert_refused(&["--sysroot", dir, "/bin/prog"], None, 126, interp);
+    let ld = root.path().join(interp.trim_start_matches('/'));
+    std::fs::remove_file(&ld).unwrap();
+    std::fs::create_dir(&ld).unwrap();
+    assert_refused(&["--sysroot", dir, "/bin/prog"], None, 126, interp);
+}
