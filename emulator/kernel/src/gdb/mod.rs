@@ -391,7 +391,7 @@ fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
         let mut w = world();
         let regs = w.regs.get_mut(&me).filter(|s| s.changed).map(|s| {
             s.changed = false;
-            s.regs.clone()
+            s.regs
         });
         (regs, w.signals.remove(&me))
     };
@@ -448,7 +448,7 @@ pub(crate) fn must_stop(task: &Task) -> bool {
 
 /// The registers `tid` published.
 fn published(tid: u32) -> Option<Registers> {
-    world().regs.get(&tid).map(|s| s.regs.clone())
+    world().regs.get(&tid).map(|s| s.regs)
 }
 
 /// gdb wrote `tid`'s registers: they reach its vCPU as it resumes.
