@@ -224,6 +224,9 @@ pub fn run(
         match thread_ended(process, end) {
             Some(end) => {
                 crate::gdb::process_ended(process, end);
+                if process.trace() {
+                    crate::syscalls::strace::exited(process.tid(), end);
+                }
                 process_ends(process);
                 return Ok(end);
             }
@@ -264,7 +267,9 @@ fn take_over(
     };
     let exec = process.adopt(*succession);
     crate::host::set_thread_name(process.comm());
-    switch_image(engine, process, *exec)
+    let vcpu = switch_image(engine, process, *exec)?;
+    crate::gdb::exec_done(process);
+    Ok(vcpu)
 }
 
 /// The execing thread's own robust futexes are released before its image goes (Linux's
@@ -332,6 +337,7 @@ fn release_thread_resources(task: &mut Task) {
 
 /// Ends the host process from any thread, as `main` does for the first one.
 pub(crate) fn end_process(process: &mut Task, end: Termination) -> ! {
+    crate::gdb::process_ended(process, end);
     process_ends(process);
     crate::fork::respawn::control::hold_exit();
     match end {
@@ -373,6 +379,7 @@ fn run_to_end(
         }
         let exit =
             if turn == crate::gdb::Turn::Step { vcpu.step(process) } else { vcpu.run(process) };
+        crate::gdb::left_guest(process, vcpu.as_mut());
         process.handle().leave_guest();
         let exit = exit?;
         if process.is_killed() && process.exit_status().is_none() {
@@ -396,6 +403,7 @@ fn run_to_end(
             drop(vcpu);
             vcpu = switch_image(engine, process, *prepared)?;
             process.handle().set_stopper(vcpu.stopper());
+            crate::gdb::exec_done(process);
             continue;
         }
         let pc = vcpu.reg(Reg::Pc);

@@ -95,6 +95,8 @@ enum Release {
 impl SyscallHandler for Task {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
         let call = Call::read(cpu);
+        // What a debugger sees of this thread while it is in the call.
+        crate::gdb::left_guest(self, cpu);
         let quiesced = enter(self, &call);
         if self.is_killed() {
             // Another thread's execve killed this one while it waited to enter: the call is
@@ -240,7 +242,13 @@ fn leave(
         ctx.proc.vanish();
         return SyscallAction::Stop;
     }
-    if held { SyscallAction::Stop } else { SyscallAction::Continue }
+    // Another thread stopped for the debugger (or it keeps this one stopped): no guest code
+    // runs before the run loop has held this thread.
+    if held || crate::gdb::must_stop(ctx.proc) {
+        SyscallAction::Stop
+    } else {
+        SyscallAction::Continue
+    }
 }
 
 /// A host signal interrupted a blocking call: Linux restarts it unless a handler runs (and for

@@ -551,6 +551,14 @@ impl ThreadGroup {
         }
     }
 
+    /// Stops every other thread's vCPU and waits until each is out of guest code (each bounded
+    /// by [`QUIESCE_LIMIT`]): a debugger's stop, which holds them afterwards by its own means.
+    pub fn wait_siblings_out_of_guest(&self, me: &Arc<TaskHandle>) {
+        for t in self.threads().iter().filter(|t| !Arc::ptr_eq(t, me)) {
+            t.wait_out_of_guest();
+        }
+    }
+
     /// Records an address-space change the other vCPUs must flush before running guest code;
     /// returns its generation.
     pub fn publish(&self, code: &[(GuestAddr, GuestAddr)]) -> u64 {
