@@ -225,7 +225,7 @@ pub fn run(
             Some(end) => {
                 crate::gdb::process_ended(process, end);
                 if process.trace() {
-                    crate::syscalls::strace::exited(process.tid(), end);
+                    crate::syscalls::strace::sink::exited(process.tid(), end);
                 }
                 process_ends(process);
                 return Ok(end);

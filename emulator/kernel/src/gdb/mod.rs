@@ -79,6 +79,10 @@ static LINK: Mutex<Option<Arc<Link>>> = Mutex::new(None);
 thread_local! {
     /// This guest thread's run in progress is a single step.
     static STEPPING: Cell<bool> = const { Cell::new(false) };
+    /// Where that step started, while it may still be taken again: a step whose vCPU had a stop
+    /// pending from a kick while it waited (a sibling's claim) ends at once without moving, and
+    /// is then made again, once.
+    static STEP_FROM: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// A stop a thread claimed: it serves the debugger until gdb resumes the guest.
@@ -399,6 +403,15 @@ fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
         regs.load(vcpu);
     }
     STEPPING.with(|s| s.set(turn == Turn::Step));
+    let from = (turn == Turn::Step).then(|| vcpu.reg(elfvisor_engine::Reg::Pc));
+    STEP_FROM.with(|f| {
+        // A step taken again keeps no second chance.
+        if f.get().is_none_or(|at| Some(at) != from) {
+            f.set(from);
+        } else {
+            f.set(None);
+        }
+    });
     if let Some(info) = signal {
         if matches!(info.detail, Detail::Fault { .. }) {
             delivery::force(task, info);
@@ -642,6 +655,15 @@ pub(crate) fn after_exit(
     }
     let stepped = STEPPING.with(|s| s.replace(false));
     let pc = vcpu.reg(elfvisor_engine::Reg::Pc);
+    if stepped
+        && matches!(exit, Exit::Interrupted)
+        && fault.is_none()
+        && STEP_FROM.with(|f| f.get()) == Some(pc)
+    {
+        // Ended by a stop left pending while the thread waited, before the instruction ran:
+        // the step is made again at the next turn (its action still says so).
+        return None;
+    }
     let me = task.tid();
     let tid = gdb_tid(me);
     let mut w = world();
@@ -660,6 +682,7 @@ pub(crate) fn after_exit(
         let signal = to_gdb(info.signo);
         w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), Some(info));
     } else if stepped {
+        STEP_FROM.with(|f| f.set(None));
         let signal = Signal::SIGTRAP;
         w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), None);
     } else {

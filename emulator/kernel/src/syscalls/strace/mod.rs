@@ -13,8 +13,6 @@
 //! [`FILTER_ENV`] and [`FILE_ENV`], which `main` sets from the options.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::sync::{Mutex, OnceLock};
 
 use elfvisor_abi::fcntl as f;
 use elfvisor_abi::mman as m;
@@ -24,41 +22,17 @@ use elfvisor_abi::{Errno, GuestAddr, Prot, Signo, Sysno};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::table::Row;
 
+pub(crate) mod sink;
 mod structs;
 
-/// The environment variable that carries `--strace-filter` to respawned children.
-pub const FILTER_ENV: &str = "ELFVISOR_STRACE_FILTER";
-/// The environment variable that carries `--strace-file` to respawned children.
-pub const FILE_ENV: &str = "ELFVISOR_STRACE_FILE";
+pub use sink::{FILE_ENV, FILTER_ENV};
+use sink::{config, write_line};
 
 /// How much of a string argument is shown (strace's default `-s 32`).
 const STRING_LIMIT: usize = 32;
 
 /// The column results start at, counting the `[pid N] ` prefix (strace's `-a 40`).
 const RESULT_COLUMN: usize = 40;
-
-struct Config {
-    /// The calls to show (none: every call).
-    only: Option<Vec<u32>>,
-    /// Where the lines go (none: stderr).
-    file: Option<Mutex<std::fs::File>>,
-}
-
-fn config() -> &'static Config {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let only = std::env::var(FILTER_ENV).ok().map(|list| {
-            list.split(',')
-                .filter_map(|name| Sysno::ALL.iter().find(|(_, n)| *n == name.trim()))
-                .map(|(nr, _)| nr.0)
-                .collect()
-        });
-        let file = std::env::var_os(FILE_ENV).and_then(|path| {
-            std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
-        });
-        Config { only, file }
-    })
-}
 
 /// The names of `--strace-filter` that name no call (checked by `main` before the guest runs).
 pub fn unknown_names(list: &str) -> Vec<String> {
@@ -78,28 +52,6 @@ pub fn emit(ctx: &Ctx<'_>, nr: u64, row: Option<&Row>, args: &[u64; 6], result: 
     let mut line = line(ctx, nr, row, args, result);
     line.push('\n');
     write_line(cfg, &line);
-}
-
-/// The process ended: `+++ exited with 0 +++` or `+++ killed by SIGSEGV +++`, as strace
-/// closes a process's trace (whatever the filter).
-pub fn exited(tid: u32, end: crate::task::types::Termination) {
-    use crate::task::types::Termination;
-    let what = match end {
-        Termination::Exited(code) => format!("exited with {code}"),
-        Termination::Signaled(sig) => format!("killed by {}", structs::signal_name(sig.0)),
-    };
-    write_line(config(), &format!("[pid {tid:>5}] +++ {what} +++\n"));
-}
-
-fn write_line(cfg: &Config, line: &str) {
-    match &cfg.file {
-        Some(file) => {
-            let _ = file.lock().unwrap_or_else(|e| e.into_inner()).write_all(line.as_bytes());
-        }
-        None => {
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
-    }
 }
 
 /// `FLAG|FLAG|0x…` for the bits of `value` that `names` knows, in their order.
@@ -195,7 +147,7 @@ fn map_flags(value: u64) -> String {
 
 fn signal(value: u64) -> String {
     match u8::try_from(value) {
-        Ok(sig) if (1..=Signo::SIGRTMAX).contains(&sig) => structs::signal_name(sig),
+        Ok(sig) if (1..=Signo::SIGRTMAX).contains(&sig) => sink::signal_name(sig),
         _ => (value as i64).to_string(),
     }
 }

@@ -19,8 +19,9 @@ use elfvisor_abi::socket::{self as so, SockaddrIn, SockaddrIn6, SockaddrNl};
 use elfvisor_abi::system::Utsname;
 use elfvisor_abi::time::{Itimerspec, Timespec};
 use elfvisor_abi::uio::Iovec;
-use elfvisor_abi::{GuestAddr, GuestObj, Signo};
+use elfvisor_abi::{GuestAddr, GuestObj};
 
+use super::sink::signal_name;
 use super::{STRING_LIMIT, flags, string};
 use crate::syscalls::ctx::{Arg, Ctx, SysResult};
 
@@ -255,16 +256,6 @@ fn timespec(t: &Timespec) -> String {
 
 fn itimerspec(t: &Itimerspec) -> String {
     format!("{{it_interval={}, it_value={}}}", timespec(&t.interval), timespec(&t.value))
-}
-
-/// A signal's name as strace prints it in sets and structures: `SIGRTMIN` for 32, `SIGRT_n`
-/// above (the kernel's numbering, whatever the C library reserves).
-pub(super) fn signal_name(n: u8) -> String {
-    match n {
-        32 => "SIGRTMIN".into(),
-        33..=64 => format!("SIGRT_{}", n - 32),
-        _ => Signo(n).display_name(),
-    }
 }
 
 /// `[INT TERM]`, or `~[KILL STOP]` for a set holding more than half the signals, as strace
@@ -585,6 +576,7 @@ fn wait_status(s: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use elfvisor_abi::Signo;
 
     #[test]
     fn test_structures_read_as_strace_prints_them() {
