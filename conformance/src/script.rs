@@ -20,6 +20,9 @@ use serde::Deserialize;
 
 use crate::invocation::shell_quote;
 
+/// The sysroot program that runs a script case: Debian's `/bin/sh` (dash).
+pub const SHELL: &str = "/bin/sh";
+
 /// The token an argument may carry for the case's working directory (an absolute path, which
 /// daemons want for sockets and data directories). It becomes `"$PWD"` at run time.
 pub const WORKDIR_TOKEN: &str = "{workdir}";
