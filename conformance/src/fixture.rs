@@ -187,9 +187,8 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
             return Err(bad("`steps` excludes `source`, `program`, `args` and `stdin`".into()));
         }
         crate::script::validate(&steps.0).map_err(|why| bad(format!("steps: {why}")))?;
-        fixture.program = Some(ProgramKey::Prebuilt(Program::Sysroot(
-            crate::script::SHELL.to_owned(),
-        )));
+        fixture.program =
+            Some(ProgramKey::Prebuilt(Program::Sysroot(crate::script::SHELL.to_owned())));
         fixture.args = vec!["-c".to_owned(), crate::script::to_shell(&steps.0)];
     }
     if fixture.doc.trim().is_empty() {

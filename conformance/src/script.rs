@@ -121,10 +121,8 @@ pub fn validate(steps: &[Step]) -> std::result::Result<(), String> {
             Step::Spawn { .. } => {
                 running.insert(name.to_owned());
             }
-            Step::Stop { server, .. } => {
-                if !running.remove(server) {
-                    return Err(format!("step {name:?} stops {server:?}, which is not running"));
-                }
+            Step::Stop { server, .. } if !running.remove(server) => {
+                return Err(format!("step {name:?} stops {server:?}, which is not running"));
             }
             _ => {}
         }

@@ -141,11 +141,8 @@ fn ensure_mmdebstrap() -> Result<()> {
 
 /// Builds (or finds up to date) the sysroot.
 pub fn run(opts: &Options) -> Result<()> {
-    let packages: Vec<String> = if opts.packages.is_empty() {
-        opts.set.packages()
-    } else {
-        opts.packages.clone()
-    };
+    let packages: Vec<String> =
+        if opts.packages.is_empty() { opts.set.packages() } else { opts.packages.clone() };
     if let Some(bad) = packages.iter().find(|p| {
         p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     }) {
