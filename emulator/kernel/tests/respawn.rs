@@ -194,3 +194,69 @@ fn test_every_injected_failure_leaves_the_parent_intact() {
         }
     }
 }
+
+#[test]
+fn test_a_child_killed_at_any_step_leaves_the_parent_intact() {
+    let steps = ["hello", "state", "vmas", "fds", "objects", "memory"];
+    for strategy in ["respawn-copy", "respawn-snapshot"] {
+        for step in steps {
+            let fault = format!("kill-child:{step}");
+            let out = run(strategy, Some(&fault));
+            assert_eq!(
+                out.code,
+                Some(100 + 11),
+                "{strategy}/{fault}: fork must return EAGAIN with no child left (99 = a child is \
+                 still there): {}",
+                out.stderr
+            );
+            assert_eq!(out.stdout, "", "{strategy}/{fault}: the child must never run guest code");
+            let (before, after) = (out.fds.0, out.fds.1.unwrap());
+            assert_eq!(before.0, after.0, "{strategy}/{fault}: host descriptors leaked");
+        }
+    }
+}
+
+/// Reads `pipe` to its end (every process holding it has closed it or ended) or fails after
+/// 20 seconds.
+fn read_to_end_within(pipe: impl std::io::Read + Send + 'static, what: &str) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut pipe = pipe;
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        let _ = tx.send(s);
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("{what}: a process still holds the output after 20 s"))
+}
+
+#[test]
+fn test_a_parent_killed_mid_fork_leaves_no_child_running() {
+    use std::os::unix::process::ExitStatusExt;
+    let steps = ["hello", "state", "fds", "memory", "ready"];
+    for strategy in ["respawn-copy", "respawn-snapshot"] {
+        for step in steps {
+            let what = format!("{strategy}/kill-parent:{step}");
+            let prog = TempProgram::new(&FORKER);
+            let mut child = Command::new(ELFVISOR)
+                .args(["--fork-strategy", strategy])
+                .arg(&prog.path)
+                .env("ELFVISOR_FORK_FAULT", format!("kill-parent:{step}"))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            wait_blocked_in_read(&child);
+            stdin.write_all(b"x").unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let status = child.wait().unwrap();
+            assert_eq!(status.signal(), Some(libc::SIGKILL), "{what}: the parent was killed");
+            drop(stdin);
+            // The half-started child inherited the emulator's stdout: its end means the child
+            // is gone, and it never wrote.
+            assert_eq!(read_to_end_within(stdout, &what), "", "{what}: the child ran guest code");
+        }
+    }
+}

@@ -33,7 +33,13 @@ const PM_FILE_OR_SHARED: u64 = 1 << 61;
 #[cfg(target_os = "linux")]
 const PM_EXCLUSIVE: u64 = 1 << 56;
 
-/// One host reservation, `size` bytes at `base`.
+/// Inaccessible host memory reserved right below and right above every arena, never mapped: a
+/// host access that runs off either end of the guest's space (an emulator bug, or an engine
+/// access straddling the last page) faults there instead of reaching another host mapping.
+/// Virtual only: `PROT_NONE|MAP_NORESERVE` costs no memory.
+pub(crate) const GUARD: u64 = 1 << 20;
+
+/// One host reservation, `size` bytes at `base`, between two [`GUARD`] zones.
 #[derive(Debug)]
 pub(crate) struct Arena {
     base: NonNull<u8>,
@@ -78,6 +84,31 @@ pub(crate) fn shared_host_prot(prot: Prot) -> libc::c_int {
     host
 }
 
+/// Opens this process's `/proc/self/pagemap`. A process that is not dumpable (the guest's
+/// `PR_SET_DUMPABLE` 0, or credentials it changed with the emulator's) has its `/proc/self`
+/// files owned by root (`task_dump_owner`), so the open fails for any other user although the
+/// reads themselves are allowed to the process's own thread group (`proc_mem_open`); the
+/// process is made dumpable for the open alone.
+#[cfg(target_os = "linux")]
+fn open_page_map() -> io::Result<File> {
+    const PATH: &str = "/proc/self/pagemap";
+    match File::open(PATH) {
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
+            // SAFETY: PR_GET_DUMPABLE takes no argument and only reads the process's flag.
+            if unsafe { libc::prctl(libc::PR_GET_DUMPABLE) } != 0 {
+                return Err(e);
+            }
+            // SAFETY: PR_SET_DUMPABLE with 1, then back to 0, changes only the flag.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong) };
+            let map = File::open(PATH);
+            // SAFETY: as above.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) };
+            map
+        }
+        other => other,
+    }
+}
+
 /// A new host memfd of `size` bytes (close-on-exec), for shared anonymous memory.
 pub(crate) fn memfd(name: &CStr, size: u64) -> io::Result<File> {
     // SAFETY: `name` is NUL-terminated; the flags are valid.
@@ -114,9 +145,13 @@ pub(crate) fn access_mode(file: &File) -> io::Result<(bool, bool)> {
 }
 
 impl Arena {
-    /// Reserves `size` bytes (a multiple of `PAGE_SIZE`) of inaccessible, unbacked host memory.
+    /// Reserves `size` bytes (a multiple of `PAGE_SIZE`) of inaccessible, unbacked host memory,
+    /// with a [`GUARD`] zone on each side.
     pub(crate) fn new(size: u64) -> io::Result<Arena> {
-        let len = usize::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        let len = size
+            .checked_add(2 * GUARD)
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
         // SAFETY: a fresh anonymous mapping at a kernel-chosen address overlaps nothing we own;
         // the arguments are valid constants and a length checked to fit `usize`.
         let p = unsafe {
@@ -132,8 +167,9 @@ impl Arena {
         if p == libc::MAP_FAILED {
             return Err(last_error());
         }
-        let base =
-            NonNull::new(p.cast::<u8>()).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
+        // SAFETY: `GUARD < len`, so the arena starts inside the reservation just made.
+        let start = unsafe { p.cast::<u8>().add(GUARD as usize) };
+        let base = NonNull::new(start).ok_or_else(|| io::Error::other("mmap returned NULL"))?;
         Ok(Arena { base, size, layers: Mutex::default() })
     }
 
@@ -221,7 +257,7 @@ impl Arena {
         }
         let (addr, n) = self.host_pages(off, len)?;
         let pages = n / PAGE_SIZE as usize;
-        let map = File::open("/proc/self/pagemap")?;
+        let map = open_page_map()?;
         let mut raw = vec![0u8; pages * 8];
         map.read_exact_at(&mut raw, (addr as u64 / PAGE_SIZE) * 8)?;
         Ok(raw
@@ -300,7 +336,19 @@ impl Arena {
 
     /// Replaces `[off, off + len)` with fresh zero-filled private anonymous pages, host RW.
     pub(crate) fn map_anon(&self, off: u64, len: u64) -> io::Result<()> {
-        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        self.map_anon_accounted(off, len, true)
+    }
+
+    /// [`Arena::map_anon`], charged to the host's commit accounting only when `accounted`.
+    /// Linux charges a private mapping only when it is writable (`accountable_mapping`), so a
+    /// guest may reserve far more inaccessible or read-only space than the host has memory
+    /// (language runtimes reserve their heaps so); the host pages are writable either way,
+    /// so such a range is mapped `MAP_NORESERVE`.
+    pub(crate) fn map_anon_accounted(&self, off: u64, len: u64, accounted: bool) -> io::Result<()> {
+        let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        if !accounted {
+            flags |= libc::MAP_NORESERVE;
+        }
         self.map_fixed(off, len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0)
     }
 
@@ -514,10 +562,15 @@ impl Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        // SAFETY: the reservation is ours and unmapped exactly once, here. Guest memory is only
-        // reachable through `&self`/`&mut self` and pointers whose validity ends with the
-        // `AddressSpace` (documented on `host_range`).
-        let r = unsafe { libc::munmap(self.base.as_ptr().cast(), self.size as usize) };
+        // SAFETY: the reservation (the arena and its two guard zones) is ours and unmapped
+        // exactly once, here. Guest memory is only reachable through `&self`/`&mut self` and
+        // pointers whose validity ends with the `AddressSpace` (documented on `host_range`).
+        let r = unsafe {
+            libc::munmap(
+                self.base.as_ptr().sub(GUARD as usize).cast(),
+                (self.size + 2 * GUARD) as usize,
+            )
+        };
         debug_assert_eq!(r, 0, "munmap of the arena failed: {}", last_error());
     }
 }
@@ -528,6 +581,41 @@ mod tests {
     use std::io::Write;
 
     const SIZE: u64 = 1 << 24;
+
+    /// The host mapping holding host address `at`, as its `/proc/self/maps` line's (start, end,
+    /// permissions).
+    fn host_mapping(at: usize) -> Option<(usize, usize, String)> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (range, perms) = (fields.next()?, fields.next()?);
+            let (lo, hi) = range.split_once('-')?;
+            let (lo, hi) =
+                (usize::from_str_radix(lo, 16).ok()?, usize::from_str_radix(hi, 16).ok()?);
+            (lo <= at && at < hi).then(|| (lo, hi, perms.to_string()))
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn test_guard_zones_stay_inaccessible_around_the_arena() {
+        let a = Arena::new(SIZE).unwrap();
+        a.map_anon(0, PAGE_SIZE).unwrap();
+        a.map_anon(SIZE - PAGE_SIZE, PAGE_SIZE).unwrap();
+        let base = a.base() as usize;
+        let (guard, size) = (GUARD as usize, SIZE as usize);
+        let guards = [base - guard, base - 1, base + size, base + size + guard - 1];
+        for at in guards {
+            let (_, _, perms) = host_mapping(at).expect("the guard zone is reserved");
+            assert_eq!(perms, "---p", "host address {at:#x}");
+        }
+        assert_eq!(host_mapping(base).unwrap().2, "rw-p");
+        // Releasing the whole arena leaves the guard zones as they were.
+        a.release(0, SIZE).unwrap();
+        for at in guards {
+            assert_eq!(host_mapping(at).unwrap().2, "---p", "host address {at:#x}");
+        }
+    }
 
     #[test]
     fn test_anon_pages_are_zero_and_writable() {

@@ -1,7 +1,9 @@
 //! Where things go in the guest address space, and the top-down search for free ranges.
 //!
 //! ```text
-//!   arena_size ┬─────────────────────────────┐ stack_top
+//!   arena_size ┬─────────────────────────────┐
+//!              │ gap (STACK_GAP)             │ free, as Linux's top of user space usually is
+//!    stack_top ├─────────────────────────────┤
 //!              │ stack region (stack_region) │ the loader maps the main stack here
 //!     mmap_top ├─────────────────────────────┤
 //!              │ mmap area, filled top-down  │ non-fixed mmap/mremap allocations
@@ -24,6 +26,11 @@ pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
 /// Size of the stack region at the top of the arena that non-fixed mmaps avoid (Linux keeps a
 /// gap of at least 128 MiB between the stack top and `mmap_base`). Smaller arenas use 1/16.
 pub const STACK_REGION: u64 = 128 << 20;
+/// Free room between the end of the arena and the stack top, in arenas of at least 64 GiB (the
+/// runtime's; test arenas have none). Linux's stack top is `TASK_SIZE` less a random number of
+/// pages up to `STACK_RND_MASK` (1 GiB with 4 KiB pages, `randomize_stack_top`), so the last
+/// bytes of user space are unmapped, and an access there faults, unless a program maps them.
+pub const STACK_GAP: u64 = 1 << 30;
 /// The heap may grow this far (or 1/8 of the arena if smaller) before mmaps may take its room.
 pub const HEAP_RESERVE: u64 = 64 << 30;
 /// The smallest arena `AddressSpace::new` accepts.
@@ -35,7 +42,7 @@ pub const GUEST_TASK_SIZE: u64 = 1 << 48;
 /// The fixed regions of one address space, derived from the arena size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
-    /// One past the highest guest address (the arena size).
+    /// One past the main stack's highest address: the arena size less [`STACK_GAP`].
     pub stack_top: GuestAddr,
     /// Non-fixed mappings are placed below this address, highest first.
     pub mmap_top: GuestAddr,
@@ -52,9 +59,10 @@ fn page_down(v: u64) -> u64 {
 impl Layout {
     pub fn for_arena(arena_size: u64) -> Layout {
         let stack = STACK_REGION.min(page_down(arena_size / 16));
+        let gap = if arena_size >= 64 * STACK_GAP { STACK_GAP } else { 0 };
         Layout {
-            stack_top: GuestAddr(arena_size),
-            mmap_top: GuestAddr(arena_size - stack),
+            stack_top: GuestAddr(arena_size - gap),
+            mmap_top: GuestAddr(arena_size - gap - stack),
             mmap_min: GuestAddr(MMAP_MIN_ADDR),
             heap_reserve: HEAP_RESERVE.min(page_down(arena_size / 8)),
         }
@@ -117,8 +125,8 @@ mod tests {
     #[test]
     fn test_layout_for_runtime_and_test_arenas() {
         let l = Layout::for_arena(1 << 40);
-        assert_eq!(l.stack_top, GuestAddr(1 << 40));
-        assert_eq!(l.mmap_top, GuestAddr((1 << 40) - (128 << 20)));
+        assert_eq!(l.stack_top, GuestAddr((1 << 40) - (1 << 30)));
+        assert_eq!(l.mmap_top, GuestAddr((1 << 40) - (1 << 30) - (128 << 20)));
         assert_eq!(l.heap_reserve, 64 << 30);
         let l = Layout::for_arena(1 << 24);
         assert_eq!(l.mmap_top, GuestAddr((1 << 24) - (1 << 20)));

@@ -475,7 +475,9 @@ impl AddressSpace {
     pub(crate) fn host_map(&self, vma: &Vma) -> Result<(), Errno> {
         let (off, len) = (vma.start.0, vma.len());
         let r = match &vma.backing {
-            Backing::Anonymous => self.arena.map_anon(off, len),
+            Backing::Anonymous => {
+                self.arena.map_anon_accounted(off, len, vma.prot.contains(Prot::WRITE))
+            }
             Backing::File { file, offset } => self.arena.map_file(off, len, file, *offset),
             Backing::Shared { object, offset } => {
                 return self.map_object_pages(vma.start, len, object, *offset, vma.prot);

@@ -37,6 +37,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
         // Without a page map every VMA counts as written, as before.
         let _ = task.mm.write().note_anon_writes();
     }
+    let child_board = crate::board::prepare_child(task);
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
         // none that a thread it does not have would never release. The signalfd registry
@@ -45,6 +46,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
         crate::host::fork()?
     };
     if pid == 0 {
+        crate::board::adopt(child_board);
         become_child(task, cpu, &args, vfork.map(|(_, child_end)| child_end), held_signals);
         drop(quiesced);
         return Ok(0);
@@ -71,6 +73,12 @@ fn become_child(
 ) {
     // The child has one thread, this one; nothing is pending for it.
     task.become_single(std::process::id());
+    // Each signalfd's readiness is this process's own from here on (`signal::signalfd`).
+    let live = crate::signal::signalfd::live();
+    let inherited = crate::signal::signalfd::in_table(&task.fds(), &live);
+    if let Err(e) = crate::signal::signalfd::renew(&mut task.fds(), &inherited) {
+        eprintln!("elfvisor: the fork child shares its parent's signalfd readiness: {e}");
+    }
     // fork() gave the child no robust list (the C library registered its own).
     task.handle().shadow_robust().register();
     forward::forget();

@@ -109,6 +109,62 @@ fn poll_target(ctx: &Ctx<'_>, fd: i32) -> i32 {
     if fd < 0 { -1 } else { ctx.proc.fds().raw(i64::from(fd)).unwrap_or(i32::MAX) }
 }
 
+/// The signalfds among the polled descriptors. Linux's `signalfd_poll` answers for the polling
+/// thread (its own pending signals and the process's); the host eventfd behind a signalfd is
+/// readable for any thread's, so these are answered from the guest's pending sets and left
+/// out of the host poll (fd -1). Every signal queued for this thread or its process
+/// interrupts the host wait (`delivery::send_to_thread`, `send_to_process`), so none is missed.
+struct SignalfdPolls(Vec<(usize, std::sync::Arc<crate::signal::signalfd::SignalFd>)>);
+
+impl SignalfdPolls {
+    /// Picks the signalfds among `guest` (guest numbers, one per entry of `polls`) and takes
+    /// them out of the host poll.
+    fn pick(ctx: &Ctx<'_>, guest: &[i32], polls: &mut [libc::pollfd]) -> SignalfdPolls {
+        let mut picked = Vec::new();
+        for (i, fd) in guest.iter().enumerate() {
+            let file = ctx.proc.fds().get(i64::from(*fd)).ok().map(|e| e.file.clone());
+            if let Some(sfd) = file.and_then(|f| crate::signal::signalfd::find(&f)) {
+                polls[i].fd = -1;
+                picked.push((i, sfd));
+            }
+        }
+        SignalfdPolls(picked)
+    }
+
+    /// Writes the signalfds' revents for `task` (`EPOLLIN|EPOLLRDNORM` as asked); returns how
+    /// many are ready.
+    fn answer(&self, task: &Task, polls: &mut [libc::pollfd]) -> u64 {
+        let mut ready = 0;
+        for (i, sfd) in &self.0 {
+            let p = &mut polls[*i];
+            p.revents = if crate::signal::signalfd::readable_for(task, sfd) {
+                p.events & (libc::POLLIN | libc::POLLRDNORM)
+            } else {
+                0
+            };
+            ready += u64::from(p.revents != 0);
+        }
+        ready
+    }
+
+    /// One host poll with the signalfds answered: no wait when one of them is ready.
+    fn poll(
+        &self,
+        task: &Task,
+        polls: &mut [libc::pollfd],
+        limit: Option<Duration>,
+        held: &BlockedSignals,
+    ) -> Result<u64, Errno> {
+        if self.0.is_empty() {
+            return host::event::poll_unblocked(polls, limit, held);
+        }
+        let early = self.answer(task, polls);
+        let limit = if early > 0 { Some(Duration::ZERO) } else { limit };
+        let n = host::event::poll_unblocked(polls, limit, held)?;
+        Ok(n + self.answer(task, polls))
+    }
+}
+
 /// `ppoll(fds, nfds, tsp, sigmask, sigsetsize)`: the guest's descriptors polled as the host's
 /// (`struct pollfd` and the POLL* bits are the same on every Linux), with `sigmask` in place for
 /// the wait. Order of checks as `SYSCALL_DEFINE5(ppoll)` and `do_sys_poll`: the timeout, the
@@ -126,9 +182,11 @@ pub fn ppoll(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         .iter()
         .map(|e| libc::pollfd { fd: poll_target(ctx, e.fd), events: e.events, revents: 0 })
         .collect();
+    let guest: Vec<i32> = entries.iter().map(|e| e.fd).collect();
+    let signalfds = SignalfdPolls::pick(ctx, &guest, &mut polls);
     let result = with_sigmask(ctx.proc, mask, |task| {
-        wait_interruptibly(task, timeout, |_, limit, held| {
-            let n = host::event::poll_unblocked(&mut polls, limit, held)?;
+        wait_interruptibly(task, timeout, |task, limit, held| {
+            let n = signalfds.poll(task, &mut polls, limit, held)?;
             Ok((n > 0).then_some(n))
         })
     });
@@ -190,9 +248,11 @@ pub fn pselect6(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         fds.push(fd);
         polls.push(libc::pollfd { fd: host_fd, events: events as i16, revents: 0 });
     }
+    let guest: Vec<i32> = fds.iter().map(|&fd| fd as i32).collect();
+    let signalfds = SignalfdPolls::pick(ctx, &guest, &mut polls);
     let result = with_sigmask(ctx.proc, mask, |task| {
-        wait_interruptibly(task, timeout, |_, limit, held| {
-            let n = host::event::poll_unblocked(&mut polls, limit, held)?;
+        wait_interruptibly(task, timeout, |task, limit, held| {
+            let n = signalfds.poll(task, &mut polls, limit, held)?;
             Ok((n > 0).then_some(()))
         })
     });

@@ -381,6 +381,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             Ok(0)
         }
         PR_GET_NAME => {
+            ctx.proc.refresh_comm();
             ctx.copy_out(a[1], ctx.proc.comm())?;
             Ok(0)
         }
@@ -458,13 +459,41 @@ pub fn getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if a[2] & !u64::from(GRND_ALL) != 0 {
         return Err(Errno::EINVAL);
     }
-    // Linux returns at most 32 MiB - 1 per call.
+    // Linux returns at most 32 MiB - 1 per call, copied out as it goes (get_random_bytes_user):
+    // the bytes written before a fault are the result, EFAULT only when there are none. The
+    // host buffer is one chunk, whatever size the guest asks for.
+    const CHUNK: usize = 64 << 10;
     let len = (a[1] as usize).min((32 << 20) - 1);
-    let mut buf = vec![0u8; len];
     let nonblock = a[2] & u64::from(GRND_NONBLOCK) != 0;
-    let n = host::getrandom(&mut buf, nonblock)? as usize;
-    ctx.copy_out(a[0], &buf[..n])?;
-    Ok(n as u64)
+    let mut buf = vec![0u8; len.min(CHUNK)];
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        let n = match host::getrandom(&mut buf[..want], nonblock) {
+            Ok(n) => n as usize,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        // Page by page, so the count stops exactly where the guest's memory does.
+        let mut copied = 0;
+        while copied < n {
+            let at = a[0].wrapping_add((done + copied) as u64);
+            let page = elfvisor_abi::PAGE_SIZE;
+            let piece = (n - copied).min((page - at % page) as usize);
+            if ctx.copy_out(at, &buf[copied..copied + piece]).is_err() {
+                break;
+            }
+            copied += piece;
+        }
+        done += copied;
+        if copied < want {
+            break;
+        }
+    }
+    if done == 0 && len > 0 {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done as u64)
 }
 
 #[cfg(test)]

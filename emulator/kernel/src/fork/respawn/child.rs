@@ -13,7 +13,7 @@ use elfvisor_mm::{AddressSpace, Frozen, MmapRequest, ObjectKind, ObjectMapping, 
 
 use super::image::{Hello, LayerRecord, ObjectRecord, ResidentRecord, State, VmaRecord};
 use super::wire::{self, Channel, Reader, WireError, tag};
-use super::{ForkError, fault};
+use super::{ForkError, fault, kill_point};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::fork::ForkStrategy;
 use crate::fork::vfork::VforkLink;
@@ -38,6 +38,8 @@ pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, RunError>
     // Catch signals before the parent can return from fork: one it sends its child at once
     // must be held for the guest, not take the host's default action on the emulator.
     crate::signal::forward::install(&process.sigactions().get(libc::SIGCHLD as usize - 1));
+    // The board too: the parent may read this process's /proc files as soon as fork returns.
+    crate::board::start(&process);
     ch.send(tag::READY, &[], &[])?;
     match ch.expect(tag::ADMIT, "admission") {
         Ok(_) => {}
@@ -63,11 +65,13 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         return Err(WireError::Malformed("hello (descriptors)").into());
     }
     let hello = Hello::decode(&payload)?;
+    kill_point("child", "hello");
     if fault("child-dies") {
         std::process::exit(70);
     }
     let (payload, _) = ch.expect(tag::STATE, "state")?;
     let state = State::decode(&payload)?;
+    kill_point("child", "state");
     if state.fds.len() != hello.fds as usize {
         return Err(WireError::Malformed("state (fd count)").into());
     }
@@ -87,6 +91,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             return Err(WireError::Malformed("vma table (count)").into());
         }
     }
+    kill_point("child", "vmas");
     let room = if fault("truncate-control") { 1 } else { wire::MAX_FDS_PER_MESSAGE };
     let guest_fds = wire::recv_fds_with_room(ch, room)?;
     if guest_fds.len() != hello.fds as usize {
@@ -94,6 +99,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
             WireError::FdCount { announced: hello.fds as usize, carried: guest_fds.len() }.into()
         );
     }
+    kill_point("child", "fds");
     let objects = wire::recv_fds(ch)?;
     if objects.len() != hello.backings as usize {
         return Err(WireError::FdCount {
@@ -104,6 +110,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     }
     let objects: Vec<Arc<File>> = objects.into_iter().map(|fd| Arc::new(File::from(fd))).collect();
     let shared = receive_objects(ch, hello.objects)?;
+    kill_point("child", "objects");
 
     let mut mm = AddressSpace::new(arena).map_err(|e| ForkError::Host(e.to_string()))?;
     for rec in &records {
@@ -157,7 +164,10 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
                     memory = true;
                     apply_memory(&mm, &records, &resident, &payload)?;
                 }
-                tag::END => break,
+                tag::END => {
+                    kill_point("child", "memory");
+                    break;
+                }
                 got => return Err(WireError::UnexpectedTag { expected: "memory", got }.into()),
             }
         }
@@ -178,6 +188,9 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         fds.install_at(*number as usize, FdEntry { file: Arc::new(host), cloexec: *cloexec })
             .map_err(|e| ForkError::Host(format!("descriptor {number}: {e}")))?;
     }
+    // Each signalfd gets readiness of this process's own, before any signal can be queued.
+    crate::signal::signalfd::renew(&mut fds, &state.signalfds)
+        .map_err(|e| ForkError::Host(format!("renewing the signalfds: {e}")))?;
     fds.set_nofile(state.nofile.0, state.nofile.1);
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),
@@ -210,6 +223,10 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     if state.clone_flags & CLONE_CHILD_CLEARTID != 0 {
         process.clear_child_tid = state.child_tid;
     }
+    // Dumpable as its parent (PR_SET_DUMPABLE knows only 0 and 1; 2 is not dumpable by it).
+    if state.dumpable != 1 {
+        let _ = crate::host::set_dumpable(0);
+    }
     let mut vcpu =
         crate::run::create_vcpu(engine, &process).map_err(|e| ForkError::Host(e.to_string()))?;
     crate::run::start_serial_if_alone(vcpu.as_mut(), &process);
@@ -219,20 +236,24 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
 
 /// The shared objects: descriptions, then descriptors for those that have one, in order.
 fn receive_objects(ch: &Channel, count: u32) -> Result<Vec<Arc<SharedObject>>, ForkError> {
-    let (payload, stray) = ch.expect(tag::VMAS, "shared objects")?;
-    if !stray.is_empty() {
-        return Err(WireError::Malformed("shared objects (descriptors)").into());
-    }
-    let mut r = Reader::new(&payload, "shared objects");
-    if r.u32()? != count {
-        return Err(WireError::Malformed("shared objects (count)").into());
-    }
-    // One message holds them all: the count cannot exceed its size.
+    // Batches of records (each its count, then the records) until `count` have come; every
+    // batch holds at least one, so the count sizes nothing before records arrive.
     let mut recs = Vec::with_capacity((count as usize).min(wire::MAX_PAYLOAD));
-    for _ in 0..count {
-        recs.push(ObjectRecord::decode(&mut r)?);
+    while recs.len() < count as usize {
+        let (payload, stray) = ch.expect(tag::VMAS, "shared objects")?;
+        if !stray.is_empty() {
+            return Err(WireError::Malformed("shared objects (descriptors)").into());
+        }
+        let mut r = Reader::new(&payload, "shared objects");
+        let n = r.u32()?;
+        if n == 0 || recs.len() + n as usize > count as usize {
+            return Err(WireError::Malformed("shared objects (count)").into());
+        }
+        for _ in 0..n {
+            recs.push(ObjectRecord::decode(&mut r)?);
+        }
+        r.finish()?;
     }
-    r.finish()?;
     let fds = wire::recv_fds(ch)?;
     let wanted = recs.iter().filter(|r| r.has_fd()).count();
     if fds.len() != wanted {

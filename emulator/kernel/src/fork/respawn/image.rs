@@ -7,12 +7,13 @@ use elfvisor_engine::Registers;
 use elfvisor_mm::{Startup, VmaName};
 
 use super::wire::{Reader, WireError, Writer};
+use crate::signal::signalfd::Inherited;
 use crate::task::types::HwCaps;
 use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 7;
+pub const VERSION: u32 = 8;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,12 @@ pub struct State {
     pub mempolicy: (u32, u64),
     /// The program's argument and environment ranges and auxiliary vector (`/proc`).
     pub startup: Startup,
+    /// The signalfds among the descriptors: each one's mask and guest numbers. The child
+    /// gives each its own readiness eventfd (`signal::signalfd::renew`).
+    pub signalfds: Vec<Inherited>,
+    /// `PR_GET_DUMPABLE` (0, 1, or 2 after a credential change under `suid_dumpable` 2): a
+    /// fork child keeps its parent's (the mm's flags), a freshly executed emulator would not.
+    pub dumpable: u8,
 }
 
 impl State {
@@ -127,6 +134,14 @@ impl State {
         for (k, v) in &s.auxv {
             w.u64(*k).u64(*v);
         }
+        w.u32(self.signalfds.len() as u32);
+        for sfd in &self.signalfds {
+            w.u64(sfd.mask).u32(sfd.fds.len() as u32);
+            for n in &sfd.fds {
+                w.u32(*n);
+            }
+        }
+        w.u8(self.dumpable);
         w.0
     }
 
@@ -192,6 +207,36 @@ impl State {
             auxv.push((r.u64()?, r.u64()?));
         }
         let startup = Startup { args, env, auxv, stack };
+        // Each signalfd names descriptors of `fds`, ascending, and no descriptor names two.
+        let count = r.u32()? as usize;
+        if count > fds.len() {
+            return Err(WireError::Malformed("state (signalfd count)"));
+        }
+        let mut signalfds = Vec::with_capacity(count);
+        let mut named = std::collections::BTreeSet::new();
+        for _ in 0..count {
+            let mask = r.u64()?;
+            let n = r.u32()? as usize;
+            if n == 0 || n > fds.len() {
+                return Err(WireError::Malformed("state (signalfd descriptors)"));
+            }
+            let mut numbers = Vec::with_capacity(n);
+            for _ in 0..n {
+                let fd = r.u32()?;
+                if !named.insert(fd) || fds.binary_search_by_key(&fd, |(f, _)| *f).is_err() {
+                    return Err(WireError::Malformed("state (signalfd descriptor)"));
+                }
+                numbers.push(fd);
+            }
+            if numbers.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(WireError::Malformed("state (signalfd descriptors not ascending)"));
+            }
+            signalfds.push(Inherited { mask, fds: numbers });
+        }
+        let dumpable = r.u8()?;
+        if dumpable > 2 {
+            return Err(WireError::Malformed("state (dumpable)"));
+        }
         r.finish()?;
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
@@ -221,6 +266,8 @@ impl State {
             personality,
             mempolicy,
             startup,
+            signalfds,
+            dumpable,
         })
     }
 }
@@ -356,6 +403,8 @@ mod tests {
                 auxv: vec![(6, 4096), (0, 0)],
                 stack: GuestAddr(0xf0),
             },
+            signalfds: vec![Inherited { mask: 1 << 9, fds: vec![1, 7] }],
+            dumpable: 0,
         }
     }
 
@@ -368,6 +417,26 @@ mod tests {
         let mut unsorted = state();
         unsorted.fds = vec![(3, false), (1, false)];
         assert!(State::decode(&unsorted.encode()).is_err());
+    }
+
+    #[test]
+    fn test_signalfds_must_name_distinct_sent_descriptors() {
+        let with = |signalfds: Vec<Inherited>| State { signalfds, ..state() };
+        let ok =
+            with(vec![Inherited { mask: 1, fds: vec![0] }, Inherited { mask: 2, fds: vec![7] }]);
+        assert_eq!(State::decode(&ok.encode()).unwrap(), ok);
+        for bad in [
+            vec![Inherited { mask: 1, fds: vec![] }],
+            vec![Inherited { mask: 1, fds: vec![3] }],
+            vec![Inherited { mask: 1, fds: vec![7, 1] }],
+            vec![Inherited { mask: 1, fds: vec![1] }, Inherited { mask: 2, fds: vec![1] }],
+            vec![Inherited { mask: 1, fds: vec![0] }; 4],
+        ] {
+            assert!(
+                matches!(State::decode(&with(bad.clone()).encode()), Err(WireError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -43,6 +43,21 @@ pub fn fault(name: &str) -> bool {
     std::env::var_os(FAULT_ENV).is_some_and(|v| v == OsStr::new(name))
 }
 
+/// `ELFVISOR_FORK_FAULT=kill-child:STEP` or `kill-parent:STEP`, for tests: that side of a
+/// respawn fork sends itself SIGKILL, a real signal as from the OOM killer or a user, when it
+/// reaches STEP. The parent then returns EAGAIN with nothing leaked; the child of a killed
+/// parent ends without running guest code.
+pub fn kill_point(side: &str, step: &str) {
+    let Some(v) = std::env::var_os(FAULT_ENV) else { return };
+    if v.to_str().and_then(|v| v.strip_prefix("kill-")) == Some(&format!("{side}:{step}")) {
+        let _ = crate::host::kill(std::process::id() as i32, libc::SIGKILL);
+        // A signal a process sends itself is delivered before kill(2) returns; never go on.
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// The VMA table and the unique objects behind file mappings (indexed by the records).
 struct Collected {
     records: Vec<VmaRecord>,
@@ -319,6 +334,8 @@ impl From<Errno> for ForkError {
 /// The parent side of a respawn fork. Returns the child's pid; on failure the child (if any)
 /// is killed and reaped and the parent is unchanged.
 pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
+    // The name may have been written through /proc since; the child starts with it.
+    task.refresh_comm();
     let strategy = task.group().fork_strategy();
     // The other threads stay out of guest code while the state is captured (the system call
     // layer already holds them unless this is a vfork, whose wait must not).
@@ -400,8 +417,14 @@ fn stream(
     let snapshot = strategy == ForkStrategy::RespawnSnapshot;
     let layers = snapshot || args.has(CLONE_VM);
     let Collected { records, backings, objects } = collect(task)?;
-    let guest_fds: Vec<(u32, bool, RawFd)> =
-        task.fds().entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+    // The descriptors and which of them are signalfds, read from one look at the table.
+    let live = crate::signal::signalfd::live();
+    let (guest_fds, signalfds) = {
+        let fds = task.fds();
+        let guest: Vec<(u32, bool, RawFd)> =
+            fds.entries().map(|(n, e)| (n as u32, e.cloexec, e.raw())).collect();
+        (guest, crate::signal::signalfd::in_table(&fds, &live))
+    };
     if fault("emfile") {
         return Err(ForkError::Host("duplicating descriptors: EMFILE (injected)".into()));
     }
@@ -418,6 +441,7 @@ fn stream(
         objects: objects.len() as u32,
     };
     ch.send(tag::HELLO, &hello.encode(), &[])?;
+    kill_point("parent", "hello");
 
     // fork returns 0 in the child.
     let regs = args.child_registers(Registers::capture(cpu));
@@ -439,8 +463,11 @@ fn stream(
         personality: group.personality(),
         mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
         startup: task.mm.read().startup().clone(),
+        signalfds,
+        dumpable: crate::host::dumpable().unwrap_or(1) as u8,
     };
     ch.send(tag::STATE, &state.encode(), &[])?;
+    kill_point("parent", "state");
 
     // The VMA table, in batches that fit a message.
     let mut batch = Writer::default();
@@ -471,6 +498,7 @@ fn stream(
     } else {
         wire::send_fds(ch, &fds)?;
     }
+    kill_point("parent", "fds");
     let backing_fds: Vec<RawFd> = backings.iter().map(|f| f.as_raw_fd()).collect();
     wire::send_fds(ch, &backing_fds)?;
     send_objects(ch, &objects)?;
@@ -481,16 +509,19 @@ fn stream(
     send_residency(ch, &resident)?;
     send_memory(ch, task, &records, &backings, &resident, layers)?;
     ch.send(tag::END, &[], &[])?;
+    kill_point("parent", "memory");
     ch.expect(tag::READY, "ready")?;
+    kill_point("parent", "ready");
     Ok(())
 }
 
-/// The shared objects: their descriptions, then the descriptors of those that have one (SysV
-/// segments are re-attached by id).
+/// The shared objects: their descriptions in batches that fit a message (each its count, then
+/// its records), then the descriptors of those that have one (SysV segments are re-attached by
+/// id).
 fn send_objects(ch: &Channel, objects: &[Arc<SharedObject>]) -> Result<(), ForkError> {
-    let mut w = Writer::default();
-    w.u32(objects.len() as u32);
     let mut fds = Vec::new();
+    let mut batch = Writer::default();
+    let mut in_batch = 0u32;
     for object in objects {
         let (kind, shmid, key) = match object.kind() {
             ObjectKind::File => (0, 0, 0),
@@ -510,15 +541,19 @@ fn send_objects(ch: &Channel, objects: &[Arc<SharedObject>]) -> Result<(), ForkE
                 .ok_or_else(|| ForkError::Host("a shared object lost its descriptor".into()))?;
             fds.push(fd.as_raw_fd());
         }
+        let mut w = Writer::default();
         rec.encode(&mut w);
+        if batch.0.len() + w.0.len() + 4 > wire::MAX_PAYLOAD {
+            send_vma_batch(ch, in_batch, &batch)?;
+            batch = Writer::default();
+            in_batch = 0;
+        }
+        batch.0.extend_from_slice(&w.0);
+        in_batch += 1;
     }
-    if w.0.len() > wire::MAX_PAYLOAD {
-        return Err(ForkError::Host(format!(
-            "{} shared objects do not fit one message",
-            objects.len()
-        )));
+    if in_batch > 0 {
+        send_vma_batch(ch, in_batch, &batch)?;
     }
-    ch.send(tag::VMAS, &w.0, &[])?;
     wire::send_fds(ch, &fds)?;
     Ok(())
 }
@@ -536,7 +571,11 @@ fn fail(task: &Task, child: Option<u32>, err: &ForkError) -> Result<u32, Errno> 
         let _ = crate::host::kill(pid as i32, libc::SIGKILL);
         let _ = crate::host::wait4(pid as i32, 0);
     }
-    if task.trace() || std::env::var_os(FAULT_ENV).is_none() {
+    // Once per process (or every time under --strace): a fork bomb at RLIMIT_NPROC would
+    // otherwise write a line per attempt.
+    static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let first = !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed);
+    if task.trace() || (first && std::env::var_os(FAULT_ENV).is_none()) {
         eprintln!("elfvisor: fork failed, returning EAGAIN: {err}");
     }
     Err(Errno::EAGAIN)
