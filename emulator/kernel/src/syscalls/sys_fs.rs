@@ -396,15 +396,18 @@ pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             };
             host::fcntl_ptr(entry.raw(), host_cmd, buf)
         }
-        // I/O signals, their owner, leases and dnotify: the descriptor is the host's and the
-        // owner a host pid or tid (the guest's), so the host serves them, errors included.
+        // I/O signals, their owner and leases: the descriptor is the host's and the owner a host
+        // pid or tid (the guest's), so the host serves them, errors included.
         g::F_SETOWN => host::fcntl_int(entry.raw(), libc::F_SETOWN, i64::from(a[2] as i32)),
         g::F_GETOWN => host::fcntl_int(entry.raw(), libc::F_GETOWN, 0),
         g::F_SETSIG => host::fcntl_int(entry.raw(), host::HOST_F_SETSIG, a[2] as i64),
         g::F_GETSIG => host::fcntl_int(entry.raw(), host::HOST_F_GETSIG, 0),
         g::F_SETLEASE => host::fcntl_int(entry.raw(), libc::F_SETLEASE, a[2] as i64),
         g::F_GETLEASE => host::fcntl_int(entry.raw(), libc::F_GETLEASE, 0),
-        g::F_NOTIFY => host::fcntl_int(entry.raw(), libc::F_NOTIFY, i64::from(a[2] as u32)),
+        // dnotify's events would name the host's descriptor in `si_fd`, which the guest knows
+        // by another number: answered as a kernel without CONFIG_DNOTIFY, whose
+        // `fcntl_dirnotify` is EINVAL (inotify is served in full).
+        g::F_NOTIFY => Err(Errno::EINVAL),
         cmd @ (g::F_GETOWN_EX | g::F_SETOWN_EX) => {
             let get = cmd == g::F_GETOWN_EX;
             let need = if get { Prot::WRITE } else { Prot::READ };

@@ -213,7 +213,9 @@ pub static TABLE: &[Row] = &[
         Sysno::fcntl,
         fs::fcntl,
         &[Fd, Int, Hex],
-        Partial("no read/write hints or F_GETOWNER_UIDS: EINVAL"),
+        Partial(
+            "no read/write hints or F_GETOWNER_UIDS: EINVAL; F_NOTIFY is EINVAL as without CONFIG_DNOTIFY",
+        ),
     ),
     row(Sysno::inotify_init1, ev::inotify_init1, &[Hex], Full),
     row(Sysno::inotify_add_watch, ev::inotify_add_watch, &[Fd, Str, Hex], Full),
