@@ -63,6 +63,11 @@ pub struct Fixture {
     /// programs of its tree (see [`crate::dynamic`]); without it every guest is static.
     #[serde(default)]
     pub dynamic: Option<crate::dynamic::Dynamic>,
+    /// A script of commands against one guest environment (see [`crate::script`]): the case
+    /// runs the sysroot's `/bin/sh` with the script the steps compile to, so it excludes
+    /// `source`, `program`, `args` and `stdin`.
+    #[serde(default)]
+    pub steps: Option<crate::script::Steps>,
 }
 
 fn default_timeout() -> u32 {
@@ -172,7 +177,20 @@ impl Case {
 /// Parses and validates one fixture's text. `family` and `name` come from its path.
 pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Result<Case> {
     let bad = |message: String| Error::Fixture { path: fixture_path.to_owned(), message };
-    let fixture: Fixture = serde_norway::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let mut fixture: Fixture = serde_norway::from_str(text).map_err(|e| bad(e.to_string()))?;
+    if let Some(steps) = &fixture.steps {
+        if fixture.source.is_some()
+            || fixture.program.is_some()
+            || !fixture.args.is_empty()
+            || !fixture.stdin.is_empty()
+        {
+            return Err(bad("`steps` excludes `source`, `program`, `args` and `stdin`".into()));
+        }
+        crate::script::validate(&steps.0).map_err(|why| bad(format!("steps: {why}")))?;
+        fixture.program =
+            Some(ProgramKey::Prebuilt(Program::Sysroot(crate::script::SHELL.to_owned())));
+        fixture.args = vec!["-c".to_owned(), crate::script::to_shell(&steps.0)];
+    }
     if fixture.doc.trim().is_empty() {
         return Err(bad("`doc` must say what the case pins".into()));
     }
@@ -333,6 +351,20 @@ mod tests {
 
     fn parse_str(text: &str) -> Result<Case> {
         parse(text, Path::new("fixtures/demo/case.yaml"), "demo", "case")
+    }
+
+    #[test]
+    fn test_steps_make_a_case_of_the_sysroot_shell_running_their_script() {
+        let text = "doc: x\nsteps:\n  - run: { name: a, argv: [echo, hi] }\n";
+        let case = parse_str(text).unwrap();
+        assert_eq!(case.guest, Guest::Program(Program::Sysroot("/bin/sh".into())));
+        let steps = case.fixture.steps.as_ref().unwrap();
+        assert_eq!(case.argv(), ["/bin/sh", "-c", &crate::script::to_shell(&steps.0)]);
+        assert_eq!(case.libcs(), [Libc::Glibc]);
+        let err = parse_str(&format!("{text}args: [x]\n")).unwrap_err().to_string();
+        assert!(err.contains("`steps` excludes"), "{err}");
+        let err = parse_str("doc: x\nsteps: []\n").unwrap_err().to_string();
+        assert!(err.contains("steps: `steps` is empty"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Whether the report gives the cell a section of its own (a diff, a reproduction
+    /// command, the stderr and strace tails): every verdict but a pass or a skip.
+    pub fn needs_detail(&self) -> bool {
+        !matches!(self, Verdict::Pass | Verdict::Ignored { .. })
+    }
+
     pub fn is_failure(&self) -> bool {
         matches!(
             self,

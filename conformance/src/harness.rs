@@ -34,6 +34,9 @@ pub struct Judged {
     pub transcript: Option<String>,
     pub golden: Option<String>,
     pub stderr: String,
+    /// The last `--strace` lines of a re-run of a failing elfvisor cell (the report's; see
+    /// [`Harness::strace_tail`]).
+    pub strace_tail: Option<String>,
 }
 
 /// The result of the one boot of the linux lane.
@@ -321,6 +324,7 @@ impl Harness {
                 transcript: None,
                 golden,
                 stderr: String::new(),
+                strace_tail: None,
             };
         }
         let (text, run) = match self.transcript(cell) {
@@ -334,7 +338,28 @@ impl Harness {
                 golden::evaluate(case, cell.lane.id(), cell.libc.id(), golden.as_deref(), &text)
             }
         };
-        Judged { verdict, transcript: Some(text), golden, stderr }
+        Judged { verdict, transcript: Some(text), golden, stderr, strace_tail: None }
+    }
+
+    /// Re-runs an elfvisor cell with `--strace-file` and returns the trace's last `lines`
+    /// lines, for the report of a cell that failed: the run is bounded by the case's own limit
+    /// and at most [`STRACE_RERUN_LIMIT`]. `None` for the other lanes or when nothing was
+    /// traced.
+    pub fn strace_tail(&self, cell: Cell, lines: usize) -> Option<String> {
+        if !matches!(cell.lane, Lane::Elfvisor(_)) {
+            return None;
+        }
+        let dir = tempfile::tempdir().ok()?;
+        let log = dir.path().join("strace");
+        let extra = [OsString::from("--strace-file"), log.clone().into_os_string()];
+        let mut invocation = self.invocation(cell, &extra).ok()?;
+        invocation.limit = invocation.limit.min(STRACE_RERUN_LIMIT);
+        let run = invocation.run().ok()?;
+        let mut text = std::fs::read_to_string(&log).ok()?;
+        if run.status == crate::lane::Status::TimedOut {
+            text.push_str("[the re-run was stopped at its time limit]\n");
+        }
+        Some(tail(&text, lines))
     }
 
     /// The directory the golden snapshots of `case` live in.
@@ -346,6 +371,24 @@ impl Harness {
     pub fn relative(path: &Path) -> String {
         path.strip_prefix(crate::paths::workspace_root()).unwrap_or(path).display().to_string()
     }
+}
+
+/// How long the report's `--strace` re-run of a failing cell may take at most.
+pub const STRACE_RERUN_LIMIT: Duration = Duration::from_secs(20);
+
+/// The last `n` lines of `text` (all of it when shorter), each with its newline.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(n);
+    let mut out = String::new();
+    if from > 0 {
+        out.push_str(&format!("[… {from} earlier lines]\n"));
+    }
+    for line in &lines[from..] {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// What the linux lane's `/init` needs to run `case` built for `libc` as `binary`.
@@ -366,7 +409,13 @@ fn batch_case(libc: Libc, case: &Case, binary: PathBuf) -> BatchCase {
 }
 
 fn judged_error(message: String, golden: Option<String>) -> Judged {
-    Judged { verdict: Verdict::Error { message }, transcript: None, golden, stderr: String::new() }
+    Judged {
+        verdict: Verdict::Error { message },
+        transcript: None,
+        golden,
+        stderr: String::new(),
+        strace_tail: None,
+    }
 }
 
 /// Maps `f` over `items` on as many threads as the machine has cores, keeping the order.

@@ -29,6 +29,7 @@ pub mod paths;
 pub mod program;
 pub mod qemu_user;
 pub mod report;
+pub mod script;
 pub mod sysroot;
 pub mod transcript;
 pub mod trials;

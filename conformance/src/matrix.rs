@@ -11,6 +11,9 @@ use crate::guest::Libc;
 use crate::harness::{Cell, Harness, Judged, parallel_map};
 use crate::lane::Lane;
 
+/// How many of a failing elfvisor cell's `--strace` lines the report shows.
+pub const STRACE_TAIL_LINES: usize = 40;
+
 /// Everything a matrix run found.
 #[derive(Debug)]
 pub struct MatrixRun {
@@ -46,12 +49,13 @@ impl MatrixRun {
             .iter()
             .map(|(lane, t)| format!("{lane} {:.1}s", t.as_secs_f64()))
             .collect();
+        let times =
+            if times.is_empty() { String::new() } else { format!("{}; ", times.join(", ")) };
         format!(
-            "{} cells: {} — {} failed ({}; total {:.1}s)",
+            "{} cells: {} — {} failed ({times}total {:.1}s)",
             self.cells.len(),
             parts.join(", "),
             self.failures(),
-            times.join(", "),
             self.elapsed.as_secs_f64()
         )
     }
@@ -113,7 +117,10 @@ pub fn run(harness: &Harness, filter: Option<&str>, out: &mut (dyn Write + Send)
             let begun = Instant::now();
             let judged = parallel_map(&lane_cells, |&cell| {
                 let t = Instant::now();
-                let j = harness.judge(cell);
+                let mut j = harness.judge(cell);
+                if j.verdict.needs_detail() {
+                    j.strace_tail = harness.strace_tail(cell, STRACE_TAIL_LINES);
+                }
                 report(cell, &j, t.elapsed());
                 j
             });

@@ -200,6 +200,7 @@ mod tests {
             transcript: Some(actual.into()),
             golden: Some(GOLDEN.into()),
             stderr: "guest said this\n".into(),
+            strace_tail: None,
         }
     }
 
@@ -280,6 +281,7 @@ mod tests {
             transcript: None,
             golden: None,
             stderr: String::new(),
+            strace_tail: None,
         };
         let (conclusion, log) =
             run_trials(vec![Trial::ignorable_test("x", move || outcome(&ignored))]);

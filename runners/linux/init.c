@@ -274,6 +274,7 @@ static void run_case(struct spec *s, int serial)
 int main(void)
 {
     mount_or_warn("proc", "/proc", "proc");
+    mount_or_warn("sysfs", "/sys", "sysfs");
     mount_or_warn("devtmpfs", "/dev", "devtmpfs");
     mount_or_warn("tmpfs", "/tmp", "tmpfs");
     mount_or_warn("tmpfs", "/dev/shm", "tmpfs");

@@ -254,6 +254,11 @@ fn needs() -> Vec<Need> {
         packages: vec!["gdb-multiarch"],
     });
     needs.push(Need {
+        what: "chromium (renders the conformance report in its screenshot test)".into(),
+        probe: runs("chromium", &["--version"]),
+        packages: vec!["chromium"],
+    });
+    needs.push(Need {
         what: "go (builds the `program: {go: …}` guests)".into(),
         probe: runs("go", &["version"]),
         packages: vec![elfvisor_conformance::go::DEBIAN_PACKAGE],

@@ -37,23 +37,69 @@ pub const DEFAULT_PACKAGES: &[&str] = &[
     "dash",
 ];
 
+/// What the `postgres` set adds to the default one: the PostgreSQL 15 server and its clients
+/// (`initdb`, `pg_ctl`, `postgres`, `psql`, `pgbench` under `/usr/lib/postgresql/15/bin/`). It is a
+/// set of its own, in a tree of its own, because it more than doubles the tree (LLVM for the JIT,
+/// ICU, tzdata) and the gold lane packs the whole tree into its initramfs.
+pub const POSTGRES_PACKAGES: &[&str] = &["postgresql-15", "postgresql-client-15"];
+
 /// The Debian release the sysroot follows.
 const SUITE: &str = "bookworm";
+
+/// A named package set, each with its own default directory under the per-user cache.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Set {
+    /// The programs of the `realprog` and `dynamic` families (`sysroot/`).
+    #[default]
+    Default,
+    /// The default set plus PostgreSQL 15, for the `daemon` family (`sysroot-postgres/`).
+    Postgres,
+}
+
+impl Set {
+    /// The set's packages, in the order they are named to mmdebstrap.
+    pub fn packages(self) -> Vec<String> {
+        let extra: &[&str] = match self {
+            Set::Default => &[],
+            Set::Postgres => POSTGRES_PACKAGES,
+        };
+        DEFAULT_PACKAGES.iter().chain(extra).map(|p| p.to_string()).collect()
+    }
+
+    /// Where the set's tree goes unless `--dir` names another place.
+    pub fn default_dir(self) -> PathBuf {
+        let name = match self {
+            Set::Default => "sysroot",
+            Set::Postgres => "sysroot-postgres",
+        };
+        elfvisor_conformance::paths::cache_dir().join(name)
+    }
+}
 
 /// `cargo xtask sysroot` options.
 #[derive(clap::Args, Debug, Default)]
 pub struct Options {
-    /// The packages to unpack (their dependencies come along), comma-separated.
+    /// The packages to unpack (their dependencies come along), comma-separated; overrides `--set`.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     packages: Vec<String>,
-    /// Where to build it (default: the per-user cache's `sysroot/`).
+    /// A named package set: `default`, or `postgres` (the default set plus PostgreSQL 15).
+    #[arg(long, value_enum, default_value_t = Set::Default)]
+    set: Set,
+    /// Where to build it (default: the per-user cache's `sysroot/`, or `sysroot-postgres/` for
+    /// `--set postgres`).
     #[arg(long)]
     dir: Option<PathBuf>,
 }
 
-/// Where `cargo xtask sysroot` puts the tree by default.
-pub fn default_dir() -> PathBuf {
-    elfvisor_conformance::paths::cache_dir().join("sysroot")
+/// The hidden directory a tree at `dir` is built in before it is renamed into place: beside it
+/// and named after it, so two trees built at once in the same parent never share one.
+fn partial_dir(dir: &Path) -> Result<PathBuf> {
+    let parent = dir.parent().context("the sysroot directory has a parent")?;
+    let name = dir.file_name().context("the sysroot directory has a name")?;
+    let mut partial = std::ffi::OsString::from(".");
+    partial.push(name);
+    partial.push(".partial");
+    Ok(parent.join(partial))
 }
 
 /// The manifest's first line for a package set: the release, the layout and the set, sorted,
@@ -95,17 +141,14 @@ fn ensure_mmdebstrap() -> Result<()> {
 
 /// Builds (or finds up to date) the sysroot.
 pub fn run(opts: &Options) -> Result<()> {
-    let packages: Vec<String> = if opts.packages.is_empty() {
-        DEFAULT_PACKAGES.iter().map(|p| p.to_string()).collect()
-    } else {
-        opts.packages.clone()
-    };
+    let packages: Vec<String> =
+        if opts.packages.is_empty() { opts.set.packages() } else { opts.packages.clone() };
     if let Some(bad) = packages.iter().find(|p| {
         p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     }) {
         bail!("{bad:?} is not a Debian package name");
     }
-    let dir = opts.dir.clone().unwrap_or_else(default_dir);
+    let dir = opts.dir.clone().unwrap_or_else(|| opts.set.default_dir());
     if up_to_date(&dir, &packages) {
         println!("sysroot: {} is up to date ({})", dir.display(), wanted_line(&packages));
         return Ok(());
@@ -114,7 +157,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let parent = dir.parent().context("the sysroot directory has a parent")?;
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     // Built beside its final place and renamed in: the tree appears whole or not at all.
-    let partial = parent.join(".sysroot.partial");
+    let partial = partial_dir(&dir)?;
     if partial.exists() {
         std::fs::remove_dir_all(&partial)
             .with_context(|| format!("removing {}", partial.display()))?;
@@ -167,6 +210,24 @@ mod tests {
         let b = wanted_line(&["libc6".into(), "bash".into(), "bash".into()]);
         assert_eq!(a, b);
         assert_eq!(a, "bookworm arm64 merged-usr packages: bash,libc6");
+    }
+
+    #[test]
+    fn test_the_postgres_set_is_the_default_set_plus_the_server_and_clients() {
+        let default = Set::Default.packages();
+        let postgres = Set::Postgres.packages();
+        assert_eq!(postgres[..default.len()], default[..]);
+        assert_eq!(postgres[default.len()..], ["postgresql-15", "postgresql-client-15"]);
+        assert_ne!(Set::Default.default_dir(), Set::Postgres.default_dir());
+    }
+
+    #[test]
+    fn test_the_partial_tree_is_named_after_its_target() {
+        let a = partial_dir(Path::new("/c/elfvisor/sysroot")).unwrap();
+        let b = partial_dir(Path::new("/c/elfvisor/sysroot-postgres")).unwrap();
+        assert_eq!(a, Path::new("/c/elfvisor/.sysroot.partial"));
+        assert_eq!(b, Path::new("/c/elfvisor/.sysroot-postgres.partial"));
+        assert!(partial_dir(Path::new("/")).is_err());
     }
 
     #[test]

@@ -67,3 +67,25 @@ fn test_xtask_run_names_unknown_trials() {
     assert!(!run.status.success());
     assert!(String::from_utf8_lossy(&run.stderr).contains("no trial named"));
 }
+
+/// The report's `--strace` re-run of a cell: the trace's last lines, the process's end
+/// included, and nothing for a lane that is not elfvisor's.
+#[test]
+fn test_strace_tail_of_an_elfvisor_cell() {
+    let harness = Harness::load().unwrap();
+    let find = |trial: &str| {
+        harness.cells().into_iter().find(|&c| harness.cell_name(c) == trial).expect(trial)
+    };
+    let cell = find("elfvisor/host/musl/file/basic_io");
+    if let Some(reason) = harness.skip_reason(cell) {
+        eprintln!("skipped here: {reason}");
+        return;
+    }
+    let tail = harness.strace_tail(cell, 5).expect("a trace");
+    let lines: Vec<&str> = tail.lines().collect();
+    assert_eq!(lines.len(), 6, "a note of the lines left out, then five: {tail}");
+    assert!(lines[0].starts_with("[… ") && lines[0].ends_with(" earlier lines]"), "{tail}");
+    assert!(lines[4].contains("] exit_group(0)"), "{tail}");
+    assert!(lines[5].ends_with("] +++ exited with 0 +++"), "{tail}");
+    assert_eq!(harness.strace_tail(find("qemu-user/musl/file/basic_io"), 5), None);
+}

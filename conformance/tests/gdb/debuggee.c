@@ -1,7 +1,8 @@
 /* The program tests/gdb.rs debugs: a function to break in, a global to print, a handler for
  * a signal the debugger gives, a fault at a known address; with the argument "spin", a loop
  * that only an interrupt ends; with "fork", a child that calls the function too; with "kill",
- * a signal it sends itself, then one it waits for in sigsuspend. */
+ * a signal it sends itself, then one it waits for in sigsuspend; with "exec", itself again
+ * through execve, which then calls the function with 100. */
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -39,6 +40,15 @@ int main(int argc, char **argv)
         bump(1);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
             write(1, "parent\n", 7);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "exec") == 0) {
+        execl(argv[0], argv[0], "execed", (char *)0);
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "execed") == 0) {
+        bump(100);
+        write(1, "execed\n", 7);
         return 0;
     }
     signal(SIGUSR1, on_usr1);

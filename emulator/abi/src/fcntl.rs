@@ -101,6 +101,8 @@ pub const AT_REMOVEDIR: u32 = 0x200;
 pub const AT_SYMLINK_FOLLOW: u32 = 0x400;
 pub const AT_NO_AUTOMOUNT: u32 = 0x800;
 pub const AT_EMPTY_PATH: u32 = 0x1000;
+/// `mount_setattr`, `open_tree`: the whole mount tree.
+pub const AT_RECURSIVE: u32 = 0x8000;
 pub const AT_EACCESS: u32 = 0x200;
 pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
 
@@ -138,6 +140,52 @@ crate::guest_struct! {
         64 => pub f_namelen: i64,
         72 => pub f_frsize: i64,
         80 => pub f_flags: i64,
+    }
+}
+
+/// `st_mode`'s file type bits and the types (`include/uapi/linux/stat.h`).
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFSOCK: u32 = 0o140000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFBLK: u32 = 0o060000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
+
+crate::guest_struct! {
+    /// `struct statx_timestamp`: 16 bytes.
+    #[derive(Default)]
+    pub struct StatxTimestamp: 16 {
+        0 => pub sec: i64,
+        8 => pub nsec: u32,
+    }
+}
+
+crate::guest_struct! {
+    /// The leading fields of `struct statx` (`include/uapi/linux/stat.h`; the whole is 256
+    /// bytes, the rest spare or newer than what is decoded here).
+    #[derive(Default)]
+    pub struct Statx: 256 {
+        0 => pub mask: u32,
+        4 => pub blksize: u32,
+        8 => pub attributes: u64,
+        16 => pub nlink: u32,
+        20 => pub uid: u32,
+        24 => pub gid: u32,
+        28 => pub mode: u16,
+        32 => pub ino: u64,
+        40 => pub size: u64,
+        48 => pub blocks: u64,
+        56 => pub attributes_mask: u64,
+        64 => pub atime: StatxTimestamp,
+        80 => pub btime: StatxTimestamp,
+        96 => pub ctime: StatxTimestamp,
+        112 => pub mtime: StatxTimestamp,
+        128 => pub rdev_major: u32,
+        132 => pub rdev_minor: u32,
+        136 => pub dev_major: u32,
+        140 => pub dev_minor: u32,
     }
 }
 

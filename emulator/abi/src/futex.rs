@@ -68,6 +68,21 @@ guest_struct! {
     }
 }
 
+/// `struct futex_waitv`'s flags: the word is 32 bits (the only size there is).
+pub const FUTEX_32: u32 = 2;
+/// The most words one `futex_waitv` waits on.
+pub const FUTEX_WAITV_MAX: u64 = 128;
+
+guest_struct! {
+    /// `struct futex_waitv`: 24 bytes, one word `futex_waitv` waits on.
+    pub struct FutexWaitv: 24 {
+        0 => pub val: u64,
+        8 => pub uaddr: u64,
+        16 => pub flags: u32,
+        20 => pub reserved: u32,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,12 @@ pub const TCGETS: u32 = 0x5401;
 pub const TCSETS: u32 = 0x5402;
 pub const TCSETSW: u32 = 0x5403;
 pub const TCSETSF: u32 = 0x5404;
+/// `struct termios2` requests (`_IOR`/`_IOW('T', 0x2A..0x2D, struct termios2)`): the same
+/// numbers on x86_64, whose `termios2` is the same 44 bytes.
+pub const TCGETS2: u32 = 0x802c_542a;
+pub const TCSETS2: u32 = 0x402c_542b;
+pub const TCSETSW2: u32 = 0x402c_542c;
+pub const TCSETSF2: u32 = 0x402c_542d;
 pub const TIOCSCTTY: u32 = 0x540e;
 pub const TIOCGPGRP: u32 = 0x540f;
 pub const TIOCSPGRP: u32 = 0x5410;
@@ -53,6 +59,21 @@ guest_struct! {
 }
 
 guest_struct! {
+    /// The kernel's `struct termios2` (`TCGETS2`/`TCSETS*2`): `termios` and the input and
+    /// output speeds, 44 bytes.
+    pub struct Termios2: 44 {
+        0 => pub iflag: u32,
+        4 => pub oflag: u32,
+        8 => pub cflag: u32,
+        12 => pub lflag: u32,
+        16 => pub line: u8,
+        17 => pub cc: [u8; 19],
+        36 => pub ispeed: u32,
+        40 => pub ospeed: u32,
+    }
+}
+
+guest_struct! {
     /// `struct winsize` (`TIOCGWINSZ`/`TIOCSWINSZ`): 8 bytes.
     #[derive(Default)]
     pub struct Winsize: 8 {
@@ -75,6 +96,11 @@ mod tests {
         assert_eq!(Termios::SIZE, 36);
         assert_eq!(offset(Termios::OFFSETS, "cc"), 17);
         assert_eq!(Winsize::SIZE, 8);
+        assert_eq!(Termios2::SIZE, 44);
+        assert_eq!(offset(Termios2::OFFSETS, "ispeed"), 36);
+        // _IOR('T', 0x2A, 44 bytes): direction 2 (read) in bits 30-31, the size in 16-29.
+        assert_eq!(TCGETS2, (2 << 30) | (44 << 16) | (u32::from(b'T') << 8) | 0x2a);
+        assert_eq!(TCSETSF2, (1 << 30) | (44 << 16) | (u32::from(b'T') << 8) | 0x2d);
     }
 
     proptest! {

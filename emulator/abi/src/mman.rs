@@ -124,6 +124,8 @@ pub const MADV_WIPEONFORK: u32 = 18;
 pub const MADV_KEEPONFORK: u32 = 19;
 pub const MADV_COLD: u32 = 20;
 pub const MADV_PAGEOUT: u32 = 21;
+/// Collapse the range into transparent huge pages (one of `process_madvise`'s advice).
+pub const MADV_COLLAPSE: u32 = 25;
 pub const MADV_POPULATE_READ: u32 = 22;
 pub const MADV_POPULATE_WRITE: u32 = 23;
 

@@ -20,3 +20,6 @@ pub const MPOL_F_ADDR: u64 = 2;
 pub const MPOL_F_MEMS_ALLOWED: u64 = 4;
 /// `mbind` flags: MPOL_MF_STRICT, MPOL_MF_MOVE and MPOL_MF_MOVE_ALL.
 pub const MPOL_MF_VALID: u64 = 0b111;
+/// `move_pages` flags: move the pages the process alone maps, or (with CAP_SYS_NICE) all.
+pub const MPOL_MF_MOVE: u64 = 1 << 1;
+pub const MPOL_MF_MOVE_ALL: u64 = 1 << 2;

@@ -82,6 +82,9 @@ pub const READ_IMPLIES_EXEC: u32 = 0x0400000;
 /// The `personality` argument that only asks.
 pub const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 
+/// `mount_setattr`: the size of the first `struct mount_attr`.
+pub const MOUNT_ATTR_SIZE_VER0: u64 = 32;
+
 #[cfg(test)]
 mod tests {
     use super::*;

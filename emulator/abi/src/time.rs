@@ -18,6 +18,11 @@ pub const CLOCK_TAI: u32 = 11;
 
 /// `clock_nanosleep`/`timer_settime`: the time is absolute.
 pub const TIMER_ABSTIME: u32 = 1;
+/// A negative clock id whose low three bits (CLOCKFD_MASK) are CLOCKFD names a dynamic clock by
+/// descriptor (`~fd << 3 | CLOCKFD`); any other negative id is a process's or thread's CPU clock
+/// (`~pid << 3 | which`, bit 2 for a thread).
+pub const CLOCKFD: i32 = 3;
+pub const CLOCKFD_MASK: i32 = 7;
 
 /// `setitimer`/`getitimer` timers.
 pub const ITIMER_REAL: u32 = 0;

@@ -9,7 +9,8 @@
 //!
 //! Translated loads and stores do not start with unicorn's TLB: they test this vCPU's page
 //! table ([`FastPages`], filled by the same hook and emptied with the TLB) and access host
-//! memory at `base + address` directly, leaving everything else to the TLB.
+//! memory at `base + address` directly (`base` in the thread's GS base, [`GsBase`], where the
+//! host allows), leaving everything else to the TLB.
 //!
 //! # Stops
 //!
@@ -136,6 +137,9 @@ struct HookData {
     /// The fast path's page table, if the host gave one. Owned by [`TcgVcpu`], which closes
     /// the unicorn instance (and so these hooks) first.
     fast: Option<Rc<FastPages>>,
+    /// x0-x30 in the instance's CPU state (`uc_elfvisor_xregs`), which lives as long as the
+    /// instance; null until set after its creation.
+    xregs: *mut u64,
 }
 
 fn backend(what: &'static str) -> impl FnOnce(unicorn_engine::uc_error) -> EngineError {
@@ -151,15 +155,21 @@ unsafe extern "C" {
     fn uc_elfvisor_set_serial(uc: *mut unicorn_engine::uc_engine, serial: bool);
     /// elfvisor's unicorn edit: the linear fast path for blocks translated from now on — one
     /// byte per guest page (see [`FastPages`]), the host address of guest address 0, the
-    /// number of pages. The table must outlive the instance's translated code.
+    /// number of pages, and whether every thread that runs the instance has its GS base at
+    /// `base` (direct accesses are then `%gs:(address)`; see [`GsBase`]). The table must
+    /// outlive the instance's translated code.
     /// elfvisor's unicorn edit: whether the instance holds translated code on the page of guest
     /// address `addr`.
     fn uc_elfvisor_page_has_code(uc: *mut unicorn_engine::uc_engine, addr: u64) -> bool;
+    /// elfvisor's unicorn edit: x0-x30 of the instance's CPU state, which unicorn's register
+    /// calls read and write without side effects.
+    fn uc_elfvisor_xregs(uc: *mut unicorn_engine::uc_engine) -> *mut u64;
     fn uc_elfvisor_set_fast_path(
         uc: *mut unicorn_engine::uc_engine,
         table: *const u8,
         base: usize,
         pages: u64,
+        gs: bool,
     );
 }
 
@@ -215,17 +225,28 @@ impl FastPages {
     /// (the vCPU then runs without the fast path).
     fn new(pages: u64) -> Option<FastPages> {
         let len = usize::try_from(pages).ok()?.max(1);
-        // SAFETY: a fresh anonymous mapping; no existing memory is touched.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
+        let map = |low: libc::c_int| {
+            // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+            unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | low,
+                    -1,
+                    0,
+                )
+            }
         };
+        // Below 2 GiB if the host has room there: translated code then names the table by a
+        // 32-bit displacement instead of loading its address into a register first.
+        #[cfg(target_arch = "x86_64")]
+        let ptr = match map(libc::MAP_32BIT) {
+            libc::MAP_FAILED => map(0),
+            ptr => ptr,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let ptr = map(0);
         if ptr == libc::MAP_FAILED {
             return None;
         }
@@ -400,6 +421,62 @@ pub struct TcgVcpu {
     stop: Arc<StopState>,
     /// The fast path's page table, kept until after `uc` (fields drop in order).
     _fast: Option<Rc<FastPages>>,
+    /// The GS base translated code expects (the arena's host address), if it uses one.
+    gs: Option<usize>,
+}
+
+/// The host thread's GS base, which the fast path's direct accesses add to the guest address
+/// (`%gs:(address)`, one instruction, as qemu-user does with its guest base). Nothing else in
+/// the process uses GS on x86-64 (the C library's thread pointer is FS). The base is per host
+/// thread, inherited by a thread's clones and a fork child; a thread-local remembers what this
+/// thread set last, so a run sets it only when another arena's vCPU ran on the thread since.
+struct GsBase {
+    /// What to put back when the guard goes: a base set earlier on this thread, for a run nested
+    /// inside another vCPU's (0: nothing to put back).
+    previous: usize,
+}
+
+thread_local! {
+    /// The GS base this thread last set (0: none, or unknown).
+    static GS_BASE: Cell<usize> = const { Cell::new(0) };
+}
+
+impl GsBase {
+    /// Makes `base` this thread's GS base until the guard goes; `None` if the host refuses.
+    fn enter(base: usize) -> Option<GsBase> {
+        let previous = GS_BASE.with(Cell::get);
+        if previous == base {
+            return Some(GsBase { previous: 0 });
+        }
+        if !GsBase::set(base) {
+            return None;
+        }
+        Some(GsBase { previous })
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn set(base: usize) -> bool {
+        const ARCH_SET_GS: libc::c_long = 0x1001;
+        // SAFETY: sets this thread's GS base, which no Rust or C library code here reads.
+        let ok = unsafe { libc::syscall(libc::SYS_arch_prctl, ARCH_SET_GS, base) } == 0;
+        if ok {
+            GS_BASE.with(|b| b.set(base));
+        }
+        ok
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn set(_base: usize) -> bool {
+        false
+    }
+}
+
+impl Drop for GsBase {
+    fn drop(&mut self) {
+        if self.previous != 0 {
+            GsBase::set(self.previous);
+        }
+    }
 }
 
 impl std::fmt::Debug for TcgVcpu {
@@ -576,6 +653,7 @@ impl TcgVcpu {
             refusal: None,
             serial: false,
             fast: fast.clone(),
+            xregs: std::ptr::null_mut(),
         };
         let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::ARM, data)
             .map_err(backend("create a unicorn instance"))?;
@@ -605,6 +683,9 @@ impl TcgVcpu {
         tcr.val |= TCR_TBI0;
         uc.reg_write_arm64_coproc(&tcr).map_err(backend("enable top-byte-ignore"))?;
         let raw = uc.get_handle();
+        // SAFETY: `raw` is the live instance; the pointer is into its CPU state, which lives
+        // until the instance is closed, with the hooks that use it.
+        uc.get_data_mut().xregs = unsafe { uc_elfvisor_xregs(raw) };
         let stop = Arc::new(StopState {
             pending: AtomicU32::new(0),
             handle: Mutex::new(Some(raw as usize)),
@@ -613,13 +694,18 @@ impl TcgVcpu {
         // SAFETY: `raw` is the live instance; the word lives in `stop`, which this vCPU holds
         // until after the instance is closed, and `drop` unregisters it first anyway.
         unsafe { uc_elfvisor_set_stop_flag(raw, stop.pending.as_ptr()) };
+        // The GS base is this thread's to set (no other code of the process uses it), and `run`
+        // sets it on whichever thread runs the vCPU; a host that refuses gets the register form.
+        let gs = fast.is_some() && GsBase::enter(base as usize).is_some();
         if let Some(fast) = &fast {
             // SAFETY: the table lives in `fast`, held by this vCPU (`_fast`, dropped after the
             // instance) and by the hooks' data; nothing is translated yet.
-            unsafe { uc_elfvisor_set_fast_path(raw, fast.table.as_ptr(), base as usize, pages) };
+            unsafe {
+                uc_elfvisor_set_fast_path(raw, fast.table.as_ptr(), base as usize, pages, gs)
+            };
         }
         CURRENT.with(|c| c.set(Arc::as_ptr(&stop)));
-        Ok(TcgVcpu { uc, stop, _fast: fast })
+        Ok(TcgVcpu { uc, stop, _fast: fast, gs: gs.then_some(base as usize) })
     }
 }
 
@@ -653,13 +739,29 @@ fn reg_id(reg: Reg) -> i32 {
     }
 }
 
+/// x0-x30 straight from the CPU state (a system call reads seven of them and writes one), the
+/// rest through unicorn's register calls.
 fn read(uc: &Unicorn<'_, HookData>, reg: Reg) -> u64 {
-    uc.reg_read(reg_id(reg)).expect("unicorn reads every aarch64 register the kernel names")
+    let xregs = uc.get_data().xregs;
+    match reg {
+        // SAFETY: `xregs` points at the 31 (and more) registers of the live instance's state;
+        // unicorn reads them there, with no other effect, and no other thread runs this vCPU.
+        Reg::X(n @ 0..=30) if !xregs.is_null() => unsafe { xregs.add(usize::from(n)).read() },
+        _ => {
+            uc.reg_read(reg_id(reg)).expect("unicorn reads every aarch64 register the kernel names")
+        }
+    }
 }
 
 fn write(uc: &mut Unicorn<'_, HookData>, reg: Reg, value: u64) {
-    uc.reg_write(reg_id(reg), value)
-        .expect("unicorn writes every aarch64 register the kernel names");
+    let xregs = uc.get_data().xregs;
+    match reg {
+        // SAFETY: as in `read`; unicorn's write of x0-x30 is this store alone.
+        Reg::X(n @ 0..=30) if !xregs.is_null() => unsafe { xregs.add(usize::from(n)).write(value) },
+        _ => uc
+            .reg_write(reg_id(reg), value)
+            .expect("unicorn writes every aarch64 register the kernel names"),
+    }
 }
 
 fn read_q(uc: &Unicorn<'_, HookData>, index: u8) -> u128 {
@@ -854,7 +956,11 @@ impl TcgVcpu {
             data.refusal = None;
         }
         let pc = read(&self.uc, Reg::Pc);
+        // Translated code reaches the arena through the GS base: this thread's must be ours
+        // while guest code runs (and is put back for a run this one was nested in).
+        let gs = self.gs.and_then(GsBase::enter);
         let result = self.uc.emu_start(pc, UNTIL, 0, count);
+        drop(gs);
         // Step 4: every stop asked until now is answered by this return.
         self.stop.take();
         let stopped_at = read(&self.uc, Reg::Pc);

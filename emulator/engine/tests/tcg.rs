@@ -348,6 +348,71 @@ fn test_accesses_running_onto_a_forbidden_page_fault() {
     assert_eq!(cpu.reg(Reg::Pc), load, "the pc stays at the faulting load");
 }
 
+/// Accesses that must be aligned (LSE atomics, exclusives) take the fast path too, with plain
+/// and with parallel-safe atomics: the alignment is tested inline, and a misaligned address, a
+/// page without the needed bit, or one outside the table still go to the TLB, which faults
+/// exactly — at the instruction, with neither memory nor the destination register changed.
+#[test]
+fn test_aligned_accesses_on_the_fast_path_fault_exactly() {
+    // ldaddal x2, x3, [x0]; brk; ldaxr x3, [x0]; brk; ldaxr w3, [x0]; brk
+    let code = [0xf8e20003, 0xd4207d00, 0xc85ffc03, 0xd4207d00, 0x885ffc03, 0xd4207d00];
+    let (ldaddal, ldaxr_x, ldaxr_w) = (CODE, CODE + 8, CODE + 16);
+    for parallel in [false, true] {
+        let arena = Arena::new();
+        arena.write_code(CODE, &code);
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+        let mut cpu = vcpu(&arena, CODE);
+        cpu.set_parallel(parallel);
+        let mut run = |cpu: &mut Box<dyn Vcpu>, pc: u64, x0: u64| {
+            cpu.set_reg(Reg::Pc, pc);
+            cpu.set_reg(Reg::X(0), x0);
+            cpu.set_reg(Reg::X(2), 5);
+            cpu.set_reg(Reg::X(3), 0xdead);
+            cpu.run(&mut handler).unwrap()
+        };
+        for i in 0..3 {
+            assert_eq!(run(&mut cpu, ldaddal, DATA + 8), Exit::Breakpoint { imm: 0x3e8 });
+            assert_eq!(cpu.reg(Reg::X(3)), 5 * i, "parallel {parallel}");
+        }
+        assert_eq!(arena.read_u64(DATA + 8), 15);
+        arena.write_u32(DATA + 16, 0x1234_5678);
+        assert_eq!(run(&mut cpu, ldaxr_w, DATA + 16), Exit::Breakpoint { imm: 0x3e8 });
+        assert_eq!(cpu.reg(Reg::X(3)), 0x1234_5678);
+
+        // A read-only page, readable through the fast path once an exclusive load read it.
+        arena.write_u32(RODATA + 8, 77);
+        assert_eq!(run(&mut cpu, ldaxr_x, RODATA + 8), Exit::Breakpoint { imm: 0x3e8 });
+        assert_eq!(cpu.reg(Reg::X(3)), 77);
+        let addr = GuestAddr(RODATA + 8);
+        assert_eq!(
+            run(&mut cpu, ldaddal, RODATA + 8),
+            Exit::Fault { addr, access: Access::Write, cause: FaultCause::Protection },
+            "parallel {parallel}"
+        );
+        assert_eq!((cpu.reg(Reg::Pc), cpu.reg(Reg::X(3))), (ldaddal, 0xdead));
+        assert_eq!(arena.read_u64(RODATA + 8), 77);
+
+        // Misaligned, on pages whose bits are set: an alignment fault at the instruction.
+        for (pc, x0) in [(ldaddal, DATA + 12), (ldaxr_x, DATA + 12), (ldaxr_w, DATA + 18)] {
+            let exit = run(&mut cpu, pc, x0);
+            assert!(matches!(exit, Exit::Fault { .. }), "{pc:#x} at {x0:#x}: {exit:?}");
+            assert_eq!((cpu.reg(Reg::Pc), cpu.reg(Reg::X(3))), (pc, 0xdead), "{pc:#x}");
+        }
+        assert_eq!(arena.read_u64(DATA + 8), 15);
+
+        // Unmapped, and outside the arena.
+        for x0 in [0x50_0008, ARENA + 8] {
+            let exit = run(&mut cpu, ldaddal, x0);
+            assert!(
+                matches!(exit, Exit::Fault { addr, cause: FaultCause::Unmapped, .. }
+                    if addr == GuestAddr(x0)),
+                "{exit:?}"
+            );
+            assert_eq!((cpu.reg(Reg::Pc), cpu.reg(Reg::X(3))), (ldaddal, 0xdead));
+        }
+    }
+}
+
 #[test]
 fn test_access_past_an_object_end_is_reported_as_such() {
     let arena = Arena::new();
@@ -895,6 +960,30 @@ fn test_a_call_into_a_page_just_unmapped_or_made_inaccessible_faults() {
 
 /// x1 = a slot holding `movz x0, #0; ret`, x2 = 0: 50 times, writes `movz x0, #0xffff` and then
 /// `movz x0, #x2` into the slot, calls it, and reports x0 with `svc #0`; then exits (`svc` 93).
+/// `br x0` at [`CODE`] and `ret` at [`CODE2`]: with x0 = CODE2 and x30 = CODE, a spin through
+/// indirect branches only, whose targets translated code finds in the jump cache itself.
+const SPIN_INDIRECT: [(u64, u32); 2] = [(CODE, 0xd61f_0000), (CODE2, 0xd65f_03c0)];
+
+#[test]
+fn test_a_stop_ends_a_spin_through_indirect_branches() {
+    // The inline jump-cache probe enters the target block at its start, where the exit test is.
+    for (by, runs) in [(StopBy::Stopper, 3000), (StopBy::Signal, 2000)] {
+        let arena = Arena::new();
+        for (addr, insn) in SPIN_INDIRECT {
+            arena.write_u32(addr, insn);
+        }
+        let mut cpu = vcpu(&arena, CODE);
+        cpu.set_reg(Reg::X(0), CODE2);
+        cpu.set_reg(Reg::X(30), CODE);
+        one_stop_per_run(cpu.as_mut(), runs, by, |cpu, exit| {
+            assert_eq!(exit, Exit::Interrupted, "{by:?}");
+            let pc = cpu.reg(Reg::Pc);
+            assert!(pc == CODE || pc == CODE2, "{by:?}: stopped at pc {pc:#x}");
+            assert_eq!((cpu.reg(Reg::X(0)), cpu.reg(Reg::X(30))), (CODE2, CODE));
+        });
+    }
+}
+
 const SMC_LOOP: [u32; 16] = [
     0x531b6843, 0x52ba5004, 0x2a040063, 0x529fffe5, 0x531b68a5, 0x2a0400a5, 0xb9000025, 0xb9000023,
     0xd5033fdf, 0xd63f0020, 0xd4000001, 0x91000442, 0xf100c85f, 0x54fffe61, 0xd2800ba8, 0xd4000001,

@@ -8,6 +8,7 @@
 //! ([`run_program`]) or a respawned fork child ([`run_fork_child`]), the support matrix, the
 //! loader and the test helpers. Everything else is the crate's own.
 
+pub(crate) mod board;
 pub(crate) mod exec;
 pub(crate) mod fdtable;
 pub(crate) mod fork;

@@ -1,4 +1,4 @@
-//! `elfvisor [--strace] [--strace-filter NAMES] [--strace-file PATH] [--engine tcg] [--argv0 NAME] [--sysroot DIR] [--gdb PORT [--gdb-wait]] PROGRAM [ARGS...]`
+//! `elfvisor [--strace] [--strace-filter NAMES] [--strace-file PATH] [--engine tcg] [--argv0 NAME] [--sysroot DIR] [--gdb PORT [--gdb-wait] [--gdb-follow parent|child]] PROGRAM [ARGS...]`
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -39,13 +39,17 @@ struct Cli {
     /// $ELFVISOR_SYSROOT.
     #[arg(long, value_name = "DIR")]
     sysroot: Option<PathBuf>,
-    /// Serve the GDB remote protocol on 127.0.0.1:PORT for the program's first thread (0: a
-    /// port the host picks; the port is printed on stderr).
+    /// Serve the GDB remote protocol on 127.0.0.1:PORT for the program's threads (0: a port
+    /// the host picks; the port is printed on stderr).
     #[arg(long, value_name = "PORT")]
     gdb: Option<u16>,
     /// With --gdb: run no guest instruction before a debugger has connected.
     #[arg(long, requires = "gdb")]
     gdb_wait: bool,
+    /// With --gdb: which side of a fork the debugger stays with (a fork made while a debugger
+    /// is attached; `child` needs --fork-strategy host).
+    #[arg(long, requires = "gdb", default_value = "parent", value_parser = ["parent", "child"])]
+    gdb_follow: String,
     /// Print the system call support matrix and exit.
     #[arg(long, exclusive = true)]
     syscalls: bool,
@@ -81,6 +85,14 @@ fn main() -> ExitCode {
         return finish(elfvisor::run_fork_child(fd, engine));
     }
     if let Some(port) = cli.gdb {
+        let follow_child = cli.gdb_follow == "child";
+        if follow_child && cli.fork_strategy != "host" {
+            // A respawned child is a new emulator process: the session (the protocol's state
+            // and the connection) cannot move into it.
+            eprintln!("elfvisor: --gdb-follow child needs --fork-strategy host");
+            return ExitCode::from(2);
+        }
+        elfvisor::gdb::set_follow_child(follow_child);
         if let Err(e) = elfvisor::gdb::listen(port, cli.gdb_wait) {
             eprintln!("elfvisor: cannot serve gdb on port {port}: {e}");
             return ExitCode::from(126);

@@ -148,6 +148,7 @@ fn switch_image(
     reset_for_exec(process);
     process.mm = SharedMm::new(prepared.mm);
     process.group().set_image(prepared.loaded.exe.clone(), prepared.loaded.sigreturn_trampoline.0);
+    crate::board::publish_all(process);
     new_vcpu(engine, process, &prepared.loaded)
 }
 
@@ -214,6 +215,7 @@ pub fn run(
     process.group().set_engine(EngineHandle(engine));
     // The process's name is its first host thread's, as /proc shows it.
     crate::host::set_thread_name(process.comm());
+    crate::board::ensure(process);
     // A host SIGBUS (a shared file shrunk by another process under a granted page) ends the
     // process as the guest's death by SIGBUS.
     crate::host::shm::install_sigbus_handler();
@@ -224,6 +226,9 @@ pub fn run(
         match thread_ended(process, end) {
             Some(end) => {
                 crate::gdb::process_ended(process, end);
+                if process.trace() {
+                    crate::syscalls::strace::sink::exited(process.tid(), end);
+                }
                 process_ends(process);
                 return Ok(end);
             }
@@ -264,7 +269,9 @@ fn take_over(
     };
     let exec = process.adopt(*succession);
     crate::host::set_thread_name(process.comm());
-    switch_image(engine, process, *exec)
+    let vcpu = switch_image(engine, process, *exec)?;
+    crate::gdb::exec_done(process);
+    Ok(vcpu)
 }
 
 /// The execing thread's own robust futexes are released before its image goes (Linux's
@@ -332,6 +339,7 @@ fn release_thread_resources(task: &mut Task) {
 
 /// Ends the host process from any thread, as `main` does for the first one.
 pub(crate) fn end_process(process: &mut Task, end: Termination) -> ! {
+    crate::gdb::process_ended(process, end);
     process_ends(process);
     crate::fork::respawn::control::hold_exit();
     match end {
@@ -373,6 +381,7 @@ fn run_to_end(
         }
         let exit =
             if turn == crate::gdb::Turn::Step { vcpu.step(process) } else { vcpu.run(process) };
+        crate::gdb::left_guest(process, vcpu.as_mut());
         process.handle().leave_guest();
         let exit = exit?;
         if process.is_killed() && process.exit_status().is_none() {
@@ -396,6 +405,7 @@ fn run_to_end(
             drop(vcpu);
             vcpu = switch_image(engine, process, *prepared)?;
             process.handle().set_stopper(vcpu.stopper());
+            crate::gdb::exec_done(process);
             continue;
         }
         let pc = vcpu.reg(Reg::Pc);
@@ -478,6 +488,7 @@ pub fn start_failure_status(err: &RunError) -> i32 {
 pub fn spawn_thread(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
     let engine = task.group().engine().ok_or(Errno::EAGAIN)?;
     let regs = args.child_registers(Registers::capture(cpu));
+    task.refresh_comm();
     let mut thread = task.new_thread(0);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32, String>>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<bool>();

@@ -37,6 +37,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
         // Without a page map every VMA counts as written, as before.
         let _ = task.mm.write().note_anon_writes();
     }
+    let child_board = crate::board::prepare_child(task);
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
         // none that a thread it does not have would never release. The signalfd registry
@@ -45,6 +46,7 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
         crate::host::fork()?
     };
     if pid == 0 {
+        crate::board::adopt(child_board);
         become_child(task, cpu, &args, vfork.map(|(_, child_end)| child_end), held_signals);
         drop(quiesced);
         return Ok(0);

@@ -1,64 +1,164 @@
 //! `elfvisor --gdb PORT`: a GDB remote-serial-protocol server (the `gdbstub` crate's state
-//! machine) for the program's first thread.
+//! machine) for the program's threads, all-stop: each guest thread is a gdb thread, and when
+//! one stops for the debugger every other one is held out of guest code until gdb resumes them.
 //!
-//! The server lives on the thread that runs the guest, inside the run loop: at the top of each
-//! turn (`before_run`) it serves the debugger for as long as the guest is stopped, and after
-//! each engine exit (`after_exit`) it turns a breakpoint, a finished single step, a Ctrl-C or
-//! a signal into a stop. One thread of its own accepts the connection and reads the socket,
-//! handing every byte over through a channel; while the guest runs it stops the vCPU through
-//! the engine's `Stopper` when a byte comes (gdb's Ctrl-C, or any packet), so an interrupt
-//! never waits for the guest.
+//! There is no debugger thread of its own. The guest thread that has something to report (a
+//! breakpoint, a finished step, a signal, bytes from gdb while the guest runs, or the first
+//! thread waiting for gdb to connect) *claims* the stop in the [`World`], stops its siblings
+//! through their vCPUs' stoppers and serves the debugger from its run loop (`before_run`) until
+//! gdb lets the guest go; the others wait in theirs (`park`). Each thread publishes its
+//! registers in the world whenever it leaves guest code (`left_guest`, and at every system
+//! call's entry, so a thread blocked in a call shows where it called from); gdb reads them there
+//! and its writes go back into the vCPU as the thread resumes. One thread of its own accepts the
+//! connection and reads the socket, handing every byte over through a channel; while the guest
+//! runs it stops every thread's vCPU when a byte comes (gdb's Ctrl-C), so an interrupt never
+//! waits for the guest (unless every thread is blocked in a system call: the first to return
+//! takes it).
 //!
-//! Software breakpoints are `brk #0` written over the guest's instruction through mm's checked
-//! access (as ptrace's POKE would), translated code dropped when one is set or removed. A signal
-//! the guest is about to take stops it first (`signal_stop`, and faults in `after_exit`);
-//! gdb's `continue` passes it on, `signal 0` discards it, `signal SIGxxx` gives another one.
-//! `monitor siginfo` shows the signal's `siginfo_t` fields.
+//! gdb resumes threads one by one (`vCont`): continue, step, or (scheduler locking, as when
+//! gdb steps one thread over a breakpoint) stay stopped. Software breakpoints are `brk #0`
+//! written over the guest's instruction through mm's checked access (as ptrace's POKE would),
+//! translated code dropped when one is set or removed. A signal a thread is about to take stops
+//! it first (`signal_stop`, and faults in `after_exit`); gdb's `continue` passes it on,
+//! `signal 0` discards it, `signal SIGxxx` gives another one. `monitor siginfo` shows the
+//! signal's `siginfo_t` fields. When two threads have something to report at once the first
+//! wins; the other's breakpoint or fault happens again when it resumes (it is still at the
+//! instruction), and its signal stays pending.
 //!
-//! Only the process's first thread is debugged: other threads run on (not all-stop), and a
-//! fork child runs free of the debugger, the breakpoints taken out of its memory around the
+//! A fork child runs free of the debugger, the breakpoints taken out of its memory around the
 //! fork (`fork_begin`, `fork_end`).
 
 mod target;
+mod wire;
 
-use std::cell::RefCell;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc};
 
 use elfvisor_abi::signal::SI_USER;
 use elfvisor_abi::{GuestAddr, Signo};
-use elfvisor_engine::{Cpu, Exit, Registers, Stopper, Vcpu};
+use elfvisor_engine::{Cpu, Exit, Registers, Vcpu};
 use gdbstub::common::Signal;
 use gdbstub::stub::state_machine::GdbStubStateMachine;
-use gdbstub::stub::{DisconnectReason, GdbStub, SingleThreadStopReason};
+use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
 
 use crate::signal::delivery;
 use crate::signal::info::{Detail, SigInfo, bit};
 use crate::task::Task;
+use crate::task::group::ThreadGroup;
 use crate::task::types::Termination;
 
-use target::{Debuggee, from_gdb, to_gdb};
+use target::{Action, Debuggee, Resume, from_gdb, gdb_tid, to_gdb};
 
-/// Whether `--gdb` was given: the run loop's hooks cost one load otherwise.
+/// Whether `--gdb` was given (and this is the process it was given to): the run loop's hooks
+/// cost one load otherwise.
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
-/// Set in a host fork child that took the breakpoints out of its memory: its vCPU's translated
-/// code must go before it runs again.
+/// The host process the session belongs to: a host fork child has a copy it must not use.
+static OWNER: AtomicU32 = AtomicU32::new(0);
+
+/// Set in a host fork child: its vCPU's translated code (which may hold breakpoints) must go
+/// before it runs again.
 static CHILD_FLUSH: AtomicBool = AtomicBool::new(false);
 
-/// The listener's side of the server until the first thread adopts it.
-static PENDING: Mutex<Option<Pending>> = Mutex::new(None);
+/// The debugger's side: the protocol state machine, the connection, the breakpoints. Held by
+/// the thread that serves, for as long as it serves.
+static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+
+/// What every guest thread looks at: who serves, how each thread goes on, their registers.
+/// Held only briefly (never while waiting for gdb); taken after [`SESSION`] when both are.
+static WORLD: Mutex<World> = Mutex::new(World::new());
+static WAKE: Condvar = Condvar::new();
+
+/// What the socket thread and the guest's threads share.
+static LINK: Mutex<Option<Arc<Link>>> = Mutex::new(None);
 
 thread_local! {
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+    /// This guest thread's run in progress is a single step.
+    static STEPPING: Cell<bool> = const { Cell::new(false) };
+    /// Where that step started, while it may still be taken again: a step whose vCPU had a stop
+    /// pending from a kick while it waited (a sibling's claim) ends at once without moving, and
+    /// is then made again, once.
+    static STEP_FROM: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-struct Pending {
-    link: Arc<Link>,
-    events: mpsc::Receiver<Event>,
-    wait: bool,
+/// A stop a thread claimed: it serves the debugger until gdb resumes the guest.
+#[derive(Debug)]
+struct Claim {
+    tid: u32,
+    /// What to report (none: the thread serves because gdb connected or sent bytes).
+    reason: Option<MultiThreadStopReason<u64>>,
+    /// The signal the thread stopped with, held until gdb says what becomes of it.
+    signal: Option<SigInfo>,
+    /// How the threads were going on before the claim (restored when gdb says nothing).
+    prior: Resume,
+}
+
+/// A thread's registers as it last left guest code, and gdb's changes to them.
+#[derive(Debug)]
+struct Slot {
+    regs: Registers,
+    changed: bool,
+}
+
+#[derive(Debug)]
+struct World {
+    /// A debugger is attached and the guest is its to stop.
+    attached: bool,
+    /// Before the first connection, the first thread waits for one (`--gdb-wait`).
+    waiting: bool,
+    claim: Option<Claim>,
+    /// How each thread goes on; while a thread serves, every other one stays.
+    resume: Resume,
+    /// Bumped at every resume: parked threads look again.
+    generation: u64,
+    regs: BTreeMap<u32, Slot>,
+    /// A signal gdb gave a thread as it resumed.
+    signals: BTreeMap<u32, SigInfo>,
+    /// The debugger's breakpoints (the addresses), for threads that stop at a `brk #0`.
+    breakpoints: BTreeSet<u64>,
+}
+
+impl World {
+    const fn new() -> World {
+        World {
+            attached: false,
+            waiting: false,
+            claim: None,
+            resume: Resume { actions: BTreeMap::new(), locked: false },
+            generation: 0,
+            regs: BTreeMap::new(),
+            signals: BTreeMap::new(),
+            breakpoints: BTreeSet::new(),
+        }
+    }
+
+    fn action(&self, tid: u32) -> Action {
+        self.resume.of(tid).0
+    }
+
+    /// `tid` claims a stop: every thread stays until gdb resumes them.
+    fn claim(
+        &mut self,
+        tid: u32,
+        reason: Option<MultiThreadStopReason<u64>>,
+        signal: Option<SigInfo>,
+    ) {
+        let prior =
+            std::mem::replace(&mut self.resume, Resume { actions: BTreeMap::new(), locked: true });
+        self.claim = Some(Claim { tid, reason, signal, prior });
+    }
+}
+
+fn world() -> MutexGuard<'static, World> {
+    WORLD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn session() -> MutexGuard<'static, Option<Session>> {
+    SESSION.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the socket thread reports.
@@ -68,22 +168,35 @@ enum Event {
     Closed,
 }
 
-/// What the socket thread and the guest's thread share.
 struct Link {
-    /// The guest is running (the debugger waits for a stop): a byte from gdb stops the vCPU.
-    running: AtomicBool,
-    stopper: Mutex<Option<Stopper>>,
+    /// Something came from the socket that no thread has looked at yet.
+    input: AtomicBool,
+    /// The connection goes to a fork child (`--gdb-follow child`): this process stops reading.
+    hand_over: AtomicBool,
+    /// The thread that reads the socket.
+    reader: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The threads to stop when it does.
+    group: Mutex<Option<Arc<ThreadGroup>>>,
 }
 
 impl Link {
     fn kick(&self) {
-        if self.running.load(Ordering::SeqCst) {
-            let stopper = self.stopper.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(stopper) = stopper {
-                stopper.stop();
+        self.input.store(true, Ordering::SeqCst);
+        if world().claim.is_some() {
+            // A thread is serving the debugger: it reads the channel itself.
+            return;
+        }
+        let group = self.group.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(group) = group {
+            for thread in group.threads() {
+                thread.kick();
             }
         }
     }
+}
+
+fn link() -> Option<Arc<Link>> {
+    LINK.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// Listens on `127.0.0.1:port` (port 0: one the host picks) and says where on stderr. With
@@ -92,13 +205,30 @@ impl Link {
 pub fn listen(port: u16, wait: bool) -> std::io::Result<u16> {
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     let port = listener.local_addr()?.port();
-    let link = Arc::new(Link { running: AtomicBool::new(false), stopper: Mutex::new(None) });
+    let link = Arc::new(Link {
+        input: AtomicBool::new(false),
+        hand_over: AtomicBool::new(false),
+        reader: Mutex::new(None),
+        group: Mutex::new(None),
+    });
     let (tx, events) = mpsc::channel();
     let socket_link = Arc::clone(&link);
-    std::thread::Builder::new()
+    let socket_tx = tx.clone();
+    let reader = std::thread::Builder::new()
         .name("gdb-socket".into())
-        .spawn(move || socket_thread(listener, &socket_link, &tx))?;
-    *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pending { link, events, wait });
+        .spawn(move || socket_thread(listener, &socket_link, &socket_tx))?;
+    *link.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(reader);
+    *LINK.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
+    *session() = Some(Session {
+        events,
+        tx,
+        stream: None,
+        backlog: Default::default(),
+        gdb: None,
+        target: None,
+    });
+    world().waiting = wait;
+    OWNER.store(std::process::id(), Ordering::SeqCst);
     ENABLED.store(true, Ordering::SeqCst);
     eprintln!("elfvisor: gdb server listening on 127.0.0.1:{port}");
     Ok(port)
@@ -109,50 +239,70 @@ fn socket_thread(listener: TcpListener, link: &Link, tx: &mpsc::Sender<Event>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let _ = stream.set_nodelay(true);
-        let Ok(mut reader) = stream.try_clone() else { continue };
+        let Ok(reader) = stream.try_clone() else { continue };
         if tx.send(Event::Connected(stream)).is_err() {
             return;
         }
         link.kick();
-        let mut buf = [0u8; 4096];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx.send(Event::Bytes(buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                    link.kick();
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        if tx.send(Event::Closed).is_err() {
+        if !read_connection(reader, link, tx) {
             return;
         }
-        link.kick();
     }
 }
 
-type Machine = GdbStubStateMachine<'static, Debuggee, TcpStream>;
+/// Forwards what the debugger sends until it closes the connection (true) or this process
+/// hands the connection to a fork child (false: the reading stops here).
+fn read_connection(mut reader: TcpStream, link: &Link, tx: &mpsc::Sender<Event>) -> bool {
+    // Bounded reads, so a hand-over is seen (the reading is not timed: a read that times out
+    // is simply made again).
+    let _ = reader.set_read_timeout(Some(std::time::Duration::from_millis(50)));
+    let mut buf = [0u8; 4096];
+    loop {
+        if link.hand_over.load(Ordering::SeqCst) {
+            return false;
+        }
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if tx.send(Event::Bytes(buf[..n].to_vec())).is_err() {
+                    return false;
+                }
+                link.kick();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => break,
+        }
+    }
+    if tx.send(Event::Closed).is_err() {
+        return false;
+    }
+    link.kick();
+    true
+}
 
-/// The debugger's side of the first thread.
+type Machine = GdbStubStateMachine<'static, Debuggee, wire::Wire>;
+
+/// The debugger's side of the process.
 struct Session {
-    /// The host process the session belongs to: a host fork child has a copy it must drop.
-    owner: u32,
-    link: Arc<Link>,
     events: mpsc::Receiver<Event>,
+    /// For a reading thread of a fork child that took the connection over.
+    tx: mpsc::Sender<Event>,
+    /// The connection (a second handle to it), for that thread.
+    stream: Option<TcpStream>,
     /// Bytes received but not yet fed to the state machine.
     backlog: std::collections::VecDeque<u8>,
-    /// Until a debugger first connects, whether the guest waits for it.
-    wait: bool,
     gdb: Option<Machine>,
-    target: Debuggee,
-    /// The stop to report at the next turn.
-    stop: Option<SingleThreadStopReason<u64>>,
-    /// The run in progress is a single step.
-    stepping: bool,
+    /// Made by the first thread that serves.
+    target: Option<Debuggee>,
 }
 
 /// What the run loop does next.
@@ -164,74 +314,105 @@ pub(crate) enum Turn {
     Kill,
 }
 
-/// Runs `f` on this thread's session, adopting the listener's if this is the first thread of
-/// the process that started it; `None` when there is none.
-fn with_session<R>(task: &Task, f: impl FnOnce(&mut Session) -> R) -> Option<R> {
+/// Whether the hooks apply to this process: a host fork child's copy of the session is the
+/// parent's and is never touched (its locks may have been held by another thread at the
+/// fork); the child runs free and drops its translated code, which may hold breakpoints.
+fn active() -> bool {
     if !ENABLED.load(Ordering::Relaxed) {
-        return None;
+        return false;
     }
-    SESSION.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        let me = std::process::id();
-        if slot.as_ref().is_some_and(|s| s.owner != me) {
-            // A host fork child: it runs free (the parent's session is the parent's; dropping
-            // the copy closes only this process's descriptor of the connection).
-            if let Some(mut copy) = slot.take() {
-                copy.target.mm = task.mm.clone();
-                copy.target.remove_all_breakpoints();
-                CHILD_FLUSH.store(true, Ordering::SeqCst);
-            }
-            ENABLED.store(false, Ordering::SeqCst);
-            return None;
-        }
-        if slot.is_none() && task.tid() == me && task.pid() == me {
-            let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner()).take()?;
-            *slot = Some(Session {
-                owner: me,
-                link: pending.link,
-                events: pending.events,
-                backlog: Default::default(),
-                wait: pending.wait,
-                gdb: None,
-                target: Debuggee {
-                    mm: task.mm.clone(),
-                    regs: Registers {
-                        x: [0; 31],
-                        sp: 0,
-                        pc: 0,
-                        nzcv: 0,
-                        tpidr: 0,
-                        fpcr: 0,
-                        fpsr: 0,
-                        q: [0; 32],
-                    },
-                    regs_changed: false,
-                    code_changed: false,
-                    breakpoints: Default::default(),
-                    exe: task.group().exe(),
-                    resume: None,
-                    signal: None,
-                },
-                stop: None,
-                stepping: false,
-            });
-        }
-        slot.as_mut().map(f)
-    })
+    if OWNER.load(Ordering::SeqCst) != std::process::id() {
+        ENABLED.store(false, Ordering::SeqCst);
+        CHILD_FLUSH.store(true, Ordering::SeqCst);
+        return false;
+    }
+    true
 }
 
-/// At the top of a turn of the run loop: serves the debugger while the guest is stopped, and
-/// says how the guest goes on.
+/// At the top of a turn of the run loop: serves the debugger if this thread has something to
+/// report, waits while another thread does (or gdb keeps this one stopped), and says how the
+/// thread goes on.
 pub(crate) fn before_run(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     if CHILD_FLUSH.load(Ordering::Relaxed) && CHILD_FLUSH.swap(false, Ordering::SeqCst) {
         vcpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
     }
-    let Some(Some(pass)) = with_session(task, |s| s.serve(task, vcpu)) else {
+    if !active() {
         return Turn::Run;
+    }
+    if let Some(link) = link() {
+        // The threads a byte from gdb stops.
+        let mut group = link.group.lock().unwrap_or_else(|e| e.into_inner());
+        if !group.as_ref().is_some_and(|g| Arc::ptr_eq(g, task.group())) {
+            *group = Some(Arc::clone(task.group()));
+        }
+    }
+    let me = task.tid();
+    loop {
+        let mut w = world();
+        let input = link().is_some_and(|l| l.input.load(Ordering::SeqCst));
+        let first = task.tid() == task.pid();
+        if w.claim.as_ref().is_some_and(|c| c.tid == me) {
+            drop(w);
+            if serve(task, vcpu) == Turn::Kill {
+                return Turn::Kill;
+            }
+            continue;
+        }
+        if w.claim.is_some() || w.action(me) == Action::Stay {
+            // What gdb sees of this thread while it waits.
+            let generation = w.generation;
+            drop(w);
+            left_guest(task, vcpu);
+            let w = world();
+            if w.generation == generation {
+                park(w);
+            }
+            continue;
+        }
+        if input || (w.waiting && first) {
+            // gdb connected or sent something (Ctrl-C) while the guest ran.
+            w.claim(me, None, None);
+            drop(w);
+            continue;
+        }
+        let step = w.action(me) == Action::Step;
+        drop(w);
+        return resumed(task, vcpu, if step { Turn::Step } else { Turn::Run });
+    }
+}
+
+/// Waits (the world's lock released) until gdb resumes the guest again.
+fn park(w: MutexGuard<'static, World>) {
+    let generation = w.generation;
+    let _w = WAKE.wait_while(w, |w| w.generation == generation).unwrap_or_else(|e| e.into_inner());
+}
+
+/// The thread goes on: gdb's register changes reach its vCPU, and a signal gdb gave it is
+/// delivered.
+fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
+    let me = task.tid();
+    let (regs, signal) = {
+        let mut w = world();
+        let regs = w.regs.get_mut(&me).filter(|s| s.changed).map(|s| {
+            s.changed = false;
+            s.regs
+        });
+        (regs, w.signals.remove(&me))
     };
-    // A signal the debugger passes on is delivered as it resumes.
-    let (info, turn) = pass;
-    if let Some(info) = info {
+    if let Some(regs) = regs {
+        regs.load(vcpu);
+    }
+    STEPPING.with(|s| s.set(turn == Turn::Step));
+    let from = (turn == Turn::Step).then(|| vcpu.reg(elfvisor_engine::Reg::Pc));
+    STEP_FROM.with(|f| {
+        // A step taken again keeps no second chance.
+        if f.get().is_none_or(|at| Some(at) != from) {
+            f.set(from);
+        } else {
+            f.set(None);
+        }
+    });
+    if let Some(info) = signal {
         if matches!(info.detail, Detail::Fault { .. }) {
             delivery::force(task, info);
         } else {
@@ -247,64 +428,309 @@ pub(crate) fn before_run(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     turn
 }
 
-/// Before a fork (or vfork) of the process: the breakpoints leave its memory, which every
-/// strategy copies or shares with the child.
-pub(crate) fn fork_begin(task: &Task) {
-    with_session(task, |s| s.target.lift_breakpoints());
+/// This thread leaves guest code (after a run, or at a system call's entry): its registers are
+/// what gdb sees of it until it runs again. A change gdb made that the thread has not taken
+/// yet takes effect now.
+pub(crate) fn left_guest(task: &Task, cpu: &mut dyn Cpu) {
+    if !active() {
+        return;
+    }
+    let mut w = world();
+    let tid = task.tid();
+    match w.regs.get_mut(&tid) {
+        Some(slot) if slot.changed => {
+            slot.regs.load(cpu);
+            slot.changed = false;
+        }
+        Some(slot) => slot.regs = Registers::capture(cpu),
+        None => {
+            w.regs.insert(tid, Slot { regs: Registers::capture(cpu), changed: false });
+        }
+    }
 }
 
-/// After the fork, on both sides: the parent sets its breakpoints again; the child (a host
-/// fork's copy of the session is dropped) runs none of the translated code that holds them.
-pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu) {
-    if with_session(task, |s| s.target.replant_breakpoints()).is_none()
-        && CHILD_FLUSH.swap(false, Ordering::SeqCst)
-    {
+/// At a system call's exit: whether the thread must stop before running guest code again
+/// (another thread serves the debugger, or gdb keeps this one stopped).
+pub(crate) fn must_stop(task: &Task) -> bool {
+    if !active() {
+        return false;
+    }
+    let w = world();
+    w.claim.as_ref().is_some_and(|c| c.tid != task.tid()) || w.action(task.tid()) == Action::Stay
+}
+
+/// The registers `tid` published.
+fn published(tid: u32) -> Option<Registers> {
+    world().regs.get(&tid).map(|s| s.regs)
+}
+
+/// gdb wrote `tid`'s registers: they reach its vCPU as it resumes.
+fn rewrite(tid: u32, regs: Registers) {
+    world().regs.insert(tid, Slot { regs, changed: true });
+}
+
+fn set_breakpoint_addrs(addrs: BTreeSet<u64>) {
+    world().breakpoints = addrs;
+}
+
+/// Stops every other thread's vCPU (a stop was claimed).
+fn stop_siblings(task: &Task) {
+    for thread in task.group().threads() {
+        if thread.tid() != task.tid() {
+            thread.kick();
+        }
+    }
+}
+
+/// Serves the debugger for the stop this thread claimed, until gdb resumes the guest or goes.
+fn serve(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
+    stop_siblings(task);
+    task.group().wait_siblings_out_of_guest(task.handle());
+    left_guest(task, vcpu);
+    let mut guard = session();
+    let Some(s) = guard.as_mut() else { return Turn::Run };
+    let target = s.target.get_or_insert_with(|| Debuggee::new(task.mm.clone(), task.group().exe()));
+    target.mm = task.mm.clone();
+    target.exe = task.group().exe();
+    target.threads = task.group().threads().iter().map(|t| t.tid()).collect();
+    target.threads.sort_unstable_by_key(|&t| (t != task.pid(), t));
+    target.current = task.tid();
+    let turn = s.serve(task.tid());
+    if let Some(target) = s.target.as_mut() {
+        if target.code_changed {
+            vcpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
+            if task.group().is_multithreaded() {
+                // Every other vCPU drops its translations before it runs guest code again.
+                task.group().publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
+            }
+            target.code_changed = false;
+        }
+    }
+    turn
+}
+
+/// With `--gdb-follow child`: the debugger goes with a fork's child.
+static FOLLOW_CHILD: AtomicBool = AtomicBool::new(false);
+
+pub fn set_follow_child(child: bool) {
+    FOLLOW_CHILD.store(child, Ordering::SeqCst);
+}
+
+/// A fork in progress while a debugger is attached, with `--gdb-follow child`: the session and
+/// the world stay locked across the host fork, so the child gets them whole (its copy of this
+/// thread unlocks them).
+pub(crate) struct Handover {
+    session: MutexGuard<'static, Option<Session>>,
+    world: MutexGuard<'static, World>,
+}
+
+/// Before a fork (or vfork) of the process. Following the parent (the default), the
+/// breakpoints leave its memory, which every strategy copies or shares with the child.
+/// Following the child (host strategy), the reading of the connection stops here and the
+/// session goes to the child whole, breakpoints included.
+pub(crate) fn fork_begin(task: &Task) -> Option<Handover> {
+    let _ = task;
+    if !active() {
+        return None;
+    }
+    if FOLLOW_CHILD.load(Ordering::SeqCst) && world().attached {
+        if let Some(link) = link() {
+            link.hand_over.store(true, Ordering::SeqCst);
+            let reader = link.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(reader) = reader {
+                let _ = reader.join();
+            }
+        }
+        return Some(Handover { session: session(), world: world() });
+    }
+    if let Some(Some(target)) = session().as_ref().map(|s| s.target.as_ref()) {
+        target.lift_breakpoints();
+    }
+    None
+}
+
+/// After the fork, on both sides. Following the parent: the parent sets its breakpoints again;
+/// the child (a host fork's copy of the session is left alone) runs none of the translated code
+/// that holds them. Following the child: the child adopts the session and reads the connection;
+/// the parent puts its instructions back and runs free of the debugger.
+pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu, handover: Option<Handover>) {
+    if let Some(Handover { mut session, mut world }) = handover {
+        if OWNER.load(Ordering::SeqCst) == std::process::id() {
+            // The parent: the child has the debugger now.
+            world.attached = false;
+            world.claim = None;
+            world.resume = Resume::default();
+            world.generation = world.generation.wrapping_add(1);
+            WAKE.notify_all();
+            drop(world);
+            if let Some(target) = session.as_mut().and_then(|s| s.target.as_mut()) {
+                target.mm = task.mm.clone();
+                target.remove_all_breakpoints();
+            }
+            // Dropping the session closes only this process's handles of the connection.
+            *session = None;
+            ENABLED.store(false, Ordering::SeqCst);
+            drop(session);
+            cpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
+            if task.group().is_multithreaded() {
+                task.group().publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
+            }
+        } else {
+            // The child: this process is the debugger's now, its one thread the only one.
+            OWNER.store(std::process::id(), Ordering::SeqCst);
+            ENABLED.store(true, Ordering::SeqCst);
+            CHILD_FLUSH.store(false, Ordering::SeqCst);
+            world.regs.clear();
+            let reading = session
+                .as_ref()
+                .and_then(|s| Some((s.stream.as_ref()?.try_clone().ok()?, s.tx.clone())));
+            if let Some(s) = session.as_mut().and_then(|s| s.target.as_mut()) {
+                s.mm = task.mm.clone();
+            }
+            drop((session, world));
+            if let (Some(link), Some((stream, tx))) = (link(), reading) {
+                link.hand_over.store(false, Ordering::SeqCst);
+                *link.group.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Arc::clone(task.group()));
+                let reader_link = Arc::clone(&link);
+                let reader =
+                    std::thread::Builder::new().name("gdb-socket".into()).spawn(move || {
+                        read_connection(stream, &reader_link, &tx);
+                    });
+                *link.reader.lock().unwrap_or_else(|e| e.into_inner()) = reader.ok();
+            }
+        }
+        return;
+    }
+    if active() {
+        if let Some(Some(target)) = session().as_ref().map(|s| s.target.as_ref()) {
+            target.replant_breakpoints();
+        }
+    } else if CHILD_FLUSH.swap(false, Ordering::SeqCst) {
         cpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
     }
 }
 
 /// Before pending signals are delivered (on the way out of a system call, in the run loop):
 /// while a debugger waits for the guest, the next deliverable one (any but `SIGKILL`, as
-/// ptrace's signal-delivery stop) is taken and held, and the guest stops for it. True when it
-/// was: the caller delivers nothing now and stops the run.
+/// ptrace's signal-delivery stop) is taken and held, and the thread stops for it. True when the
+/// caller must deliver nothing now and stop the run: this thread claimed a stop, or another
+/// did (the signal then stays pending until the guest resumes).
 pub(crate) fn signal_stop(task: &Task) -> bool {
-    if !ENABLED.load(Ordering::Relaxed) {
+    if !active() {
         return false;
     }
-    with_session(task, |s| {
-        if !matches!(s.gdb, Some(GdbStubStateMachine::Running(_))) || s.stop.is_some() {
-            return false;
-        }
-        let mask = task.sigmask;
-        let deliverable = |p: &SigInfo| mask & bit(p.signo) == 0 && p.signo != Signo::SIGKILL;
-        let Some(info) = delivery::take_pending(task, deliverable) else { return false };
-        s.stop = Some(SingleThreadStopReason::Signal(to_gdb(info.signo)));
-        s.target.signal = Some(info);
-        s.stepping = false;
-        true
-    })
-    .unwrap_or(false)
+    let mut w = world();
+    if !w.attached {
+        return false;
+    }
+    if w.claim.is_some() {
+        return true;
+    }
+    let mask = task.sigmask;
+    let deliverable = |p: &SigInfo| mask & bit(p.signo) == 0 && p.signo != Signo::SIGKILL;
+    let Some(info) = delivery::take_pending(task, deliverable) else { return false };
+    let tid = gdb_tid(task.tid());
+    w.claim(
+        task.tid(),
+        Some(MultiThreadStopReason::SignalWithThread { tid, signal: to_gdb(info.signo) }),
+        Some(info),
+    );
+    drop(w);
+    stop_siblings(task);
+    true
 }
 
-/// After an engine exit: a breakpoint of the debugger's, a finished step, a Ctrl-C or a
-/// signal (`fault`, the one the exit raises) becomes a stop the next turn reports; the signal
-/// is then held until the debugger resumes. Returns the signal to raise now.
+/// After an engine exit: a breakpoint of the debugger's, a finished step or a signal (`fault`,
+/// the one the exit raises) becomes a stop this thread claims; the signal is then held until
+/// the debugger resumes. Returns the signal to raise now.
 pub(crate) fn after_exit(
     task: &Task,
     vcpu: &dyn Vcpu,
     exit: &Exit,
     fault: Option<SigInfo>,
 ) -> Option<SigInfo> {
-    if !ENABLED.load(Ordering::Relaxed) {
+    if !active() {
         return fault;
     }
+    let stepped = STEPPING.with(|s| s.replace(false));
     let pc = vcpu.reg(elfvisor_engine::Reg::Pc);
-    with_session(task, |s| s.after_exit(pc, exit, fault)).unwrap_or(fault)
+    if stepped
+        && matches!(exit, Exit::Interrupted)
+        && fault.is_none()
+        && STEP_FROM.with(|f| f.get()) == Some(pc)
+    {
+        // Ended by a stop left pending while the thread waited, before the instruction ran:
+        // the step is made again at the next turn (its action still says so).
+        return None;
+    }
+    let me = task.tid();
+    let tid = gdb_tid(me);
+    let mut w = world();
+    if !w.attached {
+        return fault;
+    }
+    if let Some(claim) = &w.claim {
+        // This thread's own claim (a signal its system call's exit held) stands; another
+        // thread's wins, and this one's breakpoint or fault happens again when it resumes.
+        return if claim.tid == me { fault } else { None };
+    }
+    let ours = matches!(exit, Exit::Breakpoint { .. }) && w.breakpoints.contains(&pc);
+    if ours {
+        w.claim(me, Some(MultiThreadStopReason::SwBreak(tid)), None);
+    } else if let Some(info) = fault {
+        let signal = to_gdb(info.signo);
+        w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), Some(info));
+    } else if stepped {
+        STEP_FROM.with(|f| f.set(None));
+        let signal = Signal::SIGTRAP;
+        w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), None);
+    } else {
+        return None;
+    }
+    drop(w);
+    stop_siblings(task);
+    None
+}
+
+/// The thread loaded a new program (`execve`): the old image's breakpoints went with it, and
+/// the debugger hears of the exec (and which program) as the thread stops with `SIGTRAP`, as a
+/// ptraced process does after a successful execve.
+pub(crate) fn exec_done(task: &Task) {
+    if !active() {
+        return;
+    }
+    if let Some(Some(target)) = session().as_mut().map(|s| s.target.as_mut()) {
+        target.forget_breakpoints();
+    }
+    let mut w = world();
+    if !w.attached || w.claim.is_some() {
+        return;
+    }
+    wire::report_exec(task.group().exe().as_os_str().as_encoded_bytes());
+    let tid = gdb_tid(task.tid());
+    let signal = Signal::SIGTRAP;
+    w.claim(task.tid(), Some(MultiThreadStopReason::SignalWithThread { tid, signal }), None);
 }
 
 /// The process ended: the debugger hears how.
 pub(crate) fn process_ended(task: &Task, end: Termination) {
-    with_session(task, |s| s.ended(end));
+    let _ = task;
+    if !active() {
+        return;
+    }
+    let mut guard = session();
+    let Some(s) = guard.as_mut() else { return };
+    let Some(GdbStubStateMachine::Running(m)) = s.gdb.take() else { return };
+    let Some(target) = s.target.as_mut() else { return };
+    let reason = match end {
+        Termination::Exited(code) => MultiThreadStopReason::Exited(code as u8),
+        Termination::Signaled(sig) => MultiThreadStopReason::Terminated(to_gdb(sig)),
+    };
+    // The report is flushed before this returns; the session ends with the process.
+    if let Err(e) = m.report_stop(target, reason) {
+        lost(e);
+    }
 }
 
 /// Reporting failures end the session, never the guest.
@@ -313,78 +739,135 @@ fn lost(e: impl std::fmt::Display) {
 }
 
 impl Session {
-    /// Feeds what came in while the guest ran, then serves the debugger until the guest may
-    /// run. Returns the signal to give the guest as it resumes and how it resumes, or `None`
-    /// when no debugger is attached.
-    fn serve(&mut self, task: &Task, vcpu: &mut dyn Vcpu) -> Option<(Option<SigInfo>, Turn)> {
+    /// Serves the debugger for thread `me`'s claim until gdb resumes the guest (or leaves,
+    /// or kills it). The world's resume actions say how each thread goes on.
+    fn serve(&mut self, me: u32) -> Turn {
         loop {
             let Some(gdb) = self.gdb.take() else {
                 // Not connected: wait for one only before the first.
-                let event =
-                    if self.wait { self.events.recv().ok() } else { self.events.try_recv().ok() };
+                let waiting = world().waiting;
+                let event = if waiting { self.events.recv().ok() } else { self.try_event() };
                 match event {
-                    Some(Event::Connected(stream)) => self.connect(stream, task, vcpu),
+                    Some(Event::Connected(stream)) => self.connect(stream),
                     Some(_) => continue,
                     None => {
-                        // A debugger that connects while the guest runs stops it at once.
-                        self.watch(vcpu);
-                        return None;
+                        self.release(Resume::default());
+                        return Turn::Run;
                     }
                 }
                 continue;
             };
+            let target = self.target.as_mut().expect("made before serving");
             let next = match gdb {
                 GdbStubStateMachine::Idle(m) => {
-                    self.link.running.store(false, Ordering::SeqCst);
                     let Some(byte) = self.next_byte(true) else {
-                        self.detach(vcpu);
-                        return None;
+                        self.gdb = None;
+                        self.detach();
+                        return Turn::Run;
                     };
-                    m.incoming_data(&mut self.target, byte)
+                    let target = self.target.as_mut().expect("made before serving");
+                    m.incoming_data(target, byte)
                 }
                 GdbStubStateMachine::Running(m) => {
-                    if let Some(reason) = self.stop.take() {
-                        self.capture(task, vcpu);
-                        m.report_stop(&mut self.target, reason)
+                    let reason = {
+                        let mut w = world();
+                        w.claim.as_mut().and_then(|c| {
+                            target.signal = c.signal;
+                            c.reason.take()
+                        })
+                    };
+                    if let Some(reason) = reason {
+                        m.report_stop(target, reason)
+                    } else if let Some(resume) = target.resume.take() {
+                        self.gdb = Some(GdbStubStateMachine::Running(m));
+                        self.release(resume);
+                        return Turn::Run;
                     } else {
-                        // Bytes that came before the guest was marked running never kicked it.
-                        self.watch(vcpu);
                         match self.next_byte(false) {
-                            Some(byte) => m.incoming_data(&mut self.target, byte),
+                            Some(byte) => {
+                                let target = self.target.as_mut().expect("made before serving");
+                                m.incoming_data(target, byte)
+                            }
                             None => {
+                                // Woken by nothing gdb said: the guest goes on as it was.
                                 self.gdb = Some(GdbStubStateMachine::Running(m));
-                                return Some(self.resume(task, vcpu));
+                                let prior =
+                                    world().claim.as_mut().map(|c| std::mem::take(&mut c.prior));
+                                self.release(prior.unwrap_or_default());
+                                return Turn::Run;
                             }
                         }
                     }
                 }
                 GdbStubStateMachine::CtrlCInterrupt(m) => {
-                    self.capture(task, vcpu);
-                    self.stepping = false;
-                    let stop = SingleThreadStopReason::Signal(Signal::SIGINT);
-                    m.interrupt_handled(&mut self.target, Some(stop))
+                    let stop = MultiThreadStopReason::SignalWithThread {
+                        tid: gdb_tid(me),
+                        signal: Signal::SIGINT,
+                    };
+                    target.signal = None;
+                    m.interrupt_handled(target, Some(stop))
                 }
                 GdbStubStateMachine::Disconnected(m) => {
                     let kill = m.get_reason() == DisconnectReason::Kill;
-                    self.detach(vcpu);
-                    return Some((None, if kill { Turn::Kill } else { Turn::Run }));
+                    self.detach();
+                    return if kill { Turn::Kill } else { Turn::Run };
                 }
             };
             match next {
                 Ok(state) => self.gdb = Some(state),
                 Err(e) => {
                     lost(e);
-                    self.detach(vcpu);
-                    return None;
+                    self.detach();
+                    return Turn::Run;
                 }
             }
         }
     }
 
-    /// From now on, a byte or a connection from the debugger stops this vCPU.
-    fn watch(&self, vcpu: &dyn Vcpu) {
-        *self.link.stopper.lock().unwrap_or_else(|e| e.into_inner()) = Some(vcpu.stopper());
-        self.link.running.store(true, Ordering::SeqCst);
+    /// gdb lets the guest go: each thread's action and signal take effect, the claim ends.
+    fn release(&mut self, resume: Resume) {
+        // Bytes that came while serving and were not used yet wake a thread again.
+        if let Some(link) = link() {
+            link.input.store(false, Ordering::SeqCst);
+            while let Ok(event) = self.events.try_recv() {
+                match event {
+                    Event::Bytes(bytes) => self.backlog.extend(bytes),
+                    Event::Connected(_) => {}
+                    Event::Closed => {
+                        self.backlog.clear();
+                        link.input.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            if !self.backlog.is_empty() {
+                link.input.store(true, Ordering::SeqCst);
+            }
+        }
+        let mut w = world();
+        w.attached = self.gdb.is_some();
+        let held = w.claim.take().and_then(|c| c.signal.map(|s| (c.tid, s)));
+        for (&tid, &(_, signal)) in &resume.actions {
+            let Some(signo) = signal.and_then(from_gdb) else { continue };
+            let info = match held {
+                Some((holder, info)) if holder == tid && info.signo == signo => info,
+                _ => SigInfo {
+                    signo,
+                    code: SI_USER,
+                    detail: Detail::Sender { pid: std::process::id(), uid: crate::host::ids().0 },
+                },
+            };
+            w.signals.insert(tid, info);
+        }
+        w.resume = resume;
+        w.generation = w.generation.wrapping_add(1);
+        WAKE.notify_all();
+    }
+
+    fn try_event(&mut self) -> Option<Event> {
+        if let Some(link) = link() {
+            link.input.store(false, Ordering::SeqCst);
+        }
+        self.events.try_recv().ok()
     }
 
     /// The next byte from the debugger: from the backlog, or the channel (waiting for it when
@@ -394,8 +877,7 @@ impl Session {
             if let Some(byte) = self.backlog.pop_front() {
                 return Some(byte);
             }
-            let event =
-                if block { self.events.recv().ok()? } else { self.events.try_recv().ok()? };
+            let event = if block { self.events.recv().ok()? } else { self.try_event()? };
             match event {
                 Event::Bytes(bytes) => self.backlog.extend(bytes),
                 // A second debugger while one is attached is turned away.
@@ -410,102 +892,27 @@ impl Session {
         }
     }
 
-    fn connect(&mut self, stream: TcpStream, task: &Task, vcpu: &dyn Vcpu) {
-        self.wait = false;
+    fn connect(&mut self, stream: TcpStream) {
+        world().waiting = false;
         self.backlog.clear();
-        self.capture(task, vcpu);
-        match GdbStub::new(stream).run_state_machine(&mut self.target) {
-            Ok(machine) => self.gdb = Some(machine),
+        let target = self.target.as_mut().expect("made before serving");
+        self.stream = stream.try_clone().ok();
+        match GdbStub::new(wire::Wire::new(stream)).run_state_machine(target) {
+            Ok(machine) => {
+                self.gdb = Some(machine);
+                world().attached = true;
+            }
             Err(e) => lost(e),
         }
     }
 
-    /// The guest stopped: what the debugger reads is its state now.
-    fn capture(&mut self, task: &Task, vcpu: &dyn Vcpu) {
-        self.link.running.store(false, Ordering::SeqCst);
-        self.target.regs = Registers::capture(vcpu);
-        self.target.regs_changed = false;
-        self.target.mm = task.mm.clone();
-        self.target.exe = task.group().exe();
-    }
-
-    /// The debugger let the guest go: its register and memory changes take effect, and the
-    /// signal it passes (if any) is the one to deliver.
-    fn resume(&mut self, task: &Task, vcpu: &mut dyn Vcpu) -> (Option<SigInfo>, Turn) {
-        self.apply(vcpu);
-        let Some(resume) = self.target.resume.take() else {
-            // Still running from an earlier resume.
-            return (None, if self.stepping { Turn::Step } else { Turn::Run });
-        };
-        self.stepping = resume.step;
-        let held = self.target.signal.take();
-        let signal = resume.signal.and_then(from_gdb).map(|signo| match held {
-            Some(info) if info.signo == signo => info,
-            _ => SigInfo {
-                signo,
-                code: SI_USER,
-                detail: Detail::Sender { pid: task.pid(), uid: crate::host::ids().0 },
-            },
-        });
-        (signal, if resume.step { Turn::Step } else { Turn::Run })
-    }
-
-    /// Register writes and code changes reach the vCPU.
-    fn apply(&mut self, vcpu: &mut dyn Vcpu) {
-        if self.target.regs_changed {
-            self.target.regs.load(vcpu);
-            self.target.regs_changed = false;
-        }
-        if self.target.code_changed {
-            vcpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
-            self.target.code_changed = false;
-        }
-    }
-
     /// The debugger is gone: the guest runs on without breakpoints until the next one comes.
-    fn detach(&mut self, vcpu: &mut dyn Vcpu) {
+    fn detach(&mut self) {
         self.gdb = None;
-        self.stepping = false;
-        self.stop = None;
-        self.target.remove_all_breakpoints();
-        self.target.resume = None;
-        self.apply(vcpu);
-        self.watch(vcpu);
-    }
-
-    fn after_exit(&mut self, pc: u64, exit: &Exit, fault: Option<SigInfo>) -> Option<SigInfo> {
-        if !matches!(self.gdb, Some(GdbStubStateMachine::Running(_))) {
-            return fault;
+        if let Some(target) = self.target.as_mut() {
+            target.remove_all_breakpoints();
+            target.resume = None;
         }
-        let stepped = std::mem::take(&mut self.stepping);
-        if self.stop.is_some() {
-            // A signal the system call's exit held for the debugger.
-            return fault;
-        }
-        if matches!(exit, Exit::Breakpoint { .. }) && self.target.breakpoints.contains_key(&pc) {
-            self.stop = Some(SingleThreadStopReason::SwBreak(()));
-            return None;
-        }
-        if let Some(info) = fault {
-            self.stop = Some(SingleThreadStopReason::Signal(to_gdb(info.signo)));
-            self.target.signal = Some(info);
-            return None;
-        }
-        if stepped {
-            self.stop = Some(SingleThreadStopReason::DoneStep);
-        }
-        None
-    }
-
-    fn ended(&mut self, end: Termination) {
-        let Some(GdbStubStateMachine::Running(m)) = self.gdb.take() else { return };
-        let reason = match end {
-            Termination::Exited(code) => SingleThreadStopReason::Exited(code as u8),
-            Termination::Signaled(sig) => SingleThreadStopReason::Terminated(to_gdb(sig)),
-        };
-        // The report is flushed before this returns; the session ends with the process.
-        if let Err(e) = m.report_stop(&mut self.target, reason) {
-            lost(e);
-        }
+        self.release(Resume::default());
     }
 }

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use elfvisor_abi::{GuestAddr, Signo};
 use elfvisor_engine::Registers;
 use gdbstub::arch::{Arch, Registers as GdbRegisters};
-use gdbstub::common::{Pid, Signal};
+use gdbstub::common::{Pid, Signal, Tid};
 use gdbstub::target::ext::base::BaseOps;
-use gdbstub::target::ext::base::singlethread::{
-    SingleThreadBase, SingleThreadResume, SingleThreadResumeOps, SingleThreadSingleStep,
-    SingleThreadSingleStepOps,
+use gdbstub::target::ext::base::multithread::{
+    MultiThreadBase, MultiThreadResume, MultiThreadResumeOps, MultiThreadSchedulerLocking,
+    MultiThreadSchedulerLockingOps, MultiThreadSingleStep, MultiThreadSingleStepOps,
 };
 use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
@@ -168,33 +168,71 @@ fn description() -> String {
     xml
 }
 
-/// What the debugger asked for when it let the guest go on.
+/// How one thread goes on when the debugger resumes the guest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume {
-    pub step: bool,
-    /// The signal to give the guest as it resumes (`None`: none, or the one it stopped with is
-    /// discarded).
-    pub signal: Option<Signal>,
+pub enum Action {
+    /// It stays stopped (scheduler locking: gdb steps another thread alone).
+    Stay,
+    Run,
+    Step,
 }
 
-/// The guest as the debugger sees it while stopped: a copy of the registers (written back when
-/// it resumes), the address space, the breakpoints in place.
+/// What the debugger asked for when it let the guest go on: each thread's action and the
+/// signal to give it, and what the threads it did not name do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    pub actions: BTreeMap<u32, (Action, Option<Signal>)>,
+    /// The threads not named stay stopped (gdb's scheduler locking).
+    pub locked: bool,
+}
+
+impl Resume {
+    pub fn of(&self, tid: u32) -> (Action, Option<Signal>) {
+        self.actions.get(&tid).copied().unwrap_or(if self.locked {
+            (Action::Stay, None)
+        } else {
+            (Action::Run, None)
+        })
+    }
+}
+
+/// The guest as the debugger sees it while stopped: its threads (registers published by each
+/// thread in [`super::World`]; written back as each resumes), the address space, the
+/// breakpoints in place.
 #[derive(Debug)]
 pub struct Debuggee {
     pub mm: SharedMm,
-    pub regs: Registers,
-    pub regs_changed: bool,
+    /// The live threads, by guest tid, first thread first.
+    pub threads: Vec<u32>,
+    /// The thread the last stop was reported for (it serves the debugger).
+    pub current: u32,
     /// Guest code changed (a breakpoint, a memory write): translated code must go.
     pub code_changed: bool,
     /// Breakpoint address → the instruction bytes it replaced.
     pub breakpoints: BTreeMap<u64, [u8; 4]>,
     pub exe: PathBuf,
+    /// Set when the debugger resumes the guest; built by the resume actions before it.
     pub resume: Option<Resume>,
+    building: Resume,
     /// The signal the guest stopped with, if it stopped with one (`monitor siginfo`).
     pub signal: Option<SigInfo>,
 }
 
 impl Debuggee {
+    pub fn new(mm: SharedMm, exe: PathBuf) -> Debuggee {
+        Debuggee {
+            mm,
+            threads: Vec::new(),
+            current: 0,
+            code_changed: false,
+            breakpoints: BTreeMap::new(),
+            exe,
+            resume: None,
+            building: Resume::default(),
+            signal: None,
+        }
+    }
+
     /// Reads guest memory as ptrace's PEEK does: anything mapped and private whatever its
     /// protection, shared mappings only where the guest may read them. Never host memory.
     fn peek(&self, addr: u64, out: &mut [u8]) -> bool {
@@ -224,12 +262,19 @@ impl Debuggee {
         }
     }
 
+    /// The image the breakpoints were in is gone (an execve): nothing is put back.
+    pub fn forget_breakpoints(&mut self) {
+        self.breakpoints.clear();
+        super::set_breakpoint_addrs(Default::default());
+    }
+
     /// Puts every replaced instruction back (a host fork child must not inherit the traps).
     pub fn remove_all_breakpoints(&mut self) {
         for (addr, saved) in std::mem::take(&mut self.breakpoints) {
             self.poke(addr, &saved);
             self.code_changed = true;
         }
+        super::set_breakpoint_addrs(Default::default());
     }
 }
 
@@ -238,7 +283,7 @@ impl Target for Debuggee {
     type Error = std::convert::Infallible;
 
     fn base_ops(&mut self) -> BaseOps<'_, GuestArch, Self::Error> {
-        BaseOps::SingleThread(self)
+        BaseOps::MultiThread(self)
     }
 
     fn support_breakpoints(&mut self) -> Option<BreakpointsOps<'_, Self>> {
@@ -256,21 +301,50 @@ impl Target for Debuggee {
     fn guard_rail_implicit_sw_breakpoints(&self) -> bool {
         true
     }
+
+    // Fork and vfork are not reported (a fork child runs free of the debugger).
+    fn use_fork_stop_reason(&self) -> bool {
+        false
+    }
+
+    fn use_vfork_stop_reason(&self) -> bool {
+        false
+    }
+
+    fn use_vforkdone_stop_reason(&self) -> bool {
+        false
+    }
 }
 
-impl SingleThreadBase for Debuggee {
-    fn read_registers(&mut self, regs: &mut Regs) -> TargetResult<(), Self> {
-        *regs = Regs::from_registers(&self.regs);
+fn tid_of(tid: Tid) -> u32 {
+    u32::try_from(tid.get()).unwrap_or(u32::MAX)
+}
+
+/// The gdb thread id of a guest thread (tids are never 0).
+pub fn gdb_tid(tid: u32) -> Tid {
+    Tid::new(tid as usize).unwrap_or(Tid::MIN)
+}
+
+impl MultiThreadBase for Debuggee {
+    fn read_registers(&mut self, regs: &mut Regs, tid: Tid) -> TargetResult<(), Self> {
+        match super::published(tid_of(tid)) {
+            Some(r) => {
+                *regs = Regs::from_registers(&r);
+                Ok(())
+            }
+            None => Err(TargetError::Errno(3)),
+        }
+    }
+
+    fn write_registers(&mut self, regs: &Regs, tid: Tid) -> TargetResult<(), Self> {
+        let tid = tid_of(tid);
+        let Some(mut r) = super::published(tid) else { return Err(TargetError::Errno(3)) };
+        regs.store(&mut r);
+        super::rewrite(tid, r);
         Ok(())
     }
 
-    fn write_registers(&mut self, regs: &Regs) -> TargetResult<(), Self> {
-        regs.store(&mut self.regs);
-        self.regs_changed = true;
-        Ok(())
-    }
-
-    fn read_addrs(&mut self, start: u64, data: &mut [u8]) -> TargetResult<usize, Self> {
+    fn read_addrs(&mut self, start: u64, data: &mut [u8], _tid: Tid) -> TargetResult<usize, Self> {
         if self.peek(start, data) {
             // The guest's own instructions, not the breakpoints in their place.
             for (&addr, saved) in self.breakpoints.range(start.saturating_sub(3)..) {
@@ -292,7 +366,7 @@ impl SingleThreadBase for Debuggee {
         if done == 0 { Err(TargetError::Errno(14)) } else { Ok(done) }
     }
 
-    fn write_addrs(&mut self, start: u64, data: &[u8]) -> TargetResult<(), Self> {
+    fn write_addrs(&mut self, start: u64, data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
         if !self.poke(start, data) {
             return Err(TargetError::Errno(14));
         }
@@ -300,25 +374,78 @@ impl SingleThreadBase for Debuggee {
         Ok(())
     }
 
-    fn support_resume(&mut self) -> Option<SingleThreadResumeOps<'_, Self>> {
-        Some(self)
-    }
-}
-
-impl SingleThreadResume for Debuggee {
-    fn resume(&mut self, signal: Option<Signal>) -> Result<(), Self::Error> {
-        self.resume = Some(Resume { step: false, signal });
+    fn list_active_threads(
+        &mut self,
+        thread_is_active: &mut dyn FnMut(Tid),
+    ) -> Result<(), Self::Error> {
+        for &tid in &self.threads {
+            thread_is_active(gdb_tid(tid));
+        }
         Ok(())
     }
 
-    fn support_single_step(&mut self) -> Option<SingleThreadSingleStepOps<'_, Self>> {
+    fn is_thread_alive(&mut self, tid: Tid) -> Result<bool, Self::Error> {
+        Ok(self.threads.contains(&tid_of(tid)))
+    }
+
+    fn support_resume(&mut self) -> Option<MultiThreadResumeOps<'_, Self>> {
         Some(self)
     }
 }
 
-impl SingleThreadSingleStep for Debuggee {
-    fn step(&mut self, signal: Option<Signal>) -> Result<(), Self::Error> {
-        self.resume = Some(Resume { step: true, signal });
+impl MultiThreadResume for Debuggee {
+    fn resume(&mut self) -> Result<(), Self::Error> {
+        let mut resume = std::mem::take(&mut self.building);
+        // A legacy `c`/`s` names the stub's idea of the current thread, which a client that
+        // never selected one leaves at 1: it means the thread that stopped.
+        let unknown: Vec<u32> =
+            resume.actions.keys().copied().filter(|t| !self.threads.contains(t)).collect();
+        for tid in unknown {
+            if let Some(action) = resume.actions.remove(&tid) {
+                resume.actions.entry(self.current).or_insert(action);
+            }
+        }
+        self.resume = Some(resume);
+        Ok(())
+    }
+
+    fn clear_resume_actions(&mut self) -> Result<(), Self::Error> {
+        self.building = Resume::default();
+        Ok(())
+    }
+
+    fn set_resume_action_continue(
+        &mut self,
+        tid: Tid,
+        signal: Option<Signal>,
+    ) -> Result<(), Self::Error> {
+        self.building.actions.insert(tid_of(tid), (Action::Run, signal));
+        Ok(())
+    }
+
+    fn support_single_step(&mut self) -> Option<MultiThreadSingleStepOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_scheduler_locking(&mut self) -> Option<MultiThreadSchedulerLockingOps<'_, Self>> {
+        Some(self)
+    }
+}
+
+impl MultiThreadSingleStep for Debuggee {
+    fn set_resume_action_step(
+        &mut self,
+        tid: Tid,
+        signal: Option<Signal>,
+    ) -> Result<(), Self::Error> {
+        self.building.actions.insert(tid_of(tid), (Action::Step, signal));
+        Ok(())
+    }
+}
+
+impl MultiThreadSchedulerLocking for Debuggee {
+    fn set_resume_action_scheduler_lock(&mut self) -> Result<(), Self::Error> {
+        self.building.locked = true;
         Ok(())
     }
 }
@@ -339,6 +466,7 @@ impl SwBreakpoint for Debuggee {
             return Ok(false);
         }
         self.breakpoints.insert(addr, saved);
+        super::set_breakpoint_addrs(self.breakpoints.keys().copied().collect());
         self.code_changed = true;
         Ok(true)
     }
@@ -346,6 +474,7 @@ impl SwBreakpoint for Debuggee {
     fn remove_sw_breakpoint(&mut self, addr: u64, _kind: usize) -> TargetResult<bool, Self> {
         let Some(saved) = self.breakpoints.remove(&addr) else { return Ok(false) };
         self.poke(addr, &saved);
+        super::set_breakpoint_addrs(self.breakpoints.keys().copied().collect());
         self.code_changed = true;
         Ok(true)
     }

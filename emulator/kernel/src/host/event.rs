@@ -97,6 +97,27 @@ pub fn epoll_ctl(epfd: RawFd, op: i32, fd: RawFd, event: Option<(u32, u64)>) -> 
     Ok(())
 }
 
+/// Whether the `toff`-th registration of host descriptor number `tfd` in epoll `epfd` (in the
+/// order its `fdinfo` lists them) is the open file behind `fd`: `kcmp(KCMP_EPOLL_TFD)` on this
+/// process (kernel/kcmp.c, get_epoll_tfile_raw_ptr). False when the host cannot say.
+pub fn epoll_target_is(epfd: RawFd, tfd: RawFd, toff: u32, fd: RawFd) -> bool {
+    const KCMP_EPOLL_TFD: libc::c_int = 7;
+    #[repr(C)]
+    struct Slot {
+        efd: u32,
+        tfd: u32,
+        toff: u32,
+    }
+    let slot = Slot { efd: epfd as u32, tfd: tfd as u32, toff };
+    // SAFETY: getpid has no arguments and cannot fail.
+    let pid = unsafe { libc::getpid() };
+    // SAFETY: `slot` is a live kcmp_epoll_slot the call only reads.
+    let r = unsafe {
+        libc::syscall(libc::SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot as *const Slot)
+    };
+    r == 0
+}
+
 /// One past the highest key number [`epoll_ctl_keyed`] uses.
 const KEY_CEILING: libc::rlim_t = 1 << 16;
 

@@ -79,7 +79,8 @@ pub fn futex(
 /// futex offset: the host then finds the futex words of those two, marks them OWNER_DIED and
 /// wakes a waiter, and stops at the next link it cannot read. That covers the usual case, a
 /// process killed while holding its most recently locked robust mutex (glibc and musl put it
-/// first). It is refreshed at every system call, when the guest's list is what it was since
+/// first). It is refreshed at every system call of a process with a writable shared mapping
+/// (a private futex word dies with the process), when the guest's list is what it was since
 /// the last one.
 #[derive(Debug, Default)]
 pub struct ShadowRobustList {
@@ -171,4 +172,38 @@ pub(crate) mod tests {
         .join()
         .expect("the test thread");
     }
+}
+
+/// One `struct futex_waitv` in the host's layout (the guest's, with host addresses).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct HostWaitv {
+    pub val: u64,
+    pub uaddr: u64,
+    pub flags: u32,
+    pub reserved: u32,
+}
+
+impl HostWaitv {
+    /// A waiter for `word` holding `val`, with the guest's flags (FUTEX_32, private or not).
+    pub fn new(word: FutexWord, val: u64, flags: u32) -> HostWaitv {
+        HostWaitv { val, uaddr: word.0 as u64, flags, reserved: 0 }
+    }
+}
+
+/// `futex_waitv(2)` on checked guest words: the index of the word woken, or Linux's errno
+/// (EAGAIN, ETIMEDOUT, EINTR); the timeout is absolute on `clock`.
+pub fn futex_waitv(
+    waiters: &[HostWaitv],
+    timeout: Option<(i64, i64)>,
+    clock: i32,
+) -> Result<u64, Errno> {
+    let ts = timeout.map(|(sec, nsec)| libc::timespec { tv_sec: sec, tv_nsec: nsec });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: every waiter's address is an aligned word checked mapped in the arena (see
+    // `futex`); the array and the timespec outlive the call, which only the host kernel reads.
+    let r = unsafe {
+        libc::syscall(libc::SYS_futex_waitv, waiters.as_ptr(), waiters.len(), 0, ts_ptr, clock)
+    };
+    if r < 0 { Err(last_errno()) } else { Ok(r as u64) }
 }

@@ -341,6 +341,56 @@ pub fn pidfd_send_signal(pidfd: i32, sig: i32, info: Option<&[u8; 128]>) -> Resu
     check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, ptr, 0) } as isize)
 }
 
+/// The process a host pidfd names, from its `fdinfo` (`Pid:`, -1 once the process has been
+/// reaped); EBADF for a descriptor that is no pidfd, as Linux's `pidfd_pid` answers.
+pub fn pidfd_pid(pidfd: i32) -> Result<i32, Errno> {
+    let info =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{pidfd}")).map_err(|_| Errno::EBADF)?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(Errno::EBADF)
+}
+
+/// Whether host process `pid` exists and is not a zombie (`/proc/<pid>/stat`'s state): a
+/// process that has exited keeps no memory (Linux's `find_lock_task_mm` finds none).
+pub fn has_memory(pid: i32) -> Result<bool, Errno> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|_| Errno::ESRCH)?;
+    // The state follows the command name, which ends at the last ')'.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    Ok(!matches!(state, Some('Z' | 'X' | 'x')))
+}
+
+/// Whether this process has CAP_SYS_NICE in its effective set (Linux asks for it before
+/// `process_madvise`, and before `move_pages` with MPOL_MF_MOVE_ALL or `migrate_pages` to
+/// nodes outside the target's cpuset).
+pub fn capable_sys_nice() -> bool {
+    /// The bit of `CAP_SYS_NICE` (host value).
+    const HOST_CAP_SYS_NICE: u32 = 23;
+    capable(HOST_CAP_SYS_NICE)
+}
+
+/// `move_pages(2)` of this host process's own pages without moving them: the node of each
+/// page, or a negative errno (`-EFAULT` for no page, `-ENOENT` for one not in memory), as the
+/// host kernel reports them.
+pub fn page_nodes(pages: &[usize]) -> Result<Vec<i32>, Errno> {
+    let mut status = vec![0i32; pages.len()];
+    // SAFETY: `pages` and `status` are live arrays of `pages.len()` entries; with no node list
+    // the host only reads where the pages are.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_pages,
+            0,
+            pages.len(),
+            pages.as_ptr(),
+            std::ptr::null::<i32>(),
+            status.as_mut_ptr(),
+            0,
+        )
+    } as isize)?;
+    Ok(status)
+}
+
 pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<u64, Errno> {
     // SAFETY: no pointers.
     check(unsafe { libc::syscall(libc::SYS_tgkill, tgid, tid, sig) } as isize)
@@ -375,6 +425,16 @@ pub fn set_thread_name(name: &[u8; 16]) {
     buf[15] = 0;
     // SAFETY: PR_SET_NAME reads at most 16 bytes from the pointer, a live NUL-terminated array.
     unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr()) };
+}
+
+/// The calling host thread's name: the guest's, or what the guest wrote since into
+/// `/proc/<pid>/comm` or `/proc/<pid>/task/<tid>/comm`, which are the host thread's files.
+pub fn thread_name() -> [u8; 16] {
+    let mut buf = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes to the pointer, a live 16-byte array.
+    unsafe { libc::prctl(libc::PR_GET_NAME, buf.as_mut_ptr()) };
+    buf[15] = 0;
+    buf
 }
 
 /// `PR_SET_PDEATHSIG` on the calling host thread's process (the guest's signal numbers are

@@ -24,12 +24,17 @@ pub fn clock_nanosleep(
 ) -> Result<(), (Errno, (i64, i64))> {
     let req = libc::timespec { tv_sec: sec, tv_nsec: nsec };
     let mut rem = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid timespecs; clock_nanosleep returns the error number instead of setting errno.
-    let ret = unsafe { libc::clock_nanosleep(id, flags, &req, &mut rem) };
+    // The system call, not the C library's wrapper: glibc answers CLOCK_THREAD_CPUTIME_ID with
+    // EINVAL itself, where the kernel says EOPNOTSUPP (the thread clock has no nsleep).
+    // SAFETY: valid timespecs that outlive the call.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clock_nanosleep, id, flags, &raw const req, &raw mut rem)
+    };
     if ret == 0 {
         Ok(())
     } else {
-        Err((elfvisor_host::errno_from_host(ret), (rem.tv_sec, rem.tv_nsec)))
+        let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL);
+        Err((elfvisor_host::errno_from_host(e), (rem.tv_sec, rem.tv_nsec)))
     }
 }
 

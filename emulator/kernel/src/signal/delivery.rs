@@ -168,6 +168,7 @@ pub fn deliver(task: &mut Task, cpu: &mut dyn Cpu) {
                     mask |= bit(info.signo);
                 }
                 task.sigmask = mask & !(bit(Signo::SIGKILL) | bit(Signo::SIGSTOP));
+                task.handle().publish_sigmask(task.sigmask);
                 // One frame per entry: the handler runs before any further signal.
                 return;
             }

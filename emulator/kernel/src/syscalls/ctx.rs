@@ -50,6 +50,59 @@ pub enum Arg {
     InBuf,
     /// Bytes the call writes for the guest, as many as it returns: shown as a string after it.
     OutBuf,
+    /// Out-parameters (shown when the call succeeded) and in-parameters (`…In`), decoded as
+    /// strace prints them (`syscalls/strace/structs.rs`).
+    StatOut,
+    StatxOut,
+    TimespecIn,
+    TimespecOut,
+    ItimerspecIn,
+    ItimerspecOut,
+    SigactionIn,
+    SigactionOut,
+    /// A `sigset_t`: `[INT TERM]`.
+    SigsetIn,
+    SigsetOut,
+    /// `stack_t` (`sigaltstack`).
+    StackIn,
+    StackOut,
+    /// An `iovec` array whose length is the next argument; `IovecOut` shows as many bytes as
+    /// the call returned.
+    IovecIn,
+    IovecOut,
+    /// A `pollfd` array whose length is the next argument; the ready ones follow the result.
+    Pollfds,
+    EpollEventIn,
+    /// The `epoll_event`s a wait returned, as many as its result.
+    EpollEventsOut,
+    /// A socket address as long as the next argument says.
+    SockaddrIn,
+    /// A socket address the call fills, its length in the `socklen_t` the next argument
+    /// points to.
+    SockaddrOut,
+    /// A pointer to a `socklen_t`: `[16]`.
+    SockLenPtr,
+    RlimitIn,
+    RlimitOut,
+    UtsnameOut,
+    /// A wait status (`wait4`): `[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]`.
+    WaitStatusOut,
+    /// Two descriptors (`pipe2`, `socketpair`): `[3, 4]`.
+    FdPairOut,
+    /// A clock by name (`CLOCK_MONOTONIC`).
+    ClockId,
+    /// A resource limit by name (`RLIMIT_NOFILE`).
+    Resource,
+    /// `AT_*` flags by name.
+    AtFlags,
+    /// `statx`'s mask by name (`STATX_BASIC_STATS`).
+    StatxMask,
+    /// An address family by name (`AF_UNIX`).
+    Family,
+    /// A socket type with its flags (`SOCK_STREAM|SOCK_CLOEXEC`).
+    SockType,
+    /// `EPOLL_CTL_ADD`, `EPOLL_CTL_DEL` or `EPOLL_CTL_MOD`.
+    EpollOp,
 }
 
 /// A path into the guest's descriptor directory: the descriptor (None when the name is not one

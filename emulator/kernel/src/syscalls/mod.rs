@@ -20,7 +20,7 @@ use crate::task::Task;
 use crate::task::group::Quiesced;
 
 pub mod ctx;
-mod proc_files;
+pub(crate) mod proc_files;
 mod procfs;
 pub mod strace;
 mod sys_clone;
@@ -34,6 +34,7 @@ mod sys_mqueue;
 mod sys_numa;
 mod sys_poll;
 mod sys_process;
+mod sys_procmem;
 mod sys_sched;
 mod sys_shm;
 mod sys_signal;
@@ -94,6 +95,8 @@ enum Release {
 impl SyscallHandler for Task {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
         let call = Call::read(cpu);
+        // What a debugger sees of this thread while it is in the call.
+        crate::gdb::left_guest(self, cpu);
         let quiesced = enter(self, &call);
         if self.is_killed() {
             // Another thread's execve killed this one while it waited to enter: the call is
@@ -117,14 +120,28 @@ impl SyscallHandler for Task {
 }
 
 /// The entry step: this thread leaves guest code, the host's copy of its robust list follows
-/// the guest's, and a call that changes what other vCPUs may have cached (or captures the
-/// address space for a fork) holds the other threads out of guest code until it returns.
+/// the guest's (once the process shares writable memory), and a call that changes what other
+/// vCPUs may have cached (or captures the address space for a fork) holds the other threads
+/// out of guest code until it returns.
 fn enter(task: &mut Task, call: &Call) -> Option<Quiesced> {
     // Out of guest code until the call returns: a quiesce need not wait for this thread.
     task.handle().leave_guest();
+    // The mask the call starts with, as a sibling reading this thread's /proc files sees it
+    // while the call blocks.
+    task.handle().publish_sigmask(task.sigmask);
+    if task.tid() == task.pid() {
+        crate::board::publish_sigmask(task.sigmask);
+    }
     let robust = task.robust_list();
     if robust.head != 0 {
-        task.handle().shadow_robust().refresh(&task.mm.read(), robust.head);
+        // The host walks the shadow only when the emulator dies without a word (SIGKILL), and
+        // then the whole process dies: a futex word only another process could wait on, in a
+        // writable shared mapping, needs it. Until the process has one (it never loses it),
+        // the shadow stays empty and a call does not read the guest's list head.
+        let mm = task.mm.read();
+        if mm.has_writable_shared() {
+            task.handle().shadow_robust().refresh(&mm, robust.head);
+        }
     }
     (task.group().is_multithreaded() && needs_quiesce(call))
         .then(|| task.group().quiesce(task.handle()))
@@ -211,6 +228,10 @@ fn leave(
             ctx.proc.sigmask = mask;
         }
     }
+    ctx.proc.handle().publish_sigmask(ctx.proc.sigmask);
+    if ctx.proc.tid() == ctx.proc.pid() {
+        crate::board::publish_sigmask(ctx.proc.sigmask);
+    }
     // A second thread or a writable shared mapping: parallel-safe atomics from here on.
     if crate::run::needs_parallel(ctx.proc) {
         ctx.cpu.set_parallel(true);
@@ -221,7 +242,13 @@ fn leave(
         ctx.proc.vanish();
         return SyscallAction::Stop;
     }
-    if held { SyscallAction::Stop } else { SyscallAction::Continue }
+    // Another thread stopped for the debugger (or it keeps this one stopped): no guest code
+    // runs before the run loop has held this thread.
+    if held || crate::gdb::must_stop(ctx.proc) {
+        SyscallAction::Stop
+    } else {
+        SyscallAction::Continue
+    }
 }
 
 /// A host signal interrupted a blocking call: Linux restarts it unless a handler runs (and for

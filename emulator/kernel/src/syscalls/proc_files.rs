@@ -8,8 +8,11 @@
 //! same thread (its state, ids, credentials, scheduling and CPU times are the guest's own,
 //! since guest threads are host threads) and replace every field that describes the
 //! emulator instead: thread count, signal sets, memory sizes, descriptor table size and the
-//! program's addresses. The `fd/` and `task/` directories list the guest's descriptors and
-//! threads ([`getdents`]). Another process's files are still the host's.
+//! program's addresses. `limits` carries the guest's RLIMIT_NOFILE, `fdinfo/<n>` the guest's
+//! view of a descriptor. The `fd/`, `fdinfo/` and `task/` directories list the guest's
+//! descriptors and threads ([`getdents`]). Another guest process's `status`, `stat`,
+//! `cmdline` and `environ` come from its board ([`crate::board`], [`generate_other`]); other
+//! processes' other files are the host's.
 
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 use elfvisor_mm::{AddressSpace, Backing, VmaName};
@@ -26,6 +29,7 @@ pub enum OwnFile {
     Status,
     Stat,
     Statm,
+    Limits,
 }
 
 /// What an opened `/proc` path is, when the guest's view replaces the host's.
@@ -33,6 +37,8 @@ pub enum OwnFile {
 pub enum ProcFile {
     /// A file of this process, for one thread (`None`: the process, answered by the caller).
     Own(OwnFile, Option<u32>),
+    /// `fdinfo/<n>` of one of the guest's descriptors.
+    FdInfo(u32),
     Cpuinfo,
 }
 
@@ -52,6 +58,11 @@ pub fn lookup(path: &[u8], pid: u32, tid: u32, ours: impl Fn(u32) -> bool) -> Op
         _ => return None,
     };
     let mut name = parts.next()?;
+    if name == "fdinfo" {
+        let n = parts.next()?;
+        let fd: u32 = n.parse().ok().filter(|_| n == "0" || !n.starts_with('0'))?;
+        return parts.next().is_none().then_some(ProcFile::FdInfo(fd));
+    }
     let thread = if name == "task" {
         let t = parts.next()?;
         let t_id: u32 = t.parse().ok().filter(|_| !t.starts_with('0'))?;
@@ -73,9 +84,80 @@ pub fn lookup(path: &[u8], pid: u32, tid: u32, ours: impl Fn(u32) -> bool) -> Op
         "status" => OwnFile::Status,
         "stat" => OwnFile::Stat,
         "statm" => OwnFile::Statm,
+        "limits" => OwnFile::Limits,
         _ => return None,
     };
     Some(ProcFile::Own(file, thread))
+}
+
+/// Which file of another process `path` names, when the guest's view replaces the host's:
+/// `/proc/<pid>/{status,stat,cmdline,environ}` for a pid other than `own`. Whether that
+/// process is a guest one is the board's to say ([`crate::board::read`]).
+pub fn lookup_other(path: &[u8], own: u32) -> Option<(u32, OwnFile)> {
+    let rest = std::str::from_utf8(path.strip_prefix(b"/proc/")?).ok()?;
+    let (pid, name) = rest.split_once('/')?;
+    let pid: u32 = pid.parse().ok().filter(|&p| p != own && p != 0 && !pid.starts_with('0'))?;
+    let file = match name {
+        "status" => OwnFile::Status,
+        "stat" => OwnFile::Stat,
+        "cmdline" => OwnFile::Cmdline,
+        "environ" => OwnFile::Environ,
+        _ => return None,
+    };
+    Some((pid, file))
+}
+
+/// Another guest process's file: the host's text for its emulator process with what the
+/// emulator would get wrong replaced from the process's board — the thread count, the first
+/// thread's mask, the ignored and caught signals, the argument and environment strings.
+/// Its memory sizes and pending signals are still the host's.
+pub fn generate_other(
+    pid: u32,
+    file: OwnFile,
+    view: &crate::board::View,
+) -> Result<Vec<u8>, Errno> {
+    let host = |name: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/{name}"))
+            .map_err(|e| elfvisor_host::errno_from_io(&e))
+    };
+    match file {
+        OwnFile::Cmdline => Ok(view.cmdline.clone()),
+        OwnFile::Environ => Ok(view.environ.clone()),
+        OwnFile::Status => {
+            let mut out = String::new();
+            for line in host("status")?.lines() {
+                let key = line.split(':').next().unwrap_or("");
+                let value = match key {
+                    "Threads" => view.threads.to_string(),
+                    "SigBlk" => format!("{:016x}", view.sigmask),
+                    "SigIgn" => format!("{:016x}", view.ignored),
+                    "SigCgt" => format!("{:016x}", view.caught),
+                    _ => {
+                        out.push_str(line);
+                        out.push('\n');
+                        continue;
+                    }
+                };
+                out.push_str(&format!("{key}:\t{value}\n"));
+            }
+            Ok(out.into_bytes())
+        }
+        OwnFile::Stat => {
+            let text = host("stat")?;
+            let close = text.rfind(')').ok_or(Errno::EIO)?;
+            let (head, tail) = text.split_at(close + 1);
+            let mut fields: Vec<String> = tail.split_whitespace().map(str::to_string).collect();
+            for (n, v) in
+                [(20, view.threads), (32, view.sigmask), (33, view.ignored), (34, view.caught)]
+            {
+                if let Some(f) = fields.get_mut(n - 3) {
+                    *f = v.to_string();
+                }
+            }
+            Ok(format!("{head} {}\n", fields.join(" ")).into_bytes())
+        }
+        _ => Err(Errno::ENOENT),
+    }
 }
 
 /// The bytes of a guest range, or none when it cannot be read (Linux then shows nothing).
@@ -91,7 +173,7 @@ fn range(mm: &AddressSpace, (start, end): (GuestAddr, GuestAddr)) -> Vec<u8> {
 /// `cmdline` (fs/proc/base.c, get_mm_cmdline): the argument strings; when the NUL ending them
 /// was overwritten (setproctitle), the text up to the first NUL, running on into the
 /// environment's area.
-fn cmdline(mm: &AddressSpace) -> Vec<u8> {
+pub(crate) fn cmdline(mm: &AddressSpace) -> Vec<u8> {
     let s = mm.startup();
     let args = range(mm, s.args);
     if args.last().is_none_or(|&c| c == 0) {
@@ -102,6 +184,11 @@ fn cmdline(mm: &AddressSpace) -> Vec<u8> {
         all.truncate(nul + 1);
     }
     all
+}
+
+/// `environ`: the environment strings as the loader laid them out.
+pub(crate) fn environ(mm: &AddressSpace) -> Vec<u8> {
+    range(mm, mm.startup().env)
 }
 
 /// `auxv`: the saved vector's pairs as the guest's longs.
@@ -194,10 +281,11 @@ fn sig_sets(ctx: &Ctx<'_>, thread: Option<u32>) -> SigSets {
     let handle =
         if me { Some(ctx.proc.handle().clone()) } else { thread.and_then(|t| group.find(t)) };
     SigSets {
-        thread_pending: handle.map_or(0, |h| bits(&h.pending())),
+        thread_pending: handle.as_ref().map_or(0, |h| bits(&h.pending())),
         shared_pending: bits(&group.pending()),
-        // Another thread's mask is its own task's; only the caller's is at hand here.
-        blocked: if me { ctx.proc.sigmask } else { 0 },
+        // Another thread's mask as it published it at its last system call (it is blocked in
+        // one, or running guest code with the mask it had on leaving one).
+        blocked: if me { ctx.proc.sigmask } else { handle.map_or(0, |h| h.sigmask()) },
         ignored,
         caught,
     }
@@ -321,6 +409,94 @@ fn stat(ctx: &Ctx<'_>, thread: Option<u32>) -> Result<Vec<u8>, Errno> {
     Ok(format!("{head} {}\n", fields.join(" ")).into_bytes())
 }
 
+/// One line of `limits` (fs/proc/base.c, proc_pid_limits): the name in 25 columns, each
+/// value in 20 ("unlimited" for RLIM_INFINITY), the unit in 10.
+fn limit_line(name: &str, (soft, hard): (u64, u64), unit: &str) -> String {
+    let value = |v: u64| if v == u64::MAX { "unlimited".to_string() } else { v.to_string() };
+    format!("{name:<25} {:<20} {:<20} {unit:<10}", value(soft), value(hard))
+}
+
+/// `limits`: the host's lines (the guest's limits are the host process's) but for the one
+/// limit the emulator keeps as guest state, RLIMIT_NOFILE (the emulator raises its own).
+fn limits(ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
+    let host = host_text(ctx, None, "limits")?;
+    let nofile = ctx.proc.fds().nofile();
+    let mut out = String::new();
+    for line in host.lines() {
+        if line.starts_with("Max open files ") {
+            out.push_str(&limit_line("Max open files", nofile, "files"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
+}
+
+/// The host kernel's own O_LARGEFILE bit, as its `fdinfo` prints it.
+#[cfg(target_arch = "x86_64")]
+const HOST_KERNEL_O_LARGEFILE: u32 = 0o100000;
+#[cfg(not(target_arch = "x86_64"))]
+const HOST_KERNEL_O_LARGEFILE: u32 = libc::O_LARGEFILE as u32;
+
+/// `fdinfo/<n>` (fs/proc/fd.c, seq_show, and the file's show_fdinfo): the host's text for the
+/// host descriptor behind guest `fd`, with `flags` as the guest's O_* bits (close-on-exec
+/// the guest's own; every host descriptor has it), epoll's watched descriptors (`tfd:`) by
+/// their guest numbers, and a signalfd's mask (fs/signalfd.c, signalfd_show_fdinfo) in
+/// place of the eventfd lines of the host eventfd behind it. ENOENT for a closed `fd`.
+fn fdinfo(ctx: &Ctx<'_>, fd: u32) -> Result<Vec<u8>, Errno> {
+    let fds = ctx.proc.fds();
+    let entry = fds.get(i64::from(fd)).map_err(|_| Errno::ENOENT)?;
+    let (raw, cloexec) = (entry.raw(), entry.cloexec);
+    let signalfd = crate::signal::signalfd::find(&entry.file);
+    let host = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}"))
+        .map_err(|e| elfvisor_host::errno_from_io(&e))?;
+    // An epoll's registrations all carry one host key number (host::event::epoll_ctl_keyed):
+    // the n-th line of a number is matched to the guest descriptor of the same open file.
+    let mut seen: Vec<i32> = Vec::new();
+    let mut guest_fd = |host_tfd: i32| {
+        let toff = seen.iter().filter(|&&t| t == host_tfd).count() as u32;
+        seen.push(host_tfd);
+        fds.entries()
+            .find(|(_, e)| crate::host::event::epoll_target_is(raw, host_tfd, toff, e.raw()))
+            .map(|(n, _)| n)
+    };
+    let mut out = String::new();
+    for line in host.lines() {
+        if let Some(octal) = line.strip_prefix("flags:\t") {
+            let host_flags = u32::from_str_radix(octal, 8).map_err(|_| Errno::EIO)?;
+            let mut flags =
+                crate::host::open_flags_from_host((host_flags as i32) & !libc::O_CLOEXEC);
+            // O_LARGEFILE only where the host file has it (open adds it, pipes and O_PATH
+            // descriptors lack it); the C library's constant for it is 0 on x86_64.
+            if host_flags & HOST_KERNEL_O_LARGEFILE == 0 {
+                flags &= !elfvisor_abi::fcntl::O_LARGEFILE;
+            }
+            if cloexec {
+                flags |= elfvisor_abi::fcntl::O_CLOEXEC;
+            }
+            out.push_str(&format!("flags:\t0{flags:o}\n"));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("tfd: ") {
+            let end = rest.find(" events:").unwrap_or(rest.len());
+            if let Some(n) = rest[..end].trim().parse::<i32>().ok().and_then(&mut guest_fd) {
+                out.push_str(&format!("tfd: {n:>8}{}\n", &rest[end..]));
+                continue;
+            }
+        }
+        if signalfd.is_some() && line.starts_with("eventfd-") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if let Some(sfd) = signalfd {
+        out.push_str(&format!("sigmask:\t{:016x}\n", sfd.mask()));
+    }
+    Ok(out.into_bytes())
+}
+
 /// `/proc/cpuinfo` as arm64 Linux prints it (arch/arm64/kernel/cpuinfo.c, c_show): one block
 /// per host CPU, with the features the engine reports in AT_HWCAP/AT_HWCAP2.
 fn cpuinfo(hwcaps: (u64, u64)) -> Vec<u8> {
@@ -392,6 +568,8 @@ fn cpuinfo(hwcaps: (u64, u64)) -> Vec<u8> {
 pub enum ProcDir {
     /// `fd/`: the guest's descriptors.
     Fds,
+    /// `fdinfo/`: a file per guest descriptor.
+    FdInfos,
     /// `task/`: the guest's threads.
     Tasks,
 }
@@ -406,6 +584,7 @@ pub fn dir_of(host_fd: i32) -> Option<ProcDir> {
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["fd"] | ["task", _, "fd"] => Some(ProcDir::Fds),
+        ["fdinfo"] | ["task", _, "fdinfo"] => Some(ProcDir::FdInfos),
         ["task"] => Some(ProcDir::Tasks),
         _ => None,
     }
@@ -420,6 +599,7 @@ struct Dirent {
 
 const DT_DIR: u8 = 4;
 const DT_LNK: u8 = 10;
+const DT_REG: u8 = 8;
 
 /// A listing's entries, each at its position (Linux's `ctx->pos`): `.` and `..` at 0 and 1,
 /// a descriptor N at N + 2 (fs/proc/fd.c, proc_readfd_common), the i-th thread at i + 2
@@ -429,10 +609,13 @@ fn listing(ctx: &Ctx<'_>, dir: ProcDir) -> Vec<(u64, Dirent)> {
         |name: &str, pos: u64| (pos, Dirent { ino: 1 + pos, kind: DT_DIR, name: name.into() });
     let mut out = vec![dot(".", 0), dot("..", 1)];
     match dir {
-        ProcDir::Fds => {
+        ProcDir::Fds | ProcDir::FdInfos => {
+            // fd/ holds links, fdinfo/ regular files (fs/proc/fd.c, proc_fd_instantiate and
+            // proc_fdinfo_instantiate).
+            let kind = if dir == ProcDir::Fds { DT_LNK } else { DT_REG };
             for (fd, _) in ctx.proc.fds().entries() {
                 let fd = fd as u64;
-                out.push((fd + 2, Dirent { ino: 0x1000 + fd, kind: DT_LNK, name: fd.to_string() }));
+                out.push((fd + 2, Dirent { ino: 0x1000 + fd, kind, name: fd.to_string() }));
             }
         }
         ProcDir::Tasks => {
@@ -484,12 +667,14 @@ pub fn generate(ctx: &Ctx<'_>, file: ProcFile) -> Result<Vec<u8>, Errno> {
     let hwcaps = ctx.proc.group().hwcaps();
     match file {
         ProcFile::Cpuinfo => Ok(cpuinfo((hwcaps.hwcap, hwcaps.hwcap2))),
+        ProcFile::FdInfo(fd) => fdinfo(ctx, fd),
         ProcFile::Own(f, thread) => match f {
             OwnFile::Cmdline => Ok(cmdline(&ctx.proc.mm.read())),
-            OwnFile::Environ => Ok(range(&ctx.proc.mm.read(), ctx.proc.mm.read().startup().env)),
+            OwnFile::Environ => Ok(environ(&ctx.proc.mm.read())),
             OwnFile::Auxv => Ok(auxv(&ctx.proc.mm.read())),
             OwnFile::Status => status(ctx, thread),
             OwnFile::Stat => stat(ctx, thread),
+            OwnFile::Limits => limits(ctx),
             OwnFile::Statm => {
                 let exe = ctx.proc.group().exe().to_string_lossy().into_owned();
                 Ok(statm(&mem_counts(&ctx.proc.mm.read(), &exe)))
@@ -520,7 +705,17 @@ mod tests {
         assert_eq!(lookup(b"/proc/self/task/44/status", 42, 43, ours), None, "not ours");
         assert_eq!(lookup(b"/proc/self/status/", 42, 43, ours), None);
         assert_eq!(lookup(b"/proc/self/fd", 42, 43, ours), None);
+        assert_eq!(lookup(b"/proc/self/fdinfo/0", 42, 43, ours), Some(ProcFile::FdInfo(0)));
+        assert_eq!(lookup(b"/proc/42/fdinfo/17", 42, 43, ours), Some(ProcFile::FdInfo(17)));
+        assert_eq!(lookup(b"/proc/self/fdinfo/017", 42, 43, ours), None);
+        assert_eq!(lookup(b"/proc/self/fdinfo/1/x", 42, 43, ours), None);
         assert_eq!(lookup(b"/proc/self/maps", 42, 43, ours), None, "maps is procfs's");
+        assert_eq!(lookup_other(b"/proc/7/status", 42), Some((7, OwnFile::Status)));
+        assert_eq!(lookup_other(b"/proc/7/cmdline", 42), Some((7, OwnFile::Cmdline)));
+        assert_eq!(lookup_other(b"/proc/42/status", 42), None, "our own");
+        assert_eq!(lookup_other(b"/proc/07/status", 42), None);
+        assert_eq!(lookup_other(b"/proc/7/maps", 42), None);
+        assert_eq!(lookup_other(b"/proc/self/status", 42), None);
     }
 
     #[test]
@@ -535,6 +730,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(statm(&c), b"10 4 1 2 0 4 0\n");
+        assert_eq!(
+            limit_line("Max open files", (100, u64::MAX), "files"),
+            "Max open files            100                  unlimited            files     "
+        );
         let text = String::from_utf8(cpuinfo((0b11, 1 << 17))).unwrap();
         assert!(
             text.starts_with("processor\t: 0\nBogoMIPS\t: 100.00\nFeatures\t: fp asimd bti\n"),

@@ -97,14 +97,15 @@ fn clone_with(ctx: &mut Ctx<'_>, args: CloneArgs) -> SysResult {
     if args.flags & !(common | CSIGNAL) != 0 {
         return Err(Errno::EINVAL);
     }
-    // A debugger's breakpoints (`--gdb`) stay out of the child's memory.
-    crate::gdb::fork_begin(ctx.proc);
+    // A debugger's breakpoints (`--gdb`) stay out of the child's memory, unless the debugger
+    // follows the child.
+    let handover = crate::gdb::fork_begin(ctx.proc);
     let forked = if ctx.proc.group().fork_strategy() == ForkStrategy::Host {
         crate::fork::host::fork(ctx.proc, ctx.cpu, args)
     } else {
         crate::fork::respawn::fork(ctx.proc, ctx.cpu, args)
     };
-    crate::gdb::fork_end(ctx.proc, ctx.cpu);
+    crate::gdb::fork_end(ctx.proc, ctx.cpu, handover);
     if ctx.proc.group().fork_strategy() == ForkStrategy::Host {
         return forked.map(u64::from);
     }

@@ -3,9 +3,10 @@
 
 use elfvisor_abi::fcntl as g;
 use elfvisor_abi::ioctl::{
-    FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, IFREQ_SIZE, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFNAME,
-    TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGPKT, TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER,
-    TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY, TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ, Termios, Winsize,
+    FIOASYNC, FIOCLEX, FIONBIO, FIONCLEX, FIONREAD, IFREQ_SIZE, SIOCGIFFLAGS, SIOCGIFINDEX,
+    SIOCGIFNAME, TCGETS, TCGETS2, TCSETS, TCSETS2, TCSETSF, TCSETSF2, TCSETSW, TCSETSW2, TIOCGPGRP,
+    TIOCGPKT, TIOCGPTLCK, TIOCGPTN, TIOCGPTPEER, TIOCGWINSZ, TIOCNOTTY, TIOCPKT, TIOCSCTTY,
+    TIOCSPGRP, TIOCSPTLCK, TIOCSWINSZ, Termios, Termios2, Winsize,
 };
 use elfvisor_abi::limits::MAX_RW_COUNT;
 use elfvisor_abi::uio::{Iovec, UIO_MAXIOV};
@@ -46,7 +47,15 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
         return Some(super::procfs::open_maps(ctx, flags));
     }
     let group = ctx.proc.group().clone();
-    let file = super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some())?;
+    // This process's files, or another guest process's (one that publishes a board).
+    let source =
+        match super::proc_files::lookup(path, pid, ctx.proc.tid(), |t| group.find(t).is_some()) {
+            Some(file) => Ok(file),
+            None => {
+                let (other, file) = super::proc_files::lookup_other(path, pid)?;
+                Err((other, file, crate::board::read(other)?))
+            }
+        };
     Some((|| {
         if flags & g::O_ACCMODE != g::O_RDONLY {
             return Err(Errno::EACCES);
@@ -54,7 +63,10 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
         if flags & g::O_DIRECTORY != 0 {
             return Err(Errno::ENOTDIR);
         }
-        let text = super::proc_files::generate(ctx, file)?;
+        let text = match source {
+            Ok(file) => super::proc_files::generate(ctx, file)?,
+            Err((other, file, view)) => super::proc_files::generate_other(other, file, &view)?,
+        };
         let fd = host::shm::read_only_memfd(c"proc", &text)?;
         Ok(ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)? as u64)
     })())
@@ -384,15 +396,18 @@ pub fn fcntl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             };
             host::fcntl_ptr(entry.raw(), host_cmd, buf)
         }
-        // I/O signals, their owner, leases and dnotify: the descriptor is the host's and the
-        // owner a host pid or tid (the guest's), so the host serves them, errors included.
+        // I/O signals, their owner and leases: the descriptor is the host's and the owner a host
+        // pid or tid (the guest's), so the host serves them, errors included.
         g::F_SETOWN => host::fcntl_int(entry.raw(), libc::F_SETOWN, i64::from(a[2] as i32)),
         g::F_GETOWN => host::fcntl_int(entry.raw(), libc::F_GETOWN, 0),
         g::F_SETSIG => host::fcntl_int(entry.raw(), host::HOST_F_SETSIG, a[2] as i64),
         g::F_GETSIG => host::fcntl_int(entry.raw(), host::HOST_F_GETSIG, 0),
         g::F_SETLEASE => host::fcntl_int(entry.raw(), libc::F_SETLEASE, a[2] as i64),
         g::F_GETLEASE => host::fcntl_int(entry.raw(), libc::F_GETLEASE, 0),
-        g::F_NOTIFY => host::fcntl_int(entry.raw(), libc::F_NOTIFY, i64::from(a[2] as u32)),
+        // dnotify's events would name the host's descriptor in `si_fd`, which the guest knows
+        // by another number: answered as a kernel without CONFIG_DNOTIFY, whose
+        // `fcntl_dirnotify` is EINVAL (inotify is served in full).
+        g::F_NOTIFY => Err(Errno::EINVAL),
         cmd @ (g::F_GETOWN_EX | g::F_SETOWN_EX) => {
             let get = cmd == g::F_GETOWN_EX;
             let need = if get { Prot::WRITE } else { Prot::READ };
@@ -612,6 +627,20 @@ pub fn chdir(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     host::chdir(&path)
 }
 
+/// `chroot` (fs/open.c, ksys_chroot) up to the capability check: the path must name a
+/// directory the caller may search, and only then is the change refused with EPERM, as for
+/// a process without CAP_SYS_CHROOT, whatever its ids: a guest's root is its sysroot.
+pub fn chroot(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let path = ctx.path(a[0])?;
+    let st = host::fstatat(libc::AT_FDCWD, &path, 0)?;
+    if st.mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    // path_permission(MAY_EXEC | MAY_CHDIR): search permission with the caller's ids.
+    host::faccessat(libc::AT_FDCWD, &path, libc::X_OK, libc::AT_EACCESS)?;
+    Err(Errno::EPERM)
+}
+
 pub fn fchdir(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     host::fchdir(ctx.fd(a[0])?)
 }
@@ -657,12 +686,20 @@ pub fn ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         TCSETS => (libc::TCSETS, Termios::SIZE, Prot::READ),
         TCSETSW => (libc::TCSETSW, Termios::SIZE, Prot::READ),
         TCSETSF => (libc::TCSETSF, Termios::SIZE, Prot::READ),
+        // The host's numbers are the guest's (see `elfvisor_abi::ioctl::TCGETS2`).
+        TCGETS2 => (u64::from(TCGETS2), Termios2::SIZE, Prot::WRITE),
+        TCSETS2 => (u64::from(TCSETS2), Termios2::SIZE, Prot::READ),
+        TCSETSW2 => (u64::from(TCSETSW2), Termios2::SIZE, Prot::READ),
+        TCSETSF2 => (u64::from(TCSETSF2), Termios2::SIZE, Prot::READ),
         TIOCGPGRP => (libc::TIOCGPGRP, i32::SIZE, Prot::WRITE),
         TIOCSPGRP => (libc::TIOCSPGRP, i32::SIZE, Prot::READ),
         TIOCGWINSZ => (libc::TIOCGWINSZ, Winsize::SIZE, Prot::WRITE),
         TIOCSWINSZ => (libc::TIOCSWINSZ, Winsize::SIZE, Prot::READ),
         FIONREAD => (libc::FIONREAD, i32::SIZE, Prot::WRITE),
         FIONBIO => (libc::FIONBIO, i32::SIZE, Prot::READ),
+        // O_ASYNC on the host description, as F_SETFL sets it: SIGIO goes to the owner the
+        // host knows (a guest pid is a host pid).
+        FIOASYNC => (libc::FIOASYNC, i32::SIZE, Prot::READ),
         // Pseudo-terminals, served by the host's pty (`/dev/ptmx` is the host's):
         // `pty_unix98_ioctl` and `tty_ioctl` (drivers/tty/pty.c, tty_io.c).
         TIOCGPTN => (libc::TIOCGPTN, u32::SIZE, Prot::WRITE),

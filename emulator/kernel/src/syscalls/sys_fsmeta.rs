@@ -246,3 +246,21 @@ pub fn lremovexattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub fn fremovexattr(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     removexattr_by(ctx, a, By::Fd)
 }
+
+/// `mount_setattr` (fs/namespace.c): the flags, then the size of `struct mount_attr` (E2BIG past
+/// a page, EINVAL below the first version), then `may_mount`: the host's mounts are not the
+/// guest's to change, so the answer is EPERM, as without CAP_SYS_ADMIN.
+pub fn mount_setattr(_ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (flags, size) = (a[2] as u32, a[4]);
+    let known = g::AT_EMPTY_PATH | g::AT_RECURSIVE | g::AT_SYMLINK_NOFOLLOW | g::AT_NO_AUTOMOUNT;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > elfvisor_abi::PAGE_SIZE {
+        return Err(Errno::E2BIG);
+    }
+    if size < elfvisor_abi::system::MOUNT_ATTR_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
+}

@@ -9,15 +9,63 @@
 //! Robust lists are `crate::futex`'s.
 
 use elfvisor_abi::futex::{
-    FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_CMP_REQUEUE_PI, FUTEX_LOCK_PI,
-    FUTEX_LOCK_PI2, FUTEX_REQUEUE, FUTEX_TID_MASK, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT,
-    FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
+    FUTEX_32, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_CMP_REQUEUE, FUTEX_CMP_REQUEUE_PI,
+    FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_PRIVATE_FLAG, FUTEX_REQUEUE, FUTEX_TID_MASK,
+    FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI,
+    FUTEX_WAITV_MAX, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP, FutexWaitv,
 };
+use elfvisor_abi::obj::GuestObj;
 use elfvisor_abi::time::Timespec;
 use elfvisor_abi::{Errno, Prot};
 
 use super::ctx::{Ctx, SysResult};
-use crate::host::futex::{FutexVal2, futex as host_futex, futex_word as word};
+use crate::host::futex::{
+    FutexVal2, HostWaitv, futex as host_futex, futex_waitv as host_waitv, futex_word as word,
+};
+
+/// `futex_waitv` (kernel/futex/syscalls.c): flags, the count (1 to 128, and a list at all),
+/// the clock and the absolute timeout, then each waiter (only FUTEX_32 and the private flag,
+/// nothing reserved; an unaligned word is EINVAL, an unmapped one EFAULT), then the wait, on the
+/// host on the words' host addresses as `futex` does: the index of the word woken, EAGAIN when
+/// a word no longer holds its value, ETIMEDOUT.
+pub fn futex_waitv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (list, count, flags, timeout_at, clock) = (a[0], a[1], a[2] as u32, a[3], a[4] as i32);
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if count == 0 || count > FUTEX_WAITV_MAX || list == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let timeout = if timeout_at != 0 {
+        if clock != libc::CLOCK_REALTIME && clock != libc::CLOCK_MONOTONIC {
+            return Err(Errno::EINVAL);
+        }
+        let ts = ctx.read_obj::<Timespec>(timeout_at)?.validated()?;
+        Some((ts.sec, ts.nsec))
+    } else {
+        None
+    };
+    let mut waiters = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let w: FutexWaitv = ctx.read_obj(list + i * FutexWaitv::SIZE as u64)?;
+        if w.flags & !(FUTEX_32 | FUTEX_PRIVATE_FLAG) != 0 || w.reserved != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if w.flags & FUTEX_32 == 0 {
+            return Err(Errno::EINVAL);
+        }
+        waiters.push(w);
+    }
+    let host = {
+        let mm = ctx.proc.mm.read();
+        let mut host = Vec::with_capacity(waiters.len());
+        for w in &waiters {
+            host.push(HostWaitv::new(word(&mm, w.uaddr, Prot::READ)?, w.val, w.flags));
+        }
+        host
+    };
+    host_waitv(&host, timeout, clock)
+}
 
 pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let op = a[1] as u32;

@@ -5,9 +5,9 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use elfvisor_abi::mman::{MAP_ANONYMOUS, MLOCK_ONFAULT};
+use elfvisor_abi::mman::{MAP_ANONYMOUS, MAP_FIXED, MAP_POPULATE, MAP_SHARED, MLOCK_ONFAULT};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
-use elfvisor_mm::{MmapRequest, VmaFlags, VmaName};
+use elfvisor_mm::{Backing, MmapRequest, VmaFlags, VmaName};
 
 use super::ctx::{Ctx, SysResult};
 
@@ -46,6 +46,60 @@ pub fn mmap(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let name = VmaName::None;
     let req = MmapRequest { addr: GuestAddr(addr), len, prot: Prot(prot), flags, file, name };
     changing(ctx, |mm| mm.mmap(req)).map(|a| a.0)
+}
+
+/// `remap_file_pages` (mm/mmap.c): the old call Linux now carries out as an mmap. `prot` must
+/// be 0; the range (rounded down to pages, not wrapping, nor its page offset) must start in a
+/// shared mapping and may run on only into adjacent mappings of the same object with the same
+/// protection and flags; its pages then show the object from page `pgoff` on, with the
+/// mapping's protection (`MAP_SHARED|MAP_FIXED|MAP_POPULATE`). SysV segments, which have no
+/// descriptor here, are refused with EINVAL.
+pub fn remap_file_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (start, size, prot, pgoff) = (a[0], a[1], a[2], a[3]);
+    if prot != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (start, size) = (start & !(PAGE_SIZE - 1), size & !(PAGE_SIZE - 1));
+    let end = start.checked_add(size).filter(|&e| e > start).ok_or(Errno::EINVAL)?;
+    pgoff.checked_add(size / PAGE_SIZE).ok_or(Errno::EINVAL)?;
+    let offset = pgoff.checked_mul(PAGE_SIZE).ok_or(Errno::EINVAL)?;
+    let req = {
+        let mm = ctx.proc.mm.read();
+        let mut vmas = mm.vmas().skip_while(|v| v.end.0 <= start);
+        let first = vmas.next().filter(|v| v.start.0 <= start).ok_or(Errno::EINVAL)?;
+        let Backing::Shared { object, .. } = &first.backing else { return Err(Errno::EINVAL) };
+        let mut reach = first.end.0;
+        for next in vmas {
+            if reach >= end {
+                break;
+            }
+            let same = matches!(&next.backing, Backing::Shared { object: o, .. } if Arc::ptr_eq(o, object));
+            if next.start.0 != reach
+                || !same
+                || next.prot != first.prot
+                || next.flags != first.flags
+            {
+                return Err(Errno::EINVAL);
+            }
+            reach = next.end.0;
+        }
+        if reach < end {
+            return Err(Errno::EINVAL);
+        }
+        let fd = object.fd().ok_or(Errno::EINVAL)?;
+        let dup = fd
+            .try_clone_to_owned()
+            .map_err(|e| e.raw_os_error().map_or(Errno::ENFILE, elfvisor_host::errno_from_host))?;
+        MmapRequest {
+            addr: GuestAddr(start),
+            len: size,
+            prot: Prot(first.prot.0 & (Prot::READ.0 | Prot::WRITE.0 | Prot::EXEC.0)),
+            flags: MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+            file: Some((Arc::new(std::fs::File::from(dup)), offset)),
+            name: first.name.clone(),
+        }
+    };
+    changing(ctx, |mm| mm.mmap(req)).map(|_| 0)
 }
 
 pub fn munmap(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

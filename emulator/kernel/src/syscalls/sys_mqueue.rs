@@ -11,7 +11,7 @@
 //! socket, which is translated to its host descriptor.
 
 use elfvisor_abi::Errno;
-use elfvisor_abi::fcntl::{O_ACCMODE, O_CLOEXEC, O_RDONLY, O_WRONLY};
+use elfvisor_abi::fcntl::{O_ACCMODE, O_RDONLY, O_WRONLY};
 use elfvisor_abi::mqueue::{MQ_PRIO_MAX, MqAttr, NOTIFY_COOKIE_LEN};
 use elfvisor_abi::time::{SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, Sigevent, Timespec};
 
@@ -37,7 +37,9 @@ pub fn mq_open(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     let oflag = a[1] as u32;
     let fd = hq::mq_open(&name, host::open_flags_to_host(oflag), a[2] as u32, attr.as_ref())?;
-    Ok(ctx.proc.fds().install_host(fd, oflag & O_CLOEXEC != 0)? as u64)
+    // A queue descriptor is always close-on-exec, whatever the flags say (do_mq_open:
+    // get_unused_fd_flags(O_CLOEXEC)); fcntl(F_SETFD) may clear it afterwards.
+    Ok(ctx.proc.fds().install_host(fd, true)? as u64)
 }
 
 pub fn mq_unlink(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

@@ -1,17 +1,22 @@
-//! NUMA memory policy (mm/mempolicy.c) on a host that is one node: `set_mempolicy`,
-//! `get_mempolicy` and `mbind` check their arguments exactly as Linux does and keep a thread's
-//! policy, but with one node there is nothing to place, so no memory moves. Node 0 is the only
-//! node (`nr_node_ids` is 1).
+//! NUMA memory policy (mm/mempolicy.c, mm/migrate.c) on a machine of one node: `set_mempolicy`,
+//! `get_mempolicy`, `mbind`, `migrate_pages`, `move_pages` and `set_mempolicy_home_node` check
+//! their arguments exactly as Linux does and keep a thread's policy, but with one node there is
+//! nothing to place, so no memory moves. Node 0 is the only node (`nr_node_ids` is 1), whatever
+//! nodes the host has.
 
 use elfvisor_abi::numa::{
     MPOL_BIND, MPOL_DEFAULT, MPOL_F_ADDR, MPOL_F_MEMS_ALLOWED, MPOL_F_NODE, MPOL_F_NUMA_BALANCING,
     MPOL_F_RELATIVE_NODES, MPOL_F_STATIC_NODES, MPOL_INTERLEAVE, MPOL_LOCAL, MPOL_MAX,
-    MPOL_MF_VALID, MPOL_MODE_FLAGS, MPOL_PREFERRED,
+    MPOL_MF_MOVE, MPOL_MF_MOVE_ALL, MPOL_MF_VALID, MPOL_MODE_FLAGS, MPOL_PREFERRED,
 };
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE};
 
 use super::ctx::{Ctx, SysResult};
+use crate::host;
 use crate::task::types::MemPolicy;
+
+/// How many pages `do_pages_stat` and `do_pages_move` look at per step.
+const PAGES_CHUNK: u64 = 16;
 
 /// The nodes a mask may name (`MAX_NUMNODES`): one word's worth.
 const MAX_NUMNODES: u64 = 64;
@@ -182,4 +187,125 @@ pub fn mbind(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         at = v.end;
     }
     if at.0 < end { Err(Errno::EFAULT) } else { Ok(0) }
+}
+
+/// The process a NUMA call names (`find_task_by_vpid`, 0 the caller): ESRCH for none. Linux
+/// then asks `ptrace_may_access(PTRACE_MODE_READ)`, which a process of the same user passes;
+/// the host answers that question for another process (EPERM from `kill(pid, 0)`).
+fn target(ctx: &Ctx<'_>, pid: i32) -> Result<(), Errno> {
+    if pid == 0 || pid as u32 == ctx.proc.pid() {
+        return Ok(());
+    }
+    if pid < 0 {
+        return Err(Errno::ESRCH);
+    }
+    host::kill(pid, 0).map(|_| ())
+}
+
+/// `migrate_pages` (kernel_migrate_pages): both masks, the process, then target nodes the
+/// process may not use are EPERM without CAP_SYS_NICE and an empty target set (after keeping
+/// the caller's allowed nodes) EINVAL. Nothing moves between node 0 and node 0: 0 pages left.
+pub fn migrate_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (pid, maxnode) = (a[0] as i32, a[1]);
+    let _old = read_nodes(ctx, a[2], maxnode)?;
+    let new = read_nodes(ctx, a[3], maxnode)?;
+    target(ctx, pid)?;
+    if new & !ONLINE != 0 && !host::capable_sys_nice() {
+        return Err(Errno::EPERM);
+    }
+    if new & ONLINE == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+/// `move_pages` (kernel_move_pages): flags (MPOL_MF_MOVE_ALL needs CAP_SYS_NICE), the process,
+/// then per page, in steps of 16: without nodes, where each page is (`do_pages_stat`: node 0
+/// for a page in memory, -EFAULT for no mapping or an anonymous page never touched, -ENOENT for
+/// a file page not in memory, as the host kernel finds the same pages in the arena); with nodes,
+/// every target node of the step is checked first (ENODEV for one with no memory ends the call)
+/// and a page already on node 0 is reported there. Another process's pages are another
+/// emulator's: EPERM, as a refused `ptrace_may_access`.
+pub fn move_pages(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (pid, count, pages_at, nodes_at, status_at, flags) =
+        (a[0] as i32, a[1], a[2], a[3], a[4], a[5]);
+    if flags & !(MPOL_MF_MOVE | MPOL_MF_MOVE_ALL) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MPOL_MF_MOVE_ALL != 0 && !host::capable_sys_nice() {
+        return Err(Errno::EPERM);
+    }
+    target(ctx, pid)?;
+    if pid != 0 && pid as u32 != ctx.proc.pid() {
+        // Another emulator's pages are not reachable from here: as ptrace_may_access refused.
+        return Err(Errno::EPERM);
+    }
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(PAGES_CHUNK);
+        let mut pages = Vec::with_capacity(n as usize);
+        for i in done..done + n {
+            pages.push(ctx.read_u64(pages_at.wrapping_add(8 * i))?);
+            if nodes_at != 0 {
+                let node: i32 = ctx.read_obj(nodes_at.wrapping_add(4 * i))?;
+                // do_pages_move: a node outside MAX_NUMNODES, or without memory, ends the call.
+                if node != 0 {
+                    return Err(Errno::ENODEV);
+                }
+            }
+        }
+        let status = page_status(ctx, &pages)?;
+        for (k, st) in status.iter().enumerate() {
+            ctx.write_obj(status_at.wrapping_add(4 * (done + k as u64)), st)?;
+        }
+        done += n;
+    }
+    Ok(0)
+}
+
+/// Where each of the caller's pages is: 0 (the one node), or the host kernel's -EFAULT or
+/// -ENOENT for the page at the same place in the arena; -EFAULT for an address the guest has
+/// not mapped (`vma_lookup` finds nothing).
+fn page_status(ctx: &Ctx<'_>, pages: &[u64]) -> Result<Vec<i32>, Errno> {
+    let mm = ctx.proc.mm.read();
+    let mut status = vec![-Errno::EFAULT.0; pages.len()];
+    let mut host_pages = Vec::new();
+    let mut slots = Vec::new();
+    for (k, &page) in pages.iter().enumerate() {
+        let page = page & !(PAGE_SIZE - 1);
+        if let Ok(ptr) = mm.host_range(GuestAddr(page), 1, elfvisor_abi::Prot(0)) {
+            host_pages.push(ptr as usize);
+            slots.push(k);
+        }
+    }
+    if !host_pages.is_empty() {
+        // A host kernel without NUMA has no move_pages: every mapped page then counts as on
+        // node 0, touched or not.
+        let nodes = match host::page_nodes(&host_pages) {
+            Err(Errno::ENOSYS) => vec![0; host_pages.len()],
+            other => other?,
+        };
+        for (slot, st) in slots.into_iter().zip(nodes) {
+            // Any host node is the guest's one node; a host errno becomes the guest's.
+            status[slot] = if st >= 0 { 0 } else { -elfvisor_host::errno_from_host(-st).0 };
+        }
+    }
+    Ok(status)
+}
+
+/// `set_mempolicy_home_node` (mm/mempolicy.c): flags, an online node, a range that does not
+/// wrap (an empty one is 0); then only ranges with an mbind policy of their own take a home
+/// node. Range policies are not kept (see `mbind`), so a range answers as one without a policy:
+/// ENOENT.
+pub fn set_mempolicy_home_node(_ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let (start, len, home, flags) = (a[0], a[1], a[2], a[3]);
+    if flags != 0 || home >= MAX_NUMNODES || home != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::EINVAL)?;
+    let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+    if end == start {
+        return Ok(0);
+    }
+    Err(Errno::ENOENT)
 }

@@ -381,6 +381,7 @@ pub fn prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             Ok(0)
         }
         PR_GET_NAME => {
+            ctx.proc.refresh_comm();
             ctx.copy_out(a[1], ctx.proc.comm())?;
             Ok(0)
         }

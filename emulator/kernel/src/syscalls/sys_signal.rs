@@ -41,6 +41,7 @@ pub fn rt_sigaction(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         if i32::from(sig) == libc::SIGCHLD {
             forward::sigchld_changed(&new);
         }
+        crate::board::publish_actions(ctx.proc);
     }
     Ok(0)
 }

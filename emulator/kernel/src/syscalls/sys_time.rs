@@ -2,8 +2,8 @@
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::time::{
-    ADJ_ADJTIME, ADJ_OFFSET_READONLY, ADJ_OFFSET_SINGLESHOT, CLOCK_TAI, ITIMER_PROF, Itimerval,
-    TIMER_ABSTIME, TIMEX_SIZE, Timespec, Timeval, Timezone,
+    ADJ_ADJTIME, ADJ_OFFSET_READONLY, ADJ_OFFSET_SINGLESHOT, CLOCK_TAI, CLOCKFD, CLOCKFD_MASK,
+    ITIMER_PROF, Itimerval, TIMER_ABSTIME, TIMEX_SIZE, Timespec, Timeval, Timezone,
 };
 
 use super::ctx::{Ctx, SysResult};
@@ -14,11 +14,19 @@ pub(super) fn read_timespec(ctx: &Ctx<'_>, addr: u64) -> Result<Timespec, Errno>
     ctx.read_obj::<Timespec>(addr)?.validated()
 }
 
-/// Guest clock ids are Linux's, and the host is Linux: the same numbers. Ids that name a
-/// process or thread CPU clock of another process are refused.
-fn clock_id(id: u64) -> Result<i32, Errno> {
+/// Guest clock ids are Linux's, and the host is Linux: the same numbers, and the same encoding
+/// of the CPU clock of a process or thread (include/linux/posix-timers.h, `~pid << 3 | which`,
+/// bit 2 for a thread). Every guest process and thread is a host one with the same id, so the
+/// host reads the clock the id names, another process's and another thread's included, and
+/// answers an id of no process or an unknown `which` as Linux does. A negative id whose low
+/// three bits are CLOCKFD (3) names a dynamic clock by descriptor (clockid_to_kclock); the guest's
+/// descriptor numbers are not the host's and no clock device is served, so it is EINVAL, as
+/// Linux answers a descriptor that is no clock (get_clock_desc).
+pub(super) fn clock_id(id: u64) -> Result<i32, Errno> {
     let id = id as i32;
-    if (0..=CLOCK_TAI as i32).contains(&id) { Ok(id) } else { Err(Errno::EINVAL) }
+    let known = (0..=CLOCK_TAI as i32).contains(&id);
+    let cpu_clock = id < 0 && id & CLOCKFD_MASK != CLOCKFD;
+    if known || cpu_clock { Ok(id) } else { Err(Errno::EINVAL) }
 }
 
 pub fn clock_gettime(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
@@ -199,4 +207,37 @@ pub fn settimeofday(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         ctx.read_obj::<Timezone>(a[1])?;
     }
     Err(Errno::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `~pid << 3 | which`, bit 2 for a thread (include/linux/posix-timers.h).
+    fn cpu_clock(pid: i32, which: i32, thread: bool) -> u64 {
+        ((!pid << 3) | which | if thread { 4 } else { 0 }) as u32 as u64
+    }
+
+    #[test]
+    fn test_clock_id_takes_the_named_clocks_and_cpu_clocks() {
+        for id in 0..=CLOCK_TAI {
+            assert_eq!(clock_id(u64::from(id)), Ok(id as i32));
+        }
+        assert_eq!(clock_id(12), Err(Errno::EINVAL));
+        assert_eq!(clock_id(u64::MAX << 32 | 16), Err(Errno::EINVAL));
+        let process = cpu_clock(1234, 2, false);
+        assert_eq!(clock_id(process), Ok(process as u32 as i32));
+        let thread = cpu_clock(1234, 0, true);
+        assert_eq!(clock_id(thread), Ok(thread as u32 as i32));
+        // A which of 3 with the thread bit is the host's to refuse (EINVAL, as Linux).
+        let bad_which = cpu_clock(1234, 3, true);
+        assert_eq!(clock_id(bad_which), Ok(bad_which as u32 as i32));
+    }
+
+    #[test]
+    fn test_clock_id_refuses_clocks_named_by_descriptor() {
+        // FD_TO_CLOCKID(fd): ~fd << 3 | CLOCKFD (3).
+        let fd_clock = cpu_clock(5, 3, false);
+        assert_eq!(clock_id(fd_clock), Err(Errno::EINVAL));
+    }
 }

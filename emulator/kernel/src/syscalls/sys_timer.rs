@@ -11,12 +11,11 @@ use crate::task::types::TimerNotify;
 use crate::timers;
 
 pub fn timer_create(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let (clock, event_addr, id_addr) = (a[0] as i32, a[1], a[2]);
-    let (notify, signo, value) = if event_addr == 0 {
-        // No sigevent: SIGALRM to the process, with the timer's id as its value (filled below).
-        (TimerNotify::Process, Signo::SIGALRM, None)
-    } else {
-        let ev: Sigevent = ctx.read_obj(event_addr)?;
+    let (event_addr, id_addr) = (a[1], a[2]);
+    // The sigevent is read before the clock is looked at (timer_create, then do_timer_create).
+    let event = if event_addr == 0 { None } else { Some(ctx.read_obj::<Sigevent>(event_addr)?) };
+    let clock = super::sys_time::clock_id(a[0])?;
+    let (notify, signo, value) = if let Some(ev) = event {
         let notify = match ev.notify {
             SIGEV_NONE => TimerNotify::Nobody,
             SIGEV_SIGNAL | SIGEV_THREAD => TimerNotify::Process,
@@ -38,6 +37,9 @@ pub fn timer_create(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
                 .ok_or(Errno::EINVAL)?
         };
         (notify, signo, Some(ev.value))
+    } else {
+        // No sigevent: SIGALRM to the process, with the timer's id as its value (filled below).
+        (TimerNotify::Process, Signo::SIGALRM, None)
     };
     let group = ctx.proc.group().clone();
     let id = timers::create(&group, clock, notify, signo, value.unwrap_or(0))?;

@@ -6,15 +6,19 @@ use std::sync::OnceLock;
 use elfvisor_abi::{Errno, Sysno};
 
 use super::ctx::Arg::{
-    CloneFlags, Fd, Hex, InBuf, Int, Len, MapFlags, Mode, OpenFlags, OutBuf, Prot, Ptr, SigHow,
-    Signal, Str, Whence,
+    AtFlags, ClockId, CloneFlags, EpollEventIn, EpollEventsOut, EpollOp, Family, Fd, FdPairOut,
+    Hex, InBuf, Int, IovecIn, IovecOut, ItimerspecIn, ItimerspecOut, Len, MapFlags, Mode,
+    OpenFlags, OutBuf, Pollfds, Prot, Ptr, Resource, RlimitIn, RlimitOut, SigHow, SigactionIn,
+    SigactionOut, Signal, SigsetIn, SigsetOut, SockLenPtr, SockType, SockaddrIn, SockaddrOut,
+    StackIn, StackOut, StatOut, StatxMask, StatxOut, Str, TimespecIn, TimespecOut, UtsnameOut,
+    WaitStatusOut, Whence,
 };
 use super::ctx::{Arg, Ctx, SysResult};
 use super::{
     sys_clone as clone, sys_event as ev, sys_fs as fs, sys_fsmeta as meta, sys_futex as futex,
     sys_ipc as ipc, sys_mmap as mm, sys_mqueue as mq, sys_numa as numa, sys_poll as poll,
-    sys_process as pr, sys_sched as sched, sys_shm as shm, sys_signal as sig, sys_socket as net,
-    sys_time as time, sys_timer as timer,
+    sys_process as pr, sys_procmem as pm, sys_sched as sched, sys_shm as shm, sys_signal as sig,
+    sys_socket as net, sys_time as time, sys_timer as timer,
 };
 
 /// How completely a call is implemented.
@@ -159,6 +163,13 @@ const NO_TIME: &str = "the host's clock is not the guest's to set; as without CA
 
 /// What the mempolicy calls do not.
 const NUMA: &str = "one node: a range's mbind policy is checked, not kept";
+const MIGRATE: &str = "one node: nothing moves; a target that has exited is answered as a live one";
+const MOVE_PAGES: &str = "one node: pages report node 0; another process's pages are EPERM";
+/// What reaches another process's memory.
+const OWN_MEMORY: &str =
+    "the caller's own memory; another process's is EPERM, as under Yama's ptrace scope 3";
+/// What `remap_file_pages` does not.
+const REMAP: &str = "as Linux's emulation by mmap; a SysV segment's range is EINVAL";
 
 /// Every row, in number order.
 pub static TABLE: &[Row] = &[
@@ -188,16 +199,23 @@ pub static TABLE: &[Row] = &[
     ),
     row(Sysno::eventfd2, ev::eventfd2, &[Int, Hex], Full),
     row(Sysno::epoll_create1, ev::epoll_create1, &[Hex], Full),
-    row(Sysno::epoll_ctl, ev::epoll_ctl, &[Fd, Int, Fd, Ptr], Partial(EPOLL_NOTE)),
-    row(Sysno::epoll_pwait, ev::epoll_pwait, &[Fd, Ptr, Int, Int, Ptr, Len], Partial(EPOLL_NOTE))
-        .restart(Never),
+    row(Sysno::epoll_ctl, ev::epoll_ctl, &[Fd, EpollOp, Fd, EpollEventIn], Partial(EPOLL_NOTE)),
+    row(
+        Sysno::epoll_pwait,
+        ev::epoll_pwait,
+        &[Fd, EpollEventsOut, Int, Int, SigsetIn, Len],
+        Partial(EPOLL_NOTE),
+    )
+    .restart(Never),
     row(Sysno::dup, fs::dup, &[Fd], Full),
     row(Sysno::dup3, fs::dup3, &[Fd, Fd, Hex], Full),
     row(
         Sysno::fcntl,
         fs::fcntl,
         &[Fd, Int, Hex],
-        Partial("no read/write hints or F_GETOWNER_UIDS: EINVAL"),
+        Partial(
+            "no read/write hints or F_GETOWNER_UIDS: EINVAL; F_NOTIFY is EINVAL as without CONFIG_DNOTIFY",
+        ),
     ),
     row(Sysno::inotify_init1, ev::inotify_init1, &[Hex], Full),
     row(Sysno::inotify_add_watch, ev::inotify_add_watch, &[Fd, Str, Hex], Full),
@@ -207,9 +225,9 @@ pub static TABLE: &[Row] = &[
         fs::ioctl,
         &[Fd, Hex, Ptr],
         Partial(
-            "termios, process group, window size, controlling tty; pty number, lock, packet mode \
-             and peer; FIONREAD, FIONBIO, FIOCLEX, FIONCLEX; SIOCGIFNAME, SIOCGIFINDEX, \
-             SIOCGIFFLAGS; others ENOTTY, reported once",
+            "termios and termios2, process group, window size, controlling tty; pty number, \
+             lock, packet mode and peer; FIONREAD, FIONBIO, FIOASYNC, FIOCLEX, FIONCLEX; \
+             SIOCGIFNAME, SIOCGIFINDEX, SIOCGIFFLAGS; others ENOTTY, reported once",
         ),
     ),
     row(Sysno::ioprio_set, sched::ioprio_set, &[Int, Int, Hex], Full),
@@ -217,7 +235,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::flock, meta::flock, &[Fd, Hex], Full),
     row(Sysno::mknodat, fs::mknodat, &[Fd, Str, Mode, Hex], Full),
     row(Sysno::mkdirat, fs::mkdirat, &[Fd, Str, Mode], Full),
-    row(Sysno::unlinkat, fs::unlinkat, &[Fd, Str, Hex], Full),
+    row(Sysno::unlinkat, fs::unlinkat, &[Fd, Str, AtFlags], Full),
     row(Sysno::symlinkat, fs::symlinkat, &[Str, Fd, Str], Full),
     row(Sysno::linkat, fs::linkat, &[Fd, Str, Fd, Str, Hex], Full),
     row(Sysno::renameat, fs::renameat, &[Fd, Str, Fd, Str], Full),
@@ -233,11 +251,14 @@ pub static TABLE: &[Row] = &[
     row(Sysno::faccessat, fs::faccessat, &[Fd, Str, Hex], Full),
     row(Sysno::chdir, fs::chdir, &[Str], Full),
     row(Sysno::fchdir, fs::fchdir, &[Fd], Full),
-    refuse(
+    row(
         Sysno::chroot,
+        fs::chroot,
         &[Str],
-        Errno::EPERM,
-        "a process tree has one root, the sysroot (--sysroot); as without CAP_SYS_CHROOT",
+        Partial(
+            "the path's checks as Linux makes them, then EPERM as without CAP_SYS_CHROOT: a \
+             process tree has one root, the sysroot (--sysroot)",
+        ),
     ),
     row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
     row(Sysno::fchmodat, fs::fchmodat, &[Fd, Str, Mode], Full),
@@ -246,7 +267,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::openat, fs::openat, &[Fd, Str, OpenFlags, Mode], Full),
     row(Sysno::close, fs::close, &[Fd], Full),
     refuse(Sysno::vhangup, &[], Errno::EPERM, "as without CAP_SYS_TTY_CONFIG"),
-    row(Sysno::pipe2, fs::pipe2, &[Ptr, Hex], Full),
+    row(Sysno::pipe2, fs::pipe2, &[FdPairOut, Hex], Full),
     refuse(
         Sysno::quotactl,
         &[Int, Str, Int, Ptr],
@@ -257,15 +278,16 @@ pub static TABLE: &[Row] = &[
     row(Sysno::lseek, fs::lseek, &[Fd, Int, Whence], Full),
     row(Sysno::read, fs::read, &[Fd, OutBuf, Len], Full),
     row(Sysno::write, fs::write, &[Fd, InBuf, Len], Full),
-    row(Sysno::readv, fs::readv, &[Fd, Ptr, Len], Full),
-    row(Sysno::writev, fs::writev, &[Fd, Ptr, Len], Full),
+    row(Sysno::readv, fs::readv, &[Fd, IovecOut, Len], Full),
+    row(Sysno::writev, fs::writev, &[Fd, IovecIn, Len], Full),
     row(Sysno::pread64, fs::pread64, &[Fd, OutBuf, Len, Int], Full),
     row(Sysno::pwrite64, fs::pwrite64, &[Fd, InBuf, Len, Int], Full),
-    row(Sysno::preadv, fs::preadv, &[Fd, Ptr, Len, Int], Full),
-    row(Sysno::pwritev, fs::pwritev, &[Fd, Ptr, Len, Int], Full),
+    row(Sysno::preadv, fs::preadv, &[Fd, IovecOut, Len, Int], Full),
+    row(Sysno::pwritev, fs::pwritev, &[Fd, IovecIn, Len, Int], Full),
     row(Sysno::sendfile, net::sendfile, &[Fd, Fd, Ptr, Len], Full),
     row(Sysno::pselect6, poll::pselect6, &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], Full).restart(NoHandler),
-    row(Sysno::ppoll, poll::ppoll, &[Ptr, Len, Ptr, Ptr, Len], Full).restart(NoHandler),
+    row(Sysno::ppoll, poll::ppoll, &[Pollfds, Len, TimespecIn, SigsetIn, Len], Full)
+        .restart(NoHandler),
     row(
         Sysno::signalfd4,
         ev::signalfd4,
@@ -279,16 +301,16 @@ pub static TABLE: &[Row] = &[
     row(Sysno::vmsplice, net::vmsplice, &[Fd, Ptr, Len, Hex], Full),
     row(Sysno::splice, net::splice, &[Fd, Ptr, Fd, Ptr, Len, Hex], Full),
     row(Sysno::tee, net::tee, &[Fd, Fd, Len, Hex], Full),
-    row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, Ptr, Len], Full),
-    row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, Ptr, Hex], Full),
-    row(Sysno::fstat, fs::fstat, &[Fd, Ptr], Full),
+    row(Sysno::readlinkat, fs::readlinkat, &[Fd, Str, OutBuf, Len], Full),
+    row(Sysno::newfstatat, fs::newfstatat, &[Fd, Str, StatOut, AtFlags], Full),
+    row(Sysno::fstat, fs::fstat, &[Fd, StatOut], Full),
     row(Sysno::sync, fs::sync, &[], Full),
     row(Sysno::fsync, fs::fsync, &[Fd], Full),
     row(Sysno::fdatasync, fs::fdatasync, &[Fd], Full),
     row(Sysno::sync_file_range, meta::sync_file_range, &[Fd, Int, Int, Hex], Full),
     row(Sysno::timerfd_create, ev::timerfd_create, &[Int, Hex], Full),
-    row(Sysno::timerfd_settime, ev::timerfd_settime, &[Fd, Hex, Ptr, Ptr], Full),
-    row(Sysno::timerfd_gettime, ev::timerfd_gettime, &[Fd, Ptr], Full),
+    row(Sysno::timerfd_settime, ev::timerfd_settime, &[Fd, Hex, ItimerspecIn, ItimerspecOut], Full),
+    row(Sysno::timerfd_gettime, ev::timerfd_gettime, &[Fd, ItimerspecOut], Full),
     row(Sysno::utimensat, meta::utimensat, &[Fd, Str, Ptr, Hex], Full),
     refuse(Sysno::acct, &[Str], Errno::EPERM, "as without CAP_SYS_PACCT"),
     row(Sysno::capget, sched::capget, &[Ptr, Ptr], Full),
@@ -312,7 +334,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::futex, futex::futex, &[Ptr, Hex, Int, Ptr, Ptr, Hex], Full),
     row(Sysno::set_robust_list, pr::set_robust_list, &[Ptr, Len], Full),
     row(Sysno::get_robust_list, pr::get_robust_list, &[Int, Ptr, Ptr], Full),
-    row(Sysno::nanosleep, time::nanosleep, &[Ptr, Ptr], Full).restart(NoHandler),
+    row(Sysno::nanosleep, time::nanosleep, &[TimespecIn, Ptr], Full).restart(NoHandler),
     row(Sysno::getitimer, time::getitimer, &[Int, Ptr], Full),
     row(Sysno::setitimer, time::setitimer, &[Int, Ptr, Ptr], Full),
     refuse(Sysno::kexec_load, &[Hex, Len, Ptr, Hex], Errno::EPERM, NO_BOOT),
@@ -324,9 +346,9 @@ pub static TABLE: &[Row] = &[
     row(Sysno::timer_settime, timer::timer_settime, &[Int, Hex, Ptr, Ptr], Full),
     row(Sysno::timer_delete, timer::timer_delete, &[Int], Full),
     row(Sysno::clock_settime, time::clock_settime, &[Int, Ptr], Partial(NO_TIME)),
-    row(Sysno::clock_gettime, time::clock_gettime, &[Int, Ptr], Full),
-    row(Sysno::clock_getres, time::clock_getres, &[Int, Ptr], Full),
-    row(Sysno::clock_nanosleep, time::clock_nanosleep, &[Int, Hex, Ptr, Ptr], Full)
+    row(Sysno::clock_gettime, time::clock_gettime, &[ClockId, TimespecOut], Full),
+    row(Sysno::clock_getres, time::clock_getres, &[ClockId, TimespecOut], Full),
+    row(Sysno::clock_nanosleep, time::clock_nanosleep, &[ClockId, Hex, TimespecIn, Ptr], Full)
         .restart(NoHandler),
     refuse(
         Sysno::syslog,
@@ -354,12 +376,13 @@ pub static TABLE: &[Row] = &[
     row(Sysno::kill, sig::kill, &[Int, Signal], Full),
     row(Sysno::tkill, sig::tkill, &[Int, Signal], Full),
     row(Sysno::tgkill, sig::tgkill, &[Int, Int, Signal], Full),
-    row(Sysno::sigaltstack, sig::sigaltstack, &[Ptr, Ptr], Full),
-    row(Sysno::rt_sigsuspend, sig::rt_sigsuspend, &[Ptr, Len], Full).restart(Never),
-    row(Sysno::rt_sigaction, sig::rt_sigaction, &[Signal, Ptr, Ptr, Len], Full),
-    row(Sysno::rt_sigprocmask, sig::rt_sigprocmask, &[SigHow, Ptr, Ptr, Len], Full),
-    row(Sysno::rt_sigpending, sig::rt_sigpending, &[Ptr, Len], Full),
-    row(Sysno::rt_sigtimedwait, sig::rt_sigtimedwait, &[Ptr, Ptr, Ptr, Len], Full).restart(Never),
+    row(Sysno::sigaltstack, sig::sigaltstack, &[StackIn, StackOut], Full),
+    row(Sysno::rt_sigsuspend, sig::rt_sigsuspend, &[SigsetIn, Len], Full).restart(Never),
+    row(Sysno::rt_sigaction, sig::rt_sigaction, &[Signal, SigactionIn, SigactionOut, Len], Full),
+    row(Sysno::rt_sigprocmask, sig::rt_sigprocmask, &[SigHow, SigsetIn, SigsetOut, Len], Full),
+    row(Sysno::rt_sigpending, sig::rt_sigpending, &[SigsetOut, Len], Full),
+    row(Sysno::rt_sigtimedwait, sig::rt_sigtimedwait, &[SigsetIn, Ptr, TimespecIn, Len], Full)
+        .restart(Never),
     row(Sysno::rt_sigqueueinfo, sig::rt_sigqueueinfo, &[Int, Signal, Ptr], Full),
     row(Sysno::rt_sigreturn, sig::rt_sigreturn, &[], Full),
     row(Sysno::setpriority, sched::setpriority, &[Int, Int, Int], Full),
@@ -382,7 +405,7 @@ pub static TABLE: &[Row] = &[
     row(Sysno::setsid, pr::setsid, &[], Full),
     row(Sysno::getgroups, pr::getgroups, &[Int, Ptr], Full),
     row(Sysno::setgroups, pr::setgroups, &[Len, Ptr], Full),
-    row(Sysno::uname, pr::uname, &[Ptr], Full),
+    row(Sysno::uname, pr::uname, &[UtsnameOut], Full),
     refuse(
         Sysno::sethostname,
         &[Str, Len],
@@ -395,8 +418,8 @@ pub static TABLE: &[Row] = &[
         Errno::EPERM,
         "the host's name is not the guest's to change; as without CAP_SYS_ADMIN",
     ),
-    row(Sysno::getrlimit, pr::getrlimit, &[Int, Ptr], Full),
-    row(Sysno::setrlimit, pr::setrlimit, &[Int, Ptr], Full),
+    row(Sysno::getrlimit, pr::getrlimit, &[Resource, RlimitOut], Full),
+    row(Sysno::setrlimit, pr::setrlimit, &[Resource, RlimitIn], Full),
     row(Sysno::getrusage, sched::getrusage, &[Int, Ptr], Full),
     row(Sysno::umask, fs::umask, &[Mode], Full),
     row(
@@ -444,16 +467,21 @@ pub static TABLE: &[Row] = &[
     row(Sysno::shmctl, shm::shmctl, &[Int, Int, Ptr], Full),
     addr_row(Sysno::shmat, shm::shmat, &[Int, Ptr, Hex], Full).quiesce(Always),
     row(Sysno::shmdt, shm::shmdt, &[Ptr], Full).quiesce(Always),
-    row(Sysno::socket, net::socket, &[Int, Hex, Int], Partial(SOCKET_NOTE)),
-    row(Sysno::socketpair, net::socketpair, &[Int, Hex, Int, Ptr], Partial(SOCKET_NOTE)),
-    row(Sysno::bind, net::bind, &[Fd, Ptr, Len], Full),
+    row(Sysno::socket, net::socket, &[Family, SockType, Int], Partial(SOCKET_NOTE)),
+    row(
+        Sysno::socketpair,
+        net::socketpair,
+        &[Family, SockType, Int, FdPairOut],
+        Partial(SOCKET_NOTE),
+    ),
+    row(Sysno::bind, net::bind, &[Fd, SockaddrIn, Len], Full),
     row(Sysno::listen, net::listen, &[Fd, Int], Full),
-    row(Sysno::accept, net::accept, &[Fd, Ptr, Ptr], Full),
-    row(Sysno::connect, net::connect, &[Fd, Ptr, Len], Full),
-    row(Sysno::getsockname, net::getsockname, &[Fd, Ptr, Ptr], Full),
-    row(Sysno::getpeername, net::getpeername, &[Fd, Ptr, Ptr], Full),
-    row(Sysno::sendto, net::sendto, &[Fd, Ptr, Len, Hex, Ptr, Len], Full),
-    row(Sysno::recvfrom, net::recvfrom, &[Fd, Ptr, Len, Hex, Ptr, Ptr], Full),
+    row(Sysno::accept, net::accept, &[Fd, SockaddrOut, SockLenPtr], Full),
+    row(Sysno::connect, net::connect, &[Fd, SockaddrIn, Len], Full),
+    row(Sysno::getsockname, net::getsockname, &[Fd, SockaddrOut, SockLenPtr], Full),
+    row(Sysno::getpeername, net::getpeername, &[Fd, SockaddrOut, SockLenPtr], Full),
+    row(Sysno::sendto, net::sendto, &[Fd, InBuf, Len, Hex, SockaddrIn, Len], Full),
+    row(Sysno::recvfrom, net::recvfrom, &[Fd, OutBuf, Len, Hex, SockaddrOut, SockLenPtr], Full),
     row(Sysno::setsockopt, net::setsockopt, &[Fd, Int, Int, Ptr, Len], Partial(SOCKOPT_NOTE)),
     row(Sysno::getsockopt, net::getsockopt, &[Fd, Int, Int, Ptr, Ptr], Partial(SOCKOPT_NOTE)),
     row(Sysno::shutdown, net::shutdown, &[Fd, Int], Full),
@@ -487,9 +515,13 @@ pub static TABLE: &[Row] = &[
     row(Sysno::munlockall, mm::munlockall, &[], Partial(LOCKS)),
     row(Sysno::mincore, mm::mincore, &[Ptr, Len, Ptr], Full),
     row(Sysno::madvise, mm::madvise, &[Ptr, Len, Int], Full).quiesce(Always),
+    row(Sysno::remap_file_pages, mm::remap_file_pages, &[Ptr, Len, Prot, Int, Hex], Partial(REMAP))
+        .quiesce(Always),
     row(Sysno::mbind, numa::mbind, &[Ptr, Len, Hex, Ptr, Int, Hex], Partial(NUMA)),
     row(Sysno::get_mempolicy, numa::get_mempolicy, &[Ptr, Ptr, Int, Ptr, Hex], Partial(NUMA)),
     row(Sysno::set_mempolicy, numa::set_mempolicy, &[Hex, Ptr, Int], Full),
+    row(Sysno::migrate_pages, numa::migrate_pages, &[Int, Int, Ptr, Ptr], Partial(MIGRATE)),
+    row(Sysno::move_pages, numa::move_pages, &[Int, Int, Ptr, Ptr, Ptr, Hex], Partial(MOVE_PAGES)),
     row(Sysno::rt_tgsigqueueinfo, sig::rt_tgsigqueueinfo, &[Int, Int, Signal, Ptr], Full),
     refuse(
         Sysno::perf_event_open,
@@ -497,10 +529,15 @@ pub static TABLE: &[Row] = &[
         Errno::ENOSYS,
         "no performance counters; as a kernel built without CONFIG_PERF_EVENTS",
     ),
-    row(Sysno::accept4, net::accept4, &[Fd, Ptr, Ptr, Hex], Full),
+    row(Sysno::accept4, net::accept4, &[Fd, SockaddrOut, SockLenPtr, Hex], Full),
     row(Sysno::recvmmsg, net::recvmmsg, &[Fd, Ptr, Len, Hex, Ptr], Partial(CMSG_NOTE)),
-    row(Sysno::wait4, clone::wait4, &[Int, Ptr, Hex, Ptr], Full),
-    row(Sysno::prlimit64, pr::prlimit64, &[Int, Int, Ptr, Ptr], Partial("own process only")),
+    row(Sysno::wait4, clone::wait4, &[Int, WaitStatusOut, Hex, Ptr], Full),
+    row(
+        Sysno::prlimit64,
+        pr::prlimit64,
+        &[Int, Resource, RlimitIn, RlimitOut],
+        Partial("own process only"),
+    ),
     refuse(
         Sysno::fanotify_init,
         &[Hex, Hex],
@@ -529,6 +566,18 @@ pub static TABLE: &[Row] = &[
     row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
     refuse(Sysno::setns, &[Fd, Hex], Errno::EPERM, "no namespaces; as without CAP_SYS_ADMIN"),
     row(Sysno::sendmmsg, net::sendmmsg, &[Fd, Ptr, Len, Hex], Partial(CMSG_NOTE)),
+    row(
+        Sysno::process_vm_readv,
+        pm::process_vm_readv,
+        &[Int, Ptr, Int, Ptr, Int, Hex],
+        Partial(OWN_MEMORY),
+    ),
+    row(
+        Sysno::process_vm_writev,
+        pm::process_vm_writev,
+        &[Int, Ptr, Int, Ptr, Int, Hex],
+        Partial(OWN_MEMORY),
+    ),
     refuse(
         Sysno::kcmp,
         &[Int, Int, Int, Hex, Hex],
@@ -568,7 +617,7 @@ pub static TABLE: &[Row] = &[
     refuse(Sysno::pkey_mprotect, &[Ptr, Len, Hex, Int], Errno::ENOSYS, NO_PKEYS),
     refuse(Sysno::pkey_alloc, &[Hex, Hex], Errno::ENOSYS, NO_PKEYS),
     refuse(Sysno::pkey_free, &[Int], Errno::ENOSYS, NO_PKEYS),
-    row(Sysno::statx, fs::statx, &[Fd, Str, Hex, Hex, Ptr], Full),
+    row(Sysno::statx, fs::statx, &[Fd, Str, AtFlags, StatxMask, StatxOut], Full),
     refuse(Sysno::io_pgetevents, &[Hex, Int, Int, Ptr, Ptr, Ptr], Errno::ENOSYS, NO_AIO),
     refuse(Sysno::rseq, &[Ptr, Len, Hex, Hex], Errno::ENOSYS, NO_RSEQ),
     refuse(Sysno::kexec_file_load, &[Fd, Fd, Len, Str, Hex], Errno::EPERM, NO_BOOT),
@@ -604,9 +653,36 @@ pub static TABLE: &[Row] = &[
             "with --sysroot, symlinks the sysroot translation resolves are not seen by RESOLVE_NO_SYMLINKS",
         ),
     ),
+    row(
+        Sysno::pidfd_getfd,
+        pm::pidfd_getfd,
+        &[Fd, Int, Hex],
+        Partial(
+            "the caller's own descriptors; another process's are EPERM, as under Yama's ptrace scope 3",
+        ),
+    ),
     row(Sysno::faccessat2, fs::faccessat2, &[Fd, Str, Hex, Hex], Full),
-    row(Sysno::epoll_pwait2, ev::epoll_pwait2, &[Fd, Ptr, Int, Ptr, Ptr, Len], Partial(EPOLL_NOTE))
-        .restart(Never),
+    row(
+        Sysno::process_madvise,
+        pm::process_madvise,
+        &[Fd, Ptr, Int, Int, Hex],
+        Partial("the caller's own memory; another process is EPERM, as without CAP_SYS_NICE"),
+    ),
+    row(
+        Sysno::epoll_pwait2,
+        ev::epoll_pwait2,
+        &[Fd, EpollEventsOut, Int, TimespecIn, SigsetIn, Len],
+        Partial(EPOLL_NOTE),
+    )
+    .restart(Never),
+    row(
+        Sysno::mount_setattr,
+        meta::mount_setattr,
+        &[Fd, Str, Hex, Ptr, Len],
+        Partial(
+            "mounts are the host's: after Linux's argument checks, EPERM as without CAP_SYS_ADMIN",
+        ),
+    ),
     refuse(
         Sysno::quotactl_fd,
         &[Fd, Int, Int, Ptr],
@@ -621,6 +697,19 @@ pub static TABLE: &[Row] = &[
         &[Hex],
         Errno::ENOSYS,
         "as a kernel built without CONFIG_SECRETMEM",
+    ),
+    row(
+        Sysno::process_mrelease,
+        pm::process_mrelease,
+        &[Fd, Hex],
+        Partial("no process is reaped early: one being killed is answered as a live one (EINVAL)"),
+    ),
+    row(Sysno::futex_waitv, futex::futex_waitv, &[Ptr, Int, Hex, Ptr, Int], Full),
+    row(
+        Sysno::set_mempolicy_home_node,
+        numa::set_mempolicy_home_node,
+        &[Ptr, Len, Int, Hex],
+        Partial("range policies are not kept (see mbind): a range answers as one without (ENOENT)"),
     ),
 ];
 
@@ -723,6 +812,7 @@ mod tests {
             Sysno::mmap,
             Sysno::mprotect,
             Sysno::madvise,
+            Sysno::remap_file_pages,
             Sysno::execveat,
             Sysno::clone3,
         ];
@@ -736,7 +826,7 @@ mod tests {
     #[test]
     fn test_lookup() {
         assert_eq!(lookup(Sysno::write.0.into()).map(|r| r.nr), Some(Sysno::write));
-        assert!(lookup(Sysno::futex_waitv.0.into()).is_none());
+        assert!(lookup(244).is_none(), "arch_specific_syscall names no call");
         assert!(lookup(u64::MAX).is_none());
         assert!(lookup(100_000).is_none());
     }

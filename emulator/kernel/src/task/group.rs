@@ -381,6 +381,7 @@ impl ThreadGroup {
         let mut threads = lock(&self.threads);
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        crate::board::publish_threads(threads.len());
     }
 
     /// A new thread joins; false while an execve ends the threads (Linux's copy_process fails
@@ -392,6 +393,7 @@ impl ThreadGroup {
         }
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        crate::board::publish_threads(threads.len());
         true
     }
 
@@ -404,6 +406,7 @@ impl ThreadGroup {
         }
         threads.retain(|t| !Arc::ptr_eq(t, thread));
         self.count.store(threads.len(), Ordering::SeqCst);
+        crate::board::publish_threads(threads.len());
         self.ended.notify_all();
         threads.len()
     }
@@ -548,6 +551,14 @@ impl ThreadGroup {
         }
     }
 
+    /// Stops every other thread's vCPU and waits until each is out of guest code (each bounded
+    /// by [`QUIESCE_LIMIT`]): a debugger's stop, which holds them afterwards by its own means.
+    pub fn wait_siblings_out_of_guest(&self, me: &Arc<TaskHandle>) {
+        for t in self.threads().iter().filter(|t| !Arc::ptr_eq(t, me)) {
+            t.wait_out_of_guest();
+        }
+    }
+
     /// Records an address-space change the other vCPUs must flush before running guest code;
     /// returns its generation.
     pub fn publish(&self, code: &[(GuestAddr, GuestAddr)]) -> u64 {
@@ -659,6 +670,9 @@ pub struct TaskHandle {
     killed: AtomicBool,
     /// Its `set_robust_list` head, for a sibling's `get_robust_list`.
     robust_head: AtomicU64,
+    /// Its signal mask as of its last system call's entry or exit (or signal delivery), for
+    /// a sibling reading its `/proc` `status` or `stat`.
+    sigmask: AtomicU64,
     /// What the host kernel releases if the emulator is killed outright.
     shadow_robust: ShadowRobustList,
 }
@@ -675,6 +689,7 @@ impl TaskHandle {
             host_thread: Mutex::new(None),
             killed: AtomicBool::new(false),
             robust_head: AtomicU64::new(0),
+            sigmask: AtomicU64::new(0),
             shadow_robust: Default::default(),
         })
     }
@@ -739,6 +754,16 @@ impl TaskHandle {
 
     pub fn set_robust_head(&self, head: u64) {
         self.robust_head.store(head, Ordering::SeqCst);
+    }
+
+    /// The thread's signal mask as it last published it.
+    pub fn sigmask(&self) -> u64 {
+        self.sigmask.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the thread's signal mask for its siblings' `/proc` reads.
+    pub fn publish_sigmask(&self, mask: u64) {
+        self.sigmask.store(mask, Ordering::Relaxed);
     }
 
     pub fn set_stopper(&self, stopper: Stopper) {

@@ -102,11 +102,13 @@ impl Task {
     /// space, descriptors and group; the caller's mask; nothing pending. Registered with the
     /// group by the thread itself, once it runs.
     pub fn new_thread(&self, tid: u32) -> Task {
+        let handle = TaskHandle::new(tid);
+        handle.publish_sigmask(self.sigmask);
         Task {
             mm: self.mm.clone(),
             fds: Arc::clone(&self.fds),
             group: Arc::clone(&self.group),
-            handle: TaskHandle::new(tid),
+            handle,
             tid,
             comm: self.comm,
             exit: None,
@@ -272,6 +274,14 @@ impl Task {
     /// Renames the task, keeping the first 15 bytes of `name` (up to a NUL) as Linux does.
     pub fn set_comm(&mut self, name: &[u8]) {
         set_comm(&mut self.comm, name);
+    }
+
+    /// Takes the task name back from the calling host thread, which must be this task's: a
+    /// write to the thread's `/proc` `comm` file renames the host thread, and `PR_GET_NAME`,
+    /// a new thread and a fork child must see it.
+    pub fn refresh_comm(&mut self) {
+        let name = crate::host::thread_name();
+        set_comm(&mut self.comm, &name);
     }
 
     /// Drops the engine's cached translations for whatever the last address-space change hit.

@@ -38,6 +38,8 @@ pub fn child_main(fd: RawFd, engine: EngineRef) -> Result<Termination, RunError>
     // Catch signals before the parent can return from fork: one it sends its child at once
     // must be held for the guest, not take the host's default action on the emulator.
     crate::signal::forward::install(&process.sigactions().get(libc::SIGCHLD as usize - 1));
+    // The board too: the parent may read this process's /proc files as soon as fork returns.
+    crate::board::start(&process);
     ch.send(tag::READY, &[], &[])?;
     match ch.expect(tag::ADMIT, "admission") {
         Ok(_) => {}

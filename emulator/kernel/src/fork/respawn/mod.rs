@@ -334,6 +334,8 @@ impl From<Errno> for ForkError {
 /// The parent side of a respawn fork. Returns the child's pid; on failure the child (if any)
 /// is killed and reaped and the parent is unchanged.
 pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, Errno> {
+    // The name may have been written through /proc since; the child starts with it.
+    task.refresh_comm();
     let strategy = task.group().fork_strategy();
     // The other threads stay out of guest code while the state is captured (the system call
     // layer already holds them unless this is a vfork, whose wait must not).

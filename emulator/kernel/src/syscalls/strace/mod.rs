@@ -4,14 +4,15 @@
 //! the exit signal, signal names), strings quoted and cut at 32 bytes, and errors as
 //! `-1 ENOENT (No such file or directory)`. The argument kinds come from the table's rows.
 //!
+//! Structures (`stat`, `timespec`, `sigaction`, signal sets, `iovec`, `pollfd`,
+//! `epoll_event`, socket addresses, `rlimit`, `utsname`…) are decoded in [`structs`].
+//!
 //! `--strace-filter=NAME,…` keeps only the named calls, and `--strace-file PATH` appends the
 //! lines to a file instead of stderr (each line one write, so the processes of a tree
 //! interleave whole lines). Both reach respawned children through the environment variables
 //! [`FILTER_ENV`] and [`FILE_ENV`], which `main` sets from the options.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::sync::{Mutex, OnceLock};
 
 use elfvisor_abi::fcntl as f;
 use elfvisor_abi::mman as m;
@@ -21,36 +22,17 @@ use elfvisor_abi::{Errno, GuestAddr, Prot, Signo, Sysno};
 use super::ctx::{Arg, Ctx, SysResult};
 use super::table::Row;
 
-/// The environment variable that carries `--strace-filter` to respawned children.
-pub const FILTER_ENV: &str = "ELFVISOR_STRACE_FILTER";
-/// The environment variable that carries `--strace-file` to respawned children.
-pub const FILE_ENV: &str = "ELFVISOR_STRACE_FILE";
+pub(crate) mod sink;
+mod structs;
+
+pub use sink::{FILE_ENV, FILTER_ENV};
+use sink::{config, write_line};
 
 /// How much of a string argument is shown (strace's default `-s 32`).
 const STRING_LIMIT: usize = 32;
 
-struct Config {
-    /// The calls to show (none: every call).
-    only: Option<Vec<u32>>,
-    /// Where the lines go (none: stderr).
-    file: Option<Mutex<std::fs::File>>,
-}
-
-fn config() -> &'static Config {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
-    CONFIG.get_or_init(|| {
-        let only = std::env::var(FILTER_ENV).ok().map(|list| {
-            list.split(',')
-                .filter_map(|name| Sysno::ALL.iter().find(|(_, n)| *n == name.trim()))
-                .map(|(nr, _)| nr.0)
-                .collect()
-        });
-        let file = std::env::var_os(FILE_ENV).and_then(|path| {
-            std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(Mutex::new)
-        });
-        Config { only, file }
-    })
-}
+/// The column results start at, counting the `[pid N] ` prefix (strace's `-a 40`).
+const RESULT_COLUMN: usize = 40;
 
 /// The names of `--strace-filter` that name no call (checked by `main` before the guest runs).
 pub fn unknown_names(list: &str) -> Vec<String> {
@@ -69,14 +51,7 @@ pub fn emit(ctx: &Ctx<'_>, nr: u64, row: Option<&Row>, args: &[u64; 6], result: 
     }
     let mut line = line(ctx, nr, row, args, result);
     line.push('\n');
-    match &cfg.file {
-        Some(file) => {
-            let _ = file.lock().unwrap_or_else(|e| e.into_inner()).write_all(line.as_bytes());
-        }
-        None => {
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
-        }
-    }
+    write_line(cfg, &line);
 }
 
 /// `FLAG|FLAG|0x…` for the bits of `value` that `names` knows, in their order.
@@ -172,7 +147,7 @@ fn map_flags(value: u64) -> String {
 
 fn signal(value: u64) -> String {
     match u8::try_from(value) {
-        Ok(sig) if (1..=Signo::SIGRTMAX).contains(&sig) => Signo(sig).display_name(),
+        Ok(sig) if (1..=Signo::SIGRTMAX).contains(&sig) => sink::signal_name(sig),
         _ => (value as i64).to_string(),
     }
 }
@@ -274,8 +249,9 @@ fn arg(ctx: &Ctx<'_>, kind: Arg, value: u64) -> String {
             4 => "SEEK_HOLE".into(),
             _ => (value as i64).to_string(),
         },
-        // Their length is another argument's or the result: see `buffer`.
-        Arg::InBuf | Arg::OutBuf => format!("{value:#x}"),
+        // Their length is another argument's or the result: see `buffer`; the structures
+        // are `structs::show`'s.
+        _ => format!("{value:#x}"),
     }
 }
 
@@ -311,14 +287,21 @@ pub fn line(
     let mut line = format!("[pid {:>5}] {name}(", ctx.proc.tid());
     match row {
         Some(row) => {
-            let shown: Vec<String> = row
-                .args
+            let mut kinds = row.args;
+            // strace shows open's mode only when the flags make it matter.
+            if kinds == [Arg::Fd, Arg::Str, Arg::OpenFlags, Arg::Mode]
+                && args[2] as u32 & (f::O_CREAT | f::O_TMPFILE) == 0
+            {
+                kinds = &kinds[..3];
+            }
+            let shown: Vec<String> = kinds
                 .iter()
                 .enumerate()
                 .map(|(i, kind)| match (kind, result) {
                     (Arg::InBuf, _) => buffer(ctx, args[i], args.get(i + 1).copied().unwrap_or(0)),
                     (Arg::OutBuf, Ok(n)) => buffer(ctx, args[i], *n),
-                    _ => arg(ctx, *kind, args[i]),
+                    _ => structs::show(ctx, *kind, i, args, result)
+                        .unwrap_or_else(|| arg(ctx, *kind, args[i])),
                 })
                 .collect();
             line.push_str(&shown.join(", "));
@@ -328,12 +311,24 @@ pub fn line(
         }
     }
     let ends = nr == u64::from(Sysno::exit.0) || nr == u64::from(Sysno::exit_group.0);
+    // strace lines the results up at column 40.
+    line.push(')');
+    while line.len() < RESULT_COLUMN - 1 {
+        line.push(' ');
+    }
+    line.push(' ');
     let _ = match result {
         // The caller never sees a result.
-        Ok(_) if ends => write!(line, ") = ?"),
-        Ok(v) if row.is_some_and(|r| r.hex_result) => write!(line, ") = {v:#x}"),
-        Ok(v) => write!(line, ") = {}", *v as i64),
-        Err(e) => write!(line, ") = {}", error(*e)),
+        Ok(_) if ends => write!(line, "= ?"),
+        Ok(v) if row.is_some_and(|r| r.hex_result) => write!(line, "= {v:#x}"),
+        Ok(v) if nr == u64::from(Sysno::umask.0) => write!(line, "= 0{v:o}"),
+        Ok(v) => write!(
+            line,
+            "= {}{}",
+            *v as i64,
+            row.map(|r| structs::result_note(ctx, r.args, args, *v)).unwrap_or_default()
+        ),
+        Err(e) => write!(line, "= {}", error(*e)),
     };
     line
 }
