@@ -350,8 +350,10 @@ fn test_ctrl_c_stops_a_spinning_guest() {
 
 /// The session both `elfvisor --gdb` and `qemu-aarch64 -g` are put through on the three-thread
 /// guest: a breakpoint only the second worker takes, the threads, two steps of that thread (the
-/// others stay where they are), its variables, then on to the end.
-const THREAD_SESSION: [&str; 10] = [
+/// others stay where they are: gdb's scheduler locking resumes only the stepping thread), its
+/// variables, then on to the end.
+const THREAD_SESSION: [&str; 11] = [
+    "set scheduler-locking step",
     "break work if n == 2",
     "continue",
     "info threads",
