@@ -21,21 +21,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#define PAGE 4096UL
-#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
-/*
- * The size of the address space, TASK_SIZE: the power of two just above the stack, which Linux
- * puts at its top (2^48 with arm64's 48-bit VA; elfvisor's guest address space is smaller, and
- * places everything by the same formulas within it).
- */
-static unsigned long task_size(void)
-{
-    int local;
-    unsigned long top = 1;
-    while (top <= (unsigned long)&local)
-        top <<= 1;
-    return top;
-}
 #define TASK_SIZE task_size()
 #define MMAP_BASE (TASK_SIZE - (128UL << 20))
 #define ET_DYN_BASE (2 * TASK_SIZE / 3)

@@ -12,6 +12,23 @@
 #include <limits.h>
 #include <sys/wait.h>
 
+#define PAGE 4096UL
+#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+
+/*
+ * The size of the address space, TASK_SIZE: the power of two just above the stack, which Linux
+ * puts at its top (2^48 with arm64's 48-bit VA; elfvisor's guest address space is smaller, and
+ * places everything by the same formulas within it).
+ */
+CHECK_UNUSED static unsigned long task_size(void)
+{
+    int local;
+    unsigned long top = 1;
+    while (top <= (unsigned long)&local)
+        top <<= 1;
+    return top;
+}
+
 /* The directory holding this program, from /proc/self/exe, without a trailing slash. */
 CHECK_UNUSED static const char *self_dir(void)
 {

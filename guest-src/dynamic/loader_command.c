@@ -22,19 +22,6 @@
 #define LOADER "/lib/ld-musl-aarch64.so.1"
 #endif
 
-#define PAGE 4096UL
-#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
-
-/* TASK_SIZE: the power of two just above the stack (see auxv.c). */
-static unsigned long task_size(void)
-{
-    int local;
-    unsigned long top = 1;
-    while (top <= (unsigned long)&local)
-        top <<= 1;
-    return top;
-}
-
 /* The lowest address /proc/self/maps shows for the file with inode `ino`, or 0. */
 static unsigned long lowest_mapping(unsigned long ino)
 {
