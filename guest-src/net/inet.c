@@ -7,6 +7,7 @@
  * option), and the argument errors of the socket calls.
  */
 #include "check.h"
+#include "loopback.h"
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -22,20 +23,6 @@
 
 /* An address no guest maps, hidden from the compiler's bounds checks. */
 static void *volatile bad = (void *)8;
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 static socklen_t loopback(int family, struct sockaddr_storage *ss, unsigned short port)
 {

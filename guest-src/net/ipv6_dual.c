@@ -6,25 +6,12 @@
  * No port is ever printed.
  */
 #include "check.h"
+#include "loopback.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 /* An IPv6 socket of `type` with IPV6_V6ONLY set to `only`, bound to in6addr_any. */
 static int bound6(int type, int only, unsigned short *port)

@@ -6,6 +6,7 @@
  * room, EAGAIN once it is full). No port is printed.
  */
 #include "check.h"
+#include "loopback.h"
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -13,20 +14,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 static int wait_one(int ep, struct epoll_event *ev)
 {

@@ -6,26 +6,13 @@
  * peer of a SHUT_RD gets EPIPE.
  */
 #include "check.h"
+#include "loopback.h"
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 /* A connected TCP pair on loopback: *x the client, *y the accepted end. */
 static int tcp_pair(int *x, int *y)

@@ -6,26 +6,13 @@
  * family, EPROTONOSUPPORT for a protocol the family does not have.
  */
 #include "check.h"
+#include "loopback.h"
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 static volatile sig_atomic_t pipes;
 static void on_pipe(int sig)

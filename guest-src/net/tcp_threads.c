@@ -5,6 +5,7 @@
  * file in whatever pieces arrive. No port is printed.
  */
 #include "check.h"
+#include "loopback.h"
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -15,20 +16,6 @@
 
 #define CLIENTS 3
 #define BYTES (256 * 1024)
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 static struct sockaddr_in addr;
 static int listener;

@@ -5,26 +5,13 @@
  * dissolves the association; an echo server in a thread. No port is ever printed.
  */
 #include "check.h"
+#include "loopback.h"
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-
-/* The gold kernel boots with its loopback down: bring it up (elsewhere it already is). */
-static void loopback_up(void)
-{
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    strcpy(ifr.ifr_name, "lo");
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-        ifr.ifr_flags |= IFF_UP;
-        ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-}
 
 /* A datagram socket bound to 127.0.0.1 on a port the kernel picks; its address in *a. */
 static int udp_bound(struct sockaddr_in *a)
