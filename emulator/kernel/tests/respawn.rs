@@ -178,21 +178,33 @@ fn test_every_injected_failure_leaves_the_parent_intact() {
     for strategy in ["respawn-copy", "respawn-snapshot"] {
         for fault in faults {
             let out = run(strategy, Some(fault));
-            assert_eq!(
-                out.code,
-                Some(100 + 11),
-                "{strategy}/{fault}: fork must return EAGAIN with no child left (99 = a child is \
-                 still there): {}",
-                out.stderr
-            );
-            assert_eq!(out.stdout, "", "{strategy}/{fault}: the child must never run guest code");
-            let (before, after) = (out.fds.0, out.fds.1.unwrap());
-            assert_eq!(before.0, after.0, "{strategy}/{fault}: host descriptors leaked");
+            let (before, after) = failed_fork_left_nothing(strategy, fault, &out);
             // A fault before the freeze leaves none; after it, the parent holds one object.
             let most = usize::from(strategy == "respawn-snapshot");
             assert!(before.1 == 0 && after.1 <= most, "{strategy}/{fault}: frozen {after:?}");
         }
     }
+}
+
+/// The parent's view of a respawn fork that failed at `fault`: fork returned EAGAIN with no
+/// child left, the child never ran guest code, and no host descriptor leaked. Returns the
+/// descriptor counts (open, frozen) before and after.
+fn failed_fork_left_nothing(
+    strategy: &str,
+    fault: &str,
+    out: &Outcome,
+) -> ((usize, usize), (usize, usize)) {
+    assert_eq!(
+        out.code,
+        Some(100 + 11),
+        "{strategy}/{fault}: fork must return EAGAIN with no child left (99 = a child is \
+         still there): {}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "", "{strategy}/{fault}: the child must never run guest code");
+    let (before, after) = (out.fds.0, out.fds.1.unwrap());
+    assert_eq!(before.0, after.0, "{strategy}/{fault}: host descriptors leaked");
+    (before, after)
 }
 
 #[test]
@@ -202,16 +214,7 @@ fn test_a_child_killed_at_any_step_leaves_the_parent_intact() {
         for step in steps {
             let fault = format!("kill-child:{step}");
             let out = run(strategy, Some(&fault));
-            assert_eq!(
-                out.code,
-                Some(100 + 11),
-                "{strategy}/{fault}: fork must return EAGAIN with no child left (99 = a child is \
-                 still there): {}",
-                out.stderr
-            );
-            assert_eq!(out.stdout, "", "{strategy}/{fault}: the child must never run guest code");
-            let (before, after) = (out.fds.0, out.fds.1.unwrap());
-            assert_eq!(before.0, after.0, "{strategy}/{fault}: host descriptors leaked");
+            failed_fork_left_nothing(strategy, &fault, &out);
         }
     }
 }
