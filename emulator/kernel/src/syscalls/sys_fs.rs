@@ -53,7 +53,8 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
             Some(file) => Ok(file),
             None => {
                 let (other, file) = super::proc_files::lookup_other(path, pid)?;
-                Err((other, file, crate::board::read(other)?))
+                let memory = super::proc_files::shows_memory(file);
+                Err((other, file, crate::board::read(other, memory)?))
             }
         };
     Some((|| {
