@@ -128,7 +128,6 @@ impl Board {
 }
 
 impl Mapping {
-
     /// Header word `i`.
     fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < HEADER_WORDS);
@@ -209,7 +208,10 @@ fn set_source(task: &Task) {
 /// Held across a host fork, after the process's other locks: the child finds the board and
 /// the server's source free (its server is not there to release them).
 pub fn fork_lock() -> impl Sized {
-    (SOURCE.lock().unwrap_or_else(|e| e.into_inner()), BOARD.lock().unwrap_or_else(|e| e.into_inner()))
+    (
+        SOURCE.lock().unwrap_or_else(|e| e.into_inner()),
+        BOARD.lock().unwrap_or_else(|e| e.into_inner()),
+    )
 }
 
 /// The ignored and caught signal sets of the task's process.
@@ -417,8 +419,8 @@ fn serve() {
         } else {
             // The source is let go before the address space is locked.
             let source = SOURCE.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let counts = source
-                .map(|(mm, exe)| crate::syscalls::proc_files::mem_counts(&mm.read(), &exe));
+            let counts =
+                source.map(|(mm, exe)| crate::syscalls::proc_files::mem_counts(&mm.read(), &exe));
             if let Some(c) = counts {
                 for (i, v) in c.to_words().into_iter().enumerate() {
                     board.word(W_MEM + i).store(v, Ordering::Release);
@@ -461,8 +463,7 @@ pub fn read(pid: u32, memory: bool) -> Option<View> {
         if target.as_os_str().as_encoded_bytes() != want.as_bytes() {
             continue;
         }
-        let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(entry.path())
-        else {
+        let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(entry.path()) else {
             continue;
         };
         let Some((owner, _)) = read_file(&file, false) else { continue };

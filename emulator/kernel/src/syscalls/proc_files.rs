@@ -251,16 +251,7 @@ impl MemCounts {
 
     pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
         let c = self;
-        [
-            c.size,
-            c.resident,
-            c.resident_shared,
-            c.resident_file,
-            c.text,
-            c.data,
-            c.stack,
-            c.locked,
-        ]
+        [c.size, c.resident, c.resident_shared, c.resident_file, c.text, c.data, c.stack, c.locked]
     }
 
     pub(crate) fn from_words(w: [u64; Self::WORDS]) -> MemCounts {
