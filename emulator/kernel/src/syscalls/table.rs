@@ -256,8 +256,10 @@ pub static TABLE: &[Row] = &[
         fs::chroot,
         &[Str],
         Partial(
-            "the path's checks as Linux makes them, then EPERM as without CAP_SYS_CHROOT: a \
-             process tree has one root, the sysroot (--sysroot)",
+            "with CAP_SYS_CHROOT the directory becomes the guest's root for every path it names \
+             (kept by fork and exec); a path relative to another directory descriptor is \
+             resolved by the host, its .. not stopped at the root, and another process's \
+             /proc/<pid>/root shows the host's /",
         ),
     ),
     row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
