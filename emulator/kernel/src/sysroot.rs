@@ -383,6 +383,22 @@ mod tests {
     }
 
     #[test]
+    fn test_a_chroot_walk_stays_inside() {
+        let (_dir, root, p) = tree();
+        let walk = |g: &str| {
+            String::from_utf8(walk(root.root(), g.as_bytes(), Follow::Last, true).unwrap().unwrap())
+                .unwrap()
+        };
+        assert_eq!(walk("/../../etc/hostname"), format!("{p}/etc/hostname"));
+        assert_eq!(walk("/usr/lib/up/etc/abs"), format!("{p}/etc/hostname"));
+        // No host directories: a link into /proc stays inside, and what is missing is named
+        // inside the root for the host call to refuse or create.
+        assert_eq!(walk("/etc/mtab"), format!("{p}/proc/self/mounts"));
+        assert_eq!(walk("/tmp/x"), format!("{p}/tmp/x"));
+        assert_eq!(walk("/missing/../x/"), format!("{p}/missing/../x/"));
+    }
+
+    #[test]
     fn test_missing_sysroot() {
         assert!(matches!(
             Sysroot::new(Path::new("/nonexistent/sysroot")),

@@ -653,7 +653,8 @@ pub fn chroot(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if !crate::host::process::may_chroot() {
         return Err(Errno::EPERM);
     }
-    let dir = &*<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(path.into_bytes());
+    let dir =
+        &*<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(path.into_bytes());
     crate::sysroot::set_root(std::path::Path::new(dir))?;
     Ok(0)
 }
