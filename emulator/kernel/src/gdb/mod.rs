@@ -120,6 +120,14 @@ struct World {
     signals: BTreeMap<u32, SigInfo>,
     /// The debugger's breakpoints (the addresses), for threads that stop at a `brk #0`.
     breakpoints: BTreeSet<u64>,
+    /// Steps that finished while another thread's stop was being reported, by thread, with the
+    /// pc each ended at: reported, one at a time, when gdb next resumes that thread with a
+    /// step, without running anything (gdbserver's pending statuses, all-stop).
+    pending: BTreeMap<u32, u64>,
+    /// The threads inside a system call (from its entry until the run loop has them again):
+    /// what they published is where the call restarts (Linux's view of a thread a stop
+    /// interrupted in a call), and a stop waits for them to come out.
+    in_call: BTreeSet<u32>,
 }
 
 impl World {
@@ -133,6 +141,8 @@ impl World {
             regs: BTreeMap::new(),
             signals: BTreeMap::new(),
             breakpoints: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            in_call: BTreeSet::new(),
         }
     }
 
@@ -150,6 +160,33 @@ impl World {
         let prior =
             std::mem::replace(&mut self.resume, Resume { actions: BTreeMap::new(), locked: true });
         self.claim = Some(Claim { tid, reason, signal, prior });
+    }
+
+    /// A stop left pending that `resume` lets gdb hear at once: a finished step of a thread
+    /// gdb steps again (its new step is not made: the one it finished is the answer), the
+    /// others left pending. One whose pc gdb changed meanwhile is stale and goes; when the
+    /// guest does resume, those of the threads that run go too (`release`: they just run on).
+    fn take_pending(&mut self, resume: &Resume) -> Option<u32> {
+        let moved: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|&(tid, &pc)| self.regs.get(tid).is_some_and(|s| s.changed && s.regs.pc != pc))
+            .map(|(&tid, _)| tid)
+            .collect();
+        for tid in moved {
+            self.pending.remove(&tid);
+        }
+        let tid = self.pending.keys().copied().find(|&t| resume.of(t).0 == Action::Step)?;
+        self.pending.remove(&tid);
+        Some(tid)
+    }
+
+    /// Whether thread `me` must not go on into guest code or a system call: another thread
+    /// serves the debugger, or bytes from gdb (a Ctrl-C, a connection) wait for a thread to
+    /// take them.
+    fn stop_requested(&self, me: u32) -> bool {
+        self.claim.as_ref().is_some_and(|c| c.tid != me)
+            || (self.claim.is_none() && link().is_some_and(|l| l.input.load(Ordering::SeqCst)))
     }
 }
 
@@ -189,7 +226,7 @@ impl Link {
         let group = self.group.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(group) = group {
             for thread in group.threads() {
-                thread.kick();
+                stop_thread(&thread);
             }
         }
     }
@@ -428,15 +465,23 @@ fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
     turn
 }
 
-/// This thread leaves guest code (after a run, or at a system call's entry): its registers are
-/// what gdb sees of it until it runs again. A change gdb made that the thread has not taken
-/// yet takes effect now.
+/// This thread is back in its run loop (after a run, or waiting there): its registers are what
+/// gdb sees of it until it runs again. A change gdb made that the thread has not taken yet
+/// takes effect now.
 pub(crate) fn left_guest(task: &Task, cpu: &mut dyn Cpu) {
     if !active() {
         return;
     }
     let mut w = world();
     let tid = task.tid();
+    if w.in_call.remove(&tid) {
+        // A stop may be waiting for this thread to come out of its call.
+        WAKE.notify_all();
+    }
+    publish(&mut w, tid, cpu);
+}
+
+fn publish(w: &mut World, tid: u32, cpu: &mut dyn Cpu) {
     match w.regs.get_mut(&tid) {
         Some(slot) if slot.changed => {
             slot.regs.load(cpu);
@@ -449,14 +494,54 @@ pub(crate) fn left_guest(task: &Task, cpu: &mut dyn Cpu) {
     }
 }
 
+/// At a system call's entry (the pc past the `svc`). What gdb sees of the thread while it is
+/// in the call is Linux's view of a thread a stop interrupted there: on the `svc`, x0 the
+/// first argument, as arm64's `do_signal` leaves a call it restarts (`regs->pc =
+/// restart_addr`, `regs->regs[0] = regs->orig_x0`; the call's own x0 result, -ERESTARTSYS, is
+/// gone by the time a tracer looks). True when the thread must not make the call at all: the
+/// debugger is stopping the guest, so it stops on the `svc` (pc moved back) and makes the call
+/// when the guest resumes, as a call Linux interrupts before it blocks and restarts.
+pub(crate) fn call_entered(task: &Task, cpu: &mut dyn Cpu) -> bool {
+    if !active() {
+        return false;
+    }
+    let mut w = world();
+    let tid = task.tid();
+    let svc = cpu.reg(elfvisor_engine::Reg::Pc).wrapping_sub(4);
+    if w.stop_requested(tid) {
+        cpu.set_reg(elfvisor_engine::Reg::Pc, svc);
+        publish(&mut w, tid, cpu);
+        return true;
+    }
+    w.in_call.insert(tid);
+    match w.regs.get_mut(&tid) {
+        // gdb's change, not yet taken, stays what it sees.
+        Some(slot) if slot.changed => {}
+        _ => {
+            let mut regs = Registers::capture(cpu);
+            regs.pc = svc;
+            w.regs.insert(tid, Slot { regs, changed: false });
+        }
+    }
+    false
+}
+
+/// Whether thread `task` must stop waiting in a system call and come back to its run loop: the
+/// debugger is stopping the guest. A wait that looks here returns EINTR, and the call is then
+/// restarted (or not) as after any interruption that runs no handler.
+pub(crate) fn stop_requested(task: &Task) -> bool {
+    active() && world().stop_requested(task.tid())
+}
+
 /// At a system call's exit: whether the thread must stop before running guest code again
-/// (another thread serves the debugger, or gdb keeps this one stopped).
+/// (another thread serves the debugger, gdb's bytes wait for a thread to take them, or gdb
+/// keeps this one stopped).
 pub(crate) fn must_stop(task: &Task) -> bool {
     if !active() {
         return false;
     }
     let w = world();
-    w.claim.as_ref().is_some_and(|c| c.tid != task.tid()) || w.action(task.tid()) == Action::Stay
+    w.stop_requested(task.tid()) || w.action(task.tid()) == Action::Stay
 }
 
 /// The registers `tid` published.
@@ -473,12 +558,43 @@ fn set_breakpoint_addrs(addrs: BTreeSet<u64>) {
     world().breakpoints = addrs;
 }
 
-/// Stops every other thread's vCPU (a stop was claimed).
+/// Stops every other thread (a stop was claimed): its vCPU, and a system call it is blocked
+/// in, interrupted as a signal interrupts it (and restarted when the guest resumes, as after
+/// Linux's ptrace stops).
 fn stop_siblings(task: &Task) {
     for thread in task.group().threads() {
         if thread.tid() != task.tid() {
-            thread.kick();
+            stop_thread(&thread);
         }
+    }
+}
+
+fn stop_thread(thread: &crate::task::group::TaskHandle) {
+    thread.kick();
+    crate::signal::forward::interrupt(thread.host_tid());
+}
+
+/// How long a stop waits for a thread to come out of a system call the interruption does not
+/// end (a wait the emulator cannot interrupt, such as a vfork parent's for its child): past
+/// it, gdb is served with what the thread published at the call's entry. Interrupted calls
+/// come out at once; no result depends on this limit.
+const CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until no other live thread is inside a system call: each was interrupted
+/// (`stop_siblings`) and comes back to its run loop, restarting its call or returning EINTR as
+/// the call's row says, so what gdb reads of it is its state at the stop, as Linux's
+/// all-stop (every thread in a ptrace stop) shows it.
+fn wait_siblings_out_of_calls(task: &Task) {
+    let siblings: Vec<u32> =
+        task.group().threads().iter().map(|t| t.tid()).filter(|&t| t != task.tid()).collect();
+    let deadline = std::time::Instant::now() + CALL_LIMIT;
+    let mut w = world();
+    while siblings.iter().any(|t| w.in_call.contains(t)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        w = WAKE.wait_timeout(w, left).unwrap_or_else(|e| e.into_inner()).0;
     }
 }
 
@@ -486,6 +602,7 @@ fn stop_siblings(task: &Task) {
 fn serve(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     stop_siblings(task);
     task.group().wait_siblings_out_of_guest(task.handle());
+    wait_siblings_out_of_calls(task);
     left_guest(task, vcpu);
     let mut guard = session();
     let Some(s) = guard.as_mut() else { return Turn::Run };
@@ -671,9 +788,18 @@ pub(crate) fn after_exit(
         return fault;
     }
     if let Some(claim) = &w.claim {
-        // This thread's own claim (a signal its system call's exit held) stands; another
-        // thread's wins, and this one's breakpoint or fault happens again when it resumes.
-        return if claim.tid == me { fault } else { None };
+        if claim.tid == me {
+            // This thread's own claim (a signal its system call's exit held) stands.
+            return fault;
+        }
+        // Another thread's wins. This one's breakpoint or fault happens again when it resumes
+        // (it is still at the instruction); a step it finished is kept, to be reported when
+        // gdb next steps it, so a `next` is never left without its end.
+        if stepped && fault.is_none() && STEP_FROM.with(|f| f.get()) != Some(pc) {
+            STEP_FROM.with(|f| f.set(None));
+            w.pending.insert(me, pc);
+        }
+        return None;
     }
     let ours = matches!(exit, Exit::Breakpoint { .. }) && w.breakpoints.contains(&pc);
     if ours {
@@ -776,8 +902,24 @@ impl Session {
                             c.reason.take()
                         })
                     };
+                    let pending = match (&reason, &target.resume) {
+                        (None, Some(resume)) => world().take_pending(resume),
+                        _ => None,
+                    };
                     if let Some(reason) = reason {
                         m.report_stop(target, reason)
+                    } else if let Some(tid) = pending {
+                        // A step that finished while another stop was reported: its end is
+                        // the answer to this resume, and nothing runs.
+                        target.resume = None;
+                        target.signal = None;
+                        target.current = tid;
+                        let tid = gdb_tid(tid);
+                        let signal = Signal::SIGTRAP;
+                        m.report_stop(
+                            target,
+                            MultiThreadStopReason::SignalWithThread { tid, signal },
+                        )
                     } else if let Some(resume) = target.resume.take() {
                         self.gdb = Some(GdbStubStateMachine::Running(m));
                         self.release(resume);
@@ -858,6 +1000,7 @@ impl Session {
             };
             w.signals.insert(tid, info);
         }
+        w.pending.retain(|&tid, _| resume.of(tid).0 == Action::Stay);
         w.resume = resume;
         w.generation = w.generation.wrapping_add(1);
         WAKE.notify_all();
