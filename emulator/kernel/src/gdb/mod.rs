@@ -79,9 +79,8 @@ static LINK: Mutex<Option<Arc<Link>>> = Mutex::new(None);
 thread_local! {
     /// This guest thread's run in progress is a single step.
     static STEPPING: Cell<bool> = const { Cell::new(false) };
-    /// Where that step started, while it may still be taken again: a step whose vCPU had a stop
-    /// pending from a kick while it waited (a sibling's claim) ends at once without moving, and
-    /// is then made again, once.
+    /// Where that step started: a step whose vCPU had a stop pending from a kick (a sibling's
+    /// claim while it waited, a quiesce) ends at once without moving, and is then made again.
     static STEP_FROM: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
@@ -263,6 +262,7 @@ pub fn listen(port: u16, wait: bool) -> std::io::Result<u16> {
         backlog: Default::default(),
         gdb: None,
         target: None,
+        group: None,
     });
     world().waiting = wait;
     OWNER.store(std::process::id(), Ordering::SeqCst);
@@ -340,6 +340,8 @@ struct Session {
     gdb: Option<Machine>,
     /// Made by the first thread that serves.
     target: Option<Debuggee>,
+    /// The serving thread's group, whose vCPUs learn of changed code as the guest goes on.
+    group: Option<Arc<ThreadGroup>>,
 }
 
 /// What the run loop does next.
@@ -441,14 +443,7 @@ fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
     }
     STEPPING.with(|s| s.set(turn == Turn::Step));
     let from = (turn == Turn::Step).then(|| vcpu.reg(elfvisor_engine::Reg::Pc));
-    STEP_FROM.with(|f| {
-        // A step taken again keeps no second chance.
-        if f.get().is_none_or(|at| Some(at) != from) {
-            f.set(from);
-        } else {
-            f.set(None);
-        }
-    });
+    STEP_FROM.with(|f| f.set(from));
     if let Some(info) = signal {
         if matches!(info.detail, Detail::Fault { .. }) {
             delivery::force(task, info);
@@ -569,9 +564,15 @@ fn stop_siblings(task: &Task) {
     }
 }
 
+/// Stops a thread's vCPU and, when it is inside a system call, interrupts the call. Only then:
+/// an interruption is repeated until the thread looks at its signals, and a thread in guest
+/// code needs none (one about to enter a call sees the stop there, `call_entered`, as this
+/// looks under the same lock).
 fn stop_thread(thread: &crate::task::group::TaskHandle) {
     thread.kick();
-    crate::signal::forward::interrupt(thread.host_tid());
+    if world().in_call.contains(&thread.tid()) {
+        crate::signal::forward::interrupt(thread.host_tid());
+    }
 }
 
 /// How long a stop waits for a thread to come out of a system call the interruption does not
@@ -612,14 +613,12 @@ fn serve(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     target.threads = task.group().threads().iter().map(|t| t.tid()).collect();
     target.threads.sort_unstable_by_key(|&t| (t != task.pid(), t));
     target.current = task.tid();
+    s.group = Some(Arc::clone(task.group()));
     let turn = s.serve(task.tid());
     if let Some(target) = s.target.as_mut() {
         if target.code_changed {
+            // The other vCPUs were told as the guest was let go (`release`).
             vcpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
-            if task.group().is_multithreaded() {
-                // Every other vCPU drops its translations before it runs guest code again.
-                task.group().publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
-            }
             target.code_changed = false;
         }
     }
@@ -772,13 +771,18 @@ pub(crate) fn after_exit(
     }
     let stepped = STEPPING.with(|s| s.replace(false));
     let pc = vcpu.reg(elfvisor_engine::Reg::Pc);
+    let interrupted = matches!(exit, Exit::Interrupted);
+    // The engine cannot tell a step ended by a stop before its instruction ran from one whose
+    // instruction left the pc where it was (a branch to itself); a kick not yet accounted for
+    // may be why, and then the step is made again at the next turn (its action still says
+    // so). Without one, the step is done. (A kick is accounted for only here: one that came
+    // as a step was already ending stays pending in the vCPU and ends the next run at once.)
     if stepped
-        && matches!(exit, Exit::Interrupted)
+        && interrupted
         && fault.is_none()
         && STEP_FROM.with(|f| f.get()) == Some(pc)
+        && task.handle().take_kicked()
     {
-        // Ended by a stop left pending while the thread waited, before the instruction ran:
-        // the step is made again at the next turn (its action still says so).
         return None;
     }
     let me = task.tid();
@@ -795,8 +799,7 @@ pub(crate) fn after_exit(
         // Another thread's wins. This one's breakpoint or fault happens again when it resumes
         // (it is still at the instruction); a step it finished is kept, to be reported when
         // gdb next steps it, so a `next` is never left without its end.
-        if stepped && fault.is_none() && STEP_FROM.with(|f| f.get()) != Some(pc) {
-            STEP_FROM.with(|f| f.set(None));
+        if stepped && interrupted && fault.is_none() {
             w.pending.insert(me, pc);
         }
         return None;
@@ -808,7 +811,6 @@ pub(crate) fn after_exit(
         let signal = to_gdb(info.signo);
         w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), Some(info));
     } else if stepped {
-        STEP_FROM.with(|f| f.set(None));
         let signal = Signal::SIGTRAP;
         w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), None);
     } else {
@@ -857,6 +859,13 @@ pub(crate) fn process_ended(task: &Task, end: Termination) {
     if let Err(e) = m.report_stop(target, reason) {
         lost(e);
     }
+}
+
+/// The report of thread `tid`'s step that ended while another stop was reported.
+fn pending_stop(target: &mut Debuggee, tid: u32) -> MultiThreadStopReason<u64> {
+    target.signal = None;
+    target.current = tid;
+    MultiThreadStopReason::SignalWithThread { tid: gdb_tid(tid), signal: Signal::SIGTRAP }
 }
 
 /// Reporting failures end the session, never the guest.
@@ -912,14 +921,8 @@ impl Session {
                         // A step that finished while another stop was reported: its end is
                         // the answer to this resume, and nothing runs.
                         target.resume = None;
-                        target.signal = None;
-                        target.current = tid;
-                        let tid = gdb_tid(tid);
-                        let signal = Signal::SIGTRAP;
-                        m.report_stop(
-                            target,
-                            MultiThreadStopReason::SignalWithThread { tid, signal },
-                        )
+                        let stop = pending_stop(target, tid);
+                        m.report_stop(target, stop)
                     } else if let Some(resume) = target.resume.take() {
                         self.gdb = Some(GdbStubStateMachine::Running(m));
                         self.release(resume);
@@ -931,12 +934,23 @@ impl Session {
                                 m.incoming_data(target, byte)
                             }
                             None => {
-                                // Woken by nothing gdb said: the guest goes on as it was.
-                                self.gdb = Some(GdbStubStateMachine::Running(m));
-                                let prior =
-                                    world().claim.as_mut().map(|c| std::mem::take(&mut c.prior));
-                                self.release(prior.unwrap_or_default());
-                                return Turn::Run;
+                                // Woken by nothing gdb said: the guest goes on as it was,
+                                // unless a step that ended meanwhile is gdb's answer.
+                                let prior = world()
+                                    .claim
+                                    .as_mut()
+                                    .map(|c| std::mem::take(&mut c.prior))
+                                    .unwrap_or_default();
+                                let pending = world().take_pending(&prior);
+                                if let Some(tid) = pending {
+                                    let target = self.target.as_mut().expect("made before serving");
+                                    let stop = pending_stop(target, tid);
+                                    m.report_stop(target, stop)
+                                } else {
+                                    self.gdb = Some(GdbStubStateMachine::Running(m));
+                                    self.release(prior);
+                                    return Turn::Run;
+                                }
                             }
                         }
                     }
@@ -968,6 +982,13 @@ impl Session {
 
     /// gdb lets the guest go: each thread's action and signal take effect, the claim ends.
     fn release(&mut self, resume: Resume) {
+        if let (Some(target), Some(group)) = (&self.target, &self.group) {
+            if target.code_changed && group.is_multithreaded() {
+                // Every other vCPU drops its translations (which may hold a breakpoint gdb
+                // removed) before it runs guest code again: told before any is woken.
+                group.publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
+            }
+        }
         // Bytes that came while serving and were not used yet wake a thread again.
         if let Some(link) = link() {
             link.input.store(false, Ordering::SeqCst);
@@ -1000,7 +1021,8 @@ impl Session {
             };
             w.signals.insert(tid, info);
         }
-        w.pending.retain(|&tid, _| resume.of(tid).0 == Action::Stay);
+        // A step left pending of a thread that now runs is dropped: the thread just runs on.
+        w.pending.retain(|&tid, _| resume.of(tid).0 != Action::Run);
         w.resume = resume;
         w.generation = w.generation.wrapping_add(1);
         WAKE.notify_all();
