@@ -414,11 +414,35 @@ fn test_threads_are_gdb_threads() {
     assert_eq!(printed, "joined\n");
 }
 
-/// [`THREAD_SESSION`] without scheduler locking: while thread 3 steps, the others run, and
-/// the first worker takes the breakpoint too (its condition false, so gdb steps it over and
-/// resumes). When its report and the end of thread 3's step come at once, the step's end is
-/// kept for thread 3 and reported when gdb steps it again, so each `next` ends where it
-/// should, whichever comes first.
+/// A session without scheduler locking on the three-thread guest in its busy mode: while
+/// thread 3 steps, the others run, and the first worker hits a breakpoint in `tick` over and
+/// over (its condition false, so gdb steps it over and resumes). When such a report and the
+/// end of thread 3's step come at once, the step's end is kept for thread 3 and reported when
+/// gdb next resumes it, running nothing; a step a sibling's stop ended before it ran is made
+/// again. So eight `stepi` move exactly eight instructions (work's line 12 is straight-line
+/// code) and each `next` ends on the next line, whichever thread reports first.
+const UNLOCKED_SESSION: [&str; 19] = [
+    "break work if n == 2",
+    "break tick if n == 0",
+    "continue",
+    "set $start = $pc",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "p $pc - $start",
+    "next",
+    "next",
+    "p n",
+    "p slots[2]",
+    "delete",
+    "continue",
+];
+
 #[test]
 fn test_threads_step_without_scheduler_locking() {
     if !tools_present() {
@@ -426,10 +450,22 @@ fn test_threads_step_without_scheduler_locking() {
     }
     let dir = tempfile::tempdir().unwrap();
     let program = build(dir.path(), "threads");
-    let emulator = Emulator::start(&program, &[]);
-    let out = gdb(&emulator, &THREAD_SESSION[1..]);
-    assert_in_order(&out, &THREAD_EXPECT);
-    assert!(out.contains("Thread 3 hit Breakpoint 1, work (n=2)"), "{out}");
+    let emulator = Emulator::start(&program, &["busy"]);
+    let out = gdb(&emulator, &UNLOCKED_SESSION);
+    assert_in_order(
+        &out,
+        &[
+            "Thread 3 hit Breakpoint 1, work (n=2) at ",
+            "$1 = 32\n",
+            "13\t    slots[n] += n;",
+            "14\t    return slots[n];",
+            "$2 = 2\n",
+            "$3 = 4\n",
+            "exited normally]",
+        ],
+    );
+    // No stop gdb did not ask for (a step's end taken for a signal, a removed breakpoint).
+    assert!(!out.contains("received signal"), "{out}");
     let (status, printed) = emulator.finish();
     assert_eq!(status.code(), Some(0));
     assert_eq!(printed, "joined\n");
