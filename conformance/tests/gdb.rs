@@ -3,8 +3,9 @@
 //! signal given on resume, a fault with its address); a raw remote-protocol client interrupts a
 //! spinning guest with Ctrl-C and reads memory the guest does not have; a three-thread guest
 //! shows its threads, stops naming the thread that hit a breakpoint, and steps that thread
-//! alone, under elfvisor and (the same session, compared) under `qemu-aarch64 -g`. Every wait
-//! is bounded: the debugger and the emulator run under time limits, and a connection is
+//! alone, under elfvisor and (the same session, compared) under `qemu-aarch64 -g`, and steps it
+//! exactly while another thread keeps reporting; Ctrl-C stops threads all blocked in system
+//! calls, which show Linux's view of a call a stop interrupted. Every wait is bounded: the debugger and the emulator run under time limits, and a connection is
 //! retried a bounded number of times.
 
 use std::io::{BufRead, BufReader, Read, Write};

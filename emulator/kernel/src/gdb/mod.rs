@@ -7,13 +7,14 @@
 //! thread waiting for gdb to connect) *claims* the stop in the [`World`], stops its siblings
 //! through their vCPUs' stoppers and serves the debugger from its run loop (`before_run`) until
 //! gdb lets the guest go; the others wait in theirs (`park`). Each thread publishes its
-//! registers in the world whenever it leaves guest code (`left_guest`, and at every system
-//! call's entry, so a thread blocked in a call shows where it called from); gdb reads them there
-//! and its writes go back into the vCPU as the thread resumes. One thread of its own accepts the
+//! registers in the world whenever it is back in its run loop (`left_guest`) and at every
+//! system call's entry (`call_entered`), there as Linux shows a thread a stop interrupted in a
+//! call: on the `svc`, x0 the first argument; gdb reads them there and its writes go back into
+//! the vCPU as the thread resumes. A stop interrupts the calls threads are blocked in, as a
+//! signal does, and they restart when the guest resumes. One thread of its own accepts the
 //! connection and reads the socket, handing every byte over through a channel; while the guest
-//! runs it stops every thread's vCPU when a byte comes (gdb's Ctrl-C), so an interrupt never
-//! waits for the guest (unless every thread is blocked in a system call: the first to return
-//! takes it).
+//! runs it stops every thread when a byte comes (gdb's Ctrl-C), so an interrupt never waits for
+//! the guest, even when every thread is blocked in a system call.
 //!
 //! gdb resumes threads one by one (`vCont`): continue, step, or (scheduler locking, as when
 //! gdb steps one thread over a breakpoint) stay stopped. Software breakpoints are `brk #0`
@@ -23,7 +24,8 @@
 //! `signal 0` discards it, `signal SIGxxx` gives another one. `monitor siginfo` shows the
 //! signal's `siginfo_t` fields. When two threads have something to report at once the first
 //! wins; the other's breakpoint or fault happens again when it resumes (it is still at the
-//! instruction), and its signal stays pending.
+//! instruction), its signal stays pending, and a step it finished stays pending for it: reported
+//! when gdb next steps it, without running anything.
 //!
 //! A fork child runs free of the debugger, the breakpoints taken out of its memory around the
 //! fork (`fork_begin`, `fork_end`).
