@@ -257,8 +257,17 @@ pub fn rt_sigsuspend(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let task = &mut *ctx.proc;
     forward::wait_until(None, || {
         delivery::drain_host(task);
-        delivery::has_deliverable(task)
+        delivery::has_deliverable(task) || crate::gdb::stop_requested(task)
     });
+    if !delivery::has_deliverable(ctx.proc) {
+        // A debugger stopped the guest, and no signal came: the call is made again when it
+        // resumes, as Linux restarts a sigsuspend no handler ended (-ERESTARTNOHAND).
+        ctx.proc.sigmask = old;
+        let pc = ctx.cpu.reg(elfvisor_engine::Reg::Pc);
+        ctx.cpu.set_reg(elfvisor_engine::Reg::Pc, pc - 4);
+        ctx.regs_restored = true;
+        return Ok(0);
+    }
     ctx.proc.saved_sigmask = Some(old);
     Err(Errno::EINTR)
 }
@@ -279,7 +288,9 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let task = &mut *ctx.proc;
     let got = forward::wait_until(timeout, || {
         delivery::drain_host(task);
-        delivery::pending_set(task) & set != 0 || delivery::has_deliverable(task)
+        delivery::pending_set(task) & set != 0
+            || delivery::has_deliverable(task)
+            || crate::gdb::stop_requested(task)
     });
     match delivery::take_pending(ctx.proc, wanted) {
         Some(info) => {

@@ -717,6 +717,9 @@ pub struct TaskHandle {
     in_guest: AtomicBool,
     seen_gen: AtomicU64,
     stopper: Mutex<Option<Stopper>>,
+    /// Its vCPU was stopped since it last looked ([`TaskHandle::take_kicked`]): a run that
+    /// ended at once may have ended for that.
+    kicked: AtomicBool,
     /// The host thread running it, for a thread `clone` started.
     host_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Another thread ran execve: this one ends.
@@ -739,6 +742,7 @@ impl TaskHandle {
             in_guest: AtomicBool::new(false),
             seen_gen: AtomicU64::new(0),
             stopper: Mutex::new(None),
+            kicked: AtomicBool::new(false),
             host_thread: Mutex::new(None),
             killed: AtomicBool::new(false),
             robust_head: AtomicU64::new(0),
@@ -830,9 +834,17 @@ impl TaskHandle {
 
     /// Asks its vCPU to stop at the next block boundary (a signal for it, a quiesce).
     pub fn kick(&self) {
+        self.kicked.store(true, Ordering::SeqCst);
         if let Some(s) = lock(&self.stopper).as_ref() {
             s.stop();
         }
+    }
+
+    /// Whether [`TaskHandle::kick`] stopped its vCPU since the last time this was asked (a
+    /// debugger's single step that ended without moving may have been ended by it, before the
+    /// instruction ran, and is then made again).
+    pub fn take_kicked(&self) -> bool {
+        self.kicked.swap(false, Ordering::SeqCst)
     }
 
     /// Stops its vCPU until it is out of guest code or has flushed up to `generation`
