@@ -68,6 +68,17 @@ pub struct Fixture {
     /// `source`, `program`, `args` and `stdin`.
     #[serde(default)]
     pub steps: Option<crate::script::Steps>,
+    /// A named sysroot set ([`crate::sysroot::SETS`], e.g. `postgres`) that a sysroot program
+    /// or a script case runs from instead of the default sysroot, in every lane: the linux lane
+    /// boots it in a VM of its own, with the set's memory.
+    #[serde(default)]
+    pub sysroot: Option<String>,
+    /// The user id the case runs as, with the group id of the same number (`65534`, `nobody`
+    /// and `nogroup` in Debian), in every lane: its working directory and files are given to
+    /// it. Programs that refuse to run as root (PostgreSQL) need it. Without it the case runs
+    /// as the harness's user (root in the linux lane).
+    #[serde(default)]
+    pub user: Option<u32>,
 }
 
 fn default_timeout() -> u32 {
@@ -142,6 +153,21 @@ impl Case {
     /// The dynamic build of the case's source, if it has one.
     pub fn dynamic(&self) -> Option<&crate::dynamic::Dynamic> {
         self.fixture.dynamic.as_ref()
+    }
+
+    /// The named sysroot set the case runs from (`None`: the default sysroot).
+    pub fn sysroot_set(&self) -> Option<&str> {
+        self.fixture.sysroot.as_deref()
+    }
+
+    /// The tree of the sysroot the case's sysroot program runs from.
+    pub fn sysroot_root(&self) -> PathBuf {
+        crate::paths::sysroot_of(self.sysroot_set())
+    }
+
+    /// The user id (and group id) the case runs as, if not the harness's own.
+    pub fn user(&self) -> Option<u32> {
+        self.fixture.user
     }
 
     /// The C libraries the case runs with: every one for a source, the program's own for a
@@ -233,6 +259,26 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
             Guest::Source(crate::paths::guest_src().join(source))
         }
     };
+    if let Some(set) = &fixture.sysroot {
+        if crate::sysroot::set(set).is_none() {
+            let known: Vec<&str> = crate::sysroot::SETS.iter().map(|s| s.name).collect();
+            return Err(bad(format!("sysroot: {set:?} is not a sysroot set ({})", known.join(", "))));
+        }
+        if !matches!(&guest, Guest::Program(p) if p.sysroot_path().is_some()) {
+            return Err(bad(
+                "`sysroot` chooses the tree of a sysroot program or of `steps`: the case has \
+                 neither"
+                    .into(),
+            ));
+        }
+    }
+    if fixture.user == Some(0) || fixture.user.is_some_and(|u| u > MAX_USER) {
+        return Err(bad(format!(
+            "user {} is not an ordinary user id (1..={MAX_USER}; without `user` the case runs as \
+             the harness's user)",
+            fixture.user.unwrap_or_default()
+        )));
+    }
     if let Some(dynamic) = &fixture.dynamic {
         if !matches!(guest, Guest::Source(_)) {
             return Err(bad("`dynamic` builds a C source: it cannot go with `program`".into()));
@@ -299,6 +345,10 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
         xfail,
     })
 }
+
+/// The largest user id a fixture may name: 65534 is `nobody`, above it are ids Linux reserves
+/// (`(uid_t)-1` means "unchanged" to `setresuid`).
+pub const MAX_USER: u32 = 65534;
 
 /// A name that creates exactly one entry in the working directory: no `/`, NUL, `.` or `..`.
 fn is_plain_file_name(name: &str) -> bool {
