@@ -74,6 +74,37 @@ impl Set {
         };
         elfvisor_conformance::paths::cache_dir().join(name)
     }
+
+    /// The user database the set's tree carries, as `(/etc/passwd, /etc/group)`, if any. An
+    /// extracted tree runs no maintainer scripts, so nothing creates Debian's `/etc/passwd`
+    /// (base-passwd's postinst does on a real system); the `postgres` set's cases run as
+    /// `nobody`, and `initdb` and `postgres` look their user up (`getpwuid`), so the tree names
+    /// root and nobody with Debian's fixed ids. The default set carries none: its cases run as
+    /// root and show ids as numbers on the gold lane.
+    pub fn user_database(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Set::Default => None,
+            Set::Postgres => Some((
+                "root:x:0:0:root:/root:/bin/sh\n\
+                 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+                "root:x:0:\nnogroup:x:65534:\n",
+            )),
+        }
+    }
+}
+
+/// Writes the set's user database into the tree at `dir` where it is missing or differs (a
+/// tree built before the set carried one gets it without being built again).
+fn ensure_user_database(set: Set, dir: &Path) -> Result<()> {
+    let Some((passwd, group)) = set.user_database() else { return Ok(()) };
+    for (name, text) in [("passwd", passwd), ("group", group)] {
+        let path = dir.join("etc").join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            println!("sysroot: wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// `cargo xtask sysroot` options.
@@ -151,6 +182,9 @@ pub fn run(opts: &Options) -> Result<()> {
     let dir = opts.dir.clone().unwrap_or_else(|| opts.set.default_dir());
     if up_to_date(&dir, &packages) {
         println!("sysroot: {} is up to date ({})", dir.display(), wanted_line(&packages));
+        if opts.packages.is_empty() {
+            ensure_user_database(opts.set, &dir)?;
+        }
         return Ok(());
     }
     ensure_mmdebstrap()?;
@@ -193,6 +227,9 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if opts.packages.is_empty() {
+        ensure_user_database(opts.set, &partial)?;
     }
     std::fs::rename(&partial, &dir).with_context(|| format!("moving in {}", dir.display()))?;
     let count = std::fs::read_to_string(dir.join("MANIFEST"))?.lines().count() - 1;
