@@ -262,7 +262,10 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
     if let Some(set) = &fixture.sysroot {
         if crate::sysroot::set(set).is_none() {
             let known: Vec<&str> = crate::sysroot::SETS.iter().map(|s| s.name).collect();
-            return Err(bad(format!("sysroot: {set:?} is not a sysroot set ({})", known.join(", "))));
+            return Err(bad(format!(
+                "sysroot: {set:?} is not a sysroot set ({})",
+                known.join(", ")
+            )));
         }
         if !matches!(&guest, Guest::Program(p) if p.sysroot_path().is_some()) {
             return Err(bad(

@@ -61,7 +61,8 @@ pub fn run_as<'a>(
     }
     if nix::unistd::geteuid().is_root() {
         let (uid, gid) = (Some(Uid::from_raw(user)), Some(Gid::from_raw(user)));
-        let paths = std::iter::once(workdir.to_owned()).chain(files.into_iter().map(|f| workdir.join(f)));
+        let paths =
+            std::iter::once(workdir.to_owned()).chain(files.into_iter().map(|f| workdir.join(f)));
         for path in paths {
             nix::unistd::chown(&path, uid, gid)
                 .map_err(std::io::Error::from)
@@ -90,7 +91,11 @@ pub fn unreachable_by_others(path: &Path) -> Option<String> {
         at.push(part);
         match std::fs::metadata(&at) {
             Ok(meta) if meta.is_dir() && meta.permissions().mode() & 0o001 == 0 => {
-                return Some(format!("{} is not searchable by other users (mode {:o})", at.display(), meta.permissions().mode() & 0o7777));
+                return Some(format!(
+                    "{} is not searchable by other users (mode {:o})",
+                    at.display(),
+                    meta.permissions().mode() & 0o7777
+                ));
             }
             Ok(_) => {}
             Err(e) => return Some(format!("{}: {e}", at.display())),

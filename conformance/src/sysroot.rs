@@ -304,7 +304,11 @@ mod tests {
         let out = dir.path().join("out");
         let first = initramfs_part(&root, &out, "sysroot").unwrap();
         let modified = std::fs::metadata(&first).unwrap().modified().unwrap();
-        assert_eq!(initramfs_part(&root, &out, "sysroot").unwrap(), first, "the same tree, the same archive");
+        assert_eq!(
+            initramfs_part(&root, &out, "sysroot").unwrap(),
+            first,
+            "the same tree, the same archive"
+        );
         assert_eq!(std::fs::metadata(&first).unwrap().modified().unwrap(), modified);
         let unpacked = Command::new("gzip").args(["-dc"]).arg(&first).output().unwrap().stdout;
         let text = String::from_utf8_lossy(&unpacked);
