@@ -407,6 +407,29 @@ mod tests {
     }
 
     #[test]
+    fn test_a_named_sysroot_and_a_user_are_checked() {
+        let steps = "doc: x\nsteps:\n  - run: { name: a, argv: [echo, hi] }\n";
+        let case = parse_str(&format!("{steps}sysroot: postgres\nuser: 65534\n")).unwrap();
+        assert_eq!(case.sysroot_set(), Some("postgres"));
+        assert_eq!(case.user(), Some(65534));
+        assert!(
+            case.sysroot_root().ends_with("sysroot-postgres")
+                || std::env::var_os("ELFVISOR_SYSROOT_POSTGRES").is_some()
+        );
+        let plain = parse_str(steps).unwrap();
+        assert_eq!((plain.sysroot_set(), plain.user()), (None, None));
+        assert_eq!(plain.sysroot_root(), crate::paths::sysroot());
+        let err = parse_str(&format!("{steps}sysroot: oracle\n")).unwrap_err().to_string();
+        assert!(err.contains("\"oracle\" is not a sysroot set (postgres)"), "{err}");
+        let err = parse_str("doc: x\nsysroot: postgres\n").unwrap_err().to_string();
+        assert!(err.contains("has neither"), "a C source has no sysroot to choose: {err}");
+        for user in ["0", "65535", "-1"] {
+            assert!(parse_str(&format!("{steps}user: {user}\n")).is_err(), "user {user}");
+        }
+        assert!(parse_str("doc: x\nuser: 1000\n").is_ok(), "any case may run as a user");
+    }
+
+    #[test]
     fn test_steps_make_a_case_of_the_sysroot_shell_running_their_script() {
         let text = "doc: x\nsteps:\n  - run: { name: a, argv: [echo, hi] }\n";
         let case = parse_str(text).unwrap();

@@ -238,6 +238,21 @@ impl PipeReader {
 mod tests {
     use super::*;
 
+    #[test]
+    fn test_unreachable_by_others_names_the_closed_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("a/b");
+        std::fs::create_dir_all(&inner).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(unreachable_by_others(&inner), None);
+        let closed = dir.path().join("a");
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let why = unreachable_by_others(&inner).unwrap();
+        assert!(why.contains(&format!("{} is not searchable", closed.display())), "{why}");
+        assert!(why.contains("mode 750"), "{why}");
+        assert!(unreachable_by_others(&dir.path().join("none")).unwrap().contains("none"));
+    }
+
     fn sh(script: &str) -> Command {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", script]);
