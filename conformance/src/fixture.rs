@@ -165,6 +165,30 @@ impl Case {
         crate::paths::sysroot_of(self.sysroot_set())
     }
 
+    /// The tree a host lane hands its tool for the case's sysroot program: the sysroot itself,
+    /// or, for a case with a `user` that cannot reach it (a tree under root's 0700 home), a view
+    /// of it that the user can reach ([`crate::sysroot::reachable_view`]), made once per run and
+    /// tree content. The view is left out when it cannot be made; the harness then names the
+    /// reason the case cannot run.
+    pub fn host_sysroot_root(&self) -> PathBuf {
+        let root = self.sysroot_root();
+        if self.user().is_none() {
+            return root;
+        }
+        static VIEWS: std::sync::Mutex<BTreeMap<PathBuf, PathBuf>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        let mut views = VIEWS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(view) = views.get(&root) {
+            return view.clone();
+        }
+        let name = root.file_name().map_or("sysroot".into(), |n| n.to_string_lossy().into_owned());
+        let dir = crate::paths::output_dir().join("views");
+        let view =
+            crate::sysroot::reachable_view(&root, &dir, &name).unwrap_or_else(|_| root.clone());
+        views.insert(root, view.clone());
+        view
+    }
+
     /// The user id (and group id) the case runs as, if not the harness's own.
     pub fn user(&self) -> Option<u32> {
         self.fixture.user

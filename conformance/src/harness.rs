@@ -167,16 +167,17 @@ impl Harness {
         }
         let Guest::Program(program) = &case.guest else { return None };
         program.sysroot_path()?;
-        let root = case.sysroot_root();
+        let root = case.host_sysroot_root();
         crate::hostrun::unreachable_by_others(&root).map(|why| {
             let env = case
                 .sysroot_set()
                 .map_or_else(|| crate::paths::SYSROOT_ENV.to_owned(), crate::paths::sysroot_env);
             format!(
-                "the case runs as user {user}, who cannot read the sysroot {}: {why} (build or \
-                 copy the tree outside it, e.g. `cargo xtask sysroot{} --dir \
-                 /var/tmp/elfvisor-sysroot`, and name it with {env})",
+                "the case runs as user {user}, who cannot read the sysroot {}: {why}, nor a view \
+                 of it under {} (build or copy the tree elsewhere, e.g. `cargo xtask sysroot{} \
+                 --dir /var/tmp/elfvisor-sysroot`, and name it with {env})",
                 root.display(),
+                crate::paths::output_dir().display(),
                 case.sysroot_set().map(|s| format!(" --set {s}")).unwrap_or_default(),
             )
         })

@@ -220,6 +220,64 @@ pub fn packed_tree(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(archive)
 }
 
+/// A tree with the content of `root` that users other than its owner can reach: `root` itself
+/// when every directory on its way is searchable by others, else a view of it made of hard
+/// links (the same files, so their own modes, at no cost in space) under `dir`, made once per
+/// tree content as `<name>-<hash>/` (an older view of that name is removed). A tree in root's
+/// 0700 home is what a case with a `user` needs this for.
+pub fn reachable_view(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+    if crate::hostrun::unreachable_by_others(root).is_none() {
+        return Ok(root.to_owned());
+    }
+    let (_, hasher) = walk(root)?;
+    let hash: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let view = dir.join(format!("{name}-{hash}"));
+    if view.is_dir() {
+        return Ok(view);
+    }
+    std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
+    let partial = dir.join(format!(".{name}-{hash}.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).context(|| format!("removing {}", partial.display()))?;
+    }
+    // GNU cp's -l links files instead of copying them; directories and links are made anew
+    // with their modes (-a). Across file systems the links fail, and a plain copy is made.
+    let copy = |link: bool| {
+        Command::new("cp")
+            .arg(if link { "-al" } else { "-a" })
+            .arg(root)
+            .arg(&partial)
+            .stdin(Stdio::null())
+            .status()
+            .context(|| "starting cp".to_owned())
+    };
+    if !copy(true)?.success() {
+        let _ = std::fs::remove_dir_all(&partial);
+        if !copy(false)?.success() {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(Error::Boot(format!(
+                "copying {} to {}",
+                root.display(),
+                partial.display()
+            )));
+        }
+    }
+    if let Ok(old) = std::fs::read_dir(dir) {
+        for old in old.flatten() {
+            let file = old.file_name().to_string_lossy().into_owned();
+            if file
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|h| h.len() == 16)
+            {
+                let _ = std::fs::remove_dir_all(old.path());
+            }
+        }
+    }
+    std::fs::rename(&partial, &view).context(|| format!("moving in {}", view.display()))?;
+    Ok(view)
+}
+
 /// Whether `file` is a `<name>-<16 hex digits>.cpio.gz` archive of [`packed_tree`].
 fn is_archive_of(file: &str, name: &str) -> bool {
     let hash = file

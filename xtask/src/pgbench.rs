@@ -11,8 +11,9 @@
 //! starts, so the runtimes never compete for the machine.
 //!
 //! PostgreSQL refuses to run as root: a harness running as root runs every program as `nobody`
-//! (65534), which must then reach the sysroot (a tree in root's 0700 home is out of its reach:
-//! name a copy elsewhere with `ELFVISOR_SYSROOT_POSTGRES`).
+//! (65534), which must then reach the sysroot: a tree in root's 0700 home is out of its reach, so
+//! the programs get the view of hard links the conformance cases get
+//! (`elfvisor_conformance::sysroot::reachable_view`).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -165,12 +166,19 @@ pub fn run(elfvisor: &Path, seconds: u32) -> Result<Option<Vec<Figures>>> {
         return Ok(None);
     }
     let user = nix::unistd::geteuid().is_root().then_some(USER);
+    let root = match user {
+        // The tree the conformance cases of that user get: itself, or a view of hard links.
+        Some(_) => {
+            sysroot::reachable_view(&root, &paths::output_dir().join("views"), "sysroot-postgres")?
+        }
+        None => root,
+    };
     if user.is_some() {
         for path in [root.as_path(), elfvisor] {
             if let Some(why) = hostrun::unreachable_by_others(path) {
                 bail!(
                     "pgbench runs as user {USER} (PostgreSQL refuses root), who cannot reach \
-                     {}: {why}; name a copy of the tree outside it with {}",
+                     {}: {why}; name a copy of the tree elsewhere with {}",
                     path.display(),
                     paths::sysroot_env("postgres")
                 );
