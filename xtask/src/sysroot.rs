@@ -93,6 +93,27 @@ impl Set {
     }
 }
 
+/// Why the tree of `set` at `dir` is not ready for its cases, if it is not: what the harness
+/// loads, and the set's user database.
+pub fn unready(set: Set, dir: &Path) -> Option<String> {
+    if let Some(why) = elfvisor_conformance::sysroot::unavailable(dir) {
+        return Some(why);
+    }
+    let (passwd, _) = set.user_database()?;
+    let path = dir.join("etc/passwd");
+    (std::fs::read_to_string(&path).ok().as_deref() != Some(passwd))
+        .then(|| format!("{} is not the set's user database", path.display()))
+}
+
+/// Finishes a tree of `set` built elsewhere (named by hand): writes its user database, once its
+/// packages are there.
+pub fn finish(set: Set, dir: &Path) -> Result<()> {
+    if let Some(why) = elfvisor_conformance::sysroot::unavailable(dir) {
+        bail!("{} holds no usable sysroot: {why}", dir.display());
+    }
+    ensure_user_database(set, dir)
+}
+
 /// Writes the set's user database into the tree at `dir` where it is missing or differs (a
 /// tree built before the set carried one gets it without being built again).
 fn ensure_user_database(set: Set, dir: &Path) -> Result<()> {
@@ -112,14 +133,14 @@ fn ensure_user_database(set: Set, dir: &Path) -> Result<()> {
 pub struct Options {
     /// The packages to unpack (their dependencies come along), comma-separated; overrides `--set`.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
-    packages: Vec<String>,
+    pub packages: Vec<String>,
     /// A named package set: `default`, or `postgres` (the default set plus PostgreSQL 15).
     #[arg(long, value_enum, default_value_t = Set::Default)]
-    set: Set,
+    pub set: Set,
     /// Where to build it (default: the per-user cache's `sysroot/`, or `sysroot-postgres/` for
     /// `--set postgres`).
     #[arg(long)]
-    dir: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
 }
 
 /// The hidden directory a tree at `dir` is built in before it is renamed into place: beside it
