@@ -191,7 +191,8 @@ impl Harness {
             }
             .map_err(|e| e.to_string()),
             Guest::Program(program) => match self.program_unavailable(case, program) {
-                None => Ok(program.path_in(&case.sysroot_root())),
+                // The host path qemu-user runs: inside the tree the case's user can reach.
+                None => Ok(program.path_in(&case.host_sysroot_root())),
                 Some(reason) => Err(reason),
             },
             Guest::Go(source) => {
