@@ -24,6 +24,9 @@ pub struct Invocation {
     /// Created (mode 0644) in the working directory before the run: name → text.
     pub files: BTreeMap<String, String>,
     pub limit: Duration,
+    /// The user id (and group id) it runs as, owning its working directory; `None`: the
+    /// harness's own.
+    pub user: Option<u32>,
 }
 
 impl Invocation {
@@ -36,6 +39,7 @@ impl Invocation {
             stdin: case.fixture.stdin.as_bytes().to_vec(),
             files: case.fixture.files.clone(),
             limit: Duration::from_secs(case.fixture.timeout_s.into()),
+            user: case.user(),
         }
     }
 
@@ -46,6 +50,9 @@ impl Invocation {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args);
         cmd.env_clear().envs(self.env.iter().cloned()).current_dir(workdir.path());
+        if let Some(user) = self.user {
+            crate::hostrun::run_as(&mut cmd, user, workdir.path(), self.files.keys())?;
+        }
         crate::hostrun::run_captured(cmd, &self.stdin, self.limit)
     }
 
@@ -61,7 +68,14 @@ impl Invocation {
                 shell_quote(text.as_bytes())
             ));
         }
-        script.push_str(&format!(" && printf %s {} | env -i", shell_quote(&self.stdin)));
+        if let Some(user) = self.user {
+            script.push_str(&format!(" && chown -R {user}:{user} ."));
+        }
+        script.push_str(&format!(" && printf %s {} |", shell_quote(&self.stdin)));
+        if let Some(user) = self.user {
+            script.push_str(&format!(" setpriv --reuid={user} --regid={user} --clear-groups"));
+        }
+        script.push_str(" env -i");
         for (key, value) in &self.env {
             script.push(' ');
             script.push_str(&shell_quote(format!("{key}={value}").as_bytes()));

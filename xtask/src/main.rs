@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod coverage;
 mod deps;
+mod pgbench;
 mod run;
 mod sysroot;
 mod test;
