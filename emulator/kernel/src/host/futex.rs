@@ -28,6 +28,26 @@ pub fn futex_word(mm: &AddressSpace, addr: u64, need: Prot) -> Result<FutexWord,
     Ok(FutexWord(mm.host_range_for_host_call(GuestAddr(addr), 4, need)?.cast()))
 }
 
+/// The host address of the aligned futex word at guest `addr` for a private wake, which never
+/// reads the word: nothing need be mapped there. Linux's `get_futex_key` for a private futex
+/// checks only the alignment (EINVAL) and that the address is a user one (`access_ok`,
+/// EFAULT); its key is the address, so such a wake finds whoever still waits there (usually
+/// nobody). None for a user address past the arena, where no guest word can be.
+pub fn futex_word_unread(mm: &AddressSpace, addr: u64) -> Result<Option<FutexWord>, Errno> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if addr.checked_add(4).is_none_or(|end| end > elfvisor_mm::GUEST_TASK_SIZE) {
+        return Err(Errno::EFAULT);
+    }
+    if addr + 4 > mm.arena_size() {
+        return Ok(None);
+    }
+    // SAFETY: in the arena's reservation; the pointer goes only to a host FUTEX_WAKE, which
+    // does not touch the word for a private futex.
+    Ok(Some(FutexWord(unsafe { mm.arena_base().add(addr as usize) }.cast())))
+}
+
 /// The aligned, writable guest word at `addr` as an atomic, for as long as `mm` is borrowed.
 pub fn futex_atomic(mm: &AddressSpace, addr: u64) -> Result<&AtomicU32, Errno> {
     if addr % 4 != 0 {
