@@ -65,6 +65,9 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
         .map(|h| std::path::PathBuf::from(std::ffi::OsString::from_vec(h)))
         .unwrap_or_else(|_| opts.program.clone());
     let loaded = loader::load(&mut mm, &host, &startup)?;
+    // The guest starts with the memory limits elfvisor was started with; from here on they
+    // are its own (the emulator's host limits stay as they are).
+    mm.set_vm_limits(crate::host::vm_limits());
     // The guest starts with the host's limit; the emulator itself runs with the hard one.
     let (nofile, nofile_max) = crate::host::raise_nofile();
     let init = ProcessInit {

@@ -460,6 +460,11 @@ fn stream(
         child_tid: args.child_tid,
         fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
         nofile: task.fds().nofile(),
+        vm_limits: {
+            let l = task.mm.read().vm_limits();
+            [l.address_space, l.data, l.stack]
+        },
+        data_size: task.mm.read().data_size(),
         personality: group.personality(),
         mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
         startup: task.mm.read().startup().clone(),
