@@ -255,7 +255,8 @@ mod tests {
 
     #[test]
     fn test_judge_passes_a_clean_run_and_flags_memory_over_the_bound() {
-        let clean = judge(b"5 batches, every one ended as a batch may\n", b"", &Status::Exited(0), 0, 9);
+        let clean =
+            judge(b"5 batches, every one ended as a batch may\n", b"", &Status::Exited(0), 0, 9);
         assert!(!clean.failed());
         let big = judge(b"", b"", &Status::Exited(0), 10, RSS_BOUND_KIB + 1);
         assert!(big.failed());
