@@ -127,10 +127,8 @@ fn run_elfvisor(opts: &Options) -> Result<ExitCode> {
     let (mut runs, mut calls) = (0u64, 0u64);
     let mut seeds = Vec::new();
     let mut found: Vec<Found> = Vec::new();
-    let combos: Vec<(String, Libc)> = strategies
-        .iter()
-        .flat_map(|s| libcs.iter().map(move |&l| (s.clone(), l)))
-        .collect();
+    let combos: Vec<(String, Libc)> =
+        strategies.iter().flat_map(|s| libcs.iter().map(move |&l| (s.clone(), l))).collect();
     'outer: loop {
         for (strategy, libc) in &combos {
             if Instant::now() >= deadline && runs > 0 {
@@ -147,8 +145,7 @@ fn run_elfvisor(opts: &Options) -> Result<ExitCode> {
                 iterations: opts.iterations,
                 only: Only::All,
             };
-            let outcome =
-                fuzz::run(&elfvisor, &guests[libc], &run).map_err(anyhow::Error::msg)?;
+            let outcome = fuzz::run(&elfvisor, &guests[libc], &run).map_err(anyhow::Error::msg)?;
             runs += 1;
             calls += run.calls();
             seeds.push(seed);
@@ -158,7 +155,10 @@ fn run_elfvisor(opts: &Options) -> Result<ExitCode> {
                     println!("      {reason}");
                 }
                 if !outcome.stderr_tail.is_empty() {
-                    println!("      stderr: {}", outcome.stderr_tail.replace('\n', "\n              "));
+                    println!(
+                        "      stderr: {}",
+                        outcome.stderr_tail.replace('\n', "\n              ")
+                    );
                 }
                 let replay = shrink(&elfvisor, &guests[libc], &run, &outcome.bad_batches)?;
                 let saved = match (&replay, opts.no_save) {
@@ -179,7 +179,11 @@ fn run_elfvisor(opts: &Options) -> Result<ExitCode> {
     }
     println!("\nfuzz summary");
     println!("  time:     {:.1} min", started.elapsed().as_secs_f64() / 60.0);
-    println!("  runs:     {runs} ({} strategies × {} C libraries in turn)", strategies.len(), libcs.len());
+    println!(
+        "  runs:     {runs} ({} strategies × {} C libraries in turn)",
+        strategies.len(),
+        libcs.len()
+    );
     println!("  calls:    {calls}");
     println!(
         "  seeds:    {}{}",

@@ -81,6 +81,10 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
     };
     let mut fds = FdTable::with_stdio(nofile.min(nofile_max) as usize);
     fds.set_nofile(nofile, nofile_max);
+    // RLIMIT_FSIZE likewise: the guest's from here on, the emulator's own raised to the hard
+    // limit so that its files (shared-memory objects, fork snapshots) never meet the guest's.
+    let (fsize, fsize_max) = crate::host::raise_fsize();
+    fds.set_fsize(fsize, fsize_max);
     let process = Task::new(mm, fds, init);
     let vcpu = new_vcpu(engine, &process, &loaded)?;
     Ok((process, vcpu))

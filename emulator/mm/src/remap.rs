@@ -166,8 +166,7 @@ impl AddressSpace {
         let v = self.resizable(old, keep_len, new_len)?;
         // mremap_to: a source that stays mapped (MREMAP_DONTUNMAP) counts twice.
         let data = crate::limits::is_data(v.prot, v.shared, v.grows_down);
-        if flags & MREMAP_DONTUNMAP != 0 && !self.may_expand_vm(data, old_len / PAGE_SIZE, (0, 0))
-        {
+        if flags & MREMAP_DONTUNMAP != 0 && !self.may_expand_vm(data, old_len / PAGE_SIZE, (0, 0)) {
             return Err(Errno::ENOMEM);
         }
         let fixed = flags & MREMAP_FIXED != 0;

@@ -420,11 +420,14 @@ fn limit_line(name: &str, (soft, hard): (u64, u64), unit: &str) -> String {
 /// the emulator keeps as guest state: RLIMIT_NOFILE (the emulator raises its own) and the
 /// memory limits its address space enforces.
 fn limits(ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
-    use elfvisor_abi::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE, RLIMIT_STACK};
+    use elfvisor_abi::resource::{
+        RLIMIT_AS, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK,
+    };
     let host = host_text(ctx, None, "limits")?;
     let guest = |res: u32| super::sys_process::get_limit(ctx, res as i32);
     let ours = [
         ("Max open files", RLIMIT_NOFILE, "files"),
+        ("Max file size", RLIMIT_FSIZE, "bytes"),
         ("Max data size", RLIMIT_DATA, "bytes"),
         ("Max stack size", RLIMIT_STACK, "bytes"),
         ("Max address space", RLIMIT_AS, "bytes"),

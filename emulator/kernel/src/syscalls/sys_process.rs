@@ -10,7 +10,7 @@ use elfvisor_abi::prctl::{
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
 use elfvisor_abi::resource::{
-    RLIM_NLIMITS, RLIMIT_AS, RLIMIT_DATA, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit,
+    RLIM_NLIMITS, RLIMIT_AS, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit,
 };
 use elfvisor_abi::system::{PER_LINUX32, PER_MASK, PERSONALITY_QUERY, Sysinfo, UNAME26, Utsname};
 use elfvisor_abi::{Errno, GuestAddr, GuestObj};
@@ -291,12 +291,15 @@ fn vm_limit(limits: &mut elfvisor_mm::VmLimits, res: i32) -> Option<&mut elfviso
 }
 
 /// A limit as the guest sees it: RLIMIT_NOFILE is guest state (kept with the descriptor table,
-/// since the emulator runs with the host's hard limit), and so are RLIMIT_AS, RLIMIT_DATA and
-/// RLIMIT_STACK (kept with the address space, which enforces them); every other limit is the
-/// host's.
+/// since the emulator runs with the host's hard limit), and so are RLIMIT_FSIZE (with it, see
+/// `fsize.rs`), RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK (kept with the address space, which
+/// enforces them); every other limit is the host's.
 pub(crate) fn get_limit(ctx: &Ctx<'_>, res: i32) -> Result<(u64, u64), Errno> {
     if res == RLIMIT_NOFILE as i32 {
         return Ok(ctx.proc.fds().nofile());
+    }
+    if res == RLIMIT_FSIZE as i32 {
+        return Ok(ctx.proc.fds().fsize());
     }
     let mut limits = ctx.proc.mm.read().vm_limits();
     if let Some(limit) = vm_limit(&mut limits, res) {
@@ -322,6 +325,14 @@ fn set_limit(ctx: &Ctx<'_>, res: i32, cur: u64, max: u64) -> Result<(), Errno> {
         return Ok(());
     }
     drop(mm);
+    if res == RLIMIT_FSIZE as i32 {
+        let (_, old_max) = ctx.proc.fds().fsize();
+        if max > old_max && !host::capable_sys_resource() {
+            return Err(Errno::EPERM);
+        }
+        ctx.proc.fds().set_fsize(cur, max);
+        return Ok(());
+    }
     if res != RLIMIT_NOFILE as i32 {
         return host::setrlimit(res, cur, max).map(|_| ());
     }

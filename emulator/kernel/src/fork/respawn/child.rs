@@ -199,6 +199,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     crate::signal::signalfd::renew(&mut fds, &state.signalfds)
         .map_err(|e| ForkError::Host(format!("renewing the signalfds: {e}")))?;
     fds.set_nofile(state.nofile.0, state.nofile.1);
+    fds.set_fsize(state.fsize.0, state.fsize.1);
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));

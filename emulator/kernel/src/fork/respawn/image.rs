@@ -91,6 +91,8 @@ pub struct State {
     /// data size that `brk` counts against RLIMIT_DATA: guest state of the address space.
     pub vm_limits: [(u64, u64); 3],
     pub data_size: u64,
+    /// The guest's RLIMIT_FSIZE (soft, hard), kept with the descriptor table.
+    pub fsize: (u64, u64),
     /// The process's `personality`.
     pub personality: u32,
     /// The forking thread's NUMA policy (mode, nodes).
@@ -137,6 +139,7 @@ impl State {
             w.u64(soft).u64(hard);
         }
         w.u64(self.data_size);
+        w.u64(self.fsize.0).u64(self.fsize.1);
         w.u32(self.mempolicy.0).u64(self.mempolicy.1);
         let s = &self.startup;
         w.u64(s.args.0.0).u64(s.args.1.0).u64(s.env.0.0).u64(s.env.1.0).u64(s.stack.0);
@@ -209,6 +212,7 @@ impl State {
             *limit = (r.u64()?, r.u64()?);
         }
         let data_size = r.u64()?;
+        let fsize = (r.u64()?, r.u64()?);
         let mempolicy = (r.u32()?, r.u64()?);
         let args = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
         let env = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
@@ -261,7 +265,7 @@ impl State {
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
         }
-        if vm_limits.iter().any(|(soft, hard)| soft > hard) {
+        if vm_limits.iter().chain([&fsize]).any(|(soft, hard)| soft > hard) {
             return Err(WireError::Malformed("state (memory limits)"));
         }
         if let Some((start, cur)) = brk {
@@ -288,6 +292,7 @@ impl State {
             nofile,
             vm_limits,
             data_size,
+            fsize,
             personality,
             mempolicy,
             startup,
@@ -423,6 +428,7 @@ mod tests {
             nofile: (64, 4096),
             vm_limits: [(1 << 30, 1 << 31), (u64::MAX, u64::MAX), (8 << 20, u64::MAX)],
             data_size: 0x1234,
+            fsize: (1 << 20, u64::MAX),
             personality: 0x0040000,
             mempolicy: (1, 1),
             startup: Startup {
