@@ -38,7 +38,7 @@ impl AddressSpace {
             return false;
         }
         let grow = (v.start.0 - new_start.0) / PAGE_SIZE;
-        if !self.may_expand_vm(crate::limits::is_data(v.prot, v.shared, true), grow, (0, 0)) {
+        if !self.may_expand_vm(crate::limits::is_data(v.prot, v.shared, true), grow) {
             return false;
         }
         if let Some(prev) = self.vmas.below(v.start).next() {

@@ -98,7 +98,7 @@ impl AddressSpace {
             // do_brk_flags: the new pages must fit RLIMIT_AS (and RLIMIT_DATA) too.
             if !self.vmas.is_free(old_top, guard_end)
                 || !self.may_lock_more(self.def_flags, new_top.0 - old_top.0)
-                || !self.may_expand_vm(true, (new_top.0 - old_top.0) / PAGE_SIZE, (0, 0))
+                || !self.may_expand_vm(true, (new_top.0 - old_top.0) / PAGE_SIZE)
             {
                 return b.current;
             }

@@ -76,33 +76,31 @@ impl AddressSpace {
     }
 
     /// Linux's `may_expand_vm`: whether `npages` more pages of a mapping (a data mapping when
-    /// `data`) fit under `RLIMIT_AS` and `RLIMIT_DATA`, beside `already` = (total, data) pages
-    /// the operation replaces. Valgrind's exception is kept: a soft `RLIMIT_DATA` of 0 lets
-    /// data mappings grow up to the hard limit.
-    pub(crate) fn may_expand_vm(&self, data: bool, npages: u64, already: (u64, u64)) -> bool {
+    /// `data`) fit under `RLIMIT_AS` and `RLIMIT_DATA`. Valgrind's exception is kept: a soft
+    /// `RLIMIT_DATA` of 0 lets data mappings grow up to the hard limit.
+    pub(crate) fn may_expand_vm(&self, data: bool, npages: u64) -> bool {
         let l = self.limits;
         if l.address_space.0 == RLIM_INFINITY && l.data.0 == RLIM_INFINITY {
             return true;
         }
         let (total, data_vm) = self.vm_pages(GuestAddr(0), GuestAddr(u64::MAX));
-        let total = total.saturating_sub(already.0);
         if total.saturating_add(npages) > pages(l.address_space.0) {
             return false;
         }
-        let data_vm = data_vm.saturating_sub(already.1);
         if data && data_vm.saturating_add(npages) > pages(l.data.0) {
             return l.data.0 == 0 && data_vm.saturating_add(npages) <= pages(l.data.1);
         }
         true
     }
 
-    /// `may_expand_vm` for a new mapping `v` that replaces whatever lies in its range (Linux's
-    /// `mmap_region` counts the pages a `MAP_FIXED` mapping replaces out).
+    /// `may_expand_vm` for a new mapping `v`, as `mmap_region` asks it: with every page, and
+    /// failing that, less the pages already mapped in its range (which a fixed mapping
+    /// replaces), whatever their kind.
     pub(crate) fn may_map(&self, v: &Vma) -> bool {
         let data = is_data(v.prot, v.shared, v.grows_down);
         let npages = v.len() / PAGE_SIZE;
-        self.may_expand_vm(data, npages, (0, 0))
-            || self.may_expand_vm(data, npages, self.vm_pages(v.start, v.end))
+        self.may_expand_vm(data, npages)
+            || self.may_expand_vm(data, npages - self.vm_pages(v.start, v.end).0)
     }
 }
 

@@ -82,7 +82,7 @@ impl AddressSpace {
         }
         // Growing must fit RLIMIT_AS and RLIMIT_DATA (may_expand_vm).
         let data = crate::limits::is_data(v.prot, v.shared, v.grows_down);
-        if !self.may_expand_vm(data, new_len.saturating_sub(old_len) / PAGE_SIZE, (0, 0)) {
+        if !self.may_expand_vm(data, new_len.saturating_sub(old_len) / PAGE_SIZE) {
             return Err(Errno::ENOMEM);
         }
         Ok(v.clone())
@@ -166,7 +166,7 @@ impl AddressSpace {
         let v = self.resizable(old, keep_len, new_len)?;
         // mremap_to: a source that stays mapped (MREMAP_DONTUNMAP) counts twice.
         let data = crate::limits::is_data(v.prot, v.shared, v.grows_down);
-        if flags & MREMAP_DONTUNMAP != 0 && !self.may_expand_vm(data, old_len / PAGE_SIZE, (0, 0)) {
+        if flags & MREMAP_DONTUNMAP != 0 && !self.may_expand_vm(data, old_len / PAGE_SIZE) {
             return Err(Errno::ENOMEM);
         }
         let fixed = flags & MREMAP_FIXED != 0;
