@@ -104,3 +104,24 @@ pub(super) fn new_size(
     }
     Err(too_big(ctx))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cut_iovecs_keeps_the_first_bytes_and_drops_empty_vectors() {
+        let mut bytes = [0u8; 30];
+        let base = bytes.as_mut_ptr();
+        let v = |off: usize, len: usize| libc::iovec {
+            // SAFETY: `off` is inside `bytes`; the pointer is only compared, never read.
+            iov_base: unsafe { base.add(off) }.cast(),
+            iov_len: len,
+        };
+        let mut iov = vec![v(0, 10), v(10, 10), v(20, 10)];
+        cut_iovecs(&mut iov, 15);
+        assert_eq!(iov.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [10, 5]);
+        cut_iovecs(&mut iov, 0);
+        assert!(iov.is_empty());
+    }
+}
