@@ -178,6 +178,19 @@ static void batch(int calls_in_batch)
     _exit(0);
 }
 
+/* The kernel's taint flags (an oops sets 'D', a warning 'W'); -1 if unreadable. */
+static long tainted(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+    long t = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &t) != 1)
+            t = -1;
+        fclose(f);
+    }
+    return t;
+}
+
 static int allowed(int sig)
 {
     switch (sig) {
@@ -202,6 +215,9 @@ int main(int argc, char **argv)
     if (per <= 0)
         per = 200;
     int batches = 0, bad = 0, ran = 0;
+    /* On a real kernel (FUZZ_TAINT set): did the calls make it oops or warn? */
+    int watch = getenv("FUZZ_TAINT") != NULL;
+    long taint = watch ? tainted() : 0;
     long only = -1;
     if (argc > 4) {
         char *end;
@@ -245,6 +261,10 @@ int main(int argc, char **argv)
             bad++;
         }
         batches++;
+    }
+    if (watch && tainted() != taint) {
+        out("the kernel's taint flags changed: %ld -> %ld\n", taint, tainted());
+        bad++;
     }
     out("%d batches, %s\n", ran, bad ? "some ended badly" : "every one ended as a batch may");
     return bad != 0;

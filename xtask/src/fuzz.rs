@@ -6,8 +6,9 @@
 //! (`elfvisor_conformance::fuzz::minimise`), and the result is saved as a regression case,
 //! `fixtures/fuzz/seed_<seed>_<batch>.yaml`, which runs the fuzzer on just those calls in every
 //! lane (record its golden on the linux lane). On the linux lane (`--lane linux`) the same seeds
-//! run on the real arm64 kernel, in one boot per round, and a kernel oops or a bad batch is a
-//! failure of the fuzzer itself.
+//! run on the real arm64 kernel, in one boot per round, and a kernel oops or warning (the
+//! kernel's taint flags changed, or an oops line on the console), a run that did not report or a
+//! bad batch is a failure of the fuzzer itself.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -297,7 +298,9 @@ fn run_linux(opts: &Options) -> Result<ExitCode> {
                     id: format!("{}/fuzz/{seed}", libc.id()),
                     binary: Executable::Packed(guest.clone()),
                     argv: std::iter::once("fuzz".to_owned()).chain(run.guest_args()).collect(),
-                    env: Vec::new(),
+                    // The guest compares the kernel's taint flags before and after: the boot's
+                    // console is quiet (loglevel 1), so an oops may print nothing there.
+                    env: vec![("FUZZ_TAINT".to_owned(), "1".to_owned())],
                     stdin: Vec::new(),
                     files: BTreeMap::new(),
                     timeout_s: 600,
