@@ -218,6 +218,10 @@ int main(int argc, char **argv)
     /* On a real kernel (FUZZ_TAINT set): did the calls make it oops or warn? */
     int watch = getenv("FUZZ_TAINT") != NULL;
     long taint = watch ? tainted() : 0;
+    if (taint < 0) {
+        out("cannot read the kernel's taint flags\n");
+        return 1;
+    }
     long only = -1;
     if (argc > 4) {
         char *end;
