@@ -16,6 +16,7 @@ pub mod dynamic;
 pub mod elfvisor_lane;
 mod error;
 pub mod fixture;
+pub mod fuzz;
 pub mod go;
 pub mod golden;
 pub mod guest;

@@ -1,5 +1,9 @@
 /*
- * fuzz — a seeded system call fuzzer that runs as a guest: `fuzz SEED ITERATIONS [BATCH]`.
+ * fuzz — a seeded system call fuzzer that runs as a guest: `fuzz SEED ITERATIONS [BATCH [ONLY]]`.
+ *
+ * ONLY, `B` or `B:i,j,k`, replays batch B alone, and of its calls only those numbered i, j, k
+ * (from 0; the others are still drawn, so the kept ones get the same arguments): the form a
+ * minimised failure is saved in (`cargo xtask fuzz`).
  *
  * It makes ITERATIONS calls in batches of BATCH (default 200), each batch in a forked child
  * with a 5-second alarm, and prints one line per batch that did not end as a batch may: by
@@ -131,6 +135,25 @@ static void setup(void)
         fds[nfds++] = ep;
 }
 
+/* The calls of the replayed batch that are made (NULL: all of them). */
+static const char *keep;
+
+static int kept(int i)
+{
+    if (!keep)
+        return 1;
+    for (const char *p = keep; *p;) {
+        char *end;
+        long n = strtol(p, &end, 10);
+        if (end == p)
+            return 0;
+        if (n == i)
+            return 1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
 /* One batch, in a fresh child: BATCH calls, then exit 0. */
 static void batch(int calls_in_batch)
 {
@@ -149,9 +172,23 @@ static void batch(int calls_in_batch)
         for (int j = 0; j < 6; j++)
             a[j] = argument();
         /* Nothing may reach another process: wait only for own children, rlimits for self. */
-        syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (kept(i))
+            syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     }
     _exit(0);
+}
+
+/* The kernel's taint flags (an oops sets 'D', a warning 'W'); -1 if unreadable. */
+static long tainted(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/tainted", "r");
+    long t = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &t) != 1)
+            t = -1;
+        fclose(f);
+    }
+    return t;
 }
 
 static int allowed(int sig)
@@ -169,7 +206,7 @@ static int allowed(int sig)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        out("usage: fuzz SEED ITERATIONS [BATCH]\n");
+        out("usage: fuzz SEED ITERATIONS [BATCH [B | B:i,j,k]]\n");
         return 2;
     }
     uint64_t seed = strtoull(argv[1], NULL, 0);
@@ -177,8 +214,26 @@ int main(int argc, char **argv)
     int per = argc > 3 ? atoi(argv[3]) : 200;
     if (per <= 0)
         per = 200;
-    int batches = 0, bad = 0;
+    int batches = 0, bad = 0, ran = 0;
+    /* On a real kernel (FUZZ_TAINT set): did the calls make it oops or warn? */
+    int watch = getenv("FUZZ_TAINT") != NULL;
+    long taint = watch ? tainted() : 0;
+    if (taint < 0) {
+        out("cannot read the kernel's taint flags\n");
+        return 1;
+    }
+    long only = -1;
+    if (argc > 4) {
+        char *end;
+        only = strtol(argv[4], &end, 10);
+        keep = *end == ':' ? end + 1 : NULL;
+    }
     for (long done = 0; done < iterations; done += per) {
+        if (only >= 0 && batches != only) {
+            batches++;
+            continue;
+        }
+        ran++;
         state = seed * 0x9e3779b97f4a7c15ULL + (uint64_t)batches + 1;
         int n = iterations - done < per ? (int)(iterations - done) : per;
         pid_t pid = fork();
@@ -211,6 +266,10 @@ int main(int argc, char **argv)
         }
         batches++;
     }
-    out("%d batches, %s\n", batches, bad ? "some ended badly" : "every one ended as a batch may");
+    if (watch && tainted() != taint) {
+        out("the kernel's taint flags changed: %ld -> %ld\n", taint, tainted());
+        bad++;
+    }
+    out("%d batches, %s\n", ran, bad ? "some ended badly" : "every one ended as a batch may");
     return bad != 0;
 }

@@ -9,6 +9,9 @@
 //! - `coverage`: the system call table elfvisor serves, beside qemu-user.
 //! - `run`: one conformance trial exactly as the harness runs it, its transcript against the
 //!   golden one (`--print` shows the shell command, `--strace` traces the guest).
+//! - `fuzz`: the system call fuzzer for N minutes with random seeds, round robin over the fork
+//!   strategies; each failure shrunk to its calls and saved as a regression case (`--lane
+//!   linux`: the same seeds on the real kernel, a check of the fuzzer itself).
 //! - `sysroot`: a Debian bookworm arm64 tree for dynamically linked guests (`--sysroot`).
 
 use std::path::Path;
@@ -20,6 +23,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod coverage;
 mod deps;
+mod fuzz;
 mod pgbench;
 mod run;
 mod sysroot;
@@ -79,6 +83,9 @@ enum Cmd {
     /// Unpack Debian bookworm arm64 packages into ~/.cache/elfvisor/sysroot/ for
     /// `elfvisor --sysroot` (idempotent; the versions go to MANIFEST there).
     Sysroot(sysroot::Options),
+    /// Fuzz the system call layer with random seeds for N minutes; shrink every failure to its
+    /// calls and save it as a regression case under fixtures/fuzz/.
+    Fuzz(fuzz::Options),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +117,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Coverage => coverage::run().map(|()| ExitCode::SUCCESS),
         Cmd::Run(opts) => run::run(&opts),
         Cmd::Sysroot(opts) => sysroot::run(&opts).map(|()| ExitCode::SUCCESS),
+        Cmd::Fuzz(opts) => fuzz::run(&opts),
     }
 }
 

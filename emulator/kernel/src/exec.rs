@@ -71,6 +71,7 @@ pub fn prepare(
     envp: Vec<Vec<u8>>,
     hwcaps: HwCaps,
     randomize: bool,
+    limits: elfvisor_mm::VmLimits,
 ) -> Result<PreparedExec, Errno> {
     let execfn = path.to_vec();
     let mut program = path.to_vec();
@@ -118,6 +119,8 @@ pub fn prepare(
             ids: crate::host::ids(),
         };
         let loaded = loader::load(&mut mm, &host_path, &startup).map_err(|e| load_errno(&e))?;
+        // Resource limits survive execve (they belong to the process, not the image).
+        mm.set_vm_limits(limits);
         return Ok(PreparedExec { mm, loaded });
     }
     Err(Errno::ELOOP)
@@ -142,11 +145,20 @@ mod tests {
     fn test_prepare_errors() {
         let env = Vec::new();
         assert_eq!(
-            prepare(b"/nonexistent", vec![], env.clone(), HwCaps::default(), true).unwrap_err(),
+            prepare(
+                b"/nonexistent",
+                vec![],
+                env.clone(),
+                HwCaps::default(),
+                true,
+                Default::default()
+            )
+            .unwrap_err(),
             Errno::ENOENT
         );
         assert_eq!(
-            prepare(b"/", vec![], env.clone(), HwCaps::default(), true).unwrap_err(),
+            prepare(b"/", vec![], env.clone(), HwCaps::default(), true, Default::default())
+                .unwrap_err(),
             Errno::EACCES
         );
         let dir = tempfile::tempdir().unwrap();
@@ -154,13 +166,15 @@ mod tests {
         std::fs::write(&text, b"just text").unwrap();
         let path = text.as_os_str().as_bytes();
         assert_eq!(
-            prepare(path, vec![], env.clone(), HwCaps::default(), true).unwrap_err(),
+            prepare(path, vec![], env.clone(), HwCaps::default(), true, Default::default())
+                .unwrap_err(),
             Errno::EACCES
         );
         std::fs::set_permissions(&text, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         assert_eq!(
-            prepare(path, vec![], env.clone(), HwCaps::default(), true).unwrap_err(),
+            prepare(path, vec![], env.clone(), HwCaps::default(), true, Default::default())
+                .unwrap_err(),
             Errno::ENOEXEC
         );
         let script = dir.path().join("loop");
@@ -168,8 +182,15 @@ mod tests {
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
         assert_eq!(
-            prepare(script.as_os_str().as_bytes(), vec![], env, HwCaps::default(), true)
-                .unwrap_err(),
+            prepare(
+                script.as_os_str().as_bytes(),
+                vec![],
+                env,
+                HwCaps::default(),
+                true,
+                Default::default()
+            )
+            .unwrap_err(),
             Errno::ELOOP
         );
     }

@@ -31,12 +31,16 @@ pub struct FdTable {
     limit: usize,
     /// The guest's RLIMIT_NOFILE hard limit.
     hard: u64,
+    /// The guest's RLIMIT_FSIZE (soft, hard), enforced on its writes to regular files
+    /// (`syscalls/fsize.rs`); the emulator's own limit stays unlimited, so that its own files
+    /// (the objects behind shared mappings, fork snapshots) never meet the guest's limit.
+    fsize: (u64, u64),
 }
 
 impl FdTable {
     /// An empty table that refuses descriptors at or above `limit` (RLIMIT_NOFILE).
     pub fn new(limit: usize) -> FdTable {
-        FdTable { slots: Vec::new(), limit, hard: limit as u64 }
+        FdTable { slots: Vec::new(), limit, hard: limit as u64, fsize: (u64::MAX, u64::MAX) }
     }
 
     /// A table whose 0, 1 and 2 are duplicates of this process's standard streams (those that
@@ -69,6 +73,16 @@ impl FdTable {
     pub fn set_nofile(&mut self, soft: u64, hard: u64) {
         self.limit = usize::try_from(soft).unwrap_or(usize::MAX);
         self.hard = hard;
+    }
+
+    /// The guest's RLIMIT_FSIZE (soft, hard).
+    pub fn fsize(&self) -> (u64, u64) {
+        self.fsize
+    }
+
+    /// Sets the guest's RLIMIT_FSIZE; the caller has checked it as `do_prlimit` does.
+    pub fn set_fsize(&mut self, soft: u64, hard: u64) {
+        self.fsize = (soft, hard);
     }
 
     pub fn get(&self, fd: i64) -> Result<&FdEntry, Errno> {

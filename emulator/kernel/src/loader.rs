@@ -485,6 +485,12 @@ pub fn load(
         _ => image_end,
     };
     mm.init_brk(brk_start);
+    // load_elf_binary: start_data is the highest segment's start, end_data the highest end of
+    // file bytes; brk counts their distance against RLIMIT_DATA.
+    let loads = || elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD);
+    let start_data = loads().map(|p| p.p_vaddr).max().unwrap_or(0);
+    let end_data = loads().map(|p| p.p_vaddr.saturating_add(p.p_filesz)).max().unwrap_or(0);
+    mm.set_data_size(end_data.saturating_sub(start_data));
 
     let stack_err = |errno| LoadError::Map { path: path.to_owned(), vaddr: 0, errno };
     let top = mm.layout().stack_top;

@@ -65,6 +65,9 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
         .map(|h| std::path::PathBuf::from(std::ffi::OsString::from_vec(h)))
         .unwrap_or_else(|_| opts.program.clone());
     let loaded = loader::load(&mut mm, &host, &startup)?;
+    // The guest starts with the memory limits elfvisor was started with; from here on they
+    // are its own (the emulator's host limits stay as they are).
+    mm.set_vm_limits(crate::host::vm_limits());
     // The guest starts with the host's limit; the emulator itself runs with the hard one.
     let (nofile, nofile_max) = crate::host::raise_nofile();
     let init = ProcessInit {
@@ -78,6 +81,10 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
     };
     let mut fds = FdTable::with_stdio(nofile.min(nofile_max) as usize);
     fds.set_nofile(nofile, nofile_max);
+    // RLIMIT_FSIZE likewise: the guest's from here on, the emulator's own raised to the hard
+    // limit so that its files (shared-memory objects, fork snapshots) never meet the guest's.
+    let (fsize, fsize_max) = crate::host::raise_fsize();
+    fds.set_fsize(fsize, fsize_max);
     let process = Task::new(mm, fds, init);
     let vcpu = new_vcpu(engine, &process, &loaded)?;
     Ok((process, vcpu))

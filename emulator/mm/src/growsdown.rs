@@ -27,13 +27,18 @@ impl AddressSpace {
     }
 
     /// Linux `expand_downwards`: grows the `MAP_GROWSDOWN` mapping above `addr` down to
-    /// `addr`'s page, unless it would then be larger than `limit` bytes (`RLIMIT_STACK`), come
-    /// within [`STACK_GUARD_GAP`] of an accessible mapping below, or reach below
-    /// `mmap_min_addr`. Returns whether it grew; the new pages are zero.
-    pub fn grow_down(&mut self, addr: GuestAddr, limit: u64) -> bool {
+    /// `addr`'s page, unless it would then be larger than the guest's `RLIMIT_STACK`, pass
+    /// `RLIMIT_AS` (`acct_stack_growth`), come within [`STACK_GUARD_GAP`] of an accessible
+    /// mapping below, or reach below `mmap_min_addr`. Returns whether it grew; the new pages
+    /// are zero.
+    pub fn grow_down(&mut self, addr: GuestAddr) -> bool {
         let Some(v) = self.grows_into(addr).cloned() else { return false };
         let new_start = addr.page_down();
-        if new_start < self.layout.mmap_min || v.end.0 - new_start.0 > limit {
+        if new_start < self.layout.mmap_min || v.end.0 - new_start.0 > self.limits.stack.0 {
+            return false;
+        }
+        let grow = (v.start.0 - new_start.0) / PAGE_SIZE;
+        if !self.may_expand_vm(crate::limits::is_data(v.prot, v.shared, true), grow) {
             return false;
         }
         if let Some(prev) = self.vmas.below(v.start).next() {
@@ -57,6 +62,13 @@ mod tests {
     use super::*;
     use crate::space::tests::{P, anon, map_fixed, ranges, space};
 
+    /// Grows with RLIMIT_STACK at `limit`.
+    fn grow(s: &mut AddressSpace, addr: GuestAddr, limit: u64) -> bool {
+        let limits = crate::VmLimits { stack: (limit, limit), ..crate::VmLimits::default() };
+        s.set_vm_limits(limits);
+        s.grow_down(addr)
+    }
+
     #[test]
     fn test_growsdown_mapping_grows_to_the_fault() {
         let mut s = space();
@@ -68,8 +80,8 @@ mod tests {
         assert!(s.may_grow_down(GuestAddr(top - 1)));
         assert!(!s.may_grow_down(GuestAddr(0x40_0000 - 1)));
         // Beyond the limit: no.
-        assert!(!s.grow_down(GuestAddr(top - 64 * P), 64 * P));
-        assert!(s.grow_down(GuestAddr(top - 64 * P + 5), 65 * P));
+        assert!(!grow(&mut s, GuestAddr(top - 64 * P), 64 * P));
+        assert!(grow(&mut s, GuestAddr(top - 64 * P + 5), 65 * P));
         assert_eq!(ranges(&s).last(), Some(&(top - 64 * P, top + P, Prot::RW)));
         let mut b = [9u8; 3];
         s.copy_in(GuestAddr(top - 64 * P), &mut b).unwrap();
@@ -78,11 +90,11 @@ mod tests {
         assert_eq!(&b, b"top");
         // Within the guard gap of the accessible mapping below: no.
         let near = 0x40_1000 + STACK_GUARD_GAP - P;
-        assert!(!s.grow_down(GuestAddr(near), u64::MAX));
-        assert!(s.grow_down(GuestAddr(near + P), u64::MAX));
+        assert!(!grow(&mut s, GuestAddr(near), u64::MAX));
+        assert!(grow(&mut s, GuestAddr(near + P), u64::MAX));
         // A mapping that does not grow down never grows.
         map_fixed(&mut s, 0x90_0000, P, Prot::RW);
-        assert!(!s.grow_down(GuestAddr(0x8f_f000), u64::MAX));
+        assert!(!grow(&mut s, GuestAddr(0x8f_f000), u64::MAX));
         s.check_invariants().unwrap();
     }
 }

@@ -58,6 +58,16 @@ impl AddressSpace {
         self.debug_check();
     }
 
+    /// Records the size of the program's data (Linux's `end_data - start_data`), which `brk`
+    /// counts against RLIMIT_DATA.
+    pub fn set_data_size(&mut self, size: u64) {
+        self.data_size = size;
+    }
+
+    pub fn data_size(&self) -> u64 {
+        self.data_size
+    }
+
     /// The current break (`GuestAddr::NULL` before `init_brk`).
     pub fn current_brk(&self) -> GuestAddr {
         self.brk.map_or(GuestAddr::NULL, |b| b.current)
@@ -71,14 +81,24 @@ impl AddressSpace {
         if requested < b.start || requested.0 > self.arena_size() {
             return b.current;
         }
+        // check_data_rlimit (include/linux/mm.h), asked before shrinking too: the heap and
+        // the program's data must fit RLIMIT_DATA.
+        let data_limit = self.limits.data.0;
+        if data_limit != crate::limits::RLIM_INFINITY
+            && (requested.0 - b.start.0).saturating_add(self.data_size) > data_limit
+        {
+            return b.current;
+        }
         let (old_top, new_top) = (page_up(b.current), page_up(requested));
         if new_top < old_top {
             self.unmap_range(new_top, old_top);
         } else if new_top > old_top {
             // Linux's check_brk: the new heap end plus a guard page must not reach a mapping.
             let guard_end = GuestAddr(new_top.0.saturating_add(PAGE_SIZE).min(self.arena_size()));
+            // do_brk_flags: the new pages must fit RLIMIT_AS (and RLIMIT_DATA) too.
             if !self.vmas.is_free(old_top, guard_end)
                 || !self.may_lock_more(self.def_flags, new_top.0 - old_top.0)
+                || !self.may_expand_vm(true, (new_top.0 - old_top.0) / PAGE_SIZE)
             {
                 return b.current;
             }

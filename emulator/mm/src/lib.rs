@@ -20,6 +20,7 @@ mod growsdown;
 mod heap;
 mod layers;
 mod layout;
+mod limits;
 mod lock;
 mod object;
 mod remap;
@@ -39,6 +40,7 @@ pub use layers::{Frozen, Layer};
 pub use layout::{
     GUEST_TASK_SIZE, HEAP_RESERVE, Layout, MIN_ARENA_SIZE, MMAP_MIN_ADDR, STACK_REGION,
 };
+pub use limits::{Limit, RLIM_INFINITY, VmLimits};
 pub use lock::LockLimit;
 pub use object::{ObjectKind, SharedObject};
 pub use shared::{ObjectMapping, PageStatus};

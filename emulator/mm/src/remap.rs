@@ -80,6 +80,11 @@ impl AddressSpace {
         if !self.may_lock_more(v.flags, new_len.saturating_sub(old_len)) {
             return Err(Errno::EAGAIN);
         }
+        // Growing must fit RLIMIT_AS and RLIMIT_DATA (may_expand_vm).
+        let data = crate::limits::is_data(v.prot, v.shared, v.grows_down);
+        if !self.may_expand_vm(data, new_len.saturating_sub(old_len) / PAGE_SIZE) {
+            return Err(Errno::ENOMEM);
+        }
         Ok(v.clone())
     }
 
@@ -159,6 +164,11 @@ impl AddressSpace {
         }
         let keep_len = old_len.min(new_len);
         let v = self.resizable(old, keep_len, new_len)?;
+        // mremap_to: a source that stays mapped (MREMAP_DONTUNMAP) counts twice.
+        let data = crate::limits::is_data(v.prot, v.shared, v.grows_down);
+        if flags & MREMAP_DONTUNMAP != 0 && !self.may_expand_vm(data, old_len / PAGE_SIZE) {
+            return Err(Errno::ENOMEM);
+        }
         let fixed = flags & MREMAP_FIXED != 0;
         let dst = if fixed {
             if new_addr.0 + new_len > self.arena_size() {

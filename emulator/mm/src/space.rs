@@ -21,6 +21,7 @@ use crate::access::effective;
 use crate::arena::{self, Arena};
 use crate::heap::Brk;
 use crate::layout::{GUEST_TASK_SIZE, Layout, MIN_ARENA_SIZE};
+use crate::limits::VmLimits;
 use crate::lock::LockLimit;
 use crate::object::{FileSizes, SharedObject};
 use crate::vma::{Backing, Vma, VmaFlags, VmaName, VmaSet};
@@ -63,6 +64,11 @@ pub struct AddressSpace {
     pub(crate) file_sizes: FileSizes,
     /// How much memory the process may lock, asked whenever a lock is to be taken.
     pub(crate) lock_limit: fn() -> LockLimit,
+    /// The guest's RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK (`limits.rs`).
+    pub(crate) limits: VmLimits,
+    /// Linux's `end_data - start_data` of the program, which `brk` counts against
+    /// RLIMIT_DATA beside the heap.
+    pub(crate) data_size: u64,
     invalidations: Vec<Invalidation>,
 }
 
@@ -155,6 +161,8 @@ impl AddressSpace {
             def_flags: VmaFlags::NONE,
             file_sizes: FileSizes::default(),
             lock_limit: || LockLimit::Unlimited,
+            limits: VmLimits::default(),
+            data_size: 0,
             invalidations: Vec::new(),
         })
     }
@@ -287,10 +295,14 @@ impl AddressSpace {
             (false, Some((f, off))) => file_backing(f, *off, req.flags, prot)?,
             (false, None) => return Err(Errno::EBADF),
         };
+        let vma = Vma { start, end, prot, shared, grows_down, flags, backing, name: req.name };
+        // mmap_region: the new pages (less those a fixed mapping replaces) must fit the limits.
+        if !self.may_map(&vma) {
+            return Err(Errno::ENOMEM);
+        }
         if fixed {
             self.unmap_range(start, end);
         }
-        let vma = Vma { start, end, prot, shared, grows_down, flags, backing, name: req.name };
         let result = self.place(vma).map(|()| start);
         // do_mmap: MAP_POPULATE (without MAP_NONBLOCK) and locked mappings are faulted in.
         let populate = req.flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE

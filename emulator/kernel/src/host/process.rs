@@ -108,6 +108,30 @@ pub fn getrlimit(resource: i32) -> Result<(u64, u64), Errno> {
     Ok((lim.rlim_cur, lim.rlim_max))
 }
 
+/// Raises this process's RLIMIT_FSIZE soft limit to its hard limit and returns the limit as it
+/// was (the guest's first RLIMIT_FSIZE).
+pub fn raise_fsize() -> (u64, u64) {
+    match getrlimit(libc::RLIMIT_FSIZE as i32) {
+        Ok((cur, max)) => {
+            if cur < max {
+                let _ = setrlimit(libc::RLIMIT_FSIZE as i32, max, max);
+            }
+            (cur, max)
+        }
+        Err(_) => (u64::MAX, u64::MAX),
+    }
+}
+
+/// This process's RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK, as the guest's first limits.
+pub fn vm_limits() -> elfvisor_mm::VmLimits {
+    let default = elfvisor_mm::VmLimits::default();
+    elfvisor_mm::VmLimits {
+        address_space: getrlimit(libc::RLIMIT_AS as i32).unwrap_or(default.address_space),
+        data: getrlimit(libc::RLIMIT_DATA as i32).unwrap_or(default.data),
+        stack: getrlimit(libc::RLIMIT_STACK as i32).unwrap_or(default.stack),
+    }
+}
+
 pub fn setrlimit(resource: i32, cur: u64, max: u64) -> Result<u64, Errno> {
     let lim = libc::rlimit { rlim_cur: cur, rlim_max: max };
     // SAFETY: `lim` is a valid rlimit.

@@ -20,6 +20,7 @@ use crate::task::Task;
 use crate::task::group::Quiesced;
 
 pub mod ctx;
+mod fsize;
 pub(crate) mod proc_files;
 mod procfs;
 pub mod strace;

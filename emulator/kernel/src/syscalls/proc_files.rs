@@ -470,15 +470,29 @@ fn limit_line(name: &str, (soft, hard): (u64, u64), unit: &str) -> String {
     format!("{name:<25} {:<20} {:<20} {unit:<10}", value(soft), value(hard))
 }
 
-/// `limits`: the host's lines (the guest's limits are the host process's) but for the one
-/// limit the emulator keeps as guest state, RLIMIT_NOFILE (the emulator raises its own).
+/// `limits`: the host's lines (the guest's limits are the host process's) but for the limits
+/// the emulator keeps as guest state: RLIMIT_NOFILE (the emulator raises its own) and the
+/// memory limits its address space enforces.
 fn limits(ctx: &Ctx<'_>) -> Result<Vec<u8>, Errno> {
+    use elfvisor_abi::resource::{
+        RLIMIT_AS, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK,
+    };
     let host = host_text(ctx, None, "limits")?;
-    let nofile = ctx.proc.fds().nofile();
+    let guest = |res: u32| super::sys_process::get_limit(ctx, res as i32);
+    let ours = [
+        ("Max open files", RLIMIT_NOFILE, "files"),
+        ("Max file size", RLIMIT_FSIZE, "bytes"),
+        ("Max data size", RLIMIT_DATA, "bytes"),
+        ("Max stack size", RLIMIT_STACK, "bytes"),
+        ("Max address space", RLIMIT_AS, "bytes"),
+    ];
     let mut out = String::new();
     for line in host.lines() {
-        if line.starts_with("Max open files ") {
-            out.push_str(&limit_line("Max open files", nofile, "files"));
+        let own = ours.iter().find(|(name, _, _)| {
+            line.strip_prefix(name).is_some_and(|rest| rest.starts_with("  "))
+        });
+        if let Some(&(name, res, unit)) = own {
+            out.push_str(&limit_line(name, guest(res)?, unit));
         } else {
             out.push_str(line);
         }

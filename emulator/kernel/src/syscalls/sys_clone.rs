@@ -296,7 +296,9 @@ fn exec_common(ctx: &mut Ctx<'_>, path: Vec<u8>, argv_addr: u64, envp_addr: u64)
     }
     let envp = string_array(ctx, envp_addr)?;
     let randomize = ctx.proc.group().personality() & elfvisor_abi::system::ADDR_NO_RANDOMIZE == 0;
-    let prepared = crate::exec::prepare(&path, argv, envp, ctx.proc.group().hwcaps(), randomize)?;
+    let limits = ctx.proc.mm.read().vm_limits();
+    let hwcaps = ctx.proc.group().hwcaps();
+    let prepared = crate::exec::prepare(&path, argv, envp, hwcaps, randomize, limits)?;
     // The point of no return: every other thread ends first (EAGAIN, and this thread's end,
     // when another thread's execve got there first). The run loop then switches to the new
     // image, on the process's first host thread (`run::take_over`).

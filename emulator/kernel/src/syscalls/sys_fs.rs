@@ -189,7 +189,8 @@ pub(super) fn broken_pipe(ctx: &mut Ctx<'_>, result: SysResult) -> SysResult {
 
 pub fn write(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::READ)?;
+    let count = super::fsize::write_count(ctx, fd, None, rw_count(a[2]))?;
+    let buf = ctx.buffer(a[1], count, Prot::READ)?;
     let result = host::write(fd, buf);
     broken_pipe(ctx, result)
 }
@@ -208,7 +209,8 @@ pub fn pwrite64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     if (a[3] as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let buf = ctx.buffer(a[1], rw_count(a[2]), Prot::READ)?;
+    let count = super::fsize::write_count(ctx, fd, Some(a[3] as i64), rw_count(a[2]))?;
+    let buf = ctx.buffer(a[1], count, Prot::READ)?;
     host::pwrite(fd, buf, a[3] as i64)
 }
 
@@ -237,6 +239,21 @@ pub(super) fn iovecs(
     Ok(out)
 }
 
+/// Cuts a write's iovecs at the guest's RLIMIT_FSIZE (`fsize.rs`).
+fn limit_iovecs(
+    ctx: &mut Ctx<'_>,
+    fd: std::os::fd::RawFd,
+    pos: Option<i64>,
+    iov: &mut Vec<host::HostIovec>,
+) -> Result<(), Errno> {
+    let total = iov.iter().map(|v| v.iov_len).sum();
+    let count = super::fsize::write_count(ctx, fd, pos, total)?;
+    if count < total {
+        super::fsize::cut_iovecs(iov, count);
+    }
+    Ok(())
+}
+
 pub fn readv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
     let iov = iovecs(ctx, a[1], a[2], Prot::WRITE)?;
@@ -245,7 +262,8 @@ pub fn readv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn writev(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    let iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
+    let mut iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
+    limit_iovecs(ctx, fd, None, &mut iov)?;
     let result = host::writev(fd, &iov, None);
     broken_pipe(ctx, result)
 }
@@ -258,7 +276,8 @@ pub fn preadv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn pwritev(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    let iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
+    let mut iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
+    limit_iovecs(ctx, fd, Some(a[3] as i64), &mut iov)?;
     host::writev(fd, &iov, Some(a[3] as i64))
 }
 
@@ -281,8 +300,11 @@ pub fn preadv2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn pwritev2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
-    let iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
-    let result = host::rw_v2(true, fd, &iov, a[3] as i64, rw_flags(a[5])?);
+    let mut iov = iovecs(ctx, a[1], a[2], Prot::READ)?;
+    let flags = rw_flags(a[5])?;
+    let pos = if a[3] as i64 == -1 { None } else { Some(a[3] as i64) };
+    limit_iovecs(ctx, fd, pos, &mut iov)?;
+    let result = host::rw_v2(true, fd, &iov, a[3] as i64, flags);
     broken_pipe(ctx, result)
 }
 
@@ -546,6 +568,7 @@ pub fn linkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn truncate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let path = ctx.path(a[0])?;
+    super::fsize::new_size(ctx, None, Some(&path), a[1])?;
     let r = host::truncate(&path, a[1] as i64)?;
     super::sys_mmap::file_resized(ctx);
     Ok(r)
@@ -553,6 +576,7 @@ pub fn truncate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 pub fn ftruncate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let fd = ctx.fd(a[0])?;
+    super::fsize::new_size(ctx, Some(fd), None, a[1])?;
     let r = host::ftruncate(fd, a[1] as i64)?;
     super::sys_mmap::file_resized(ctx);
     Ok(r)

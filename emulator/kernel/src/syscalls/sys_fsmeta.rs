@@ -84,7 +84,13 @@ pub fn flock(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 pub fn fallocate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    hf::fd_call(libc::SYS_fallocate, ctx.fd(a[0])?, [a[1], a[2], a[3]])
+    let fd = ctx.fd(a[0])?;
+    // vfs_fallocate: growing past RLIMIT_FSIZE is EFBIG (the host checks the rest).
+    const FALLOC_FL_KEEP_SIZE: u64 = 1;
+    if a[1] & FALLOC_FL_KEEP_SIZE == 0 && (a[2] as i64) >= 0 && (a[3] as i64) > 0 {
+        super::fsize::new_size(ctx, Some(fd), None, a[2].saturating_add(a[3]))?;
+    }
+    hf::fd_call(libc::SYS_fallocate, fd, [a[1], a[2], a[3]])
 }
 
 pub fn sync_file_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

@@ -9,7 +9,9 @@ use elfvisor_abi::prctl::{
     PR_SET_TIMERSLACK, TASK_COMM_LEN,
 };
 use elfvisor_abi::random::{GRND_ALL, GRND_NONBLOCK};
-use elfvisor_abi::resource::{RLIM_NLIMITS, RLIMIT_NOFILE, Rlimit};
+use elfvisor_abi::resource::{
+    RLIM_NLIMITS, RLIMIT_AS, RLIMIT_DATA, RLIMIT_FSIZE, RLIMIT_NOFILE, RLIMIT_STACK, Rlimit,
+};
 use elfvisor_abi::system::{PER_LINUX32, PER_MASK, PERSONALITY_QUERY, Sysinfo, UNAME26, Utsname};
 use elfvisor_abi::{Errno, GuestAddr, GuestObj};
 
@@ -277,11 +279,31 @@ fn resource(r: u64) -> Result<i32, Errno> {
     if r < u64::from(RLIM_NLIMITS) { Ok(r as i32) } else { Err(Errno::EINVAL) }
 }
 
+/// The memory limit `res` names in the guest's address space, if it is one (they are guest
+/// state: applied to the emulator they would fail its own allocations).
+fn vm_limit(limits: &mut elfvisor_mm::VmLimits, res: i32) -> Option<&mut elfvisor_mm::Limit> {
+    match res as u32 {
+        RLIMIT_AS => Some(&mut limits.address_space),
+        RLIMIT_DATA => Some(&mut limits.data),
+        RLIMIT_STACK => Some(&mut limits.stack),
+        _ => None,
+    }
+}
+
 /// A limit as the guest sees it: RLIMIT_NOFILE is guest state (kept with the descriptor table,
-/// since the emulator runs with the host's hard limit); every other limit is the host's.
-fn get_limit(ctx: &Ctx<'_>, res: i32) -> Result<(u64, u64), Errno> {
+/// since the emulator runs with the host's hard limit), and so are RLIMIT_FSIZE (with it, see
+/// `fsize.rs`), RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK (kept with the address space, which
+/// enforces them); every other limit is the host's.
+pub(crate) fn get_limit(ctx: &Ctx<'_>, res: i32) -> Result<(u64, u64), Errno> {
     if res == RLIMIT_NOFILE as i32 {
         return Ok(ctx.proc.fds().nofile());
+    }
+    if res == RLIMIT_FSIZE as i32 {
+        return Ok(ctx.proc.fds().fsize());
+    }
+    let mut limits = ctx.proc.mm.read().vm_limits();
+    if let Some(limit) = vm_limit(&mut limits, res) {
+        return Ok(*limit);
     }
     host::getrlimit(res)
 }
@@ -291,6 +313,25 @@ fn get_limit(ctx: &Ctx<'_>, res: i32) -> Result<(u64, u64), Errno> {
 fn set_limit(ctx: &Ctx<'_>, res: i32, cur: u64, max: u64) -> Result<(), Errno> {
     if cur > max {
         return Err(Errno::EINVAL);
+    }
+    let mut mm = ctx.proc.mm.write();
+    let mut limits = mm.vm_limits();
+    if let Some(limit) = vm_limit(&mut limits, res) {
+        if max > limit.1 && !host::capable_sys_resource() {
+            return Err(Errno::EPERM);
+        }
+        *limit = (cur, max);
+        mm.set_vm_limits(limits);
+        return Ok(());
+    }
+    drop(mm);
+    if res == RLIMIT_FSIZE as i32 {
+        let (_, old_max) = ctx.proc.fds().fsize();
+        if max > old_max && !host::capable_sys_resource() {
+            return Err(Errno::EPERM);
+        }
+        ctx.proc.fds().set_fsize(cur, max);
+        return Ok(());
     }
     if res != RLIMIT_NOFILE as i32 {
         return host::setrlimit(res, cur, max).map(|_| ());

@@ -765,6 +765,7 @@ pub fn sendfile(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let out = ctx.fd(a[0])?;
     let input = ctx.fd(a[1])?;
     let count = a[3].min(elfvisor_abi::limits::MAX_RW_COUNT) as usize;
+    let count = super::fsize::write_count(ctx, out, None, count)?;
     let result = host::socket::sendfile(out, input, off.as_mut(), count);
     if result.is_ok() {
         write_offset(ctx, a[2], off)?;
@@ -784,6 +785,7 @@ pub fn splice(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let mut off_in = read_offset(ctx, a[1])?;
     let mut off_out = read_offset(ctx, a[3])?;
     let len = a[4].min(elfvisor_abi::limits::MAX_RW_COUNT) as usize;
+    let len = super::fsize::write_count(ctx, out, off_out, len)?;
     let result = host::socket::splice(input, off_in.as_mut(), out, off_out.as_mut(), len, flags);
     if result.is_ok() {
         write_offset(ctx, a[1], off_in)?;
@@ -830,7 +832,7 @@ pub fn copy_file_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let out = ctx.fd(a[2])?;
     let mut off_in = read_offset(ctx, a[1])?;
     let mut off_out = read_offset(ctx, a[3])?;
-    let len = a[4] as usize;
+    let len = super::fsize::write_count(ctx, out, off_out, a[4] as usize)?;
     let result = host::socket::copy_file_range(input, off_in.as_mut(), out, off_out.as_mut(), len);
     if result.is_ok() {
         write_offset(ctx, a[1], off_in)?;

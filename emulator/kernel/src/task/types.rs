@@ -76,11 +76,10 @@ impl PageSource for SharedMm {
     fn page(&self, addr: GuestAddr) -> PageState {
         let mut state = self.read().page_state(addr);
         // A fault below a MAP_GROWSDOWN mapping grows it (Linux's expand_stack), within
-        // RLIMIT_STACK (the guest's limit is the host's: setrlimit passes through).
+        // the guest's RLIMIT_STACK and RLIMIT_AS.
         if state == PageStatus::Unmapped && self.read().may_grow_down(addr) {
-            let limit = crate::host::getrlimit(libc::RLIMIT_STACK as i32).map_or(8 << 20, |l| l.0);
             let mut mm = self.write();
-            if mm.grow_down(addr, limit) {
+            if mm.grow_down(addr) {
                 state = mm.page_state(addr);
             }
         }

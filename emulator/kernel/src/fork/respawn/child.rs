@@ -182,6 +182,9 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     }
     mm.check_invariants().map_err(ForkError::Host)?;
     mm.set_lock_limit(crate::host::lock_limit);
+    let [address_space, data, stack] = state.vm_limits;
+    mm.set_vm_limits(elfvisor_mm::VmLimits { address_space, data, stack });
+    mm.set_data_size(state.data_size);
 
     // The guest's limit comes with its state; the emulator runs with the host's hard limit.
     // Descriptors the guest opened before lowering its limit stay open (every one is below
@@ -196,6 +199,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
     crate::signal::signalfd::renew(&mut fds, &state.signalfds)
         .map_err(|e| ForkError::Host(format!("renewing the signalfds: {e}")))?;
     fds.set_nofile(state.nofile.0, state.nofile.1);
+    fds.set_fsize(state.fsize.0, state.fsize.1);
     let exe = std::path::PathBuf::from(std::ffi::OsStr::new(
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));

@@ -13,7 +13,7 @@ use elfvisor_abi::prctl::TASK_COMM_LEN;
 use elfvisor_abi::signal::{Sigaction, StackT};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ELFVFORK");
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 
 /// The first message: what follows, so the child can check every later count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +87,12 @@ pub struct State {
     pub fds: Vec<(u32, bool)>,
     /// The guest's RLIMIT_NOFILE (soft, hard): guest state, not the emulator's host limit.
     pub nofile: (u64, u64),
+    /// The guest's RLIMIT_AS, RLIMIT_DATA and RLIMIT_STACK (soft, hard), and the program's
+    /// data size that `brk` counts against RLIMIT_DATA: guest state of the address space.
+    pub vm_limits: [(u64, u64); 3],
+    pub data_size: u64,
+    /// The guest's RLIMIT_FSIZE (soft, hard), kept with the descriptor table.
+    pub fsize: (u64, u64),
     /// The process's `personality`.
     pub personality: u32,
     /// The forking thread's NUMA policy (mode, nodes).
@@ -129,6 +135,11 @@ impl State {
             w.u32(*fd).u8(u8::from(*cloexec));
         }
         w.u64(self.nofile.0).u64(self.nofile.1).u32(self.personality);
+        for (soft, hard) in self.vm_limits {
+            w.u64(soft).u64(hard);
+        }
+        w.u64(self.data_size);
+        w.u64(self.fsize.0).u64(self.fsize.1);
         w.u32(self.mempolicy.0).u64(self.mempolicy.1);
         let s = &self.startup;
         w.u64(s.args.0.0).u64(s.args.1.0).u64(s.env.0.0).u64(s.env.1.0).u64(s.stack.0);
@@ -196,6 +207,12 @@ impl State {
         }
         let nofile = (r.u64()?, r.u64()?);
         let personality = r.u32()?;
+        let mut vm_limits = [(0, 0); 3];
+        for limit in &mut vm_limits {
+            *limit = (r.u64()?, r.u64()?);
+        }
+        let data_size = r.u64()?;
+        let fsize = (r.u64()?, r.u64()?);
         let mempolicy = (r.u32()?, r.u64()?);
         let args = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
         let env = (GuestAddr(r.u64()?), GuestAddr(r.u64()?));
@@ -248,6 +265,9 @@ impl State {
         if nofile.0 > nofile.1 {
             return Err(WireError::Malformed("state (RLIMIT_NOFILE)"));
         }
+        if vm_limits.iter().chain([&fsize]).any(|(soft, hard)| soft > hard) {
+            return Err(WireError::Malformed("state (memory limits)"));
+        }
         if let Some((start, cur)) = brk {
             if start % PAGE_SIZE != 0 || cur < start {
                 return Err(WireError::Malformed("state (brk)"));
@@ -270,6 +290,9 @@ impl State {
             child_tid,
             fds,
             nofile,
+            vm_limits,
+            data_size,
+            fsize,
             personality,
             mempolicy,
             startup,
@@ -403,6 +426,9 @@ mod tests {
             child_tid: 17,
             fds: vec![(0, false), (1, false), (7, true)],
             nofile: (64, 4096),
+            vm_limits: [(1 << 30, 1 << 31), (u64::MAX, u64::MAX), (8 << 20, u64::MAX)],
+            data_size: 0x1234,
+            fsize: (1 << 20, u64::MAX),
             personality: 0x0040000,
             mempolicy: (1, 1),
             startup: Startup {

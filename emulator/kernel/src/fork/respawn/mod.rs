@@ -450,6 +450,15 @@ fn stream(
     // fork returns 0 in the child.
     let regs = args.child_registers(Registers::capture(cpu));
     let group = task.group();
+    // One lock of each at a time: the fields below take their own.
+    let (nofile, fsize) = {
+        let fds = task.fds();
+        (fds.nofile(), fds.fsize())
+    };
+    let (vm_limits, data_size) = {
+        let mm = task.mm.read();
+        (mm.vm_limits(), mm.data_size())
+    };
     let state = State {
         regs,
         sigmask: task.sigmask,
@@ -463,7 +472,10 @@ fn stream(
         clone_flags: args.flags,
         child_tid: args.child_tid,
         fds: guest_fds.iter().map(|(n, c, _)| (*n, *c)).collect(),
-        nofile: task.fds().nofile(),
+        nofile,
+        vm_limits: [vm_limits.address_space, vm_limits.data, vm_limits.stack],
+        data_size,
+        fsize,
         personality: group.personality(),
         mempolicy: (task.mempolicy.mode, task.mempolicy.nodes),
         startup: task.mm.read().startup().clone(),
