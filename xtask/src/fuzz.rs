@@ -304,12 +304,14 @@ fn run_linux(opts: &Options) -> Result<ExitCode> {
                     stdin: Vec::new(),
                     files: BTreeMap::new(),
                     timeout_s: 600,
+                    user: None,
                 });
                 seeds.push(seed);
                 calls += run.calls();
             }
         }
-        let result = linux::run_batch(&init, &cases).map_err(|e| anyhow!("{e}"))?;
+        let result = linux::run_batch(&init, &cases, &linux::BootSysroot::of(None))
+            .map_err(|e| anyhow!("{e}"))?;
         boots += 1;
         let console = std::fs::read_to_string(&result.console_log).unwrap_or_default();
         for line in console.lines().filter(|l| OOPS.iter().any(|o| l.contains(o))) {
