@@ -9,6 +9,8 @@
 //! - `coverage`: the system call table elfvisor serves, beside qemu-user.
 //! - `run`: one conformance trial exactly as the harness runs it, its transcript against the
 //!   golden one (`--print` shows the shell command, `--strace` traces the guest).
+//! - `asan`: elfvisor with AddressSanitizer on unicorn, and the elfvisor lanes (or one guest)
+//!   run under it.
 //! - `sysroot`: a Debian bookworm arm64 tree for dynamically linked guests (`--sysroot`).
 
 use std::path::Path;
@@ -17,6 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod asan;
 mod bench;
 mod coverage;
 mod deps;
@@ -78,6 +81,10 @@ enum Cmd {
     /// Unpack Debian bookworm arm64 packages into ~/.cache/elfvisor/sysroot/ for
     /// `elfvisor --sysroot` (idempotent; the versions go to MANIFEST there).
     Sysroot(sysroot::Options),
+    /// Build elfvisor with AddressSanitizer on unicorn (target/asan/) and run the elfvisor
+    /// lanes of the conformance matrix (default), or one command line, under it; any report
+    /// fails the run.
+    Asan(asan::Options),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +116,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Coverage => coverage::run().map(|()| ExitCode::SUCCESS),
         Cmd::Run(opts) => run::run(&opts),
         Cmd::Sysroot(opts) => sysroot::run(&opts).map(|()| ExitCode::SUCCESS),
+        Cmd::Asan(opts) => asan::run(&opts),
     }
 }
 
