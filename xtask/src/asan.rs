@@ -114,7 +114,8 @@ pub fn build(root: &Path, rust: bool) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
     if rust {
         cmd.arg("+nightly");
-        flags.extend(["-Zsanitizer=address".into(), "-Cunsafe-allow-abi-mismatch=sanitizer".into()]);
+        flags
+            .extend(["-Zsanitizer=address".into(), "-Cunsafe-allow-abi-mismatch=sanitizer".into()]);
     } else {
         cmd = crate::cargo();
     }
@@ -126,9 +127,10 @@ pub fn build(root: &Path, rust: bool) -> Result<PathBuf> {
         // `.cargo/config.toml` forces the normal unicorn's path; a command-line config wins.
         .arg("--config")
         .arg(format!(
-            "env.PKG_CONFIG_PATH={{value={:?},force=true}}",
+            "env.PKG_CONFIG_PATH.value={:?}",
             pc.to_str().context("the workspace path is not UTF-8")?
         ))
+        .args(["--config", "env.PKG_CONFIG_PATH.force=true"])
         .env("RUSTFLAGS", flags.join(" "))
         .env("ELFVISOR_ASAN_OPTIONS", runtime_options(&reports_dir(root)))
         .current_dir(root)
@@ -182,7 +184,11 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
                 .args(["--skip", "linux/", "--skip", "qemu-user/"]);
             cmd.env(elfvisor_conformance::elfvisor_lane::BIN_ENV, &bin);
             cmd.current_dir(&root).stdin(Stdio::null());
-            println!("asan: {cmd:?} with {}={}", elfvisor_conformance::elfvisor_lane::BIN_ENV, bin.display());
+            println!(
+                "asan: {cmd:?} with {}={}",
+                elfvisor_conformance::elfvisor_lane::BIN_ENV,
+                bin.display()
+            );
             cmd.status().context("running the conformance trials")?
         }
         What::Run { args } => {

@@ -20,7 +20,8 @@ pub enum PageStatus {
     /// Mapped with this (effective) protection.
     Mapped(Prot),
     Unmapped,
-    /// Inside a shared mapping but past the end of its object: any access is `SIGBUS`.
+    /// Inside a shared mapping but past the end of its object, or a page of a file that the
+    /// host cannot provide (a full tmpfs): any access is `SIGBUS`.
     PastObjectEnd,
 }
 
@@ -110,6 +111,32 @@ impl AddressSpace {
             }
         }
         PageStatus::Mapped(prot)
+    }
+
+    /// [`page_state`](Self::page_state) for an access the CPU is about to make (a write, or a
+    /// read or fetch). A page of a file behind a shared mapping must also exist on the host: on
+    /// a full tmpfs it cannot be allocated, and Linux's fault then raises `SIGBUS`
+    /// (`shmem_fault` → `shmem_get_folio_gfp` fails with `ENOSPC` → `VM_FAULT_SIGBUS`, for a
+    /// read of a hole as for a write). The host would raise it in the emulator itself, where
+    /// the guest cannot be resumed, so the page is provided first and refused if it cannot be.
+    pub fn page_state_for(&self, addr: GuestAddr, write: bool) -> PageStatus {
+        let state = self.page_state(addr);
+        if let PageStatus::Mapped(_) = state
+            && self.needs_host_page(addr)
+            && !self.arena.provide(addr.page_down().0, PAGE_SIZE, write)
+        {
+            return PageStatus::PastObjectEnd;
+        }
+        state
+    }
+
+    /// Whether the page holding `addr` is a guest file's, behind a shared mapping: the pages
+    /// whose allocation can fail (anonymous memory and its memfds fail only when the host is
+    /// out of memory, which ends the process on Linux as on the host).
+    pub(crate) fn needs_host_page(&self, addr: GuestAddr) -> bool {
+        self.vmas.find(addr).is_some_and(|v| {
+            matches!(&v.backing, Backing::Shared { object, .. } if object.kind() == ObjectKind::File)
+        })
     }
 
     /// Re-reads the size of every mapped file: call after the guest truncated a file, so pages
