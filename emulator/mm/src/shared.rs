@@ -481,6 +481,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn test_a_page_the_host_cannot_provide_is_a_bus_error_before_any_access() {
+        let f = Arc::new(tempfile::tempfile().unwrap());
+        f.set_len(2 * P).unwrap();
+        let mut s = space();
+        let a = s.mmap(shared_file(0x40_0000, 2 * P, Prot::RW, &f, 0)).unwrap();
+        assert_eq!(s.page_state_for(a, true), PageStatus::Mapped(Prot::RW));
+        // Provided: the page is there before the CPU touches it.
+        let mut resident = [0u8; 1];
+        // SAFETY: the page is mapped in the arena; `resident` has one byte for it.
+        let r = unsafe {
+            libc::mincore(s.arena.base().add(a.0 as usize).cast(), 4096, resident.as_mut_ptr())
+        };
+        assert_eq!((r, resident[0] & 1), (0, 1));
+        // Shrunk behind our back: the cached size still covers the page, but the host would
+        // raise SIGBUS there (as it does when a full tmpfs cannot allocate it): refused.
+        f.set_len(0).unwrap();
+        assert_eq!(s.page_state(GuestAddr(a.0 + P)), PageStatus::Mapped(Prot::RW));
+        assert_eq!(s.page_state_for(GuestAddr(a.0 + P), false), PageStatus::PastObjectEnd);
+        assert_eq!(s.page_state_for(GuestAddr(a.0 + P), true), PageStatus::PastObjectEnd);
+    }
+
+    #[test]
     fn test_shared_splits_keep_offsets_and_merge_back() {
         let f = paged(4);
         let mut s = space();
