@@ -8,10 +8,11 @@
 //!   (`target/asan/`), `--target` the host triple so that the link flag that pulls in the ASan
 //!   runtime (`-fsanitize=address`) reaches the emulator but not build scripts, with
 //!   `PKG_CONFIG_PATH` pointing at the ASan unicorn.
-//! - The Rust side is not instrumented: `-Zsanitizer=address` is a nightly-only flag (stable
-//!   rustc refuses every `-Z` flag), and an instrumented std needs `-Zbuild-std` and the
-//!   `rust-src` component besides. `--rust` asks for it with a `+nightly` toolchain: the
-//!   project's crates are then instrumented, std is not (`-Cunsafe-allow-abi-mismatch`).
+//! - The Rust side is instrumented only with `--rust`: `-Zsanitizer=address` is a nightly-only
+//!   flag (stable rustc refuses every `-Z` flag), so that build uses `cargo +nightly` (rustup's
+//!   nightly toolchain must be installed) into `target/asan-rust/`. It instruments every crate
+//!   but std (an instrumented std needs `-Zbuild-std` and the `rust-src` component), and rustc
+//!   links its own ASan runtime, which the gcc-instrumented unicorn then uses too.
 //! - The runtime options are compiled into the binary (`__asan_default_options`, see
 //!   `emulator/kernel/src/asan.rs`): the harness runs each lane with exactly the case's
 //!   environment, so an `ASAN_OPTIONS` variable would not reach it, and must not reach the guest.
@@ -80,6 +81,11 @@ fn target_dir(root: &Path) -> PathBuf {
     root.join("target").join("asan")
 }
 
+/// Where the emulator is built: `target/asan/`, or `target/asan-rust/` with `--rust`.
+fn build_dir(root: &Path, rust: bool) -> PathBuf {
+    if rust { root.join("target").join("asan-rust") } else { target_dir(root) }
+}
+
 fn reports_dir(root: &Path) -> PathBuf {
     target_dir(root).join("reports")
 }
@@ -99,31 +105,35 @@ pub fn build(root: &Path, rust: bool) -> Result<PathBuf> {
         println!("asan: building unicorn with -fsanitize=address (a few minutes)");
         unicorn::build_variant(root, Variant::Asan)?;
         // The -sys crate's rlib bundles the archive; cargo does not track it.
-        let _ = unicorn::run(
-            crate::cargo()
-                .args(["clean", "--quiet", "-p", unicorn::SYS_CRATE_NAME, "--release"])
-                .arg("--target-dir")
-                .arg(target_dir(root))
-                .current_dir(root),
-        );
+        for rust in [false, true] {
+            let _ = unicorn::run(
+                crate::cargo()
+                    .args(["clean", "--quiet", "-p", unicorn::SYS_CRATE_NAME, "--release"])
+                    .arg("--target-dir")
+                    .arg(build_dir(root, rust))
+                    .current_dir(root),
+            );
+        }
     }
     let triple = host_triple()?;
     let pc = unicorn::prefix_of(root, Variant::Asan).join("lib").join("pkgconfig");
     std::fs::create_dir_all(reports_dir(root))?;
-    let mut flags = vec!["-Clink-arg=-fsanitize=address".to_string()];
-    let mut cmd = Command::new("cargo");
-    if rust {
+    // rustc's own ASan runtime (compiler-rt, linked statically by -Zsanitizer) serves the
+    // unicorn objects gcc instrumented too: the two share the runtime's interface. Without it,
+    // gcc's driver links gcc's runtime.
+    let (flags, mut cmd) = if rust {
+        let mut cmd = Command::new("cargo");
         cmd.arg("+nightly");
-        flags
-            .extend(["-Zsanitizer=address".into(), "-Cunsafe-allow-abi-mismatch=sanitizer".into()]);
+        ("-Zsanitizer=address", cmd)
     } else {
-        cmd = crate::cargo();
-    }
+        ("-Clink-arg=-fsanitize=address", crate::cargo())
+    };
+    let target = build_dir(root, rust);
     cmd.args(["build", "--release", "-p", "elfvisor", "--bin", "elfvisor", "--features", "asan"])
         .arg("--target")
         .arg(&triple)
         .arg("--target-dir")
-        .arg(target_dir(root))
+        .arg(&target)
         // `.cargo/config.toml` forces the normal unicorn's path; a command-line config wins.
         .arg("--config")
         .arg(format!(
@@ -131,16 +141,16 @@ pub fn build(root: &Path, rust: bool) -> Result<PathBuf> {
             pc.to_str().context("the workspace path is not UTF-8")?
         ))
         .args(["--config", "env.PKG_CONFIG_PATH.force=true"])
-        .env("RUSTFLAGS", flags.join(" "))
+        .env("RUSTFLAGS", flags)
         .env("ELFVISOR_ASAN_OPTIONS", runtime_options(&reports_dir(root)))
         .current_dir(root)
         .stdin(Stdio::null());
-    println!("asan: building the emulator ({})", flags.join(" "));
+    println!("asan: building the emulator ({flags})");
     let status = cmd.status().context("running cargo build")?;
     if !status.success() {
         bail!("building the ASan emulator failed with {status}");
     }
-    let bin = target_dir(root).join(&triple).join("release").join("elfvisor");
+    let bin = target.join(&triple).join("release").join("elfvisor");
     if !bin.is_file() {
         bail!("the build left no {}", bin.display());
     }
