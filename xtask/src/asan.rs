@@ -220,3 +220,46 @@ pub fn run(opts: &Options) -> Result<ExitCode> {
     println!("asan: no AddressSanitizer report ({status})");
     Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_runtime_options_make_every_report_fail_the_run() {
+        let options = runtime_options(Path::new("/r"));
+        let pairs: Vec<(&str, &str)> =
+            options.split(':').map(|kv| kv.split_once('=').unwrap()).collect();
+        for want in [
+            ("detect_leaks", "0"),
+            ("halt_on_error", "1"),
+            ("exitcode", "86"),
+            ("handle_segv", "0"),
+            ("handle_sigbus", "0"),
+            ("log_path", "/r/asan"),
+        ] {
+            assert!(pairs.contains(&want), "{want:?} not in {options}");
+        }
+    }
+
+    #[test]
+    fn test_the_asan_unicorn_has_its_own_prefix_and_marker() {
+        let root = tempfile::tempdir().unwrap();
+        assert_ne!(
+            unicorn::prefix_of(root.path(), Variant::Asan),
+            unicorn::prefix(root.path()),
+            "the ASan build must never replace the normal one"
+        );
+        let lib = unicorn::prefix_of(root.path(), Variant::Asan).join("lib");
+        std::fs::create_dir_all(lib.join("pkgconfig")).unwrap();
+        std::fs::write(lib.join("libunicorn.a"), b"").unwrap();
+        let pc = unicorn::pc_file_of(root.path(), Variant::Asan);
+        let marker = format!("{}={}", "elfvisor_patch", unicorn::MARKER_VALUE_FOR_TESTS);
+        std::fs::write(&pc, format!("Name: unicorn\n{marker}\n")).unwrap();
+        assert!(!unicorn::installed_variant(root.path(), Variant::Asan), "no sanitizer marker");
+        std::fs::write(&pc, format!("Name: unicorn\n{marker}\nelfvisor_sanitizer=address\n"))
+            .unwrap();
+        assert!(unicorn::installed_variant(root.path(), Variant::Asan));
+        assert!(!unicorn::installed(root.path()), "the normal build is still missing");
+    }
+}

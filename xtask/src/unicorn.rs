@@ -14,6 +14,8 @@ use anyhow::{Context, Result, bail};
 const MARKER_VARIABLE: &str = "elfvisor_patch";
 const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline+xregs";
 const SYS_CRATE: &str = "unicorn-engine-sys";
+#[cfg(test)]
+pub const MARKER_VALUE_FOR_TESTS: &str = MARKER_VALUE;
 const SYS_VERSION: &str = "2.1.5";
 
 /// One source edit: the file, the exact text it replaces (present exactly once), the new text.
@@ -597,6 +599,7 @@ mod tests {
         };
         assert_eq!(constant("MARKER_VARIABLE"), MARKER_VARIABLE);
         assert_eq!(constant("MARKER_VALUE"), MARKER_VALUE);
+        assert_eq!(constant("SANITIZER_VARIABLE"), SANITIZER_VARIABLE);
     }
 
     #[test]
