@@ -4,7 +4,9 @@
  * with an alarm, so a call that blocks, exits or crashes ends only that child. A few calls
  * that could change the machine itself with zero arguments are not made (the probe runs as
  * root on the host under qemu-user): vhangup, kexec_load, reboot, sethostname, setdomainname,
- * finit_module, kexec_file_load. Prints "ENOSYS <nr>" for each refusal and a summary line.
+ * finit_module, kexec_file_load. The one call that creates a host object outliving the child
+ * with zero arguments, msgget(IPC_PRIVATE, 0), has its queue removed again. Prints
+ * "ENOSYS <nr>" for each refusal and a summary line.
  * `cargo xtask coverage` runs it under elfvisor and qemu-user.
  */
 #include <errno.h>
@@ -48,6 +50,8 @@ int main(void)
             errno = 0;
             long r = syscall(nr, 0, 0, 0, 0, 0, 0);
             int e = r == -1 ? errno : 0;
+            if (nr == SYS_msgget && r >= 0)
+                syscall(SYS_msgctl, r, 0 /* IPC_RMID */, 0);
             (void)!write(fd, &e, sizeof e);
             _exit(0);
         }

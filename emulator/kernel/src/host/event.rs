@@ -124,13 +124,36 @@ const KEY_CEILING: libc::rlim_t = 1 << 16;
 /// Serialises [`epoll_ctl_keyed`]: its key number must be free while it works.
 static KEY_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// `epoll_ctl` with every registration keyed at one fixed host descriptor number, the highest
-/// this process may open (at most 65535). Linux keys a registration by (open file, descriptor number)
+/// The host descriptor number under which guest descriptor `guest_fd` is registered in host
+/// epolls: counted down from the highest number this process may open (at most 65535), so
+/// guest descriptor 0 is that number, 1 the one below it, and so on. None when the guest
+/// number is past the range or the host's limit cannot be read.
+pub fn epoll_key(guest_fd: u64) -> Option<RawFd> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: a live rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    // Not past 65535: the host grows its descriptor table up to the number used.
+    let top = limit.rlim_cur.min(KEY_CEILING).checked_sub(1)?;
+    RawFd::try_from(top.checked_sub(guest_fd)?).ok()
+}
+
+/// The guest descriptor whose key ([`epoll_key`]) is host number `key`, if it is one.
+pub fn epoll_key_owner(key: RawFd) -> Option<u64> {
+    let top = epoll_key(0)?;
+    u64::try_from(top.checked_sub(key)?).ok()
+}
+
+/// `epoll_ctl` with the registration keyed at the host descriptor number [`epoll_key`] gives
+/// guest descriptor `guest_fd`. Linux keys a registration by (open file, descriptor number)
 /// (`ep_find`, fs/eventpoll.c); the guest's descriptors are host descriptors whose numbers
 /// differ between processes (a respawned child receives them through `SCM_RIGHTS` at numbers of
-/// its own), so keying by them would leave a child unable to modify or delete what its parent
-/// registered, or let it register the same file twice. A duplicate of `fd` is made at exactly
-/// the key number (`F_DUPFD` from it, used only when it lands there, so no descriptor is ever
+/// its own) and which two guest descriptors share after a `dup`, so keying by them would leave
+/// a child unable to modify or delete what its parent registered, or refuse a second guest
+/// descriptor of the same file (EEXIST where Linux accepts it). Keying by the guest's number
+/// gives Linux's rule on every fork strategy. A duplicate of `fd` is made at exactly the key
+/// number (`F_DUPFD` from it, used only when it lands there, so no descriptor is ever
 /// replaced), the call made with it, and the duplicate closed: the registration holds no
 /// reference, and goes when the guest's last descriptor of the file is closed, as on Linux.
 /// When the key number is taken, the call uses `fd` itself.
@@ -138,15 +161,11 @@ pub fn epoll_ctl_keyed(
     epfd: RawFd,
     op: i32,
     fd: RawFd,
+    guest_fd: u64,
     event: Option<(u32, u64)>,
 ) -> Result<(), Errno> {
     let _serial = KEY_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: a live rlimit to fill.
-    let key = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-        // Not past 65535: the host grows its descriptor table up to the number used.
-        RawFd::try_from(limit.rlim_cur.min(KEY_CEILING).saturating_sub(1)).unwrap_or(RawFd::MAX)
-    } else {
+    let Some(key) = epoll_key(guest_fd) else {
         return epoll_ctl(epfd, op, fd, event);
     };
     // SAFETY: integers only; a descriptor it returns is ours to close.

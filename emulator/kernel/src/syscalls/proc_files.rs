@@ -451,15 +451,20 @@ fn fdinfo(ctx: &Ctx<'_>, fd: u32) -> Result<Vec<u8>, Errno> {
     let signalfd = crate::signal::signalfd::find(&entry.file);
     let host = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}"))
         .map_err(|e| elfvisor_host::errno_from_io(&e))?;
-    // An epoll's registrations all carry one host key number (host::event::epoll_ctl_keyed):
-    // the n-th line of a number is matched to the guest descriptor of the same open file.
+    // A registration carries the host key number of its guest descriptor
+    // (host::event::epoll_key), which names it even after that descriptor is closed (Linux
+    // keeps the number). One made under a host number (the key was taken) is matched to the
+    // guest descriptor of the same open file, the n-th line of a number to the n-th
+    // registration.
     let mut seen: Vec<i32> = Vec::new();
     let mut guest_fd = |host_tfd: i32| {
         let toff = seen.iter().filter(|&&t| t == host_tfd).count() as u32;
         seen.push(host_tfd);
-        fds.entries()
-            .find(|(_, e)| crate::host::event::epoll_target_is(raw, host_tfd, toff, e.raw()))
-            .map(|(n, _)| n)
+        crate::host::event::epoll_key_owner(host_tfd).map(|n| n as usize).or_else(|| {
+            fds.entries()
+                .find(|(_, e)| crate::host::event::epoll_target_is(raw, host_tfd, toff, e.raw()))
+                .map(|(n, _)| n)
+        })
     };
     let mut out = String::new();
     for line in host.lines() {

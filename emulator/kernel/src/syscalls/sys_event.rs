@@ -52,10 +52,10 @@ pub fn epoll_create1(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// rest as Linux's `do_epoll_ctl` does (EINVAL, EEXIST, ENOENT, EPERM, ELOOP). The guest's
 /// `data` word is the host event's data, so it comes back unchanged from a wait.
 ///
-/// Registrations are keyed by host descriptor: two guest descriptors that share one (`dup`)
-/// cannot both be added (EEXIST where Linux accepts the second). Registrations are made under
-/// one host key number ([`host::event::epoll_ctl_keyed`]), so a child on any fork strategy
-/// modifies and deletes what its parent registered, and cannot register it twice.
+/// Registrations are keyed by the guest's descriptor number ([`host::event::epoll_ctl_keyed`]),
+/// as Linux keys them by (file, number): a child on any fork strategy modifies and deletes
+/// what its parent registered and cannot register it twice, and two guest descriptors of one
+/// file (`dup`) are two registrations.
 pub fn epoll_ctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let op = a[1] as u32;
     let event = if op != EPOLL_CTL_DEL {
@@ -66,7 +66,7 @@ pub fn epoll_ctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     };
     let epfd = ctx.fd(a[0])?;
     let fd = ctx.fd(a[2])?;
-    host::event::epoll_ctl_keyed(epfd, op as i32, fd, event)?;
+    host::event::epoll_ctl_keyed(epfd, op as i32, fd, a[2], event)?;
     Ok(0)
 }
 
