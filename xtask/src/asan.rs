@@ -6,7 +6,7 @@
 //!   engine's build script demands when the `asan` feature is on, and refuses otherwise.
 //! - The emulator is built with `--features asan` into its own target directory
 //!   (`target/asan/`), `--target` the host triple so that the link flag that pulls in the ASan
-//!   runtime (`-fsanitize=address`) reaches the emulator but not build scripts, with
+//!   runtime (`-ldylib=asan`) reaches the emulator but not build scripts, with
 //!   `PKG_CONFIG_PATH` pointing at the ASan unicorn.
 //! - The Rust side is instrumented only with `--rust`: `-Zsanitizer=address` is a nightly-only
 //!   flag (stable rustc refuses every `-Z` flag), so that build uses `cargo +nightly` (rustup's
@@ -120,13 +120,15 @@ pub fn build(root: &Path, rust: bool) -> Result<PathBuf> {
     std::fs::create_dir_all(reports_dir(root))?;
     // rustc's own ASan runtime (compiler-rt, linked statically by -Zsanitizer) serves the
     // unicorn objects gcc instrumented too: the two share the runtime's interface. Without it,
-    // gcc's driver links gcc's runtime.
+    // gcc's runtime: rustc links with `-nodefaultlibs`, so `-fsanitize=address` at link time
+    // adds nothing, and a `-l` of the crate comes before the C library's, which puts
+    // libasan.so first among the needed libraries, as its interceptors require.
     let (flags, mut cmd) = if rust {
         let mut cmd = Command::new("cargo");
         cmd.arg("+nightly");
         ("-Zsanitizer=address", cmd)
     } else {
-        ("-Clink-arg=-fsanitize=address", crate::cargo())
+        ("-ldylib=asan", crate::cargo())
     };
     let target = build_dir(root, rust);
     cmd.args(["build", "--release", "-p", "elfvisor", "--bin", "elfvisor", "--features", "asan"])
@@ -166,11 +168,16 @@ fn clear_reports(root: &Path) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))
 }
 
-/// The reports ASan wrote during a run (one file per reporting process).
+/// The reports ASan wrote during a run: its log files that hold an error (`ERROR:`) or a
+/// failed internal check. With `verbosity` raised in `ASAN_OPTIONS` every process also logs
+/// notes there, which are not reports.
 fn reports(root: &Path) -> Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(reports_dir(root))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .is_ok_and(|text| text.contains("ERROR:") || text.contains("CHECK failed"))
+        })
         .collect();
     found.sort();
     Ok(found)
