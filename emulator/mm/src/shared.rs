@@ -121,7 +121,11 @@ impl AddressSpace {
     /// the guest cannot be resumed, so the page is provided first and refused if it cannot be.
     pub fn page_state_for(&self, addr: GuestAddr, write: bool) -> PageStatus {
         let state = self.page_state(addr);
-        if let PageStatus::Mapped(_) = state
+        // Only an access the page allows: any other is a protection fault, and the host would
+        // refuse to populate for it (which must not read as a bus error).
+        let need = if write { Prot::WRITE } else { Prot::READ };
+        if let PageStatus::Mapped(prot) = state
+            && prot.contains(need)
             && self.needs_host_page(addr)
             && !self.arena.provide(addr.page_down().0, PAGE_SIZE, write)
         {
@@ -500,6 +504,12 @@ pub(crate) mod tests {
         assert_eq!(s.page_state(GuestAddr(a.0 + P)), PageStatus::Mapped(Prot::RW));
         assert_eq!(s.page_state_for(GuestAddr(a.0 + P), false), PageStatus::PastObjectEnd);
         assert_eq!(s.page_state_for(GuestAddr(a.0 + P), true), PageStatus::PastObjectEnd);
+        // A write to a read-only page is the protection fault's business, not a bus error.
+        f.set_len(2 * P).unwrap();
+        s.mprotect(a, P, Prot::READ).unwrap();
+        assert_eq!(s.page_state_for(a, true), PageStatus::Mapped(Prot::READ));
+        s.mprotect(a, P, Prot::NONE).unwrap();
+        assert_eq!(s.page_state_for(a, false), PageStatus::Mapped(Prot::NONE));
     }
 
     #[test]
