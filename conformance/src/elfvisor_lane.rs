@@ -72,7 +72,7 @@ pub fn invocation(
         // A sysroot program is named as the guest names it; elfvisor finds it, its
         // interpreter and its libraries through --sysroot.
         Guest::Program(program) if program.sysroot_path().is_some() => {
-            args.extend(["--sysroot".into(), crate::paths::sysroot().into_os_string()]);
+            args.extend(["--sysroot".into(), case.host_sysroot_root().into_os_string()]);
             args.extend(["--argv0".into(), argv[0].clone().into()]);
             args.extend(program.sysroot_path().map(OsString::from));
         }

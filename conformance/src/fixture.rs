@@ -68,6 +68,17 @@ pub struct Fixture {
     /// `source`, `program`, `args` and `stdin`.
     #[serde(default)]
     pub steps: Option<crate::script::Steps>,
+    /// A named sysroot set ([`crate::sysroot::SETS`], e.g. `postgres`) that a sysroot program
+    /// or a script case runs from instead of the default sysroot, in every lane: the linux lane
+    /// boots it in a VM of its own, with the set's memory.
+    #[serde(default)]
+    pub sysroot: Option<String>,
+    /// The user id the case runs as, with the group id of the same number (`65534`, `nobody`
+    /// and `nogroup` in Debian), in every lane: its working directory and files are given to
+    /// it. Programs that refuse to run as root (PostgreSQL) need it. Without it the case runs
+    /// as the harness's user (root in the linux lane).
+    #[serde(default)]
+    pub user: Option<u32>,
     /// A small tmpfs of its own, mounted in the case's working directory in every lane (a
     /// guest cannot mount one): for cases that fill a file system.
     #[serde(default)]
@@ -163,6 +174,45 @@ impl Case {
         self.fixture.dynamic.as_ref()
     }
 
+    /// The named sysroot set the case runs from (`None`: the default sysroot).
+    pub fn sysroot_set(&self) -> Option<&str> {
+        self.fixture.sysroot.as_deref()
+    }
+
+    /// The tree of the sysroot the case's sysroot program runs from.
+    pub fn sysroot_root(&self) -> PathBuf {
+        crate::paths::sysroot_of(self.sysroot_set())
+    }
+
+    /// The tree a host lane hands its tool for the case's sysroot program: the sysroot itself,
+    /// or, for a case with a `user` that cannot reach it (a tree under root's 0700 home), a view
+    /// of it that the user can reach ([`crate::sysroot::reachable_view`]), made once per run and
+    /// tree content. The view is left out when it cannot be made; the harness then names the
+    /// reason the case cannot run.
+    pub fn host_sysroot_root(&self) -> PathBuf {
+        let root = self.sysroot_root();
+        if self.user().is_none() {
+            return root;
+        }
+        static VIEWS: std::sync::Mutex<BTreeMap<PathBuf, PathBuf>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        let mut views = VIEWS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(view) = views.get(&root) {
+            return view.clone();
+        }
+        let name = root.file_name().map_or("sysroot".into(), |n| n.to_string_lossy().into_owned());
+        let dir = crate::paths::output_dir().join("views");
+        let view =
+            crate::sysroot::reachable_view(&root, &dir, &name).unwrap_or_else(|_| root.clone());
+        views.insert(root, view.clone());
+        view
+    }
+
+    /// The user id (and group id) the case runs as, if not the harness's own.
+    pub fn user(&self) -> Option<u32> {
+        self.fixture.user
+    }
+
     /// The C libraries the case runs with: every one for a source, the program's own for a
     /// prebuilt program.
     pub fn libcs(&self) -> Vec<Libc> {
@@ -232,6 +282,11 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
         }
     }
     if let Some(tmpfs) = &fixture.tmpfs {
+        if fixture.user.is_some() {
+            // The host lanes mount it in the run's own namespace, which a case's user could
+            // not make.
+            return Err(bad("`tmpfs` and `user` exclude each other".into()));
+        }
         if !is_plain_file_name(&tmpfs.dir) || fixture.files.contains_key(&tmpfs.dir) {
             return Err(bad(format!(
                 "tmpfs: dir {:?} is not a plain name apart from the case's files",
@@ -266,6 +321,29 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
             Guest::Source(crate::paths::guest_src().join(source))
         }
     };
+    if let Some(set) = &fixture.sysroot {
+        if crate::sysroot::set(set).is_none() {
+            let known: Vec<&str> = crate::sysroot::SETS.iter().map(|s| s.name).collect();
+            return Err(bad(format!(
+                "sysroot: {set:?} is not a sysroot set ({})",
+                known.join(", ")
+            )));
+        }
+        if !matches!(&guest, Guest::Program(p) if p.sysroot_path().is_some()) {
+            return Err(bad(
+                "`sysroot` chooses the tree of a sysroot program or of `steps`: the case has \
+                 neither"
+                    .into(),
+            ));
+        }
+    }
+    if fixture.user == Some(0) || fixture.user.is_some_and(|u| u > MAX_USER) {
+        return Err(bad(format!(
+            "user {} is not an ordinary user id (1..={MAX_USER}; without `user` the case runs as \
+             the harness's user)",
+            fixture.user.unwrap_or_default()
+        )));
+    }
     if let Some(dynamic) = &fixture.dynamic {
         if !matches!(guest, Guest::Source(_)) {
             return Err(bad("`dynamic` builds a C source: it cannot go with `program`".into()));
@@ -333,6 +411,10 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
     })
 }
 
+/// The largest user id a fixture may name: 65534 is `nobody`, above it are ids Linux reserves
+/// (`(uid_t)-1` means "unchanged" to `setresuid`).
+pub const MAX_USER: u32 = 65534;
+
 /// A name that creates exactly one entry in the working directory: no `/`, NUL, `.` or `..`.
 fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
@@ -384,6 +466,29 @@ mod tests {
 
     fn parse_str(text: &str) -> Result<Case> {
         parse(text, Path::new("fixtures/demo/case.yaml"), "demo", "case")
+    }
+
+    #[test]
+    fn test_a_named_sysroot_and_a_user_are_checked() {
+        let steps = "doc: x\nsteps:\n  - run: { name: a, argv: [echo, hi] }\n";
+        let case = parse_str(&format!("{steps}sysroot: postgres\nuser: 65534\n")).unwrap();
+        assert_eq!(case.sysroot_set(), Some("postgres"));
+        assert_eq!(case.user(), Some(65534));
+        assert!(
+            case.sysroot_root().ends_with("sysroot-postgres")
+                || std::env::var_os("ELFVISOR_SYSROOT_POSTGRES").is_some()
+        );
+        let plain = parse_str(steps).unwrap();
+        assert_eq!((plain.sysroot_set(), plain.user()), (None, None));
+        assert_eq!(plain.sysroot_root(), crate::paths::sysroot());
+        let err = parse_str(&format!("{steps}sysroot: oracle\n")).unwrap_err().to_string();
+        assert!(err.contains("\"oracle\" is not a sysroot set (postgres)"), "{err}");
+        let err = parse_str("doc: x\nsysroot: postgres\n").unwrap_err().to_string();
+        assert!(err.contains("has neither"), "a C source has no sysroot to choose: {err}");
+        for user in ["0", "65535", "-1"] {
+            assert!(parse_str(&format!("{steps}user: {user}\n")).is_err(), "user {user}");
+        }
+        assert!(parse_str("doc: x\nuser: 1000\n").is_ok(), "any case may run as a user");
     }
 
     #[test]

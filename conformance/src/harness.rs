@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::error::Result;
@@ -49,13 +49,16 @@ struct LinuxBatch {
     elapsed: Duration,
 }
 
+type LinuxBoot = OnceLock<std::result::Result<LinuxBatch, String>>;
+
 /// Loaded cases plus the caches that let trials share builds and the linux boot.
 #[derive(Debug)]
 pub struct Harness {
     pub cases: Vec<Case>,
     builder: GuestBuilder,
     linux_selection: OnceLock<BTreeSet<(Libc, usize)>>,
-    linux: OnceLock<std::result::Result<LinuxBatch, String>>,
+    /// One boot per sysroot set (`None`: the default sysroot), each started by its first cell.
+    linux: Mutex<BTreeMap<Option<String>, Arc<LinuxBoot>>>,
     lane_unavailable: Mutex<BTreeMap<Lane, Option<String>>>,
 }
 
@@ -74,7 +77,7 @@ impl Harness {
             cases,
             builder: GuestBuilder::new(),
             linux_selection: OnceLock::new(),
-            linux: OnceLock::new(),
+            linux: Mutex::new(BTreeMap::new()),
             lane_unavailable: Mutex::new(BTreeMap::new()),
         }
     }
@@ -129,9 +132,55 @@ impl Harness {
                 let libc = || case.dynamic().and_then(|_| crate::dynamic::unavailable(cell.libc));
                 toolchain.or_else(libc)
             }
-            Guest::Program(program) => program.unavailable(),
+            Guest::Program(program) => self.program_unavailable(case, program),
             Guest::Go(_) => self.builder.go().err().map(|e| e.to_string()),
         }
+        .or_else(|| self.user_unavailable(cell))
+    }
+
+    /// Why a case's prebuilt program cannot run here, if it cannot: a program of a named sysroot
+    /// set is looked up in that set's tree.
+    fn program_unavailable(&self, case: &Case, program: &Program) -> Option<String> {
+        let why = program.unavailable_in(&case.sysroot_root())?;
+        Some(match case.sysroot_set() {
+            Some(set) => format!(
+                "{why} (the case runs from the `{set}` sysroot: build it with `cargo xtask \
+                 sysroot --set {set}`, or name a tree with {})",
+                crate::paths::sysroot_env(set)
+            ),
+            None => why,
+        })
+    }
+
+    /// Why a case with a `user` cannot run in this cell, if it cannot: on the host the harness
+    /// must be able to become that user, and the user must reach the sysroot the lane's tool
+    /// reads (a tree in root's 0700 home is out of its reach). The linux lane packs the tree
+    /// into its own root file system and runs as root, so it always can.
+    fn user_unavailable(&self, cell: Cell) -> Option<String> {
+        let case = &self.cases[cell.case];
+        let user = case.user()?;
+        if cell.lane == Lane::Linux {
+            return None;
+        }
+        if let Some(why) = crate::hostrun::user_unavailable(user) {
+            return Some(why);
+        }
+        let Guest::Program(program) = &case.guest else { return None };
+        program.sysroot_path()?;
+        let root = case.host_sysroot_root();
+        crate::hostrun::unreachable_by_others(&root).map(|why| {
+            let env = case
+                .sysroot_set()
+                .map_or_else(|| crate::paths::SYSROOT_ENV.to_owned(), crate::paths::sysroot_env);
+            format!(
+                "the case runs as user {user}, who cannot read the sysroot {}: {why}, nor a view \
+                 of it under {} (build or copy the tree elsewhere, e.g. `cargo xtask sysroot{} \
+                 --dir /var/tmp/elfvisor-sysroot`, and name it with {env})",
+                root.display(),
+                crate::paths::output_dir().display(),
+                case.sysroot_set().map(|s| format!(" --set {s}")).unwrap_or_default(),
+            )
+        })
     }
 
     fn binary(&self, libc: Libc, case: &Case) -> std::result::Result<PathBuf, String> {
@@ -141,8 +190,9 @@ impl Harness {
                 None => self.builder.build(libc, source, &case.name),
             }
             .map_err(|e| e.to_string()),
-            Guest::Program(program) => match program.unavailable() {
-                None => Ok(program.path()),
+            Guest::Program(program) => match self.program_unavailable(case, program) {
+                // The host path qemu-user runs: inside the tree the case's user can reach.
+                None => Ok(program.path_in(&case.host_sysroot_root())),
                 Some(reason) => Err(reason),
             },
             Guest::Go(source) => {
@@ -186,7 +236,9 @@ impl Harness {
                 self.invocation(cell, &[])?.run().map_err(|e| e.to_string())
             }
             Lane::Linux => {
-                let batch = self.linux.get_or_init(|| self.boot_linux()).as_ref()?;
+                let set = case.sysroot_set();
+                let boot = self.linux_boot(set);
+                let batch = boot.get_or_init(|| self.boot_linux(set)).as_ref()?;
                 let id = batch_id(cell.libc, case);
                 if let Some(error) = batch.build_errors.get(&id) {
                     return Err(error.clone());
@@ -201,35 +253,47 @@ impl Harness {
         }
     }
 
-    /// The linux cells the one boot runs: the selection, or every linux cell.
-    fn linux_cells(&self) -> Vec<(Libc, usize)> {
-        match self.linux_selection.get() {
-            Some(set) => set.iter().copied().collect(),
+    /// The boot of the sysroot set `set`, shared by its cells.
+    fn linux_boot(&self, set: Option<&str>) -> Arc<LinuxBoot> {
+        let mut boots = self.linux.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(boots.entry(set.map(str::to_owned)).or_default())
+    }
+
+    /// The linux cells the boot of the sysroot set `set` runs: the selection, or every linux
+    /// cell, of the cases of that set.
+    fn linux_cells(&self, set: Option<&str>) -> Vec<(Libc, usize)> {
+        let all: Vec<(Libc, usize)> = match self.linux_selection.get() {
+            Some(selection) => selection.iter().copied().collect(),
             None => self
                 .cells()
                 .into_iter()
                 .filter(|c| c.lane == Lane::Linux)
                 .map(|c| (c.libc, c.case))
                 .collect(),
-        }
+        };
+        all.into_iter().filter(|&(_, case)| self.cases[case].sysroot_set() == set).collect()
     }
 
-    /// The longest a linux cell may wait for its result: the boot's own limit for the cells it
-    /// runs, plus `build` for building their guests and `/init` first.
-    pub fn linux_limit(&self, build: Duration) -> Duration {
+    /// The longest the linux cell of `case` may wait for its result: the limit of its boot
+    /// (the one of its sysroot set) for the cells it runs, plus `build` for building their
+    /// guests and `/init` first.
+    pub fn linux_limit(&self, case: usize, build: Duration) -> Duration {
+        let set = self.cases[case].sysroot_set();
         let timeouts =
-            self.linux_cells().into_iter().map(|(_, case)| self.cases[case].fixture.timeout_s);
+            self.linux_cells(set).into_iter().map(|(_, case)| self.cases[case].fixture.timeout_s);
         linux::boot_limit(timeouts) + build
     }
 
-    /// How long the linux boot took, once it has happened.
+    /// How long the linux boots took together, once one has happened.
     pub fn linux_elapsed(&self) -> Option<Duration> {
-        self.linux.get().and_then(|b| b.as_ref().ok()).map(|b| b.elapsed)
+        let boots = self.linux.lock().unwrap_or_else(|e| e.into_inner());
+        let done = boots.values().filter_map(|b| b.get()).filter_map(|b| b.as_ref().ok());
+        done.map(|b| b.elapsed).reduce(|a, b| a + b)
     }
 
-    fn boot_linux(&self) -> std::result::Result<LinuxBatch, String> {
+    fn boot_linux(&self, set: Option<&str>) -> std::result::Result<LinuxBatch, String> {
         let runnable: Vec<(Libc, usize)> = self
-            .linux_cells()
+            .linux_cells(set)
             .into_iter()
             .filter(|&(libc, case)| {
                 self.skip_reason(Cell { lane: Lane::Linux, libc, case }).is_none()
@@ -248,7 +312,8 @@ impl Harness {
                 }
             }
         }
-        let result = linux::run_batch(&init, &batch).map_err(|e| e.to_string())?;
+        let sysroot = linux::BootSysroot::of(set);
+        let result = linux::run_batch(&init, &batch, &sysroot).map_err(|e| e.to_string())?;
         Ok(LinuxBatch {
             runs: result.runs,
             build_errors,
@@ -267,7 +332,9 @@ impl Harness {
         let dir = crate::paths::output_dir().join("linux");
         let initrd = dir.join(format!("{}.cpio", batch[0].id.replace('/', "-")));
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let memory = linux::write_initramfs(&init, &batch, &initrd).map_err(|e| e.to_string())?;
+        let sysroot = linux::BootSysroot::of(case.sysroot_set());
+        let memory =
+            linux::write_initramfs(&init, &batch, &initrd, &sysroot).map_err(|e| e.to_string())?;
         Ok(linux::boot_command(&initrd, memory))
     }
 
@@ -406,6 +473,7 @@ fn batch_case(libc: Libc, case: &Case, binary: PathBuf) -> BatchCase {
         files: case.fixture.files.clone(),
         tmpfs: case.fixture.tmpfs.clone(),
         timeout_s: case.fixture.timeout_s,
+        user: case.user(),
     }
 }
 

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{Gid, Pid, Uid};
 
 use crate::error::{IoContext, Result};
 use crate::fixture::Case;
@@ -41,6 +42,66 @@ pub fn workdir_with(files: &BTreeMap<String, String>) -> Result<tempfile::TempDi
             .context(|| format!("setting the mode of {}", path.display()))?;
     }
     Ok(workdir)
+}
+
+/// Makes `cmd` run as `user` (user and group id), in `workdir`, which it then owns with the
+/// `files` in it. Switching users takes root: a harness that is not root runs only the cases of
+/// its own user ([`user_unavailable`] says so before a run gets here).
+pub fn run_as<'a>(
+    cmd: &mut Command,
+    user: u32,
+    workdir: &Path,
+    files: impl IntoIterator<Item = &'a String>,
+) -> Result<()> {
+    if let Some(why) = user_unavailable(user) {
+        return Err(crate::error::Error::Io {
+            context: why,
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+    }
+    if nix::unistd::geteuid().is_root() {
+        let (uid, gid) = (Some(Uid::from_raw(user)), Some(Gid::from_raw(user)));
+        let paths =
+            std::iter::once(workdir.to_owned()).chain(files.into_iter().map(|f| workdir.join(f)));
+        for path in paths {
+            nix::unistd::chown(&path, uid, gid)
+                .map_err(std::io::Error::from)
+                .context(|| format!("giving {} to user {user}", path.display()))?;
+        }
+        // std drops the supplementary groups too (`setgroups(0)`) when a root parent sets a uid.
+        cmd.uid(user).gid(user);
+    }
+    Ok(())
+}
+
+/// Why this harness cannot run a case as `user`, if it cannot: it must be root, or that user.
+pub fn user_unavailable(user: u32) -> Option<String> {
+    let me = nix::unistd::geteuid();
+    (!me.is_root() && me.as_raw() != user).then(|| {
+        format!("the case runs as user {user}, which takes a harness running as root or as that user (this one is {me})")
+    })
+}
+
+/// Why a user that is not the owner cannot reach `path` (search every directory on the way, read
+/// the end), if it cannot, by the permission bits for "others": what a case's user needs of a
+/// tree it runs programs from.
+pub fn unreachable_by_others(path: &Path) -> Option<String> {
+    let mut at = PathBuf::new();
+    for part in path.components() {
+        at.push(part);
+        match std::fs::metadata(&at) {
+            Ok(meta) if meta.is_dir() && meta.permissions().mode() & 0o001 == 0 => {
+                return Some(format!(
+                    "{} is not searchable by other users (mode {:o})",
+                    at.display(),
+                    meta.permissions().mode() & 0o7777
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => return Some(format!("{}: {e}", at.display())),
+        }
+    }
+    None
 }
 
 /// Gives the commands this process starts the limits the linux lane's processes get from a
@@ -176,6 +237,21 @@ impl PipeReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_unreachable_by_others_names_the_closed_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("a/b");
+        std::fs::create_dir_all(&inner).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(unreachable_by_others(&inner), None);
+        let closed = dir.path().join("a");
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o750)).unwrap();
+        let why = unreachable_by_others(&inner).unwrap();
+        assert!(why.contains(&format!("{} is not searchable", closed.display())), "{why}");
+        assert!(why.contains("mode 750"), "{why}");
+        assert!(unreachable_by_others(&dir.path().join("none")).unwrap().contains("none"));
+    }
 
     fn sh(script: &str) -> Command {
         let mut cmd = Command::new("sh");

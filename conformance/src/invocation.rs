@@ -26,6 +26,9 @@ pub struct Invocation {
     /// A tmpfs mounted in the working directory, in a private mount namespace of the run.
     pub tmpfs: Option<Tmpfs>,
     pub limit: Duration,
+    /// The user id (and group id) it runs as, owning its working directory; `None`: the
+    /// harness's own.
+    pub user: Option<u32>,
 }
 
 /// Mounts the tmpfs named by `$1` with the options in `$2` and runs the rest of the command
@@ -45,6 +48,7 @@ impl Invocation {
             files: case.fixture.files.clone(),
             tmpfs: case.fixture.tmpfs.clone(),
             limit: Duration::from_secs(case.fixture.timeout_s.into()),
+            user: case.user(),
         }
     }
 
@@ -60,6 +64,9 @@ impl Invocation {
         let mut cmd = Command::new(program);
         cmd.args(args);
         cmd.env_clear().envs(self.env.iter().cloned()).current_dir(workdir.path());
+        if let Some(user) = self.user {
+            crate::hostrun::run_as(&mut cmd, user, workdir.path(), self.files.keys())?;
+        }
         crate::hostrun::run_captured(cmd, &self.stdin, self.limit)
     }
 
@@ -106,7 +113,14 @@ impl Invocation {
         if let Some(tmpfs) = &self.tmpfs {
             script.push_str(&format!(" && mkdir {}", shell_quote(tmpfs.dir.as_bytes())));
         }
-        script.push_str(&format!(" && printf %s {} | env -i", shell_quote(&self.stdin)));
+        if let Some(user) = self.user {
+            script.push_str(&format!(" && chown -R {user}:{user} ."));
+        }
+        script.push_str(&format!(" && printf %s {} |", shell_quote(&self.stdin)));
+        if let Some(user) = self.user {
+            script.push_str(&format!(" setpriv --reuid={user} --regid={user} --clear-groups"));
+        }
+        script.push_str(" env -i");
         for (key, value) in &self.env {
             script.push(' ');
             script.push_str(&shell_quote(format!("{key}={value}").as_bytes()));

@@ -46,6 +46,50 @@ pub struct BatchCase {
     /// A tmpfs `/init` mounts in the working directory: its directory and size in KiB.
     pub tmpfs: Option<crate::fixture::Tmpfs>,
     pub timeout_s: u32,
+    /// The user id (and group id) `/init` runs the case as, giving it the case's directory;
+    /// `None`: root.
+    pub user: Option<u32>,
+}
+
+/// The sysroot one boot carries for its [`Executable::Sysroot`] cases: the default one, or a
+/// named set ([`crate::sysroot::SETS`]) in a boot of its own, with the memory that set needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootSysroot {
+    /// The named set, `None` for the default sysroot.
+    pub set: Option<String>,
+    pub root: PathBuf,
+}
+
+impl BootSysroot {
+    /// The sysroot of the set `set` (`None`: the default one), where the harness finds it.
+    pub fn of(set: Option<&str>) -> BootSysroot {
+        BootSysroot { set: set.map(str::to_owned), root: crate::paths::sysroot_of(set) }
+    }
+
+    /// What its packed archive is called (`sysroot`, `sysroot-postgres`).
+    fn archive_name(&self) -> String {
+        match &self.set {
+            None => "sysroot".to_owned(),
+            Some(set) => format!("sysroot-{set}"),
+        }
+    }
+
+    /// What the boot's own files are called after: `initramfs.cpio` and `console.log` for the
+    /// default boot, `initramfs-postgres.cpio` and `console-postgres.log` for a set's.
+    fn file(&self, stem: &str, extension: &str) -> String {
+        match &self.set {
+            None => format!("{stem}.{extension}"),
+            Some(set) => format!("{stem}-{set}.{extension}"),
+        }
+    }
+
+    /// The VM's memory in MiB when the boot carries this tree.
+    fn vm_memory_mib(&self) -> u32 {
+        self.set
+            .as_deref()
+            .and_then(crate::sysroot::set)
+            .map_or(crate::sysroot::DEFAULT_VM_MEMORY_MIB, |s| s.vm_memory_mib)
+    }
 }
 
 /// What a case of the batch runs.
@@ -115,6 +159,9 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
         };
         manifest
             .push_str(&format!("case {}\nbin {guest_path}\ntimeout {}\n", case.id, case.timeout_s));
+        if let Some(user) = case.user {
+            manifest.push_str(&format!("user {user}\n"));
+        }
         for arg in &case.argv {
             manifest.push_str(&format!("arg {}\n", hex(arg.as_bytes())));
         }
@@ -177,9 +224,10 @@ pub fn boot_limit(timeouts_s: impl IntoIterator<Item = u32>) -> Duration {
 }
 
 /// The qemu-system command that boots the kernel with `initrd`, its console on stdout.
-pub fn boot_command(initrd: &Path, memory_mib: &str) -> Command {
+pub fn boot_command(initrd: &Path, memory_mib: u32) -> Command {
     let mut cmd = Command::new(QEMU_SYSTEM);
-    cmd.args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", memory_mib])
+    cmd.args(["-M", "virt", "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m"])
+        .arg(memory_mib.to_string())
         .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none"])
         .args(["-no-reboot", "-kernel"])
         .arg(crate::paths::kernel_image())
@@ -189,8 +237,14 @@ pub fn boot_command(initrd: &Path, memory_mib: &str) -> Command {
     cmd
 }
 
-/// Writes the initramfs for `cases` to `initrd`; answers the VM's memory in MiB.
-pub fn write_initramfs(init: &Path, cases: &[BatchCase], initrd: &Path) -> Result<&'static str> {
+/// Writes the initramfs for `cases` to `initrd`, with `sysroot` for the cases that run its
+/// programs; answers the VM's memory in MiB.
+pub fn write_initramfs(
+    init: &Path,
+    cases: &[BatchCase],
+    initrd: &Path,
+    sysroot: &BootSysroot,
+) -> Result<u32> {
     let out_dir = initrd.parent().unwrap_or(Path::new("."));
     let mut archive = initramfs(init, cases)?;
     // Sysroot programs need the whole sysroot: its cached compressed archive follows the cases'
@@ -205,23 +259,24 @@ pub fn write_initramfs(init: &Path, cases: &[BatchCase], initrd: &Path) -> Resul
         archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
     }
     if with_sysroot {
-        let part = crate::sysroot::initramfs_part(&crate::paths::sysroot(), out_dir)?;
+        let part = crate::sysroot::initramfs_part(&sysroot.root, out_dir, &sysroot.archive_name())?;
         archive.extend(std::fs::read(&part).context(|| format!("reading {}", part.display()))?);
     }
     std::fs::write(initrd, archive).context(|| format!("writing {}", initrd.display()))?;
-    Ok(if with_sysroot { "2048" } else { "1024" })
+    Ok(if with_sysroot { sysroot.vm_memory_mib() } else { crate::sysroot::BARE_VM_MEMORY_MIB })
 }
 
-/// Boots the kernel once and runs every case in it.
-pub fn run_batch(init: &Path, cases: &[BatchCase]) -> Result<BatchResult> {
+/// Boots the kernel once and runs every case in it, with `sysroot` for the cases that run its
+/// programs.
+pub fn run_batch(init: &Path, cases: &[BatchCase], sysroot: &BootSysroot) -> Result<BatchResult> {
     if let Some(why) = unavailable() {
         return Err(Error::Boot(why));
     }
     let out_dir = crate::paths::output_dir().join("linux");
     std::fs::create_dir_all(&out_dir).context(|| format!("creating {}", out_dir.display()))?;
-    let initrd = out_dir.join("initramfs.cpio");
-    let memory = write_initramfs(init, cases, &initrd)?;
-    let console_log = out_dir.join("console.log");
+    let initrd = out_dir.join(sysroot.file("initramfs", "cpio"));
+    let memory = write_initramfs(init, cases, &initrd, sysroot)?;
+    let console_log = out_dir.join(sysroot.file("console", "log"));
 
     let started = Instant::now();
     let mut child = boot_command(&initrd, memory)
@@ -368,6 +423,7 @@ mod tests {
             files: BTreeMap::from([("b.txt".into(), "BEE".into()), ("a".into(), "AY".into())]),
             tmpfs: None,
             timeout_s: 7,
+            user: Some(65534),
         };
         let other = BatchCase {
             id: "glibc/f/c".into(),
@@ -377,8 +433,8 @@ mod tests {
         let archive = initramfs(&init, &[case, other]).unwrap();
         let text = String::from_utf8_lossy(&archive);
         assert!(text.contains(
-            "case musl/f/c\nbin /guests/0\ntimeout 7\narg 63\narg 74776f20776f726473\n\
-             env 413d622063\n"
+            "case musl/f/c\nbin /guests/0\ntimeout 7\n\
+             user 65534\narg 63\narg 74776f20776f726473\nenv 413d622063\n"
         ));
         assert!(text.contains(
             "stdin /cases/0.stdin\nfile 61 /cases/0.file0\nfile 622e747874 /cases/0.file1\nrun\n"
@@ -412,6 +468,7 @@ mod tests {
             tmpfs: None,
             files: BTreeMap::new(),
             timeout_s: 5,
+            user: None,
         };
         let other = BatchCase { id: "glibc/dynamic/case".into(), ..case.clone() };
         let archive = initramfs(&init, &[case, other]).unwrap();

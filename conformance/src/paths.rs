@@ -68,6 +68,22 @@ pub fn sysroot() -> PathBuf {
     }
 }
 
+/// The tree of a named sysroot set (a fixture's `sysroot: postgres`; see
+/// [`crate::sysroot::SETS`]): `ELFVISOR_SYSROOT_<NAME>` (the name in capitals), or the directory
+/// `cargo xtask sysroot --set <name>` builds in the cache. No name: [`sysroot`].
+pub fn sysroot_of(set: Option<&str>) -> PathBuf {
+    let Some(name) = set else { return sysroot() };
+    match std::env::var_os(sysroot_env(name)).filter(|s| !s.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => cache_dir().join(format!("sysroot-{name}")),
+    }
+}
+
+/// The variable that names a tree of the sysroot set `name` instead of the cached one.
+pub fn sysroot_env(name: &str) -> String {
+    format!("{SYSROOT_ENV}_{}", name.to_ascii_uppercase())
+}
+
 /// The directory of guest sources.
 pub fn guest_src() -> PathBuf {
     workspace_root().join("guest-src")

@@ -6,7 +6,7 @@
 //! provisioned by `cargo xtask deps`; where it is missing, its cells are ignored with the reason.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 
@@ -52,9 +52,15 @@ impl Program {
     /// Where the program is on the host (honouring its environment override). A sysroot
     /// program's path is resolved inside the sysroot, symlinks included.
     pub fn path(&self) -> PathBuf {
+        self.path_in(&crate::paths::sysroot())
+    }
+
+    /// As [`Program::path`], a sysroot program looked up in the sysroot at `root` (a fixture's
+    /// named set).
+    pub fn path_in(&self, root: &Path) -> PathBuf {
         match self {
             Program::Busybox => crate::paths::busybox(),
-            Program::Sysroot(path) => crate::sysroot::resolve(&crate::paths::sysroot(), path),
+            Program::Sysroot(path) => crate::sysroot::resolve(root, path),
         }
     }
 
@@ -108,6 +114,11 @@ impl Program {
 
     /// Why the program cannot run here, if it cannot.
     pub fn unavailable(&self) -> Option<String> {
+        self.unavailable_in(&crate::paths::sysroot())
+    }
+
+    /// As [`Program::unavailable`], a sysroot program looked up in the sysroot at `root`.
+    pub fn unavailable_in(&self, root: &Path) -> Option<String> {
         match self {
             Program::Busybox => {
                 let path = self.path();
@@ -121,11 +132,10 @@ impl Program {
                 })
             }
             Program::Sysroot(path) => {
-                let root = crate::paths::sysroot();
-                if let Some(why) = crate::sysroot::unavailable(&root) {
+                if let Some(why) = crate::sysroot::unavailable(root) {
                     return Some(why);
                 }
-                (!self.path().is_file()).then(|| {
+                (!self.path_in(root).is_file()).then(|| {
                     format!(
                         "the sysroot {} has no {path}: add its package with `cargo xtask \
                          sysroot --packages …`",

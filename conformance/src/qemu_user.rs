@@ -33,7 +33,7 @@ pub fn invocation(
     // the program itself (the binary is its host path inside the sysroot), nor the programs
     // it execve's.
     if matches!(&case.guest, Guest::Program(p) if p.sysroot_path().is_some()) {
-        args.extend(["-L".into(), crate::paths::sysroot().into_os_string()]);
+        args.extend(["-L".into(), case.host_sysroot_root().into_os_string()]);
     } else if let Some(root) = libc_root {
         args.extend(["-L".into(), root.as_os_str().to_owned()]);
     }

@@ -25,6 +25,30 @@ pub const INTERPRETER: &str = "/lib/ld-linux-aarch64.so.1";
 /// The file `cargo xtask sysroot` writes last: its package versions.
 pub const MANIFEST: &str = "MANIFEST";
 
+/// A named sysroot, built by `cargo xtask sysroot --set <name>` into a tree of its own, that a
+/// fixture chooses with `sysroot: <name>` instead of the default one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Set {
+    pub name: &'static str,
+    /// The memory the linux lane's VM gets to boot with this tree in its initramfs: the
+    /// compressed archive and the unpacked tree both live in its RAM, beside what the cases use.
+    pub vm_memory_mib: u32,
+}
+
+/// The named sets. `postgres` is the default set plus PostgreSQL 15 (about 510 MB unpacked,
+/// against the default tree's 240 MB), and its cases start a server with 128 MB of shared
+/// buffers.
+pub const SETS: [Set; 1] = [Set { name: "postgres", vm_memory_mib: 3072 }];
+
+/// The linux lane's VM memory with the default sysroot in its initramfs, and without any.
+pub const DEFAULT_VM_MEMORY_MIB: u32 = 2048;
+pub const BARE_VM_MEMORY_MIB: u32 = 1024;
+
+/// The named set `name`, if there is one.
+pub fn set(name: &str) -> Option<Set> {
+    SETS.into_iter().find(|s| s.name == name)
+}
+
 /// Symlinks followed in one lookup before giving up, as Linux's `MAXSYMLINKS`.
 const MAX_LINKS: usize = 40;
 
@@ -148,13 +172,13 @@ fn walk(root: &Path) -> Result<(Vec<Entry>, Sha256)> {
     Ok((entries, hasher))
 }
 
-/// The gzip-compressed cpio archive of the whole sysroot at `root`, built once per tree content
-/// into `dir` (an older one there is removed) and then read from there.
-pub fn initramfs_part(root: &Path, dir: &Path) -> Result<PathBuf> {
+/// The gzip-compressed cpio archive `name` of the whole sysroot at `root`, built once per tree
+/// content into `dir` (an older one there is removed) and then read from there.
+pub fn initramfs_part(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     if let Some(why) = unavailable(root) {
         return Err(Error::Boot(why));
     }
-    packed_tree(root, dir, "sysroot")
+    packed_tree(root, dir, name)
 }
 
 /// The gzip-compressed cpio archive of the whole tree at `root`, to be unpacked at `/`: built
@@ -182,17 +206,85 @@ pub fn packed_tree(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
     let bytes = cpio.finish();
     let partial = dir.join(format!(".{name}-{hash}.partial"));
     gzip(&bytes, &partial)?;
-    // Only the newest archive is kept: a sysroot's is tens of megabytes.
+    // Only the newest archive of this name is kept: a sysroot's is tens of megabytes. The
+    // archives of other names (`sysroot-postgres-…` beside `sysroot-…`) stay.
     if let Ok(old) = std::fs::read_dir(dir) {
         for old in old.flatten() {
             let file = old.file_name().to_string_lossy().into_owned();
-            if file.starts_with(&format!("{name}-")) && file.ends_with(".cpio.gz") {
+            if is_archive_of(&file, name) {
                 let _ = std::fs::remove_file(old.path());
             }
         }
     }
     std::fs::rename(&partial, &archive).context(|| format!("writing {}", archive.display()))?;
     Ok(archive)
+}
+
+/// A tree with the content of `root` that users other than its owner can reach: `root` itself
+/// when every directory on its way is searchable by others, else a view of it made of hard
+/// links (the same files, so their own modes, at no cost in space) under `dir`, made once per
+/// tree content as `<name>-<hash>/` (an older view of that name is removed). A tree in root's
+/// 0700 home is what a case with a `user` needs this for.
+pub fn reachable_view(root: &Path, dir: &Path, name: &str) -> Result<PathBuf> {
+    if crate::hostrun::unreachable_by_others(root).is_none() {
+        return Ok(root.to_owned());
+    }
+    let (_, hasher) = walk(root)?;
+    let hash: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let view = dir.join(format!("{name}-{hash}"));
+    if view.is_dir() {
+        return Ok(view);
+    }
+    std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
+    let partial = dir.join(format!(".{name}-{hash}.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).context(|| format!("removing {}", partial.display()))?;
+    }
+    // GNU cp's -l links files instead of copying them; directories and links are made anew
+    // with their modes (-a). Across file systems the links fail, and a plain copy is made.
+    let copy = |link: bool| {
+        Command::new("cp")
+            .arg(if link { "-al" } else { "-a" })
+            .arg(root)
+            .arg(&partial)
+            .stdin(Stdio::null())
+            .status()
+            .context(|| "starting cp".to_owned())
+    };
+    if !copy(true)?.success() {
+        let _ = std::fs::remove_dir_all(&partial);
+        if !copy(false)?.success() {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(Error::Boot(format!(
+                "copying {} to {}",
+                root.display(),
+                partial.display()
+            )));
+        }
+    }
+    if let Ok(old) = std::fs::read_dir(dir) {
+        for old in old.flatten() {
+            let file = old.file_name().to_string_lossy().into_owned();
+            if file
+                .strip_prefix(name)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|h| h.len() == 16)
+            {
+                let _ = std::fs::remove_dir_all(old.path());
+            }
+        }
+    }
+    std::fs::rename(&partial, &view).context(|| format!("moving in {}", view.display()))?;
+    Ok(view)
+}
+
+/// Whether `file` is a `<name>-<16 hex digits>.cpio.gz` archive of [`packed_tree`].
+fn is_archive_of(file: &str, name: &str) -> bool {
+    let hash = file
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".cpio.gz"));
+    hash.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Compresses `bytes` into `dest` with the host's `gzip` (fast level: the archive is built once
@@ -268,9 +360,13 @@ mod tests {
         std::fs::write(root.join("usr/lib/ld-linux-aarch64.so.1"), b"LDSO").unwrap();
         symlink("usr/lib", root.join("lib")).unwrap();
         let out = dir.path().join("out");
-        let first = initramfs_part(&root, &out).unwrap();
+        let first = initramfs_part(&root, &out, "sysroot").unwrap();
         let modified = std::fs::metadata(&first).unwrap().modified().unwrap();
-        assert_eq!(initramfs_part(&root, &out).unwrap(), first, "the same tree, the same archive");
+        assert_eq!(
+            initramfs_part(&root, &out, "sysroot").unwrap(),
+            first,
+            "the same tree, the same archive"
+        );
         assert_eq!(std::fs::metadata(&first).unwrap().modified().unwrap(), modified);
         let unpacked = Command::new("gzip").args(["-dc"]).arg(&first).output().unwrap().stdout;
         let text = String::from_utf8_lossy(&unpacked);
@@ -280,8 +376,17 @@ mod tests {
         }
         assert!(text.contains("LDSO"));
         std::fs::write(root.join("usr/lib/extra"), b"more").unwrap();
-        let second = initramfs_part(&root, &out).unwrap();
+        let second = initramfs_part(&root, &out, "sysroot").unwrap();
         assert_ne!(second, first, "a changed tree is packed again");
         assert!(!first.exists(), "the older archive is removed");
+    }
+
+    #[test]
+    fn test_only_the_archives_of_one_name_replace_each_other() {
+        assert!(is_archive_of("sysroot-0123456789abcdef.cpio.gz", "sysroot"));
+        assert!(!is_archive_of("sysroot-postgres-0123456789abcdef.cpio.gz", "sysroot"));
+        assert!(is_archive_of("sysroot-postgres-0123456789abcdef.cpio.gz", "sysroot-postgres"));
+        assert!(!is_archive_of("sysroot-0123.cpio.gz", "sysroot"));
+        assert!(!is_archive_of("libc-root-0123456789abcdef.cpio.gz", "sysroot"));
     }
 }

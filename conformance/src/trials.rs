@@ -84,7 +84,7 @@ fn trial(harness: &Arc<Harness>, cell: Cell) -> Trial {
 fn trial_limit(harness: &Harness, cell: Cell) -> Duration {
     let own = Duration::from_secs(harness.cases[cell.case].fixture.timeout_s.into());
     match cell.lane {
-        Lane::Linux => harness.linux_limit(LINUX_BUILD_MARGIN) + TRIAL_MARGIN,
+        Lane::Linux => harness.linux_limit(cell.case, LINUX_BUILD_MARGIN) + TRIAL_MARGIN,
         _ => own + TRIAL_MARGIN,
     }
 }

@@ -3,8 +3,9 @@
 //! signal given on resume, a fault with its address); a raw remote-protocol client interrupts a
 //! spinning guest with Ctrl-C and reads memory the guest does not have; a three-thread guest
 //! shows its threads, stops naming the thread that hit a breakpoint, and steps that thread
-//! alone, under elfvisor and (the same session, compared) under `qemu-aarch64 -g`. Every wait
-//! is bounded: the debugger and the emulator run under time limits, and a connection is
+//! alone, under elfvisor and (the same session, compared) under `qemu-aarch64 -g`, and steps it
+//! exactly while another thread keeps reporting; Ctrl-C stops threads all blocked in system
+//! calls, which show Linux's view of a call a stop interrupted. Every wait is bounded: the debugger and the emulator run under time limits, and a connection is
 //! retried a bounded number of times.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -414,6 +415,63 @@ fn test_threads_are_gdb_threads() {
     assert_eq!(printed, "joined\n");
 }
 
+/// A session without scheduler locking on the three-thread guest in its busy mode: while
+/// thread 3 steps, the others run, and the first worker hits a breakpoint in `tick` over and
+/// over (its condition false, so gdb steps it over and resumes). When such a report and the
+/// end of thread 3's step come at once, the step's end is kept for thread 3 and reported when
+/// gdb next resumes it, running nothing; a step a sibling's stop ended before it ran is made
+/// again. So eight `stepi` move exactly eight instructions (work's line 12 is straight-line
+/// code) and each `next` ends on the next line, whichever thread reports first.
+const UNLOCKED_SESSION: [&str; 19] = [
+    "break work if n == 2",
+    "break tick if n == 0",
+    "continue",
+    "set $start = $pc",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "stepi",
+    "p $pc - $start",
+    "next",
+    "next",
+    "p n",
+    "p slots[2]",
+    "delete",
+    "continue",
+];
+
+#[test]
+fn test_threads_step_without_scheduler_locking() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = build(dir.path(), "threads");
+    let emulator = Emulator::start(&program, &["busy"]);
+    let out = gdb(&emulator, &UNLOCKED_SESSION);
+    assert_in_order(
+        &out,
+        &[
+            "Thread 3 hit Breakpoint 1, work (n=2) at ",
+            "$1 = 32\n",
+            "13\t    slots[n] += n;",
+            "14\t    return slots[n];",
+            "$2 = 2\n",
+            "$3 = 4\n",
+            "exited normally]",
+        ],
+    );
+    // No stop gdb did not ask for (a step's end taken for a signal, a removed breakpoint).
+    assert!(!out.contains("received signal"), "{out}");
+    let (status, printed) = emulator.finish();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(printed, "joined\n");
+}
+
 /// The same session against qemu-user's gdb stub, which (7.2) sometimes loses a thread's
 /// breakpoint report or hangs when threads start while the guest runs: its session is tried
 /// up to three times, each bounded; elfvisor's must match the first that completes, and if
@@ -551,4 +609,132 @@ fn test_a_variable_is_watched_by_stepping() {
     assert_in_order(&out, &["Watchpoint 2: counter", "Old value = 41", "New value = 42", "22\t"]);
     let (status, _) = emulator.finish();
     assert_eq!(status.signal(), Some(nix::sys::signal::Signal::SIGKILL as i32));
+}
+
+/// The registers of thread `tid` (gdb's ids are the guest's tids, in hex), as `g` gives them.
+fn thread_registers(stream: &mut TcpStream, tid: u32) -> String {
+    let mut seen = String::new();
+    stream.write_all(&packet(&format!("Hg{tid:x}"))).unwrap();
+    read_until(stream, &mut seen, &["$OK"]);
+    seen.clear();
+    stream.write_all(&packet("g")).unwrap();
+    read_until(stream, &mut seen, &["$"]);
+    let body = whole_packets(&seen)[0];
+    run_length_decoded(&body[1..body.len() - 3])
+}
+
+/// A reply's run-length encoding undone: `c*n` is `c` and then `n - 29` more of it.
+fn run_length_decoded(data: &str) -> String {
+    let mut out = String::new();
+    let mut chars = data.chars();
+    while let Some(c) = chars.next() {
+        if c == '*' {
+            let count = chars.next().expect("a count after *") as usize - 29;
+            let last = out.chars().last().expect("a character before *");
+            out.extend(std::iter::repeat_n(last, count));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Register `n` (x0–x30, then sp and pc) of a `g` reply: 64 bits, little-endian hex.
+fn register(regs: &str, n: usize) -> u64 {
+    u64::from_str_radix(&regs[n * 16..n * 16 + 16], 16).unwrap().swap_bytes()
+}
+
+/// The host system call each of the emulator's host threads is blocked in (the first field of
+/// `/proc/PID/task/TID/syscall`), by host thread id.
+fn host_calls(pid: u32) -> Vec<(u32, String)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .filter_map(|t| {
+            let t = t.ok()?;
+            let tid = t.file_name().to_str()?.parse().ok()?;
+            let call = std::fs::read_to_string(t.path().join("syscall")).ok()?;
+            Some((tid, call.split_whitespace().next()?.to_string()))
+        })
+        .collect()
+}
+
+/// Ctrl-C while every guest thread is blocked in a system call (the worker in `read` on an
+/// empty pipe, the main thread in `pthread_join`'s futex wait) stops the guest at once: the
+/// calls are interrupted as a signal interrupts them. Each thread then shows Linux's view of a
+/// thread a stop interrupted in a call: on its `svc`, x0 the call's first argument, x8 its
+/// number. x0 written for the worker is what its call, restarted when the guest resumes,
+/// takes: a read of the other pipe, which holds an `x`. The main thread's wait restarts too,
+/// so the program ends as it does alone.
+#[test]
+fn test_ctrl_c_stops_threads_blocked_in_calls_and_x0_is_the_restarted_argument() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = build(dir.path(), "blocked");
+    let emulator = Emulator::start(&program, &[]);
+    let pid = emulator.child.id();
+    let mut stream = (0..100)
+        .find_map(|_| TcpStream::connect(("127.0.0.1", emulator.port)).ok())
+        .expect("the gdb server accepts");
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut seen = String::new();
+    stream.write_all(&packet("?")).unwrap();
+    read_until(&mut stream, &mut seen, &["$S05", "$T05"]);
+    seen.clear();
+    stream.write_all(&packet("vCont;c")).unwrap();
+    read_until(&mut stream, &mut seen, &["+"]);
+    // Until both guest threads are blocked in the host: the first (the guest's main thread)
+    // in a futex wait, another in a read (a state looked at again and again, bounded).
+    let read = nix::libc::SYS_read.to_string();
+    let futex = nix::libc::SYS_futex.to_string();
+    let blocked = |calls: &[(u32, String)]| {
+        calls.iter().any(|(t, c)| *t == pid && *c == futex)
+            && calls.iter().any(|(t, c)| *t != pid && *c == read)
+    };
+    let start = std::time::Instant::now();
+    while !blocked(&host_calls(pid)) {
+        assert!(start.elapsed() < LIMIT, "never blocked: {:?}", host_calls(pid));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stream.write_all(b"\x03").unwrap();
+    read_until(&mut stream, &mut seen, &["$S02", "$T02"]);
+    seen.clear();
+    stream.write_all(&packet("qfThreadInfo")).unwrap();
+    read_until(&mut stream, &mut seen, &["$m"]);
+    let list = whole_packets(&seen)[0];
+    let tids: Vec<u32> =
+        list[2..list.len() - 3].split(',').map(|t| u32::from_str_radix(t, 16).unwrap()).collect();
+    assert_eq!(tids.len(), 2, "{list}");
+    assert_eq!(tids[0], pid, "the first thread first: {list}");
+    let worker = tids[1];
+    for (tid, nr, x0) in [(pid, 98, None), (worker, 63, Some(3))] {
+        let regs = thread_registers(&mut stream, tid);
+        assert_eq!(register(&regs, 8), nr, "thread {tid}'s call number: {regs}");
+        if let Some(x0) = x0 {
+            assert_eq!(register(&regs, 0), x0, "thread {tid}'s first argument: {regs}");
+        }
+        let pc = register(&regs, 32);
+        seen.clear();
+        stream.write_all(&packet(&format!("m{pc:x},4"))).unwrap();
+        read_until(&mut stream, &mut seen, &["$"]);
+        let insn = whole_packets(&seen)[0];
+        let insn = run_length_decoded(&insn[1..insn.len() - 3]);
+        assert_eq!(insn, "010000d4", "thread {tid} is on its svc (pc {pc:#x})");
+    }
+    // The worker's read takes the other pipe when it is made again.
+    let regs = thread_registers(&mut stream, worker);
+    let written = format!("{}{}", "0500000000000000", &regs[16..]);
+    seen.clear();
+    stream.write_all(&packet(&format!("G{written}"))).unwrap();
+    read_until(&mut stream, &mut seen, &["$OK", "$E"]);
+    assert!(seen.contains("$OK"), "{seen:?}");
+    assert_eq!(register(&thread_registers(&mut stream, worker), 0), 5);
+    seen.clear();
+    stream.write_all(&packet("vCont;c")).unwrap();
+    read_until(&mut stream, &mut seen, &["$W"]);
+    assert!(seen.contains("$W00"), "{seen:?}");
+    let (status, printed) = emulator.finish();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(printed, "read x\njoined\n");
 }

@@ -11,7 +11,8 @@
  *
  * The manifest is line-based: `case <id>`, `bin <path>`, `timeout <seconds>`, `arg <hex>` (argv[0]
  * first), `env <hex>`, `stdin <path>`, `file <hex name> <path>` (copied into the case's directory
- * under that name before it runs), then `run`. Each case starts in a fresh
+ * under that name before it runs), `user <id>` (run as that user and group id, which then own
+ * the case's directory and files; without it, as root), then `run`. Each case starts in a fresh
  * directory under /tmp, as its own process group, with only the listed environment.
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ struct spec {
     char *file_name[MAX_FILES];
     char *file_src[MAX_FILES];
     int filec;
+    long user; /* -1: root */
     char *tmpfs_dir; /* a tmpfs to mount in the working directory, if any */
     int tmpfs_kib;
     const char *bad; /* why the manifest entry cannot be run as written, if it cannot */
@@ -188,6 +191,20 @@ static void run_case(struct spec *s, int serial)
             return;
         }
     }
+    if (s->user >= 0) {
+        /* The case's user owns its directory and files, as the host lanes give them. */
+        uid_t uid = (uid_t)s->user;
+        int bad = chown(cwd, uid, (gid_t)uid) != 0;
+        for (int i = 0; i < s->filec && !bad; i++) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", cwd, s->file_name[i]);
+            bad = chown(path, uid, (gid_t)uid) != 0;
+        }
+        if (bad) {
+            say("@@ELFVISOR END %s harness-error chown: %s\n", s->id, strerror(errno));
+            return;
+        }
+    }
     char mnt[1024] = "";
     if (s->tmpfs_dir) {
         /* The fixture's `tmpfs`: the same mount the host lanes make in a private namespace. */
@@ -211,7 +228,14 @@ static void run_case(struct spec *s, int serial)
     if (pid == 0) {
         setpgid(0, 0);
         int in = open(s->stdin_path[0] ? s->stdin_path : "/dev/null", O_RDONLY);
-        if (in < 0 || chdir(cwd) != 0)
+        if (in < 0)
+            _exit(126);
+        /* Groups first, then the group id, then the user id: after setuid there is no way
+         * back to the rights the first two need. */
+        if (s->user >= 0 && (setgroups(0, NULL) != 0 || setgid((gid_t)s->user) != 0 ||
+                             setuid((uid_t)s->user) != 0))
+            _exit(126);
+        if (chdir(cwd) != 0)
             _exit(126);
         dup2(in, 0);
         dup2(out[1], 1);
@@ -331,12 +355,20 @@ int main(void)
                 memset(&s, 0, sizeof s);
                 snprintf(s.id, sizeof s.id, "%s", val);
                 s.timeout_s = 10;
+                s.user = -1;
             } else if (strcmp(line, "bin") == 0) {
                 snprintf(s.bin, sizeof s.bin, "%s", val);
             } else if (strcmp(line, "stdin") == 0) {
                 snprintf(s.stdin_path, sizeof s.stdin_path, "%s", val);
             } else if (strcmp(line, "timeout") == 0) {
                 s.timeout_s = atoi(val);
+            } else if (strcmp(line, "user") == 0) {
+                char *end;
+                long user = strtol(val, &end, 10);
+                if (*val == '\0' || *end != '\0' || user <= 0 || user > 65534)
+                    s.bad = "bad user line";
+                else
+                    s.user = user;
             } else if (strcmp(line, "arg") == 0 && s.argc < MAX_ARGS) {
                 s.argv[s.argc++] = unhex(val);
             } else if (strcmp(line, "env") == 0 && s.envc < MAX_ARGS) {

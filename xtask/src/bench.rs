@@ -518,15 +518,52 @@ pub fn run(opts: &Options) -> Result<()> {
         .context("building elfvisor")?;
     let builder = GuestBuilder::new();
     let glibc = builder.toolchain(Libc::Glibc).is_ok();
-    let source_dir = paths::guest_src().join("bench");
     let runs = opts.runs();
     let host = host_description();
     let qemu_version = first_line(Command::new(QEMU).arg("--version"));
     println!("bench: elfvisor {} vs {qemu_version}", elfvisor.display());
     println!("bench: {host}; {runs} timed runs per workload and runtime, interleaved");
 
+    let workloads: Vec<Workload> =
+        workloads(opts, glibc).into_iter().chain(sysroot_workloads(opts)).collect();
+    // `--only pgbench` asks for the pgbench row alone: the startup rows kept for the others'
+    // subtractions are not worth timing then.
+    let own = |w: &Workload| !matches!(w.kind, Kind::Startup | Kind::Setup { .. });
+    if opts.only.is_none() || workloads.iter().any(own) {
+        micro(opts, &elfvisor, &builder, workloads, runs, &host, &qemu_version)?;
+    }
+    if opts.only.as_deref().is_none_or(|only| PGBENCH_ROW.contains(only)) {
+        let seconds = if opts.quick { 5 } else { 20 };
+        if let Some(figures) = crate::pgbench::run(&elfvisor, seconds)? {
+            println!("\n{}", crate::pgbench::render(&figures, seconds));
+            let dir = paths::target_dir().join("bench");
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join("pgbench.json");
+            let report = crate::pgbench::json(&figures, seconds);
+            std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("pgbench figures: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// The name `--only` matches to choose the pgbench row ([`crate::pgbench`]).
+const PGBENCH_ROW: &str = "pgbench";
+
+/// The table of the guest programs, their derived figures and `target/bench/report.json`.
+fn micro(
+    opts: &Options,
+    elfvisor: &Path,
+    builder: &GuestBuilder,
+    workloads: Vec<Workload>,
+    runs: usize,
+    host: &str,
+    qemu_version: &str,
+) -> Result<()> {
+    let source_dir = paths::guest_src().join("bench");
     let mut measured = Vec::new();
-    for workload in workloads(opts, glibc).into_iter().chain(sysroot_workloads(opts)) {
+    for workload in workloads {
         let binary = match &workload.prebuilt {
             Some(binary) => binary.clone(),
             None => {
@@ -546,7 +583,7 @@ pub fn run(opts: &Options) -> Result<()> {
         });
     }
 
-    measure(&mut measured, &elfvisor, runs)?;
+    measure(&mut measured, elfvisor, runs)?;
 
     let rows: Vec<Row> = measured
         .iter()
@@ -566,7 +603,7 @@ pub fn run(opts: &Options) -> Result<()> {
          subtract each runtime's own median musl startup."
     );
 
-    let report = report_json(&measured, &derived, runs, opts.quick, &host, &qemu_version);
+    let report = report_json(&measured, &derived, runs, opts.quick, host, qemu_version);
     let dir = paths::target_dir().join("bench");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("report.json");

@@ -364,6 +364,9 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
     let sysroot = paths::sysroot();
     // What the harness loads from it: the manifest and the interpreter every program starts in.
     let sysroot_missing = elfvisor_conformance::sysroot::unavailable(&sysroot);
+    // The `postgres` set of the daemon family's PostgreSQL cases, a tree of its own.
+    let postgres = paths::sysroot_of(Some("postgres"));
+    let postgres_missing = crate::sysroot::unready(crate::sysroot::Set::Postgres, &postgres);
     let root = paths::workspace_root();
     let unicorn_missing = !crate::unicorn::installed(&root);
     let nextest = nextest();
@@ -395,6 +398,10 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
             ),
             Some(why) => println!("deps: probe the arm64 sysroot: MISSING ({why})"),
         }
+        match &postgres_missing {
+            None => println!("deps: probe the postgres sysroot: found {}", postgres.display()),
+            Some(why) => println!("deps: probe the postgres sysroot: MISSING ({why})"),
+        }
         let unicorn = crate::unicorn::pc_file(&root);
         let state = if unicorn_missing { "MISSING or stale at" } else { "found" };
         println!("deps: probe elfvisor's patched unicorn: {state} {}", unicorn.display());
@@ -407,6 +414,7 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
         && !kernel_missing
         && programs_missing.is_empty()
         && sysroot_missing.is_none()
+        && postgres_missing.is_none()
         && !unicorn_missing;
     if rest_present && nextest.is_ok() {
         println!("deps: everything is present");
@@ -427,6 +435,9 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
     }
     if sysroot_missing.is_some() {
         println!("deps: missing the arm64 sysroot at {}", sysroot.display());
+    }
+    if let Some(why) = &postgres_missing {
+        println!("deps: missing the postgres sysroot at {} ({why})", postgres.display());
     }
     if unicorn_missing {
         println!(
@@ -502,6 +513,21 @@ pub fn provision(check_only: bool, explain: bool) -> Result<ExitCode> {
         }
         println!("deps: building the arm64 sysroot (cargo xtask sysroot)");
         crate::sysroot::run(&crate::sysroot::Options::default())?;
+    }
+    if postgres_missing.is_some() {
+        let env = paths::sysroot_env("postgres");
+        if std::env::var_os(&env).is_some_and(|s| !s.is_empty()) {
+            // A tree named by hand is finished (its user database), never built over.
+            crate::sysroot::finish(crate::sysroot::Set::Postgres, &postgres)?;
+        } else {
+            println!("deps: building the postgres sysroot (cargo xtask sysroot --set postgres)");
+            let opts = crate::sysroot::Options {
+                set: crate::sysroot::Set::Postgres,
+                packages: vec![],
+                dir: None,
+            };
+            crate::sysroot::run(&opts)?;
+        }
     }
     if unicorn_missing {
         println!("deps: building elfvisor's patched unicorn (cmake + ninja, a few minutes)");

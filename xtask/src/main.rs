@@ -23,6 +23,7 @@ mod asan;
 mod bench;
 mod coverage;
 mod deps;
+mod pgbench;
 mod run;
 mod sysroot;
 mod test;

@@ -74,6 +74,58 @@ impl Set {
         };
         elfvisor_conformance::paths::cache_dir().join(name)
     }
+
+    /// The user database the set's tree carries, as `(/etc/passwd, /etc/group)`, if any. An
+    /// extracted tree runs no maintainer scripts, so nothing creates Debian's `/etc/passwd`
+    /// (base-passwd's postinst does on a real system); the `postgres` set's cases run as
+    /// `nobody`, and `initdb` and `postgres` look their user up (`getpwuid`), so the tree names
+    /// root and nobody with Debian's fixed ids. The default set carries none: its cases run as
+    /// root and show ids as numbers on the gold lane.
+    pub fn user_database(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Set::Default => None,
+            Set::Postgres => Some((
+                "root:x:0:0:root:/root:/bin/sh\n\
+                 nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+                "root:x:0:\nnogroup:x:65534:\n",
+            )),
+        }
+    }
+}
+
+/// Why the tree of `set` at `dir` is not ready for its cases, if it is not: what the harness
+/// loads, and the set's user database.
+pub fn unready(set: Set, dir: &Path) -> Option<String> {
+    if let Some(why) = elfvisor_conformance::sysroot::unavailable(dir) {
+        return Some(why);
+    }
+    let (passwd, _) = set.user_database()?;
+    let path = dir.join("etc/passwd");
+    (std::fs::read_to_string(&path).ok().as_deref() != Some(passwd))
+        .then(|| format!("{} is not the set's user database", path.display()))
+}
+
+/// Finishes a tree of `set` built elsewhere (named by hand): writes its user database, once its
+/// packages are there.
+pub fn finish(set: Set, dir: &Path) -> Result<()> {
+    if let Some(why) = elfvisor_conformance::sysroot::unavailable(dir) {
+        bail!("{} holds no usable sysroot: {why}", dir.display());
+    }
+    ensure_user_database(set, dir)
+}
+
+/// Writes the set's user database into the tree at `dir` where it is missing or differs (a
+/// tree built before the set carried one gets it without being built again).
+fn ensure_user_database(set: Set, dir: &Path) -> Result<()> {
+    let Some((passwd, group)) = set.user_database() else { return Ok(()) };
+    for (name, text) in [("passwd", passwd), ("group", group)] {
+        let path = dir.join("etc").join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            println!("sysroot: wrote {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// `cargo xtask sysroot` options.
@@ -81,14 +133,14 @@ impl Set {
 pub struct Options {
     /// The packages to unpack (their dependencies come along), comma-separated; overrides `--set`.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
-    packages: Vec<String>,
+    pub packages: Vec<String>,
     /// A named package set: `default`, or `postgres` (the default set plus PostgreSQL 15).
     #[arg(long, value_enum, default_value_t = Set::Default)]
-    set: Set,
+    pub set: Set,
     /// Where to build it (default: the per-user cache's `sysroot/`, or `sysroot-postgres/` for
     /// `--set postgres`).
     #[arg(long)]
-    dir: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
 }
 
 /// The hidden directory a tree at `dir` is built in before it is renamed into place: beside it
@@ -151,6 +203,9 @@ pub fn run(opts: &Options) -> Result<()> {
     let dir = opts.dir.clone().unwrap_or_else(|| opts.set.default_dir());
     if up_to_date(&dir, &packages) {
         println!("sysroot: {} is up to date ({})", dir.display(), wanted_line(&packages));
+        if opts.packages.is_empty() {
+            ensure_user_database(opts.set, &dir)?;
+        }
         return Ok(());
     }
     ensure_mmdebstrap()?;
@@ -193,6 +248,9 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    if opts.packages.is_empty() {
+        ensure_user_database(opts.set, &partial)?;
     }
     std::fs::rename(&partial, &dir).with_context(|| format!("moving in {}", dir.display()))?;
     let count = std::fs::read_to_string(dir.join("MANIFEST"))?.lines().count() - 1;

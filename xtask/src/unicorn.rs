@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 /// Keep in step with `emulator/engine/build.rs`.
 const MARKER_VARIABLE: &str = "elfvisor_patch";
-const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline+xregs";
+const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline+xregs+small-code-pages+small-tb-table";
 const SYS_CRATE: &str = "unicorn-engine-sys";
 #[cfg(test)]
 pub const MARKER_VALUE_FOR_TESTS: &str = MARKER_VALUE;
@@ -26,7 +26,30 @@ struct Edit {
 }
 
 /// The edits elfvisor makes to unicorn 2.1.5 (GPL-2.0 modifications, listed in the README).
-const EDITS: [Edit; 47] = [
+const EDITS: [Edit; 50] = [
+    // Startup: the block hash table started at 32768 entries (512 KiB of buckets, zeroed at
+    // each instance's start and again at every flush of all code, which elfvisor does when an
+    // executable mapping changes: a dynamic loader's startup flushes many times). It grows by
+    // itself (QHT_MODE_AUTO_RESIZE), so it starts at 4096 entries (64 KiB).
+    Edit {
+        file: "qemu/accel/tcg/translate-all.c",
+        original: "static void tb_htable_init(struct uc_struct *uc)\n{\n    unsigned int mode = QHT_MODE_AUTO_RESIZE;\n\n    qht_init(&uc->tcg_ctx->tb_ctx.htable, tb_cmp, CODE_GEN_HTABLE_SIZE, mode);",
+        patched: "/* elfvisor: the block table's first size, and its size after a flush: small, as it grows\n   by itself, so starting and flushing zero less. */\n#define ELFVISOR_HTABLE_SIZE (1 << 12)\n\nstatic void tb_htable_init(struct uc_struct *uc)\n{\n    unsigned int mode = QHT_MODE_AUTO_RESIZE;\n\n    qht_init(&uc->tcg_ctx->tb_ctx.htable, tb_cmp, ELFVISOR_HTABLE_SIZE, mode);",
+    },
+    Edit {
+        file: "qemu/accel/tcg/translate-all.c",
+        original: "    qht_reset_size(cpu->uc, &cpu->uc->tcg_ctx->tb_ctx.htable, CODE_GEN_HTABLE_SIZE);",
+        patched: "    qht_reset_size(cpu->uc, &cpu->uc->tcg_ctx->tb_ctx.htable, ELFVISOR_HTABLE_SIZE);",
+    },
+    // Startup: the code buffer was advised for huge pages, so the first block every instance
+    // (one per guest thread and process) translates made the host zero a whole 2 MiB page:
+    // a quarter of the CPU time of a guest that prints one line and exits. Small pages are
+    // filled as code reaches them; qemu-user's own hot code fits the TLB either way.
+    Edit {
+        file: "qemu/accel/tcg/translate-all.c",
+        original: "    /* Request large pages for the buffer.  */\n    qemu_madvise(buf, size, QEMU_MADV_HUGEPAGE);\n\n    return buf;\n}\n#endif /* USE_STATIC_CODE_GEN_BUFFER, WIN32, POSIX */",
+        patched: "    /* elfvisor: no huge pages for the buffer: each instance's first translation would\n       make the host zero a whole 2 MiB page, which dominates a short guest's startup. */\n\n    return buf;\n}\n#endif /* USE_STATIC_CODE_GEN_BUFFER, WIN32, POSIX */",
+    },
     // Guest atomics: TCG must generate parallel-safe code (exclusives, LSE) for more than one
     // vCPU; stock unicorn hard-wires the flags to 0. Parallel-safe code makes every atomic a
     // helper call, so (P8) a vCPU the embedder declares alone — one thread, no writable

@@ -1,6 +1,6 @@
-/* The threaded program tests/gdb.rs debugs: the main thread starts two workers; each calls
- * work() with its own number, then all three meet at a barrier (so all three are alive when a
- * worker stops in work()), and the main thread joins the workers. */
+/* The threaded program tests/gdb.rs debugs: the main thread starts two workers, each calls
+ * work() with its own number (with "busy", the first calls tick() until the second is done),
+ * all three meet at a barrier (all alive when a worker stops in work()), main joins them. */
 #include <pthread.h>
 #include <unistd.h>
 
@@ -14,17 +14,32 @@ __attribute__((noinline)) long work(long n)
     return slots[n];
 }
 
+static volatile int busy, done;
+volatile long ticks;
+
+__attribute__((noinline)) void tick(long n)
+{
+    ticks += n;
+}
+
 static void *worker(void *arg)
 {
     long n = (long)arg;
+    if (busy && n == 1) {
+        while (!done)
+            tick(n);
+    }
     work(n);
+    if (n == 2)
+        done = 1;
     pthread_barrier_wait(&all_here);
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     pthread_t t[2];
+    busy = argc > 1 && argv[1][0] == 'b';
     pthread_barrier_init(&all_here, 0, 3);
     for (long n = 1; n <= 2; n++)
         pthread_create(&t[n - 1], 0, worker, (void *)n);

@@ -205,6 +205,49 @@ fn test_syscalls_are_served_inside_the_run() {
     assert_eq!(cpu.reg(Reg::Pc), CODE + 24, "the pc is past the svc that stopped");
 }
 
+/// The translated-code buffer is not advised for huge pages (a whole 2 MiB page zeroed at an
+/// instance's first translation, the most of a short guest's startup): once an instance has
+/// translated and run code, no mapping of this process carries the huge-page advice.
+#[test]
+fn test_the_code_buffer_is_not_advised_for_huge_pages() {
+    let arena = Arena::new();
+    arena.write_code(CODE, &SYSCALLS);
+    let mut cpu = vcpu(&arena, CODE);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let flags: Vec<&str> = smaps.lines().filter(|l| l.starts_with("VmFlags:")).collect();
+    assert!(!flags.is_empty(), "smaps lists VmFlags");
+    let advised: Vec<&&str> =
+        flags.iter().filter(|l| l.split_whitespace().any(|f| f == "hg")).collect();
+    assert!(advised.is_empty(), "mappings advised for huge pages: {advised:?}");
+}
+
+/// More blocks than the block hash table starts with (it starts small and grows): 5,000
+/// blocks, each ending in an indirect branch to the next, so the runs find them through the
+/// table; both runs count every block, the second one finding the first run's translations.
+#[test]
+fn test_more_blocks_than_the_first_hash_table_holds() {
+    const BLOCKS: u32 = 5000;
+    let arena = Arena::new();
+    // mov x8, #93; then per block: add x0, x0, #1; adr x1, .+8; br x1; then svc #0.
+    let mut code = vec![0xd2800ba8];
+    for _ in 0..BLOCKS {
+        code.extend([0x91000400, 0x10000041, 0xd61f0020]);
+    }
+    code.push(0xd4000001);
+    assert!(code.len() * 4 <= 0x1_0000, "the code fits its region");
+    arena.write_code(CODE, &code);
+    let mut cpu = vcpu(&arena, CODE);
+    for run in 0..2 {
+        let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+        cpu.set_reg(Reg::Pc, CODE);
+        cpu.set_reg(Reg::X(0), 0);
+        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+        assert_eq!(handler.calls, vec![(93, u64::from(BLOCKS))], "run {run}");
+    }
+}
+
 #[test]
 fn test_step_runs_one_instruction_and_serves_its_syscall() {
     let arena = Arena::new();

@@ -21,17 +21,46 @@
 //! followed when the call follows it ([`Follow::Last`]); a call that acts on a link itself
 //! (`lstat`, `readlink`, `unlink`…) asks for [`Follow::NotLast`]. More than 40 links give
 //! `ELOOP` (`MAXSYMLINKS`, `nested_symlink` in fs/namei.c).
+//!
+//! After the guest's `chroot` (as root), its root is a host directory and every path resolves
+//! strictly inside it ([`host_path`]): no fallback and no host directories, absolute links and
+//! `..` at the root staying inside, as Linux's path walk does with the process's root
+//! (fs/namei.c, follow_dotdot stopping at `nd->root`). A relative path resolves the same way
+//! from the working directory when that lies inside the root; a working directory outside it
+//! (a `chroot` without `chdir`) is the host's, untouched, as on Linux, where `..` from there
+//! never meets the root. The root is kept by fork (a respawned child gets it through
+//! [`ROOT_ENV`]) and by `execve`. Paths relative to another directory descriptor (`openat`
+//! and its kin) are the host's: their `..` is not stopped at the root.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 use elfvisor_abi::Errno;
 
 /// The environment variable that names a sysroot when `--sysroot` is not given. Respawned fork
 /// children get the sysroot of their parent through it.
 pub const ENV: &str = "ELFVISOR_SYSROOT";
+
+/// The environment variable that carries the guest's root (after its `chroot`) to a respawned
+/// fork child.
+pub const ROOT_ENV: &str = "ELFVISOR_CHROOT";
+
+/// The guest's root after `chroot`: a canonical host directory.
+static ROOT: RwLock<Option<PathBuf>> = RwLock::new(None);
+
+/// The guest's root after its `chroot`, if it made one.
+pub fn root() -> Option<PathBuf> {
+    ROOT.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Makes `host_dir` (a directory's host path) the guest's root.
+pub fn set_root(host_dir: &Path) -> Result<(), Errno> {
+    let dir = std::fs::canonicalize(host_dir).map_err(|e| elfvisor_host::errno_from_io(&e))?;
+    *ROOT.write().unwrap_or_else(|e| e.into_inner()) = Some(dir);
+    Ok(())
+}
 
 /// Linux's `MAXSYMLINKS`: links followed in one lookup before `ELOOP`.
 const MAX_LINKS: u32 = 40;
@@ -84,6 +113,9 @@ pub fn init(dir: Option<PathBuf>) -> Result<(), SysrootError> {
     let dir = dir.or_else(|| std::env::var_os(ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
     let sysroot = dir.map(|d| Sysroot::new(&d)).transpose()?;
     let _ = CURRENT.set(sysroot);
+    if let Some(root) = std::env::var_os(ROOT_ENV).filter(|v| !v.is_empty()) {
+        *ROOT.write().unwrap_or_else(|e| e.into_inner()) = Some(PathBuf::from(root));
+    }
     Ok(())
 }
 
@@ -92,8 +124,24 @@ pub fn current() -> Option<&'static Sysroot> {
     CURRENT.get().and_then(Option::as_ref)
 }
 
-/// The host path for a guest path, through this process's sysroot (the identity without one).
+/// The host path for a guest path: inside the guest's root after its `chroot`, else through
+/// this process's sysroot (the identity without one).
 pub fn host_path(guest: &[u8], follow: Follow) -> Result<Vec<u8>, Errno> {
+    if let Some(root) = root() {
+        let absolute = if guest.first() == Some(&b'/') {
+            guest.to_vec()
+        } else {
+            // The working directory's place in the root, if it is inside.
+            let cwd = std::env::current_dir().map_err(|e| elfvisor_host::errno_from_io(&e))?;
+            let Ok(inside) = cwd.strip_prefix(&root) else { return Ok(guest.to_vec()) };
+            let mut path = b"/".to_vec();
+            path.extend_from_slice(inside.as_os_str().as_bytes());
+            path.push(b'/');
+            path.extend_from_slice(guest);
+            path
+        };
+        return Ok(walk(&root, &absolute, follow, true)?.unwrap_or_else(|| guest.to_vec()));
+    }
     match current() {
         None => Ok(guest.to_vec()),
         Some(root) => {
@@ -103,9 +151,13 @@ pub fn host_path(guest: &[u8], follow: Follow) -> Result<Vec<u8>, Errno> {
     }
 }
 
-/// The guest's name for a host path: a path inside the sysroot loses the sysroot's prefix
-/// (what `/proc/self/exe` shows the guest).
+/// The guest's name for a host path: a path inside the guest's root or the sysroot loses its
+/// prefix (what `/proc/self/exe` shows the guest); one outside the root is named from the
+/// host's `/`, as Linux's `d_path` names a path its reader's root does not reach.
 pub fn guest_name(host: &Path) -> PathBuf {
+    if let Some(rest) = root().as_deref().and_then(|r| host.strip_prefix(r).ok()) {
+        return Path::new("/").join(rest);
+    }
     match current().and_then(|root| host.strip_prefix(&root.root).ok()) {
         Some(rest) => Path::new("/").join(rest),
         None => host.to_owned(),
@@ -173,23 +225,50 @@ impl Sysroot {
     /// Resolves `guest` inside the root: the host path when every component exists there, or
     /// the host path a link led to (`/proc`…), `None` when a component is missing.
     fn resolve(&self, guest: &[u8], follow: Follow) -> Result<Option<Vec<u8>>, Errno> {
-        // A trailing slash makes the last component a directory to enter: it is followed.
-        let trailing = guest.ends_with(b"/") && components(guest).next().is_some();
-        let follow_last = follow == Follow::Last || trailing;
-        // Components still to walk, the next one last.
-        let mut pending: Vec<Vec<u8>> = components(guest).rev().map(<[u8]>::to_vec).collect();
-        // Components resolved so far, under the root.
-        let mut done: Vec<Vec<u8>> = Vec::new();
-        let mut links = 0;
-        while let Some(part) = pending.pop() {
-            if part == b".." {
-                done.pop();
-                continue;
+        walk(&self.root, guest, follow, false)
+    }
+}
+
+/// Walks absolute `guest` inside `root`, a component at a time. Not `strict` (a sysroot): a
+/// link into `/proc`, `/dev`, `/sys` or `/tmp` continues on the host, and a missing
+/// component gives `None`. `strict` (the guest's root): everything stays inside, and a
+/// missing component gives the path inside the root as far as it was walked plus the rest
+/// (the host call then fails, or creates the last component, as Linux would).
+fn walk(root: &Path, guest: &[u8], follow: Follow, strict: bool) -> Result<Option<Vec<u8>>, Errno> {
+    // A trailing slash makes the last component a directory to enter: it is followed.
+    let trailing = guest.ends_with(b"/") && components(guest).next().is_some();
+    let follow_last = follow == Follow::Last || trailing;
+    // Components still to walk, the next one last.
+    let mut pending: Vec<Vec<u8>> = components(guest).rev().map(<[u8]>::to_vec).collect();
+    // Components resolved so far, under the root.
+    let mut done: Vec<Vec<u8>> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        if part == b".." {
+            done.pop();
+            continue;
+        }
+        if !strict && done.is_empty() && HOST_DIRS.contains(&part.as_slice()) {
+            // A link led out of the sysroot's tree into one of the host's.
+            let mut host = b"/".to_vec();
+            host.extend_from_slice(&part);
+            for rest in pending.iter().rev() {
+                host.push(b'/');
+                host.extend_from_slice(rest);
             }
-            if done.is_empty() && HOST_DIRS.contains(&part.as_slice()) {
-                // A link led out of the sysroot's tree into one of the host's.
-                let mut host = b"/".to_vec();
-                host.extend_from_slice(&part);
+            if trailing {
+                host.push(b'/');
+            }
+            return Ok(Some(host));
+        }
+        let candidate = join(root, &done).join(OsStr::from_bytes(&part));
+        let meta = match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) => meta,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                if !strict {
+                    return Ok(None);
+                }
+                let mut host = candidate.into_os_string().into_vec();
                 for rest in pending.iter().rev() {
                     host.push(b'/');
                     host.extend_from_slice(rest);
@@ -199,37 +278,30 @@ impl Sysroot {
                 }
                 return Ok(Some(host));
             }
-            let candidate = join(&self.root, &done).join(OsStr::from_bytes(&part));
-            let meta = match std::fs::symlink_metadata(&candidate) {
-                Ok(meta) => meta,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(elfvisor_host::errno_from_io(&e)),
-            };
-            let is_last = pending.is_empty();
-            if meta.file_type().is_symlink() && (!is_last || follow_last) {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(Errno::ELOOP);
-                }
-                let target =
-                    std::fs::read_link(&candidate).map_err(|e| elfvisor_host::errno_from_io(&e))?;
-                let target = target.as_os_str().as_bytes();
-                if target.first() == Some(&b'/') {
-                    done.clear();
-                }
-                pending.extend(components(target).rev().map(<[u8]>::to_vec));
-                continue;
+            Err(e) => return Err(elfvisor_host::errno_from_io(&e)),
+        };
+        let is_last = pending.is_empty();
+        if meta.file_type().is_symlink() && (!is_last || follow_last) {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(Errno::ELOOP);
             }
-            done.push(part);
+            let target =
+                std::fs::read_link(&candidate).map_err(|e| elfvisor_host::errno_from_io(&e))?;
+            let target = target.as_os_str().as_bytes();
+            if target.first() == Some(&b'/') {
+                done.clear();
+            }
+            pending.extend(components(target).rev().map(<[u8]>::to_vec));
+            continue;
         }
-        let mut host = join(&self.root, &done).into_os_string().into_vec();
-        if trailing {
-            host.push(b'/');
-        }
-        Ok(Some(host))
+        done.push(part);
     }
+    let mut host = join(root, &done).into_os_string().into_vec();
+    if trailing {
+        host.push(b'/');
+    }
+    Ok(Some(host))
 }
 
 #[cfg(test)]
@@ -308,6 +380,22 @@ mod tests {
         // A working directory of / puts nothing on the host by itself.
         let at_root = root.translate(b"/etc/hostname", Last, Some(Path::new("/"))).unwrap();
         assert_eq!(at_root, format!("{p}/etc/hostname").into_bytes());
+    }
+
+    #[test]
+    fn test_a_chroot_walk_stays_inside() {
+        let (_dir, root, p) = tree();
+        let walk = |g: &str| {
+            String::from_utf8(walk(root.root(), g.as_bytes(), Follow::Last, true).unwrap().unwrap())
+                .unwrap()
+        };
+        assert_eq!(walk("/../../etc/hostname"), format!("{p}/etc/hostname"));
+        assert_eq!(walk("/usr/lib/up/etc/abs"), format!("{p}/etc/hostname"));
+        // No host directories: a link into /proc stays inside, and what is missing is named
+        // inside the root for the host call to refuse or create.
+        assert_eq!(walk("/etc/mtab"), format!("{p}/proc/self/mounts"));
+        assert_eq!(walk("/tmp/x"), format!("{p}/tmp/x"));
+        assert_eq!(walk("/missing/../x/"), format!("{p}/missing/../x/"));
     }
 
     #[test]

@@ -38,16 +38,20 @@ impl AddressSpace {
     /// Checks that `[addr, addr + len)` is mapped with at least `need` and backed by host pages
     /// that exist; `len` must be non-zero.
     fn check_access(&self, addr: GuestAddr, len: u64, need: Prot) -> Result<(), Errno> {
-        self.check_range(addr, len, need, true)
+        self.check_range(addr, len, need, true, true)
     }
 
-    /// [`check_access`](Self::check_access), refusing shared VMAs unless `shared_ok`.
+    /// [`check_access`](Self::check_access), refusing shared VMAs unless `shared_ok`. With
+    /// `fresh` the size of a file or shared object behind the range is read again (a `statx`);
+    /// without it the cached size decides, and the file is asked only when that size puts a
+    /// page past the end.
     fn check_range(
         &self,
         addr: GuestAddr,
         len: u64,
         need: Prot,
         shared_ok: bool,
+        fresh: bool,
     ) -> Result<(), Errno> {
         let end =
             addr.checked_add(len).filter(|e| e.0 <= self.arena_size()).ok_or(Errno::EFAULT)?;
@@ -57,19 +61,25 @@ impl AddressSpace {
                 return Err(Errno::EFAULT);
             }
             // Pages wholly past the end of a file or shared object SIGBUS on the host. The size
-            // is read afresh: the object may have shrunk since the engine last asked.
+            // is read afresh when `fresh`: the object may have shrunk since the engine last
+            // asked.
             let last = end.min(v.end).0 - 1;
             match &v.backing {
                 Backing::File { file, offset } => {
-                    let (_, size) = self.file_sizes.refresh(file);
                     let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
-                    if last_page_off >= page_round_up(size).unwrap_or(u64::MAX) {
+                    let past = if fresh {
+                        let (_, size) = self.file_sizes.refresh(file);
+                        last_page_off >= page_round_up(size).unwrap_or(u64::MAX)
+                    } else {
+                        self.file_sizes.page_past_end(file, last_page_off)
+                    };
+                    if past {
                         return Err(Errno::EFAULT);
                     }
                 }
                 Backing::Shared { object, offset } => {
                     let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
-                    if object.page_past_end(last_page_off, true) {
+                    if object.page_past_end(last_page_off, fresh) {
                         return Err(Errno::EFAULT);
                     }
                     // A file's page the host cannot allocate (a full tmpfs) would raise SIGBUS
@@ -209,7 +219,7 @@ impl AddressSpace {
         if out.is_empty() {
             return Ok(());
         }
-        self.check_range(addr, out.len() as u64, Prot::NONE, false)?;
+        self.check_range(addr, out.len() as u64, Prot::NONE, false, true)?;
         // Private mappings are host read/write whatever the guest protection (`arena.rs`).
         self.arena.read(addr.0, out);
         Ok(())
@@ -224,7 +234,7 @@ impl AddressSpace {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.check_range(addr, bytes.len() as u64, Prot::NONE, false)?;
+        self.check_range(addr, bytes.len() as u64, Prot::NONE, false, true)?;
         self.arena.write(addr.0, bytes);
         Ok(())
     }
@@ -268,6 +278,26 @@ impl AddressSpace {
             return Ok(NonNull::dangling().as_ptr());
         }
         self.check_access(addr, len as u64, need)?;
+        Ok(self.arena.host_bytes(addr.0, len))
+    }
+
+    /// [`host_range`](Self::host_range) for bytes that only the host kernel will touch, as the
+    /// word of a host `futex` call: the size of a file behind the range is taken from the cache
+    /// (asked again only when the cached size puts a page past the end), so the check makes no
+    /// system call of its own. A file shrunk since it was last asked cannot crash the runtime
+    /// here: the host kernel's own access to a page past the end fails with `EFAULT` (a fault
+    /// in kernel mode is fixed up, never a `SIGBUS`), which is the errno the guest gets from
+    /// Linux for it. The caller must never read or write the bytes itself.
+    pub fn host_range_for_host_call(
+        &self,
+        addr: GuestAddr,
+        len: usize,
+        need: Prot,
+    ) -> Result<*mut u8, Errno> {
+        if len == 0 {
+            return Ok(NonNull::dangling().as_ptr());
+        }
+        self.check_range(addr, len as u64, need, true, false)?;
         Ok(self.arena.host_bytes(addr.0, len))
     }
 }
@@ -541,5 +571,44 @@ mod tests {
         assert_eq!(&b, b"zz");
         assert_eq!(s.read_private_pages(GuestAddr(0x60_0fff), &mut b), Err(Errno::EFAULT));
         assert_eq!(s.write_private_pages(GuestAddr(0x60_1000), b"zz"), Err(Errno::EFAULT));
+    }
+
+    /// The check for a word only host calls touch trusts the cached file size inside the file,
+    /// asks the file again past it, and a page the file left since then is refused by the host
+    /// kernel's own access (EFAULT, no SIGBUS), as the checked copies refuse it.
+    #[test]
+    fn test_host_call_range_uses_cached_size_and_host_faults_past_eof() {
+        let mut s = space();
+        let f = Arc::new(tempfile::tempfile().unwrap());
+        f.set_len(100).unwrap();
+        map_file(&mut s, 0x60_0000, 2 * P, &f, 0);
+        let word = |s: &crate::AddressSpace, a: u64| {
+            s.host_range_for_host_call(GuestAddr(a), 4, Prot::READ).map(|p| p.cast::<u32>())
+        };
+        assert!(word(&s, 0x60_0000).is_ok());
+        assert_eq!(word(&s, 0x60_1000), Err(Errno::EFAULT), "a page past the end");
+        // Grown: the cached size said past the end, so the file is asked again.
+        f.set_len(P + 4).unwrap();
+        let inside = word(&s, 0x60_1000).unwrap();
+        // Shrunk behind the cache's back: the cached size still grants the page, the fresh
+        // check does not, and the host kernel's access through the futex call fails cleanly.
+        f.set_len(100).unwrap();
+        assert!(word(&s, 0x60_1000).is_ok(), "cached until asked again");
+        let mut b = [0u8; 4];
+        assert_eq!(s.copy_in(GuestAddr(0x60_1000), &mut b), Err(Errno::EFAULT));
+        // SAFETY: a private futex wait on a word of the arena (mapped, past the file's end on
+        // the host): the host kernel reads it in kernel mode and fails, it never sleeps.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                inside,
+                libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+                0u32,
+                std::ptr::null::<libc::timespec>(),
+            )
+        };
+        assert_eq!((r, std::io::Error::last_os_error().raw_os_error()), (-1, Some(libc::EFAULT)));
+        // The fresh check above refreshed the cache: now the cheap check refuses it too.
+        assert_eq!(word(&s, 0x60_1000), Err(Errno::EFAULT));
     }
 }

@@ -41,8 +41,10 @@ pub fn fork(task: &mut Task, cpu: &mut dyn Cpu, args: CloneArgs) -> Result<u32, 
     let pid = {
         // Other threads may use these locks; holding them across the fork leaves the child
         // none that a thread it does not have would never release. The signalfd registry
-        // comes first: it is taken before a pending queue's lock everywhere.
-        let _held = (crate::signal::signalfd::fork_lock(), task.fork_locks());
+        // comes first: it is taken before a pending queue's lock everywhere; the board's
+        // source last (its server takes the address space's lock while holding it).
+        let _held =
+            (crate::signal::signalfd::fork_lock(), task.fork_locks(), crate::board::fork_lock());
         crate::host::fork()?
     };
     if pid == 0 {

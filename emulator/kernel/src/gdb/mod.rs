@@ -7,13 +7,14 @@
 //! thread waiting for gdb to connect) *claims* the stop in the [`World`], stops its siblings
 //! through their vCPUs' stoppers and serves the debugger from its run loop (`before_run`) until
 //! gdb lets the guest go; the others wait in theirs (`park`). Each thread publishes its
-//! registers in the world whenever it leaves guest code (`left_guest`, and at every system
-//! call's entry, so a thread blocked in a call shows where it called from); gdb reads them there
-//! and its writes go back into the vCPU as the thread resumes. One thread of its own accepts the
+//! registers in the world whenever it is back in its run loop (`left_guest`) and at every
+//! system call's entry (`call_entered`), there as Linux shows a thread a stop interrupted in a
+//! call: on the `svc`, x0 the first argument; gdb reads them there and its writes go back into
+//! the vCPU as the thread resumes. A stop interrupts the calls threads are blocked in, as a
+//! signal does, and they restart when the guest resumes. One thread of its own accepts the
 //! connection and reads the socket, handing every byte over through a channel; while the guest
-//! runs it stops every thread's vCPU when a byte comes (gdb's Ctrl-C), so an interrupt never
-//! waits for the guest (unless every thread is blocked in a system call: the first to return
-//! takes it).
+//! runs it stops every thread when a byte comes (gdb's Ctrl-C), so an interrupt never waits for
+//! the guest, even when every thread is blocked in a system call.
 //!
 //! gdb resumes threads one by one (`vCont`): continue, step, or (scheduler locking, as when
 //! gdb steps one thread over a breakpoint) stay stopped. Software breakpoints are `brk #0`
@@ -23,7 +24,8 @@
 //! `signal 0` discards it, `signal SIGxxx` gives another one. `monitor siginfo` shows the
 //! signal's `siginfo_t` fields. When two threads have something to report at once the first
 //! wins; the other's breakpoint or fault happens again when it resumes (it is still at the
-//! instruction), and its signal stays pending.
+//! instruction), its signal stays pending, and a step it finished stays pending for it: reported
+//! when gdb next steps it, without running anything.
 //!
 //! A fork child runs free of the debugger, the breakpoints taken out of its memory around the
 //! fork (`fork_begin`, `fork_end`).
@@ -79,9 +81,8 @@ static LINK: Mutex<Option<Arc<Link>>> = Mutex::new(None);
 thread_local! {
     /// This guest thread's run in progress is a single step.
     static STEPPING: Cell<bool> = const { Cell::new(false) };
-    /// Where that step started, while it may still be taken again: a step whose vCPU had a stop
-    /// pending from a kick while it waited (a sibling's claim) ends at once without moving, and
-    /// is then made again, once.
+    /// Where that step started: a step whose vCPU had a stop pending from a kick (a sibling's
+    /// claim while it waited, a quiesce) ends at once without moving, and is then made again.
     static STEP_FROM: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
@@ -120,6 +121,14 @@ struct World {
     signals: BTreeMap<u32, SigInfo>,
     /// The debugger's breakpoints (the addresses), for threads that stop at a `brk #0`.
     breakpoints: BTreeSet<u64>,
+    /// Steps that finished while another thread's stop was being reported, by thread, with the
+    /// pc each ended at: reported, one at a time, when gdb next resumes that thread with a
+    /// step, without running anything (gdbserver's pending statuses, all-stop).
+    pending: BTreeMap<u32, u64>,
+    /// The threads inside a system call (from its entry until the run loop has them again):
+    /// what they published is where the call restarts (Linux's view of a thread a stop
+    /// interrupted in a call), and a stop waits for them to come out.
+    in_call: BTreeSet<u32>,
 }
 
 impl World {
@@ -133,6 +142,8 @@ impl World {
             regs: BTreeMap::new(),
             signals: BTreeMap::new(),
             breakpoints: BTreeSet::new(),
+            pending: BTreeMap::new(),
+            in_call: BTreeSet::new(),
         }
     }
 
@@ -150,6 +161,33 @@ impl World {
         let prior =
             std::mem::replace(&mut self.resume, Resume { actions: BTreeMap::new(), locked: true });
         self.claim = Some(Claim { tid, reason, signal, prior });
+    }
+
+    /// A stop left pending that `resume` lets gdb hear at once: a finished step of a thread
+    /// gdb steps again (its new step is not made: the one it finished is the answer), the
+    /// others left pending. One whose pc gdb changed meanwhile is stale and goes; when the
+    /// guest does resume, those of the threads that run go too (`release`: they just run on).
+    fn take_pending(&mut self, resume: &Resume) -> Option<u32> {
+        let moved: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|&(tid, &pc)| self.regs.get(tid).is_some_and(|s| s.changed && s.regs.pc != pc))
+            .map(|(&tid, _)| tid)
+            .collect();
+        for tid in moved {
+            self.pending.remove(&tid);
+        }
+        let tid = self.pending.keys().copied().find(|&t| resume.of(t).0 == Action::Step)?;
+        self.pending.remove(&tid);
+        Some(tid)
+    }
+
+    /// Whether thread `me` must not go on into guest code or a system call: another thread
+    /// serves the debugger, or bytes from gdb (a Ctrl-C, a connection) wait for a thread to
+    /// take them.
+    fn stop_requested(&self, me: u32) -> bool {
+        self.claim.as_ref().is_some_and(|c| c.tid != me)
+            || (self.claim.is_none() && link().is_some_and(|l| l.input.load(Ordering::SeqCst)))
     }
 }
 
@@ -189,7 +227,7 @@ impl Link {
         let group = self.group.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(group) = group {
             for thread in group.threads() {
-                thread.kick();
+                stop_thread(&thread);
             }
         }
     }
@@ -226,6 +264,7 @@ pub fn listen(port: u16, wait: bool) -> std::io::Result<u16> {
         backlog: Default::default(),
         gdb: None,
         target: None,
+        group: None,
     });
     world().waiting = wait;
     OWNER.store(std::process::id(), Ordering::SeqCst);
@@ -303,6 +342,8 @@ struct Session {
     gdb: Option<Machine>,
     /// Made by the first thread that serves.
     target: Option<Debuggee>,
+    /// The serving thread's group, whose vCPUs learn of changed code as the guest goes on.
+    group: Option<Arc<ThreadGroup>>,
 }
 
 /// What the run loop does next.
@@ -404,14 +445,7 @@ fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
     }
     STEPPING.with(|s| s.set(turn == Turn::Step));
     let from = (turn == Turn::Step).then(|| vcpu.reg(elfvisor_engine::Reg::Pc));
-    STEP_FROM.with(|f| {
-        // A step taken again keeps no second chance.
-        if f.get().is_none_or(|at| Some(at) != from) {
-            f.set(from);
-        } else {
-            f.set(None);
-        }
-    });
+    STEP_FROM.with(|f| f.set(from));
     if let Some(info) = signal {
         if matches!(info.detail, Detail::Fault { .. }) {
             delivery::force(task, info);
@@ -428,15 +462,23 @@ fn resumed(task: &mut Task, vcpu: &mut dyn Vcpu, turn: Turn) -> Turn {
     turn
 }
 
-/// This thread leaves guest code (after a run, or at a system call's entry): its registers are
-/// what gdb sees of it until it runs again. A change gdb made that the thread has not taken
-/// yet takes effect now.
+/// This thread is back in its run loop (after a run, or waiting there): its registers are what
+/// gdb sees of it until it runs again. A change gdb made that the thread has not taken yet
+/// takes effect now.
 pub(crate) fn left_guest(task: &Task, cpu: &mut dyn Cpu) {
     if !active() {
         return;
     }
     let mut w = world();
     let tid = task.tid();
+    if w.in_call.remove(&tid) {
+        // A stop may be waiting for this thread to come out of its call.
+        WAKE.notify_all();
+    }
+    publish(&mut w, tid, cpu);
+}
+
+fn publish(w: &mut World, tid: u32, cpu: &mut dyn Cpu) {
     match w.regs.get_mut(&tid) {
         Some(slot) if slot.changed => {
             slot.regs.load(cpu);
@@ -449,14 +491,54 @@ pub(crate) fn left_guest(task: &Task, cpu: &mut dyn Cpu) {
     }
 }
 
+/// At a system call's entry (the pc past the `svc`). What gdb sees of the thread while it is
+/// in the call is Linux's view of a thread a stop interrupted there: on the `svc`, x0 the
+/// first argument, as arm64's `do_signal` leaves a call it restarts (`regs->pc =
+/// restart_addr`, `regs->regs[0] = regs->orig_x0`; the call's own x0 result, -ERESTARTSYS, is
+/// gone by the time a tracer looks). True when the thread must not make the call at all: the
+/// debugger is stopping the guest, so it stops on the `svc` (pc moved back) and makes the call
+/// when the guest resumes, as a call Linux interrupts before it blocks and restarts.
+pub(crate) fn call_entered(task: &Task, cpu: &mut dyn Cpu) -> bool {
+    if !active() {
+        return false;
+    }
+    let mut w = world();
+    let tid = task.tid();
+    let svc = cpu.reg(elfvisor_engine::Reg::Pc).wrapping_sub(4);
+    if w.stop_requested(tid) {
+        cpu.set_reg(elfvisor_engine::Reg::Pc, svc);
+        publish(&mut w, tid, cpu);
+        return true;
+    }
+    w.in_call.insert(tid);
+    match w.regs.get_mut(&tid) {
+        // gdb's change, not yet taken, stays what it sees.
+        Some(slot) if slot.changed => {}
+        _ => {
+            let mut regs = Registers::capture(cpu);
+            regs.pc = svc;
+            w.regs.insert(tid, Slot { regs, changed: false });
+        }
+    }
+    false
+}
+
+/// Whether thread `task` must stop waiting in a system call and come back to its run loop: the
+/// debugger is stopping the guest. A wait that looks here returns EINTR, and the call is then
+/// restarted (or not) as after any interruption that runs no handler.
+pub(crate) fn stop_requested(task: &Task) -> bool {
+    active() && world().stop_requested(task.tid())
+}
+
 /// At a system call's exit: whether the thread must stop before running guest code again
-/// (another thread serves the debugger, or gdb keeps this one stopped).
+/// (another thread serves the debugger, gdb's bytes wait for a thread to take them, or gdb
+/// keeps this one stopped).
 pub(crate) fn must_stop(task: &Task) -> bool {
     if !active() {
         return false;
     }
     let w = world();
-    w.claim.as_ref().is_some_and(|c| c.tid != task.tid()) || w.action(task.tid()) == Action::Stay
+    w.stop_requested(task.tid()) || w.action(task.tid()) == Action::Stay
 }
 
 /// The registers `tid` published.
@@ -473,12 +555,49 @@ fn set_breakpoint_addrs(addrs: BTreeSet<u64>) {
     world().breakpoints = addrs;
 }
 
-/// Stops every other thread's vCPU (a stop was claimed).
+/// Stops every other thread (a stop was claimed): its vCPU, and a system call it is blocked
+/// in, interrupted as a signal interrupts it (and restarted when the guest resumes, as after
+/// Linux's ptrace stops).
 fn stop_siblings(task: &Task) {
     for thread in task.group().threads() {
         if thread.tid() != task.tid() {
-            thread.kick();
+            stop_thread(&thread);
         }
+    }
+}
+
+/// Stops a thread's vCPU and, when it is inside a system call, interrupts the call. Only then:
+/// an interruption is repeated until the thread looks at its signals, and a thread in guest
+/// code needs none (one about to enter a call sees the stop there, `call_entered`, as this
+/// looks under the same lock).
+fn stop_thread(thread: &crate::task::group::TaskHandle) {
+    thread.kick();
+    if world().in_call.contains(&thread.tid()) {
+        crate::signal::forward::interrupt(thread.host_tid());
+    }
+}
+
+/// How long a stop waits for a thread to come out of a system call the interruption does not
+/// end (a wait the emulator cannot interrupt, such as a vfork parent's for its child): past
+/// it, gdb is served with what the thread published at the call's entry. Interrupted calls
+/// come out at once; no result depends on this limit.
+const CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until no other live thread is inside a system call: each was interrupted
+/// (`stop_siblings`) and comes back to its run loop, restarting its call or returning EINTR as
+/// the call's row says, so what gdb reads of it is its state at the stop, as Linux's
+/// all-stop (every thread in a ptrace stop) shows it.
+fn wait_siblings_out_of_calls(task: &Task) {
+    let siblings: Vec<u32> =
+        task.group().threads().iter().map(|t| t.tid()).filter(|&t| t != task.tid()).collect();
+    let deadline = std::time::Instant::now() + CALL_LIMIT;
+    let mut w = world();
+    while siblings.iter().any(|t| w.in_call.contains(t)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        w = WAKE.wait_timeout(w, left).unwrap_or_else(|e| e.into_inner()).0;
     }
 }
 
@@ -486,6 +605,7 @@ fn stop_siblings(task: &Task) {
 fn serve(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     stop_siblings(task);
     task.group().wait_siblings_out_of_guest(task.handle());
+    wait_siblings_out_of_calls(task);
     left_guest(task, vcpu);
     let mut guard = session();
     let Some(s) = guard.as_mut() else { return Turn::Run };
@@ -495,14 +615,12 @@ fn serve(task: &mut Task, vcpu: &mut dyn Vcpu) -> Turn {
     target.threads = task.group().threads().iter().map(|t| t.tid()).collect();
     target.threads.sort_unstable_by_key(|&t| (t != task.pid(), t));
     target.current = task.tid();
+    s.group = Some(Arc::clone(task.group()));
     let turn = s.serve(task.tid());
     if let Some(target) = s.target.as_mut() {
         if target.code_changed {
+            // The other vCPUs were told as the guest was let go (`release`).
             vcpu.flush_code(GuestAddr(0), GuestAddr(u64::MAX));
-            if task.group().is_multithreaded() {
-                // Every other vCPU drops its translations before it runs guest code again.
-                task.group().publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
-            }
             target.code_changed = false;
         }
     }
@@ -655,13 +773,18 @@ pub(crate) fn after_exit(
     }
     let stepped = STEPPING.with(|s| s.replace(false));
     let pc = vcpu.reg(elfvisor_engine::Reg::Pc);
+    let interrupted = matches!(exit, Exit::Interrupted);
+    // The engine cannot tell a step ended by a stop before its instruction ran from one whose
+    // instruction left the pc where it was (a branch to itself); a kick not yet accounted for
+    // may be why, and then the step is made again at the next turn (its action still says
+    // so). Without one, the step is done. (A kick is accounted for only here: one that came
+    // as a step was already ending stays pending in the vCPU and ends the next run at once.)
     if stepped
-        && matches!(exit, Exit::Interrupted)
+        && interrupted
         && fault.is_none()
         && STEP_FROM.with(|f| f.get()) == Some(pc)
+        && task.handle().take_kicked()
     {
-        // Ended by a stop left pending while the thread waited, before the instruction ran:
-        // the step is made again at the next turn (its action still says so).
         return None;
     }
     let me = task.tid();
@@ -671,9 +794,17 @@ pub(crate) fn after_exit(
         return fault;
     }
     if let Some(claim) = &w.claim {
-        // This thread's own claim (a signal its system call's exit held) stands; another
-        // thread's wins, and this one's breakpoint or fault happens again when it resumes.
-        return if claim.tid == me { fault } else { None };
+        if claim.tid == me {
+            // This thread's own claim (a signal its system call's exit held) stands.
+            return fault;
+        }
+        // Another thread's wins. This one's breakpoint or fault happens again when it resumes
+        // (it is still at the instruction); a step it finished is kept, to be reported when
+        // gdb next steps it, so a `next` is never left without its end.
+        if stepped && interrupted && fault.is_none() {
+            w.pending.insert(me, pc);
+        }
+        return None;
     }
     let ours = matches!(exit, Exit::Breakpoint { .. }) && w.breakpoints.contains(&pc);
     if ours {
@@ -682,7 +813,6 @@ pub(crate) fn after_exit(
         let signal = to_gdb(info.signo);
         w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), Some(info));
     } else if stepped {
-        STEP_FROM.with(|f| f.set(None));
         let signal = Signal::SIGTRAP;
         w.claim(me, Some(MultiThreadStopReason::SignalWithThread { tid, signal }), None);
     } else {
@@ -733,6 +863,13 @@ pub(crate) fn process_ended(task: &Task, end: Termination) {
     }
 }
 
+/// The report of thread `tid`'s step that ended while another stop was reported.
+fn pending_stop(target: &mut Debuggee, tid: u32) -> MultiThreadStopReason<u64> {
+    target.signal = None;
+    target.current = tid;
+    MultiThreadStopReason::SignalWithThread { tid: gdb_tid(tid), signal: Signal::SIGTRAP }
+}
+
 /// Reporting failures end the session, never the guest.
 fn lost(e: impl std::fmt::Display) {
     eprintln!("elfvisor: gdb: the connection failed: {e}");
@@ -776,8 +913,18 @@ impl Session {
                             c.reason.take()
                         })
                     };
+                    let pending = match (&reason, &target.resume) {
+                        (None, Some(resume)) => world().take_pending(resume),
+                        _ => None,
+                    };
                     if let Some(reason) = reason {
                         m.report_stop(target, reason)
+                    } else if let Some(tid) = pending {
+                        // A step that finished while another stop was reported: its end is
+                        // the answer to this resume, and nothing runs.
+                        target.resume = None;
+                        let stop = pending_stop(target, tid);
+                        m.report_stop(target, stop)
                     } else if let Some(resume) = target.resume.take() {
                         self.gdb = Some(GdbStubStateMachine::Running(m));
                         self.release(resume);
@@ -789,12 +936,23 @@ impl Session {
                                 m.incoming_data(target, byte)
                             }
                             None => {
-                                // Woken by nothing gdb said: the guest goes on as it was.
-                                self.gdb = Some(GdbStubStateMachine::Running(m));
-                                let prior =
-                                    world().claim.as_mut().map(|c| std::mem::take(&mut c.prior));
-                                self.release(prior.unwrap_or_default());
-                                return Turn::Run;
+                                // Woken by nothing gdb said: the guest goes on as it was,
+                                // unless a step that ended meanwhile is gdb's answer.
+                                let prior = world()
+                                    .claim
+                                    .as_mut()
+                                    .map(|c| std::mem::take(&mut c.prior))
+                                    .unwrap_or_default();
+                                let pending = world().take_pending(&prior);
+                                if let Some(tid) = pending {
+                                    let target = self.target.as_mut().expect("made before serving");
+                                    let stop = pending_stop(target, tid);
+                                    m.report_stop(target, stop)
+                                } else {
+                                    self.gdb = Some(GdbStubStateMachine::Running(m));
+                                    self.release(prior);
+                                    return Turn::Run;
+                                }
                             }
                         }
                     }
@@ -826,6 +984,13 @@ impl Session {
 
     /// gdb lets the guest go: each thread's action and signal take effect, the claim ends.
     fn release(&mut self, resume: Resume) {
+        if let (Some(target), Some(group)) = (&self.target, &self.group) {
+            if target.code_changed && group.is_multithreaded() {
+                // Every other vCPU drops its translations (which may hold a breakpoint gdb
+                // removed) before it runs guest code again: told before any is woken.
+                group.publish(&[(GuestAddr(0), GuestAddr(u64::MAX))]);
+            }
+        }
         // Bytes that came while serving and were not used yet wake a thread again.
         if let Some(link) = link() {
             link.input.store(false, Ordering::SeqCst);
@@ -858,6 +1023,8 @@ impl Session {
             };
             w.signals.insert(tid, info);
         }
+        // A step left pending of a thread that now runs is dropped: the thread just runs on.
+        w.pending.retain(|&tid, _| resume.of(tid).0 != Action::Run);
         w.resume = resume;
         w.generation = w.generation.wrapping_add(1);
         WAKE.notify_all();

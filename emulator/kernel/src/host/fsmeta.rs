@@ -40,6 +40,63 @@ pub fn fchownat(dirfd: RawFd, path: &CStr, uid: u32, gid: u32, flags: i32) -> Re
         as isize)
 }
 
+/// `struct file_handle` with room for the largest handle (MAX_HANDLE_SZ, 128 bytes): the
+/// same layout on every architecture (two 32-bit words, then the opaque bytes).
+#[repr(C)]
+pub struct FileHandle {
+    pub handle_bytes: u32,
+    pub handle_type: i32,
+    pub bytes: [u8; FileHandle::MAX_BYTES],
+}
+
+impl FileHandle {
+    pub const MAX_BYTES: usize = 128;
+    pub const HEADER: usize = 8;
+}
+
+/// `name_to_handle_at`; `handle` None hands the kernel a null pointer (it answers EFAULT where
+/// it reads the handle, after its own checks of the flags and the path). The mount id comes
+/// back through `mount_id`, written by the kernel on success and on EOVERFLOW.
+pub fn name_to_handle_at(
+    dirfd: RawFd,
+    path: &CStr,
+    handle: Option<&mut FileHandle>,
+    mount_id: &mut i32,
+    flags: i32,
+) -> Result<u64, Errno> {
+    let h = handle.map_or(std::ptr::null_mut(), |h| h as *mut FileHandle);
+    // SAFETY: `path` is a live C string; `h` null or a live FileHandle with room for the
+    // largest handle (the kernel writes at most handle_bytes <= MAX_HANDLE_SZ bytes after the
+    // header, and refuses a larger handle_bytes before writing); `mount_id` a live int.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            dirfd,
+            path.as_ptr(),
+            h,
+            mount_id as *mut i32,
+            flags,
+        )
+    };
+    check(r as isize)
+}
+
+/// `open_by_handle_at` with host open flags; `handle` None hands the kernel a null pointer.
+pub fn open_by_handle_at(
+    mount_fd: RawFd,
+    handle: Option<&FileHandle>,
+    flags: i32,
+) -> Result<std::os::fd::OwnedFd, Errno> {
+    use std::os::fd::FromRawFd;
+    let h = handle.map_or(std::ptr::null(), |h| h as *const FileHandle);
+    // SAFETY: `h` null or a live FileHandle whose handle_bytes the kernel checks against
+    // MAX_HANDLE_SZ, the room the struct has, before reading the bytes.
+    let r = unsafe { libc::syscall(libc::SYS_open_by_handle_at, mount_fd, h, flags) };
+    let fd = check(r as isize)?;
+    // SAFETY: a descriptor the kernel just opened for this process.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// The host kernel's `struct statfs` (64-bit words on x86_64 and aarch64 alike; the libc
 /// crate's hides `f_flags` in its spare words).
 #[repr(C)]

@@ -9,24 +9,56 @@ use elfvisor_mm::AddressSpace;
 
 use elfvisor_host::last_errno;
 
-/// An aligned guest futex word, checked mapped, as its host address.
+/// An aligned guest futex word, checked mapped, as its host address: only the host kernel
+/// touches it (through [`futex`] and [`futex_waitv`]).
 #[derive(Debug, Clone, Copy)]
 pub struct FutexWord(*mut u32);
 
 /// The host address of the aligned futex word at guest `addr`, mapped with `need`.
+///
+/// The word goes only to host futex calls, so a file behind it is not asked for its size on
+/// every call (`AddressSpace::host_range_for_host_call`): a page past the end of the file by
+/// the cached size is `EFAULT` here, and one the file left since then is `EFAULT` from the host
+/// kernel's own access (`get_futex_value_locked` and the fault-in after it, or `get_futex_key`'s
+/// `get_user_pages_fast` for a shared word), as on Linux.
 pub fn futex_word(mm: &AddressSpace, addr: u64, need: Prot) -> Result<FutexWord, Errno> {
     if addr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok(FutexWord(mm.host_range(GuestAddr(addr), 4, need)?.cast()))
+    Ok(FutexWord(mm.host_range_for_host_call(GuestAddr(addr), 4, need)?.cast()))
+}
+
+/// The host address of the aligned futex word at guest `addr` for a private wake, which never
+/// reads the word: nothing need be mapped there. Linux's `get_futex_key` for a private futex
+/// checks only the alignment (EINVAL) and that the address is a user one (`access_ok`,
+/// EFAULT); its key is the address, so such a wake finds whoever still waits there (usually
+/// nobody). None for a user address past the arena, where no guest word can be.
+pub fn futex_word_unread(mm: &AddressSpace, addr: u64) -> Result<Option<FutexWord>, Errno> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if addr.checked_add(4).is_none_or(|end| end > elfvisor_mm::GUEST_TASK_SIZE) {
+        return Err(Errno::EFAULT);
+    }
+    if addr + 4 > mm.arena_size() {
+        return Ok(None);
+    }
+    // SAFETY: in the arena's reservation; the pointer goes only to a host FUTEX_WAKE, which
+    // does not touch the word for a private futex.
+    Ok(Some(FutexWord(unsafe { mm.arena_base().add(addr as usize) }.cast())))
 }
 
 /// The aligned, writable guest word at `addr` as an atomic, for as long as `mm` is borrowed.
 pub fn futex_atomic(mm: &AddressSpace, addr: u64) -> Result<&AtomicU32, Errno> {
-    let FutexWord(ptr) = futex_word(mm, addr, Prot::RW)?;
-    // SAFETY: `futex_word` checked the word is aligned and mapped writable in the arena; the
-    // borrow of `mm` (its lock held by the caller) keeps it mapped for the reference's life.
-    // Other threads and processes change the word only with atomic operations too.
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Checked afresh (the file's size asked now): this word is read and written from here.
+    let ptr = mm.host_range(GuestAddr(addr), 4, Prot::RW)?.cast::<u32>();
+    // SAFETY: `host_range` checked the word is mapped writable in the arena and backed by a
+    // host page, and it is aligned; the borrow of `mm` (its lock held by the caller) keeps it
+    // mapped for the reference's life. Other threads and processes change the word only with
+    // atomic operations too.
     Ok(unsafe { AtomicU32::from_ptr(ptr) })
 }
 

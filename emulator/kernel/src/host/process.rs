@@ -158,6 +158,13 @@ pub fn lock_limit() -> LockLimit {
     }
 }
 
+/// Whether this process may `chroot` (CAP_SYS_CHROOT in its effective set).
+pub fn may_chroot() -> bool {
+    /// `CAP_SYS_CHROOT`.
+    const HOST_CAP_SYS_CHROOT: u32 = 18;
+    capable(HOST_CAP_SYS_CHROOT)
+}
+
 /// Whether capability `bit` (below 32) is in this process's effective set.
 fn capable(bit: u32) -> bool {
     /// `_LINUX_CAPABILITY_VERSION_3` (host value).

@@ -254,7 +254,21 @@ fn nudge_loop() {
 /// as the thread's own, which a process-directed signal's re-send then also is — the first
 /// guest thread takes it either way).
 fn resend(tid: i32, bits: u64) {
-    resend_signal(tid, bits.trailing_zeros() as i32 + 1);
+    resend_signal(tid, nudge_signal(bits.trailing_zeros() as i32 + 1));
+}
+
+/// The host signal that nudges for caught signal `sig`: `sig` itself, so the nudge gets
+/// through exactly when the signal would, except for the job-control signals. Sending one of
+/// those acts on the process before any handler runs (kernel/signal.c, `prepare_signal`): a
+/// SIGCONT resumes a stopped process and discards its pending stop signals, a stop signal
+/// discards a pending SIGCONT. A re-send of SIGCONT landing after a later SIGSTOP would undo
+/// that stop (the parent's `waitpid(WUNTRACED)` would wait forever), so those are nudged with
+/// [`KICK_SIGNAL`], which only interrupts.
+fn nudge_signal(sig: i32) -> i32 {
+    match sig {
+        libc::SIGCONT | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => KICK_SIGNAL,
+        other => other,
+    }
 }
 
 fn resend_signal(tid: i32, sig: i32) {
@@ -378,6 +392,18 @@ mod tests {
         assert!(forwarded(34) && forwarded(64));
         for sig in [0, 9, 19, 11, 7, 4, 8, 5, 6, 13, 32, 33, 65] {
             assert!(!forwarded(sig), "{sig}");
+        }
+    }
+
+    #[test]
+    fn test_job_control_signals_are_never_resent() {
+        // Sending them again would resume a stop or discard a SIGCONT (prepare_signal).
+        for sig in [libc::SIGCONT, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU] {
+            assert_eq!(nudge_signal(sig), KICK_SIGNAL, "{sig}");
+        }
+        assert!(forwarded(KICK_SIGNAL) && !matches!(KICK_SIGNAL, libc::SIGCONT | libc::SIGTSTP));
+        for sig in [libc::SIGINT, libc::SIGCHLD, libc::SIGALRM, libc::SIGUSR1, 34, 64] {
+            assert_eq!(nudge_signal(sig), sig, "{sig}");
         }
     }
 

@@ -95,8 +95,11 @@ enum Release {
 impl SyscallHandler for Task {
     fn syscall(&mut self, cpu: &mut dyn Cpu) -> SyscallAction {
         let call = Call::read(cpu);
-        // What a debugger sees of this thread while it is in the call.
-        crate::gdb::left_guest(self, cpu);
+        // What a debugger sees of this thread while it is in the call; while the debugger
+        // stops the guest, the thread stops on the `svc` and makes the call when it resumes.
+        if crate::gdb::call_entered(self, cpu) {
+            return SyscallAction::Stop;
+        }
         let quiesced = enter(self, &call);
         if self.is_killed() {
             // Another thread's execve killed this one while it waited to enter: the call is

@@ -91,7 +91,7 @@ pub fn lookup(path: &[u8], pid: u32, tid: u32, ours: impl Fn(u32) -> bool) -> Op
 }
 
 /// Which file of another process `path` names, when the guest's view replaces the host's:
-/// `/proc/<pid>/{status,stat,cmdline,environ}` for a pid other than `own`. Whether that
+/// `/proc/<pid>/{status,stat,statm,cmdline,environ}` for a pid other than `own`. Whether that
 /// process is a guest one is the board's to say ([`crate::board::read`]).
 pub fn lookup_other(path: &[u8], own: u32) -> Option<(u32, OwnFile)> {
     let rest = std::str::from_utf8(path.strip_prefix(b"/proc/")?).ok()?;
@@ -100,6 +100,7 @@ pub fn lookup_other(path: &[u8], own: u32) -> Option<(u32, OwnFile)> {
     let file = match name {
         "status" => OwnFile::Status,
         "stat" => OwnFile::Stat,
+        "statm" => OwnFile::Statm,
         "cmdline" => OwnFile::Cmdline,
         "environ" => OwnFile::Environ,
         _ => return None,
@@ -107,10 +108,17 @@ pub fn lookup_other(path: &[u8], own: u32) -> Option<(u32, OwnFile)> {
     Some((pid, file))
 }
 
+/// Whether a file of another process shows its memory sizes (the board then asks the
+/// process to count them).
+pub fn shows_memory(file: OwnFile) -> bool {
+    matches!(file, OwnFile::Status | OwnFile::Stat | OwnFile::Statm)
+}
+
 /// Another guest process's file: the host's text for its emulator process with what the
 /// emulator would get wrong replaced from the process's board — the thread count, the first
-/// thread's mask, the ignored and caught signals, the argument and environment strings.
-/// Its memory sizes and pending signals are still the host's.
+/// thread's mask and pending signals, the process's pending signals, the ignored and caught
+/// signals, the memory sizes, the argument and environment strings. A process that did not
+/// count its memory in time keeps the host's memory lines.
 pub fn generate_other(
     pid: u32,
     file: OwnFile,
@@ -123,20 +131,29 @@ pub fn generate_other(
     match file {
         OwnFile::Cmdline => Ok(view.cmdline.clone()),
         OwnFile::Environ => Ok(view.environ.clone()),
+        OwnFile::Statm => match &view.mem {
+            Some(c) => Ok(statm(c)),
+            None => Ok(host("statm")?.into_bytes()),
+        },
         OwnFile::Status => {
             let mut out = String::new();
             for line in host("status")?.lines() {
                 let key = line.split(':').next().unwrap_or("");
                 let value = match key {
                     "Threads" => view.threads.to_string(),
+                    "SigPnd" => format!("{:016x}", view.sigpnd),
+                    "ShdPnd" => format!("{:016x}", view.shdpnd),
                     "SigBlk" => format!("{:016x}", view.sigmask),
                     "SigIgn" => format!("{:016x}", view.ignored),
                     "SigCgt" => format!("{:016x}", view.caught),
-                    _ => {
-                        out.push_str(line);
-                        out.push('\n');
-                        continue;
-                    }
+                    k => match view.mem.as_ref().and_then(|c| mem_line(k, c)) {
+                        Some(v) => v,
+                        None => {
+                            out.push_str(line);
+                            out.push('\n');
+                            continue;
+                        }
+                    },
                 };
                 out.push_str(&format!("{key}:\t{value}\n"));
             }
@@ -147,18 +164,32 @@ pub fn generate_other(
             let close = text.rfind(')').ok_or(Errno::EIO)?;
             let (head, tail) = text.split_at(close + 1);
             let mut fields: Vec<String> = tail.split_whitespace().map(str::to_string).collect();
-            for (n, v) in
-                [(20, view.threads), (32, view.sigmask), (33, view.ignored), (34, view.caught)]
-            {
+            let mut set = |n: usize, v: u64| {
                 if let Some(f) = fields.get_mut(n - 3) {
                     *f = v.to_string();
                 }
+            };
+            for (n, v) in [
+                (20, view.threads),
+                (31, view.sigpnd & STAT_SIGNALS),
+                (32, view.sigmask & STAT_SIGNALS),
+                (33, view.ignored & STAT_SIGNALS),
+                (34, view.caught & STAT_SIGNALS),
+            ] {
+                set(n, v);
+            }
+            if let Some(c) = &view.mem {
+                set(23, c.size * PAGE_SIZE);
+                set(24, c.resident);
             }
             Ok(format!("{head} {}\n", fields.join(" ")).into_bytes())
         }
         _ => Err(Errno::ENOENT),
     }
 }
+
+/// `stat`'s signal fields show the first 31 signals (fs/proc/array.c, do_task_stat: "& 0x7fffffffUL").
+const STAT_SIGNALS: u64 = 0x7fff_ffff;
 
 /// The bytes of a guest range, or none when it cannot be read (Linux then shows nothing).
 fn range(mm: &AddressSpace, (start, end): (GuestAddr, GuestAddr)) -> Vec<u8> {
@@ -201,8 +232,8 @@ fn auxv(mm: &AddressSpace) -> Vec<u8> {
 }
 
 /// The guest's memory in pages, as `statm` and `status` count it.
-#[derive(Debug, Default, Clone, Copy)]
-struct MemCounts {
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemCounts {
     size: u64,
     resident: u64,
     /// Resident pages of files and shared memory.
@@ -214,7 +245,22 @@ struct MemCounts {
     locked: u64,
 }
 
-fn mem_counts(mm: &AddressSpace, exe: &str) -> MemCounts {
+impl MemCounts {
+    /// How many words [`MemCounts::to_words`] makes (the process board carries them).
+    pub(crate) const WORDS: usize = 8;
+
+    pub(crate) fn to_words(self) -> [u64; Self::WORDS] {
+        let c = self;
+        [c.size, c.resident, c.resident_shared, c.resident_file, c.text, c.data, c.stack, c.locked]
+    }
+
+    pub(crate) fn from_words(w: [u64; Self::WORDS]) -> MemCounts {
+        let [size, resident, resident_shared, resident_file, text, data, stack, locked] = w;
+        MemCounts { size, resident, resident_shared, resident_file, text, data, stack, locked }
+    }
+}
+
+pub(crate) fn mem_counts(mm: &AddressSpace, exe: &str) -> MemCounts {
     let mut c = MemCounts::default();
     for v in mm.vmas() {
         let pages = (v.end.0 - v.start.0) / PAGE_SIZE;
@@ -318,6 +364,24 @@ fn kb(pages: u64) -> String {
     format!("{:>8} kB", pages * (PAGE_SIZE / 1024))
 }
 
+/// The value of a memory line of `status` (fs/proc/task_mmu.c, task_mem), if `key` names one.
+fn mem_line(key: &str, c: &MemCounts) -> Option<String> {
+    Some(match key {
+        "VmPeak" | "VmSize" => kb(c.size),
+        "VmLck" => kb(c.locked),
+        "VmPin" | "VmLib" | "VmSwap" => kb(0),
+        "VmHWM" | "VmRSS" => kb(c.resident),
+        "RssAnon" => kb(c.resident.saturating_sub(c.resident_shared)),
+        "RssFile" => kb(c.resident_file),
+        "RssShmem" => kb(c.resident_shared.saturating_sub(c.resident_file)),
+        "VmData" => kb(c.data),
+        "VmStk" => kb(c.stack),
+        "VmExe" => kb(c.text),
+        "VmPTE" => kb(c.resident.div_ceil(512) * 4 / (PAGE_SIZE / 1024).max(1)),
+        _ => return None,
+    })
+}
+
 /// `status` (fs/proc/array.c, proc_pid_status): the host's lines with the guest's values.
 fn status(ctx: &Ctx<'_>, thread: Option<u32>) -> Result<Vec<u8>, Errno> {
     let host = host_text(ctx, thread, "status")?;
@@ -333,17 +397,7 @@ fn status(ctx: &Ctx<'_>, thread: Option<u32>) -> Result<Vec<u8>, Errno> {
         let key = line.split(':').next().unwrap_or("");
         let value = match key {
             "FDSize" => fd_size(ctx).to_string(),
-            "VmPeak" | "VmSize" => kb(c.size),
-            "VmLck" => kb(c.locked),
-            "VmPin" | "VmLib" | "VmSwap" => kb(0),
-            "VmHWM" | "VmRSS" => kb(c.resident),
-            "RssAnon" => kb(c.resident - c.resident_shared),
-            "RssFile" => kb(c.resident_file),
-            "RssShmem" => kb(c.resident_shared - c.resident_file),
-            "VmData" => kb(c.data),
-            "VmStk" => kb(c.stack),
-            "VmExe" => kb(c.text),
-            "VmPTE" => kb(c.resident.div_ceil(512) * 4 / (PAGE_SIZE / 1024).max(1)),
+            k if mem_line(k, &c).is_some() => mem_line(k, &c).unwrap_or_default(),
             "Threads" => threads.to_string(),
             "SigPnd" => format!("{:016x}", sigs.thread_pending),
             "ShdPnd" => format!("{:016x}", sigs.shared_pending),
@@ -395,10 +449,10 @@ fn stat(ctx: &Ctx<'_>, thread: Option<u32>) -> Result<Vec<u8>, Errno> {
     set(26, code.map_or(0, |r| r.0));
     set(27, code.map_or(0, |r| r.1));
     set(28, startup.stack.0);
-    set(31, sigs.thread_pending | sigs.shared_pending);
-    set(32, sigs.blocked);
-    set(33, sigs.ignored);
-    set(34, sigs.caught);
+    set(31, sigs.thread_pending & STAT_SIGNALS);
+    set(32, sigs.blocked & STAT_SIGNALS);
+    set(33, sigs.ignored & STAT_SIGNALS);
+    set(34, sigs.caught & STAT_SIGNALS);
     set(45, data.map_or(0, |r| r.0));
     set(46, data.map_or(0, |r| r.1));
     set(47, brk);
@@ -577,6 +631,8 @@ pub enum ProcDir {
     FdInfos,
     /// `task/`: the guest's threads.
     Tasks,
+    /// `task/` of another guest process (its pid): the threads on its board.
+    OtherTasks(u32),
 }
 
 /// Which listing a host directory descriptor reads, from where it leads: the emulator's own
@@ -585,7 +641,14 @@ pub fn dir_of(host_fd: i32) -> Option<ProcDir> {
     let link = std::ffi::CString::new(format!("/proc/self/fd/{host_fd}")).ok()?;
     let target = crate::host::readlinkat(libc::AT_FDCWD, &link).ok()?;
     let own = format!("/proc/{}/", crate::host::getpid());
-    let rest = std::str::from_utf8(target.strip_prefix(own.as_bytes())?).ok()?;
+    let Some(rest) = target.strip_prefix(own.as_bytes()) else {
+        // Another process's task/, when it is a guest process.
+        let rest = std::str::from_utf8(target.strip_prefix(b"/proc/")?).ok()?;
+        let pid = rest.strip_suffix("/task")?;
+        let pid: u32 = pid.parse().ok().filter(|_| !pid.starts_with('0'))?;
+        return crate::board::read(pid, false).is_some().then_some(ProcDir::OtherTasks(pid));
+    };
+    let rest = std::str::from_utf8(rest).ok()?;
     let parts: Vec<&str> = rest.split('/').collect();
     match parts.as_slice() {
         ["fd"] | ["task", _, "fd"] => Some(ProcDir::Fds),
@@ -623,10 +686,14 @@ fn listing(ctx: &Ctx<'_>, dir: ProcDir) -> Vec<(u64, Dirent)> {
                 out.push((fd + 2, Dirent { ino: 0x1000 + fd, kind, name: fd.to_string() }));
             }
         }
-        ProcDir::Tasks => {
-            let mut tids: Vec<u32> = ctx.proc.group().threads().iter().map(|t| t.tid()).collect();
+        ProcDir::Tasks | ProcDir::OtherTasks(_) => {
+            let (pid, mut tids) = match dir {
+                ProcDir::OtherTasks(pid) => {
+                    (pid, crate::board::read(pid, false).map(|v| v.tids).unwrap_or_default())
+                }
+                _ => (ctx.proc.pid(), ctx.proc.group().threads().iter().map(|t| t.tid()).collect()),
+            };
             tids.sort_unstable();
-            let pid = ctx.proc.pid();
             // The process's first thread leads the list.
             tids.sort_by_key(|&t| t != pid);
             for (i, tid) in tids.into_iter().enumerate() {

@@ -53,7 +53,8 @@ fn open_generated(ctx: &mut Ctx<'_>, path: &[u8], flags: u32) -> Option<SysResul
             Some(file) => Ok(file),
             None => {
                 let (other, file) = super::proc_files::lookup_other(path, pid)?;
-                Err((other, file, crate::board::read(other)?))
+                let memory = super::proc_files::shows_memory(file);
+                Err((other, file, crate::board::read(other, memory)?))
             }
         };
     Some((|| {
@@ -611,9 +612,19 @@ pub fn readlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(n as u64)
 }
 
+/// `getcwd` (fs/d_path.c): the working directory from the guest's root; one the root does
+/// not reach (a `chroot` without `chdir`) is `(unreachable)` and its path from the host's `/`.
 pub fn getcwd(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let cwd = std::env::current_dir().map_err(|e| elfvisor_host::errno_from_io(&e))?;
-    let mut bytes = cwd.into_os_string().into_encoded_bytes();
+    let mut bytes = match crate::sysroot::root() {
+        Some(root) if !cwd.starts_with(&root) => {
+            let mut b = b"(unreachable)".to_vec();
+            b.extend_from_slice(cwd.as_os_str().as_encoded_bytes());
+            b
+        }
+        Some(_) => crate::sysroot::guest_name(&cwd).into_os_string().into_encoded_bytes(),
+        None => cwd.into_os_string().into_encoded_bytes(),
+    };
     bytes.push(0);
     if bytes.len() > a[1] as usize {
         return Err(Errno::ERANGE);
@@ -627,9 +638,10 @@ pub fn chdir(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     host::chdir(&path)
 }
 
-/// `chroot` (fs/open.c, ksys_chroot) up to the capability check: the path must name a
-/// directory the caller may search, and only then is the change refused with EPERM, as for
-/// a process without CAP_SYS_CHROOT, whatever its ids: a guest's root is its sysroot.
+/// `chroot` (fs/open.c, SYSCALL_DEFINE1(chroot)): the path must name a directory the caller
+/// may search, then CAP_SYS_CHROOT is needed (the emulator process's own, EPERM without it),
+/// and the directory becomes the guest's root: every path the guest names from then on
+/// resolves inside it (`crate::sysroot`). The emulator's own root stays the host's.
 pub fn chroot(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let path = ctx.path(a[0])?;
     let st = host::fstatat(libc::AT_FDCWD, &path, 0)?;
@@ -638,7 +650,13 @@ pub fn chroot(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     }
     // path_permission(MAY_EXEC | MAY_CHDIR): search permission with the caller's ids.
     host::faccessat(libc::AT_FDCWD, &path, libc::X_OK, libc::AT_EACCESS)?;
-    Err(Errno::EPERM)
+    if !crate::host::process::may_chroot() {
+        return Err(Errno::EPERM);
+    }
+    let dir =
+        &*<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(path.into_bytes());
+    crate::sysroot::set_root(std::path::Path::new(dir))?;
+    Ok(0)
 }
 
 pub fn fchdir(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {

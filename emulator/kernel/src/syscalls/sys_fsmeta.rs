@@ -1,5 +1,6 @@
 //! File metadata and file-system calls: `utimensat`, `fchown`, `fchownat`, `statfs`,
-//! `fstatfs`, `flock`, `fallocate`, `sync_file_range`, `syncfs`, `fadvise64`, `readahead`.
+//! `fstatfs`, `flock`, `fallocate`, `sync_file_range`, `syncfs`, `fadvise64`, `readahead`,
+//! `name_to_handle_at` and `open_by_handle_at`.
 //! Paths go through [`Ctx::path`] like every other path; flags are translated, operation and
 //! advice numbers are Linux's on both sides.
 
@@ -263,4 +264,77 @@ pub fn mount_setattr(_ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     Err(Errno::EPERM)
+}
+
+/// `name_to_handle_at` (fs/fhandle.c): the host file system's handle, which only the host
+/// kernel can open again, so it is handed to the guest as the opaque bytes it is. The
+/// kernel's checks keep their order: the flags, the path, whether the file system exports
+/// handles (EOPNOTSUPP), the handle's header (EFAULT), its size (EINVAL past MAX_HANDLE_SZ,
+/// EOVERFLOW with the size needed written back).
+pub fn name_to_handle_at(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let flags = a[4] as u32;
+    if flags & !(g::AT_SYMLINK_FOLLOW | g::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let follow = flags & g::AT_SYMLINK_FOLLOW != 0;
+    let path = ctx.path_follow_unless(a[1], !follow)?;
+    let dirfd = ctx.dirfd(a[0])?;
+    let mut host_flags = 0;
+    if follow {
+        host_flags |= libc::AT_SYMLINK_FOLLOW;
+    }
+    if flags & g::AT_EMPTY_PATH != 0 {
+        host_flags |= libc::AT_EMPTY_PATH;
+    }
+    // A header the guest cannot give is the kernel's EFAULT, in its place among the checks.
+    let mut handle = ctx.copy_in::<{ hf::FileHandle::HEADER }>(a[2]).ok().map(|header| {
+        let word = u32::from_le_bytes(header[..4].try_into().expect("four bytes"));
+        hf::FileHandle { handle_bytes: word, handle_type: 0, bytes: [0; hf::FileHandle::MAX_BYTES] }
+    });
+    let mut mount_id = 0i32;
+    let result = hf::name_to_handle_at(dirfd, &path, handle.as_mut(), &mut mount_id, host_flags);
+    let Some(h) = handle.filter(|_| matches!(result, Ok(_) | Err(Errno::EOVERFLOW))) else {
+        return result;
+    };
+    // On EOVERFLOW only the header goes back, with the size needed (do_sys_name_to_handle).
+    let n =
+        if result.is_ok() { (h.handle_bytes as usize).min(hf::FileHandle::MAX_BYTES) } else { 0 };
+    let mut out = Vec::with_capacity(hf::FileHandle::HEADER + n);
+    out.extend_from_slice(&h.handle_bytes.to_le_bytes());
+    out.extend_from_slice(&h.handle_type.to_le_bytes());
+    out.extend_from_slice(&h.bytes[..n]);
+    ctx.copy_out(a[3], &mount_id.to_le_bytes())?;
+    ctx.copy_out(a[2], &out)?;
+    result
+}
+
+/// `open_by_handle_at` (fs/fhandle.c): a handle `name_to_handle_at` gave, opened by the host
+/// kernel, which checks CAP_DAC_READ_SEARCH (EPERM), the mount's descriptor, the handle's
+/// header (EFAULT) and size (EINVAL) in that order, then finds the file.
+pub fn open_by_handle_at(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let mount_fd = ctx.dirfd(a[0])?;
+    let flags = a[2] as u32;
+    let handle = ctx.copy_in::<{ hf::FileHandle::HEADER }>(a[1]).ok().and_then(|header| {
+        let handle_bytes = u32::from_le_bytes(header[..4].try_into().expect("four bytes"));
+        let handle_type = i32::from_le_bytes(header[4..].try_into().expect("four bytes"));
+        let mut h =
+            hf::FileHandle { handle_bytes, handle_type, bytes: [0; hf::FileHandle::MAX_BYTES] };
+        let n = handle_bytes as usize;
+        // A size the kernel refuses needs no bytes; bytes the guest cannot give are its
+        // EFAULT, which the kernel answers for a header it cannot read as well.
+        if (1..=hf::FileHandle::MAX_BYTES).contains(&n) {
+            let mut bytes = vec![0u8; n];
+            ctx.proc
+                .mm
+                .read()
+                .copy_in(elfvisor_abi::GuestAddr(a[1] + hf::FileHandle::HEADER as u64), &mut bytes)
+                .ok()?;
+            h.bytes[..n].copy_from_slice(&bytes);
+        }
+        Some(h)
+    });
+    let host_flags = crate::host::open_flags_to_host(flags) | libc::O_CLOEXEC;
+    let fd = hf::open_by_handle_at(mount_fd, handle.as_ref(), host_flags)?;
+    let guest = ctx.proc.fds().install_host(fd, flags & g::O_CLOEXEC != 0)?;
+    Ok(guest as u64)
 }

@@ -21,6 +21,7 @@ use elfvisor_abi::{Errno, Prot};
 use super::ctx::{Ctx, SysResult};
 use crate::host::futex::{
     FutexVal2, HostWaitv, futex as host_futex, futex_waitv as host_waitv, futex_word as word,
+    futex_word_unread,
 };
 
 /// `futex_waitv` (kernel/futex/syscalls.c): flags, the count (1 to 128, and a list at all),
@@ -89,6 +90,18 @@ pub fn futex(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
             let t = timeout(ctx)?;
             let uaddr = word(&ctx.proc.mm.read(), a[0], Prot::READ)?;
             host_futex(uaddr, op, val, t, None, a[5] as u32)
+        }
+        // A private wake reads no word (futex_wake: the bitset, then get_futex_key), so an
+        // unmapped or inaccessible one wakes whoever waits on the address, as on Linux; a
+        // shared one must find the page behind the word (EFAULT).
+        FUTEX_WAKE | FUTEX_WAKE_BITSET if op & FUTEX_PRIVATE_FLAG != 0 => {
+            if cmd == FUTEX_WAKE_BITSET && a[5] as u32 == 0 {
+                return Err(Errno::EINVAL);
+            }
+            match futex_word_unread(&ctx.proc.mm.read(), a[0])? {
+                Some(uaddr) => host_futex(uaddr, op, val, FutexVal2::None, None, a[5] as u32),
+                None => Ok(0),
+            }
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let uaddr = word(&ctx.proc.mm.read(), a[0], Prot::READ)?;

@@ -77,7 +77,8 @@ pub(super) fn wait_interruptibly<T>(
     let held = forward::hold_forwarded();
     let result = loop {
         delivery::drain_host(task);
-        let signalled = delivery::has_deliverable(task);
+        // A debugger stopping the guest interrupts the wait as a signal that runs no handler.
+        let signalled = delivery::has_deliverable(task) || crate::gdb::stop_requested(task);
         // A timeout too far to represent waits without a limit.
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let limit = if signalled { Some(Duration::ZERO) } else { left };

@@ -150,9 +150,8 @@ pub fn tgkill(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     to_thread(ctx, Some(tgid as u32), tid as u32, sig)
 }
 
-/// A signal for one thread: this one (delivered on the way out), a sibling (the host routes a
-/// forwarded signal to its host thread, interrupting a blocking call; the others are queued
-/// and its vCPU stopped), or a thread of another process (guest tids are host tids).
+/// A signal for one thread: this one (delivered on the way out), a sibling (queued for it
+/// here, and it is interrupted), or a thread of another process (guest tids are host tids).
 fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResult {
     let pid = ctx.proc.pid();
     let ours = if tgid.is_none_or(|t| t == pid) { ctx.proc.group().find(tid) } else { None };
@@ -170,13 +169,12 @@ fn to_thread(ctx: &mut Ctx<'_>, tgid: Option<u32>, tid: u32, sig: u8) -> SysResu
     if sig == 0 {
         return Ok(0);
     }
-    if !std::sync::Arc::ptr_eq(&target, ctx.proc.handle()) && forward::forwarded(i32::from(sig)) {
-        crate::host::tgkill(pid as i32, target.host_tid(), i32::from(sig))?;
-    } else {
-        let uid = crate::host::ids().0;
-        let detail = Detail::Sender { pid, uid };
-        delivery::send_to_thread(&target, SigInfo { signo: Signo(sig), code: SI_TKILL, detail });
-    }
+    // Queued by the sender, as Linux's do_send_sig_info does: the target's pending set shows
+    // it when this call returns, and a sibling is interrupted (its vCPU stopped, its blocking
+    // host call ended) to look at it.
+    let uid = crate::host::ids().0;
+    let detail = Detail::Sender { pid, uid };
+    delivery::send_to_thread(&target, SigInfo { signo: Signo(sig), code: SI_TKILL, detail });
     Ok(0)
 }
 
@@ -259,8 +257,17 @@ pub fn rt_sigsuspend(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let task = &mut *ctx.proc;
     forward::wait_until(None, || {
         delivery::drain_host(task);
-        delivery::has_deliverable(task)
+        delivery::has_deliverable(task) || crate::gdb::stop_requested(task)
     });
+    if !delivery::has_deliverable(ctx.proc) {
+        // A debugger stopped the guest, and no signal came: the call is made again when it
+        // resumes, as Linux restarts a sigsuspend no handler ended (-ERESTARTNOHAND).
+        ctx.proc.sigmask = old;
+        let pc = ctx.cpu.reg(elfvisor_engine::Reg::Pc);
+        ctx.cpu.set_reg(elfvisor_engine::Reg::Pc, pc - 4);
+        ctx.regs_restored = true;
+        return Ok(0);
+    }
     ctx.proc.saved_sigmask = Some(old);
     Err(Errno::EINTR)
 }
@@ -281,7 +288,9 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let task = &mut *ctx.proc;
     let got = forward::wait_until(timeout, || {
         delivery::drain_host(task);
-        delivery::pending_set(task) & set != 0 || delivery::has_deliverable(task)
+        delivery::pending_set(task) & set != 0
+            || delivery::has_deliverable(task)
+            || crate::gdb::stop_requested(task)
     });
     match delivery::take_pending(ctx.proc, wanted) {
         Some(info) => {

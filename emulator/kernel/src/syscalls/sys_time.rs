@@ -68,7 +68,11 @@ fn sleep(ctx: &mut Ctx<'_>, clock: i32, flags: u64, req: u64, rem: u64) -> SysRe
                 // A signal that runs no handler and ends nothing (Linux's restart_block): sleep
                 // on for what is left, not the whole time again.
                 crate::signal::delivery::drain_host(ctx.proc);
-                if !crate::signal::delivery::has_deliverable(ctx.proc) {
+                // A debugger stopping the guest ends the sleep like a signal that runs no
+                // handler; the call then starts again (its whole time, not what was left).
+                if !crate::signal::delivery::has_deliverable(ctx.proc)
+                    && !crate::gdb::stop_requested(ctx.proc)
+                {
                     if !absolute {
                         (sec, nsec) = (rsec, rnsec);
                     }

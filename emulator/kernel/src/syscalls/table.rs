@@ -256,8 +256,10 @@ pub static TABLE: &[Row] = &[
         fs::chroot,
         &[Str],
         Partial(
-            "the path's checks as Linux makes them, then EPERM as without CAP_SYS_CHROOT: a \
-             process tree has one root, the sysroot (--sysroot)",
+            "with CAP_SYS_CHROOT the directory becomes the guest's root for every path it names \
+             (kept by fork and exec); a path relative to another directory descriptor is \
+             resolved by the host, its .. not stopped at the root, and another process's \
+             /proc/<pid>/root shows the host's /",
         ),
     ),
     row(Sysno::fchmod, fs::fchmod, &[Fd, Mode], Full),
@@ -550,18 +552,8 @@ pub static TABLE: &[Row] = &[
         Errno::ENOSYS,
         "as a kernel built without CONFIG_FANOTIFY; inotify is served",
     ),
-    refuse(
-        Sysno::name_to_handle_at,
-        &[Fd, Str, Ptr, Ptr, Hex],
-        Errno::EOPNOTSUPP,
-        "as a file system that cannot export handles",
-    ),
-    refuse(
-        Sysno::open_by_handle_at,
-        &[Fd, Ptr, Hex],
-        Errno::EPERM,
-        "as without CAP_DAC_READ_SEARCH",
-    ),
+    row(Sysno::name_to_handle_at, meta::name_to_handle_at, &[Fd, Str, Ptr, Ptr, Hex], Full),
+    row(Sysno::open_by_handle_at, meta::open_by_handle_at, &[Fd, Ptr, OpenFlags], Full),
     row(Sysno::clock_adjtime, time::clock_adjtime, &[Int, Ptr], Partial(NO_TIME)),
     row(Sysno::syncfs, meta::syncfs, &[Fd], Full),
     refuse(Sysno::setns, &[Fd, Hex], Errno::EPERM, "no namespaces; as without CAP_SYS_ADMIN"),

@@ -22,7 +22,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -44,23 +46,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A queue of pending signals with a flag that says, without the lock, whether it is empty.
+/// The process's queue and its first thread's publish their signal sets on the process board
+/// whenever they change.
 #[derive(Debug, Default)]
 struct PendingQueue {
     list: Mutex<Vec<SigInfo>>,
     nonempty: AtomicBool,
+    /// The set last published, and whose it is (0: not published, 1: the first thread's,
+    /// 2: the process's).
+    bits: AtomicU64,
+    published_as: AtomicU8,
 }
 
 impl PendingQueue {
+    fn for_process() -> PendingQueue {
+        PendingQueue { published_as: AtomicU8::new(2), ..PendingQueue::default() }
+    }
+
     fn lock(&self) -> PendingGuard<'_> {
-        PendingGuard { list: lock(&self.list), nonempty: &self.nonempty }
+        PendingGuard { list: lock(&self.list), queue: self }
+    }
+
+    /// Makes this the first thread's queue or not, publishing what it holds (or, leaving,
+    /// an empty set in its place).
+    fn set_leader(&self, leader: bool) {
+        let was = self.published_as.swap(u8::from(leader), Ordering::SeqCst);
+        if leader {
+            let bits = signal_bits(&lock(&self.list));
+            self.bits.store(bits, Ordering::SeqCst);
+            crate::board::publish_pending(crate::board::PendingOf::Leader, bits);
+        } else if was == 1 {
+            crate::board::publish_pending(crate::board::PendingOf::Leader, 0);
+        }
     }
 }
 
-/// The locked queue; the flag follows it when the guard drops.
+fn signal_bits(list: &[SigInfo]) -> u64 {
+    list.iter().fold(0, |m, s| m | s.signo.mask_bit())
+}
+
+/// The locked queue; the flag and the published set follow it when the guard drops.
 #[derive(Debug)]
 pub struct PendingGuard<'a> {
     list: MutexGuard<'a, Vec<SigInfo>>,
-    nonempty: &'a AtomicBool,
+    queue: &'a PendingQueue,
 }
 
 impl std::ops::Deref for PendingGuard<'_> {
@@ -78,7 +107,30 @@ impl std::ops::DerefMut for PendingGuard<'_> {
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.nonempty.store(!self.list.is_empty(), Ordering::Release);
+        let q = self.queue;
+        q.nonempty.store(!self.list.is_empty(), Ordering::Release);
+        let of = match q.published_as.load(Ordering::Relaxed) {
+            1 => crate::board::PendingOf::Leader,
+            2 => crate::board::PendingOf::Process,
+            _ => return,
+        };
+        // Still under the queue's lock, so sets are published in the order they were made.
+        let bits = signal_bits(&self.list);
+        if q.bits.swap(bits, Ordering::Relaxed) != bits {
+            crate::board::publish_pending(of, bits);
+        }
+    }
+}
+
+/// Publishes the process's threads on its board; the first thread's queue publishes its
+/// pending set.
+fn publish_threads(threads: &[Arc<TaskHandle>], pid: u32) {
+    let tids: Vec<u32> = threads.iter().map(|t| t.tid()).collect();
+    crate::board::publish_threads(&tids);
+    if let Some(leader) = threads.iter().find(|t| t.tid() == pid) {
+        if leader.pending.published_as.load(Ordering::Relaxed) != 1 {
+            leader.pending.set_leader(true);
+        }
     }
 }
 
@@ -249,7 +301,7 @@ impl ThreadGroup {
             ioctl_seen: Mutex::new(BTreeSet::new()),
             respawn: Mutex::new(RespawnChildren::default()),
             has_unreleased: AtomicBool::new(false),
-            pending: PendingQueue::default(),
+            pending: PendingQueue::for_process(),
             threads: Mutex::new(Vec::new()),
             count: AtomicUsize::new(0),
             mm_gen: AtomicU64::new(0),
@@ -381,7 +433,7 @@ impl ThreadGroup {
         let mut threads = lock(&self.threads);
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
-        crate::board::publish_threads(threads.len());
+        publish_threads(&threads, self.pid);
     }
 
     /// A new thread joins; false while an execve ends the threads (Linux's copy_process fails
@@ -393,7 +445,7 @@ impl ThreadGroup {
         }
         threads.push(Arc::clone(thread));
         self.count.store(threads.len(), Ordering::SeqCst);
-        crate::board::publish_threads(threads.len());
+        publish_threads(&threads, self.pid);
         true
     }
 
@@ -405,8 +457,9 @@ impl ThreadGroup {
             lock(&self.seat).parked = Some(Arc::clone(thread));
         }
         threads.retain(|t| !Arc::ptr_eq(t, thread));
+        thread.pending.set_leader(false);
         self.count.store(threads.len(), Ordering::SeqCst);
-        crate::board::publish_threads(threads.len());
+        publish_threads(&threads, self.pid);
         self.ended.notify_all();
         threads.len()
     }
@@ -664,6 +717,9 @@ pub struct TaskHandle {
     in_guest: AtomicBool,
     seen_gen: AtomicU64,
     stopper: Mutex<Option<Stopper>>,
+    /// Its vCPU was stopped since it last looked ([`TaskHandle::take_kicked`]): a run that
+    /// ended at once may have ended for that.
+    kicked: AtomicBool,
     /// The host thread running it, for a thread `clone` started.
     host_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Another thread ran execve: this one ends.
@@ -686,6 +742,7 @@ impl TaskHandle {
             in_guest: AtomicBool::new(false),
             seen_gen: AtomicU64::new(0),
             stopper: Mutex::new(None),
+            kicked: AtomicBool::new(false),
             host_thread: Mutex::new(None),
             killed: AtomicBool::new(false),
             robust_head: AtomicU64::new(0),
@@ -777,9 +834,17 @@ impl TaskHandle {
 
     /// Asks its vCPU to stop at the next block boundary (a signal for it, a quiesce).
     pub fn kick(&self) {
+        self.kicked.store(true, Ordering::SeqCst);
         if let Some(s) = lock(&self.stopper).as_ref() {
             s.stop();
         }
+    }
+
+    /// Whether [`TaskHandle::kick`] stopped its vCPU since the last time this was asked (a
+    /// debugger's single step that ended without moving may have been ended by it, before the
+    /// instruction ran, and is then made again).
+    pub fn take_kicked(&self) -> bool {
+        self.kicked.swap(false, Ordering::SeqCst)
     }
 
     /// Stops its vCPU until it is out of guest code or has flushed up to `generation`

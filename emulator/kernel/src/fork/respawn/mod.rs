@@ -402,6 +402,10 @@ fn spawn(child_end: &Channel) -> Result<std::process::Child, ForkError> {
     if let Some(root) = crate::sysroot::current() {
         command.env(crate::sysroot::ENV, root.root());
     }
+    // And inside the same root, after a `chroot`.
+    if let Some(root) = crate::sysroot::root() {
+        command.env(crate::sysroot::ROOT_ENV, root);
+    }
     let spawned = command.spawn();
     let _ = crate::host::fcntl_int(fd, libc::F_SETFD, i64::from(libc::FD_CLOEXEC));
     spawned.map_err(|e| ForkError::Host(format!("spawning the child: {e}")))
