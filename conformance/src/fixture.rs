@@ -79,7 +79,26 @@ pub struct Fixture {
     /// as the harness's user (root in the linux lane).
     #[serde(default)]
     pub user: Option<u32>,
+    /// A small tmpfs of its own, mounted in the case's working directory in every lane (a
+    /// guest cannot mount one): for cases that fill a file system.
+    #[serde(default)]
+    pub tmpfs: Option<Tmpfs>,
 }
+
+/// `tmpfs: {dir: small, size_kib: 64}`: a tmpfs of `size_kib` KiB of data pages mounted at
+/// `dir` inside the case's working directory. The linux lane's `/init` mounts it; the host lanes
+/// run the case in a private mount namespace that has it ([`crate::invocation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tmpfs {
+    /// A plain directory name (created by the harness).
+    pub dir: String,
+    /// The size limit in KiB, a whole number of 4 KiB pages (tmpfs rounds up to pages).
+    pub size_kib: u32,
+}
+
+/// The largest `size_kib` a fixture may ask for: the linux lane's VM keeps it in its RAM.
+pub const TMPFS_MAX_KIB: u32 = 16 * 1024;
 
 fn default_timeout() -> u32 {
     DEFAULT_TIMEOUT_S
@@ -259,6 +278,25 @@ pub fn parse(text: &str, fixture_path: &Path, family: &str, name: &str) -> Resul
         if !is_plain_file_name(name) {
             return Err(bad(format!(
                 "files: {name:?} is not a plain file name (no `/`, not empty, `.` or `..`)"
+            )));
+        }
+    }
+    if let Some(tmpfs) = &fixture.tmpfs {
+        if fixture.user.is_some() {
+            // The host lanes mount it in the run's own namespace, which a case's user could
+            // not make.
+            return Err(bad("`tmpfs` and `user` exclude each other".into()));
+        }
+        if !is_plain_file_name(&tmpfs.dir) || fixture.files.contains_key(&tmpfs.dir) {
+            return Err(bad(format!(
+                "tmpfs: dir {:?} is not a plain name apart from the case's files",
+                tmpfs.dir
+            )));
+        }
+        if tmpfs.size_kib == 0 || tmpfs.size_kib % 4 != 0 || tmpfs.size_kib > TMPFS_MAX_KIB {
+            return Err(bad(format!(
+                "tmpfs: size_kib {} is not a multiple of 4 in 4..={TMPFS_MAX_KIB}",
+                tmpfs.size_kib
             )));
         }
     }
@@ -659,6 +697,29 @@ mod tests {
                 "{name}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn test_tmpfs_is_a_plain_dir_of_whole_pages() {
+        let case = parse_str("doc: x\ntmpfs: {dir: small, size_kib: 64}\n").unwrap();
+        assert_eq!(case.fixture.tmpfs, Some(Tmpfs { dir: "small".into(), size_kib: 64 }));
+        for bad in [
+            "{dir: a/b, size_kib: 64}",
+            "{dir: '..', size_kib: 64}",
+            "{dir: small, size_kib: 6}",
+            "{dir: small, size_kib: 0}",
+            "{dir: small, size_kib: 1048576}",
+        ] {
+            let err = parse_str(&format!("doc: x\ntmpfs: {bad}\n")).unwrap_err();
+            assert!(
+                matches!(&err, Error::Fixture { message, .. } if message.contains("tmpfs:")),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse_str("doc: x\nfiles: {small: t}\ntmpfs: {dir: small, size_kib: 4}\n");
+        assert!(err.is_err(), "the dir may not be one of the case's files");
+        let err = parse_str("doc: x\ntmpfs: {dir: small, size: 4}\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
     }
 
     #[test]

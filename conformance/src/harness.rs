@@ -471,6 +471,7 @@ fn batch_case(libc: Libc, case: &Case, binary: PathBuf) -> BatchCase {
         env: case.env(),
         stdin: case.fixture.stdin.as_bytes().to_vec(),
         files: case.fixture.files.clone(),
+        tmpfs: case.fixture.tmpfs.clone(),
         timeout_s: case.fixture.timeout_s,
         user: case.user(),
     }

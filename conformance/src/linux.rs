@@ -43,6 +43,8 @@ pub struct BatchCase {
     pub stdin: Vec<u8>,
     /// Files `/init` creates in the case's working directory before it runs: name → text.
     pub files: BTreeMap<String, String>,
+    /// A tmpfs `/init` mounts in the working directory: its directory and size in KiB.
+    pub tmpfs: Option<crate::fixture::Tmpfs>,
     pub timeout_s: u32,
     /// The user id (and group id) `/init` runs the case as, giving it the case's directory;
     /// `None`: root.
@@ -175,6 +177,9 @@ pub fn initramfs(init: &Path, cases: &[BatchCase]) -> Result<Vec<u8>> {
             let path = format!("/cases/{n}.file{k}");
             cpio.file(&path, 0o644, text.as_bytes());
             manifest.push_str(&format!("file {} {path}\n", hex(name.as_bytes())));
+        }
+        if let Some(tmpfs) = &case.tmpfs {
+            manifest.push_str(&format!("tmpfs {} {}\n", hex(tmpfs.dir.as_bytes()), tmpfs.size_kib));
         }
         manifest.push_str("run\n");
     }
@@ -416,10 +421,15 @@ mod tests {
             env: vec![("A".into(), "b c".into())],
             stdin: b"in".to_vec(),
             files: BTreeMap::from([("b.txt".into(), "BEE".into()), ("a".into(), "AY".into())]),
+            tmpfs: None,
             timeout_s: 7,
             user: Some(65534),
         };
-        let other = BatchCase { id: "glibc/f/c".into(), ..case.clone() };
+        let other = BatchCase {
+            id: "glibc/f/c".into(),
+            tmpfs: Some(crate::fixture::Tmpfs { dir: "sm".into(), size_kib: 64 }),
+            ..case.clone()
+        };
         let archive = initramfs(&init, &[case, other]).unwrap();
         let text = String::from_utf8_lossy(&archive);
         assert!(text.contains(
@@ -429,6 +439,7 @@ mod tests {
         assert!(text.contains(
             "stdin /cases/0.stdin\nfile 61 /cases/0.file0\nfile 622e747874 /cases/0.file1\nrun\n"
         ));
+        assert!(text.contains("file 622e747874 /cases/1.file1\ntmpfs 736d 64\nrun\n"));
         assert!(text.contains("cases/0.file0\0"), "file contents are packed: {text:?}");
         assert!(text.contains("AY") && text.contains("BEE"));
         assert!(text.contains("case glibc/f/c\nbin /guests/0\n"), "the binary is packed once");
@@ -454,6 +465,7 @@ mod tests {
             argv: vec!["case".into()],
             env: vec![],
             stdin: vec![],
+            tmpfs: None,
             files: BTreeMap::new(),
             timeout_s: 5,
             user: None,

@@ -13,8 +13,27 @@
 const MARKER_VARIABLE: &str = "elfvisor_patch";
 const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline+xregs+small-code-pages+small-tb-table";
 
+/// The variable only the AddressSanitizer build of that unicorn has (`cargo xtask asan`), and
+/// its value. Keep in step with xtask.
+const SANITIZER_VARIABLE: &str = "elfvisor_sanitizer";
+
 fn main() {
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    // The `asan` feature links the ASan unicorn and nothing else; without it, that unicorn
+    // (whose objects call the ASan runtime) is refused too.
+    let want_asan = std::env::var_os("CARGO_FEATURE_ASAN").is_some();
+    let sanitizer = pkg_config::get_variable("unicorn", SANITIZER_VARIABLE).unwrap_or_default();
+    match (want_asan, sanitizer.as_str()) {
+        (true, "address") | (false, "") => {}
+        (true, other) => panic!(
+            "the asan feature needs the AddressSanitizer build of elfvisor's unicorn, but \
+             pkg-config found one with {SANITIZER_VARIABLE}={other:?}: build with `cargo xtask asan`"
+        ),
+        (false, other) => panic!(
+            "pkg-config found a unicorn built with sanitizer {other:?}; it links only into \
+             `cargo xtask asan`'s build (the asan feature)"
+        ),
+    }
     let found = pkg_config::get_variable("unicorn", MARKER_VARIABLE);
     match found.as_deref() {
         // Relinking after unicorn is rebuilt is `cargo xtask deps`'s job: rustc bundles the

@@ -54,6 +54,8 @@ struct spec {
     char *file_src[MAX_FILES];
     int filec;
     long user; /* -1: root */
+    char *tmpfs_dir; /* a tmpfs to mount in the working directory, if any */
+    int tmpfs_kib;
     const char *bad; /* why the manifest entry cannot be run as written, if it cannot */
 };
 
@@ -203,6 +205,19 @@ static void run_case(struct spec *s, int serial)
             return;
         }
     }
+    char mnt[1024] = "";
+    if (s->tmpfs_dir) {
+        /* The fixture's `tmpfs`: the same mount the host lanes make in a private namespace. */
+        char opts[64];
+        snprintf(mnt, sizeof mnt, "%s/%s", cwd, s->tmpfs_dir);
+        snprintf(opts, sizeof opts, "size=%dk", s->tmpfs_kib);
+        if (strchr(s->tmpfs_dir, '/') || mkdir(mnt, 0777) != 0 ||
+            mount("tmpfs", mnt, "tmpfs", 0, opts) != 0) {
+            say("@@ELFVISOR END %s harness-error tmpfs %s: %s\n", s->id, s->tmpfs_dir,
+                strerror(errno));
+            return;
+        }
+    }
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
         say("@@ELFVISOR END %s harness-error pipe\n", s->id);
         return;
@@ -293,6 +308,8 @@ static void run_case(struct spec *s, int serial)
         say("@@ELFVISOR END %s exit %d\n", s->id, WEXITSTATUS(status));
     free(cap[0].data);
     free(cap[1].data);
+    if (mnt[0])
+        umount2(mnt, MNT_DETACH); /* its pages go back to the VM's RAM */
 }
 
 int main(void)
@@ -334,6 +351,7 @@ int main(void)
                     free(s.file_name[i]);
                     free(s.file_src[i]);
                 }
+                free(s.tmpfs_dir);
                 memset(&s, 0, sizeof s);
                 snprintf(s.id, sizeof s.id, "%s", val);
                 s.timeout_s = 10;
@@ -369,6 +387,15 @@ int main(void)
                     s.file_name[s.filec] = name;
                     s.file_src[s.filec++] = strdup(src);
                 }
+            } else if (strcmp(line, "tmpfs") == 0) {
+                char *kib = strchr(val, ' ');
+                if (kib)
+                    *kib++ = '\0';
+                free(s.tmpfs_dir);
+                s.tmpfs_dir = kib ? unhex(val) : NULL;
+                s.tmpfs_kib = kib ? atoi(kib) : 0;
+                if (!s.tmpfs_dir || s.tmpfs_kib <= 0)
+                    s.bad = "bad tmpfs line";
             } else if (strcmp(line, "run") == 0) {
                 run_case(&s, serial++);
             }

@@ -305,6 +305,7 @@ fn run_linux(opts: &Options) -> Result<ExitCode> {
                     files: BTreeMap::new(),
                     timeout_s: 600,
                     user: None,
+                    tmpfs: None,
                 });
                 seeds.push(seed);
                 calls += run.calls();

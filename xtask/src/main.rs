@@ -12,6 +12,8 @@
 //! - `fuzz`: the system call fuzzer for N minutes with random seeds, round robin over the fork
 //!   strategies; each failure shrunk to its calls and saved as a regression case (`--lane
 //!   linux`: the same seeds on the real kernel, a check of the fuzzer itself).
+//! - `asan`: elfvisor with AddressSanitizer on unicorn, and the elfvisor lanes (or one guest)
+//!   run under it.
 //! - `sysroot`: a Debian bookworm arm64 tree for dynamically linked guests (`--sysroot`).
 
 use std::path::Path;
@@ -20,6 +22,7 @@ use std::process::{Command, ExitCode, Stdio};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod asan;
 mod bench;
 mod coverage;
 mod deps;
@@ -86,6 +89,10 @@ enum Cmd {
     /// Fuzz the system call layer with random seeds for N minutes; shrink every failure to its
     /// calls and save it as a regression case under fixtures/fuzz/.
     Fuzz(fuzz::Options),
+    /// Build elfvisor with AddressSanitizer on unicorn (target/asan/) and run the elfvisor
+    /// lanes of the conformance matrix (default), or one command line, under it; any report
+    /// fails the run.
+    Asan(asan::Options),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run(opts) => run::run(&opts),
         Cmd::Sysroot(opts) => sysroot::run(&opts).map(|()| ExitCode::SUCCESS),
         Cmd::Fuzz(opts) => fuzz::run(&opts),
+        Cmd::Asan(opts) => asan::run(&opts),
     }
 }
 

@@ -14,6 +14,8 @@ use anyhow::{Context, Result, bail};
 const MARKER_VARIABLE: &str = "elfvisor_patch";
 const MARKER_VALUE: &str = "parallel-cflags+atomic-rmw+exact-tlb-address+no-memop-exit-check+pc-sync-after-quit+pending-stop+kick-barriers+inline-exit-check+tlb-dirty-slots+fill-no-restore+jump-cache-probe+cross-page-links+no-bti+rwx-dirty+serial-switch+tlb-grow-10+linear-fast-path-4+jump-cache-inline+xregs+small-code-pages+small-tb-table";
 const SYS_CRATE: &str = "unicorn-engine-sys";
+#[cfg(test)]
+pub const MARKER_VALUE_FOR_TESTS: &str = MARKER_VALUE;
 const SYS_VERSION: &str = "2.1.5";
 
 /// One source edit: the file, the exact text it replaces (present exactly once), the new text.
@@ -389,20 +391,75 @@ const EDITS: [Edit; 50] = [
     },
 ];
 
+/// A build of the patched unicorn: the normal one, or one compiled with AddressSanitizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `target/unicorn/`, where `.cargo/config.toml` points pkg-config.
+    Normal,
+    /// `target/unicorn-asan/`: the same sources and edits, compiled with `-fsanitize=address`;
+    /// linked only by `cargo xtask asan`'s own build (see `crate::asan`).
+    Asan,
+}
+
+/// The pkg-config variable that names the sanitizer a build was compiled with (only the ASan
+/// build has it). Keep in step with `emulator/engine/build.rs`.
+pub const SANITIZER_VARIABLE: &str = "elfvisor_sanitizer";
+
+impl Variant {
+    fn dir(self) -> &'static str {
+        match self {
+            Variant::Normal => "unicorn",
+            Variant::Asan => "unicorn-asan",
+        }
+    }
+
+    /// Extra C flags (the sanitizer; frame pointers for readable reports).
+    fn c_flags(self) -> &'static str {
+        match self {
+            Variant::Normal => "",
+            Variant::Asan => "-fsanitize=address -fno-omit-frame-pointer -g",
+        }
+    }
+
+    /// The marker lines the pkg-config file gets.
+    fn markers(self) -> String {
+        let mut text = format!("{MARKER_VARIABLE}={MARKER_VALUE}\n");
+        if self == Variant::Asan {
+            text.push_str(&format!("{SANITIZER_VARIABLE}=address\n"));
+        }
+        text
+    }
+}
+
+/// Where the variant is installed (relative to the workspace, not CARGO_TARGET_DIR).
+pub fn prefix_of(root: &Path, variant: Variant) -> PathBuf {
+    root.join("target").join(variant.dir())
+}
+
 /// Where `.cargo/config.toml` points pkg-config (relative to the workspace, not CARGO_TARGET_DIR).
 pub fn prefix(root: &Path) -> PathBuf {
-    root.join("target").join("unicorn")
+    prefix_of(root, Variant::Normal)
+}
+
+pub fn pc_file_of(root: &Path, variant: Variant) -> PathBuf {
+    prefix_of(root, variant).join("lib").join("pkgconfig").join("unicorn.pc")
 }
 
 pub fn pc_file(root: &Path) -> PathBuf {
-    prefix(root).join("lib").join("pkgconfig").join("unicorn.pc")
+    pc_file_of(root, Variant::Normal)
 }
 
 /// Whether the patched library is installed and marked.
 pub fn installed(root: &Path) -> bool {
-    let marker = format!("{MARKER_VARIABLE}={MARKER_VALUE}");
-    prefix(root).join("lib").join("libunicorn.a").is_file()
-        && std::fs::read_to_string(pc_file(root)).is_ok_and(|pc| pc.lines().any(|l| l == marker))
+    installed_variant(root, Variant::Normal)
+}
+
+/// Whether the variant is installed and carries all of its markers.
+pub fn installed_variant(root: &Path, variant: Variant) -> bool {
+    let lib = prefix_of(root, variant).join("lib").join("libunicorn.a");
+    lib.is_file()
+        && std::fs::read_to_string(pc_file_of(root, variant))
+            .is_ok_and(|pc| variant.markers().lines().all(|m| pc.lines().any(|l| l == m)))
 }
 
 /// The directory cargo unpacked `unicorn-engine-sys` into.
@@ -417,7 +474,7 @@ fn sys_crate_dir(root: &Path) -> Result<PathBuf> {
     Ok(Path::new(manifest).parent().context("manifest has no directory")?.to_owned())
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub fn run(cmd: &mut Command) -> Result<()> {
     println!("deps: running {cmd:?}");
     let status = cmd.stdin(Stdio::null()).status().with_context(|| format!("starting {cmd:?}"))?;
     if !status.success() {
@@ -450,8 +507,26 @@ pub fn patch(src: &Path) -> Result<()> {
 
 /// Builds and installs the patched unicorn under `target/unicorn/`.
 pub fn build(root: &Path) -> Result<()> {
+    build_variant(root, Variant::Normal)?;
+    // rustc bundled the previous libunicorn.a into the -sys crate's rlib, and cargo does not
+    // track the archive: drop those rlibs so every binary links the new library.
+    for profile in ["dev", "release"] {
+        run(crate::cargo()
+            .args(["clean", "--quiet", "-p", SYS_CRATE, "--profile", profile])
+            .current_dir(root))?;
+    }
+    println!("deps: patched unicorn installed in {}", prefix(root).display());
+    Ok(())
+}
+
+/// The crate whose rlib bundles `libunicorn.a` (what a rebuild of the library must clean).
+pub const SYS_CRATE_NAME: &str = SYS_CRATE;
+
+/// Builds and installs one variant under `target/<its dir>/` (its own build directory too, so
+/// the variants never share objects).
+pub fn build_variant(root: &Path, variant: Variant) -> Result<()> {
     let source = sys_crate_dir(root)?;
-    let work = root.join("target").join("unicorn-build");
+    let work = root.join("target").join(format!("{}-build", variant.dir()));
     let src = work.join("src");
     if src.exists() {
         std::fs::remove_dir_all(&src).with_context(|| format!("removing {}", src.display()))?;
@@ -460,8 +535,13 @@ pub fn build(root: &Path) -> Result<()> {
     run(Command::new("cp").arg("-R").arg(&source).arg(&src))?;
     patch(&src)?;
     let build = work.join("build");
-    let prefix = prefix(root);
-    run(Command::new("cmake")
+    let prefix = prefix_of(root, variant);
+    let mut configure = Command::new("cmake");
+    if !variant.c_flags().is_empty() {
+        let flags = variant.c_flags();
+        configure.arg(format!("-DCMAKE_C_FLAGS={flags}")).arg(format!("-DCMAKE_CXX_FLAGS={flags}"));
+    }
+    run(configure
         .arg("-S")
         .arg(&src)
         .arg("-B")
@@ -472,22 +552,14 @@ pub fn build(root: &Path) -> Result<()> {
         .arg(format!("-DCMAKE_INSTALL_PREFIX={}", prefix.display())))?;
     run(Command::new("cmake").arg("--build").arg(&build))?;
     run(Command::new("cmake").arg("--install").arg(&build))?;
-    let pc = pc_file(root);
+    let pc = pc_file_of(root, variant);
     let mut text =
         std::fs::read_to_string(&pc).with_context(|| format!("reading {}", pc.display()))?;
-    text.push_str(&format!("{MARKER_VARIABLE}={MARKER_VALUE}\n"));
+    text.push_str(&variant.markers());
     std::fs::write(&pc, text).with_context(|| format!("writing {}", pc.display()))?;
-    if !installed(root) {
+    if !installed_variant(root, variant) {
         bail!("the unicorn build finished but {} is incomplete", prefix.display());
     }
-    // rustc bundled the previous libunicorn.a into the -sys crate's rlib, and cargo does not
-    // track the archive: drop those rlibs so every binary links the new library.
-    for profile in ["dev", "release"] {
-        run(crate::cargo()
-            .args(["clean", "--quiet", "-p", SYS_CRATE, "--profile", profile])
-            .current_dir(root))?;
-    }
-    println!("deps: patched unicorn installed in {}", prefix.display());
     Ok(())
 }
 
@@ -550,6 +622,7 @@ mod tests {
         };
         assert_eq!(constant("MARKER_VARIABLE"), MARKER_VARIABLE);
         assert_eq!(constant("MARKER_VALUE"), MARKER_VALUE);
+        assert_eq!(constant("SANITIZER_VARIABLE"), SANITIZER_VARIABLE);
     }
 
     #[test]

@@ -182,6 +182,13 @@ pub trait SyscallHandler {
 /// Answers "what may the guest do with the page holding this address?" on every TLB miss.
 pub trait PageSource: Send + Sync {
     fn page(&self, addr: GuestAddr) -> PageState;
+
+    /// [`page`](Self::page) for an access the CPU is about to make (`write`, or a read or
+    /// fetch): a source may also make sure the host can provide the page, and answer
+    /// [`PageState::PastObjectEnd`] (a bus error) where it cannot.
+    fn page_for(&self, addr: GuestAddr, _write: bool) -> PageState {
+        self.page(addr)
+    }
 }
 
 /// The guest's memory as the engine sees it: host memory at `host_base + guest address`.

@@ -538,7 +538,7 @@ fn tlb_fill(uc: &mut Unicorn<'_, HookData>, vaddr: u64, kind: MemType) -> Option
     let tagged = vaddr;
     let vaddr = untag(vaddr);
     let state = if vaddr < data.memory.size {
-        data.memory.pages.page(GuestAddr(vaddr))
+        data.memory.pages.page_for(GuestAddr(vaddr), access == Access::Write)
     } else {
         PageState::Unmapped
     };

@@ -1,5 +1,8 @@
 //! `elfvisor [--strace] [--strace-filter NAMES] [--strace-file PATH] [--engine tcg] [--argv0 NAME] [--sysroot DIR] [--gdb PORT [--gdb-wait] [--gdb-follow parent|child]] PROGRAM [ARGS...]`
 
+#[cfg(feature = "asan")]
+mod asan;
+
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ use elfvisor_abi::addr::page_round_up;
 use elfvisor_abi::obj::{GuestObj, decode_extensible};
 use elfvisor_abi::{Errno, GuestAddr, PAGE_SIZE, Prot};
 
+use crate::object::ObjectKind;
 use crate::space::AddressSpace;
 use crate::vma::Backing;
 
@@ -79,6 +80,15 @@ impl AddressSpace {
                 Backing::Shared { object, offset } => {
                     let last_page_off = offset + (GuestAddr(last).page_down().0 - v.start.0);
                     if object.page_past_end(last_page_off, fresh) {
+                        return Err(Errno::EFAULT);
+                    }
+                    // A file's page the host cannot allocate (a full tmpfs) would raise SIGBUS
+                    // in the copy: EFAULT, as Linux's copy_{from,to}_user gets from that fault.
+                    let first = at.max(v.start).page_down();
+                    let len = GuestAddr(last).page_down().0 + PAGE_SIZE - first.0;
+                    if object.kind() == ObjectKind::File
+                        && !self.arena.provide(first.0, len, need.contains(Prot::WRITE))
+                    {
                         return Err(Errno::EFAULT);
                     }
                 }

@@ -452,6 +452,19 @@ impl Arena {
         unsafe { libc::madvise(addr, len, advice) };
     }
 
+    /// Makes the host provide the pages of `[off, off + len)` for a read or a write, as a fault
+    /// there would: `false` only when the host says an access would raise `SIGBUS` (a file
+    /// system that cannot allocate the page: a full tmpfs, `shmem_fault` → `VM_FAULT_SIGBUS`).
+    /// Any other answer (an old host without `MADV_POPULATE_*`, an interrupted call) is `true`:
+    /// the access then happens as before.
+    pub(crate) fn provide(&self, off: u64, len: u64, write: bool) -> bool {
+        let Ok((addr, len)) = self.host_pages(off, len) else { return true };
+        let advice = if write { libc::MADV_POPULATE_WRITE } else { libc::MADV_POPULATE_READ };
+        // SAFETY: the range is inside our reservation; populating changes no contents.
+        let r = unsafe { libc::madvise(addr, len, advice) };
+        r == 0 || last_error().raw_os_error() != Some(libc::EFAULT)
+    }
+
     /// Which pages of `[off, off + len)` are resident (one byte per page, bit 0).
     pub(crate) fn residency(&self, off: u64, len: u64) -> io::Result<Vec<u8>> {
         let (addr, n) = self.host_pages(off, len)?;

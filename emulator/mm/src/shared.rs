@@ -20,7 +20,8 @@ pub enum PageStatus {
     /// Mapped with this (effective) protection.
     Mapped(Prot),
     Unmapped,
-    /// Inside a shared mapping but past the end of its object: any access is `SIGBUS`.
+    /// Inside a shared mapping but past the end of its object, or a page of a file that the
+    /// host cannot provide (a full tmpfs): any access is `SIGBUS`.
     PastObjectEnd,
 }
 
@@ -110,6 +111,36 @@ impl AddressSpace {
             }
         }
         PageStatus::Mapped(prot)
+    }
+
+    /// [`page_state`](Self::page_state) for an access the CPU is about to make (a write, or a
+    /// read or fetch). A page of a file behind a shared mapping must also exist on the host: on
+    /// a full tmpfs it cannot be allocated, and Linux's fault then raises `SIGBUS`
+    /// (`shmem_fault` → `shmem_get_folio_gfp` fails with `ENOSPC` → `VM_FAULT_SIGBUS`, for a
+    /// read of a hole as for a write). The host would raise it in the emulator itself, where
+    /// the guest cannot be resumed, so the page is provided first and refused if it cannot be.
+    pub fn page_state_for(&self, addr: GuestAddr, write: bool) -> PageStatus {
+        let state = self.page_state(addr);
+        // Only an access the page allows: any other is a protection fault, and the host would
+        // refuse to populate for it (which must not read as a bus error).
+        let need = if write { Prot::WRITE } else { Prot::READ };
+        if let PageStatus::Mapped(prot) = state
+            && prot.contains(need)
+            && self.needs_host_page(addr)
+            && !self.arena.provide(addr.page_down().0, PAGE_SIZE, write)
+        {
+            return PageStatus::PastObjectEnd;
+        }
+        state
+    }
+
+    /// Whether the page holding `addr` is a guest file's, behind a shared mapping: the pages
+    /// whose allocation can fail (anonymous memory and its memfds fail only when the host is
+    /// out of memory, which ends the process on Linux as on the host).
+    pub(crate) fn needs_host_page(&self, addr: GuestAddr) -> bool {
+        self.vmas.find(addr).is_some_and(|v| {
+            matches!(&v.backing, Backing::Shared { object, .. } if object.kind() == ObjectKind::File)
+        })
     }
 
     /// Re-reads the size of every mapped file: call after the guest truncated a file, so pages
@@ -451,6 +482,34 @@ pub(crate) mod tests {
         s.mprotect(a, P, Prot::NONE).unwrap();
         assert_eq!(s.page_state(a), PageStatus::Mapped(Prot::NONE));
         assert_eq!(s.page_state(GuestAddr(a.0 + 4 * P)), PageStatus::Unmapped);
+    }
+
+    #[test]
+    fn test_a_page_the_host_cannot_provide_is_a_bus_error_before_any_access() {
+        let f = Arc::new(tempfile::tempfile().unwrap());
+        f.set_len(2 * P).unwrap();
+        let mut s = space();
+        let a = s.mmap(shared_file(0x40_0000, 2 * P, Prot::RW, &f, 0)).unwrap();
+        assert_eq!(s.page_state_for(a, true), PageStatus::Mapped(Prot::RW));
+        // Provided: the page is there before the CPU touches it.
+        let mut resident = [0u8; 1];
+        // SAFETY: the page is mapped in the arena; `resident` has one byte for it.
+        let r = unsafe {
+            libc::mincore(s.arena.base().add(a.0 as usize).cast(), 4096, resident.as_mut_ptr())
+        };
+        assert_eq!((r, resident[0] & 1), (0, 1));
+        // Shrunk behind our back: the cached size still covers the page, but the host would
+        // raise SIGBUS there (as it does when a full tmpfs cannot allocate it): refused.
+        f.set_len(0).unwrap();
+        assert_eq!(s.page_state(GuestAddr(a.0 + P)), PageStatus::Mapped(Prot::RW));
+        assert_eq!(s.page_state_for(GuestAddr(a.0 + P), false), PageStatus::PastObjectEnd);
+        assert_eq!(s.page_state_for(GuestAddr(a.0 + P), true), PageStatus::PastObjectEnd);
+        // A write to a read-only page is the protection fault's business, not a bus error.
+        f.set_len(2 * P).unwrap();
+        s.mprotect(a, P, Prot::READ).unwrap();
+        assert_eq!(s.page_state_for(a, true), PageStatus::Mapped(Prot::READ));
+        s.mprotect(a, P, Prot::NONE).unwrap();
+        assert_eq!(s.page_state_for(a, false), PageStatus::Mapped(Prot::NONE));
     }
 
     #[test]

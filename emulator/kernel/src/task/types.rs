@@ -72,9 +72,15 @@ impl SharedMm {
     }
 }
 
-impl PageSource for SharedMm {
-    fn page(&self, addr: GuestAddr) -> PageState {
-        let mut state = self.read().page_state(addr);
+impl SharedMm {
+    /// The page state the CPU engine sees, for an access of `write` (`None`: no access, only
+    /// the state).
+    fn engine_page(&self, addr: GuestAddr, write: Option<bool>) -> PageState {
+        let state = |mm: &AddressSpace| match write {
+            Some(write) => mm.page_state_for(addr, write),
+            None => mm.page_state(addr),
+        };
+        let mut state = state(&self.read());
         // A fault below a MAP_GROWSDOWN mapping grows it (Linux's expand_stack), within
         // the guest's RLIMIT_STACK and RLIMIT_AS.
         if state == PageStatus::Unmapped && self.read().may_grow_down(addr) {
@@ -88,6 +94,16 @@ impl PageSource for SharedMm {
             PageStatus::Unmapped => PageState::Unmapped,
             PageStatus::PastObjectEnd => PageState::PastObjectEnd,
         }
+    }
+}
+
+impl PageSource for SharedMm {
+    fn page(&self, addr: GuestAddr) -> PageState {
+        self.engine_page(addr, None)
+    }
+
+    fn page_for(&self, addr: GuestAddr, write: bool) -> PageState {
+        self.engine_page(addr, Some(write))
     }
 }
 
