@@ -253,6 +253,31 @@ impl Harness {
         }
     }
 
+    /// Starts, each on a thread of its own, every linux boot the selection ([`Self::select_linux`])
+    /// has a runnable cell in; a linux trial then waits for its boot's result as it would for
+    /// a boot it started itself (one `OnceLock` per boot).
+    pub fn start_linux_boots(harness: &Arc<Harness>) {
+        let sets: BTreeSet<Option<String>> = harness
+            .linux_selection
+            .get()
+            .into_iter()
+            .flatten()
+            .filter(|&&(libc, case)| {
+                harness.skip_reason(Cell { lane: Lane::Linux, libc, case }).is_none()
+            })
+            .map(|&(_, case)| harness.cases[case].sysroot_set().map(str::to_owned))
+            .collect();
+        for set in sets {
+            let harness = Arc::clone(harness);
+            let spawned = std::thread::Builder::new().name("linux-boot".into()).spawn(move || {
+                let boot = harness.linux_boot(set.as_deref());
+                boot.get_or_init(|| harness.boot_linux(set.as_deref()));
+            });
+            // Without the thread, the first linux trial boots it, as before.
+            drop(spawned);
+        }
+    }
+
     /// The boot of the sysroot set `set`, shared by its cells.
     fn linux_boot(&self, set: Option<&str>) -> Arc<LinuxBoot> {
         let mut boots = self.linux.lock().unwrap_or_else(|e| e.into_inner());

@@ -32,7 +32,11 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cells = harness.cells();
+    // The linux lane's trials go last: its boots start in the background before any trial
+    // (below), so the other lanes' trials run while the virtual machines boot, and the linux
+    // trials then only collect the boots' results rather than holding the test threads early.
+    let mut cells = harness.cells();
+    cells.sort_by_key(|c| c.lane == Lane::Linux);
     let trials: Vec<Trial> = cells.iter().map(|&cell| trial(&harness, cell)).collect();
     // Boot the linux lane only for the cells this invocation will actually run.
     let selected = cells.iter().zip(&trials).filter(|(_, t)| !args.is_filtered_out(t));
@@ -40,6 +44,9 @@ pub fn main() -> ExitCode {
     harness.select_linux(selected.iter().copied());
     if !args.list && selected.iter().any(|c| matches!(c.lane, Lane::Elfvisor(_))) {
         build_elfvisor_first();
+    }
+    if !args.list {
+        Harness::start_linux_boots(&harness);
     }
     libtest_mimic::run(&args, trials).exit_code()
 }
