@@ -5,7 +5,7 @@
  * an exec'd image inherit it. Under an emulator the limit must bound the guest, never the
  * emulator's own memory.
  */
-#include "check.h"
+#include "limits.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +15,6 @@
 #include <sys/wait.h>
 
 #define LIMIT (256UL << 20)
-
-static void *thread_main(void *arg)
-{
-    return arg;
-}
 
 /* The "Max address space" line of /proc/self/limits, soft value. */
 static long long proc_limit(void)
@@ -89,29 +84,16 @@ int main(int argc, char **argv)
     void *again = mmap(NULL, 16 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK_EQ("after unmapping, a mapping fits again", again != MAP_FAILED, 1);
 
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1 << 20);
-    CHECK_EQ("a thread starts", pthread_create(&t, &attr, thread_main, NULL), 0);
-    pthread_join(t, NULL);
-
-    pid_t pid = fork_or_die();
-    if (pid == 0) {
-        inherited("fork child");
-        _exit(check_failures ? 1 : 0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    CHECK_EQ("the fork child saw the limit", WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
+    thread_and_fork_child(inherited, "the fork child saw the limit");
 
     fflush(stdout);
-    pid = fork_or_die();
+    pid_t pid = fork_or_die();
     if (pid == 0) {
         char *args[] = {argv[0], "exec", NULL};
         execv("/proc/self/exe", args);
         _exit(127);
     }
+    int st;
     waitpid(pid, &st, 0);
     CHECK_EQ("the exec'd image saw the limit", WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
     return check_finish();

@@ -4,7 +4,7 @@
  * a shared one of that size does not, and a fork child inherits it. Under an emulator the
  * limit must bound the guest, never the emulator's own memory.
  */
-#include "check.h"
+#include "limits.h"
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -13,11 +13,6 @@
 #include <unistd.h>
 
 #define LIMIT (32UL << 20)
-
-static void *thread_main(void *arg)
-{
-    return arg;
-}
 
 static void limited(const char *who)
 {
@@ -51,20 +46,6 @@ int main(void)
     void *small = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK_EQ("private writable 1 MiB fits", small != MAP_FAILED, 1);
 
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1 << 20);
-    CHECK_EQ("a thread starts", pthread_create(&t, &attr, thread_main, NULL), 0);
-    pthread_join(t, NULL);
-
-    pid_t pid = fork_or_die();
-    if (pid == 0) {
-        limited("fork child");
-        _exit(check_failures ? 1 : 0);
-    }
-    int st;
-    waitpid(pid, &st, 0);
-    CHECK_EQ("the fork child kept the limit", WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
+    thread_and_fork_child(limited, "the fork child kept the limit");
     return check_finish();
 }

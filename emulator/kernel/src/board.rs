@@ -106,21 +106,8 @@ impl Board {
         if unsafe { libc::ftruncate(fd.as_raw_fd(), BOARD_BYTES as libc::off_t) } != 0 {
             return None;
         }
-        // SAFETY: a fresh shared mapping of BOARD_BYTES bytes of a file just sized to BOARD_BYTES.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                BOARD_BYTES,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return None;
-        }
-        let board = Board { _fd: fd, map: Mapping { base: base.cast() } };
+        let map = Mapping::shared(fd.as_raw_fd())?;
+        let board = Board { _fd: fd, map };
         board.word(W_MAGIC).store(MAGIC, Ordering::Release);
         board.word(W_OWNER).store(u64::from(std::process::id()), Ordering::Release);
         Some(board)
@@ -128,6 +115,24 @@ impl Board {
 }
 
 impl Mapping {
+    /// A shared read-write mapping of the first [`BOARD_BYTES`] bytes of board file `fd`
+    /// (which is that long); the caller unmaps it.
+    fn shared(fd: std::os::fd::RawFd) -> Option<Mapping> {
+        // SAFETY: a fresh shared mapping of a file of BOARD_BYTES bytes; nothing else is
+        // mapped at the address the host picks.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                BOARD_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        (base != libc::MAP_FAILED).then(|| Mapping { base: base.cast() })
+    }
+
     /// Header word `i`.
     fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < HEADER_WORDS);
@@ -481,22 +486,8 @@ pub fn read(pid: u32, memory: bool) -> Option<View> {
 /// Asks the board's process to count its memory, and waits up to [`ANSWER_LIMIT`] for the
 /// answer. Whether it came.
 fn ask(file: &std::fs::File) -> bool {
-    // SAFETY: a fresh shared mapping of BOARD_BYTES bytes of a board file, which is
-    // BOARD_BYTES long; unmapped below after the last use.
-    let base = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            BOARD_BYTES,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if base == libc::MAP_FAILED {
-        return false;
-    }
-    let board = Mapping { base: base.cast() };
+    // Unmapped below after the last use.
+    let Some(board) = Mapping::shared(file.as_raw_fd()) else { return false };
     let request = board.futex_word(W_REQUEST).fetch_add(1, Ordering::AcqRel).wrapping_add(1);
     shared_futex_wake(board.futex_word(W_REQUEST));
     let deadline = Instant::now() + ANSWER_LIMIT;
@@ -510,7 +501,7 @@ fn ask(file: &std::fs::File) -> bool {
         shared_futex_wait(board.futex_word(W_ANSWER), answer, Some(left));
     };
     // SAFETY: the mapping made above, no longer used.
-    unsafe { libc::munmap(base, BOARD_BYTES) };
+    unsafe { libc::munmap(board.base.cast(), BOARD_BYTES) };
     answered
 }
 
