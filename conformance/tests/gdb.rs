@@ -312,14 +312,9 @@ fn whole_packets(seen: &str) -> Vec<&str> {
     out
 }
 
-#[test]
-fn test_ctrl_c_stops_a_spinning_guest() {
-    if !tools_present() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let program = debuggee(dir.path());
-    let emulator = Emulator::start(&program, &["spin"]);
+/// A raw protocol connection to the emulator's server, past its first stop report (SIGTRAP);
+/// the text seen so far is empty.
+fn raw_session(emulator: &Emulator) -> (TcpStream, String) {
     let mut stream = (0..100)
         .find_map(|_| TcpStream::connect(("127.0.0.1", emulator.port)).ok())
         .expect("the gdb server accepts");
@@ -328,6 +323,18 @@ fn test_ctrl_c_stops_a_spinning_guest() {
     stream.write_all(&packet("?")).unwrap();
     read_until(&mut stream, &mut seen, &["$S05", "$T05"]);
     seen.clear();
+    (stream, seen)
+}
+
+#[test]
+fn test_ctrl_c_stops_a_spinning_guest() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = debuggee(dir.path());
+    let emulator = Emulator::start(&program, &["spin"]);
+    let (mut stream, mut seen) = raw_session(&emulator);
     // Continue: the guest spins until the interrupt byte.
     stream.write_all(&packet("c")).unwrap();
     read_until(&mut stream, &mut seen, &["+"]);
@@ -674,14 +681,7 @@ fn test_ctrl_c_stops_threads_blocked_in_calls_and_x0_is_the_restarted_argument()
     let program = build(dir.path(), "blocked");
     let emulator = Emulator::start(&program, &[]);
     let pid = emulator.child.id();
-    let mut stream = (0..100)
-        .find_map(|_| TcpStream::connect(("127.0.0.1", emulator.port)).ok())
-        .expect("the gdb server accepts");
-    stream.set_read_timeout(Some(LIMIT)).unwrap();
-    let mut seen = String::new();
-    stream.write_all(&packet("?")).unwrap();
-    read_until(&mut stream, &mut seen, &["$S05", "$T05"]);
-    seen.clear();
+    let (mut stream, mut seen) = raw_session(&emulator);
     stream.write_all(&packet("vCont;c")).unwrap();
     read_until(&mut stream, &mut seen, &["+"]);
     // Until both guest threads are blocked in the host: the first (the guest's main thread)
