@@ -124,6 +124,19 @@ pub fn build(root: &Path, rust: bool) -> Result<PathBuf> {
     // adds nothing, and a `-l` of the crate comes before the C library's, which puts
     // libasan.so first among the needed libraries, as its interceptors require.
     let (flags, mut cmd) = if rust {
+        // The toolchain is not one `cargo xtask deps` provides: say so rather than leave it
+        // to rustup's own error halfway through.
+        let listed = Command::new("rustup").args(["toolchain", "list"]).output();
+        let has_nightly = listed.is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("nightly"))
+        });
+        if !has_nightly {
+            bail!(
+                "--rust needs rustup's nightly toolchain (stable rustc refuses -Zsanitizer): \
+                 install it with `rustup toolchain install nightly`, or leave out --rust to \
+                 instrument unicorn alone"
+            );
+        }
         let mut cmd = Command::new("cargo");
         cmd.arg("+nightly");
         ("-Zsanitizer=address", cmd)
