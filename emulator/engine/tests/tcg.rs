@@ -961,6 +961,10 @@ fn test_a_stop_ends_a_spin_across_pages() {
 const CALL_ACROSS_PAGES: [(u64, u32); 4] =
     [(CODE, 0x9401_0000), (CODE + 4, 0xd400_0001), (CODE + 8, 0x17ff_fffe), (CODE2, 0xd65f_03c0)];
 
+/// The same loop calling through a register: `blr x1` with x1 = [`CODE2`].
+const CALL_INDIRECT_ACROSS_PAGES: [(u64, u32); 4] =
+    [(CODE, 0xd63f_0020), (CODE + 4, 0xd400_0001), (CODE + 8, 0x17ff_fffe), (CODE2, 0xd65f_03c0)];
+
 /// On its third call, changes CODE2 to `state` as munmap or mprotect does (page table, then
 /// the TLB and the translated code of the range); continues every call.
 struct ChangeCode2 {
@@ -984,20 +988,27 @@ impl SyscallHandler for ChangeCode2 {
 
 #[test]
 fn test_a_call_into_a_page_just_unmapped_or_made_inaccessible_faults() {
-    // The call's block is chained to the callee's on the other page by the first rounds.
-    for (state, cause) in [(1, FaultCause::Unmapped), (2, FaultCause::Protection)] {
-        let arena = Arena::new();
-        for (addr, insn) in CALL_ACROSS_PAGES {
-            arena.write_u32(addr, insn);
+    // By the first rounds, a direct call's block is chained to the callee's on the other page,
+    // and an indirect call finds the callee (and the return its block) in the vCPU's
+    // indirect-branch cache.
+    let programs = [("bl", CALL_ACROSS_PAGES), ("blr", CALL_INDIRECT_ACROSS_PAGES)];
+    for (call, program) in programs {
+        for (state, cause) in [(1, FaultCause::Unmapped), (2, FaultCause::Protection)] {
+            let arena = Arena::new();
+            for (addr, insn) in program {
+                arena.write_u32(addr, insn);
+            }
+            let pages = Arc::new(Switchable::default());
+            let mut cpu = Tcg.create_vcpu(arena.memory_with(pages.clone())).unwrap();
+            cpu.set_reg(Reg::Pc, CODE);
+            cpu.set_reg(Reg::X(1), CODE2);
+            let mut handler = ChangeCode2 { pages, state, calls: 0 };
+            let exit = cpu.run(&mut handler).unwrap();
+            let fault = Exit::Fault { addr: GuestAddr(CODE2), access: Access::Fetch, cause };
+            assert_eq!(exit, fault, "{call}");
+            assert_eq!(handler.calls, 3, "{call}: the fault is the first call after the change");
+            assert_eq!(cpu.reg(Reg::X(30)), CODE + 4, "{call}: lr is the call's return");
         }
-        let pages = Arc::new(Switchable::default());
-        let mut cpu = Tcg.create_vcpu(arena.memory_with(pages.clone())).unwrap();
-        cpu.set_reg(Reg::Pc, CODE);
-        let mut handler = ChangeCode2 { pages, state, calls: 0 };
-        let exit = cpu.run(&mut handler).unwrap();
-        assert_eq!(exit, Exit::Fault { addr: GuestAddr(CODE2), access: Access::Fetch, cause });
-        assert_eq!(handler.calls, 3, "the fault is the first call after the change");
-        assert_eq!(cpu.reg(Reg::X(30)), CODE + 4, "the call completed: lr is its return");
     }
 }
 
