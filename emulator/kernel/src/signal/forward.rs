@@ -80,18 +80,20 @@ fn threads() -> std::sync::MutexGuard<'static, Vec<(i32, &'static AtomicU64)>> {
     THREADS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Held across a host fork: the thread registry is consistent in the child.
-pub fn fork_lock() -> std::sync::MutexGuard<'static, Vec<(i32, &'static AtomicU64)>> {
-    threads()
+fn free_slots() -> std::sync::MutexGuard<'static, Vec<&'static AtomicU64>> {
+    FREE_SLOTS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held across a host fork: the thread registry and the free slots are consistent in the
+/// child, and unlocked there (a thread starting or ending while another forks held the free
+/// slots' lock, which the child then waited for at its own thread's end).
+pub fn fork_lock() -> impl Sized {
+    (threads(), free_slots())
 }
 
 /// Gives the calling host thread, which runs a guest thread, a slot for signals sent to it.
 pub fn register_thread(host_tid: i32) {
-    let slot = FREE_SLOTS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .pop()
-        .unwrap_or_else(|| Box::leak(Box::new(AtomicU64::new(0))));
+    let slot = free_slots().pop().unwrap_or_else(|| Box::leak(Box::new(AtomicU64::new(0))));
     slot.store(0, Ordering::SeqCst);
     MINE.with(|m| m.set(Some(slot)));
     threads().push((host_tid, slot));
@@ -101,7 +103,7 @@ pub fn register_thread(host_tid: i32) {
 pub fn unregister_thread() {
     let Some(mine) = MINE.with(|m| m.replace(None)) else { return };
     threads().retain(|(_, s)| !std::ptr::eq(*s, mine));
-    FREE_SLOTS.lock().unwrap_or_else(|e| e.into_inner()).push(mine);
+    free_slots().push(mine);
 }
 
 /// This thread's own pending bits.
@@ -385,6 +387,17 @@ pub fn wait_until(timeout: Option<std::time::Duration>, mut ready: impl FnMut() 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_a_host_fork_holds_every_lock_of_the_thread_registry() {
+        // A child inherits each lock in the state the fork found it: one another thread held
+        // (starting or ending a guest thread) would never be released there.
+        let held = fork_lock();
+        assert!(THREADS.try_lock().is_err(), "the registry");
+        assert!(FREE_SLOTS.try_lock().is_err(), "the free slots");
+        drop(held);
+        assert!(THREADS.try_lock().is_ok() && FREE_SLOTS.try_lock().is_ok());
+    }
 
     #[test]
     fn test_forwarded_set() {
