@@ -175,11 +175,10 @@ unsafe extern "C" {
 
 /// The vCPU's page table for the linear fast path (`xtask/src/unicorn.rs`): one byte per guest
 /// page of the arena, [`FastPages::READ`] and [`FastPages::WRITE`] set when the guest may read
-/// or write the page with a direct host access, [`FastPages::READ2`] and [`FastPages::WRITE2`]
-/// when it may do so with the page and the next one. Translated code tests the byte (a one-byte
-/// access the page's bit, a wider one the two-page bit, then out of line the page's bit and
-/// whether the access stays on the page) and accesses `base + address`; a clear bit sends the
-/// access through the softmmu TLB, which decides (and faults) exactly.
+/// or write the page with a direct host access. Translated code tests the page's bit (and, for
+/// an access that may run onto the next page, whether it does) and accesses `base + address`;
+/// a clear bit, or an access onto the next page, goes through the softmmu TLB, which decides
+/// (and faults) exactly.
 ///
 /// It is a second level of this vCPU's TLB, with the same lifetime rules: filled only by
 /// [`tlb_fill`] from the [`PageSource`](crate::PageSource)'s grants, emptied by every TLB
@@ -212,11 +211,6 @@ struct FastPages {
 impl FastPages {
     const READ: u8 = 1;
     const WRITE: u8 = 2;
-    /// [`FastPages::READ`] for this page and the next: an access of several bytes may run onto
-    /// the next page without a test.
-    const READ2: u8 = 4;
-    /// [`FastPages::WRITE`] for this page and the next.
-    const WRITE2: u8 = 8;
     /// One host page of the table: 16 MiB of guest pages.
     const GRANULE: usize = 4096;
     const DIRTY_MAX: usize = 16;
@@ -272,39 +266,10 @@ impl FastPages {
         if prot.contains(Prot::WRITE) && !code {
             bits |= FastPages::WRITE;
         }
-        let table = self.table.as_ptr();
-        let both = FastPages::READ | FastPages::WRITE;
-        if index + 1 < self.len {
-            // SAFETY: `index + 1 < len`, inside the table's mapping.
-            let next = unsafe { table.add(index + 1).read() };
-            bits |= FastPages::two_page(bits & next & both);
-        }
-        if index > 0 {
-            // SAFETY: `index - 1 < len`, inside the table's mapping.
-            let prev = unsafe { table.add(index - 1).read() };
-            let shared = bits & prev & both;
-            if shared != 0 {
-                self.mark(index - 1);
-                // SAFETY: as above.
-                unsafe { table.add(index - 1).write(prev | FastPages::two_page(shared)) };
-            }
-        }
         self.mark(index);
         // SAFETY: `index < len`, inside the table's mapping, which lives as long as `self`.
         // Only this vCPU's thread writes it; translated code on the same thread reads it.
-        unsafe { table.add(index).write(bits) };
-    }
-
-    /// The two-page bits for the one-page bits that a page and the next share.
-    fn two_page(shared: u8) -> u8 {
-        let mut bits = 0;
-        if shared & FastPages::READ != 0 {
-            bits |= FastPages::READ2;
-        }
-        if shared & FastPages::WRITE != 0 {
-            bits |= FastPages::WRITE2;
-        }
-        bits
+        unsafe { self.table.as_ptr().add(index).write(bits) };
     }
 
     /// Notes that the byte at `index` is about to be written (for [`FastPages::clear`]).
