@@ -170,7 +170,7 @@ impl Mapping {
     /// Whether the calling process owns this board (a host fork child holds its parent's
     /// until it adopts its own, and must not write to it).
     fn is_mine(&self) -> bool {
-        self.word(W_OWNER).load(Ordering::Relaxed) == u64::from(std::process::id())
+        self.word(W_OWNER).load(Ordering::Relaxed) == crate::host::getpid() as u64
     }
 
     /// Writes one string area and its length.

@@ -2,6 +2,7 @@
 //! fork and wait, signals sent to other processes, and the emulator's own end.
 
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use elfvisor_abi::Errno;
 use elfvisor_abi::obj::GuestObj;
@@ -294,6 +295,10 @@ pub fn fork() -> Result<u32, Errno> {
     // SAFETY: the emulator runs guest code on this one thread, so the child starts with every
     // lock and allocator state consistent; it only continues the guest's system call.
     let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above; the child learns its own id before anything asks for it.
+        PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
+    }
     check(pid as isize).map(|p| p as u32)
 }
 
@@ -561,10 +566,22 @@ pub fn setgroups(groups: &[u32]) -> Result<u64, Errno> {
     if r < 0 { Err(last_errno()) } else { Ok(0) }
 }
 
-/// This host process's id.
+/// This host process's id, once asked of the host (0: not yet). A host fork child sets its own
+/// in [`fork`] before anything else runs in it; a respawned child is a new program.
+static PID: AtomicI32 = AtomicI32::new(0);
+
+/// This host process's id, without a system call after the first: the board checks it on
+/// every guest system call's way in and out. Async-signal-safe.
 pub fn getpid() -> i32 {
-    // SAFETY: getpid has no preconditions.
-    unsafe { libc::getpid() }
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: getpid has no preconditions.
+            let pid = unsafe { libc::getpid() };
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
 }
 
 /// `unshare` of the calling host thread's own state: its file-system context (CLONE_FS) and
@@ -578,6 +595,25 @@ pub fn unshare(flags: u64) -> Result<u64, Errno> {
 #[cfg(test)]
 mod cpu_tests {
     use super::*;
+
+    #[test]
+    fn test_the_cached_pid_is_the_host_one_in_a_fork_child_too() {
+        assert_eq!(getpid(), std::process::id() as i32);
+        let parent = getpid();
+        match fork().unwrap() {
+            0 => {
+                // The child: no Rust machinery, only the answer in its exit status.
+                let ok = getpid() != parent && getpid() == std::process::id() as i32;
+                // SAFETY: _exit ends the child at once, running nothing of the test harness.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            child => {
+                let (_, status, _) = wait4(child as i32, 0).unwrap();
+                assert_eq!(status, 0, "the child saw its own pid");
+            }
+        }
+        assert_eq!(getpid(), parent);
+    }
 
     #[test]
     fn test_cpu_ticks_are_counted_after_the_last_parenthesis() {
