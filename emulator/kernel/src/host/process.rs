@@ -112,14 +112,20 @@ pub fn getrlimit(resource: i32) -> Result<(u64, u64), Errno> {
 /// Raises this process's RLIMIT_FSIZE soft limit to its hard limit and returns the limit as it
 /// was (the guest's first RLIMIT_FSIZE).
 pub fn raise_fsize() -> (u64, u64) {
-    match getrlimit(libc::RLIMIT_FSIZE as i32) {
+    raise_soft_limit(libc::RLIMIT_FSIZE as i32, (u64::MAX, u64::MAX))
+}
+
+/// Raises the soft limit of `resource` to its hard limit and returns the limit as it was
+/// (`unknown` if the host does not say).
+fn raise_soft_limit(resource: i32, unknown: (u64, u64)) -> (u64, u64) {
+    match getrlimit(resource) {
         Ok((cur, max)) => {
             if cur < max {
-                let _ = setrlimit(libc::RLIMIT_FSIZE as i32, max, max);
+                let _ = setrlimit(resource, max, max);
             }
             (cur, max)
         }
-        Err(_) => (u64::MAX, u64::MAX),
+        Err(_) => unknown,
     }
 }
 
@@ -143,15 +149,7 @@ pub fn setrlimit(resource: i32, cur: u64, max: u64) -> Result<u64, Errno> {
 /// was: the guest's own limit starts there, while the emulator keeps room for the host
 /// descriptors it holds for the guest (shared mappings, the fork socket).
 pub fn raise_nofile() -> (u64, u64) {
-    match getrlimit(libc::RLIMIT_NOFILE as i32) {
-        Ok((cur, max)) => {
-            if cur < max {
-                let _ = setrlimit(libc::RLIMIT_NOFILE as i32, max, max);
-            }
-            (cur, max)
-        }
-        Err(_) => (1024, 1024),
-    }
+    raise_soft_limit(libc::RLIMIT_NOFILE as i32, (1024, 1024))
 }
 
 /// The host's `fs.nr_open`: no RLIMIT_NOFILE may exceed it (Linux's default is 1 << 20).

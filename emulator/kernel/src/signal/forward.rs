@@ -197,7 +197,7 @@ pub fn install(sigchld: &Sigaction) {
     }
     sigchld_changed(sigchld);
     VCPU_TID.store(crate::host::gettid(), Ordering::SeqCst);
-    let pid = std::process::id();
+    let pid = crate::host::getpid() as u32;
     if NUDGER_PID.swap(pid, Ordering::SeqCst) != pid {
         start_nudger();
     }

@@ -50,7 +50,7 @@ pub fn fault(name: &str) -> bool {
 pub fn kill_point(side: &str, step: &str) {
     let Some(v) = std::env::var_os(FAULT_ENV) else { return };
     if v.to_str().and_then(|v| v.strip_prefix("kill-")) == Some(&format!("{side}:{step}")) {
-        let _ = crate::host::kill(std::process::id() as i32, libc::SIGKILL);
+        let _ = crate::host::kill(crate::host::getpid(), libc::SIGKILL);
         // A signal a process sends itself is delivered before kill(2) returns; never go on.
         loop {
             std::thread::park();
