@@ -263,7 +263,9 @@ impl FastPages {
         if prot.contains(Prot::READ) {
             bits |= FastPages::READ;
         }
-        if prot.contains(Prot::WRITE) && !code {
+        // Write only with read: a read-modify-write in serial code tests the write bit alone
+        // for its load and its store (unicorn edit), as arm64 has no write-only pages anyway.
+        if prot.contains(Prot::WRITE) && prot.contains(Prot::READ) && !code {
             bits |= FastPages::WRITE;
         }
         self.mark(index);

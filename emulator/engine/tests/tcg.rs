@@ -442,6 +442,9 @@ fn test_aligned_accesses_on_the_fast_path_fault_exactly() {
             assert_eq!((cpu.reg(Reg::Pc), cpu.reg(Reg::X(3))), (pc, 0xdead), "{pc:#x}");
         }
         assert_eq!(arena.read_u64(DATA + 8), 15);
+        // A fault in a read-modify-write's load leaves its store unrun: the next one is whole.
+        assert_eq!(run(&mut cpu, ldaddal, DATA + 8), Exit::Breakpoint { imm: 0x3e8 });
+        assert_eq!((cpu.reg(Reg::X(3)), arena.read_u64(DATA + 8)), (15, 20), "parallel {parallel}");
 
         // Unmapped, and outside the arena.
         for x0 in [0x50_0008, ARENA + 8] {
@@ -1061,6 +1064,52 @@ fn test_code_written_and_then_run_is_the_new_code() {
         let want: Vec<u64> = (0..50).collect();
         assert_eq!(seen, want, "writer {writer:#x}, slot {slot:#x}: every call ran the new code");
         assert_eq!(handler.calls.len(), 51);
+    }
+}
+
+/// x1 = a slot holding `movz x0, #0; ret`, x2 = 0: 50 times, add 1 to the slot's immediate
+/// with one read-modify-write (`ldadd`; `ldr` and `casal`; `ldr` and `swpal`), `isb`, call the
+/// slot and `svc` with what it returned; then exit. Entry points: [`RMW_SMC_LDADD`] and the
+/// other two.
+const RMW_SMC_LOOPS: [u32; 32] = [
+    0x52800403, 0xb8230024, 0xd5033fdf, 0xd63f0020, 0xd4000001, 0x91000442, 0xf100c85f, 0x54ffff21,
+    0xd2800ba8, 0xd4000001, 0xb9400024, 0x11008085, 0x88e4fc25, 0xd5033fdf, 0xd63f0020, 0xd4000001,
+    0x91000442, 0xf100c85f, 0x54ffff01, 0xd2800ba8, 0xd4000001, 0xb9400024, 0x11008085, 0xb8e58024,
+    0xd5033fdf, 0xd63f0020, 0xd4000001, 0x91000442, 0xf100c85f, 0x54ffff01, 0xd2800ba8, 0xd4000001,
+];
+const RMW_SMC_LDADD: u64 = 0;
+const RMW_SMC_CAS: u64 = 40;
+const RMW_SMC_SWP: u64 = 84;
+
+/// An atomic read-modify-write is a store to code like any other: in serial code its load and
+/// its store share one test of the page, and a page holding translated code never passes that
+/// test, so the store still reaches the code invalidation; in parallel code it is a host
+/// atomic through the TLB. Each call runs the instruction the atomic just wrote.
+#[test]
+fn test_code_written_by_an_atomic_and_then_run_is_the_new_code() {
+    let entries = [("ldadd", RMW_SMC_LDADD), ("casal", RMW_SMC_CAS), ("swpal", RMW_SMC_SWP)];
+    for parallel in [false, true] {
+        for (name, entry) in entries {
+            for (writer, slot) in [(RWX_A, RWX_A + 0x100), (CODE, RWX_B), (RWX_A, RWX_B + 0x800)] {
+                let arena = Arena::new();
+                arena.write_code(writer, &RMW_SMC_LOOPS);
+                arena.write_code(slot, &[0xd2800000, 0xd65f03c0]);
+                let mut cpu = vcpu(&arena, writer + entry);
+                cpu.set_parallel(parallel);
+                cpu.set_reg(Reg::X(1), slot);
+                cpu.set_reg(Reg::X(2), 0);
+                cpu.set_reg(Reg::X(8), 0);
+                let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+                let seen: Vec<u64> = handler.calls.iter().take(50).map(|&(_, x0)| x0).collect();
+                let want: Vec<u64> = (1..=50).collect();
+                assert_eq!(
+                    seen, want,
+                    "{name}, parallel {parallel}, writer {writer:#x}, slot {slot:#x}"
+                );
+                assert_eq!(handler.calls.len(), 51);
+            }
+        }
     }
 }
 
