@@ -1046,24 +1046,39 @@ const SMC_LOOP: [u32; 16] = [
     0xd5033fdf, 0xd63f0020, 0xd4000001, 0x91000442, 0xf100c85f, 0x54fffe61, 0xd2800ba8, 0xd4000001,
 ];
 
+/// Where a code writer and the slot it rewrites lie: the writer on an RWX page with the slot
+/// right after it; on an RX page writing into an RWX page; on an RWX page writing into another.
+const SMC_PLACES: [(u64, u64); 3] = [(RWX_A, RWX_A + 0x100), (CODE, RWX_B), (RWX_A, RWX_B + 0x800)];
+
+/// Runs `code` from `writer + entry` (plain or parallel-safe atomics) with x1 = `slot`, which
+/// holds `movz x0, #0; ret`, and x2 = x8 = 0, until its exit call; returns the x0 of its first
+/// 50 calls and how many calls it made.
+fn run_code_writer(
+    code: &[u32],
+    entry: u64,
+    (writer, slot): (u64, u64),
+    parallel: bool,
+) -> (Vec<u64>, usize) {
+    let arena = Arena::new();
+    arena.write_code(writer, code);
+    arena.write_code(slot, &[0xd2800000, 0xd65f03c0]);
+    let mut cpu = vcpu(&arena, writer + entry);
+    cpu.set_parallel(parallel);
+    cpu.set_reg(Reg::X(1), slot);
+    cpu.set_reg(Reg::X(2), 0);
+    cpu.set_reg(Reg::X(8), 0);
+    let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
+    assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
+    (handler.calls.iter().take(50).map(|&(_, x0)| x0).collect(), handler.calls.len())
+}
+
 #[test]
 fn test_code_written_and_then_run_is_the_new_code() {
-    // The writer on an RWX page with the slot right after it; on an RX page writing into an
-    // RWX page; on an RWX page writing into another.
-    for (writer, slot) in [(RWX_A, RWX_A + 0x100), (CODE, RWX_B), (RWX_A, RWX_B + 0x800)] {
-        let arena = Arena::new();
-        arena.write_code(writer, &SMC_LOOP);
-        arena.write_code(slot, &[0xd2800000, 0xd65f03c0]);
-        let mut cpu = vcpu(&arena, writer);
-        cpu.set_reg(Reg::X(1), slot);
-        cpu.set_reg(Reg::X(2), 0);
-        cpu.set_reg(Reg::X(8), 0);
-        let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
-        assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
-        let seen: Vec<u64> = handler.calls.iter().take(50).map(|&(_, x0)| x0).collect();
+    for place in SMC_PLACES {
+        let (seen, calls) = run_code_writer(&SMC_LOOP, 0, place, false);
         let want: Vec<u64> = (0..50).collect();
-        assert_eq!(seen, want, "writer {writer:#x}, slot {slot:#x}: every call ran the new code");
-        assert_eq!(handler.calls.len(), 51);
+        assert_eq!(seen, want, "{place:#x?}: every call ran the new code");
+        assert_eq!(calls, 51);
     }
 }
 
@@ -1090,24 +1105,11 @@ fn test_code_written_by_an_atomic_and_then_run_is_the_new_code() {
     let entries = [("ldadd", RMW_SMC_LDADD), ("casal", RMW_SMC_CAS), ("swpal", RMW_SMC_SWP)];
     for parallel in [false, true] {
         for (name, entry) in entries {
-            for (writer, slot) in [(RWX_A, RWX_A + 0x100), (CODE, RWX_B), (RWX_A, RWX_B + 0x800)] {
-                let arena = Arena::new();
-                arena.write_code(writer, &RMW_SMC_LOOPS);
-                arena.write_code(slot, &[0xd2800000, 0xd65f03c0]);
-                let mut cpu = vcpu(&arena, writer + entry);
-                cpu.set_parallel(parallel);
-                cpu.set_reg(Reg::X(1), slot);
-                cpu.set_reg(Reg::X(2), 0);
-                cpu.set_reg(Reg::X(8), 0);
-                let mut handler = Recorder { calls: Vec::new(), stop_on: 93 };
-                assert_eq!(cpu.run(&mut handler).unwrap(), Exit::Stopped);
-                let seen: Vec<u64> = handler.calls.iter().take(50).map(|&(_, x0)| x0).collect();
+            for place in SMC_PLACES {
+                let (seen, calls) = run_code_writer(&RMW_SMC_LOOPS, entry, place, parallel);
                 let want: Vec<u64> = (1..=50).collect();
-                assert_eq!(
-                    seen, want,
-                    "{name}, parallel {parallel}, writer {writer:#x}, slot {slot:#x}"
-                );
-                assert_eq!(handler.calls.len(), 51);
+                assert_eq!(seen, want, "{name}, parallel {parallel}, {place:#x?}");
+                assert_eq!(calls, 51);
             }
         }
     }
