@@ -109,7 +109,7 @@ impl Board {
         let map = Mapping::shared(fd.as_raw_fd())?;
         let board = Board { _fd: fd, map };
         board.word(W_MAGIC).store(MAGIC, Ordering::Release);
-        board.word(W_OWNER).store(u64::from(crate::host::getpid() as u32), Ordering::Release);
+        board.word(W_OWNER).store(u64::from(crate::host::pid()), Ordering::Release);
         Some(board)
     }
 }
@@ -279,7 +279,7 @@ pub fn prepare_child(task: &Task) -> ChildBoard {
 /// In the child of a host fork: the prepared board becomes this process's, the parent's goes,
 /// and the child's own server starts.
 pub fn adopt(child: ChildBoard) {
-    let me = crate::host::getpid() as u32;
+    let me = crate::host::pid();
     if let Some(b) = &child.0 {
         b.put_tids(&[me]);
         b.word(W_OWNER).store(u64::from(me), Ordering::Release);
@@ -373,7 +373,7 @@ pub fn publish_pending(of: PendingOf, bits: u64) {
 
 /// Starts this process's board server unless it runs already.
 fn start_server() {
-    let pid = crate::host::getpid() as u32;
+    let pid = crate::host::pid();
     if SERVER_PID.swap(pid, Ordering::SeqCst) == pid {
         return;
     }
@@ -588,7 +588,7 @@ mod tests {
         board.put_tids(&[7, 9]);
         board.word(W_SIGPND).store(0x100, Ordering::Relaxed);
         let (owner, view) = read_file(&from_raw_fd_for_test(dup), false).expect("a view");
-        assert_eq!(owner, u64::from(crate::host::getpid() as u32));
+        assert_eq!(owner, u64::from(crate::host::pid()));
         assert_eq!(view.sigmask, 0x800);
         assert_eq!(view.threads, 2);
         assert_eq!(view.tids, [7, 9]);

@@ -71,7 +71,7 @@ pub fn start(engine: &dyn Engine, opts: &RunOptions) -> Result<(Task, Box<dyn Vc
     // The guest starts with the host's limit; the emulator itself runs with the hard one.
     let (nofile, nofile_max) = crate::host::raise_nofile();
     let init = ProcessInit {
-        pid: crate::host::getpid() as u32,
+        pid: crate::host::pid(),
         exe: loaded.exe.clone(),
         fork_strategy: opts.fork_strategy,
         hwcaps: engine.hwcaps().into(),

@@ -74,7 +74,7 @@ fn become_child(
     held_signals: forward::HeldSignals,
 ) {
     // The child has one thread, this one; nothing is pending for it.
-    task.become_single(crate::host::getpid() as u32);
+    task.become_single(crate::host::pid());
     // Each signalfd's readiness is this process's own from here on (`signal::signalfd`).
     let live = crate::signal::signalfd::live();
     let inherited = crate::signal::signalfd::in_table(&task.fds(), &live);

@@ -267,7 +267,7 @@ pub fn listen(port: u16, wait: bool) -> std::io::Result<u16> {
         group: None,
     });
     world().waiting = wait;
-    OWNER.store(crate::host::getpid() as u32, Ordering::SeqCst);
+    OWNER.store(crate::host::pid(), Ordering::SeqCst);
     ENABLED.store(true, Ordering::SeqCst);
     eprintln!("elfvisor: gdb server listening on 127.0.0.1:{port}");
     Ok(port)
@@ -362,7 +362,7 @@ fn active() -> bool {
     if !ENABLED.load(Ordering::Relaxed) {
         return false;
     }
-    if OWNER.load(Ordering::SeqCst) != crate::host::getpid() as u32 {
+    if OWNER.load(Ordering::SeqCst) != crate::host::pid() {
         ENABLED.store(false, Ordering::SeqCst);
         CHILD_FLUSH.store(true, Ordering::SeqCst);
         return false;
@@ -673,7 +673,7 @@ pub(crate) fn fork_begin(task: &Task) -> Option<Handover> {
 /// the parent puts its instructions back and runs free of the debugger.
 pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu, handover: Option<Handover>) {
     if let Some(Handover { mut session, mut world }) = handover {
-        if OWNER.load(Ordering::SeqCst) == crate::host::getpid() as u32 {
+        if OWNER.load(Ordering::SeqCst) == crate::host::pid() {
             // The parent: the child has the debugger now.
             world.attached = false;
             world.claim = None;
@@ -695,7 +695,7 @@ pub(crate) fn fork_end(task: &Task, cpu: &mut dyn Cpu, handover: Option<Handover
             }
         } else {
             // The child: this process is the debugger's now, its one thread the only one.
-            OWNER.store(crate::host::getpid() as u32, Ordering::SeqCst);
+            OWNER.store(crate::host::pid(), Ordering::SeqCst);
             ENABLED.store(true, Ordering::SeqCst);
             CHILD_FLUSH.store(false, Ordering::SeqCst);
             world.regs.clear();
@@ -1018,10 +1018,7 @@ impl Session {
                 _ => SigInfo {
                     signo,
                     code: SI_USER,
-                    detail: Detail::Sender {
-                        pid: crate::host::getpid() as u32,
-                        uid: crate::host::ids().0,
-                    },
+                    detail: Detail::Sender { pid: crate::host::pid(), uid: crate::host::ids().0 },
                 },
             };
             w.signals.insert(tid, info);

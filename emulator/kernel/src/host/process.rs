@@ -582,6 +582,11 @@ pub fn getpid() -> i32 {
     }
 }
 
+/// [`getpid`] as the unsigned id the board, the debugger and the task keep.
+pub fn pid() -> u32 {
+    getpid() as u32
+}
+
 /// `unshare` of the calling host thread's own state: its file-system context (CLONE_FS) and
 /// SysV undo list (CLONE_SYSVSEM, whose adjustments the host applies as it leaves it). The
 /// numbers are Linux's on both sides.

@@ -179,9 +179,7 @@ fn forward(sig: i32, info: &CaughtInfo) {
 /// (`host::signal::nudge_own_thread`), so a nudge that lands after the signal it repeats was
 /// already taken is still only an interruption, never a second signal.
 fn is_nudge(info: &CaughtInfo) -> bool {
-    info.code == hs::NUDGE_CODE
-        && info.value == hs::NUDGE_VALUE
-        && info.pid == crate::host::getpid() as u32
+    info.code == hs::NUDGE_CODE && info.value == hs::NUDGE_VALUE && info.pid == crate::host::pid()
 }
 
 /// The disposition of a forwarded signal other than SIGCHLD.
@@ -197,7 +195,7 @@ pub fn install(sigchld: &Sigaction) {
     }
     sigchld_changed(sigchld);
     VCPU_TID.store(crate::host::gettid(), Ordering::SeqCst);
-    let pid = crate::host::getpid() as u32;
+    let pid = crate::host::pid();
     if NUDGER_PID.swap(pid, Ordering::SeqCst) != pid {
         start_nudger();
     }
@@ -422,7 +420,7 @@ mod tests {
 
     #[test]
     fn test_a_nudge_is_never_a_signal_whenever_it_lands() {
-        let me = crate::host::getpid() as u32;
+        let me = crate::host::pid();
         let nudge =
             CaughtInfo { code: hs::NUDGE_CODE, pid: me, uid: 0, status: 0, value: hs::NUDGE_VALUE };
         assert!(is_nudge(&nudge));

@@ -204,7 +204,7 @@ fn receive(ch: &Channel, engine: &dyn Engine) -> Result<(Task, Box<dyn Vcpu>), F
         &String::from_utf8_lossy(&state.exe).into_owned(),
     ));
     let init = ProcessInit {
-        pid: crate::host::getpid() as u32,
+        pid: crate::host::pid(),
         exe,
         // A respawned child forks the way it was forked.
         fork_strategy: if hello.snapshot {
